@@ -1,0 +1,1 @@
+"""Rendering only: maps of the results computed by ``spatial`` (no analysis happens here)."""

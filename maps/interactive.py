@@ -1,0 +1,312 @@
+"""Interactive Leaflet map (folium) of analysis units, one indicator choropleth and the input layers.
+
+Every layer is one ``folium.GeoJson`` per class (no per-feature Python objects), so maps with
+thousands of buildings or points stay light. All text that comes from data is HTML-escaped here,
+because Leaflet tooltips and the layer control insert strings as HTML.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import math
+from collections.abc import Callable, Mapping
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from branca.colormap import StepColormap
+from branca.element import MacroElement
+from folium.template import Template
+
+from maps import style as st
+from spatial.crs import ensure_projected
+from spatial.standards.registry import Indicator
+
+log = logging.getLogger(__name__)
+
+WGS84 = "EPSG:4326"
+MISSING = "—"
+
+
+def _esc(value: object) -> str:
+    """Escaped text of a data value; "—" when missing."""
+    if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)):
+        return MISSING
+    return html.escape(str(value))
+
+
+def _fmt(value: object) -> str:
+    """Display text of an indicator value: integers as is, other numbers to 2 decimals."""
+    if isinstance(value, (bool, np.bool_)):
+        return "是 yes" if value else "否 no"
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        f = float(value)
+        if not math.isfinite(f):
+            return MISSING
+        return f"{f:,.0f}" if f.is_integer() and abs(f) < 1e15 else f"{f:,.2f}"
+    return _esc(value)
+
+
+def _col(gdf: gpd.GeoDataFrame, column: str, fmt: Callable[[object], str] = _esc) -> list[str]:
+    """Display text of one column (all "—" when the column is absent)."""
+    return list(gdf[column].map(fmt)) if column in gdf.columns else [MISSING] * len(gdf)
+
+
+def _prep(gdf: gpd.GeoDataFrame, layer: str, points: bool = False, crs: object = WGS84) -> gpd.GeoDataFrame:
+    """A copy without empty geometries, in ``crs`` (points: representative points first)."""
+    if gdf.crs is None:
+        raise ValueError(f"layer '{layer}' has no CRS; set it before mapping")
+    out = gdf[~(gdf.geometry.isna() | gdf.geometry.is_empty)].copy()
+    if len(out) < len(gdf):
+        log.info("%s: %d features without geometry not drawn", layer, len(gdf) - len(out))
+    if points and not (out.geom_type == "Point").all():
+        out = out.set_geometry(out.geometry.representative_point())
+    return out.to_crs(crs)
+
+
+def _feature_collection(gdf: gpd.GeoDataFrame, props: dict[str, pd.Series | list]) -> dict:
+    """GeoJSON FeatureCollection with only ``props`` (already display-safe) and ids '0', '1', …"""
+    frame = gpd.GeoDataFrame({k: list(v) for k, v in props.items()}, geometry=list(gdf.geometry), crs=gdf.crs)
+    fc = json.loads(frame.to_json(na="null", drop_id=True))
+    for i, feat in enumerate(fc["features"]):
+        feat["id"] = str(i)
+    return fc
+
+
+def _const(style: dict) -> Callable[[dict], dict]:
+    """A style function giving every feature the same style."""
+    return lambda _feature: dict(style)
+
+
+def _geojson(
+    parent: folium.Map | folium.FeatureGroup,
+    gdf: gpd.GeoDataFrame,
+    props: Mapping[str, pd.Series | list],
+    style: dict | Callable[[dict], dict],
+    tooltip: Mapping[str, str] | None = None,
+    **kwargs: object,
+) -> None:
+    """Add one GeoJson layer; ``tooltip`` maps property → bilingual label (escaped here).
+
+    Points (``marker=True``) are drawn as circle markers styled by ``style``.
+    """
+    marker = folium.CircleMarker(radius=5) if kwargs.pop("marker", False) else None
+    tip = None
+    if tooltip:
+        aliases = [html.escape(a) for a in tooltip.values()]
+        tip = folium.GeoJsonTooltip(fields=list(tooltip), aliases=aliases, sticky=True)
+    folium.GeoJson(
+        _feature_collection(gdf, props),
+        style_function=style if callable(style) else _const(style),
+        tooltip=tip,
+        marker=marker,
+        **kwargs,
+    ).add_to(parent)
+
+
+class _Extras(MacroElement):
+    """Legend box and CSS of ``style.legend_html`` plus a data attribution in Leaflet's control.
+
+    The attribution is added with ``attributionControl.addAttribution`` so it shows with or
+    without a tile layer; it is HTML-escaped, so its JSON string holds no markup or "</script>".
+    """
+
+    _template = Template(
+        """
+        {% macro header(this, kwargs) %}<style>{{ this.css }}</style>{% endmacro %}
+        {% macro html(this, kwargs) %}{{ this.body }}{% endmacro %}
+        {% macro script(this, kwargs) %}
+        if ({{ this._parent.get_name() }}.attributionControl) {
+            {{ this._parent.get_name() }}.attributionControl.addAttribution({{ this.attribution }});
+        }
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, road_classes: list[str], attribution: str) -> None:
+        super().__init__()
+        self._name = "DitanExtras"
+        self.body, self.css = st.legend_html(road_classes)
+        self.attribution = json.dumps(html.escape(attribution), ensure_ascii=False)
+
+
+def _add_units(
+    m: folium.Map, units: gpd.GeoDataFrame, indicators: Mapping[str, Indicator], color_by: str, caption: str
+) -> None:
+    """Choropleth of ``color_by`` with a StepColormap legend and a tooltip of every indicator."""
+    values = pd.to_numeric(units[color_by], errors="coerce").to_numpy(dtype=float)
+    if not np.isfinite(values).any():
+        log.warning("color_by '%s' has no numeric value; every unit is drawn as no data", color_by)
+    breaks = st.class_breaks(values, k=5, method="quantile")
+    colors = st.class_colors(len(breaks) - 1)
+    ids = [_esc(i) for i in units.index]
+    props: dict[str, pd.Series | list] = {
+        "uid": ids,
+        "name": _col(units, "name") if "name" in units.columns else ids,
+        "c": [int(c) for c in st.classify(values, breaks)],
+    }
+    fields = {"uid": "单元编号 Unit id", "name": "单元名称 Unit name"}
+    cols = [c for c in indicators if c in units.columns and c not in ("name", "unit_id")]
+    for i, col in enumerate(cols):
+        props[f"t{i}"] = _col(units, col, _fmt)
+        fields[f"t{i}"] = indicators[col].label
+
+    def style(feature: dict) -> dict:
+        c = feature["properties"]["c"]
+        return dict(st.NODATA_STYLE) if c < 0 else {**st.UNIT_STYLE, "fillColor": colors[c]}
+
+    hover = _const({"weight": 3, "color": "#000000"})
+    _geojson(m, units, props, style, fields, name="分析单元 Analysis units", highlight_function=hover)
+    StepColormap(colors, index=breaks, vmin=breaks[0], vmax=breaks[-1], caption=caption).add_to(m)
+
+
+def _classes(gdf: gpd.GeoDataFrame, column: str, known: Mapping[str, object]) -> tuple[pd.Series, list[str]]:
+    """``column`` as str with unknown values as '__other__', and the classes present in order."""
+    raw = gdf[column].astype(str) if column in gdf.columns else pd.Series("", index=gdf.index)
+    cls = raw.where(raw.isin(list(known)), "__other__")
+    return cls, [k for k in [*known, "__other__"] if (cls == k).any()]
+
+
+def _add_by_class(
+    m: folium.Map,
+    gdf: gpd.GeoDataFrame,
+    cls: pd.Series,
+    labels: Mapping[str, str],
+    styles: Mapping[str, dict],
+    tooltip: Mapping[str, str],
+    marker: bool = False,
+) -> None:
+    """One FeatureGroup named ``labels[c]`` with one GeoJson per class ``c`` (in ``labels`` order).
+
+    ``tooltip`` maps the class alias (key "cls") and data columns to bilingual labels.
+    """
+    for c, label in labels.items():
+        sub = gdf[(cls == c).to_numpy()]
+        name = html.escape(label)
+        cols = [k for k in tooltip if k != "cls"]
+        props = {"cls": [name] * len(sub)} | {f"p{i}": _col(sub, col) for i, col in enumerate(cols)}
+        tip = {"cls": tooltip["cls"]} | {f"p{i}": tooltip[col] for i, col in enumerate(cols)}
+        group = folium.FeatureGroup(name=name).add_to(m)
+        _geojson(group, sub, props, styles[c], tip, marker=marker)
+
+
+def _add_station_circles(m: folium.Map, stations: gpd.GeoDataFrame, crs: object, radius_m: float) -> None:
+    """True ``radius_m`` circles: buffered in the metric CRS, then reprojected (one light layer)."""
+    pts = _prep(stations, "stations", points=True, crs=crs)
+    circles = pts.set_geometry(pts.geometry.buffer(radius_m, quad_segs=32)).to_crs(WGS84)
+    kind, order = _classes(circles, "kind", st.STATION_KINDS)
+    ring = folium.FeatureGroup(name=f"站点{radius_m:g}米范围 Station {radius_m:g} m radius")
+    for k in order:
+        sub = circles[(kind == k).to_numpy()]
+        color = st.STATION_COLORS.get(k, st.OTHER_STATION_COLOR)
+        style = {"color": color, "weight": 0.8, "opacity": 0.5, "fillColor": color, "fillOpacity": 0.08}
+        _geojson(ring, sub, {"kind": _col(sub, "kind")}, style, interactive=False, control=False)
+    ring.add_to(m)
+
+
+def _add_stations(m: folium.Map, stations: gpd.GeoDataFrame) -> None:
+    """One circle-marker layer per station kind (公交站 Bus stop, 地铁站 Metro, …)."""
+    pts = _prep(stations, "stations", points=True)
+    kind, order = _classes(pts, "kind", st.STATION_KINDS)
+    labels = {k: st.bilingual(st.STATION_KINDS.get(k, st.OTHER_STATION)) for k in order}
+    styles = {k: st.point_style(st.STATION_COLORS.get(k, st.OTHER_STATION_COLOR)) for k in order}
+    _add_by_class(m, pts, kind, labels, styles, {"cls": "类型 Kind", "name": "名称 Name"}, marker=True)
+
+
+def _add_roads(m: folium.Map, roads: gpd.GeoDataFrame) -> list[str]:
+    """One layer per road class, coloured and weighted by class; returns the classes drawn."""
+    r = _prep(roads, "roads")
+    cls, order = _classes(r, "road_class", st.ROAD_CLASSES)
+    labels = {c: st.bilingual(st.ROAD_CLASSES.get(c, st.OTHER_ROAD)) for c in order}
+    styles = {c: {**st.ROAD_STYLE.get(c, st.OTHER_ROAD_STYLE), "opacity": 0.9} for c in order}
+    tip = {"cls": "等级 Class", "name": "名称 Name", "highway": "OSM highway"}
+    _add_by_class(m, r, cls, labels, styles, tip)
+    return order
+
+
+def _add_buildings(m: folium.Map, buildings: gpd.GeoDataFrame) -> None:
+    """One layer (hidden by default); residential and other buildings in two colours."""
+    b = _prep(buildings, "buildings")
+    res = b["residential"].eq(True).to_numpy() if "residential" in b.columns else np.zeros(len(b), bool)
+    group = folium.FeatureGroup(name="建筑 Buildings", show=False).add_to(m)
+    tip = {"kind": "类别 Class", "type": "建筑类型 Building", "floors": "层数 Floors"}
+    for key, sel in (("residential", res), ("other", ~res)):
+        sub, color = b[sel], st.BUILDING_COLORS[key]
+        kind = [html.escape(st.bilingual(st.BUILDING_NAMES[key]))] * len(sub)
+        props = {"kind": kind, "type": _col(sub, "building"), "floors": _col(sub, "floors", _fmt)}
+        style = {"color": color, "weight": 0.5, "fillColor": color, "fillOpacity": 0.6}
+        if sel.any():
+            _geojson(group, sub, props, style, tip)
+
+
+def _add_facilities(m: folium.Map, gdf: gpd.GeoDataFrame, categories: Mapping[str, tuple[str, str]]) -> None:
+    """One circle-marker layer per facility category, named '中文名 English', distinct colours."""
+    f = _prep(gdf, "facilities", points=True)
+    raw = f["category"] if "category" in f.columns else pd.Series(None, index=f.index, dtype=object)
+    cat = raw.where(raw.notna(), "__other__").astype(str)
+    present = set(cat)
+    order = [c for c in categories if c in present] + sorted(present - set(categories))
+    names = {**categories, "__other__": st.OTHER_FACILITY}
+    labels = {c: st.bilingual(names[c]) if c in names else c for c in order}
+    styles = {c: st.point_style(color) for c, color in st.category_colors(order).items()}
+    _add_by_class(m, f, cat, labels, styles, {"cls": "类别 Category", "name": "名称 Name"}, marker=True)
+
+
+def build_map(
+    units: gpd.GeoDataFrame,
+    *,
+    indicators: dict[str, Indicator],
+    color_by: str,
+    roads: gpd.GeoDataFrame | None = None,
+    buildings: gpd.GeoDataFrame | None = None,
+    facilities: gpd.GeoDataFrame | None = None,
+    categories: dict[str, tuple[str, str]] | None = None,
+    stations: gpd.GeoDataFrame | None = None,
+    station_radius_m: float = 500.0,
+    attribution: str = "© OpenStreetMap contributors (ODbL)",
+    tiles: bool = True,
+) -> folium.Map:
+    """An interactive map: ``color_by`` choropleth of the units plus the optional input layers.
+
+    ``units`` must be in a metric CRS (station circles are buffered in it). Input frames are not
+    modified. Raises ValueError if ``color_by`` is not a column of ``units``.
+    """
+    if color_by not in units.columns or color_by == units.geometry.name:
+        available = [c for c in units.columns if c not in (units.geometry.name, "name")]
+        raise ValueError(f"color_by '{color_by}' is not a column of units; available: {', '.join(available)}")
+    ensure_projected(units, "units")
+    missing = [k for k in indicators if k not in units.columns]
+    if missing:
+        log.warning("indicators not in units, left out of the tooltip: %s", ", ".join(missing))
+    ind = indicators.get(color_by)
+    caption = ind.label if ind is not None else color_by
+    u = _prep(units, "units")
+    if u.empty:
+        raise ValueError("units has no geometries to map")
+    w, s, e, n = u.total_bounds
+    m = folium.Map(location=[(s + n) / 2, (w + e) / 2], tiles=None, control_scale=True)
+    if tiles:
+        folium.TileLayer("OpenStreetMap", name="OpenStreetMap", control=False).add_to(m)
+    _add_units(m, u, indicators, color_by, caption)
+    if buildings is not None and not buildings.empty:
+        _add_buildings(m, buildings)
+    has_stations = stations is not None and not stations.empty
+    if has_stations:
+        _add_station_circles(m, stations, units.crs, station_radius_m)
+    drawn = _add_roads(m, roads) if roads is not None and not roads.empty else []
+    if facilities is not None and not facilities.empty:
+        _add_facilities(m, facilities, categories or {})
+    if has_stations:
+        _add_stations(m, stations)
+    _Extras(drawn, attribution).add_to(m)
+    folium.LayerControl(collapsed=False).add_to(m)
+    m.fit_bounds([[s, w], [n, e]])
+    return m
+
+
+def map_html(m: folium.Map) -> str:
+    """The map as one self-contained HTML page."""
+    return m.get_root().render()

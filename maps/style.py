@@ -1,0 +1,242 @@
+"""Colours, bilingual class names and class breaks shared by every ditan map.
+
+Road, land-use, facility and station palettes live here so that the interactive map, static
+figures and legends agree. Land-use colours follow the hues of the Chinese planning convention
+(GB 50137 / GB/T 51328: residential yellow, public service magenta, commercial red, industrial
+brown, green space green, transport grey, water blue), softened for use under a choropleth.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+# --- roads -------------------------------------------------------------------------------------
+
+#: City road classes (GB 50220 / GB/T 51328) in drawing order, with bilingual names.
+ROAD_CLASSES: dict[str, tuple[str, str]] = {
+    "expressway": ("快速路", "Expressway"),
+    "arterial": ("主干路", "Arterial"),
+    "collector": ("次干路", "Collector"),
+    "local": ("支路", "Local"),
+}
+#: Line style per road class (Leaflet path options).
+ROAD_STYLE: dict[str, dict[str, float | str]] = {
+    "expressway": {"color": "#c2185b", "weight": 6.0},
+    "arterial": {"color": "#e65100", "weight": 4.5},
+    "collector": {"color": "#f9a825", "weight": 3.0},
+    "local": {"color": "#6d6d6d", "weight": 1.8},
+}
+#: Roads whose class is missing or not one of ROAD_CLASSES.
+OTHER_ROAD: tuple[str, str] = ("其他道路", "Other roads")
+OTHER_ROAD_STYLE: dict[str, float | str] = {"color": "#9e9e9e", "weight": 1.0}
+
+# --- land use ----------------------------------------------------------------------------------
+
+#: Land-use classes of ``spatial.landuse`` (lu_<class>_pct) with bilingual names.
+LANDUSE_CLASSES: dict[str, tuple[str, str]] = {
+    "residential": ("居住用地", "Residential"),
+    "public_service": ("公共管理与公共服务用地", "Public service"),
+    "commercial": ("商业服务业用地", "Commercial"),
+    "industrial": ("工业用地", "Industrial"),
+    "green": ("绿地与广场用地", "Green space and squares"),
+    "transport": ("交通用地", "Transport"),
+    "water": ("水域", "Water"),
+    "other": ("其他用地", "Other"),
+    "unknown": ("无用地信息", "No land-use information"),
+}
+LANDUSE_COLORS: dict[str, str] = {
+    "residential": "#ffe066",
+    "public_service": "#f48fb1",
+    "commercial": "#ef5350",
+    "industrial": "#a1887f",
+    "green": "#66bb6a",
+    "transport": "#b0bec5",
+    "water": "#64b5f6",
+    "other": "#d7ccc8",
+    "unknown": "#eeeeee",
+}
+
+# --- buildings ---------------------------------------------------------------------------------
+
+BUILDING_COLORS: dict[str, str] = {"residential": "#e6a23c", "other": "#8c8c8c"}
+BUILDING_NAMES: dict[str, tuple[str, str]] = {
+    "residential": ("居住建筑", "Residential buildings"),
+    "other": ("其他建筑", "Other buildings"),
+}
+
+# --- facilities --------------------------------------------------------------------------------
+
+#: Distinct categorical colours (Tableau 20 order: strong hues first, light ones after).
+FACILITY_PALETTE: tuple[str, ...] = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+    "#aec7e8",
+    "#ffbb78",
+    "#98df8a",
+    "#ff9896",
+    "#c5b0d5",
+    "#c49c94",
+    "#f7b6d2",
+    "#c7c7c7",
+    "#dbdb8d",
+    "#9edae5",
+)
+
+
+#: Facilities without a category.
+OTHER_FACILITY: tuple[str, str] = ("其他设施", "Other facilities")
+
+
+def point_style(color: str) -> dict[str, float | str]:
+    """Circle-marker style: filled with ``color``, thin white outline."""
+    return {"color": "#ffffff", "weight": 1, "fillColor": color, "fillOpacity": 0.9}
+
+
+def category_colors(category_ids: Iterable[str]) -> dict[str, str]:
+    """A colour per category id, in the given order (cycling after 20 categories)."""
+    out: dict[str, str] = {}
+    for cid in category_ids:
+        if cid not in out:
+            out[cid] = FACILITY_PALETTE[len(out) % len(FACILITY_PALETTE)]
+    return out
+
+
+# --- stations ----------------------------------------------------------------------------------
+
+STATION_KINDS: dict[str, tuple[str, str]] = {
+    "bus_stop": ("公交站", "Bus stop"),
+    "metro": ("地铁站", "Metro"),
+    "bike_rental": ("共享单车/自行车租赁", "Bike rental"),
+    "ev_charging": ("充电站", "EV charging"),
+}
+STATION_COLORS: dict[str, str] = {
+    "bus_stop": "#1565c0",
+    "metro": "#c62828",
+    "bike_rental": "#2e7d32",
+    "ev_charging": "#6a1b9a",
+}
+OTHER_STATION: tuple[str, str] = ("其他站点", "Other stations")
+OTHER_STATION_COLOR = "#616161"
+
+# --- choropleth --------------------------------------------------------------------------------
+
+#: Sequential palette (ColorBrewer YlGnBu, 5 classes) for indicator choropleths.
+SEQUENTIAL: tuple[str, ...] = ("#ffffcc", "#a1dab4", "#41b6c4", "#2c7fb8", "#253494")
+NODATA_COLOR = "#d9d9d9"
+NODATA_LABEL = "无数据 no data"
+#: Leaflet path class of no-data units; the legend's CSS fills it with an SVG hatch pattern.
+NODATA_CLASS = "ditan-nodata"
+#: Style of a unit with a value (fillColor added per class) and of a unit without one.
+UNIT_STYLE: dict[str, float | str] = {"color": "#333333", "weight": 1.2, "fillOpacity": 0.7}
+NODATA_STYLE: dict[str, float | str] = {
+    "fillColor": NODATA_COLOR,
+    "color": "#555555",
+    "weight": 1,
+    "fillOpacity": 0.7,
+    "dashArray": "4 3",
+    "className": NODATA_CLASS,
+}
+
+
+def bilingual(names: tuple[str, str]) -> str:
+    """'中文名 English' from a (zh, en) pair."""
+    return f"{names[0]} {names[1]}"
+
+
+def class_colors(n: int) -> list[str]:
+    """``n`` colours (1 ≤ n ≤ 5) spread over the sequential palette, light to dark."""
+    if not 1 <= n <= len(SEQUENTIAL):
+        raise ValueError(f"n must be between 1 and {len(SEQUENTIAL)}, got {n}")
+    if n == 1:
+        return [SEQUENTIAL[2]]
+    idx = np.round(np.linspace(0, len(SEQUENTIAL) - 1, n)).astype(int)
+    return [SEQUENTIAL[i] for i in idx]
+
+
+def class_breaks(values: Sequence[float] | np.ndarray, k: int = 5, method: str = "quantile") -> list[float]:
+    """Strictly increasing class breaks (2 … k+1 numbers) covering the finite ``values``.
+
+    ``method`` is "quantile" (equal counts) or "equal" (equal intervals). Inner breaks are
+    rounded to a "nice" precision of about a tenth of the class width; the outer breaks are the
+    exact minimum and maximum, so every value falls in a class. Ties and tiny samples give fewer
+    classes; a constant (or empty) sample gives a single class.
+    """
+    if k < 1:
+        raise ValueError("k must be at least 1")
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return [0.0, 1.0]
+    lo, hi = float(v.min()), float(v.max())
+    if lo == hi:
+        pad = abs(lo) * 0.01 or 1.0
+        return [lo, lo + pad]
+    if method == "quantile":
+        inner = np.quantile(v, np.linspace(0.0, 1.0, k + 1)[1:-1])
+    elif method == "equal":
+        inner = np.linspace(lo, hi, k + 1)[1:-1]
+    else:
+        raise ValueError(f"unknown class-break method {method!r}; use 'quantile' or 'equal'")
+    decimals = max(0, 1 - math.floor(math.log10((hi - lo) / k)))
+    inner = np.round(inner, decimals)
+    inner = [float(b) for b in np.unique(inner) if lo < b < hi]
+    return [lo, *inner, hi]
+
+
+def classify(values: Sequence[float] | np.ndarray, breaks: Sequence[float]) -> np.ndarray:
+    """Class index (0 … len(breaks)-2) per value; -1 for NaN. Matches branca's StepColormap."""
+    v = np.asarray(values, dtype=float)
+    n = len(breaks) - 1
+    idx = np.clip(np.searchsorted(np.asarray(breaks, dtype=float), v, side="right") - 1, 0, n - 1)
+    return np.where(np.isfinite(v), idx, -1)
+
+
+# --- legend ------------------------------------------------------------------------------------
+
+_HATCH_ID = "ditan-nodata-hatch"
+_LEGEND_CSS = (
+    f"path.{NODATA_CLASS}{{fill:url(#{_HATCH_ID});}}"
+    ".ditan-legend{position:fixed;bottom:28px;left:10px;z-index:1000;background:rgba(255,255,255,.9);"
+    "padding:6px 8px;border-radius:4px;font:12px/1.5 sans-serif;box-shadow:0 0 4px rgba(0,0,0,.3);}"
+    ".ditan-sw{display:inline-block;width:16px;height:12px;margin-right:6px;vertical-align:middle;"
+    "border:1px solid #555;}"
+    ".ditan-ln{display:inline-block;width:24px;margin-right:6px;vertical-align:middle;}"
+)
+_HATCH_SVG = (
+    '<svg width="0" height="0" style="position:absolute" aria-hidden="true"><defs>'
+    f'<pattern id="{_HATCH_ID}" patternUnits="userSpaceOnUse" width="8" height="8" '
+    f'patternTransform="rotate(45)"><rect width="8" height="8" fill="{NODATA_COLOR}"/>'
+    '<line x1="0" y1="0" x2="0" y2="8" stroke="#737373" stroke-width="2"/></pattern></defs></svg>'
+)
+
+
+def legend_html(road_classes: Sequence[str]) -> tuple[str, str]:
+    """(body HTML, CSS) of the fixed legend box: hatched no-data swatch and the road classes drawn.
+
+    The body also holds the SVG hatch pattern that ``path.ditan-nodata`` units are filled with.
+    Road classes not in ROAD_CLASSES are shown as OTHER_ROAD.
+    """
+    hatch = f"repeating-linear-gradient(45deg,{NODATA_COLOR} 0 3px,#737373 3px 4px)"
+    rows = [
+        f'<div><span class="ditan-sw" style="background:{hatch}"></span>{html.escape(NODATA_LABEL)}</div>'
+    ]
+    if road_classes:
+        rows.append("<div><b>道路 Roads</b></div>")
+    for cls in road_classes:
+        s = ROAD_STYLE.get(cls, OTHER_ROAD_STYLE)
+        name = html.escape(bilingual(ROAD_CLASSES.get(cls, OTHER_ROAD)))
+        line = f"border-top:{float(s['weight']):g}px solid {s['color']}"
+        rows.append(f'<div><span class="ditan-ln" style="{line}"></span>{name}</div>')
+    return _HATCH_SVG + '<div class="ditan-legend">' + "".join(rows) + "</div>", _LEGEND_CSS

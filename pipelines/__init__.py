@@ -1,0 +1,1 @@
+"""ditan jobs: configuration, loading, orchestration, writing and the command line."""

@@ -1,0 +1,134 @@
+"""The `ditan` command line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import warnings
+from pathlib import Path
+
+DEFAULT_CONFIG = Path("pipelines/configs/beijing_haidian.yaml")
+SUMMARY = ("road_density_km_per_km2", "far_ratio", "green_space_ratio_pct", "green_coverage_pct",
+           "lc_15min_all_pct", "bus_stop_500m_radius_pct", "bus_stop_500m_network_pct")  # fmt: skip
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="ditan",
+        description="ditan 低碳: measure communities against the spatial indicators of low-carbon and "
+        "green community programmes (road density, FAR, land use, green space, life circles, transit).",
+    )
+    p.add_argument("-v", "--verbose", action="store_true", help="show debug messages")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    r = sub.add_parser("run", help="compute every indicator per unit and write tables and a map",
+                       description="Load the inputs named in CONFIG, compute every indicator family per unit, and write "
+                       "indicators.csv/.xlsx, communities.gpkg, map.html, data_quality.csv and manifest.json.")  # fmt: skip
+    r.add_argument("config", nargs="?", type=Path, default=DEFAULT_CONFIG, help=f"YAML config (default: {DEFAULT_CONFIG})")
+    r.add_argument("--out", type=Path, default=None, help="output folder (default: out/<name>/)")
+    r.add_argument("-q", "--quiet", action="store_true", help="no progress display or summary table")
+
+    u = sub.add_parser("units", help="derive analysis units (blocks) from the road network",
+                       description="Derive units as blocks enclosed by roads of tertiary class and above (oversized blocks "
+                       "subdivided by the next road tier), drop slivers, name them from the OSM data, and write a file "
+                       "you can edit and name in inputs.units.")  # fmt: skip
+    u.add_argument("config", type=Path, help="YAML config")
+    u.add_argument("--out", type=Path, default=None, help="file to write (.gpkg or .geojson; default: out/<name>/units.gpkg)")
+    u.add_argument("--min-area-m2", type=float, default=None, help="drop blocks smaller than this (default: config units.min_area_m2)")
+
+    c = sub.add_parser("check-config", help="validate a config and list every problem",
+                       description="Validate CONFIG against the typed model and report every problem with its key path.")
+    c.add_argument("config", type=Path, help="YAML config")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from rich.console import Console
+    from rich.logging import RichHandler
+
+    console = Console(stderr=True)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s",
+                        handlers=[RichHandler(console=console, show_path=False, show_time=False)])  # fmt: skip
+    from pipelines.config import load_config
+    from spatial.errors import DitanError
+
+    try:
+        cfg = load_config(args.config, deriving_units=args.command == "units")
+        if args.command == "check-config":
+            console.print(f"[green]✓[/] {args.config} is valid")
+            return 0
+        if args.command == "units":
+            return _units(cfg, args, console)
+        return _run(cfg, args, console)
+    except DitanError as exc:
+        console.print(f"[bold red]error:[/] {_escape(str(exc))}")
+        return 2
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted: outputs of earlier runs are left as they were[/]")
+        return 130
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def _run(cfg, args, console) -> int:
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from pipelines.community_indicators import Timer
+    from pipelines.run_job import run
+
+    out = args.out or Path("out") / cfg.name
+    stages = ["load", "roads", "intensity", "land use", "green coverage", "walk network", "network distances",
+              "life circles and 500 m", "map", "write"]  # fmt: skip
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
+                  disable=args.quiet, transient=True) as prog:  # fmt: skip
+        task = prog.add_task("starting", total=len(stages))
+
+        def on_stage(name: str) -> None:
+            prog.update(task, description=f"{name} …", completed=stages.index(name) if name in stages else 0)
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("default")
+            result = run(cfg, out, timer=Timer(on_stage=on_stage))
+    if not args.quiet:
+        res = result.result
+        table = Table(title=f"ditan · {cfg.title or cfg.name} · {len(res.indicators)} units · {result.study.crs.name}")
+        table.add_column("单元 unit")
+        for col in SUMMARY:
+            ind = res.columns[col]
+            table.add_column(f"{ind.zh}\n{ind.en}" + (f" ({ind.unit})" if ind.unit else ""), justify="right")
+        for uid, row in res.indicators.iterrows():
+            table.add_row(_escape(f"{uid} {row['name']}"), *[("—" if row[c] != row[c] else f"{row[c]:.2f}") for c in SUMMARY])
+        console.print(table)
+        total = sum(result.manifest["timings_s"].values())
+        console.print(f"outputs in [bold]{out}/[/] ({', '.join(sorted(p.name for p in result.files.values()))}) · {total:.1f} s")
+    print(out)
+    return 0
+
+
+def _units(cfg, args, console) -> int:
+    from pipelines.load import load_study_area, make_units
+    from pipelines.write import atomic_path
+
+    if args.min_area_m2:
+        cfg.units.min_area_m2 = args.min_area_m2
+    sa = load_study_area(cfg, derive_missing_units=False)
+    units = make_units(cfg, sa.roads, sa.landuse, sa.bounds)
+    out = args.out or Path("out") / cfg.name / "units.gpkg"
+    with atomic_path(out) as tmp:
+        gj = out.suffix.lower() == ".geojson"
+        units.reset_index().to_crs(4326).to_file(tmp, engine="pyogrio", driver="GeoJSON" if gj else "GPKG", layer=None if gj else "units")
+    console.print(f"{len(units)} units written to [bold]{out}[/] (WGS 84; edit them in QGIS and name the file in inputs.units)")
+    for uid, row in units.iterrows():
+        console.print(f"  {uid}  {_escape(str(row['name']))}  {row.geometry.area / 1e6:.3f} km²")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

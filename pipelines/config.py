@@ -1,0 +1,259 @@
+"""The run configuration: a typed model checked before any work.
+
+Every problem is reported at once, each with its key path and a hint. Relative paths are
+resolved against the folder of the config file.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+
+from spatial.errors import ConfigError
+
+RASTER_SUFFIXES = (".tif", ".tiff", ".vrt", ".img")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+def _resolve(v: Any, info: ValidationInfo) -> Path:
+    base = (info.context or {}).get("base_dir", Path.cwd())
+    p = Path(v).expanduser()
+    return p if p.is_absolute() else (Path(base) / p).resolve()
+
+
+def _existing(v: Any, info: ValidationInfo) -> Path:
+    p = _resolve(v, info)
+    if not p.exists():
+        raise ValueError(f"file not found: {p} (relative paths are read from the config file's folder)")
+    return p
+
+
+class OsmSource(_Model):
+    """One OpenStreetMap file from which roads, buildings, land use, POIs and stations are derived."""
+
+    path: Path = Field(description="A .osm, .osm.bz2 or .osm.pbf file")
+    crs: str = Field("EPSG:4326", description="OSM data is WGS 84")
+    bounds: tuple[float, float, float, float] | None = Field(
+        None, description="Study bounds [west, south, east, north] in degrees; default: the file header's bounds"
+    )
+
+    _check_path = field_validator("path", mode="before")(_existing)
+
+    @field_validator("path")
+    @classmethod
+    def _suffix(cls, p: Path) -> Path:
+        name = p.name.lower()
+        if not name.endswith((".osm", ".osm.bz2", ".osm.pbf", ".pbf", ".osm.gz")):
+            raise ValueError(f"'{p.name}' is not an OSM file; use .osm, .osm.bz2 or .osm.pbf")
+        return p
+
+    @field_validator("bounds")
+    @classmethod
+    def _bounds(cls, b: tuple[float, float, float, float] | None) -> tuple[float, float, float, float] | None:
+        if b is not None and not (b[0] < b[2] and b[1] < b[3]):
+            raise ValueError("bounds must be [west, south, east, north] with west < east and south < north")
+        return b
+
+
+class LayerSource(_Model):
+    """A vector layer (GeoPackage, GeoJSON, Shapefile, GeoParquet, or CSV with coordinate columns)."""
+
+    path: Path
+    layer: str | None = Field(None, description="Layer name inside a GeoPackage")
+    crs: str | None = Field(None, description="Coordinate system of the data (EPSG code or WKT); default: the file's own")
+    x_column: str | None = Field(None, description="CSV: longitude / x column")
+    y_column: str | None = Field(None, description="CSV: latitude / y column")
+    encoding: str | None = Field(None, description="CSV text encoding; default: UTF-8 (with or without BOM), then GB18030")
+    id_column: str | None = Field(None, description="Feature id column")
+    name_column: str | None = Field(None, description="Name column")
+    class_column: str | None = Field(None, description="roads: OSM highway value; land use: internal class or OSM landuse value")
+    type_column: str | None = Field(None, description="buildings: building type (OSM building values)")
+    floors_column: str | None = Field(None, description="buildings: number of floors")
+    height_column: str | None = Field(None, description="buildings: height in metres")
+    category_column: str | None = Field(None, description="pois: life-circle category id")
+    kind_column: str | None = Field(None, description="stations: bus_stop, metro, bike_rental or ev_charging")
+
+    _check_path = field_validator("path", mode="before")(_existing)
+
+    @model_validator(mode="after")
+    def _csv_columns(self) -> LayerSource:
+        if self.path.suffix.lower() == ".csv" and not (self.x_column and self.y_column):
+            raise ValueError("a CSV layer needs x_column and y_column (and crs, e.g. EPSG:4326)")
+        return self
+
+
+class RasterSource(_Model):
+    """A land-cover raster (e.g. ESA WorldCover) or a continuous vegetation index (NDVI)."""
+
+    path: Path
+    vegetation_classes: list[int] = Field([10, 20, 30, 90, 95], description="Class codes counted as vegetation")
+    ndvi_threshold: float | None = Field(None, description="Continuous raster: pixels ≥ this value are vegetation")
+    nodata: float | None = Field(None, description="Override the raster's nodata value")
+
+    _check_path = field_validator("path", mode="before")(_existing)
+
+
+class Inputs(_Model):
+    osm: OsmSource | None = None
+    units: LayerSource | None = Field(None, description="Community boundaries; derive them with `ditan units` if you have none")
+    roads: LayerSource | None = None
+    buildings: LayerSource | None = None
+    landuse: LayerSource | None = None
+    pois: LayerSource | None = None
+    stations: LayerSource | None = None
+    landcover: RasterSource | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> Inputs:
+        if self.osm is None and self.roads is None:
+            raise ValueError("name an OSM file (inputs.osm) or at least a roads layer (inputs.roads)")
+        return self
+
+
+class UnitsOptions(_Model):
+    min_area_m2: float = Field(20_000.0, gt=0, description="Blocks smaller than this are slivers and dropped")
+    min_width_m: float = Field(30.0, ge=0, description="Strips narrower than this (road medians) are dropped")
+    max_area_m2: float = Field(1_000_000.0, gt=0, description="Larger blocks are subdivided by the next road tier")
+    id_prefix: str = "U"
+
+
+class RoadOptions(_Model):
+    include: list[str] = Field(
+        ["motorway", "motorway_link", "trunk", "trunk_link", "primary", "primary_link", "secondary",
+         "secondary_link", "tertiary", "tertiary_link", "residential", "unclassified", "living_street"],
+        description="OSM highway values counted as city roads (service, footway, cycleway, path excluded by default)",
+    )  # fmt: skip
+
+
+class BuildingOptions(_Model):
+    storey_height_m: float = Field(3.0, gt=0, description="Floors = height ÷ this when building:levels is missing")
+    default_floors: dict[str, float] = Field(
+        default_factory=dict, description="Floors by building type when neither levels nor height is known; key _other for the rest"
+    )
+
+
+class LifeCircleOptions(_Model):
+    tiers_m: dict[str, float] = Field(
+        {"5min": 300.0, "10min": 500.0, "15min": 1000.0}, description="Walking distance of each tier (GB 50180-2018)"
+    )
+    catalogue: Path | None = Field(None, description="Facility catalogue YAML; default: the packaged GB 50180 one")
+    snap_max_m: float = Field(100.0, gt=0, description="Facilities and homes further than this from the walk network are not snapped")
+    walk_exclude: list[str] = Field(
+        ["motorway", "motorway_link", "trunk", "trunk_link", "construction", "proposed", "raceway", "bus_guideway"],
+        description="OSM highway values not walkable",
+    )
+
+    @field_validator("catalogue", mode="before")
+    @classmethod
+    def _cat(cls, v: Any, info: ValidationInfo) -> Path | None:
+        return None if v is None else _existing(v, info)
+
+
+class TransitOptions(_Model):
+    radius_m: float = Field(500.0, gt=0, description="Radius of the 500 m proximity indicators")
+
+
+class MapOptions(_Model):
+    color_by: str = Field("road_density_km_per_km2", description="Indicator id the units are coloured by")
+    tiles: bool = Field(True, description="Draw an online basemap (the data layers draw without it)")
+
+
+class Config(_Model):
+    name: str = Field(pattern=r"^[A-Za-z0-9_\-]+$", description="Run name; outputs go to out/<name>/")
+    title: str | None = Field(None, description="Title shown in tables and maps")
+    crs: str | None = Field(None, description="Metric CRS to measure in; default: CGCS2000 3° Gauss–Krüger zone or UTM")
+    inputs: Inputs
+    units: UnitsOptions = UnitsOptions()
+    roads: RoadOptions = RoadOptions()
+    buildings: BuildingOptions = BuildingOptions()
+    life_circle: LifeCircleOptions = LifeCircleOptions()
+    transit: TransitOptions = TransitOptions()
+    map: MapOptions = MapOptions()
+    source_path: Path | None = Field(None, exclude=True, description="(set by the loader)")
+
+    @field_validator("crs")
+    @classmethod
+    def _crs(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        from pyproj import CRS
+
+        try:
+            crs = CRS.from_user_input(v)
+        except Exception as exc:  # pyproj raises CRSError; message kept
+            raise ValueError(f"'{v}' is not a coordinate system pyproj knows ({exc})") from None
+        if not crs.is_projected:
+            raise ValueError(f"'{v}' is geographic (degrees); name a projected CRS in metres, e.g. EPSG:4548")
+        return v
+
+
+def _hint(loc: tuple, err: dict) -> str:
+    if err["type"] == "extra_forbidden":
+        model = _model_at(loc[:-1])
+        if model is not None:
+            close = difflib.get_close_matches(str(loc[-1]), list(model.model_fields), n=1)
+            if close:
+                return f" — did you mean '{close[0]}'?"
+            return f" — known keys: {', '.join(model.model_fields)}"
+    if err["type"] == "missing":
+        return " — this key is required"
+    return ""
+
+
+def _model_at(loc: tuple) -> type[BaseModel] | None:
+    model: type[BaseModel] = Config
+    for part in loc:
+        field = model.model_fields.get(str(part))
+        if field is None:
+            return None
+        ann = field.annotation
+        inner = [a for a in getattr(ann, "__args__", (ann,)) if isinstance(a, type) and issubclass(a, BaseModel)]
+        if not inner:
+            return None
+        model = inner[0]
+    return model
+
+
+def format_errors(exc: ValidationError, source: str) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith(("function-", "tuple["))))
+        key = ".".join(str(p) for p in loc) or "(top level)"
+        msg = err["msg"].removeprefix("Value error, ")
+        lines.append(f"  - {key}: {msg}{_hint(loc, err)}")
+    return f"{len(lines)} problem(s) in {source}:\n" + "\n".join(lines)
+
+
+def load_config(path: str | Path, *, deriving_units: bool = False) -> Config:
+    """Read and validate a YAML config; raise ConfigError listing every problem.
+
+    With ``deriving_units`` (``ditan units``) the units layer is ignored: it is what is being made.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"config file not found: {path}; the default is pipelines/configs/beijing_haidian.yaml")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must hold a mapping of keys (name, inputs, …), not {type(data).__name__}")
+    if deriving_units and isinstance(data.get("inputs"), dict):
+        data["inputs"].pop("units", None)
+    return parse_config(data, base_dir=path.parent.resolve(), source=str(path))
+
+
+def parse_config(data: dict, *, base_dir: Path, source: str = "config") -> Config:
+    try:
+        cfg = Config.model_validate(data, context={"base_dir": base_dir})
+    except ValidationError as exc:
+        raise ConfigError(format_errors(exc, source)) from None
+    cfg.source_path = Path(source)
+    return cfg

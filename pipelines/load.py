@@ -1,0 +1,247 @@
+"""Load every input of a config into one StudyArea in one metric CRS, counting every feature."""
+
+from __future__ import annotations
+
+import logging
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS
+
+from pipelines.config import Config, LayerSource
+from spatial import osm_layers
+from spatial.catalogue import load_catalogue
+from spatial.crs import choose_metric_crs, to_metric
+from spatial.errors import LayerError
+from spatial.indicators.intensity import estimate_floors
+from spatial.io.osm import OsmExtract, read_osm
+from spatial.io.vector import read_vector
+from spatial.landuse.classes import LANDUSE_CLASSES, osm_landuse_table
+from spatial.study_area import RasterInput, StudyArea
+from spatial.units import derive_units, name_units
+from spatial.validate import LINEAR, POLYGONAL, PUNTAL, Ledger, clean_geometries, require_columns, require_unique_ids
+
+log = logging.getLogger(__name__)
+STATION_KINDS = ("bus_stop", "metro", "bike_rental", "ev_charging")
+
+
+def _read(src: LayerSource, name: str) -> gpd.GeoDataFrame:
+    return read_vector(src.path, layer_name=name, layer=src.layer, crs=src.crs, x_column=src.x_column,
+                       y_column=src.y_column, encoding=src.encoding)  # fmt: skip
+
+
+def _col(gdf: pd.DataFrame, column: str | None, default: object = None) -> np.ndarray:
+    return gdf[column].to_numpy() if column else np.full(len(gdf), default, dtype=object)
+
+
+def study_crs(cfg: Config, ext: OsmExtract | None, units: gpd.GeoDataFrame | None, roads: gpd.GeoDataFrame | None) -> CRS:
+    """The config's CRS, else the metric CRS chosen from the data's centre."""
+    if cfg.crs:
+        return CRS.from_user_input(cfg.crs)
+    if cfg.inputs.osm and (cfg.inputs.osm.bounds or (ext and ext.bounds)):
+        w, s, e, n = cfg.inputs.osm.bounds or ext.bounds  # type: ignore[union-attr]
+        return choose_metric_crs((w + e) / 2, (s + n) / 2)
+    for layer in (units, roads, ext.ways if ext else None):
+        if layer is not None and len(layer):
+            w, s, e, n = layer.to_crs(4326).total_bounds
+            return choose_metric_crs((w + e) / 2, (s + n) / 2)
+    raise LayerError("cannot place the study area: no bounds, units or roads with coordinates; set crs: in the config")
+
+
+def load_study_area(cfg: Config, *, derive_missing_units: bool = True) -> StudyArea:
+    ledger = Ledger()
+    inp = cfg.inputs
+    ext = read_osm(inp.osm.path) if inp.osm else None
+    units_raw = _read(inp.units, "units") if inp.units else None
+    roads_raw = _read(inp.roads, "roads") if inp.roads else None
+    crs = study_crs(cfg, ext, units_raw, roads_raw)
+    log.info("measuring in %s (%s)", crs.name, crs.to_string())
+
+    roads = _roads(roads_raw, inp.roads, ext, crs, ledger)
+    landuse = _landuse(inp.landuse, ext, crs, ledger)
+    buildings = _buildings(inp.buildings, ext, crs, ledger, landuse, cfg)
+    vegetation = osm_layers.vegetation_from_osm(ext, crs) if ext else gpd.GeoDataFrame({"tag": []}, geometry=[], crs=crs)
+    catalogue = load_catalogue(cfg.life_circle.catalogue, tier_distances_m=cfg.life_circle.tiers_m)
+    points = osm_layers.points_from_osm(ext, crs) if ext else None
+    facilities = _facilities(inp.pois, points, catalogue, crs, ledger)
+    stations = _stations(inp.stations, points, catalogue, crs, ledger)
+    bounds = _bounds(cfg, ext, crs, units_raw, roads)
+
+    if units_raw is not None:
+        units = _units(units_raw, inp.units, crs, ledger)  # type: ignore[arg-type]
+    elif derive_missing_units:
+        log.warning("no units layer in the config: deriving blocks from the road network (see `ditan units`)")
+        units = make_units(cfg, roads, landuse, bounds)
+    else:
+        units = gpd.GeoDataFrame({"name": []}, geometry=[], crs=crs)
+    _count_outside(ledger, units, {"roads (OSM highway ways)": roads, "buildings": buildings, "land use": landuse,
+                                   "life-circle facilities": facilities, "stations": stations})  # fmt: skip
+    landcover = None
+    if inp.landcover:
+        lc = inp.landcover
+        landcover = RasterInput(str(lc.path), tuple(lc.vegetation_classes), lc.ndvi_threshold, lc.nodata)
+    return StudyArea(crs=crs, bounds=bounds, units=units, roads=roads, buildings=buildings, landuse=landuse,
+                     vegetation=vegetation, facilities=facilities, stations=stations, catalogue=catalogue,
+                     ledger=ledger, landcover=landcover)  # fmt: skip
+
+
+def make_units(cfg: Config, roads: gpd.GeoDataFrame, landuse: gpd.GeoDataFrame, bounds: shapely.Polygon) -> gpd.GeoDataFrame:
+    """Blocks derived from the road network, named from the data (ditan units)."""
+    o = cfg.units
+    units = derive_units(roads, bounds, min_area_m2=o.min_area_m2, min_width_m=o.min_width_m, max_area_m2=o.max_area_m2)
+    units["unit_id"] = [f"{o.id_prefix}{i + 1:03d}" for i in range(len(units))]
+    named = landuse[landuse["name"].notna()]
+    units["name"] = name_units(units, named, roads).to_numpy()
+    return units.set_index("unit_id")
+
+
+def _bounds(cfg: Config, ext: OsmExtract | None, crs: CRS, units: gpd.GeoDataFrame | None, roads: gpd.GeoDataFrame) -> shapely.Polygon:
+    box = (cfg.inputs.osm.bounds if cfg.inputs.osm else None) or (ext.bounds if ext else None)
+    if box:
+        return gpd.GeoSeries([shapely.box(*box)], crs=4326).to_crs(crs).iloc[0]
+    if units is not None and len(units):
+        return shapely.box(*units.to_crs(crs).total_bounds)
+    return shapely.box(*roads.total_bounds)
+
+
+def _units(raw: gpd.GeoDataFrame, src: LayerSource, crs: CRS, ledger: Ledger) -> gpd.GeoDataFrame:
+    id_col = src.id_column or ("unit_id" if "unit_id" in raw else None)
+    require_columns(raw, [c for c in (id_col, src.name_column) if c], layer="units",
+                    hint="set id_column / name_column under inputs.units")  # fmt: skip
+    if id_col is None:
+        raise LayerError("layer 'units' needs an id column; set inputs.units.id_column")
+    raw = raw.assign(unit_id=raw[id_col].astype(str))
+    require_unique_ids(raw["unit_id"], layer="units")
+    clean = clean_geometries(raw, layer="units", kinds=POLYGONAL, ledger=ledger)
+    if clean.empty:
+        raise LayerError("layer 'units' has no usable polygon; check the boundary file")
+    names = clean[src.name_column].astype(str) if src.name_column else ("单元 " + clean["unit_id"])
+    out = gpd.GeoDataFrame({"unit_id": clean["unit_id"].to_numpy(), "name": names.to_numpy()}, geometry=clean.geometry.to_numpy(), crs=clean.crs)
+    return to_metric(out, crs, "units").set_index("unit_id")
+
+
+def _roads(raw: gpd.GeoDataFrame | None, src: LayerSource | None, ext: OsmExtract | None, crs: CRS, ledger: Ledger) -> gpd.GeoDataFrame:
+    if raw is None:
+        if ext is None:
+            raise LayerError("no roads: name inputs.osm or inputs.roads")
+        return osm_layers.roads_from_osm(ext, crs, ledger)
+    assert src is not None
+    require_columns(raw, [c for c in (src.class_column,) if c], layer="roads", hint="class_column holds OSM highway values")
+    if not src.class_column:
+        raise LayerError("layer 'roads' needs class_column (OSM highway values such as primary, residential)")
+    df = gpd.GeoDataFrame({"highway": raw[src.class_column].astype(str).to_numpy(), "name": _col(raw, src.name_column)},
+                          geometry=raw.geometry.to_numpy(), crs=raw.crs)  # fmt: skip
+    df = clean_geometries(df, layer="roads (OSM highway ways)", kinds=LINEAR, ledger=ledger)
+    return to_metric(df, crs, "roads").reset_index(drop=True)
+
+
+def _landuse(src: LayerSource | None, ext: OsmExtract | None, crs: CRS, ledger: Ledger) -> gpd.GeoDataFrame:
+    if src is None:
+        if ext is None:
+            return gpd.GeoDataFrame({"lu_class": [], "tag": [], "name": []}, geometry=[], crs=crs)
+        lu = osm_layers.landuse_from_osm(ext, crs, ledger)
+        ledger.layer("land use (OSM)").note = "areas with a land-use tag; smallest polygon wins where they overlap"
+        return lu
+    raw = _read(src, "land use")
+    if not src.class_column:
+        raise LayerError("layer 'land use' needs class_column (internal class or OSM landuse value)")
+    require_columns(raw, [src.class_column], layer="land use")
+    value = raw[src.class_column].astype(str)
+    cls = value.where(value.isin(list(LANDUSE_CLASSES)), value.map(osm_landuse_table()["landuse"]))
+    rec = ledger.layer("land use")
+    unknown = cls.isna()
+    for v, n in value[unknown].value_counts().items():
+        rec.read += int(n)
+        rec.dropped[f"unknown land-use class '{v}'"] += int(n)
+    raw = raw[~unknown]
+    df = gpd.GeoDataFrame({"lu_class": cls[~unknown].to_numpy(), "tag": value[~unknown].to_numpy(), "name": _col(raw, src.name_column)},
+                          geometry=raw.geometry.to_numpy(), crs=raw.crs)  # fmt: skip
+    df = clean_geometries(df, layer="land use", kinds=POLYGONAL, ledger=ledger)
+    return to_metric(df, crs, "land use").reset_index(drop=True)
+
+
+def _buildings(src: LayerSource | None, ext: OsmExtract | None, crs: CRS, ledger: Ledger, landuse: gpd.GeoDataFrame, cfg: Config) -> gpd.GeoDataFrame:
+    if src is None:
+        if ext is None:
+            raise LayerError("no buildings: name inputs.osm or inputs.buildings")
+        b = osm_layers.buildings_from_osm(ext, crs, ledger)
+    else:
+        raw = _read(src, "buildings")
+        require_columns(raw, [c for c in (src.type_column, src.floors_column, src.height_column, src.name_column) if c], layer="buildings")
+        b = gpd.GeoDataFrame(
+            {"building": _col(raw, src.type_column, "yes"), "levels_raw": _col(raw, src.floors_column),
+             "height_raw": _col(raw, src.height_column), "name": _col(raw, src.name_column)},
+            geometry=raw.geometry.to_numpy(), crs=raw.crs,
+        )  # fmt: skip
+        b["building"] = b["building"].fillna("yes").astype(str)
+        b = to_metric(clean_geometries(b, layer="buildings", kinds=POLYGONAL, ledger=ledger), crs, "buildings")
+    b = b.reset_index(drop=True)
+    fl = estimate_floors(b, default_floors=cfg.buildings.default_floors, storey_height_m=cfg.buildings.storey_height_m)
+    b["floors"] = fl["floors"].to_numpy()
+    b["floors_source"] = fl["floors_source"].to_numpy()
+    b["residential"] = osm_layers.mark_residential(b, landuse).to_numpy()
+    return b
+
+
+def _facilities(src: LayerSource | None, points: gpd.GeoDataFrame | None, catalogue, crs: CRS, ledger: Ledger) -> gpd.GeoDataFrame:
+    if src is None:
+        if points is None:
+            return gpd.GeoDataFrame({"category": [], "name": []}, geometry=[], crs=crs)
+        return osm_layers.facilities_from_points(points, catalogue, ledger, layer="life-circle facilities")
+    raw = _read(src, "pois")
+    if src.category_column:
+        require_columns(raw, [src.category_column], layer="pois")
+        cat = raw[src.category_column].astype(str)
+        rec = ledger.layer("life-circle facilities")
+        bad = ~cat.isin(list(catalogue.categories))
+        for v, n in cat[bad].value_counts().items():
+            rec.read += int(n)
+            rec.dropped[f"category '{v}' not in the catalogue"] += int(n)
+        raw = raw[~bad]
+        df = gpd.GeoDataFrame({"category": cat[~bad].to_numpy(), "name": _col(raw, src.name_column)}, geometry=raw.geometry.to_numpy(), crs=raw.crs)
+        df = clean_geometries(df, layer="life-circle facilities", kinds=PUNTAL, ledger=ledger)
+        return to_metric(df, crs, "pois").reset_index(drop=True)
+    pts = to_metric(raw, crs, "pois")
+    if src.name_column:
+        pts = pts.rename(columns={src.name_column: "name"})
+    pts["osm_id"] = np.arange(len(pts))
+    pts["area_m2"] = np.nan
+    return osm_layers.facilities_from_points(pts, catalogue, ledger, layer="life-circle facilities")
+
+
+def _stations(src: LayerSource | None, points: gpd.GeoDataFrame | None, catalogue, crs: CRS, ledger: Ledger) -> gpd.GeoDataFrame:
+    if src is None:
+        if points is None:
+            return gpd.GeoDataFrame({"kind": [], "name": []}, geometry=[], crs=crs)
+        return osm_layers.stations_from_points(points, catalogue, ledger, layer="stations")
+    raw = _read(src, "stations")
+    if not src.kind_column:
+        raise LayerError(f"layer 'stations' needs kind_column with one of {', '.join(STATION_KINDS)}")
+    require_columns(raw, [src.kind_column], layer="stations")
+    kind = raw[src.kind_column].astype(str)
+    bad = ~kind.isin(STATION_KINDS)
+    rec = ledger.layer("stations")
+    for v, n in kind[bad].value_counts().items():
+        rec.read += int(n)
+        rec.dropped[f"unknown station kind '{v}'"] += int(n)
+    raw = raw[~bad]
+    df = gpd.GeoDataFrame({"kind": kind[~bad].to_numpy(), "name": _col(raw, src.name_column)}, geometry=raw.geometry.to_numpy(), crs=raw.crs)
+    df = clean_geometries(df, layer="stations", kinds=PUNTAL, ledger=ledger)
+    return to_metric(df, crs, "stations").reset_index(drop=True)
+
+
+def _count_outside(ledger: Ledger, units: gpd.GeoDataFrame, layers: dict[str, gpd.GeoDataFrame]) -> None:
+    """Record how many kept features of each layer touch no unit (informational, not dropped)."""
+    if units.empty:
+        return
+    tree = shapely.STRtree(units.geometry.to_numpy())
+    for name, gdf in layers.items():
+        key = next((k for k in ledger.records if k.startswith(name.split(" (")[0])), None)
+        if key is None or gdf.empty:
+            continue
+        hit = np.zeros(len(gdf), dtype=bool)
+        idx, _ = tree.query(gdf.geometry.to_numpy(), predicate="intersects")
+        hit[idx] = True
+        ledger.layer(key).outside_study_area = int((~hit).sum())

@@ -1,0 +1,98 @@
+"""`ditan run`: load, compute, draw and write one study area."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import platform
+import sys
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+from pipelines import write
+from pipelines.community_indicators import RunResult, Timer, compute
+from pipelines.config import Config
+from pipelines.load import load_study_area
+from spatial.study_area import StudyArea
+
+log = logging.getLogger(__name__)
+PACKAGES = ("ditan", "geopandas", "shapely", "pyproj", "osmium", "networkx", "osmnx", "scipy", "numpy",
+            "pandas", "rasterio", "folium", "pyogrio", "pydantic", "openpyxl")  # fmt: skip
+ATTRIBUTION = "© OpenStreetMap contributors (ODbL 1.0)"
+
+
+@dataclass
+class RunOutput:
+    out_dir: Path
+    result: RunResult
+    study: StudyArea
+    files: dict[str, Path]
+    manifest: dict
+
+
+def input_files(cfg: Config) -> list[Path]:
+    inp = cfg.inputs
+    paths = [getattr(inp, k).path for k in ("osm", "units", "roads", "buildings", "landuse", "pois", "stations", "landcover") if getattr(inp, k)]
+    if cfg.life_circle.catalogue:
+        paths.append(cfg.life_circle.catalogue)
+    return paths
+
+
+def versions() -> dict[str, str]:
+    out = {"python": sys.version.split()[0]}
+    for p in PACKAGES:
+        try:
+            out[p] = metadata.version(p)
+        except metadata.PackageNotFoundError:
+            out[p] = "not installed"
+    return out
+
+
+def run(cfg: Config, out_dir: Path, *, timer: Timer | None = None) -> RunOutput:
+    """Compute everything first, then write every output atomically."""
+    from maps.interactive import build_map, map_html  # rendering stays out of the computation
+
+    timer = timer or Timer()
+    started = dt.datetime.now(dt.timezone.utc)
+    with timer.stage("load"):
+        sa = load_study_area(cfg)
+    res = compute(sa, cfg, timer)
+    with timer.stage("map"):
+        cats = {c.id: (c.zh, c.en) for c in sa.catalogue.categories.values()}
+        from spatial.indicators.roads import classify_roads
+
+        city = sa.roads.assign(road_class=classify_roads(sa.roads, include=tuple(cfg.roads.include)).to_numpy())
+        city = city[city["road_class"].notna()]
+        city = city[city.intersects(sa.bounds)]
+        color_by = cfg.map.color_by if cfg.map.color_by in res.units.columns else "road_density_km_per_km2"
+        html = map_html(build_map(
+            res.units, indicators={k: v for k, v in res.columns.items() if k in res.units.columns}, color_by=color_by,
+            roads=city, buildings=sa.buildings, facilities=sa.facilities, categories=cats, stations=sa.stations,
+            station_radius_m=cfg.transit.radius_m, attribution=ATTRIBUTION, tiles=cfg.map.tiles,
+        ))  # fmt: skip
+    quality = sa.ledger.to_frame()
+    files = {name: out_dir / name for name in ("indicators.csv", "indicators.xlsx", "communities.gpkg", "map.html", "data_quality.csv", "manifest.json")}
+    with timer.stage("write"):
+        write.write_csv(files["indicators.csv"], res.indicators)
+        write.write_xlsx(files["indicators.xlsx"], res.indicators, res.columns, quality)
+        write.write_gpkg(files["communities.gpkg"], res.units)
+        write.write_text(files["map.html"], html)
+        write.write_csv(files["data_quality.csv"], quality.set_index("layer"))
+    manifest = {
+        "ditan": versions()["ditan"],
+        "run_started_utc": started.isoformat(timespec="seconds"),
+        "config_file": str(cfg.source_path),
+        "config": cfg.model_dump(mode="json"),
+        "crs": {"epsg": sa.crs.to_epsg(), "name": sa.crs.name},
+        "inputs": {str(p): write.file_sha256(p) for p in input_files(cfg)},
+        "packages": versions(),
+        "platform": platform.platform(),
+        "units": len(res.indicators),
+        "network": res.stats,
+        "timings_s": timer.seconds,
+        "outputs": sorted(files),
+        "attribution": ATTRIBUTION,
+    }
+    write.write_json(files["manifest.json"], manifest)
+    return RunOutput(out_dir=out_dir, result=res, study=sa, files=files, manifest=manifest)

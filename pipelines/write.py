@@ -1,0 +1,94 @@
+"""Writing a run's outputs. Every file is written to a temporary name beside its final one and
+renamed into place only when complete, so an interrupted run never leaves a half file that
+looks whole, and the previous run's file stays until the new one is ready.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+from openpyxl import Workbook
+from openpyxl.styles import Font
+
+from spatial.standards.registry import Indicator
+
+CSV_DECIMALS = 4
+
+
+@contextmanager
+def atomic_path(final: Path) -> Iterator[Path]:
+    """A temporary path in the same folder (same suffix); renamed to ``final`` on success."""
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{final.stem}.", suffix=f".partial{final.suffix}", dir=final.parent)
+    os.close(fd)
+    os.unlink(tmp)  # writers such as GDAL want to create the file themselves
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, final)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def write_text(path: Path, text: str, *, encoding: str = "utf-8") -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding=encoding)
+
+
+def write_csv(path: Path, df: pd.DataFrame) -> None:
+    """UTF-8 with BOM (so Excel on Chinese Windows reads it), fixed decimals, no index surprises."""
+    with atomic_path(path) as tmp:
+        df.round(CSV_DECIMALS).to_csv(tmp, encoding="utf-8-sig", lineterminator="\n")
+
+
+def write_xlsx(path: Path, indicators: pd.DataFrame, columns: dict[str, Indicator], quality: pd.DataFrame) -> None:
+    """Sheet 指标 with a Chinese and an English header row (with units), plus quality and column notes."""
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "指标 indicators"
+    table = indicators.reset_index()
+    heads = [columns[c] if c in columns else Indicator(c, c, c) for c in table.columns]
+    ws.append([h.zh for h in heads])
+    ws.append([f"{h.en} ({h.unit})" if h.unit and h.unit not in ("count", "ratio") else h.en for h in heads])
+    for cell in (*ws[1], *ws[2]):
+        cell.font = Font(bold=True)
+    for row in table.round(CSV_DECIMALS).itertuples(index=False):
+        ws.append([None if (isinstance(v, float) and v != v) else v for v in row])
+    ws.freeze_panes = "C3"
+    q = wb.create_sheet("数据质量 data quality")
+    q.append(list(quality.columns))
+    for row in quality.itertuples(index=False):
+        q.append(list(row))
+    doc = wb.create_sheet("指标说明 columns")
+    doc.append(["id", "中文名", "English", "unit", "method", "source"])
+    for ind in columns.values():
+        doc.append([ind.id, ind.zh, ind.en, ind.unit, ind.method, ind.source])
+    with atomic_path(path) as tmp:
+        wb.save(tmp)
+
+
+def write_gpkg(path: Path, units: gpd.GeoDataFrame, *, layer: str = "communities") -> None:
+    with atomic_path(path) as tmp:
+        units.reset_index().to_file(tmp, layer=layer, driver="GPKG", engine="pyogrio")
+
+
+def write_json(path: Path, data: dict) -> None:
+    write_text(path, json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

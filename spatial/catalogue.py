@@ -1,0 +1,113 @@
+"""The facility and station catalogue: tag rules as data, matched vectorially.
+
+A rule is a mapping of tag key -> value or list of values (all must hold), plus optional
+``name_regex`` (tested against the ``name`` column) and ``min_area_m2`` (tested against the
+``area_m2`` column; features without an area, i.e. points, do not pass a min-area rule).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+SPECIAL = ("name_regex", "min_area_m2")
+
+
+@dataclass(frozen=True)
+class Tier:
+    id: str
+    distance_m: float
+    zh: str
+    en: str
+
+
+@dataclass(frozen=True)
+class Category:
+    id: str
+    tier: str
+    zh: str
+    en: str
+    match: tuple
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    tiers: dict[str, Tier]
+    categories: dict[str, Category]
+    stations: dict[str, Category]
+
+    def tier_distance_m(self, category_id: str) -> float:
+        return self.tiers[self.categories[category_id].tier].distance_m
+
+
+def load_catalogue(path: str | os.PathLike | None = None, *, tier_distances_m: dict[str, float] | None = None) -> Catalogue:
+    """Load the catalogue (the packaged GB 50180 one by default); tier distances may be overridden."""
+    if path is None:
+        text = resources.files("spatial.standards").joinpath("life_circle.yaml").read_text(encoding="utf-8")
+    else:
+        text = Path(path).read_text(encoding="utf-8")
+    return _parse(text, tuple(sorted((tier_distances_m or {}).items())))
+
+
+@lru_cache(maxsize=8)
+def _parse(text: str, overrides: tuple) -> Catalogue:
+    raw = yaml.safe_load(text)
+    over = dict(overrides)
+    tiers = {
+        k: Tier(id=k, distance_m=float(over.get(k, v["distance_m"])), zh=v["zh"], en=v["en"])
+        for k, v in raw["tiers"].items()
+    }
+    cats = {
+        c["id"]: Category(id=c["id"], tier=c["tier"], zh=c["zh"], en=c["en"], match=tuple(c["match"]))
+        for c in raw["categories"]
+    }
+    for c in cats.values():
+        if c.tier not in tiers:
+            raise ValueError(f"life-circle category '{c.id}' names tier '{c.tier}', not one of {list(tiers)}")
+    stations = {
+        k: Category(id=k, tier="", zh=v["zh"], en=v["en"], match=tuple(v["match"]))
+        for k, v in raw.get("stations", {}).items()
+    }
+    return Catalogue(tiers=tiers, categories=cats, stations=stations)
+
+
+def rule_mask(tags: pd.DataFrame, rule: dict) -> np.ndarray:
+    """Rows of ``tags`` that satisfy one rule."""
+    mask = np.ones(len(tags), dtype=bool)
+    for key, want in rule.items():
+        if key == "name_regex":
+            names = tags["name"] if "name" in tags.columns else pd.Series("", index=tags.index)
+            mask &= names.fillna("").astype(str).str.contains(want, regex=True).to_numpy()
+        elif key == "min_area_m2":
+            areas = tags["area_m2"] if "area_m2" in tags.columns else pd.Series(np.nan, index=tags.index)
+            mask &= (areas.fillna(-1.0) >= float(want)).to_numpy()
+        else:
+            if key not in tags.columns:
+                return np.zeros(len(tags), dtype=bool)
+            values = [str(v) for v in want] if isinstance(want, list) else [str(want)]
+            mask &= tags[key].isin(values).to_numpy()
+    return mask
+
+
+def match(tags: pd.DataFrame, entries: dict[str, Category]) -> pd.DataFrame:
+    """Long table (row position, category id) of every row that matches each entry.
+
+    A feature may fall in several categories (a supermarket is both a market and a store).
+    """
+    parts = []
+    for cat in entries.values():
+        hit = np.zeros(len(tags), dtype=bool)
+        for rule in cat.match:
+            hit |= rule_mask(tags, rule)
+        if hit.any():
+            parts.append(pd.DataFrame({"row": np.flatnonzero(hit), "category": cat.id}))
+    if not parts:
+        return pd.DataFrame({"row": pd.Series(dtype=int), "category": pd.Series(dtype=str)})
+    return pd.concat(parts, ignore_index=True)

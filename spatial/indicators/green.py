@@ -1,0 +1,58 @@
+"""Green coverage (绿化覆盖率): the vertical projection of vegetation ÷ unit land area.
+
+Distinct from the green-space ratio (绿地率, from land use; see landuse.py). From a land-cover
+raster when one is configured (exact zonal shares, green_raster.py); otherwise from vegetation
+polygons, dissolved first so that overlapping polygons count once.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from spatial.crs import ensure_projected
+from spatial.indicators.allocate import polygon_pieces
+from spatial.indicators.green_raster import raster_cover_shares
+
+#: ESA WorldCover vegetation classes: trees, shrubland, grassland, herbaceous wetland, mangroves
+WORLDCOVER_VEGETATION = (10, 20, 30, 90, 95)
+
+
+def green_coverage_from_polygons(units: gpd.GeoDataFrame, vegetation: gpd.GeoDataFrame) -> pd.DataFrame:
+    """green_coverage_pct from vegetation polygons (overlaps counted once)."""
+    ensure_projected(units, "units")
+    ensure_projected(vegetation, "vegetation")
+    merged = shapely.get_parts(shapely.union_all(vegetation.geometry.to_numpy())) if len(vegetation) else np.array([], dtype=object)
+    pieces = polygon_pieces(units.geometry.to_numpy(), np.asarray(merged, dtype=object))
+    veg = np.bincount(pieces["unit"].to_numpy(), weights=pieces["area_m2"].to_numpy(), minlength=len(units))
+    out = pd.DataFrame(index=units.index)
+    out["green_coverage_pct"] = veg / units.geometry.area.to_numpy() * 100.0
+    out["green_coverage_source"] = "osm_vegetation_polygons"
+    out["raster_nodata_pct"] = np.nan
+    return out
+
+
+def green_coverage_from_raster(
+    units: gpd.GeoDataFrame,
+    raster_path: str | os.PathLike,
+    *,
+    vegetation_classes: Sequence[int] | None = WORLDCOVER_VEGETATION,
+    ndvi_threshold: float | None = None,
+    nodata: float | None = None,
+) -> pd.DataFrame:
+    """green_coverage_pct of the assessed (non-nodata) area; NaN where the raster does not cover a unit."""
+    ensure_projected(units, "units")
+    if ndvi_threshold is not None:
+        shares = raster_cover_shares(units, raster_path, thresholds={"green": ndvi_threshold}, nodata=nodata)
+    else:
+        shares = raster_cover_shares(units, raster_path, classes={"green": list(vegetation_classes or ())}, nodata=nodata)
+    out = pd.DataFrame(index=units.index)
+    out["green_coverage_pct"] = shares["green_pct"].to_numpy()
+    out["green_coverage_source"] = "raster"
+    out["raster_nodata_pct"] = shares["raster_nodata_pct"].to_numpy()
+    return out

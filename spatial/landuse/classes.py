@@ -1,0 +1,60 @@
+"""Internal land-use classes and the OSM tag table that feeds them."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+
+import numpy as np
+import pandas as pd
+import yaml
+
+#: Internal classes, in table order, with Chinese and English names.
+LANDUSE_CLASSES: dict[str, tuple[str, str]] = {
+    "residential": ("居住用地", "Residential"),
+    "public_service": ("公共管理与公共服务用地", "Public service"),
+    "commercial": ("商业服务业用地", "Commercial"),
+    "industrial": ("工业用地", "Industrial"),
+    "green": ("绿地与广场用地", "Green and squares"),
+    "transport": ("交通用地", "Transport"),
+    "water": ("水域", "Water"),
+    "other": ("其他用地", "Other"),
+}
+
+
+@lru_cache(maxsize=None)
+def _table(name: str) -> dict:
+    text = resources.files("spatial.landuse").joinpath(name).read_text(encoding="utf-8")
+    return yaml.safe_load(text)
+
+
+def osm_landuse_table() -> dict[str, dict[str, str]]:
+    return _table("osm.yaml")
+
+
+def vegetation_table() -> dict[str, list[str]]:
+    return _table("vegetation.yaml")
+
+
+def classify_tags(tags: pd.DataFrame) -> pd.Series:
+    """Internal land-use class of each row of OSM tags (None where no rule applies).
+
+    Vectorised over rows: one ``map`` per key of the table, earlier keys taking precedence.
+    """
+    out = pd.Series(np.full(len(tags), None, dtype=object), index=tags.index)
+    for key, mapping in osm_landuse_table().items():
+        if key not in tags.columns:
+            continue
+        cls = tags[key].map(mapping)
+        take = out.isna() & cls.notna()
+        out[take] = cls[take]
+    return out
+
+
+def vegetation_mask(tags: pd.DataFrame) -> pd.Series:
+    """True where a row's tags mark vegetation."""
+    mask = pd.Series(False, index=tags.index)
+    for key, values in vegetation_table().items():
+        if key in tags.columns:
+            mask |= tags[key].isin(values)
+    return mask

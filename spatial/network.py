@@ -1,0 +1,190 @@
+"""Street networks as compact arrays, bounded snapping, and multi-source shortest paths.
+
+A network is built from line geometries alone: every consecutive vertex pair is an edge, and
+vertices with the same coordinates (to ``precision_m``) are one node, so OSM ways that share a
+node are connected and lines that merely cross (bridges) are not. Distances come from
+``scipy.sparse.csgraph.dijkstra`` run once for all sources of a group through a virtual
+source node, cut off at the largest distance of interest.
+
+Points (buildings, facilities) attach to the nearest edge — not node — within a maximum
+distance; the straight access leg from the point to the edge counts in the walking distance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import shapely
+from scipy import sparse
+from scipy.sparse import csgraph
+
+#: weight given to zero-length virtual edges (csgraph treats explicit zeros as "no edge")
+_EPS = 1e-9
+
+
+@dataclass
+class Network:
+    """An undirected network: node coordinates and edges (u, v, length)."""
+
+    node_xy: np.ndarray  # (n, 2) metric coordinates
+    u: np.ndarray  # (m,) int
+    v: np.ndarray  # (m,) int
+    length_m: np.ndarray  # (m,) float
+    edge_line: np.ndarray  # (m,) shapely LineStrings, for snapping
+    tree: shapely.STRtree
+
+    @property
+    def n_nodes(self) -> int:
+        return len(self.node_xy)
+
+    def degree(self) -> np.ndarray:
+        """Number of distinct edges meeting at each node."""
+        return np.bincount(np.concatenate([self.u, self.v]), minlength=self.n_nodes)
+
+    def csr(self) -> sparse.csr_matrix:
+        n = self.n_nodes
+        w = np.maximum(self.length_m, _EPS)
+        return sparse.csr_matrix(
+            (np.concatenate([w, w]), (np.concatenate([self.u, self.v]), np.concatenate([self.v, self.u]))), shape=(n, n)
+        )
+
+    def n_components(self) -> int:
+        return int(csgraph.connected_components(self.csr(), directed=False)[0])
+
+
+def build_network(lines: np.ndarray, *, precision_m: float = 0.01) -> Network:
+    """Build a network from an array of (Multi)LineStrings in a metric CRS."""
+    parts = shapely.get_parts(np.asarray(lines, dtype=object))
+    coords, line_idx = shapely.get_coordinates(parts, return_index=True)
+    same = line_idx[1:] == line_idx[:-1]
+    a, b = coords[:-1][same], coords[1:][same]
+    key = np.round(np.vstack([a, b]) / precision_m).astype(np.int64)
+    uniq, inv = np.unique(key, axis=0, return_inverse=True)
+    inv = inv.ravel()
+    u, v = inv[: len(a)], inv[len(a) :]
+    keep = u != v
+    u, v, a, b = u[keep], v[keep], a[keep], b[keep]
+    # one edge per unordered node pair (a way drawn twice over the same nodes counts once)
+    lo, hi = np.minimum(u, v), np.maximum(u, v)
+    _, first = np.unique(np.stack([lo, hi], axis=1), axis=0, return_index=True)
+    first = np.sort(first)
+    u, v, a, b = u[first], v[first], a[first], b[first]
+    node_xy = uniq.astype(float) * precision_m
+    # exact coordinates of each node (first occurrence), not the rounded key
+    node_xy[u] = a
+    node_xy[v] = b
+    edge_line = shapely.linestrings(np.stack([a, b], axis=1))
+    length = np.hypot(*(b - a).T)
+    return Network(node_xy=node_xy, u=u, v=v, length_m=length, edge_line=edge_line, tree=shapely.STRtree(edge_line))
+
+
+@dataclass
+class Snap:
+    """Where points attach to the network."""
+
+    edge: np.ndarray  # (k,) edge index, -1 if not snapped
+    t: np.ndarray  # (k,) position along the edge from u, 0..1
+    access_m: np.ndarray  # (k,) straight distance from the point to the edge
+    ok: np.ndarray  # (k,) bool: within the maximum snapping distance
+
+
+def snap_points(net: Network, points: np.ndarray, *, max_distance_m: float) -> Snap:
+    """Attach points to their nearest edge within ``max_distance_m``."""
+    k = len(points)
+    edge = np.full(k, -1, dtype=np.int64)
+    t = np.zeros(k)
+    access = np.full(k, np.inf)
+    if k and len(net.edge_line):
+        (pi, ei), dist = net.tree.query_nearest(points, max_distance=max_distance_m, return_distance=True, all_matches=False)
+        edge[pi] = ei
+        access[pi] = dist
+        proj = shapely.line_locate_point(net.edge_line[ei], points[pi])
+        t[pi] = np.clip(proj / np.maximum(net.length_m[ei], _EPS), 0.0, 1.0)
+    return Snap(edge=edge, t=t, access_m=access, ok=edge >= 0)
+
+
+def group_distances(net: Network, snap: Snap, groups: np.ndarray, n_groups: int, *, cutoff_m: float) -> np.ndarray:
+    """Distance from the nearest point of each group to every node: (n_groups, n_nodes).
+
+    One virtual node per group is linked to both ends of each of its points' edges with the
+    access leg plus the part of the edge walked; a single ``dijkstra`` call then gives every
+    group's distances at once, cut off at ``cutoff_m`` (beyond: inf).
+    """
+    n = net.n_nodes
+    ok = snap.ok
+    e, tt, acc, g = snap.edge[ok], snap.t[ok], snap.access_m[ok], groups[ok]
+    L = net.length_m[e]
+    src = n + g
+    rows = np.concatenate([net.u, net.v, src, src])
+    cols = np.concatenate([net.v, net.u, net.u[e], net.v[e]])
+    w = np.concatenate([net.length_m, net.length_m, acc + tt * L, acc + (1 - tt) * L])
+    graph = sparse.csr_matrix((np.maximum(w, _EPS), (rows, cols)), shape=(n + n_groups, n + n_groups))
+    # duplicate (row, col) entries are summed by csr_matrix: keep the minimum instead
+    graph = _min_duplicates(rows, cols, np.maximum(w, _EPS), n + n_groups)
+    dist = csgraph.dijkstra(graph, directed=True, indices=np.arange(n, n + n_groups), limit=cutoff_m)
+    return dist[:, :n]
+
+
+def _min_duplicates(rows: np.ndarray, cols: np.ndarray, w: np.ndarray, size: int) -> sparse.csr_matrix:
+    df = pd.DataFrame({"r": rows, "c": cols, "w": w}).groupby(["r", "c"], sort=False)["w"].min().reset_index()
+    return sparse.csr_matrix((df["w"].to_numpy(), (df["r"].to_numpy(), df["c"].to_numpy())), shape=(size, size))
+
+
+def point_distances(
+    net: Network,
+    node_dist: np.ndarray,
+    origins: Snap,
+    *,
+    targets: Snap | None = None,
+    target_groups: np.ndarray | None = None,
+) -> np.ndarray:
+    """Network distance from each origin to the nearest target of each group: (n_origins, n_groups).
+
+    Origins reach their edge's two ends (access leg + part of the edge). When a target lies on
+    the same edge as an origin, the direct walk along that edge is taken if shorter.
+    Origins not snapped get inf.
+    """
+    n_groups = node_dist.shape[0]
+    k = len(origins.edge)
+    out = np.full((k, n_groups), np.inf)
+    ok = origins.ok
+    e, tt, acc = origins.edge[ok], origins.t[ok], origins.access_m[ok]
+    L = net.length_m[e]
+    via_u = node_dist[:, net.u[e]] + (tt * L)
+    via_v = node_dist[:, net.v[e]] + ((1 - tt) * L)
+    out[ok] = (np.minimum(via_u, via_v) + acc).T
+    if targets is not None and target_groups is not None:
+        o = pd.DataFrame({"o": np.flatnonzero(ok), "edge": e, "to": tt, "ao": acc})
+        tk = targets.ok
+        t = pd.DataFrame({"edge": targets.edge[tk], "tt": targets.t[tk], "at": targets.access_m[tk], "g": target_groups[tk]})
+        same = o.merge(t, on="edge")
+        if len(same):
+            same["d"] = same["ao"] + same["at"] + (same["to"] - same["tt"]).abs() * net.length_m[same["edge"].to_numpy()]
+            best = same.groupby(["o", "g"])["d"].min().reset_index()
+            oi, gi = best["o"].to_numpy(), best["g"].to_numpy()
+            out[oi, gi] = np.minimum(out[oi, gi], best["d"].to_numpy())
+    return out
+
+
+def nearest_by_group(
+    net: Network,
+    origins: np.ndarray,
+    targets: np.ndarray,
+    target_groups: np.ndarray,
+    n_groups: int,
+    *,
+    cutoff_m: float,
+    snap_max_m: float,
+) -> tuple[np.ndarray, Snap, Snap]:
+    """Network distance (n_origins, n_groups) from each origin point to the nearest target of each group.
+
+    Returns the distances and both snaps (so callers can count what lay beyond ``snap_max_m``).
+    """
+    o_snap = snap_points(net, origins, max_distance_m=snap_max_m)
+    t_snap = snap_points(net, targets, max_distance_m=snap_max_m)
+    node_dist = group_distances(net, t_snap, target_groups, n_groups, cutoff_m=cutoff_m)
+    dist = point_distances(net, node_dist, o_snap, targets=t_snap, target_groups=target_groups)
+    dist[dist > cutoff_m] = np.inf
+    return dist, o_snap, t_snap

@@ -1,0 +1,38 @@
+"""StudyArea: every layer of one run, in one metric CRS."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import geopandas as gpd
+import shapely
+from pyproj import CRS
+
+from spatial.catalogue import Catalogue
+from spatial.validate import Ledger
+
+
+@dataclass
+class RasterInput:
+    path: str
+    vegetation_classes: tuple[int, ...]
+    ndvi_threshold: float | None = None
+    nodata: float | None = None
+
+
+@dataclass
+class StudyArea:
+    """Units and layers of one study area; geometry columns are all in ``crs`` (metres)."""
+
+    crs: CRS
+    bounds: shapely.Polygon  # study bounds in the metric CRS
+    units: gpd.GeoDataFrame  # index unit_id (str); column name
+    roads: gpd.GeoDataFrame  # all highway lines: highway, name
+    buildings: gpd.GeoDataFrame  # building, floors, floors_source, residential, name
+    landuse: gpd.GeoDataFrame  # lu_class, tag, name
+    vegetation: gpd.GeoDataFrame  # vegetation polygons (green coverage without a raster)
+    facilities: gpd.GeoDataFrame  # category, name (one row per feature and category)
+    stations: gpd.GeoDataFrame  # kind, name
+    catalogue: Catalogue
+    ledger: Ledger
+    landcover: RasterInput | None = None
