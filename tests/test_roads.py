@@ -1,0 +1,63 @@
+"""Road density and intersection density on a hand-computable grid (answers worked out below)."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import pytest
+
+from spatial.errors import CRSError
+from spatial.indicators.roads import classify_roads, intersection_density, road_density
+from tests.conftest import gdf, line
+
+
+@pytest.fixture
+def grid_roads() -> gpd.GeoDataFrame:
+    # Verticals x=250 (primary), 500 (secondary), 750 (residential) run y=-100..1100: 1000 m inside A each.
+    # Horizontal y=500 (tertiary) runs x=-100..1000: 1000 m inside A; it ends on the A|B boundary.
+    # A trunk runs along the shared boundary x=1000, y=0..1000: 1000 m shared -> 500 m to A, 500 m to B.
+    # A residential road y=500, x=1000..2000: 1000 m inside B.
+    # A footway and a service road are not city roads.
+    return gdf([
+        {"highway": "primary", "geometry": line((250, -100), (250, 500), (250, 1100))},
+        {"highway": "secondary", "geometry": line((500, -100), (500, 500), (500, 1100))},
+        {"highway": "residential", "geometry": line((750, -100), (750, 500), (750, 1100))},
+        {"highway": "tertiary", "geometry": line((-100, 500), (250, 500), (500, 500), (750, 500), (1000, 500))},
+        {"highway": "trunk", "geometry": line((1000, 0), (1000, 500), (1000, 1000))},
+        {"highway": "residential", "geometry": line((1000, 500), (2000, 500))},
+        {"highway": "footway", "geometry": line((100, 200), (400, 200))},
+        {"highway": "service", "geometry": line((1200, 100), (1800, 100))},
+    ])  # fmt: skip
+
+
+def test_density_by_class_and_boundary_split(two_units, grid_roads):
+    d = road_density(two_units, grid_roads)
+    # A (1 km²): arterial 1.0, collector 1.0, local 1.0 + 1.0, expressway 0.5 (half the boundary trunk)
+    assert d.loc["A", "road_density_arterial_km_per_km2"] == pytest.approx(1.0)
+    assert d.loc["A", "road_density_collector_km_per_km2"] == pytest.approx(1.0)
+    assert d.loc["A", "road_density_local_km_per_km2"] == pytest.approx(2.0)
+    assert d.loc["A", "road_density_expressway_km_per_km2"] == pytest.approx(0.5)
+    assert d.loc["A", "road_density_km_per_km2"] == pytest.approx(4.5)
+    # B: local 1.0 + expressway 0.5; the service road is excluded
+    assert d.loc["B", "road_length_km"] == pytest.approx(1.5)
+    assert d.loc["B", "road_density_km_per_km2"] == pytest.approx(1.5)
+
+
+def test_included_classes_are_configurable(two_units, grid_roads):
+    d = road_density(two_units, grid_roads, include=("service", "footway"))
+    # only the 300 m footway (A) and the 600 m service road (B) count, as local roads
+    assert d.loc["A", "road_length_km"] == pytest.approx(0.3)
+    assert d.loc["B", "road_density_local_km_per_km2"] == pytest.approx(0.6)
+    assert classify_roads(grid_roads).tolist()[:5] == ["arterial", "collector", "local", "local", "expressway"]
+
+
+def test_intersections(two_units, grid_roads):
+    d = intersection_density(two_units, grid_roads)
+    # degree-4 nodes at (250,500), (500,500), (750,500) inside A; (1000,500) on the A|B boundary counts 1/2 each
+    assert d.loc["A", "intersection_count"] == pytest.approx(3.5)
+    assert d.loc["B", "intersection_count"] == pytest.approx(0.5)
+    assert d.loc["A", "intersection_density_per_km2"] == pytest.approx(3.5)
+
+
+def test_geographic_crs_rejected(two_units, grid_roads):
+    with pytest.raises(CRSError, match="geographic CRS.*to_metric"):
+        road_density(two_units.to_crs(4326), grid_roads)
