@@ -134,10 +134,12 @@ def _distances(sa: StudyArea, cfg: Config, net: Network, origins: Origins) -> tu
     if (~t_snap.ok).any():
         rec.dropped[f"more than {snap_max:g} m from the walk network (not used for network distances)"] += int((~t_snap.ok).sum())
     rec.note = "radius (straight-line) indicators still use every station"
+    used = np.unique(origins.weights["origin"].to_numpy())  # origins that carry a weight
+    lost = int((~o_snap.ok[used]).sum())
     rec = sa.ledger.layer("walk-network snapping: residential origins")
-    rec.read += len(origins.points)
-    rec.kept += int(o_snap.ok.sum())
-    if (~o_snap.ok).any():
-        rec.dropped[f"more than {snap_max:g} m from the walk network (counted as not covered)"] += int((~o_snap.ok).sum())
-    stats = {"targets_not_snapped": int((~t_snap.ok).sum()), "origins_not_snapped": int((~o_snap.ok).sum()), "cutoff_m": cutoff}
+    rec.read += len(used)
+    rec.kept += len(used) - lost
+    if lost:
+        rec.dropped[f"more than {snap_max:g} m from the walk network (counted as not covered)"] += lost
+    stats = {"targets_not_snapped": int((~t_snap.ok).sum()), "origins_not_snapped": lost, "cutoff_m": cutoff}
     return pd.DataFrame(d, columns=groups), stats

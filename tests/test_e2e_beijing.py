@@ -1,0 +1,352 @@
+"""End-to-end run of ``ditan run`` on the embedded Beijing (Tsinghua / Wudaokou) OSM sample.
+
+The pipeline runs once per module; its outputs are checked for completeness and internal
+consistency, and two numbers are recomputed independently of ditan:
+
+* the total city-road length inside the units, from map.osm parsed by osmnx (the XML twin of
+  the PBF ditan reads), projected with geopandas and clipped with shapely;
+* walking distances from residential origins to the nearest facility, by networkx Dijkstra
+  over ditan's network with the origins and facilities attached as virtual nodes.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import math
+import re
+from pathlib import Path
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import openpyxl
+import pandas as pd
+import pytest
+import shapely
+
+from pipelines.config import load_config
+from pipelines.run_job import run
+from spatial.network import snap_points
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = ROOT / "pipelines" / "configs" / "beijing_haidian.yaml"
+DATA = ROOT / "data" / "beijing_haidian_tsinghua"
+OUTPUTS = ("indicators.csv", "indicators.xlsx", "communities.gpkg", "map.html", "data_quality.csv", "manifest.json")
+ROAD_CLASSES = ("expressway", "arterial", "collector", "local")
+BOM = b"\xef\xbb\xbf"
+
+
+@pytest.fixture(scope="module")
+def cfg():
+    return load_config(CONFIG)
+
+
+@pytest.fixture(scope="module")
+def out(cfg, tmp_path_factory):
+    return run(cfg, tmp_path_factory.mktemp("out"))
+
+
+@pytest.fixture(scope="module")
+def ind(out):
+    return out.result.indicators
+
+
+def _decode_js(text: str) -> str:
+    """Undo the \\uXXXX escapes of JSON embedded in folium's HTML."""
+    return re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), text)
+
+
+# --- 1. every output exists and is well formed --------------------------------------------------
+
+
+def test_every_output_exists_and_is_not_empty(out):
+    assert sorted(out.files) == sorted(OUTPUTS)
+    for name in OUTPUTS:
+        path = out.out_dir / name
+        assert path.is_file(), name
+        assert path.stat().st_size > 0, name
+    # atomic writes leave no temporary files behind
+    assert not [p.name for p in out.out_dir.iterdir() if ".partial" in p.name]
+
+
+def test_indicators_csv_bom_header_and_units(out):
+    raw = (out.out_dir / "indicators.csv").read_bytes()
+    assert raw.startswith(BOM)
+    rows = list(csv.reader(io.StringIO(raw[len(BOM):].decode("utf-8"))))
+    header, body = rows[0], [r for r in rows[1:] if r]
+    assert header == list(out.result.columns)
+    assert header[:3] == ["unit_id", "name", "area_km2"]
+    assert len(set(header)) == len(header)
+    assert len(body) >= 6
+    assert all(len(r) == len(header) for r in body)
+    ids = [r[0] for r in body]
+    assert len(set(ids)) == len(ids)
+    assert all(i.strip() for i in ids)
+    assert all(r[1].strip() for r in body)
+    assert ids == list(out.result.indicators.index)
+
+
+def test_unit_ids_match_the_input_boundaries(out):
+    src = gpd.read_file(DATA / "units.gpkg")
+    assert sorted(src["unit_id"].astype(str)) == sorted(out.result.indicators.index)
+
+
+def test_indicators_xlsx_has_chinese_and_english_header_rows(out):
+    wb = openpyxl.load_workbook(out.out_dir / "indicators.xlsx", read_only=True)
+    try:
+        ws = wb.worksheets[0]
+        rows = [list(r) for r in ws.iter_rows(values_only=True)]
+    finally:
+        wb.close()
+    zh, en, data = rows[0], rows[1], rows[2:]
+    n_cols = len(out.result.columns)
+    assert len(zh) == len(en) == n_cols
+    # from spatial/standards/indicators.yaml: unit_id / name / area_km2 / road_density
+    assert zh[:3] == ["单元编号", "单元名称", "用地面积"]
+    assert en[:3] == ["Unit id", "Unit name", "Land area (km²)"]
+    assert "路网密度" in zh and "Road network density (km/km²)" in en
+    cjk = re.compile(r"[\u4e00-\u9fff]")
+    assert all(isinstance(h, str) and cjk.search(h) for h in zh), [h for h in zh if not (isinstance(h, str) and cjk.search(h))]
+    assert all(isinstance(h, str) and h and not cjk.search(h) for h in en), en
+    assert [r[0] for r in data] == list(out.result.indicators.index)
+
+
+def test_communities_gpkg(out):
+    import pyogrio
+
+    path = out.out_dir / "communities.gpkg"
+    assert "communities" in [name for name, _ in pyogrio.list_layers(path)]
+    g = gpd.read_file(path, layer="communities")
+    assert g.crs is not None and g.crs.to_epsg() == 4548
+    assert sorted(g["unit_id"]) == sorted(out.result.indicators.index)
+    missing = [c for c in out.result.columns if c not in g.columns]
+    assert not missing
+    assert g.geometry.notna().all() and not g.geometry.is_empty.any()
+    # geometry round-trips: area from the file equals area_km2
+    area = g.set_index("unit_id").geometry.area / 1e6
+    np.testing.assert_allclose(area.loc[out.result.indicators.index], out.result.indicators["area_km2"], rtol=1e-9)
+
+
+def test_manifest(out, cfg):
+    m = json.loads((out.out_dir / "manifest.json").read_text(encoding="utf-8"))
+    assert m["crs"]["epsg"] == 4548
+    pbf = DATA / "map.osm.pbf"
+    assert m["inputs"][str(pbf.resolve())] == hashlib.sha256(pbf.read_bytes()).hexdigest()
+    units = DATA / "units.gpkg"
+    assert m["inputs"][str(units.resolve())] == hashlib.sha256(units.read_bytes()).hexdigest()
+    for pkg in ("python", "ditan", "geopandas", "shapely", "pyproj", "osmium", "networkx", "pandas", "numpy"):
+        assert m["packages"][pkg] and m["packages"][pkg] != "not installed", pkg
+    stages = {"load", "roads", "intensity", "land use", "green coverage", "walk network", "network distances",
+              "life circles and 500 m", "map", "write"}  # fmt: skip
+    assert set(m["timings_s"]) == stages
+    assert all(isinstance(v, (int, float)) and v >= 0 for v in m["timings_s"].values())
+    assert m["units"] == len(out.result.indicators)
+    assert sorted(m["outputs"]) == sorted(OUTPUTS)
+
+
+def test_map_html_layers_and_attribution(out, ind):
+    text = _decode_js((out.out_dir / "map.html").read_text(encoding="utf-8"))
+    assert "© OpenStreetMap contributors (ODbL 1.0)" in text
+    overlays = text[text.index("overlays"):]
+    expected = ["分析单元 Analysis units", "建筑 Buildings", "站点500米范围 Station 500 m radius",
+                "公交站 Bus stop", "地铁站 Metro", "便利店 Convenience store"]  # fmt: skip
+    # every road class with length inside the units gets a layer
+    names = {"expressway": "快速路 Expressway", "arterial": "主干路 Arterial", "collector": "次干路 Collector", "local": "支路 Local"}
+    expected += [names[c] for c in ROAD_CLASSES if ind[f"road_density_{c}_km_per_km2"].sum() > 0]
+    for name in expected:
+        assert f'"{name}"' in overlays, name
+
+
+# --- 2. indicator values --------------------------------------------------------------------------
+
+
+def test_percentages_in_range_and_nan_only_where_documented(out, ind):
+    cols = out.result.columns
+    pct = [c for c, i in cols.items() if i.unit == "%"]
+    assert "lu_unknown_pct" in pct and "lc_15min_all_pct" in pct and "bus_stop_500m_network_pct" in pct
+    no_origins = (ind["lc_basis"] == "none").to_numpy()
+    assert set(ind["lc_basis"]) <= {"floor_area", "land_area", "none"}
+    no_floor_area = (ind["floor_area_m2"] == 0).to_numpy()
+    for c in pct:
+        v = ind[c].astype(float).to_numpy()
+        nan = np.isnan(v)
+        if c == "raster_nodata_pct":  # no land-cover raster in this config
+            assert nan.all(), c
+            continue
+        if c.startswith("lc_") or "_500m_" in c:
+            assert (nan == no_origins).all(), c
+        elif c.startswith("floor_area_") and c.endswith("_pct"):
+            assert (nan == no_floor_area).all(), c
+        else:
+            assert not nan.any(), c
+        ok = v[~nan]
+        assert ((ok >= 0) & (ok <= 100 + 1e-9)).all(), (c, ok[(ok < 0) | (ok > 100 + 1e-9)])
+
+
+def test_numeric_indicators_are_non_negative(out, ind):
+    numeric = [c for c in ind.columns if pd.api.types.is_numeric_dtype(ind[c])]
+    dens = [c for c in numeric if "density" in c or "per_km2" in c]
+    assert len(dens) >= 7
+    for c in numeric:
+        v = ind[c].astype(float).to_numpy()
+        assert (v[~np.isnan(v)] >= 0).all(), c
+    for c in dens:
+        assert not ind[c].isna().any(), c
+    assert (ind["area_km2"] > 0).all()
+
+
+def test_industrial_residential_ratio_nan_only_without_residential_land(ind):
+    nan = ind["industrial_residential_ratio"].isna().to_numpy()
+    assert (nan == (ind["lu_residential_pct"] == 0).to_numpy()).all()
+    with_res = ind[ind["lu_residential_pct"] > 0]
+    np.testing.assert_allclose(with_res["industrial_residential_ratio"], with_res["lu_industrial_pct"] / with_res["lu_residential_pct"], rtol=1e-9)
+
+
+def test_area_sums_to_union_of_units(ind):
+    # independent: the boundary file itself, projected by geopandas
+    src = gpd.read_file(DATA / "units.gpkg").to_crs(4548)
+    union = shapely.union_all(src.geometry.to_numpy())
+    assert ind["area_km2"].sum() == pytest.approx(union.area / 1e6, rel=1e-6)
+    per_unit = src.set_index(src["unit_id"].astype(str)).geometry.area / 1e6
+    np.testing.assert_allclose(ind["area_km2"], per_unit.loc[ind.index], rtol=1e-9)
+
+
+def test_land_use_shares_sum_to_100(ind):
+    lu = [c for c in ind.columns if c.startswith("lu_") and c.endswith("_pct")]
+    assert "lu_unknown_pct" in lu and "lu_residential_pct" in lu and len(lu) >= 9
+    total = ind[lu].sum(axis=1)
+    assert (total - 100.0).abs().max() <= 0.01, total
+    np.testing.assert_allclose(ind["green_space_ratio_pct"], ind["lu_green_pct"])
+
+
+def test_road_density_is_the_sum_of_the_classes(ind):
+    parts = ind[[f"road_density_{c}_km_per_km2" for c in ROAD_CLASSES]].sum(axis=1)
+    np.testing.assert_allclose(ind["road_density_km_per_km2"], parts, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(ind["road_density_km_per_km2"] * ind["area_km2"], ind["road_length_km"], rtol=1e-9, atol=1e-12)
+
+
+# --- 3. data-quality ledger -----------------------------------------------------------------------
+
+
+def test_data_quality_balances(out):
+    raw = (out.out_dir / "data_quality.csv").read_bytes()
+    assert raw.startswith(BOM)
+    q = pd.read_csv(out.out_dir / "data_quality.csv", encoding="utf-8-sig")
+    assert len(q) >= 5
+    assert {"roads (OSM highway ways)", "buildings (OSM)", "units"} <= set(q["layer"])
+    assert (q["features_read"] == q["kept"] + q["repaired"] + q["dropped"]).all(), q
+    assert q["balanced"].astype(str).eq("True").all(), q
+    units = q.set_index("layer").loc["units"]
+    assert units["features_read"] == len(gpd.read_file(DATA / "units.gpkg"))
+
+
+# --- 4. independent road length ------------------------------------------------------------------
+
+
+def test_road_length_matches_osmnx_clip(out, cfg, ind):
+    import osmnx as ox
+
+    feats = ox.features_from_xml(DATA / "map.osm", tags={"highway": True})
+    ways = feats.loc["way"]
+    ways = ways[ways["highway"].isin(cfg.roads.include)]
+    ways = ways[ways.geom_type == "LineString"]
+    assert len(ways) > 50
+    lines = ways.to_crs(4548).geometry.to_numpy()
+    union = shapely.union_all(out.result.units.geometry.to_numpy())
+    expected_km = shapely.length(shapely.intersection(lines, union)).sum() / 1000.0
+    got_km = ind["road_length_km"].sum()
+    assert got_km == pytest.approx(expected_km, rel=0.005), (
+        f"sum of road_length_km {got_km:.3f} km vs {expected_km:.3f} km of city roads inside the units"
+    )
+
+
+# --- 5. independent life-circle distances --------------------------------------------------------
+
+
+def _add_min_edge(g: nx.Graph, a, b, w: float) -> None:
+    if not g.has_edge(a, b) or g[a][b]["weight"] > w:
+        g.add_edge(a, b, weight=w)
+
+
+def test_life_circle_distances_match_networkx(out, cfg):
+    res, sa = out.result, out.study
+    net = res.network
+    snap_max = cfg.life_circle.snap_max_m
+    cutoff = 1000.0  # largest tier (15 min) and ditan's cutoff; beyond it ditan reports inf
+    assert res.stats["cutoff_m"] == cutoff
+
+    base = nx.Graph()
+    for a, b, w in zip(net.u.tolist(), net.v.tolist(), net.length_m.tolist(), strict=True):
+        _add_min_edge(base, a, b, w)
+
+    # origins: buildings' point_on_surface in building order; the residential ones carry weight
+    bld = sa.buildings
+    assert len(res.origin_distances) >= len(bld)
+    res_idx = np.flatnonzero(bld["residential"].to_numpy())
+    assert len(res_idx) >= 3
+    o_pts = shapely.point_on_surface(bld.geometry.to_numpy()[res_idx])
+    o_snap = snap_points(net, o_pts, max_distance_m=snap_max)
+
+    fac = sa.facilities
+    f_snap_all = snap_points(net, fac.geometry.to_numpy(), max_distance_m=snap_max)
+    snapped_cats = fac.loc[f_snap_all.ok, "category"].value_counts()
+    cats = list(snapped_cats.index[:2])
+    assert len(cats) == 2 and snapped_cats.iloc[1] >= 2
+
+    checked_finite = {}
+    for cat in cats:
+        sel = np.flatnonzero((fac["category"] == cat).to_numpy() & f_snap_all.ok)
+        g = base.copy()
+        src = ("source",)
+        for k in sel:
+            e, t, acc = f_snap_all.edge[k], f_snap_all.t[k], f_snap_all.access_m[k]
+            L = float(net.length_m[e])
+            _add_min_edge(g, src, int(net.u[e]), float(acc + t * L))
+            _add_min_edge(g, src, int(net.v[e]), float(acc + (1 - t) * L))
+        for j in np.flatnonzero(o_snap.ok):
+            e, t, acc = o_snap.edge[j], o_snap.t[j], o_snap.access_m[j]
+            L = float(net.length_m[e])
+            node = ("origin", int(j))
+            _add_min_edge(g, node, int(net.u[e]), float(acc + t * L))
+            _add_min_edge(g, node, int(net.v[e]), float(acc + (1 - t) * L))
+        dist = nx.single_source_dijkstra_path_length(g, src, weight="weight")
+        n_finite = 0
+        for j, b in enumerate(res_idx):
+            if not o_snap.ok[j]:
+                expected = math.inf
+            else:
+                expected = dist.get(("origin", j), math.inf)
+                # a facility on the origin's own edge: the direct walk along the edge
+                for k in sel[f_snap_all.edge[sel] == o_snap.edge[j]]:
+                    L = float(net.length_m[o_snap.edge[j]])
+                    direct = o_snap.access_m[j] + f_snap_all.access_m[k] + abs(o_snap.t[j] - f_snap_all.t[k]) * L
+                    expected = min(expected, direct)
+            got = res.origin_distances.loc[b, cat]
+            if expected > cutoff + 0.01:
+                assert math.isinf(got), (cat, b, expected, got)
+            elif expected < cutoff - 0.01:
+                assert got == pytest.approx(expected, abs=0.01), (cat, b)
+                n_finite += 1
+        checked_finite[cat] = n_finite
+    # the comparison is not vacuous: at least 3 origins reach each category within 1000 m
+    assert all(n >= 3 for n in checked_finite.values()), checked_finite
+    print("DBG", checked_finite, len(res_idx), int(o_snap.ok.sum()))
+
+
+# --- 6. determinism and 7. run time ----------------------------------------------------------------
+
+
+def test_second_run_is_byte_identical(out, cfg, tmp_path_factory):
+    again = run(cfg, tmp_path_factory.mktemp("again"))
+    for name in ("indicators.csv", "data_quality.csv"):
+        assert (again.out_dir / name).read_bytes() == (out.out_dir / name).read_bytes(), name
+
+
+def test_run_time_under_two_minutes(out):
+    total = sum(out.manifest["timings_s"].values())
+    assert 0 < total < 120, out.manifest["timings_s"]

@@ -1,0 +1,89 @@
+"""Separate input layers (Shapefile, GeoParquet, GeoJSON, GeoPackage, CSV in UTF-8-BOM and GB18030,
+a GeoTIFF) in different coordinate systems, loaded into one metric study area and run end to end."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import rasterio
+from rasterio.transform import from_origin
+
+from pipelines.community_indicators import compute
+from pipelines.config import parse_config
+from pipelines.load import load_study_area
+from tests.conftest import X0, Y0, box, gdf, line, point
+
+
+@pytest.fixture
+def layer_dir(tmp_path):
+    # one 1 km × 1 km unit, stored in WGS 84 (so it must be reprojected)
+    gdf([{"code": "C1", "title": "示范社区", "geometry": box(0, 0, 1000, 1000)}]).to_crs(4326).to_file(tmp_path / "units.geojson")
+    gdf([{"kind": "primary", "nm": "甲路", "geometry": line((500, -50), (500, 1050))},
+         {"kind": "residential", "nm": "乙路", "geometry": line((-50, 500), (500, 500), (1050, 500))}]).to_file(tmp_path / "roads.shp")  # fmt: skip
+    gdf([{"use": "residential", "fl": 10, "geometry": box(100, 100, 150, 140)},  # 2000 m² × 10 floors
+         {"use": "yes", "fl": None, "geometry": box(600, 600, 620, 650)}]).to_parquet(tmp_path / "buildings.parquet")  # fmt: skip
+    gdf([{"cls": "residential", "geometry": box(0, 0, 500, 500)},
+         {"cls": "park", "geometry": box(600, 0, 700, 100)},  # an OSM landuse value: green
+         {"cls": "R9-unknown", "geometry": box(800, 800, 900, 900)}]).to_file(tmp_path / "landuse.gpkg", layer="lu")  # fmt: skip
+    pois = gdf([{"cat": "kindergarten", "name": "阳光幼儿园", "geometry": point(200, 510)},
+                {"cat": "not_a_category", "name": "x", "geometry": point(300, 510)}]).to_crs(4326)  # fmt: skip
+    df = pd.DataFrame({"lon": pois.geometry.x, "lat": pois.geometry.y, "cat": pois["cat"], "name": pois["name"]})
+    df.to_csv(tmp_path / "pois_bom.csv", index=False, encoding="utf-8-sig")
+    df.to_csv(tmp_path / "pois_gbk.csv", index=False, encoding="gb18030")
+    gdf([{"k": "bus_stop", "geometry": point(480, 300)}, {"k": "ev_charging", "geometry": point(900, 100)},
+         {"k": "tram", "geometry": point(10, 10)}]).to_file(tmp_path / "stations.gpkg")  # fmt: skip
+    # 100 m pixels over the unit: left half trees (10), right half built-up (50)
+    data = np.where(np.arange(10)[None, :] < 5, 10, 50).repeat(10, axis=0).astype("uint8")
+    with rasterio.open(tmp_path / "lc.tif", "w", driver="GTiff", height=10, width=10, count=1, dtype="uint8",
+                       crs="EPSG:4548", transform=from_origin(X0, Y0 + 1000, 100, 100), nodata=0) as dst:  # fmt: skip
+        dst.write(data, 1)
+    return tmp_path
+
+
+def _config(d, pois="pois_bom.csv"):
+    return parse_config({
+        "name": "layers",
+        "inputs": {
+            "units": {"path": "units.geojson", "id_column": "code", "name_column": "title"},
+            "roads": {"path": "roads.shp", "class_column": "kind", "name_column": "nm"},
+            "buildings": {"path": "buildings.parquet", "type_column": "use", "floors_column": "fl"},
+            "landuse": {"path": "landuse.gpkg", "layer": "lu", "class_column": "cls"},
+            "pois": {"path": pois, "x_column": "lon", "y_column": "lat", "crs": "EPSG:4326", "category_column": "cat", "name_column": "name"},
+            "stations": {"path": "stations.gpkg", "kind_column": "k"},
+            "landcover": {"path": "lc.tif"},
+        },
+    }, base_dir=d)  # fmt: skip
+
+
+@pytest.mark.parametrize("pois", ["pois_bom.csv", "pois_gbk.csv"])
+def test_layers_load_and_run(layer_dir, pois):
+    cfg = _config(layer_dir, pois)
+    sa = load_study_area(cfg)
+    assert sa.crs.to_epsg() == 4548  # chosen from the data's longitude (≈ 117° E)
+    assert sa.units.index.tolist() == ["C1"] and sa.units["name"].iloc[0] == "示范社区"
+    assert sa.units.geometry.area.iloc[0] == pytest.approx(1e6, rel=1e-6)  # reprojected back from WGS 84
+    assert sa.facilities["name"].tolist() == ["阳光幼儿园"]  # the GB18030 name survives
+    q = sa.ledger.to_frame().set_index("layer")
+    assert q.loc["land use", "dropped_why"] == "unknown land-use class 'R9-unknown': 1"
+    assert q.loc["life-circle facilities", "dropped_why"] == "category 'not_a_category' not in the catalogue: 1"
+    assert q.loc["stations", "dropped_why"] == "unknown station kind 'tram': 1"
+    assert q["balanced"].all()
+
+    t = compute(sa, cfg).indicators.loc["C1"]
+    assert t["road_length_km"] == pytest.approx(2.0)  # 1000 m of each road inside the unit
+    assert t["road_density_arterial_km_per_km2"] == pytest.approx(1.0)
+    assert t["floor_area_m2"] == pytest.approx(2000 * 10 + 1000 * 3)  # the 'yes' building: default 3 floors
+    assert t["lu_residential_pct"] == pytest.approx(25.0)
+    assert t["lu_green_pct"] == pytest.approx(1.0)
+    assert t["lu_unknown_pct"] == pytest.approx(74.0)  # the unknown-code parcel is not folded into a class
+    assert t["green_coverage_pct"] == pytest.approx(50.0)  # left half of the raster is trees
+    assert t["green_coverage_source"] == "raster"
+    assert t["raster_nodata_pct"] == pytest.approx(0.0, abs=1e-6)
+    # the residential building (origin near (125, 120)) stands 375 m from the nearest road, beyond the
+    # 100 m snapping distance: not covered by any network measure, and counted in the ledger
+    assert t["lc_kindergarten_pct"] == pytest.approx(0.0)
+    assert t["bus_stop_500m_network_pct"] == pytest.approx(0.0)
+    assert sa.ledger.records["walk-network snapping: residential origins"].dropped_total == 1
+    assert t["bus_stop_500m_radius_pct"] == pytest.approx(100.0)  # (125,120)→(480,300): 398 m
+    assert t["bus_stop_count"] == 1 and t["ev_charging_count"] == 1
