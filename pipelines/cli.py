@@ -51,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     console = Console(stderr=True)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s",
                         handlers=[RichHandler(console=console, show_path=False, show_time=False)])  # fmt: skip
+    logging.getLogger("pyogrio").setLevel(logging.WARNING)
     from pipelines.config import load_config
     from spatial.errors import DitanError
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
@@ -237,10 +237,13 @@ def load_config(path: str | Path, *, deriving_units: bool = False) -> Config:
     With ``deriving_units`` (``ditan units``) the units layer is ignored: it is what is being made.
     """
     path = Path(path)
-    if not path.exists():
-        raise ConfigError(f"config file not found: {path}; the default is pipelines/configs/beijing_haidian.yaml")
+    if not path.is_file():
+        what = "is a folder, not a file" if path.is_dir() else "not found"
+        raise ConfigError(f"config file {what}: {path}; the default is pipelines/configs/beijing_haidian.yaml")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not UTF-8 text; save the config as UTF-8") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path} is not valid YAML: {exc}") from None
     if not isinstance(data, dict):

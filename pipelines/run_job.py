@@ -54,7 +54,7 @@ def run(cfg: Config, out_dir: Path, *, timer: Timer | None = None) -> RunOutput:
     from maps.interactive import build_map, map_html  # rendering stays out of the computation
 
     timer = timer or Timer()
-    started = dt.datetime.now(dt.timezone.utc)
+    started = dt.datetime.now(dt.UTC)
     with timer.stage("load"):
         sa = load_study_area(cfg)
     res = compute(sa, cfg, timer)

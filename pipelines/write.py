@@ -1,4 +1,6 @@
-"""Writing a run's outputs. Every file is written to a temporary name beside its final one and
+"""Writing a run's outputs.
+
+Every file is written to a temporary name beside its final one and
 renamed into place only when complete, so an interrupted run never leaves a half file that
 looks whole, and the previous run's file stays until the new one is ready.
 """

@@ -1,5 +1,6 @@
-"""Turn a raw OSM extract into ditan's layers (roads, buildings, land use, vegetation,
-facilities, stations) by the tag tables kept as data. Everything returned is in the metric CRS.
+"""Turn a raw OSM extract into ditan's layers.
+
+Roads, buildings, land use, vegetation, facilities and stations are derived by the tag tables kept as data. Everything returned is in the metric CRS.
 """
 
 from __future__ import annotations

@@ -93,7 +93,7 @@ def name_units(
     dup = names.duplicated(keep=False) & area_name.notna() & road_name.notna()
     names[dup] = area_name[dup] + "（" + road_name[dup] + "）"
     dup = names.duplicated(keep=False).to_numpy()
-    names[dup] = [f"{nm}（{u}）" for nm, u in zip(names[dup], ids[dup])]
+    names[dup] = [f"{nm}（{u}）" for nm, u in zip(names[dup], ids[dup], strict=True)]
     names.index = units.index
     return names
 

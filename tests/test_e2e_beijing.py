@@ -77,7 +77,7 @@ def test_every_output_exists_and_is_not_empty(out):
 def test_indicators_csv_bom_header_and_units(out):
     raw = (out.out_dir / "indicators.csv").read_bytes()
     assert raw.startswith(BOM)
-    rows = list(csv.reader(io.StringIO(raw[len(BOM):].decode("utf-8"))))
+    rows = list(csv.reader(io.StringIO(raw[len(BOM) :].decode("utf-8"))))
     header, body = rows[0], [r for r in rows[1:] if r]
     assert header == list(out.result.columns)
     assert header[:3] == ["unit_id", "name", "area_km2"]
@@ -152,11 +152,16 @@ def test_manifest(out, cfg):
 def test_map_html_layers_and_attribution(out, ind):
     text = _decode_js((out.out_dir / "map.html").read_text(encoding="utf-8"))
     assert "© OpenStreetMap contributors (ODbL 1.0)" in text
-    overlays = text[text.index("overlays"):]
+    overlays = text[text.index("overlays") :]
     expected = ["分析单元 Analysis units", "建筑 Buildings", "站点500米范围 Station 500 m radius",
                 "公交站 Bus stop", "地铁站 Metro", "便利店 Convenience store"]  # fmt: skip
     # every road class with length inside the units gets a layer
-    names = {"expressway": "快速路 Expressway", "arterial": "主干路 Arterial", "collector": "次干路 Collector", "local": "支路 Local"}
+    names = {
+        "expressway": "快速路 Expressway",
+        "arterial": "主干路 Arterial",
+        "collector": "次干路 Collector",
+        "local": "支路 Local",
+    }
     expected += [names[c] for c in ROAD_CLASSES if ind[f"road_density_{c}_km_per_km2"].sum() > 0]
     for name in expected:
         assert f'"{name}"' in overlays, name
@@ -204,7 +209,9 @@ def test_industrial_residential_ratio_nan_only_without_residential_land(ind):
     nan = ind["industrial_residential_ratio"].isna().to_numpy()
     assert (nan == (ind["lu_residential_pct"] == 0).to_numpy()).all()
     with_res = ind[ind["lu_residential_pct"] > 0]
-    np.testing.assert_allclose(with_res["industrial_residential_ratio"], with_res["lu_industrial_pct"] / with_res["lu_residential_pct"], rtol=1e-9)
+    np.testing.assert_allclose(
+        with_res["industrial_residential_ratio"], with_res["lu_industrial_pct"] / with_res["lu_residential_pct"], rtol=1e-9
+    )
 
 
 def test_area_sums_to_union_of_units(ind):
@@ -335,7 +342,6 @@ def test_life_circle_distances_match_networkx(out, cfg):
         checked_finite[cat] = n_finite
     # the comparison is not vacuous: at least 3 origins reach each category within 1000 m
     assert all(n >= 3 for n in checked_finite.values()), checked_finite
-    print("DBG", checked_finite, len(res_idx), int(o_snap.ok.sum()))
 
 
 # --- 6. determinism and 7. run time ----------------------------------------------------------------

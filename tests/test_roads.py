@@ -61,3 +61,17 @@ def test_intersections(two_units, grid_roads):
 def test_geographic_crs_rejected(two_units, grid_roads):
     with pytest.raises(CRSError, match="geographic CRS.*to_metric"):
         road_density(two_units.to_crs(4326), grid_roads)
+
+
+@pytest.mark.parametrize(("x", "expected"), [(99.7, [80.0, 0.0]), (99.9999999, [80.0, 0.0]), (100.0, [40.0, 40.0]), (100.0000001, [0.0, 80.0])])
+def test_boundary_rule_never_loses_length(x, expected):
+    # an 80 m line at, on or a hair off the shared edge x=100 of two 100 m squares: 80 m in all, always
+    import numpy as np
+    import shapely
+
+    from spatial.indicators.allocate import line_pieces
+
+    units = np.array([shapely.box(0, 0, 100, 100), shapely.box(100, 0, 200, 100)], dtype=object)
+    p = line_pieces(units, np.array([shapely.LineString([(x, 10), (x, 90)])], dtype=object))
+    got = np.bincount(p["unit"], weights=p["length_m"], minlength=2)
+    assert got.tolist() == pytest.approx(expected)

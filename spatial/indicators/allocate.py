@@ -1,9 +1,10 @@
 """Shared rule for features on unit boundaries.
 
-A line piece or a point lying on the boundary shared by k units (within ``tol_m``) counts
-1/k to each of them, so that summing over units never double-counts and never loses it.
-Units' polygons are closed sets: a road running exactly along a shared boundary is inside
-both, and is split half and half.
+A line lying along the boundary shared by two units counts half to each; a point within
+``BOUNDARY_TOL_M`` of k units counts 1/k to each. Summing over units therefore never counts a
+feature twice and never loses it. Lines are clipped exactly (units are closed sets, so a road
+running along a shared boundary is inside both); the length two units' pieces of the same line
+have in common (within ``OVERLAP_TOL_M``, which absorbs floating-point noise) is then split.
 """
 
 from __future__ import annotations
@@ -12,21 +13,30 @@ import numpy as np
 import pandas as pd
 import shapely
 
-#: distance within which a line piece's midpoint or a point is "on" a unit
+#: distance within which a point is "on" a unit
 BOUNDARY_TOL_M = 0.5
+#: distance within which two units' pieces of one line are the same piece (floating-point noise)
+OVERLAP_TOL_M = 1e-3
 
 
-def line_pieces(unit_geoms: np.ndarray, lines: np.ndarray, *, tol_m: float = BOUNDARY_TOL_M) -> pd.DataFrame:
-    """Clip lines to units: (unit position, line position, length_m, weight) per single-part piece."""
+def line_pieces(unit_geoms: np.ndarray, lines: np.ndarray) -> pd.DataFrame:
+    """Clip lines to units: (unit position, line position, length_m) with shared lengths split."""
     tree = shapely.STRtree(unit_geoms)
     li, ui = tree.query(lines, predicate="intersects")
-    clipped = shapely.intersection(lines[li], unit_geoms[ui])
-    parts, pidx = shapely.get_parts(clipped, return_index=True)
-    linear = np.isin(shapely.get_type_id(parts), (1, 2))  # LineString, LinearRing
-    parts, pidx = parts[linear], pidx[linear]
-    mid = shapely.line_interpolate_point(parts, 0.5, normalized=True)
-    weight = 1.0 / _cover_count(tree, mid, tol_m)
-    return pd.DataFrame({"unit": ui[pidx], "line": li[pidx], "length_m": shapely.length(parts), "weight": weight})
+    pieces = shapely.intersection(lines[li], unit_geoms[ui])
+    # a line touching a unit only at a point gives a piece of length 0, dropped below
+    length = shapely.length(pieces)
+    df = pd.DataFrame({"unit": ui, "line": li, "length_m": length, "k": np.arange(len(li))})
+    df = df[df["length_m"] > 0]
+    pairs = df.merge(df, on="line", suffixes=("_a", "_b"))
+    pairs = pairs[pairs["unit_a"] != pairs["unit_b"]]
+    if len(pairs):
+        a = pieces[pairs["k_a"].to_numpy()]
+        b = pieces[pairs["k_b"].to_numpy()]
+        shared = shapely.length(shapely.intersection(a, shapely.buffer(b, OVERLAP_TOL_M, cap_style="flat")))
+        give = pd.Series(shared / 2.0).groupby(pairs["k_a"].to_numpy()).sum()
+        df["length_m"] = df["length_m"] - df["k"].map(give).fillna(0.0)
+    return df[["unit", "line", "length_m"]].reset_index(drop=True)
 
 
 def point_units(unit_geoms: np.ndarray, points: np.ndarray, *, tol_m: float = BOUNDARY_TOL_M) -> pd.DataFrame:
@@ -35,11 +45,6 @@ def point_units(unit_geoms: np.ndarray, points: np.ndarray, *, tol_m: float = BO
     pi, ui = tree.query(points, predicate="dwithin", distance=tol_m)
     counts = np.bincount(pi, minlength=len(points))
     return pd.DataFrame({"unit": ui, "point": pi, "weight": 1.0 / counts[pi]})
-
-
-def _cover_count(tree: shapely.STRtree, points: np.ndarray, tol_m: float) -> np.ndarray:
-    pi, _ = tree.query(points, predicate="dwithin", distance=tol_m)
-    return np.maximum(np.bincount(pi, minlength=len(points)), 1)
 
 
 def polygon_pieces(unit_geoms: np.ndarray, polys: np.ndarray) -> pd.DataFrame:

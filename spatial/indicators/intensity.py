@@ -33,7 +33,7 @@ def estimate_floors(
     default_floors: dict[str, float] | None = None,
     storey_height_m: float = 3.0,
 ) -> pd.DataFrame:
-    """floors and floors_source ('levels', 'height', 'default') for each building.
+    """Floors and floors_source ('levels', 'height', 'default') for each building.
 
     Reads ``levels_raw``, ``height_raw`` and ``building`` columns (any may be missing).
     """

@@ -55,7 +55,7 @@ def road_density(
     city_cls = cls[cls.notna()].to_numpy()
     area_km2 = units.geometry.area.to_numpy() / 1e6
     pieces = line_pieces(units.geometry.to_numpy(), city.geometry.to_numpy())
-    pieces["km"] = pieces["length_m"] * pieces["weight"] / 1000.0
+    pieces["km"] = pieces["length_m"] / 1000.0
     pieces["cls"] = city_cls[pieces["line"].to_numpy()]
     by = pieces.pivot_table(index="unit", columns="cls", values="km", aggfunc="sum").reindex(
         index=range(len(units)), columns=list(CLASS_NAMES)

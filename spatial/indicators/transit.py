@@ -1,5 +1,6 @@
-"""Transit and bike proximity: share of residential floor area within 500 m of a bus stop,
-a metro station or entrance, and a bike-rental station — by straight-line radius (the official
+"""Transit and bike proximity, and station counts.
+
+Share of residential floor area within 500 m of a bus stop, a metro station or entrance, and a bike-rental station — by straight-line radius (the official
 公交站点500米覆盖 method) and by walking-network distance (stricter), side by side; and counts
 of stations (including EV charging) inside each unit.
 """

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 
 import numpy as np
@@ -22,7 +22,7 @@ LANDUSE_CLASSES: dict[str, tuple[str, str]] = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def _table(name: str) -> dict:
     text = resources.files("spatial.landuse").joinpath(name).read_text(encoding="utf-8")
     return yaml.safe_load(text)

@@ -1,0 +1,98 @@
+"""spatial.io.osm.read_osm on the Beijing sample in its three encodings.
+
+map.osm, map.osm.pbf and a bz2 copy must read the same, and agree with an independent
+xml.etree reading of map.osm; missing and truncated files raise LayerError.
+"""
+
+from __future__ import annotations
+
+import bz2
+import re
+import shutil
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from spatial.errors import LayerError
+from spatial.io.osm import read_osm
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "beijing_haidian_tsinghua"
+OSM = DATA / "map.osm"
+PBF = DATA / "map.osm.pbf"
+
+
+@pytest.fixture(scope="module")
+def xml_root() -> ET.Element:
+    return ET.parse(OSM).getroot()
+
+
+@pytest.fixture(scope="module")
+def extracts(tmp_path_factory):
+    bz = tmp_path_factory.mktemp("osm") / "map.osm.bz2"
+    with open(OSM, "rb") as src, bz2.open(bz, "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    return {"osm": read_osm(OSM), "pbf": read_osm(PBF), "bz2": read_osm(bz)}
+
+
+def _highway_way_ids(root: ET.Element) -> set[int]:
+    return {int(w.get("id")) for w in root.iter("way") if any(t.get("k") == "highway" for t in w.iter("tag"))}
+
+
+def test_three_encodings_read_the_same(extracts):
+    ref = extracts["osm"]
+    assert len(ref.ways) > 0 and len(ref.areas) > 0 and len(ref.nodes) > 0
+    for key in ("pbf", "bz2"):
+        ext = extracts[key]
+        assert (len(ext.ways), len(ext.areas), len(ext.nodes)) == (len(ref.ways), len(ref.areas), len(ref.nodes)), key
+        assert set(ext.ways["osm_id"]) == set(ref.ways["osm_id"]), key
+        assert ext.failures == ref.failures, key
+
+
+def test_all_layers_are_wgs84(extracts):
+    for key, ext in extracts.items():
+        for layer in (ext.ways, ext.areas, ext.nodes):
+            assert layer.crs is not None and layer.crs.to_epsg() == 4326, key
+
+
+def test_header_bounds(extracts, xml_root):
+    b = xml_root.find("bounds")
+    expected = tuple(float(b.get(k)) for k in ("minlon", "minlat", "maxlon", "maxlat"))
+    assert expected == (116.3084, 39.9905, 116.332, 40.0123)
+    assert extracts["osm"].bounds == pytest.approx(expected, abs=1e-7)
+    assert extracts["bz2"].bounds == pytest.approx(expected, abs=1e-7)
+    assert extracts["pbf"].bounds is None  # this PBF carries no header box
+
+
+def test_highway_ways_match_xml_count(extracts, xml_root):
+    ids = _highway_way_ids(xml_root)
+    ext = extracts["osm"]
+    assert ext.failures["highway ways with missing node locations"] == 0
+    assert len(ext.ways) == len(ids)
+    assert set(ext.ways["osm_id"]) == ids
+    assert (ext.ways.geom_type == "LineString").all()
+
+
+def test_highway_way_node_ids_match_xml(extracts, xml_root):
+    want = {
+        int(w.get("id")): [int(n.get("ref")) for n in w.iter("nd")]
+        for w in xml_root.iter("way")
+        if any(t.get("k") == "highway" for t in w.iter("tag"))
+    }
+    for key in ("osm", "pbf"):
+        ways = extracts[key].ways
+        got = {int(i): list(n) for i, n in zip(ways["osm_id"], ways["node_ids"], strict=True)}
+        assert got == want, key
+
+
+def test_missing_file_raises_layer_error(tmp_path):
+    missing = tmp_path / "nowhere.osm.pbf"
+    with pytest.raises(LayerError, match=re.escape(str(missing))):
+        read_osm(missing)
+
+
+def test_truncated_pbf_raises_layer_error(tmp_path):
+    cut = tmp_path / "cut.osm.pbf"
+    cut.write_bytes(PBF.read_bytes()[:2000])
+    with pytest.raises(LayerError, match=re.escape(str(cut)) + ".*could not be read"):
+        read_osm(cut)
