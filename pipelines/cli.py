@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
             return _units(cfg, args, console)
         return _run(cfg, args, console)
     except DitanError as exc:
-        console.print(f"[bold red]error:[/] {_escape(str(exc))}")
+        console.print(f"[bold red]error:[/] {_escape(str(exc))}", soft_wrap=True)
         return 2
     except KeyboardInterrupt:
         console.print("[yellow]interrupted: outputs of earlier runs are left as they were[/]")
@@ -99,13 +99,16 @@ def _run(cfg, args, console) -> int:
             result = run(cfg, out, timer=Timer(on_stage=on_stage))
     if not args.quiet:
         res = result.result
-        table = Table(title=f"ditan · {cfg.title or cfg.name} · {len(res.indicators)} units · {result.study.crs.name}")
-        table.add_column("单元 unit")
-        for col in SUMMARY:
-            ind = res.columns[col]
-            table.add_column(f"{ind.zh}\n{ind.en}" + (f" ({ind.unit})" if ind.unit else ""), justify="right")
+        inds = [res.columns[c] for c in SUMMARY]
+        caption = " · ".join(f"{i.zh} = {i.en}" for i in inds) + " · — = not assessable (no residential floor area)"
+        table = Table(title=f"ditan · {_escape(cfg.title or cfg.name)} · {len(res.indicators)} units · {result.study.crs.name}",
+                      caption=caption)  # fmt: skip
+        table.add_column("单元 unit", no_wrap=True)
+        table.add_column("名称 name", max_width=24, no_wrap=True)
+        for ind in inds:
+            table.add_column(f"{ind.zh}\n{ind.unit}", justify="right")
         for uid, row in res.indicators.iterrows():
-            table.add_row(_escape(f"{uid} {row['name']}"), *[("—" if row[c] != row[c] else f"{row[c]:.2f}") for c in SUMMARY])
+            table.add_row(str(uid), _escape(str(row["name"])), *[("—" if row[c] != row[c] else f"{row[c]:.2f}") for c in SUMMARY])
         console.print(table)
         total = sum(result.manifest["timings_s"].values())
         console.print(f"outputs in [bold]{out}/[/] ({', '.join(sorted(p.name for p in result.files.values()))}) · {total:.1f} s")
@@ -116,9 +119,14 @@ def _run(cfg, args, console) -> int:
 def _units(cfg, args, console) -> int:
     from pipelines.load import load_study_area, make_units
     from pipelines.write import atomic_path
+    from spatial.errors import ConfigError
 
-    if args.min_area_m2:
+    if args.min_area_m2 is not None:
+        if not args.min_area_m2 > 0:
+            raise ConfigError(f"--min-area-m2 must be greater than 0, not {args.min_area_m2:g}")
         cfg.units.min_area_m2 = args.min_area_m2
+    if args.out is not None and args.out.suffix.lower() not in (".gpkg", ".geojson"):
+        raise ConfigError(f"--out must end in .gpkg or .geojson, not '{args.out.name}'")
     sa = load_study_area(cfg, derive_missing_units=False)
     units = make_units(cfg, sa.roads, sa.landuse, sa.bounds)
     out = args.out or Path("out") / cfg.name / "units.gpkg"

@@ -15,8 +15,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 
 from spatial.errors import ConfigError
 
-RASTER_SUFFIXES = (".tif", ".tiff", ".vrt", ".img")
-
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=False)

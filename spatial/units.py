@@ -4,7 +4,7 @@ When no community boundaries are given, units are the blocks enclosed by roads o
 class and above (with the study bounds closing the outer blocks); blocks over ``max_area_m2``
 are subdivided by the next road tier. Blocks under ``min_area_m2``
 and strips narrower than ``min_width_m`` (the medians between divided carriageways, slip-road
-islands) are dropped. Each unit is named after the largest named area covering at least
+islands) are dropped. Each unit is named after the most specific (smallest) named area covering at least
 ``name_share`` of it (a residential compound, a campus), else after its two longest bounding
 roads, else "街区 U0xx".
 """
@@ -64,7 +64,8 @@ def _blocks(lines: np.ndarray, frame: shapely.Polygon, min_area_m2: float, min_w
     noded = shapely.union_all(np.concatenate([lines, shapely.get_parts(shapely.boundary(frame))]))
     faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(noded))).ravel()
     faces = faces[shapely.within(shapely.point_on_surface(faces), frame)]
-    wide = ~shapely.is_empty(shapely.buffer(faces, -min_width_m / 2.0))
+    # a strip exactly min_width_m wide is kept: only narrower ones vanish under the inward buffer
+    wide = ~shapely.is_empty(shapely.buffer(faces, -(min_width_m / 2.0 - 1e-3))) if min_width_m > 0 else np.ones(len(faces), bool)
     return faces[(shapely.area(faces) >= min_area_m2) & wide]
 
 

@@ -233,9 +233,15 @@ def test_run_default_config(tmp_path):
     _check_run_outputs(res, out)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: pipelines/cli.py _units assigns --min-area-m2 without validation "
-                   "(negative accepted, 0 silently ignored by `if args.min_area_m2:`)")  # fmt: skip
-def test_units_rejects_non_positive_min_area(tmp_path):
-    res = ditan("units", _derive_config(tmp_path), "--out", tmp_path / "u.gpkg", "--min-area-m2", "-5")
-    assert res.returncode != 0
+@pytest.mark.parametrize("value", ["-5", "0"])
+def test_units_rejects_non_positive_min_area(tmp_path, value):
+    res = ditan("units", _derive_config(tmp_path), "--out", tmp_path / "u.gpkg", "--min-area-m2", value)
+    assert res.returncode == 2
+    assert "--min-area-m2 must be greater than 0" in res.stderr
     assert not (tmp_path / "u.gpkg").exists()
+
+
+def test_units_rejects_unknown_output_suffix(tmp_path):
+    res = ditan("units", _derive_config(tmp_path), "--out", tmp_path / "u.txt")
+    assert res.returncode == 2 and ".gpkg or .geojson" in res.stderr
+    assert not (tmp_path / "u.txt").exists()

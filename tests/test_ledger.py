@@ -73,9 +73,7 @@ def test_ledger_frame_shows_reasons(mixed):
     assert (row["features_read"], row["kept"], row["repaired"], row["dropped"]) == (5, 1, 1, 3)
     assert row["features_read"] == row["kept"] + row["repaired"] + row["dropped"]
     assert row["repaired_how"] == "make_valid: 1"
-    assert row["dropped_why"] == (
-        "null or empty geometry: 2; wrong geometry type: Point (expected Polygon/MultiPolygon): 1"
-    )
+    assert row["dropped_why"] == "null or empty geometry: 2; wrong geometry type: Point (expected Polygon/MultiPolygon): 1"
     assert bool(row["balanced"]) is True
     assert row["outside_study_area"] == 0
     assert {"layer", "features_read", "kept", "repaired", "repaired_how", "dropped", "dropped_why",

@@ -42,7 +42,7 @@ def _local_bounds(geom: shapely.Geometry) -> tuple[int, ...]:
 
 
 def _grid(step: float = 400.0, n: int = 3, highway: str = "tertiary") -> list[tuple[str, str | None, LineString]]:
-    """n vertical and n horizontal roads at 0, step, …, extended EXT beyond the frame."""
+    """Roads: n vertical and n horizontal at 0, step, …, extended EXT beyond the frame."""
     end = step * (n - 1)
     rows = []
     for i in range(n):
@@ -309,3 +309,25 @@ def test_name_units_on_derived_grid_all_unique():
     names = name_units(units, NO_AREAS, roads)
     assert names.tolist() == [f"街区 {u}" for u in units["unit_id"]]
     assert names.is_unique and names.str.len().gt(0).all()
+
+
+def test_strip_exactly_min_width_is_kept():
+    # a 30 m × 1000 m strip between two tertiary roads: exactly min_width_m wide -> kept; 29.9 m -> dropped
+    import geopandas as gpd
+    import shapely
+
+    from spatial.units import derive_units
+
+    def strip(width):
+        roads = gpd.GeoDataFrame(
+            {"highway": ["tertiary", "tertiary"], "name": [None, None]},
+            geometry=[shapely.LineString([(440000, 4428000), (440000, 4429000)]),
+                      shapely.LineString([(440000 + width, 4428000), (440000 + width, 4429000)])],
+            crs="EPSG:4548",
+        )  # fmt: skip
+        frame = shapely.box(440000 - 200, 4428000, 440000 + width + 200, 4429000)
+        units = derive_units(roads, frame, min_area_m2=1000, min_width_m=30)
+        return sorted(round(a) for a in units.geometry.area)
+
+    assert 30_000 in strip(30.0)
+    assert 29_900 not in strip(29.9)
