@@ -68,7 +68,7 @@ def _prep(gdf: gpd.GeoDataFrame, layer: str, points: bool = False, crs: object =
 
 
 def _feature_collection(gdf: gpd.GeoDataFrame, props: dict[str, pd.Series | list]) -> dict:
-    """GeoJSON FeatureCollection with only ``props`` (already display-safe) and ids '0', '1', …"""
+    """GeoJSON FeatureCollection with only ``props`` (already display-safe) and ids '0', '1' and so on."""
     frame = gpd.GeoDataFrame({k: list(v) for k, v in props.items()}, geometry=list(gdf.geometry), crs=gdf.crs)
     fc = json.loads(frame.to_json(na="null", drop_id=True))
     for i, feat in enumerate(fc["features"]):

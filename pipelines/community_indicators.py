@@ -102,8 +102,7 @@ def compute(sa: StudyArea, cfg: Config, timer: Timer | None = None) -> RunResult
     with timer.stage("network distances"):
         dist, stats = _distances(sa, cfg, net, origins)
     with timer.stage("life circles and 500 m"):
-        res_fa = origins.weights.loc[origins.basis.to_numpy()[origins.weights["unit"].to_numpy()] == "floor_area"]
-        parts.append(pd.DataFrame({"residential_floor_area_m2": np.bincount(res_fa["unit"], weights=res_fa["weight"], minlength=n)}, index=idx))
+        parts.append(pd.DataFrame({"residential_floor_area_m2": origins.floor_area_m2(n)}, index=idx))
         parts.append(life_circle.life_circle_coverage(n, origins, dist, sa.catalogue, index=idx))
         radius = transit.straight_distances(origins.points, sa.stations, PROXIMITY)
         parts.append(transit.proximity_coverage(n, origins, radius, dist[PROXIMITY], index=idx, radius_m=cfg.transit.radius_m))

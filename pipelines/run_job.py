@@ -14,6 +14,7 @@ from pipelines import write
 from pipelines.community_indicators import RunResult, Timer, compute
 from pipelines.config import Config
 from pipelines.load import load_study_area
+from spatial.indicators.roads import classify_roads
 from spatial.study_area import StudyArea
 
 log = logging.getLogger(__name__)
@@ -60,8 +61,6 @@ def run(cfg: Config, out_dir: Path, *, timer: Timer | None = None) -> RunOutput:
     res = compute(sa, cfg, timer)
     with timer.stage("map"):
         cats = {c.id: (c.zh, c.en) for c in sa.catalogue.categories.values()}
-        from spatial.indicators.roads import classify_roads
-
         city = sa.roads.assign(road_class=classify_roads(sa.roads, include=tuple(cfg.roads.include)).to_numpy())
         city = city[city["road_class"].notna()]
         city = city[city.intersects(sa.bounds)]

@@ -81,7 +81,9 @@ def landuse_from_osm(ext: OsmExtract, crs: CRS, ledger: Ledger) -> gpd.GeoDataFr
     lu = clean_geometries(lu, layer="land use (OSM)", kinds=POLYGONAL, ledger=ledger)
     lu = lu.to_crs(crs)
     lu["tag"] = _describe_tag(lu)
-    return lu[["osm_id", "lu_class", "tag", "name", "geometry"]].reset_index(drop=True) if "name" in lu else lu.assign(name=None)[["osm_id", "lu_class", "tag", "name", "geometry"]].reset_index(drop=True)
+    if "name" not in lu:
+        lu["name"] = None
+    return lu[["osm_id", "lu_class", "tag", "name", "geometry"]].reset_index(drop=True)
 
 
 def vegetation_from_osm(ext: OsmExtract, crs: CRS) -> gpd.GeoDataFrame:
@@ -109,7 +111,10 @@ def points_from_osm(ext: OsmExtract, crs: CRS) -> gpd.GeoDataFrame:
     nodes = ext.nodes.to_crs(crs)
     nodes["area_m2"] = np.nan
     areas = _areas(ext, crs)
-    areas = areas[areas.get("building", pd.Series(index=areas.index, dtype=object)).isna() | areas[[c for c in ("amenity", "shop", "leisure", "healthcare", "social_facility", "railway", "public_transport") if c in areas]].notna().any(axis=1)]
+    # plain buildings are not POIs; a building that is also a school, shop or station is
+    poi_keys = [c for c in ("amenity", "shop", "leisure", "healthcare", "social_facility", "railway", "public_transport") if c in areas]
+    plain_building = areas["building"].notna() & ~areas[poi_keys].notna().any(axis=1) if "building" in areas else False
+    areas = areas[~plain_building]
     areas = areas.set_geometry(areas.geometry.representative_point())
     pts = pd.concat([nodes, areas], ignore_index=True)
     return gpd.GeoDataFrame(pts, geometry="geometry", crs=crs)

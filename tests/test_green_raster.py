@@ -33,8 +33,10 @@ def _write(path, arr, *, crs=GK, transform=None, nodata=None):
 
 
 def _classes_arr() -> np.ndarray:
-    """20 x 20 pixels of 10 m: columns 0-9 (x 440000-440100) class 10 trees,
-    columns 10-19 (x 440100-440200) class 50 built-up. Extent x 440000-440200, y 4427800-4428000."""
+    """20 x 20 pixels of 10 m, trees on the left half and built-up on the right.
+
+    Columns 0-9 (x 440000-440100) class 10 trees, columns 10-19 (x 440100-440200) class 50 built-up. Extent x 440000-440200, y 4427800-4428000.
+    """
     arr = np.full((20, 20), 50, dtype="uint8")
     arr[:, :10] = 10
     return arr

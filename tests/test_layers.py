@@ -1,5 +1,8 @@
-"""Separate input layers (Shapefile, GeoParquet, GeoJSON, GeoPackage, CSV in UTF-8-BOM and GB18030,
-a GeoTIFF) in different coordinate systems, loaded into one metric study area and run end to end."""
+"""Separate input layers loaded into one metric study area and run end to end.
+
+Shapefile, GeoParquet, GeoJSON, GeoPackage, CSV in UTF-8-BOM and GB18030, and a GeoTIFF, in
+different coordinate systems.
+"""
 
 from __future__ import annotations
 

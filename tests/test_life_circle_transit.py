@@ -1,5 +1,7 @@
-"""Life circles and 500 m proximity on a hand-computed L-shaped network, and network distances
-against networkx on a random grid."""
+"""Life circles and 500 m proximity on a hand-computed network; distances against networkx.
+
+The L-shaped network's answers are worked out by hand; random grids are checked against networkx.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from spatial.catalogue import load_catalogue
 from spatial.network import build_network, nearest_by_group, snap_points
 from spatial.study_area import StudyArea
 from spatial.validate import Ledger
-from tests.conftest import CRS, X0, Y0, box, gdf, line, point
+from tests.conftest import CRS, box, gdf, line, point
 
 CATALOGUE = """
 tiers:
@@ -127,7 +129,7 @@ def test_network_distances_match_networkx(seed):
 
     # independent: networkx over the same edges, every origin and target inserted as a node on its edge
     g = nx.Graph()
-    for a, b, w in zip(net.u, net.v, net.length_m):
+    for a, b, w in zip(net.u, net.v, net.length_m, strict=True):
         g.add_edge(int(a), int(b), weight=float(w))
     tsnap = snap_points(net, targets, max_distance_m=80)
     osnap = snap_points(net, origins, max_distance_m=80)

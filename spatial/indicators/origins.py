@@ -25,6 +25,12 @@ class Origins:
     weights: pd.DataFrame  # columns unit (position), origin (position), weight (m²)
     basis: pd.Series  # per unit position: 'floor_area', 'land_area' or 'none'
 
+    def floor_area_m2(self, n_units: int) -> np.ndarray:
+        """Residential floor area per unit (0 where the weights are land area or there are none)."""
+        w = self.weights
+        on_floor = self.basis.to_numpy()[w["unit"].to_numpy()] == "floor_area"
+        return np.bincount(w["unit"].to_numpy()[on_floor], weights=w["weight"].to_numpy()[on_floor], minlength=n_units)
+
     def share(self, covered: np.ndarray, n_units: int) -> np.ndarray:
         """Per unit: weighted share (%) of origins where ``covered`` is True; NaN without origins."""
         u = self.weights["unit"].to_numpy()
