@@ -15,7 +15,7 @@ import pandas as pd
 from pipelines.config import Config
 from spatial.indicators import green, intensity, landuse, life_circle, roads, transit
 from spatial.indicators.origins import Origins, residential_origins
-from spatial.network import Network, build_network, nearest_by_group
+from spatial.network import Network, access_points, build_network, nearest_by_group
 from spatial.standards.registry import Indicator, life_circle_indicator, registry
 from spatial.study_area import StudyArea
 
@@ -121,18 +121,23 @@ def _distances(sa: StudyArea, cfg: Config, net: Network, origins: Origins) -> tu
     groups = list(sa.catalogue.categories) + PROXIMITY
     fac = sa.facilities
     st = sa.stations[sa.stations["kind"].isin(PROXIMITY)]
-    targets = np.concatenate([fac.geometry.to_numpy(), st.geometry.to_numpy()])
+    fac_pts, owner = access_points(fac.geometry.to_numpy(), fac["outline"].to_numpy() if "outline" in fac else None)
+    targets = np.concatenate([fac_pts, st.geometry.to_numpy()])
     gid = {g: i for i, g in enumerate(groups)}
-    tgroups = np.concatenate([fac["category"].map(gid).to_numpy(), st["kind"].map(gid).to_numpy()]).astype(np.int64)
+    tgroups = np.concatenate([fac["category"].map(gid).to_numpy()[owner], st["kind"].map(gid).to_numpy()]).astype(np.int64)
     cutoff = max([t.distance_m for t in sa.catalogue.tiers.values()] + [cfg.transit.radius_m])
     d, o_snap, t_snap = nearest_by_group(net, origins.points, targets, tgroups, len(groups), cutoff_m=cutoff, snap_max_m=cfg.life_circle.snap_max_m)
     snap_max = cfg.life_circle.snap_max_m
+    # a facility counts as reached on the network when any of its access points snapped
+    feature = np.concatenate([owner, len(fac) + np.arange(len(st))])
+    snapped = np.zeros(len(fac) + len(st), dtype=bool)
+    snapped[feature[t_snap.ok]] = True
     rec = sa.ledger.layer("walk-network snapping: facilities and stations")
-    rec.read += len(targets)
-    rec.kept += int(t_snap.ok.sum())
-    if (~t_snap.ok).any():
-        rec.dropped[f"more than {snap_max:g} m from the walk network (not used for network distances)"] += int((~t_snap.ok).sum())
-    rec.note = "radius (straight-line) indicators still use every station"
+    rec.read += len(snapped)
+    rec.kept += int(snapped.sum())
+    if (~snapped).any():
+        rec.dropped[f"more than {snap_max:g} m from the walk network (not used for network distances)"] += int((~snapped).sum())
+    rec.note = "areas (parks, schools) are reached at points every 50 m along their edge; radius indicators use every station"
     used = np.unique(origins.weights["origin"].to_numpy())  # origins that carry a weight
     lost = int((~o_snap.ok[used]).sum())
     rec = sa.ledger.layer("walk-network snapping: residential origins")
@@ -140,5 +145,5 @@ def _distances(sa: StudyArea, cfg: Config, net: Network, origins: Origins) -> tu
     rec.kept += len(used) - lost
     if lost:
         rec.dropped[f"more than {snap_max:g} m from the walk network (counted as not covered)"] += lost
-    stats = {"targets_not_snapped": int((~t_snap.ok).sum()), "origins_not_snapped": lost, "cutoff_m": cutoff}
+    stats = {"targets_not_snapped": int((~snapped).sum()), "origins_not_snapped": lost, "cutoff_m": cutoff}
     return pd.DataFrame(d, columns=groups), stats

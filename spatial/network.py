@@ -188,3 +188,23 @@ def nearest_by_group(
     dist = point_distances(net, node_dist, o_snap, targets=t_snap, target_groups=target_groups)
     dist[dist > cutoff_m] = np.inf
     return dist, o_snap, t_snap
+
+
+def access_points(points: np.ndarray, outlines: np.ndarray | None, *, spacing_m: float = 50.0) -> tuple[np.ndarray, np.ndarray]:
+    """Where each facility can be reached: its point, or for an area (a park, a campus) points
+    every ``spacing_m`` along its edge. Returns the points and, for each, the facility's position.
+    """
+    n = len(points)
+    if outlines is None or n == 0:
+        return np.asarray(points, dtype=object), np.arange(n)
+    outlines = np.asarray(outlines, dtype=object)
+    has = ~shapely.is_missing(outlines)
+    has[has] = ~shapely.is_empty(outlines[has])
+    if not has.any():
+        return np.asarray(points, dtype=object), np.arange(n)
+    edges = shapely.segmentize(shapely.boundary(outlines[has]), spacing_m)
+    xy, k = shapely.get_coordinates(edges, return_index=True)
+    owner = np.flatnonzero(has)[k]
+    plain = np.flatnonzero(~has)
+    pts = np.concatenate([np.asarray(points, dtype=object)[plain], shapely.points(xy)])
+    return pts, np.concatenate([plain, owner])

@@ -110,11 +110,13 @@ def points_from_osm(ext: OsmExtract, crs: CRS) -> gpd.GeoDataFrame:
     """Tagged nodes plus area features (at a point on their surface), with their area."""
     nodes = ext.nodes.to_crs(crs)
     nodes["area_m2"] = np.nan
+    nodes["outline"] = None
     areas = _areas(ext, crs)
     # plain buildings are not POIs; a building that is also a school, shop or station is
     poi_keys = [c for c in ("amenity", "shop", "leisure", "healthcare", "social_facility", "railway", "public_transport") if c in areas]
     plain_building = areas["building"].notna() & ~areas[poi_keys].notna().any(axis=1) if "building" in areas else False
     areas = areas[~plain_building]
+    areas["outline"] = areas.geometry.to_numpy()  # kept: an area is reached at its edge, not its centre
     areas = areas.set_geometry(areas.geometry.representative_point())
     pts = pd.concat([nodes, areas], ignore_index=True)
     return gpd.GeoDataFrame(pts, geometry="geometry", crs=crs)
@@ -138,7 +140,8 @@ def _take(points: gpd.GeoDataFrame, hits: pd.DataFrame, ledger: Ledger, *, layer
     sub = points.iloc[hits["row"].to_numpy()]
     name = sub["name"].to_numpy() if "name" in sub else np.full(len(sub), None)
     return gpd.GeoDataFrame(
-        {col: hits[col].to_numpy(), "name": name, "osm_id": sub["osm_id"].to_numpy(), "area_m2": sub["area_m2"].to_numpy()},
+        {col: hits[col].to_numpy(), "name": name, "osm_id": sub["osm_id"].to_numpy(), "area_m2": sub["area_m2"].to_numpy(),
+         "outline": sub["outline"].to_numpy() if "outline" in sub else None},
         geometry=sub.geometry.to_numpy(),
         crs=points.crs,
     )

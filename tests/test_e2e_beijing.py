@@ -29,7 +29,7 @@ import shapely
 
 from pipelines.config import load_config
 from pipelines.run_job import run
-from spatial.network import snap_points
+from spatial.network import access_points, snap_points
 
 pytestmark = pytest.mark.slow
 
@@ -300,14 +300,17 @@ def test_life_circle_distances_match_networkx(out, cfg):
     o_snap = snap_points(net, o_pts, max_distance_m=snap_max)
 
     fac = sa.facilities
-    f_snap_all = snap_points(net, fac.geometry.to_numpy(), max_distance_m=snap_max)
-    snapped_cats = fac.loc[f_snap_all.ok, "category"].value_counts()
+    # the targets as ditan defines them: points, and areas' edges every 50 m (the inputs, not the result)
+    f_pts, owner = access_points(fac.geometry.to_numpy(), fac["outline"].to_numpy())
+    f_cat = fac["category"].to_numpy()[owner]
+    f_snap_all = snap_points(net, f_pts, max_distance_m=snap_max)
+    snapped_cats = pd.Series(f_cat[f_snap_all.ok]).value_counts()
     cats = list(snapped_cats.index[:2])
     assert len(cats) == 2 and snapped_cats.iloc[1] >= 2
 
     checked_finite = {}
     for cat in cats:
-        sel = np.flatnonzero((fac["category"] == cat).to_numpy() & f_snap_all.ok)
+        sel = np.flatnonzero((f_cat == cat) & f_snap_all.ok)
         g = base.copy()
         src = ("source",)
         for k in sel:

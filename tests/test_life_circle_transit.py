@@ -162,3 +162,21 @@ def test_network_distances_match_networkx(seed):
                 assert got == pytest.approx(expected, abs=1e-6)
                 checked += 1
     assert checked > 50
+
+
+def test_area_facilities_are_reached_at_their_edge():
+    # a 400 m × 400 m park whose centre is 200 m from its edge; an area is reached at its edge,
+    # so a home 10 m from a road running 20 m beside the park's west edge walks ≈ 10 + 20, not 230 m
+    from spatial.network import access_points
+
+    park = shapely.box(0, 0, 400, 400)
+    pts, owner = access_points(np.array([shapely.Point(200, 200), shapely.Point(-500, 0)], dtype=object),
+                               np.array([park, None], dtype=object), spacing_m=50)  # fmt: skip
+    assert (owner == 0).sum() == 32 + 1  # 1600 m of edge at 50 m spacing (closed ring repeats its first point)
+    assert (owner == 1).sum() == 1  # a plain point stays itself
+    on_edge = shapely.distance(pts[owner == 0], park.boundary)
+    assert np.allclose(on_edge, 0)
+    net = build_network(np.array([shapely.LineString([(-20, -100), (-20, 500)])], dtype=object))
+    d, _, _ = nearest_by_group(net, np.array([shapely.Point(-30, 200)]), pts, np.zeros(len(pts), dtype=np.int64), 1,
+                               cutoff_m=1000, snap_max_m=100)  # fmt: skip
+    assert d[0, 0] == pytest.approx(10 + 20)
