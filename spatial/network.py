@@ -191,8 +191,10 @@ def nearest_by_group(
 
 
 def access_points(points: np.ndarray, outlines: np.ndarray | None, *, spacing_m: float = 50.0) -> tuple[np.ndarray, np.ndarray]:
-    """Where each facility can be reached: its point, or for an area (a park, a campus) points
-    every ``spacing_m`` along its edge. Returns the points and, for each, the facility's position.
+    """Where each facility can be reached: its point, or points along an area's edge.
+
+    An area (a park, a campus) is reached at points every ``spacing_m`` along its edge. Returns
+    the points and, for each, the position of its facility.
     """
     n = len(points)
     if outlines is None or n == 0:
