@@ -120,7 +120,6 @@ def group_distances(net: Network, snap: Snap, groups: np.ndarray, n_groups: int,
     rows = np.concatenate([net.u, net.v, src, src])
     cols = np.concatenate([net.v, net.u, net.u[e], net.v[e]])
     w = np.concatenate([net.length_m, net.length_m, acc + tt * L, acc + (1 - tt) * L])
-    graph = sparse.csr_matrix((np.maximum(w, _EPS), (rows, cols)), shape=(n + n_groups, n + n_groups))
     # duplicate (row, col) entries are summed by csr_matrix: keep the minimum instead
     graph = _min_duplicates(rows, cols, np.maximum(w, _EPS), n + n_groups)
     dist = csgraph.dijkstra(graph, directed=True, indices=np.arange(n, n + n_groups), limit=cutoff_m)
