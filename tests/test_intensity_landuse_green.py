@@ -64,7 +64,7 @@ def test_far_and_building_density(two_units, buildings):
 def landuse():
     return gdf([
         {"lu_class": "residential", "geometry": box(0, 0, 500, 500)},  # 250 000 m²
-        {"lu_class": "green", "geometry": box(100, 100, 200, 200)},  # park inside it: 10 000 m²
+        {"lu_class": "park", "geometry": box(100, 100, 200, 200)},  # park inside it: 10 000 m²
         {"lu_class": "public_service", "geometry": box(600, 600, 800, 700)},  # school 20 000 m²
         {"lu_class": "green", "geometry": box(600, 100, 700, 200)},  # grass 10 000 m²
         {"lu_class": "industrial", "geometry": box(800, 800, 900, 900)},  # 10 000 m²
@@ -77,16 +77,17 @@ def test_landuse_shares_smallest_polygon_wins(two_units, landuse):
     a = out.loc["A"]
     # residential 250 000 − 10 000 (park on top) = 240 000 m² = 24 % of 1 km²
     assert a["lu_residential_pct"] == pytest.approx(24.0)
-    assert a["lu_green_pct"] == pytest.approx(2.0)  # park 1 % + grass 1 %
+    assert a["lu_park_pct"] == pytest.approx(1.0)
+    assert a["lu_green_pct"] == pytest.approx(1.0)  # grass
     assert a["lu_public_service_pct"] == pytest.approx(2.0)
     assert a["lu_industrial_pct"] == pytest.approx(1.0)
     assert a["lu_unknown_pct"] == pytest.approx(100 - 24 - 2 - 2 - 1)
     assert a["industrial_residential_ratio"] == pytest.approx(1 / 24)
-    assert a["green_space_ratio_pct"] == pytest.approx(2.0)
+    assert a["green_space_ratio_pct"] == pytest.approx(2.0)  # park 1 % + grass 1 %
     b = out.loc["B"]
     assert b["lu_commercial_pct"] == pytest.approx(1.0)
     assert np.isnan(b["industrial_residential_ratio"])  # no residential land: not a ratio
-    shares = [c for c in out.columns if c.startswith("lu_")]
+    shares = [c for c in out.columns if c.startswith("lu_") and c.endswith("_pct")]
     assert out[shares].sum(axis=1).tolist() == pytest.approx([100.0, 100.0])
 
 

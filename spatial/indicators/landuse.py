@@ -1,4 +1,4 @@
-"""Land-use shares per unit, and the green-space ratio (绿地率) from green land.
+"""Land-use shares per unit, and the indicators on them: 公共服务用地比例, 产业/居住用地比率, 绿地率, mix.
 
 Overlapping land-use polygons (a park inside a residential area, a pitch on a campus) are
 resolved into a planar partition where each face takes the class of the smallest polygon
@@ -16,6 +16,7 @@ import shapely
 from spatial.crs import ensure_projected
 from spatial.indicators.allocate import polygon_pieces
 from spatial.landuse.classes import LANDUSE_CLASSES
+from spatial.landuse.codes import community_service_separable
 
 
 def landuse_faces(landuse: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -36,24 +37,50 @@ def landuse_faces(landuse: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return out.dissolve("lu_class", as_index=False)
 
 
-def landuse_shares(units: gpd.GeoDataFrame, faces: gpd.GeoDataFrame) -> pd.DataFrame:
-    """lu_<class>_pct for every class, lu_unknown_pct, industrial_residential_ratio and green_space_ratio_pct."""
+def landuse_shares(units: gpd.GeoDataFrame, faces: gpd.GeoDataFrame, *, code_system: str = "osm") -> pd.DataFrame:
+    """Land-use shares and the indicators built on them, one row per unit.
+
+    Columns: ``lu_<class>_pct`` for every internal class and ``lu_unknown_pct`` (unit area with no
+    land-use face), each ÷ unit area × 100; ``public_service_pct`` (公共服务用地比例, strict reading:
+    public_service only); ``public_service_incl_community_pct`` (public_service + community_service,
+    NaN when ``code_system`` cannot tell community-service land apart, see
+    ``spatial.landuse.codes.community_service_separable``); ``industrial_residential_ratio``
+    (industrial ÷ residential land area, NaN without residential land); ``green_space_ratio_pct``
+    (绿地率: park + green, squares excluded); ``lu_mix_entropy`` (Shannon entropy −Σ p ln p, in nats,
+    of the classes' areas over the unit's classified land; NaN without classified land) and
+    ``lu_mix_index`` (entropy ÷ ln(number of internal classes), 0–1).
+
+    ``code_system`` names the code system the faces' classes came from.
+    """
     ensure_projected(units, "units")
     ensure_projected(faces, "land-use faces")
+    separable = community_service_separable(code_system)
     area = units.geometry.area.to_numpy()
+    classes = list(LANDUSE_CLASSES)
     pieces = polygon_pieces(units.geometry.to_numpy(), faces.geometry.to_numpy())
     pieces["cls"] = faces["lu_class"].to_numpy()[pieces["poly"].to_numpy()]
-    by = pieces.pivot_table(index="unit", columns="cls", values="area_m2", aggfunc="sum").reindex(
-        index=range(len(units)), columns=list(LANDUSE_CLASSES)
-    ).fillna(0.0)
+    by = (
+        pieces.pivot_table(index="unit", columns="cls", values="area_m2", aggfunc="sum")
+        .reindex(index=range(len(units)), columns=classes)
+        .fillna(0.0)
+    )
+    m2 = by.to_numpy(dtype=float)
+    col = {c: m2[:, i] for i, c in enumerate(classes)}
     out = pd.DataFrame(index=units.index)
-    for c in LANDUSE_CLASSES:
-        out[f"lu_{c}_pct"] = by[c].to_numpy() / area * 100.0
-    known = by.sum(axis=1).to_numpy()
+    for c in classes:
+        out[f"lu_{c}_pct"] = col[c] / area * 100.0
+    known = m2.sum(axis=1)
     out["lu_unknown_pct"] = np.clip((area - known) / area * 100.0, 0.0, 100.0)
+    out["public_service_pct"] = col["public_service"] / area * 100.0
+    incl = (col["public_service"] + col["community_service"]) / area * 100.0
+    out["public_service_incl_community_pct"] = incl if separable else np.nan
+    res = col["residential"]
     with np.errstate(invalid="ignore", divide="ignore"):
-        out["industrial_residential_ratio"] = np.where(
-            by["residential"].to_numpy() > 0, by["industrial"].to_numpy() / by["residential"].to_numpy(), np.nan
-        )
-    out["green_space_ratio_pct"] = out["lu_green_pct"]
+        out["industrial_residential_ratio"] = np.where(res > 0, col["industrial"] / res, np.nan)
+        p = m2 / known[:, None]
+        plogp = np.where(m2 > 0, p * np.log(np.where(m2 > 0, p, 1.0)), 0.0)
+    out["green_space_ratio_pct"] = (col["park"] + col["green"]) / area * 100.0
+    entropy = np.where(known > 0, -plogp.sum(axis=1), np.nan)
+    out["lu_mix_entropy"] = entropy
+    out["lu_mix_index"] = entropy / np.log(len(classes))
     return out

@@ -9,15 +9,23 @@ import numpy as np
 import pandas as pd
 import yaml
 
-#: Internal classes, in table order, with Chinese and English names.
+#: Internal classes, in table order, with Chinese and English names. ``industrial`` is 产业用地
+#: (manufacturing, mining and logistics/warehousing); ``community_service`` is the residential
+#: community's own service land (GB 50137 R12/R22/R32, 2023 guide 0702/0704), kept apart from
+#: ``public_service`` so 公共服务用地比例 can be read either way (see ``spatial.landuse.codes``).
 LANDUSE_CLASSES: dict[str, tuple[str, str]] = {
     "residential": ("居住用地", "Residential"),
-    "public_service": ("公共管理与公共服务用地", "Public service"),
-    "commercial": ("商业服务业用地", "Commercial"),
-    "industrial": ("工业用地", "Industrial"),
-    "green": ("绿地与广场用地", "Green and squares"),
-    "transport": ("交通用地", "Transport"),
+    "community_service": ("社区服务设施用地", "Community service facilities"),
+    "public_service": ("公共管理与公共服务用地", "Public administration and public service"),
+    "commercial": ("商业服务业用地", "Commercial and business"),
+    "industrial": ("工业与物流仓储用地", "Industry, logistics and warehousing"),
+    "transport": ("交通运输用地", "Transport"),
+    "utilities": ("公用设施用地", "Utilities"),
+    "park": ("公园绿地", "Parks"),
+    "green": ("防护绿地与其他绿地", "Buffer and other green space"),
+    "plaza": ("广场用地", "Squares"),
     "water": ("水域", "Water"),
+    "agriculture": ("农林用地", "Agriculture and forestry"),
     "other": ("其他用地", "Other"),
 }
 
