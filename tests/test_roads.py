@@ -40,6 +40,10 @@ def test_density_by_class_and_boundary_split(two_units, grid_roads):
     # B: local 1.0 + expressway 0.5; the service road is excluded
     assert d.loc["B", "road_length_km"] == pytest.approx(1.5)
     assert d.loc["B", "road_density_km_per_km2"] == pytest.approx(1.5)
+    # no divided roads here (parallel roads are 250 m apart): the naive length is the same
+    assert d["road_length_naive_km"].tolist() == pytest.approx([4.5, 1.5])
+    assert d["road_length_km"].tolist() == pytest.approx([4.5, 1.5])
+    assert road_density(two_units, grid_roads, divided=False)["road_length_km"].tolist() == pytest.approx([4.5, 1.5])
 
 
 def test_included_classes_are_configurable(two_units, grid_roads):
@@ -56,6 +60,12 @@ def test_intersections(two_units, grid_roads):
     assert d.loc["A", "intersection_count"] == pytest.approx(3.5)
     assert d.loc["B", "intersection_count"] == pytest.approx(0.5)
     assert d.loc["A", "intersection_density_per_km2"] == pytest.approx(3.5)
+    # junctions are 250 m apart: consolidation changes nothing
+    assert d["intersection_count_raw"].tolist() == pytest.approx([3.5, 0.5])
+    # at a 130 m tolerance (nodes < 260 m apart merge) the four nodes chain into one junction at (625, 500), inside A
+    wide = intersection_density(two_units, grid_roads, junction_tolerance_m=130.0)
+    assert wide["intersection_count"].tolist() == pytest.approx([1.0, 0.0])
+    assert wide["intersection_count_raw"].tolist() == pytest.approx([3.5, 0.5])
 
 
 def test_geographic_crs_rejected(two_units, grid_roads):
@@ -63,9 +73,10 @@ def test_geographic_crs_rejected(two_units, grid_roads):
         road_density(two_units.to_crs(4326), grid_roads)
 
 
-@pytest.mark.parametrize(("x", "expected"), [(99.7, [80.0, 0.0]), (99.9999999, [80.0, 0.0]), (100.0, [40.0, 40.0]), (100.0000001, [0.0, 80.0])])
+@pytest.mark.parametrize(("x", "expected"), [(99.7, [80.0, 0.0]), (99.999, [80.0, 0.0]), (99.9999999, [40.0, 40.0]),
+                                             (100.0, [40.0, 40.0]), (100.0000001, [40.0, 40.0]), (100.001, [0.0, 80.0])])
 def test_boundary_rule_never_loses_length(x, expected):
-    # an 80 m line at, on or a hair off the shared edge x=100 of two 100 m squares: 80 m in all, always
+    # an 80 m line off, on, or within 0.1 mm (floating-point noise: on) the shared edge x=100 of two 100 m squares: 80 m in all
     import numpy as np
     import shapely
 

@@ -2,9 +2,10 @@
 
 A line lying along the boundary shared by two units counts half to each; a point within
 ``BOUNDARY_TOL_M`` of k units counts 1/k to each. Summing over units therefore never counts a
-feature twice and never loses it. Lines are clipped exactly (units are closed sets, so a road
-running along a shared boundary is inside both); the length two units' pieces of the same line
-have in common (within ``OVERLAP_TOL_M``, which absorbs floating-point noise) is then split.
+feature twice and never loses it. Lines are clipped to the units grown by ``OVERLAP_TOL_M``, so
+a road drawn along a shared boundary is inside both even when floating-point noise puts its
+vertices a hair to one side (a road cut into pieces gets interpolated vertices); the length
+two units' pieces of the same line have in common is then split.
 """
 
 from __future__ import annotations
@@ -15,15 +16,16 @@ import shapely
 
 #: distance within which a point is "on" a unit
 BOUNDARY_TOL_M = 0.5
-#: distance within which two units' pieces of one line are the same piece (floating-point noise)
-OVERLAP_TOL_M = 1e-3
+#: distance within which a line is on a unit's boundary, and two units' pieces of one line are the same piece
+OVERLAP_TOL_M = 1e-4
 
 
 def line_pieces(unit_geoms: np.ndarray, lines: np.ndarray) -> pd.DataFrame:
     """Clip lines to units: (unit position, line position, length_m) with shared lengths split."""
-    tree = shapely.STRtree(unit_geoms)
+    grown = shapely.buffer(unit_geoms, OVERLAP_TOL_M, join_style="mitre")
+    tree = shapely.STRtree(grown)
     li, ui = tree.query(lines, predicate="intersects")
-    pieces = shapely.intersection(lines[li], unit_geoms[ui])
+    pieces = shapely.intersection(lines[li], grown[ui])
     # a line touching a unit only at a point gives a piece of length 0, dropped below
     length = shapely.length(pieces)
     df = pd.DataFrame({"unit": ui, "line": li, "length_m": length, "k": np.arange(len(li))})
@@ -33,7 +35,7 @@ def line_pieces(unit_geoms: np.ndarray, lines: np.ndarray) -> pd.DataFrame:
     if len(pairs):
         a = pieces[pairs["k_a"].to_numpy()]
         b = pieces[pairs["k_b"].to_numpy()]
-        shared = shapely.length(shapely.intersection(a, shapely.buffer(b, OVERLAP_TOL_M, cap_style="flat")))
+        shared = shapely.length(shapely.intersection(a, shapely.buffer(b, 2 * OVERLAP_TOL_M, cap_style="flat")))
         give = pd.Series(shared / 2.0).groupby(pairs["k_a"].to_numpy()).sum()
         df["length_m"] = df["length_m"] - df["k"].map(give).fillna(0.0)
     return df[["unit", "line", "length_m"]].reset_index(drop=True)

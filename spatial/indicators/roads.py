@@ -4,8 +4,24 @@ OSM highway values map to the four classes of GB/T 51328: 快速路 expressway (
 主干路 arterial (primary), 次干路 collector (secondary), 支路 local (tertiary, residential,
 unclassified, living_street); links go with their road. Service roads, footways, cycleways,
 paths and tracks are not city roads and are excluded unless the config includes them (they
-then count as local roads). Roads are clipped to each unit; a road on a boundary shared by k
-units counts 1/k to each (spatial.indicators.allocate).
+then count as local roads).
+
+Rules:
+
+* **Divided roads count once.** A divided road is drawn as two one-way carriageways 10–40 m
+  apart; each carriageway counts half, so the pair counts as one centre line
+  (spatial.indicators.carriageways has the exact pairing rule: same class, compatible names,
+  opposite one-way directions within 20° — either direction when the data carry no one-way
+  tags — side by side within 40 m). ``road_length_naive_km``
+  keeps the old measure, every carriageway counted in full, to show the overstatement.
+* **Boundaries.** Roads are clipped to each unit; a road on a boundary shared by k units counts
+  1/k to each (spatial.indicators.allocate).
+* **Junctions count once.** Intersections are nodes where ≥ 3 city-road segments meet, on the
+  whole network. Nodes closer than 2 × 15 m to one another (the corners where two divided roads
+  cross, the two ends of a staggered crossing) are one junction, as in osmnx's
+  consolidate_intersections; the junction is placed at the centroid of its nodes and a junction
+  on a boundary shared by k units counts 1/k. ``intersection_count_raw`` keeps the old count of
+  unconsolidated nodes (same boundary rule).
 """
 
 from __future__ import annotations
@@ -13,9 +29,11 @@ from __future__ import annotations
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from spatial.crs import ensure_projected
 from spatial.indicators.allocate import line_pieces, point_units
+from spatial.indicators.carriageways import consolidate_junctions, merge_runs, pair_carriageways
 from spatial.network import build_network
 
 ROAD_CLASS = {
@@ -45,46 +63,84 @@ def classify_roads(roads: gpd.GeoDataFrame, *, include: tuple[str, ...] = DEFAUL
 
 
 def road_density(
-    units: gpd.GeoDataFrame, roads: gpd.GeoDataFrame, *, include: tuple[str, ...] = DEFAULT_INCLUDED
+    units: gpd.GeoDataFrame,
+    roads: gpd.GeoDataFrame,
+    *,
+    include: tuple[str, ...] = DEFAULT_INCLUDED,
+    divided: bool = True,
+    max_gap_m: float = 40.0,
 ) -> pd.DataFrame:
-    """road_length_km, road_density_km_per_km2 and one density column per class, per unit."""
+    """road_length_km, road_length_naive_km, road_density_km_per_km2 and one density column per class, per unit.
+
+    With ``divided`` the two carriageways of a divided road count half each (road_length_km and
+    the densities); road_length_naive_km always counts every carriageway in full.
+    """
     ensure_projected(units, "units")
     ensure_projected(roads, "roads")
     cls = classify_roads(roads, include=include)
-    city = roads[cls.notna()]
+    city = roads[cls.notna().to_numpy()]
     city_cls = cls[cls.notna()].to_numpy()
+    unit_geoms = units.geometry.to_numpy()
     area_km2 = units.geometry.area.to_numpy() / 1e6
-    pieces = line_pieces(units.geometry.to_numpy(), city.geometry.to_numpy())
-    pieces["km"] = pieces["length_m"] / 1000.0
-    pieces["cls"] = city_cls[pieces["line"].to_numpy()]
-    by = pieces.pivot_table(index="unit", columns="cls", values="km", aggfunc="sum").reindex(
-        index=range(len(units)), columns=list(CLASS_NAMES)
-    ).fillna(0.0)
+    naive = _km_by_class(unit_geoms, city.geometry.to_numpy(), city_cls, np.ones(len(city)), len(units))
+    if divided:
+        runs = merge_runs(pair_carriageways(city, city_cls, max_gap_m=max_gap_m))
+        road = runs["road"].to_numpy()
+        by = _km_by_class(unit_geoms, runs.geometry.to_numpy(), city_cls[road], runs["weight"].to_numpy(), len(units))
+    else:
+        by = naive
     out = pd.DataFrame(index=units.index)
     out["road_length_km"] = by.sum(axis=1).to_numpy()
+    out["road_length_naive_km"] = naive.sum(axis=1).to_numpy()
     out["road_density_km_per_km2"] = out["road_length_km"] / area_km2
     for c in CLASS_NAMES:
         out[f"road_density_{c}_km_per_km2"] = by[c].to_numpy() / area_km2
     return out
 
 
-def intersection_density(
-    units: gpd.GeoDataFrame, roads: gpd.GeoDataFrame, *, include: tuple[str, ...] = DEFAULT_INCLUDED
+def _km_by_class(
+    unit_geoms: np.ndarray, lines: np.ndarray, line_cls: np.ndarray, weight: np.ndarray, n_units: int
 ) -> pd.DataFrame:
-    """intersection_count and intersection_density_per_km2: nodes where ≥ 3 city-road segments meet.
+    """Weighted km of lines per unit (rows, by position) and class (columns), boundary lengths split."""
+    pieces = line_pieces(unit_geoms, lines)
+    line = pieces["line"].to_numpy()
+    pieces["km"] = pieces["length_m"].to_numpy() * weight[line] / 1000.0
+    pieces["cls"] = line_cls[line]
+    by = pieces.pivot_table(index="unit", columns="cls", values="km", aggfunc="sum")
+    return by.reindex(index=range(n_units), columns=list(CLASS_NAMES)).fillna(0.0)
 
-    The degree is taken on the whole network (roads outside the unit still make a junction a
-    junction); nodes on a boundary shared by k units count 1/k.
+
+def intersection_density(
+    units: gpd.GeoDataFrame,
+    roads: gpd.GeoDataFrame,
+    *,
+    include: tuple[str, ...] = DEFAULT_INCLUDED,
+    junction_tolerance_m: float = 15.0,
+) -> pd.DataFrame:
+    """intersection_count, intersection_count_raw and intersection_density_per_km2.
+
+    Junction nodes are nodes where ≥ 3 city-road segments meet; the degree is taken on the
+    whole network (roads outside the unit still make a junction a junction). Nodes closer than
+    ``2 × junction_tolerance_m`` are one junction (0 disables this); intersection_count_raw
+    counts the nodes themselves. A junction or node on a boundary shared by k units counts 1/k.
     """
     ensure_projected(units, "units")
     ensure_projected(roads, "roads")
     cls = classify_roads(roads, include=include)
     net = build_network(roads.geometry.to_numpy()[cls.notna().to_numpy()])
     nodes = net.node_xy[net.degree() >= 3]
-    pts = gpd.points_from_xy(nodes[:, 0], nodes[:, 1]).to_numpy() if len(nodes) else np.array([], dtype=object)
-    alloc = point_units(units.geometry.to_numpy(), pts)
-    count = np.bincount(alloc["unit"].to_numpy(), weights=alloc["weight"].to_numpy(), minlength=len(units))
+    _, centres = consolidate_junctions(nodes, tolerance_m=junction_tolerance_m)
+    unit_geoms = units.geometry.to_numpy()
+    count = _point_count(unit_geoms, centres)
     out = pd.DataFrame(index=units.index)
     out["intersection_count"] = count
+    out["intersection_count_raw"] = _point_count(unit_geoms, nodes)
     out["intersection_density_per_km2"] = count / (units.geometry.area.to_numpy() / 1e6)
     return out
+
+
+def _point_count(unit_geoms: np.ndarray, xy: np.ndarray) -> np.ndarray:
+    """Points per unit, a point on a boundary shared by k units counting 1/k."""
+    pts = shapely.points(xy) if len(xy) else np.array([], dtype=object)
+    alloc = point_units(unit_geoms, pts)
+    return np.bincount(alloc["unit"].to_numpy(), weights=alloc["weight"].to_numpy(), minlength=len(unit_geoms)).astype(float)
