@@ -4,6 +4,16 @@ Floors come from ``building:levels``; else ``height`` ÷ storey height (default 
 to whole floors (at least 1); else the configured default for the building type. Footprints
 are clipped to each unit, so a building across a boundary adds to each unit only the floor
 area standing on it.
+
+Overlapping footprints (a tower drawn over its podium, the same building from two sources) are
+never summed. Footprints that overlap by more than ``OVERLAP_TOL_M2`` are resolved into a planar
+partition: every face where footprints overlap counts once in the footprint area (building
+density = union of footprints ÷ land), and its floor area is face area × the *maximum* floors
+among the footprints covering it — a tower drawn over its podium stands from the ground, and the
+podium's floors under it are not added again. The face takes its ``floors_source`` and
+``residential`` flag from the footprint that gave the maximum (ties: floors from levels before
+height before default, then residential, then the first building). Footprints that merely touch
+(a shared wall) and buildings overlapping nothing are untouched.
 """
 
 from __future__ import annotations
@@ -11,6 +21,7 @@ from __future__ import annotations
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from spatial.crs import ensure_projected
 from spatial.indicators.allocate import polygon_pieces
@@ -21,6 +32,10 @@ DEFAULT_FLOORS = {"house": 2, "detached": 2, "bungalow": 1, "residential": 6, "a
                   "dormitory": 5, "commercial": 4, "retail": 2, "office": 8, "school": 4,
                   "university": 5, "hospital": 6, "industrial": 2, "warehouse": 1, "garage": 1,
                   "garages": 1, "roof": 1, "kiosk": 1, "_other": 3}  # fmt: skip
+#: intersection area (m²) at or below which two footprints merely touch (a shared wall, digitising noise)
+OVERLAP_TOL_M2 = 0.01
+#: tie-break among footprints of equal floors: the better-founded floor count wins
+_SOURCE_RANK = {"levels": 0, "height": 1, "default": 2}
 
 
 def _first_number(raw: pd.Series) -> pd.Series:
@@ -50,23 +65,115 @@ def estimate_floors(
     return pd.DataFrame({"floors": floors.to_numpy(dtype=float), "floors_source": source}, index=buildings.index)
 
 
-def building_pieces(units: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame) -> pd.DataFrame:
-    """(unit position, building position, footprint_m2, floor_area_m2) for each building ∩ unit."""
+def _overlapping(geoms: np.ndarray) -> tuple[np.ndarray, int]:
+    """Positions of footprints overlapping another by more than OVERLAP_TOL_M2, and the number of such pairs."""
+    a, b = shapely.STRtree(geoms).query(geoms, predicate="intersects")
+    keep = a < b
+    a, b = a[keep], b[keep]
+    keep = ~shapely.touches(geoms[a], geoms[b])  # most neighbours share a wall: cheaper to test than to intersect
+    a, b = a[keep], b[keep]
+    ov = shapely.area(shapely.intersection(geoms[a], geoms[b])) > OVERLAP_TOL_M2
+    return np.unique(np.concatenate([a[ov], b[ov]])), int(ov.sum())
+
+
+def resolve_overlaps(buildings: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, dict]:
+    """Non-overlapping "resolved footprints" and overlap statistics (the rule is in the module docstring).
+
+    ``buildings`` needs ``floors``; ``floors_source`` and ``residential`` are carried when present.
+    Returns a GeoDataFrame (same CRS, fresh index) with ``floors``, [``floors_source``],
+    [``residential``], ``source_building`` (position in ``buildings`` of the footprint giving the
+    floors) and geometry — buildings overlapping nothing as they are, the others as partition faces —
+    and ``{"overlapping_buildings", "overlap_pairs", "overlap_area_m2"}`` where ``overlap_area_m2`` is
+    the summed area of the footprints minus the area of their union.
+    """
+    ensure_projected(buildings, "buildings")
+    geoms = buildings.geometry.to_numpy()
+    attrs = [c for c in ("floors", "floors_source", "residential") if c in buildings]
+    involved, n_pairs = _overlapping(geoms) if len(geoms) else (np.empty(0, dtype=np.int64), 0)
+    alone = np.setdiff1d(np.arange(len(geoms)), involved)
+    face_geoms, face_src = np.empty(0, dtype=object), np.empty(0, dtype=np.int64)
+    if len(involved):
+        sub = geoms[involved]
+        lines = shapely.union_all(shapely.boundary(sub))
+        faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(lines))).ravel()
+        faces = faces[shapely.area(faces) > 0]
+        # a face lies inside or outside each footprint; faces inside none (courtyards) are dropped
+        fi, si = shapely.STRtree(sub).query(shapely.point_on_surface(faces), predicate="within")
+        bi = involved[si]
+        cand = pd.DataFrame({"face": fi, "floors": -buildings["floors"].to_numpy(dtype=float)[bi], "building": bi})
+        order = ["face", "floors"]
+        if "floors_source" in buildings:
+            rank = pd.Series(buildings["floors_source"].to_numpy()[bi]).map(_SOURCE_RANK)
+            cand["rank"] = rank.fillna(len(_SOURCE_RANK)).to_numpy()
+            order.append("rank")
+        if "residential" in buildings:
+            cand["nonres"] = ~buildings["residential"].to_numpy(dtype=bool)[bi]
+            order.append("nonres")
+        pick = cand.sort_values([*order, "building"]).drop_duplicates("face")
+        face_geoms, face_src = faces[pick["face"].to_numpy()], pick["building"].to_numpy()
+    src = np.concatenate([alone, face_src])
+    geom = np.concatenate([geoms[alone], face_geoms])
+    by_src = np.argsort(src, kind="stable")
+    src, geom = src[by_src], geom[by_src]
+    cols = {c: buildings[c].to_numpy()[src] for c in attrs} | {"source_building": src}
+    out = gpd.GeoDataFrame(cols, geometry=geom, crs=buildings.crs)
+    stats = {
+        "overlapping_buildings": len(involved),
+        "overlap_pairs": n_pairs,
+        "overlap_area_m2": float(shapely.area(geoms[involved]).sum() - shapely.area(face_geoms).sum()),
+    }
+    return out, stats
+
+
+def building_pieces(units: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame, *, resolve: bool = True) -> pd.DataFrame:
+    """(unit position, building position, footprint_m2, floor_area_m2) for each building ∩ unit.
+
+    With ``resolve`` (the default) overlapping footprints are first resolved (:func:`resolve_overlaps`)
+    and each face is attributed to the building that gave its floors; ``resolve=False`` sums
+    footprints as drawn. One row per (unit, building).
+    """
     ensure_projected(units, "units")
     ensure_projected(buildings, "buildings")
-    pieces = polygon_pieces(units.geometry.to_numpy(), buildings.geometry.to_numpy()).rename(
-        columns={"poly": "building", "area_m2": "footprint_m2"}
-    )
-    pieces["floor_area_m2"] = pieces["footprint_m2"] * buildings["floors"].to_numpy()[pieces["building"].to_numpy()]
-    return pieces
+    if resolve:
+        fp, _ = resolve_overlaps(buildings)
+        src = fp["source_building"].to_numpy()
+    else:
+        fp, src = buildings, np.arange(len(buildings))
+    pieces = polygon_pieces(units.geometry.to_numpy(), fp.geometry.to_numpy())
+    poly = pieces["poly"].to_numpy()
+    pieces = pd.DataFrame({"unit": pieces["unit"].to_numpy(), "building": src[poly], "footprint_m2": pieces["area_m2"].to_numpy(),
+                           "floor_area_m2": pieces["area_m2"].to_numpy() * fp["floors"].to_numpy(dtype=float)[poly]})  # fmt: skip
+    return pieces.groupby(["unit", "building"], as_index=False, sort=True).sum()
+
+
+def _overlap_per_unit(units: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame, pieces: pd.DataFrame) -> np.ndarray:
+    """Footprint area drawn on each unit but not counted in ``pieces`` (overlaps resolved away).
+
+    Faces lie inside their source building, so a building whose pieces add up to its whole area
+    is counted exactly as drawn; only the others (overlapped, or reaching outside the units) are clipped again.
+    """
+    geoms = buildings.geometry.to_numpy()
+    b = pieces["building"].to_numpy()
+    fp = pieces["footprint_m2"].to_numpy()
+    area = shapely.area(geoms)
+    short = np.flatnonzero(np.bincount(b, weights=fp, minlength=len(geoms)) < area * (1 - 1e-9) - 1e-6)
+    drawn = polygon_pieces(units.geometry.to_numpy(), geoms[short])
+    n = len(units)
+    drawn_m2 = np.bincount(drawn["unit"].to_numpy(), weights=drawn["area_m2"].to_numpy(), minlength=n)
+    mine = np.isin(b, short)
+    counted_m2 = np.bincount(pieces["unit"].to_numpy()[mine], weights=fp[mine], minlength=n)
+    return np.maximum(drawn_m2 - counted_m2, 0.0)
 
 
 def intensity(units: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame, pieces: pd.DataFrame | None = None) -> pd.DataFrame:
     """FAR (far_ratio), building density and the share of floor area resting on estimates.
 
-    ``buildings`` needs ``floors`` and ``floors_source`` (see :func:`estimate_floors`).
+    ``buildings`` needs ``floors`` and ``floors_source`` (see :func:`estimate_floors`). Overlapping
+    footprints count once (see :func:`building_pieces`); ``footprint_overlap_m2`` is the footprint
+    area they would have added had they been summed as drawn.
     """
     ensure_projected(units, "units")
+    ensure_projected(buildings, "buildings")
     if pieces is None:
         pieces = building_pieces(units, buildings)
     src = buildings["floors_source"].to_numpy()[pieces["building"].to_numpy()]
@@ -82,6 +189,7 @@ def intensity(units: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame, pieces: pd.D
     with np.errstate(invalid="ignore", divide="ignore"):
         out = pd.DataFrame(index=units.index)
         out["footprint_area_m2"] = per_unit(pieces["footprint_m2"].to_numpy())
+        out["footprint_overlap_m2"] = _overlap_per_unit(units, buildings, pieces)
         out["floor_area_m2"] = floor_area
         out["far_ratio"] = floor_area / area_m2
         out["building_density_pct"] = out["footprint_area_m2"].to_numpy() / area_m2 * 100.0
