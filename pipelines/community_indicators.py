@@ -13,9 +13,11 @@ import numpy as np
 import pandas as pd
 
 from pipelines.config import Config
-from spatial.indicators import green, intensity, landuse, life_circle, roads, transit
-from spatial.indicators.origins import Origins, residential_origins
-from spatial.network import Network, access_points, build_network, nearest_by_group
+from spatial.errors import ConfigError
+from spatial.indicators import green, intensity, landuse, life_circle, parcels, parks, roads, transit
+from spatial.indicators.origins import Origins, building_population_origins, raster_population_origins, residential_origins
+from spatial.indicators.service_areas import service_area_frame
+from spatial.network import Network, Snap, access_points, build_network, group_distances, point_distances, snap_points
 from spatial.standards.registry import Indicator, life_circle_indicator, registry
 from spatial.study_area import StudyArea
 
@@ -47,6 +49,7 @@ class RunResult:
     network: Network
     origin_distances: pd.DataFrame  # per residential origin: network metres to each category / station kind
     stats: dict
+    service_areas: gpd.GeoDataFrame  # category, tier, distance_m, reachable_network_km, area_km2, geometry
 
 
 def walk_roads(sa: StudyArea, cfg: Config) -> gpd.GeoDataFrame:
@@ -81,42 +84,90 @@ def compute(sa: StudyArea, cfg: Config, timer: Timer | None = None) -> RunResult
     parts: list[pd.DataFrame] = [pd.DataFrame({"name": units["name"], "area_km2": units.geometry.area / 1e6}, index=idx)]
     include = tuple(cfg.roads.include)
     with timer.stage("roads"):
-        parts.append(roads.road_density(units, sa.roads, include=include))
-        parts.append(roads.intersection_density(units, sa.roads, include=include))
+        parts.append(roads.road_density(units, sa.roads, include=include, divided=cfg.roads.divided, max_gap_m=cfg.roads.divided_max_gap_m))
+        parts.append(roads.intersection_density(units, sa.roads, include=include, junction_tolerance_m=cfg.roads.junction_tolerance_m))
     with timer.stage("intensity"):
         pieces = intensity.building_pieces(units, sa.buildings)
-        parts.append(intensity.intensity(units, sa.buildings, pieces))
+        dense = intensity.intensity(units, sa.buildings, pieces)
+        dense["far_buildings_ratio"] = dense["far_ratio"]
+        dense["far_source"] = "buildings"
+        dense["far_parcel_area_pct"] = 0.0
+        if sa.parcels is not None and not np.isnan(parcels.parcel_floor_area_m2(sa.parcels)).all():
+            dense.update(parcels.far_with_parcels(units, sa.parcels, sa.buildings))
+        parts.append(dense)
     with timer.stage("land use"):
         faces = landuse.landuse_faces(sa.landuse)
-        parts.append(landuse.landuse_shares(units, faces))
+        lu = landuse.landuse_shares(units, faces, code_system=sa.code_system)
+        lu["lu_code_system"] = sa.code_system
+        lu["green_space_source"] = "land use"
+        if sa.parcels is not None:
+            attrs = parcels.parcel_attributes(units, sa.parcels)
+            if "attached_green_m2" in attrs and sa.parcels["green_ratio_pct"].notna().any():
+                lu["green_space_ratio_pct"] += attrs["attached_green_m2"].to_numpy() / units.geometry.area.to_numpy() * 100.0
+                lu["green_space_source"] = "land use + parcel green ratios"
+            if sa.parcels["height_limit_m"].notna().any():
+                lu["parcel_height_limit_max_m"] = attrs["parcel_height_limit_max_m"]
+        p = cfg.parks
+        lu = lu.join(parks.park_service_coverage(units, faces, parks.merged_parks(sa.landuse), large_min_area_m2=p.large_min_area_m2,
+                                                 large_radius_m=p.large_radius_m, small_min_area_m2=p.small_min_area_m2,
+                                                 small_radius_m=p.small_radius_m))  # fmt: skip
+        parts.append(lu)
     with timer.stage("green coverage"):
         if sa.landcover is not None:
             lc = sa.landcover
             parts.append(green.green_coverage_from_raster(units, lc.path, vegetation_classes=lc.vegetation_classes,
+                                                          impervious_classes=lc.impervious_classes,
                                                           ndvi_threshold=lc.ndvi_threshold, nodata=lc.nodata))  # fmt: skip
         else:
             parts.append(green.green_coverage_from_polygons(units, sa.vegetation))
     with timer.stage("walk network"):
         net = build_network(walk_roads(sa, cfg).geometry.to_numpy())
-        origins = residential_origins(units, sa.buildings, pieces, faces)
+        housing = residential_origins(units, sa.buildings, pieces, faces)
+        origins = make_origins(sa, cfg, pieces, housing)
     with timer.stage("network distances"):
-        dist, stats = _distances(sa, cfg, net, origins)
+        dist, stats, reach = _distances(sa, cfg, net, origins)
     with timer.stage("life circles and 500 m"):
-        parts.append(pd.DataFrame({"residential_floor_area_m2": origins.floor_area_m2(n)}, index=idx))
+        parts.append(pd.DataFrame({"residential_floor_area_m2": housing.floor_area_m2(n)}, index=idx))
         parts.append(life_circle.life_circle_coverage(n, origins, dist, sa.catalogue, index=idx))
         radius = transit.straight_distances(origins.points, sa.stations, PROXIMITY)
         parts.append(transit.proximity_coverage(n, origins, radius, dist[PROXIMITY], index=idx, radius_m=cfg.transit.radius_m))
         parts.append(transit.station_counts(units, sa.stations))
+    with timer.stage("service areas"):
+        areas = _service_areas(sa, cfg, net, reach)
     table = pd.concat(parts, axis=1)
-    cols = column_registry(sa)
-    table = table[[c for c in cols if c in table.columns and c != "unit_id"]]
+    cols = {k: v for k, v in column_registry(sa).items() if k == "unit_id" or k in table.columns}
+    table = table[[c for c in cols if c != "unit_id"]]
     table.index.name = "unit_id"
     stats.update(walk_nodes=net.n_nodes, walk_edges=len(net.u), walk_components=net.n_components(), origins=len(origins.points))
     out_units = gpd.GeoDataFrame(table.drop(columns=["name"]).join(units[["name", "geometry"]]), geometry="geometry", crs=units.crs)
-    return RunResult(indicators=table, units=out_units, columns=cols, network=net, origin_distances=dist, stats=stats)
+    return RunResult(indicators=table, units=out_units, columns=cols, network=net, origin_distances=dist, stats=stats,
+                     service_areas=areas)  # fmt: skip
 
 
-def _distances(sa: StudyArea, cfg: Config, net: Network, origins: Origins) -> tuple[pd.DataFrame, dict]:
+def make_origins(sa: StudyArea, cfg: Config, pieces: pd.DataFrame, housing: Origins) -> Origins:
+    """Where residents start from, weighted as the config says (residential floor area by default)."""
+    lc = cfg.life_circle
+    if lc.weight_by == "population":
+        if lc.population_raster is not None:
+            return raster_population_origins(sa.units, str(lc.population_raster))
+        if "population" in sa.buildings and sa.buildings["population"].notna().any():
+            return building_population_origins(sa.units, sa.buildings, pieces)
+        raise ConfigError("life_circle.weight_by is 'population' but there is no population: set life_circle.population_raster "
+                          "or inputs.buildings.population_column")  # fmt: skip
+    return housing
+
+
+@dataclass
+class _Reach:
+    """What the service areas need from the distance stage."""
+
+    node_dist: np.ndarray  # (groups, nodes)
+    targets: Snap
+    target_groups: np.ndarray
+    groups: list[str]
+
+
+def _distances(sa: StudyArea, cfg: Config, net: Network, origins: Origins) -> tuple[pd.DataFrame, dict, _Reach]:
     """Walking distance from every origin to the nearest facility of each category and station kind."""
     groups = list(sa.catalogue.categories) + PROXIMITY
     fac = sa.facilities
@@ -126,8 +177,12 @@ def _distances(sa: StudyArea, cfg: Config, net: Network, origins: Origins) -> tu
     gid = {g: i for i, g in enumerate(groups)}
     tgroups = np.concatenate([fac["category"].map(gid).to_numpy()[owner], st["kind"].map(gid).to_numpy()]).astype(np.int64)
     cutoff = max([t.distance_m for t in sa.catalogue.tiers.values()] + [cfg.transit.radius_m])
-    d, o_snap, t_snap = nearest_by_group(net, origins.points, targets, tgroups, len(groups), cutoff_m=cutoff, snap_max_m=cfg.life_circle.snap_max_m)
     snap_max = cfg.life_circle.snap_max_m
+    o_snap = snap_points(net, origins.points, max_distance_m=snap_max)
+    t_snap = snap_points(net, targets, max_distance_m=snap_max)
+    node_dist = group_distances(net, t_snap, tgroups, len(groups), cutoff_m=cutoff)
+    d = point_distances(net, node_dist, o_snap, targets=t_snap, target_groups=tgroups)
+    d[d > cutoff] = np.inf
     # a facility counts as reached on the network when any of its access points snapped
     feature = np.concatenate([owner, len(fac) + np.arange(len(st))])
     snapped = np.zeros(len(fac) + len(st), dtype=bool)
@@ -146,4 +201,14 @@ def _distances(sa: StudyArea, cfg: Config, net: Network, origins: Origins) -> tu
     if lost:
         rec.dropped[f"more than {snap_max:g} m from the walk network (counted as not covered)"] += lost
     stats = {"targets_not_snapped": int((~snapped).sum()), "origins_not_snapped": lost, "cutoff_m": cutoff}
-    return pd.DataFrame(d, columns=groups), stats
+    return pd.DataFrame(d, columns=groups), stats, _Reach(node_dist, t_snap, tgroups, groups)
+
+
+def _service_areas(sa: StudyArea, cfg: Config, net: Network, reach: _Reach) -> gpd.GeoDataFrame:
+    """Service-area polygons: one per facility category at its tier distance, one per station kind at the radius."""
+    cat = sa.catalogue
+    spec = [(c.id, c.tier, cat.tiers[c.tier].distance_m) for c in cat.categories.values()]
+    spec += [(k, f"{cfg.transit.radius_m:g}m", cfg.transit.radius_m) for k in PROXIMITY]
+    assert [g for g, _, _ in spec] == reach.groups
+    return service_area_frame(net, reach.node_dist, spec, buffer_m=cfg.life_circle.service_area_buffer_m, crs=sa.crs,
+                              sources=reach.targets, source_groups=reach.target_groups)  # fmt: skip

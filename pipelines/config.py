@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
@@ -77,6 +77,7 @@ class LayerSource(_Model):
     height_column: str | None = Field(None, description="buildings: height in metres")
     category_column: str | None = Field(None, description="pois: life-circle category id")
     kind_column: str | None = Field(None, description="stations: bus_stop, metro, bike_rental or ev_charging")
+    population_column: str | None = Field(None, description="buildings: residents (life-circle weights with weight_by: population)")
 
     _check_path = field_validator("path", mode="before")(_existing)
 
@@ -87,11 +88,30 @@ class LayerSource(_Model):
         return self
 
 
+CODE_SYSTEMS = ("gb2023", "gb50137", "osm", "overture", "internal")
+
+
+class ParcelSource(LayerSource):
+    """Land-use parcels (用地地块) with a land-use code, and optionally their planned or current figures."""
+
+    code_column: str = Field(description="Column with the land-use code (or its Chinese name)")
+    code_system: Literal["gb2023", "gb50137", "osm", "overture", "internal"] = Field(
+        "gb2023",
+        description="gb2023: 国土空间调查、规划、用途管制用地用海分类指南 (07, 0701, 080403…); gb50137: GB 50137-2011 (R2, A33…); "
+        "osm: OSM landuse/leisure/amenity values; overture: Overture land_use classes; internal: ditan's class ids",
+    )
+    floor_area_column: str | None = Field(None, description="Planned or current gross floor area of the parcel, m²")
+    far_column: str | None = Field(None, description="Planned or current FAR of the parcel (floor area = FAR × parcel area)")
+    height_limit_column: str | None = Field(None, description="Building height limit, m")
+    green_ratio_column: str | None = Field(None, description="Green-space ratio of the parcel, % (attached green 附属绿地)")
+
+
 class RasterSource(_Model):
     """A land-cover raster (e.g. ESA WorldCover) or a continuous vegetation index (NDVI)."""
 
     path: Path
     vegetation_classes: list[int] = Field([10, 20, 30, 90, 95], description="Class codes counted as vegetation")
+    impervious_classes: list[int] = Field([50], description="Class codes counted as impervious (permeable share = the rest)")
     ndvi_threshold: float | None = Field(None, description="Continuous raster: pixels ≥ this value are vegetation")
     nodata: float | None = Field(None, description="Override the raster's nodata value")
 
@@ -103,7 +123,7 @@ class Inputs(_Model):
     units: LayerSource | None = Field(None, description="Community boundaries; derive them with `ditan units` if you have none")
     roads: LayerSource | None = None
     buildings: LayerSource | None = None
-    landuse: LayerSource | None = None
+    parcels: ParcelSource | None = Field(None, description="Land-use parcels with a code column (GB 50137, 2023 codes, OSM or Overture)")
     pois: LayerSource | None = None
     stations: LayerSource | None = None
     landcover: RasterSource | None = None
@@ -123,6 +143,9 @@ class UnitsOptions(_Model):
 
 
 class RoadOptions(_Model):
+    divided: bool = Field(True, description="Count a divided road (two one-way carriageways) once, as one centre line")
+    divided_max_gap_m: float = Field(40.0, gt=0, description="Carriageways of one road lie at most this far apart")
+    junction_tolerance_m: float = Field(15.0, ge=0, description="Junction nodes within 2× this are one intersection (0: off)")
     include: list[str] = Field(
         ["motorway", "motorway_link", "trunk", "trunk_link", "primary", "primary_link", "secondary",
          "secondary_link", "tertiary", "tertiary_link", "residential", "unclassified", "living_street"],
@@ -143,15 +166,30 @@ class LifeCircleOptions(_Model):
     )
     catalogue: Path | None = Field(None, description="Facility catalogue YAML; default: the packaged GB 50180 one")
     snap_max_m: float = Field(100.0, gt=0, description="Facilities and homes further than this from the walk network are not snapped")
+    weight_by: Literal["floor_area", "population"] = Field(
+        "floor_area",
+        description="floor_area: residential floor area; population: inputs.buildings.population_column or population_raster",
+    )
+    population_raster: Path | None = Field(None, description="GeoTIFF of residents per pixel (with weight_by: population)")
+    service_area_buffer_m: float = Field(25.0, ge=0, description="Service-area polygons: reachable streets buffered by this")
     walk_exclude: list[str] = Field(
         ["motorway", "motorway_link", "trunk", "trunk_link", "construction", "proposed", "raceway", "bus_guideway"],
         description="OSM highway values not walkable",
     )
 
-    @field_validator("catalogue", mode="before")
+    @field_validator("catalogue", "population_raster", mode="before")
     @classmethod
     def _cat(cls, v: Any, info: ValidationInfo) -> Path | None:
         return None if v is None else _existing(v, info)
+
+
+class ParkOptions(_Model):
+    """城市体检 park service-radius coverage (公园绿地服务半径覆盖率)."""
+
+    large_min_area_m2: float = Field(5000.0, gt=0, description="Parks at least this large serve large_radius_m")
+    large_radius_m: float = Field(500.0, gt=0)
+    small_min_area_m2: float = Field(2000.0, gt=0, description="Parks from this size up to large_min_area_m2 serve small_radius_m")
+    small_radius_m: float = Field(300.0, gt=0)
 
 
 class TransitOptions(_Model):
@@ -167,14 +205,21 @@ class Config(_Model):
     name: str = Field(pattern=r"^[A-Za-z0-9_\-]+$", description="Run name; outputs go to out/<name>/")
     title: str | None = Field(None, description="Title shown in tables and maps")
     crs: str | None = Field(None, description="Metric CRS to measure in; default: CGCS2000 3° Gauss–Krüger zone or UTM")
+    bounds: tuple[float, float, float, float] | None = Field(
+        None, description="Study bounds [west, south, east, north] in degrees (WGS 84); default: inputs.osm bounds, else the units"
+    )
+    attribution: str | None = Field(None, description="Data attribution shown on maps and in the manifest")
     inputs: Inputs
     units: UnitsOptions = UnitsOptions()
     roads: RoadOptions = RoadOptions()
     buildings: BuildingOptions = BuildingOptions()
     life_circle: LifeCircleOptions = LifeCircleOptions()
     transit: TransitOptions = TransitOptions()
+    parks: ParkOptions = ParkOptions()
     map: MapOptions = MapOptions()
     source_path: Path | None = Field(None, exclude=True, description="(set by the loader)")
+
+    _check_bounds = field_validator("bounds")(OsmSource._bounds.__func__)  # type: ignore[attr-defined]
 
     @field_validator("crs")
     @classmethod
@@ -192,7 +237,12 @@ class Config(_Model):
         return v
 
 
+RENAMED = {"landuse": "parcels (with code_column and code_system)"}
+
+
 def _hint(loc: tuple, err: dict) -> str:
+    if err["type"] == "extra_forbidden" and str(loc[-1]) in RENAMED:
+        return f" — did you mean '{RENAMED[str(loc[-1])]}'?"
     if err["type"] == "extra_forbidden":
         model = _model_at(loc[:-1])
         if model is not None:

@@ -10,15 +10,15 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
-from pipelines.config import Config, LayerSource
+from pipelines.config import Config, LayerSource, ParcelSource
 from spatial import osm_layers
 from spatial.catalogue import load_catalogue
 from spatial.crs import choose_metric_crs, to_metric
-from spatial.errors import LayerError
+from spatial.errors import LayerError, feature_list
 from spatial.indicators.intensity import estimate_floors
 from spatial.io.osm import OsmExtract, read_osm
 from spatial.io.vector import read_vector
-from spatial.landuse.classes import LANDUSE_CLASSES, osm_landuse_table
+from spatial.landuse.codes import CODE_SYSTEM_NAMES, classify_codes
 from spatial.study_area import RasterInput, StudyArea
 from spatial.units import derive_units, name_units
 from spatial.validate import LINEAR, POLYGONAL, PUNTAL, Ledger, clean_geometries, require_columns, require_unique_ids
@@ -40,8 +40,8 @@ def study_crs(cfg: Config, ext: OsmExtract | None, units: gpd.GeoDataFrame | Non
     """The config's CRS, else the metric CRS chosen from the data's centre."""
     if cfg.crs:
         return CRS.from_user_input(cfg.crs)
-    if cfg.inputs.osm and (cfg.inputs.osm.bounds or (ext and ext.bounds)):
-        w, s, e, n = cfg.inputs.osm.bounds or ext.bounds  # type: ignore[union-attr]
+    if cfg.bounds or (cfg.inputs.osm and (cfg.inputs.osm.bounds or (ext and ext.bounds))):
+        w, s, e, n = cfg.bounds or cfg.inputs.osm.bounds or ext.bounds  # type: ignore[union-attr]
         return choose_metric_crs((w + e) / 2, (s + n) / 2)
     for layer in (units, roads, ext.ways if ext else None):
         if layer is not None and len(layer):
@@ -60,7 +60,7 @@ def load_study_area(cfg: Config, *, derive_missing_units: bool = True) -> StudyA
     log.info("measuring in %s (%s)", crs.name, crs.to_string())
 
     roads = _roads(roads_raw, inp.roads, ext, crs, ledger)
-    landuse = _landuse(inp.landuse, ext, crs, ledger)
+    landuse, parcels = _landuse(inp.parcels, ext, crs, ledger)
     buildings = _buildings(inp.buildings, ext, crs, ledger, landuse, cfg)
     vegetation = osm_layers.vegetation_from_osm(ext, crs) if ext else gpd.GeoDataFrame({"tag": []}, geometry=[], crs=crs)
     catalogue = load_catalogue(cfg.life_circle.catalogue, tier_distances_m=cfg.life_circle.tiers_m)
@@ -81,10 +81,11 @@ def load_study_area(cfg: Config, *, derive_missing_units: bool = True) -> StudyA
     landcover = None
     if inp.landcover:
         lc = inp.landcover
-        landcover = RasterInput(str(lc.path), tuple(lc.vegetation_classes), lc.ndvi_threshold, lc.nodata)
+        landcover = RasterInput(str(lc.path), tuple(lc.vegetation_classes), lc.ndvi_threshold, lc.nodata, tuple(lc.impervious_classes))
     return StudyArea(crs=crs, bounds=bounds, units=units, roads=roads, buildings=buildings, landuse=landuse,
                      vegetation=vegetation, facilities=facilities, stations=stations, catalogue=catalogue,
-                     ledger=ledger, landcover=landcover)  # fmt: skip
+                     ledger=ledger, landcover=landcover, parcels=parcels,
+                     code_system=inp.parcels.code_system if inp.parcels else "osm")  # fmt: skip
 
 
 def make_units(cfg: Config, roads: gpd.GeoDataFrame, landuse: gpd.GeoDataFrame, bounds: shapely.Polygon) -> gpd.GeoDataFrame:
@@ -98,7 +99,7 @@ def make_units(cfg: Config, roads: gpd.GeoDataFrame, landuse: gpd.GeoDataFrame, 
 
 
 def _bounds(cfg: Config, ext: OsmExtract | None, crs: CRS, units: gpd.GeoDataFrame | None, roads: gpd.GeoDataFrame) -> shapely.Polygon:
-    box = (cfg.inputs.osm.bounds if cfg.inputs.osm else None) or (ext.bounds if ext else None)
+    box = cfg.bounds or (cfg.inputs.osm.bounds if cfg.inputs.osm else None) or (ext.bounds if ext else None)
     if box:
         return gpd.GeoSeries([shapely.box(*box)], crs=4326).to_crs(crs).iloc[0]
     if units is not None and len(units):
@@ -137,29 +138,64 @@ def _roads(raw: gpd.GeoDataFrame | None, src: LayerSource | None, ext: OsmExtrac
     return to_metric(df, crs, "roads").reset_index(drop=True)
 
 
-def _landuse(src: LayerSource | None, ext: OsmExtract | None, crs: CRS, ledger: Ledger) -> gpd.GeoDataFrame:
+def _landuse(src: ParcelSource | None, ext: OsmExtract | None, crs: CRS, ledger: Ledger) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame | None]:
+    """Classified land-use polygons (for the shares) and, from a parcel layer, the parcels themselves."""
     if src is None:
         if ext is None:
-            return gpd.GeoDataFrame({"lu_class": [], "tag": [], "name": []}, geometry=[], crs=crs)
+            return gpd.GeoDataFrame({"lu_class": [], "tag": [], "name": []}, geometry=[], crs=crs), None
         lu = osm_layers.landuse_from_osm(ext, crs, ledger)
         ledger.layer("land use (OSM)").note = "areas with a land-use tag; smallest polygon wins where they overlap"
-        return lu
-    raw = _read(src, "land use")
-    if not src.class_column:
-        raise LayerError("layer 'land use' needs class_column (internal class or OSM landuse value)")
-    require_columns(raw, [src.class_column], layer="land use")
-    value = raw[src.class_column].astype(str)
-    cls = value.where(value.isin(list(LANDUSE_CLASSES)), value.map(osm_landuse_table()["landuse"]))
-    rec = ledger.layer("land use")
-    unknown = cls.isna()
-    for v, n in value[unknown].value_counts().items():
-        rec.read += int(n)
-        rec.dropped[f"unknown land-use class '{v}'"] += int(n)
-    raw = raw[~unknown]
-    df = gpd.GeoDataFrame({"lu_class": cls[~unknown].to_numpy(), "tag": value[~unknown].to_numpy(), "name": _col(raw, src.name_column)},
-                          geometry=raw.geometry.to_numpy(), crs=raw.crs)  # fmt: skip
-    df = clean_geometries(df, layer="land use", kinds=POLYGONAL, ledger=ledger)
-    return to_metric(df, crs, "land use").reset_index(drop=True)
+        return lu, None
+    parcels = _parcels(src, crs, ledger)
+    known = parcels[parcels["lu_class"].notna()]
+    return known[["lu_class", "tag", "name", "geometry"]].reset_index(drop=True), parcels
+
+
+def _number(raw: pd.DataFrame, column: str | None) -> np.ndarray:
+    if not column:
+        return np.full(len(raw), np.nan)
+    return pd.to_numeric(raw[column], errors="coerce").to_numpy(dtype=float)
+
+
+def _parcels(src: ParcelSource, crs: CRS, ledger: Ledger) -> gpd.GeoDataFrame:
+    """Parcels with their internal class; unknown codes kept (class None) and listed per code in the ledger."""
+    layer = "land-use parcels"
+    raw = _read(src, layer)
+    cols = (src.code_column, src.id_column, src.name_column, src.floor_area_column, src.far_column,
+            src.height_limit_column, src.green_ratio_column)  # fmt: skip
+    require_columns(raw, [c for c in cols if c], layer=layer, hint="check the column names under inputs.parcels")
+    df = gpd.GeoDataFrame(
+        {"parcel_id": _col(raw, src.id_column) if src.id_column else np.arange(1, len(raw) + 1).astype(str),
+         "tag": raw[src.code_column].to_numpy(), "name": _col(raw, src.name_column),
+         "floor_area_m2": _number(raw, src.floor_area_column), "far": _number(raw, src.far_column),
+         "height_limit_m": _number(raw, src.height_limit_column), "green_ratio_pct": _number(raw, src.green_ratio_column)},
+        geometry=raw.geometry.to_numpy(), crs=raw.crs,
+    )  # fmt: skip
+    df = to_metric(clean_geometries(df, layer=layer, kinds=POLYGONAL, ledger=ledger), crs, layer).reset_index(drop=True)
+    codes = classify_codes(df["tag"], src.code_system)
+    df["lu_class"] = codes["lu_class"].to_numpy()
+    df["code"] = codes["code"].to_numpy()
+    rec = ledger.layer(layer)
+    area = df.geometry.area.to_numpy()
+    how = codes["how"].to_numpy()
+    system = CODE_SYSTEM_NAMES.get(src.code_system, src.code_system)
+    for code, grp in pd.DataFrame({"code": df["tag"].astype(str), "how": how, "area": area}).groupby(["how", "code"], sort=True):
+        kind, value = code
+        if kind == "unknown":
+            rec.flagged[f"unknown {system} code '{value}' ({len(grp)} parcels, {grp['area'].sum():,.0f} m²; counted as land without a class)"] += len(grp)
+        elif kind == "empty":
+            rec.flagged[f"no land-use code ({len(grp)} parcels, {grp['area'].sum():,.0f} m²; counted as land without a class)"] += len(grp)
+        elif kind == "parent":
+            rec.flagged[f"code '{value}' not in the {system} table; classified by its parent code"] += len(grp)
+    rec.note = f"land-use codes read as {system}"
+    bad_far = (df["far"] < 0) | (df["far"] > 30) | (df["floor_area_m2"] < 0)
+    if bad_far.any():
+        ids = df.loc[bad_far, "parcel_id"].astype(str).tolist()
+        raise LayerError(
+            f"layer '{layer}': {len(ids)} parcel(s) with a negative floor area or a FAR outside 0–30 ({feature_list(ids)}); "
+            "fix the values or leave them empty"
+        )
+    return df
 
 
 def _buildings(src: LayerSource | None, ext: OsmExtract | None, crs: CRS, ledger: Ledger, landuse: gpd.GeoDataFrame, cfg: Config) -> gpd.GeoDataFrame:
@@ -169,10 +205,12 @@ def _buildings(src: LayerSource | None, ext: OsmExtract | None, crs: CRS, ledger
         b = osm_layers.buildings_from_osm(ext, crs, ledger)
     else:
         raw = _read(src, "buildings")
-        require_columns(raw, [c for c in (src.type_column, src.floors_column, src.height_column, src.name_column) if c], layer="buildings")
+        cols = (src.type_column, src.floors_column, src.height_column, src.name_column, src.population_column)
+        require_columns(raw, [c for c in cols if c], layer="buildings")
         b = gpd.GeoDataFrame(
             {"building": _col(raw, src.type_column, "yes"), "levels_raw": _col(raw, src.floors_column),
-             "height_raw": _col(raw, src.height_column), "name": _col(raw, src.name_column)},
+             "height_raw": _col(raw, src.height_column), "name": _col(raw, src.name_column),
+             "population": _number(raw, src.population_column)},
             geometry=raw.geometry.to_numpy(), crs=raw.crs,
         )  # fmt: skip
         b["building"] = b["building"].fillna("yes").astype(str)

@@ -23,6 +23,11 @@ PACKAGES = ("ditan", "geopandas", "shapely", "pyproj", "osmium", "networkx", "os
 ATTRIBUTION = "© OpenStreetMap contributors (ODbL 1.0)"
 
 
+def attribution(cfg: Config) -> str:
+    """The data attribution of a run: the config's, else OpenStreetMap's."""
+    return cfg.attribution or ATTRIBUTION
+
+
 @dataclass
 class RunOutput:
     out_dir: Path
@@ -34,10 +39,14 @@ class RunOutput:
 
 def input_files(cfg: Config) -> list[Path]:
     inp = cfg.inputs
-    paths = [getattr(inp, k).path for k in ("osm", "units", "roads", "buildings", "landuse", "pois", "stations", "landcover") if getattr(inp, k)]
-    if cfg.life_circle.catalogue:
-        paths.append(cfg.life_circle.catalogue)
+    paths = [getattr(inp, k).path for k in ("osm", "units", "roads", "buildings", "parcels", "pois", "stations", "landcover") if getattr(inp, k)]
+    paths += [p for p in (cfg.life_circle.catalogue, cfg.life_circle.population_raster) if p]
     return paths
+
+
+def service_area_layers(areas) -> dict:
+    """One GeoPackage layer per tier (service_areas_5min …, service_areas_500m), one row per category."""
+    return {f"service_areas_{tier}": grp.reset_index(drop=True) for tier, grp in areas.groupby("tier", sort=False)}
 
 
 def versions() -> dict[str, str]:
@@ -68,14 +77,14 @@ def run(cfg: Config, out_dir: Path, *, timer: Timer | None = None) -> RunOutput:
         html = map_html(build_map(
             res.units, indicators={k: v for k, v in res.columns.items() if k in res.units.columns}, color_by=color_by,
             roads=city, buildings=sa.buildings, facilities=sa.facilities, categories=cats, stations=sa.stations,
-            station_radius_m=cfg.transit.radius_m, attribution=ATTRIBUTION, tiles=cfg.map.tiles,
+            station_radius_m=cfg.transit.radius_m, attribution=attribution(cfg), tiles=cfg.map.tiles,
         ))  # fmt: skip
     quality = sa.ledger.to_frame()
     files = {name: out_dir / name for name in ("indicators.csv", "indicators.xlsx", "communities.gpkg", "map.html", "data_quality.csv", "manifest.json")}
     with timer.stage("write"):
         write.write_csv(files["indicators.csv"], res.indicators)
         write.write_xlsx(files["indicators.xlsx"], res.indicators, res.columns, quality)
-        write.write_gpkg(files["communities.gpkg"], res.units)
+        write.write_gpkg(files["communities.gpkg"], {"communities": res.units, **service_area_layers(res.service_areas)})
         write.write_text(files["map.html"], html)
         write.write_csv(files["data_quality.csv"], quality.set_index("layer"))
     manifest = {
@@ -91,7 +100,7 @@ def run(cfg: Config, out_dir: Path, *, timer: Timer | None = None) -> RunOutput:
         "network": res.stats,
         "timings_s": timer.seconds,
         "outputs": sorted(files),
-        "attribution": ATTRIBUTION,
+        "attribution": attribution(cfg),
     }
     write.write_json(files["manifest.json"], manifest)
     return RunOutput(out_dir=out_dir, result=res, study=sa, files=files, manifest=manifest)

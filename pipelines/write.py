@@ -79,9 +79,12 @@ def write_xlsx(path: Path, indicators: pd.DataFrame, columns: dict[str, Indicato
         wb.save(tmp)
 
 
-def write_gpkg(path: Path, units: gpd.GeoDataFrame, *, layer: str = "communities") -> None:
+def write_gpkg(path: Path, layers: dict[str, gpd.GeoDataFrame]) -> None:
+    """One GeoPackage with a layer per entry (the first is the units), written atomically."""
     with atomic_path(path) as tmp:
-        units.reset_index().to_file(tmp, layer=layer, driver="GPKG", engine="pyogrio")
+        for i, (name, gdf) in enumerate(layers.items()):
+            frame = gdf.reset_index() if i == 0 else gdf
+            frame.to_file(tmp, layer=name, driver="GPKG", engine="pyogrio", mode="w" if i == 0 else "a")
 
 
 def write_json(path: Path, data: dict) -> None:

@@ -18,6 +18,7 @@ class RasterInput:
     vegetation_classes: tuple[int, ...]
     ndvi_threshold: float | None = None
     nodata: float | None = None
+    impervious_classes: tuple[int, ...] = (50,)
 
 
 @dataclass
@@ -29,10 +30,12 @@ class StudyArea:
     units: gpd.GeoDataFrame  # index unit_id (str); column name
     roads: gpd.GeoDataFrame  # all highway lines: highway, name
     buildings: gpd.GeoDataFrame  # building, floors, floors_source, residential, name
-    landuse: gpd.GeoDataFrame  # lu_class, tag, name
+    landuse: gpd.GeoDataFrame  # lu_class, tag, name (classified polygons: parcels of a known class, or OSM areas)
     vegetation: gpd.GeoDataFrame  # vegetation polygons (green coverage without a raster)
     facilities: gpd.GeoDataFrame  # category, name (one row per feature and category)
     stations: gpd.GeoDataFrame  # kind, name
     catalogue: Catalogue
     ledger: Ledger
     landcover: RasterInput | None = None
+    parcels: gpd.GeoDataFrame | None = None  # parcel layer: parcel_id, tag, code, lu_class, floor_area_m2, far, height_limit_m, green_ratio_pct
+    code_system: str = "osm"  # the land-use code system of ``landuse``

@@ -31,6 +31,7 @@ class LayerRecord:
     repaired: Counter = field(default_factory=Counter)
     dropped: Counter = field(default_factory=Counter)
     outside_study_area: int = 0
+    flagged: Counter = field(default_factory=Counter)  # kept, but with a caveat (e.g. an unknown land-use code)
     note: str = ""
 
     @property
@@ -69,6 +70,8 @@ class Ledger:
                     "dropped": r.dropped_total,
                     "dropped_why": "; ".join(f"{k}: {v}" for k, v in sorted(r.dropped.items())),
                     "outside_study_area": r.outside_study_area,
+                    "flagged": int(sum(r.flagged.values())),
+                    "flagged_why": "; ".join(f"{k}: {v}" for k, v in sorted(r.flagged.items())),
                     "balanced": r.balanced(),
                     "note": r.note,
                 }

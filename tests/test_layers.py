@@ -26,9 +26,10 @@ def layer_dir(tmp_path):
          {"kind": "residential", "nm": "乙路", "geometry": line((-50, 500), (500, 500), (1050, 500))}]).to_file(tmp_path / "roads.shp")  # fmt: skip
     gdf([{"use": "residential", "fl": 10, "geometry": box(100, 100, 150, 140)},  # 2000 m² × 10 floors
          {"use": "yes", "fl": None, "geometry": box(600, 600, 620, 650)}]).to_parquet(tmp_path / "buildings.parquet")  # fmt: skip
-    gdf([{"cls": "residential", "geometry": box(0, 0, 500, 500)},
-         {"cls": "park", "geometry": box(600, 0, 700, 100)},  # an OSM landuse value: green
-         {"cls": "R9-unknown", "geometry": box(800, 800, 900, 900)}]).to_file(tmp_path / "landuse.gpkg", layer="lu")  # fmt: skip
+    # parcels coded with the 2023 用地用海 codes: a code, a Chinese name, an unknown code; one carries a FAR
+    gdf([{"dm": "0701", "rjl": 1.0, "geometry": box(0, 0, 500, 500)},  # 250,000 m² × FAR 1
+         {"dm": "公园绿地", "rjl": None, "geometry": box(600, 0, 700, 100)},  # the name of 1401: park
+         {"dm": "R9-unknown", "rjl": None, "geometry": box(800, 800, 900, 900)}]).to_file(tmp_path / "parcels.gpkg", layer="lu")  # fmt: skip
     pois = gdf([{"cat": "kindergarten", "name": "阳光幼儿园", "geometry": point(200, 510)},
                 {"cat": "not_a_category", "name": "x", "geometry": point(300, 510)}]).to_crs(4326)  # fmt: skip
     df = pd.DataFrame({"lon": pois.geometry.x, "lat": pois.geometry.y, "cat": pois["cat"], "name": pois["name"]})
@@ -51,7 +52,7 @@ def _config(d, pois="pois_bom.csv"):
             "units": {"path": "units.geojson", "id_column": "code", "name_column": "title"},
             "roads": {"path": "roads.shp", "class_column": "kind", "name_column": "nm"},
             "buildings": {"path": "buildings.parquet", "type_column": "use", "floors_column": "fl"},
-            "landuse": {"path": "landuse.gpkg", "layer": "lu", "class_column": "cls"},
+            "parcels": {"path": "parcels.gpkg", "layer": "lu", "code_column": "dm", "code_system": "gb2023", "far_column": "rjl"},
             "pois": {"path": pois, "x_column": "lon", "y_column": "lat", "crs": "EPSG:4326", "category_column": "cat", "name_column": "name"},
             "stations": {"path": "stations.gpkg", "kind_column": "k"},
             "landcover": {"path": "lc.tif"},
@@ -68,7 +69,10 @@ def test_layers_load_and_run(layer_dir, pois):
     assert sa.units.geometry.area.iloc[0] == pytest.approx(1e6, rel=1e-6)  # reprojected back from WGS 84
     assert sa.facilities["name"].tolist() == ["阳光幼儿园"]  # the GB18030 name survives
     q = sa.ledger.to_frame().set_index("layer")
-    assert q.loc["land use", "dropped_why"] == "unknown land-use class 'R9-unknown': 1"
+    assert q.loc["land-use parcels", "flagged_why"] == (
+        "unknown 用地用海分类指南 (2023) code 'R9-unknown' (1 parcels, 10,000 m²; counted as land without a class): 1"
+    )
+    assert q.loc["land-use parcels", "kept"] == 3
     assert q.loc["life-circle facilities", "dropped_why"] == "category 'not_a_category' not in the catalogue: 1"
     assert q.loc["stations", "dropped_why"] == "unknown station kind 'tram': 1"
     assert q["balanced"].all()
@@ -76,12 +80,18 @@ def test_layers_load_and_run(layer_dir, pois):
     t = compute(sa, cfg).indicators.loc["C1"]
     assert t["road_length_km"] == pytest.approx(2.0)  # 1000 m of each road inside the unit
     assert t["road_density_arterial_km_per_km2"] == pytest.approx(1.0)
-    assert t["floor_area_m2"] == pytest.approx(2000 * 10 + 1000 * 3)  # the 'yes' building: default 3 floors
+    # the parcel's FAR gives 250,000 m² where it lies (the 10-floor building on it is not added);
+    # elsewhere the buildings: the 'yes' building has the default 3 floors
+    assert t["floor_area_m2"] == pytest.approx(250_000 + 1000 * 3)
+    assert t["far_source"] == "parcels+buildings" and t["far_parcel_area_pct"] == pytest.approx(25.0)
+    assert t["far_buildings_ratio"] == pytest.approx((2000 * 10 + 1000 * 3) / 1e6)
     assert t["lu_residential_pct"] == pytest.approx(25.0)
-    assert t["lu_green_pct"] == pytest.approx(1.0)
+    assert t["lu_park_pct"] == pytest.approx(1.0) and t["green_space_ratio_pct"] == pytest.approx(1.0)
+    assert t["lu_code_system"] == "gb2023"
     assert t["lu_unknown_pct"] == pytest.approx(74.0)  # the unknown-code parcel is not folded into a class
     assert t["green_coverage_pct"] == pytest.approx(50.0)  # left half of the raster is trees
     assert t["green_coverage_source"] == "raster"
+    assert t["permeable_surface_pct"] == pytest.approx(50.0)  # the right half is built-up (50)
     assert t["raster_nodata_pct"] == pytest.approx(0.0, abs=1e-6)
     # the residential building (origin near (125, 120)) stands 375 m from the nearest road, beyond the
     # 100 m snapping distance: not covered by any network measure, and counted in the ledger

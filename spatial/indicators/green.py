@@ -1,8 +1,14 @@
-"""Green coverage (绿化覆盖率): the vertical projection of vegetation ÷ unit land area.
+"""Green coverage (绿化覆盖率) and permeable surface share (可渗透面积占比).
 
-Distinct from the green-space ratio (绿地率, from land use; see landuse.py). From a land-cover
-raster when one is configured (exact zonal shares, green_raster.py); otherwise from vegetation
-polygons, dissolved first so that overlapping polygons count once.
+Green coverage is the vertical projection of vegetation ÷ unit land area, distinct from the
+green-space ratio (绿地率, from land use; see landuse.py). From a land-cover raster when one is
+configured (exact zonal shares, green_raster.py); otherwise from vegetation polygons, dissolved
+first so that overlapping polygons count once.
+
+The permeable share is the assessed area that is not of an impervious class (default ESA
+WorldCover 50 built-up): trees, grass, cropland, bare soil and water let rain in; roofs and
+paving do not. It needs a class raster; with a continuous (NDVI) raster or without a raster it
+is NaN, not assessable.
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ from spatial.indicators.green_raster import raster_cover_shares
 
 #: ESA WorldCover vegetation classes: trees, shrubland, grassland, herbaceous wetland, mangroves
 WORLDCOVER_VEGETATION = (10, 20, 30, 90, 95)
+#: ESA WorldCover impervious classes: built-up
+WORLDCOVER_IMPERVIOUS = (50,)
 
 
 def green_coverage_from_polygons(units: gpd.GeoDataFrame, vegetation: gpd.GeoDataFrame) -> pd.DataFrame:
@@ -33,6 +41,7 @@ def green_coverage_from_polygons(units: gpd.GeoDataFrame, vegetation: gpd.GeoDat
     out = pd.DataFrame(index=units.index)
     out["green_coverage_pct"] = veg / units.geometry.area.to_numpy() * 100.0
     out["green_coverage_source"] = "osm_vegetation_polygons"
+    out["permeable_surface_pct"] = np.nan
     out["raster_nodata_pct"] = np.nan
     return out
 
@@ -42,17 +51,27 @@ def green_coverage_from_raster(
     raster_path: str | os.PathLike,
     *,
     vegetation_classes: Sequence[int] | None = WORLDCOVER_VEGETATION,
+    impervious_classes: Sequence[int] | None = WORLDCOVER_IMPERVIOUS,
     ndvi_threshold: float | None = None,
     nodata: float | None = None,
 ) -> pd.DataFrame:
-    """green_coverage_pct of the assessed (non-nodata) area; NaN where the raster does not cover a unit."""
+    """green_coverage_pct and permeable_surface_pct of the assessed (non-nodata) area.
+
+    Both are NaN where the raster does not cover a unit (not assessable); the permeable share is
+    NaN for a continuous raster (``ndvi_threshold``), which has no impervious class.
+    """
     ensure_projected(units, "units")
     if ndvi_threshold is not None:
         shares = raster_cover_shares(units, raster_path, thresholds={"green": ndvi_threshold}, nodata=nodata)
+        shares["impervious_pct"] = np.nan
     else:
-        shares = raster_cover_shares(units, raster_path, classes={"green": list(vegetation_classes or ())}, nodata=nodata)
+        shares = raster_cover_shares(
+            units, raster_path, classes={"green": list(vegetation_classes or ()), "impervious": list(impervious_classes or ())},
+            nodata=nodata,
+        )
     out = pd.DataFrame(index=units.index)
     out["green_coverage_pct"] = shares["green_pct"].to_numpy()
     out["green_coverage_source"] = "raster"
+    out["permeable_surface_pct"] = 100.0 - shares["impervious_pct"].to_numpy()
     out["raster_nodata_pct"] = shares["raster_nodata_pct"].to_numpy()
     return out
