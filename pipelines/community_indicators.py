@@ -66,7 +66,8 @@ def column_registry(sa: StudyArea) -> dict[str, Indicator]:
     """Registry entries of every output column, in table order (life-circle categories inserted)."""
     cat = sa.catalogue
     lc = [
-        life_circle_indicator(c.id, c.zh, c.en, cat.tiers[c.tier].zh, cat.tiers[c.tier].distance_m)
+        life_circle_indicator(c.id, c.zh, c.en, cat.tiers[c.tier].zh, cat.tiers[c.tier].distance_m,
+                              source=c.source or "GB 50180-2018", unconfirmed=c.unconfirmed)  # fmt: skip
         for c in cat.categories.values()
     ]
     reg = registry(lc)

@@ -75,8 +75,11 @@ class LayerSource(_Model):
     type_column: str | None = Field(None, description="buildings: building type (OSM building values)")
     floors_column: str | None = Field(None, description="buildings: number of floors")
     height_column: str | None = Field(None, description="buildings: height in metres")
-    category_column: str | None = Field(None, description="pois: life-circle category id")
-    kind_column: str | None = Field(None, description="stations: bus_stop, metro, bike_rental or ev_charging")
+    category_column: str | None = Field(None, description="pois: life-circle category (id, Chinese name or alias)")
+    kind_column: str | None = Field(None, description="stations: bus_stop, metro, bike_rental or ev_charging (or their Chinese names)")
+    category_system: Literal["catalogue", "overture"] = Field(
+        "catalogue", description="catalogue: ids, Chinese names and aliases of the catalogue; overture: Overture places categories"
+    )
     population_column: str | None = Field(None, description="buildings: residents (life-circle weights with weight_by: population)")
 
     _check_path = field_validator("path", mode="before")(_existing)
@@ -160,11 +163,26 @@ class BuildingOptions(_Model):
     )
 
 
+class CategorySpec(_Model):
+    """A life-circle facility category added in the config (same fields as the catalogue file)."""
+
+    id: str = Field(pattern=r"^[a-z0-9_]+$")
+    tier: str
+    zh: str
+    en: str
+    source: str = "added in the run configuration"
+    unconfirmed: bool = False
+    aliases: list[str] = []
+    overture: list[str] = []
+    match: list[dict[str, Any]] = Field([], description="OSM tag rules, e.g. [{amenity: canteen}]")
+
+
 class LifeCircleOptions(_Model):
     tiers_m: dict[str, float] = Field(
         {"5min": 300.0, "10min": 500.0, "15min": 1000.0}, description="Walking distance of each tier (GB 50180-2018)"
     )
     catalogue: Path | None = Field(None, description="Facility catalogue YAML; default: the packaged GB 50180 one")
+    extra_categories: list[CategorySpec] = Field([], description="Categories added to (or replacing by id in) the catalogue")
     snap_max_m: float = Field(100.0, gt=0, description="Facilities and homes further than this from the walk network are not snapped")
     weight_by: Literal["floor_area", "population"] = Field(
         "floor_area",

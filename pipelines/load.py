@@ -12,7 +12,7 @@ from pyproj import CRS
 
 from pipelines.config import Config, LayerSource, ParcelSource
 from spatial import osm_layers
-from spatial.catalogue import load_catalogue
+from spatial.catalogue import load_catalogue, value_lookup
 from spatial.crs import choose_metric_crs, to_metric
 from spatial.errors import LayerError, feature_list
 from spatial.indicators.intensity import estimate_floors
@@ -63,7 +63,8 @@ def load_study_area(cfg: Config, *, derive_missing_units: bool = True) -> StudyA
     landuse, parcels = _landuse(inp.parcels, ext, crs, ledger)
     buildings = _buildings(inp.buildings, ext, crs, ledger, landuse, cfg)
     vegetation = osm_layers.vegetation_from_osm(ext, crs) if ext else gpd.GeoDataFrame({"tag": []}, geometry=[], crs=crs)
-    catalogue = load_catalogue(cfg.life_circle.catalogue, tier_distances_m=cfg.life_circle.tiers_m)
+    catalogue = load_catalogue(cfg.life_circle.catalogue, tier_distances_m=cfg.life_circle.tiers_m,
+                               extra_categories=[c.model_dump() for c in cfg.life_circle.extra_categories])  # fmt: skip
     points = osm_layers.points_from_osm(ext, crs) if ext else None
     facilities = _facilities(inp.pois, points, catalogue, crs, ledger)
     stations = _stations(inp.stations, points, catalogue, crs, ledger)
@@ -76,8 +77,13 @@ def load_study_area(cfg: Config, *, derive_missing_units: bool = True) -> StudyA
         units = make_units(cfg, roads, landuse, bounds)
     else:
         units = gpd.GeoDataFrame({"name": []}, geometry=[], crs=crs)
-    _count_outside(ledger, units, {"roads (OSM highway ways)": roads, "buildings": buildings, "land use": landuse,
-                                   "life-circle facilities": facilities, "stations": stations})  # fmt: skip
+    _count_outside(ledger, units, {
+        "roads" if inp.roads else "roads (OSM highway ways)": roads,
+        "buildings" if inp.buildings else "buildings (OSM)": buildings,
+        "land-use parcels" if inp.parcels else "land use (OSM)": parcels if parcels is not None else landuse,
+        "life-circle facilities": facilities,
+        "stations": stations,
+    })  # fmt: skip
     landcover = None
     if inp.landcover:
         lc = inp.landcover
@@ -134,7 +140,7 @@ def _roads(raw: gpd.GeoDataFrame | None, src: LayerSource | None, ext: OsmExtrac
         raise LayerError("layer 'roads' needs class_column (OSM highway values such as primary, residential)")
     df = gpd.GeoDataFrame({"highway": raw[src.class_column].astype(str).to_numpy(), "name": _col(raw, src.name_column)},
                           geometry=raw.geometry.to_numpy(), crs=raw.crs)  # fmt: skip
-    df = clean_geometries(df, layer="roads (OSM highway ways)", kinds=LINEAR, ledger=ledger)
+    df = clean_geometries(df, layer="roads", kinds=LINEAR, ledger=ledger)
     return to_metric(df, crs, "roads").reset_index(drop=True)
 
 
@@ -231,15 +237,7 @@ def _facilities(src: LayerSource | None, points: gpd.GeoDataFrame | None, catalo
     raw = _read(src, "pois")
     if src.category_column:
         require_columns(raw, [src.category_column], layer="pois")
-        cat = raw[src.category_column].astype(str)
-        rec = ledger.layer("life-circle facilities")
-        bad = ~cat.isin(list(catalogue.categories))
-        for v, n in cat[bad].value_counts().items():
-            rec.read += int(n)
-            rec.dropped[f"category '{v}' not in the catalogue"] += int(n)
-        raw = raw[~bad]
-        df = gpd.GeoDataFrame({"category": cat[~bad].to_numpy(), "name": _col(raw, src.name_column)}, geometry=raw.geometry.to_numpy(), crs=raw.crs)
-        df = clean_geometries(df, layer="life-circle facilities", kinds=PUNTAL, ledger=ledger)
+        df = _by_value(raw, src, src.category_column, catalogue.categories, ledger, "life-circle facilities", "category")
         return to_metric(df, crs, "pois").reset_index(drop=True)
     pts = to_metric(raw, crs, "pois")
     if src.name_column:
@@ -258,28 +256,42 @@ def _stations(src: LayerSource | None, points: gpd.GeoDataFrame | None, catalogu
     if not src.kind_column:
         raise LayerError(f"layer 'stations' needs kind_column with one of {', '.join(STATION_KINDS)}")
     require_columns(raw, [src.kind_column], layer="stations")
-    kind = raw[src.kind_column].astype(str)
-    bad = ~kind.isin(STATION_KINDS)
-    rec = ledger.layer("stations")
-    for v, n in kind[bad].value_counts().items():
-        rec.read += int(n)
-        rec.dropped[f"unknown station kind '{v}'"] += int(n)
-    raw = raw[~bad]
-    df = gpd.GeoDataFrame({"kind": kind[~bad].to_numpy(), "name": _col(raw, src.name_column)}, geometry=raw.geometry.to_numpy(), crs=raw.crs)
-    df = clean_geometries(df, layer="stations", kinds=PUNTAL, ledger=ledger)
+    df = _by_value(raw, src, src.kind_column, catalogue.stations, ledger, "stations", "kind")
     return to_metric(df, crs, "stations").reset_index(drop=True)
 
 
+def _by_value(raw: gpd.GeoDataFrame, src: LayerSource, column: str, entries, ledger: Ledger, layer: str, out_col: str) -> gpd.GeoDataFrame:
+    """Points whose column value names a catalogue entry, one row per entry named; the rest dropped and counted."""
+    pts = clean_geometries(raw, layer=layer, kinds=PUNTAL, ledger=ledger).reset_index(drop=True)
+    value = pts[column].astype("string").str.strip().fillna("")
+    hit = pd.DataFrame({"row": np.arange(len(pts)), "value": value.to_numpy()}).merge(value_lookup(entries, src.category_system), on="value")
+    hit = hit.drop_duplicates(["row", "category"]).sort_values(["row", "category"], kind="stable")
+    rec = ledger.layer(layer)
+    bad = ~np.isin(np.arange(len(pts)), hit["row"].to_numpy())
+    what = "a category" if out_col == "category" else "a station kind"
+    for v, n in value[bad].value_counts().sort_index().items():
+        rec.kept -= int(n)
+        rec.dropped[f"'{v}' is not {what} of the catalogue ({src.category_system} values)"] += int(n)
+    rows = hit["row"].to_numpy()
+    return gpd.GeoDataFrame({out_col: hit["category"].to_numpy(), "name": _col(pts, src.name_column)[rows]},
+                            geometry=pts.geometry.to_numpy()[rows], crs=pts.crs)  # fmt: skip
+
+
 def _count_outside(ledger: Ledger, units: gpd.GeoDataFrame, layers: dict[str, gpd.GeoDataFrame]) -> None:
-    """Record how many kept features of each layer touch no unit (informational, not dropped)."""
+    """Record how many kept features of each ledger layer touch no unit (informational, not dropped).
+
+    Facilities and stations may repeat a feature once per category; each location counts once.
+    """
     if units.empty:
         return
     tree = shapely.STRtree(units.geometry.to_numpy())
     for name, gdf in layers.items():
-        key = next((k for k in ledger.records if k.startswith(name.split(" (")[0])), None)
-        if key is None or gdf.empty:
+        if name not in ledger.records or gdf.empty:
             continue
-        hit = np.zeros(len(gdf), dtype=bool)
-        idx, _ = tree.query(gdf.geometry.to_numpy(), predicate="intersects")
+        geoms = gdf.geometry.to_numpy()
+        if name in ("life-circle facilities", "stations"):
+            geoms = geoms[~pd.Series(shapely.to_wkb(geoms)).duplicated().to_numpy()]
+        hit = np.zeros(len(geoms), dtype=bool)
+        idx, _ = tree.query(geoms, predicate="intersects")
         hit[idx] = True
-        ledger.layer(key).outside_study_area = int((~hit).sum())
+        ledger.layer(name).outside_study_area = int((~hit).sum())

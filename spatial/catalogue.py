@@ -34,7 +34,11 @@ class Category:
     tier: str
     zh: str
     en: str
-    match: tuple
+    match: tuple  # OSM tag rules
+    source: str = ""  # the clause of the standard the category rests on
+    unconfirmed: bool = False  # tier or entry not checked against the printed standard
+    aliases: tuple[str, ...] = ()  # values accepted in a planner's category column
+    overture: tuple[str, ...] = ()  # Overture places categories.primary values
 
 
 @dataclass(frozen=True)
@@ -47,35 +51,68 @@ class Catalogue:
         return self.tiers[self.categories[category_id].tier].distance_m
 
 
-def load_catalogue(path: str | os.PathLike | None = None, *, tier_distances_m: dict[str, float] | None = None) -> Catalogue:
-    """Load the catalogue (the packaged GB 50180 one by default); tier distances may be overridden."""
+def load_catalogue(
+    path: str | os.PathLike | None = None,
+    *,
+    tier_distances_m: dict[str, float] | None = None,
+    extra_categories: list[dict] | None = None,
+) -> Catalogue:
+    """Load the catalogue (the packaged GB 50180 one by default).
+
+    Tier distances may be overridden; ``extra_categories`` (same schema as the file's entries)
+    are added after the file's, or replace an entry with the same id.
+    """
     if path is None:
         text = resources.files("spatial.standards").joinpath("life_circle.yaml").read_text(encoding="utf-8")
     else:
         text = Path(path).read_text(encoding="utf-8")
-    return _parse(text, tuple(sorted((tier_distances_m or {}).items())))
+    extra = yaml.safe_dump(list(extra_categories or []), allow_unicode=True, sort_keys=True)
+    return _parse(text, tuple(sorted((tier_distances_m or {}).items())), extra)
+
+
+def _category(c: dict, tier: str) -> Category:
+    missing = [k for k in ("id", "zh", "en") if not c.get(k)]
+    if missing:
+        raise ValueError(f"life-circle category {c.get('id', c)!r} lacks {', '.join(missing)}")
+    return Category(
+        id=str(c["id"]), tier=tier, zh=str(c["zh"]), en=str(c["en"]), match=tuple(c.get("match") or ()),
+        source=str(c.get("source", "")), unconfirmed=bool(c.get("unconfirmed", False)),
+        aliases=tuple(str(a) for a in c.get("aliases") or ()), overture=tuple(str(a) for a in c.get("overture") or ()),
+    )  # fmt: skip
 
 
 @lru_cache(maxsize=8)
-def _parse(text: str, overrides: tuple) -> Catalogue:
+def _parse(text: str, overrides: tuple, extra: str = "[]") -> Catalogue:
     raw = yaml.safe_load(text)
+    raw["categories"] = list(raw["categories"])
+    for c in yaml.safe_load(extra) or []:
+        c = {"source": "added in the run configuration", **c}
+        raw["categories"] = [x for x in raw["categories"] if x["id"] != c.get("id")] + [c]
     over = dict(overrides)
     tiers = {
         k: Tier(id=k, distance_m=float(over.get(k, v["distance_m"])), zh=v["zh"], en=v["en"])
         for k, v in raw["tiers"].items()
     }
-    cats = {
-        c["id"]: Category(id=c["id"], tier=c["tier"], zh=c["zh"], en=c["en"], match=tuple(c["match"]))
-        for c in raw["categories"]
-    }
-    for c in cats.values():
-        if c.tier not in tiers:
-            raise ValueError(f"life-circle category '{c.id}' names tier '{c.tier}', not one of {list(tiers)}")
-    stations = {
-        k: Category(id=k, tier="", zh=v["zh"], en=v["en"], match=tuple(v["match"]))
-        for k, v in raw.get("stations", {}).items()
-    }
+    cats = {}
+    for c in raw["categories"]:
+        if c.get("tier") not in tiers:
+            raise ValueError(f"life-circle category '{c.get('id')}' names tier '{c.get('tier')}', not one of {list(tiers)}")
+        cats[str(c["id"])] = _category(c, c["tier"])
+    stations = {k: _category({"id": k, **v}, "") for k, v in raw.get("stations", {}).items()}
     return Catalogue(tiers=tiers, categories=cats, stations=stations)
+
+
+def value_lookup(entries: dict[str, Category], system: str) -> pd.DataFrame:
+    """Long table (value, category) of the values that name each entry in a category column.
+
+    ``system`` 'catalogue': the id, the Chinese name and the aliases; 'overture': the Overture
+    places categories. One value may name several entries (a supermarket is a market and a store).
+    """
+    rows = []
+    for c in entries.values():
+        values = (c.id, c.zh, *c.aliases) if system == "catalogue" else c.overture
+        rows += [(v, c.id) for v in values]
+    return pd.DataFrame(rows, columns=["value", "category"]).drop_duplicates()
 
 
 def rule_mask(tags: pd.DataFrame, rule: dict) -> np.ndarray:

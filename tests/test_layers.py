@@ -30,7 +30,7 @@ def layer_dir(tmp_path):
     gdf([{"dm": "0701", "rjl": 1.0, "geometry": box(0, 0, 500, 500)},  # 250,000 m² × FAR 1
          {"dm": "公园绿地", "rjl": None, "geometry": box(600, 0, 700, 100)},  # the name of 1401: park
          {"dm": "R9-unknown", "rjl": None, "geometry": box(800, 800, 900, 900)}]).to_file(tmp_path / "parcels.gpkg", layer="lu")  # fmt: skip
-    pois = gdf([{"cat": "kindergarten", "name": "阳光幼儿园", "geometry": point(200, 510)},
+    pois = gdf([{"cat": "幼儿园", "name": "阳光幼儿园", "geometry": point(200, 510)},  # the category's Chinese name
                 {"cat": "not_a_category", "name": "x", "geometry": point(300, 510)}]).to_crs(4326)  # fmt: skip
     df = pd.DataFrame({"lon": pois.geometry.x, "lat": pois.geometry.y, "cat": pois["cat"], "name": pois["name"]})
     df.to_csv(tmp_path / "pois_bom.csv", index=False, encoding="utf-8-sig")
@@ -73,8 +73,9 @@ def test_layers_load_and_run(layer_dir, pois):
         "unknown 用地用海分类指南 (2023) code 'R9-unknown' (1 parcels, 10,000 m²; counted as land without a class): 1"
     )
     assert q.loc["land-use parcels", "kept"] == 3
-    assert q.loc["life-circle facilities", "dropped_why"] == "category 'not_a_category' not in the catalogue: 1"
-    assert q.loc["stations", "dropped_why"] == "unknown station kind 'tram': 1"
+    assert q.loc["life-circle facilities", "dropped_why"] == "'not_a_category' is not a category of the catalogue (catalogue values): 1"
+    assert q.loc["stations", "dropped_why"] == "'tram' is not a station kind of the catalogue (catalogue values): 1"
+    assert sa.facilities["category"].tolist() == ["kindergarten"]
     assert q["balanced"].all()
 
     t = compute(sa, cfg).indicators.loc["C1"]

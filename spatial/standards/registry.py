@@ -31,15 +31,17 @@ def _static() -> dict[str, Indicator]:
     return {d["id"]: Indicator(**d) for d in yaml.safe_load(text)}
 
 
-def life_circle_indicator(category_id: str, zh: str, en: str, tier: str, distance_m: float) -> Indicator:
+def life_circle_indicator(
+    category_id: str, zh: str, en: str, tier: str, distance_m: float, *, source: str = "GB 50180-2018", unconfirmed: bool = False
+) -> Indicator:
     """The registry entry of one life-circle facility category's coverage column."""
     return Indicator(
         id=f"lc_{category_id}_pct",
         zh=f"{zh}{tier}覆盖率",
         en=f"{en} within {distance_m:g} m",
         unit="%",
-        method=f"Residential floor area within {distance_m:g} m walking distance of a {en.lower()}",
-        source="GB 50180-2018",
+        method=f"Residential floor area (or the configured weight) within {distance_m:g} m walking distance of a {en.lower()}",
+        source=source + (" (unconfirmed: tier or entry not checked against the printed standard)" if unconfirmed else ""),
     )
 
 
