@@ -17,6 +17,7 @@ import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 from branca.colormap import StepColormap
 from branca.element import MacroElement
 from folium.template import Template
@@ -29,6 +30,10 @@ log = logging.getLogger(__name__)
 
 WGS84 = "EPSG:4326"
 MISSING = "—"
+#: Service-area outlines are simplified by this many metres, and every web coordinate rounded to
+#: this many decimal degrees (about 0.1 m), to keep the page small.
+SIMPLIFY_M = 3.0
+COORD_DECIMALS = 6
 
 
 def _esc(value: object) -> str:
@@ -50,6 +55,12 @@ def _fmt(value: object) -> str:
     return _esc(value)
 
 
+def _km2(value: object) -> str:
+    """Display text of an area in km², to 3 decimals (1,000 m²)."""
+    f = pd.to_numeric(value, errors="coerce")
+    return f"{f:,.3f}" if pd.notna(f) and math.isfinite(f) else MISSING
+
+
 def _col(gdf: gpd.GeoDataFrame, column: str, fmt: Callable[[object], str] = _esc) -> list[str]:
     """Display text of one column (all "—" when the column is absent)."""
     return list(gdf[column].map(fmt)) if column in gdf.columns else [MISSING] * len(gdf)
@@ -68,8 +79,12 @@ def _prep(gdf: gpd.GeoDataFrame, layer: str, points: bool = False, crs: object =
 
 
 def _feature_collection(gdf: gpd.GeoDataFrame, props: dict[str, pd.Series | list]) -> dict:
-    """GeoJSON FeatureCollection with only ``props`` (already display-safe) and ids '0', '1' and so on."""
-    frame = gpd.GeoDataFrame({k: list(v) for k, v in props.items()}, geometry=list(gdf.geometry), crs=gdf.crs)
+    """GeoJSON FeatureCollection with only ``props`` (already display-safe) and ids '0', '1' and so on.
+
+    Coordinates (WGS 84) are rounded to COORD_DECIMALS, which roughly halves the page size.
+    """
+    geom = shapely.transform(gdf.geometry.to_numpy(), lambda xy: np.round(xy, COORD_DECIMALS))
+    frame = gpd.GeoDataFrame({k: list(v) for k, v in props.items()}, geometry=list(geom), crs=gdf.crs)
     fc = json.loads(frame.to_json(na="null", drop_id=True))
     for i, feat in enumerate(fc["features"]):
         feat["id"] = str(i)
@@ -242,17 +257,103 @@ def _add_buildings(m: folium.Map, buildings: gpd.GeoDataFrame) -> None:
             _geojson(group, sub, props, style, tip)
 
 
-def _add_facilities(m: folium.Map, gdf: gpd.GeoDataFrame, categories: Mapping[str, tuple[str, str]]) -> None:
-    """One circle-marker layer per facility category, named '中文名 English', distinct colours."""
+def _facility_categories(gdf: gpd.GeoDataFrame) -> pd.Series:
+    """Category id of each facility as str ('__other__' where missing)."""
+    raw = gdf["category"] if "category" in gdf.columns else pd.Series(None, index=gdf.index, dtype=object)
+    return raw.where(raw.notna(), "__other__").astype(str)
+
+
+def _category_order(present: set[str], categories: Mapping[str, object]) -> list[str]:
+    """``present`` in catalogue order, then the categories not in the catalogue alphabetically."""
+    return [c for c in categories if c in present] + sorted(present - set(categories))
+
+
+def _add_facilities(
+    m: folium.Map, gdf: gpd.GeoDataFrame, categories: Mapping[str, tuple[str, str]], colors: Mapping[str, str]
+) -> None:
+    """One circle-marker layer per facility category, named '中文名 English', coloured by ``colors``."""
     f = _prep(gdf, "facilities", points=True)
-    raw = f["category"] if "category" in f.columns else pd.Series(None, index=f.index, dtype=object)
-    cat = raw.where(raw.notna(), "__other__").astype(str)
-    present = set(cat)
-    order = [c for c in categories if c in present] + sorted(present - set(categories))
+    cat = _facility_categories(f)
+    order = _category_order(set(cat), categories)
     names = {**categories, "__other__": st.OTHER_FACILITY}
     labels = {c: st.bilingual(names[c]) if c in names else c for c in order}
-    styles = {c: st.point_style(color) for c, color in st.category_colors(order).items()}
+    styles = {c: st.point_style(colors[c]) for c in order}
     _add_by_class(m, f, cat, labels, styles, {"cls": "类别 Category", "name": "名称 Name"}, marker=True)
+
+
+def _drawn_areas(areas: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Service-area rows with a non-empty geometry (the others are logged and left out)."""
+    if areas.crs is None:
+        raise ValueError("layer 'service areas' has no CRS; set it before mapping")
+    missing = [c for c in ("category", "tier") if c not in areas.columns]
+    if missing:
+        raise ValueError(f"service areas lack the column(s) {', '.join(missing)}")
+    keep = ~(areas.geometry.isna() | areas.geometry.is_empty).to_numpy()
+    if not keep.all():
+        log.info("service areas: %d rows with nothing reachable not drawn", int((~keep).sum()))
+    return areas[keep]
+
+
+def _is_station(category: str, categories: Mapping[str, object]) -> bool:
+    """A station kind (bus_stop, metro, …) rather than a facility category."""
+    return category in st.STATION_KINDS and category not in categories
+
+
+def _add_service_areas(
+    m: folium.Map,
+    areas: gpd.GeoDataFrame,
+    categories: Mapping[str, tuple[str, str]],
+    colors: Mapping[str, str],
+    crs: object,
+) -> None:
+    """One hidden FeatureGroup per tier, in it one polygon layer per category (largest first, so smaller on top).
+
+    Tiers go by walking distance, life-circle tiers before station tiers. Facility categories take
+    their colour from ``colors`` (as their markers do), station kinds the station colours.
+    Outlines are simplified by SIMPLIFY_M in the metric ``crs`` before reprojection.
+    """
+    metric = areas.to_crs(crs)
+    simple = shapely.simplify(metric.geometry.to_numpy(), SIMPLIFY_M, preserve_topology=True)
+    wgs = gpd.GeoSeries(simple, crs=crs).to_crs(WGS84).to_numpy()
+    a = gpd.GeoDataFrame(
+        {
+            "cat": metric["category"].astype(str).to_numpy(),
+            "tier": metric["tier"].astype(str).to_numpy(),
+            "size": shapely.area(simple),
+            **{c: metric[c].to_numpy() for c in ("distance_m", "reachable_network_km", "area_km2") if c in metric.columns},
+        },
+        geometry=wgs,
+        crs=WGS84,
+    )
+    a["station"] = [_is_station(c, categories) for c in a["cat"]]
+    a["d"] = pd.to_numeric(a["distance_m"], errors="coerce") if "distance_m" in a.columns else np.nan
+    tiers = a.groupby("tier", sort=False).agg(station=("station", "all"), dist=("d", "max"))
+    tip = {
+        "cls": "类别 Category",
+        "tier": "层级 Tier",
+        "dist": "步行距离 Walking distance (m)",
+        "net": "可达路网 Reachable network (km)",
+        "area": "面积 Area (km²)",
+    }
+    hover = _const({"weight": 2.5, "fillOpacity": 0.3})
+    for t in tiers.sort_values(["station", "dist"], kind="stable").index:
+        group_names, tier_names = st.service_area_names(t)
+        group = folium.FeatureGroup(name=html.escape(st.bilingual(group_names)), show=False).add_to(m)
+        in_tier = a[a["tier"] == t].sort_values("size", ascending=False, kind="stable")
+        for c in in_tier["cat"].unique():
+            sub = in_tier[in_tier["cat"] == c]
+            names = categories.get(c) or st.STATION_KINDS.get(c)
+            color = st.STATION_COLORS[c] if _is_station(c, categories) else colors[c]
+            n = len(sub)
+            props = {
+                "cls": [html.escape(st.bilingual(names) if names else c)] * n,
+                "tier": [html.escape(st.bilingual(tier_names))] * n,
+                "dist": _col(sub, "distance_m", _fmt),
+                "net": _col(sub, "reachable_network_km", _fmt),
+                "area": _col(sub, "area_km2", _km2),
+            }
+            style = {**st.SERVICE_AREA_STYLE, "color": color, "fillColor": color}
+            _geojson(group, sub, props, style, tip, highlight_function=hover)
 
 
 def build_map(
@@ -266,13 +367,17 @@ def build_map(
     categories: dict[str, tuple[str, str]] | None = None,
     stations: gpd.GeoDataFrame | None = None,
     station_radius_m: float = 500.0,
+    service_areas: gpd.GeoDataFrame | None = None,
     attribution: str = "© OpenStreetMap contributors (ODbL)",
     tiles: bool = True,
 ) -> folium.Map:
     """An interactive map: ``color_by`` choropleth of the units plus the optional input layers.
 
-    ``units`` must be in a metric CRS (station circles are buffered in it). Input frames are not
-    modified. Raises ValueError if ``color_by`` is not a column of ``units``.
+    ``units`` must be in a metric CRS (station circles are buffered in it). ``categories`` maps a
+    facility category id to its (zh, en) names. ``service_areas`` (columns category, tier,
+    distance_m, reachable_network_km, area_km2) is drawn as one hidden layer per tier, a polygon
+    per category in the colour of the category's facilities. Input frames are not modified.
+    Raises ValueError if ``color_by`` is not a column of ``units``.
     """
     if color_by not in units.columns or color_by == units.geometry.name:
         available = [c for c in units.columns if c not in (units.geometry.name, "name")]
@@ -291,14 +396,23 @@ def build_map(
     if tiles:
         folium.TileLayer("OpenStreetMap", name="OpenStreetMap", control=False).add_to(m)
     _add_units(m, u, indicators, color_by, caption)
+    categories = categories or {}
+    has_facilities = facilities is not None and not facilities.empty
+    present = set(_facility_categories(facilities)) if has_facilities else set()
+    areas = _drawn_areas(service_areas) if service_areas is not None else None
+    if areas is not None:
+        present |= {c for c in areas["category"].astype(str) if not _is_station(c, categories)}
+    colors = st.category_colors(_category_order(present, categories))
+    if areas is not None and not areas.empty:
+        _add_service_areas(m, areas, categories, colors, units.crs)
     if buildings is not None and not buildings.empty:
         _add_buildings(m, buildings)
     has_stations = stations is not None and not stations.empty
     if has_stations:
         _add_station_circles(m, stations, units.crs, station_radius_m)
     drawn = _add_roads(m, roads) if roads is not None and not roads.empty else []
-    if facilities is not None and not facilities.empty:
-        _add_facilities(m, facilities, categories or {})
+    if has_facilities:
+        _add_facilities(m, facilities, categories, colors)
     if has_stations:
         _add_stations(m, stations)
     _Extras(drawn, attribution).add_to(m)

@@ -1,18 +1,21 @@
 """Colours, bilingual class names and class breaks shared by every ditan map.
 
 Road, land-use, facility and station palettes live here so that the interactive map, static
-figures and legends agree. Land-use colours follow the hues of the Chinese planning convention
-(GB 50137 / GB/T 51328: residential yellow, public service magenta, commercial red, industrial
-brown, green space green, transport grey, water blue), softened for use under a choropleth.
+figures and legends agree. Land-use colours are the customary colours of the GB 50137-2011 land-use
+classes (residential yellow, public service magenta, commercial red, industrial brown, transport
+grey, utilities blue, green space green, water blue), one per internal class of ``spatial.landuse``.
 """
 
 from __future__ import annotations
 
 import html
 import math
+import re
 from collections.abc import Iterable, Sequence
 
 import numpy as np
+
+from spatial.landuse.classes import LANDUSE_CLASSES as _LANDUSE_CLASSES
 
 # --- roads -------------------------------------------------------------------------------------
 
@@ -36,29 +39,31 @@ OTHER_ROAD_STYLE: dict[str, float | str] = {"color": "#9e9e9e", "weight": 1.0}
 
 # --- land use ----------------------------------------------------------------------------------
 
-#: Land-use classes of ``spatial.landuse`` (lu_<class>_pct) with bilingual names.
-LANDUSE_CLASSES: dict[str, tuple[str, str]] = {
-    "residential": ("居住用地", "Residential"),
-    "public_service": ("公共管理与公共服务用地", "Public service"),
-    "commercial": ("商业服务业用地", "Commercial"),
-    "industrial": ("工业用地", "Industrial"),
-    "green": ("绿地与广场用地", "Green space and squares"),
-    "transport": ("交通用地", "Transport"),
-    "water": ("水域", "Water"),
-    "other": ("其他用地", "Other"),
-    "unknown": ("无用地信息", "No land-use information"),
+#: Land-use classes of ``spatial.landuse`` (lu_<class>_pct) with bilingual names (re-exported).
+LANDUSE_CLASSES: dict[str, tuple[str, str]] = _LANDUSE_CLASSES
+#: Fill colour per internal land-use class, in the customary colours of the GB 50137-2011 classes
+#: (as drawn in Chinese plans): R yellow, A pink/magenta, B red, M brown (``industrial`` covers M
+#: and W; M's brown is used), S grey, U blue, G1 green, G2 darker green, G3 light grey, E1 blue,
+#: E2 light green. ``community_service`` (R12/R22, the residential quarter's service land) is a
+#: darker, orange-leaning yellow so it reads as part of the residential family.
+LANDUSE_COLOURS: dict[str, str] = {
+    "residential": "#FFFF2D",  # R 居住用地
+    "community_service": "#FFBF00",  # R12/R22 服务设施用地
+    "public_service": "#FF7FBF",  # A 公共管理与公共服务用地
+    "commercial": "#FF0000",  # B 商业服务业设施用地
+    "industrial": "#996633",  # M 工业用地 (+ W 物流仓储用地)
+    "transport": "#A6A6A6",  # S 道路与交通设施用地
+    "utilities": "#0070C0",  # U 公用设施用地
+    "park": "#00C000",  # G1 公园绿地
+    "green": "#007F3F",  # G2 防护绿地 and other green space
+    "plaza": "#D9D9D9",  # G3 广场用地
+    "water": "#7FDFFF",  # E1 水域
+    "agriculture": "#BFFF7F",  # E2 农林用地
+    "other": "#F2F2F2",  # 其他用地
 }
-LANDUSE_COLORS: dict[str, str] = {
-    "residential": "#ffe066",
-    "public_service": "#f48fb1",
-    "commercial": "#ef5350",
-    "industrial": "#a1887f",
-    "green": "#66bb6a",
-    "transport": "#b0bec5",
-    "water": "#64b5f6",
-    "other": "#d7ccc8",
-    "unknown": "#eeeeee",
-}
+#: Land without any land-use information (the lu_unknown_pct share).
+LANDUSE_UNKNOWN: tuple[str, str] = ("无用地信息", "No land-use information")
+LANDUSE_UNKNOWN_COLOUR = "#FFFFFF"
 
 # --- buildings ---------------------------------------------------------------------------------
 
@@ -129,6 +134,30 @@ STATION_COLORS: dict[str, str] = {
 }
 OTHER_STATION: tuple[str, str] = ("其他站点", "Other stations")
 OTHER_STATION_COLOR = "#616161"
+
+# --- service areas -----------------------------------------------------------------------------
+
+#: Outline and fill of a service-area polygon (``color``/``fillColor`` added per category).
+SERVICE_AREA_STYLE: dict[str, float | str] = {"weight": 1.2, "opacity": 0.8, "fillOpacity": 0.12}
+_MINUTES = re.compile(r"(\d+(?:\.\d+)?)min")
+_METRES = re.compile(r"(\d+(?:\.\d+)?)m")
+
+
+def service_area_names(tier: str) -> tuple[tuple[str, str], tuple[str, str]]:
+    """(layer name, tier name) of a service-area tier, each a (zh, en) pair.
+
+    "15min" gives ("15分钟生活圈服务范围", "15-minute service areas") and ("15分钟生活圈",
+    "15-minute life circle"); a station radius such as "500m" gives ("站点500米步行范围", "500 m walking
+    areas (stations)") and ("站点500米", "500 m walk from stations"). Other tier ids are used as is.
+    """
+    if m := _MINUTES.fullmatch(tier):
+        n = m.group(1)
+        return (f"{n}分钟生活圈服务范围", f"{n}-minute service areas"), (f"{n}分钟生活圈", f"{n}-minute life circle")
+    if m := _METRES.fullmatch(tier):
+        n = m.group(1)
+        return (f"站点{n}米步行范围", f"{n} m walking areas (stations)"), (f"站点{n}米", f"{n} m walk from stations")
+    return (f"{tier}服务范围", f"{tier} service areas"), ("层级", tier)
+
 
 # --- choropleth --------------------------------------------------------------------------------
 

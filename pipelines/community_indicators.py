@@ -133,6 +133,7 @@ def compute(sa: StudyArea, cfg: Config, timer: Timer | None = None) -> RunResult
         radius = transit.straight_distances(origins.points, sa.stations, PROXIMITY)
         parts.append(transit.proximity_coverage(n, origins, radius, dist[PROXIMITY], index=idx, radius_m=cfg.transit.radius_m))
         parts.append(transit.station_counts(units, sa.stations))
+        _not_assessable(parts, sa)
     with timer.stage("service areas"):
         areas = _service_areas(sa, cfg, net, reach)
     table = pd.concat(parts, axis=1)
@@ -143,6 +144,16 @@ def compute(sa: StudyArea, cfg: Config, timer: Timer | None = None) -> RunResult
     out_units = gpd.GeoDataFrame(table.drop(columns=["name"]).join(units[["name", "geometry"]]), geometry="geometry", crs=units.crs)
     return RunResult(indicators=table, units=out_units, columns=cols, network=net, origin_distances=dist, stats=stats,
                      service_areas=areas)  # fmt: skip
+
+
+def _not_assessable(parts: list[pd.DataFrame], sa: StudyArea) -> None:
+    """Without any facility (station) source, life-circle (500 m) columns are NaN, not 0."""
+    for part in parts:
+        for c in part.columns:
+            lc = c.startswith("lc_") and c.endswith("_pct")
+            station = "_500m_" in c or c in transit.COUNT_COLUMNS.values()
+            if (lc and not sa.has_facility_source) or (station and not sa.has_station_source):
+                part[c] = np.nan
 
 
 def make_origins(sa: StudyArea, cfg: Config, pieces: pd.DataFrame, housing: Origins) -> Origins:

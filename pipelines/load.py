@@ -91,7 +91,8 @@ def load_study_area(cfg: Config, *, derive_missing_units: bool = True) -> StudyA
     return StudyArea(crs=crs, bounds=bounds, units=units, roads=roads, buildings=buildings, landuse=landuse,
                      vegetation=vegetation, facilities=facilities, stations=stations, catalogue=catalogue,
                      ledger=ledger, landcover=landcover, parcels=parcels,
-                     code_system=inp.parcels.code_system if inp.parcels else "osm")  # fmt: skip
+                     code_system=inp.parcels.code_system if inp.parcels else "osm",
+                     has_facility_source=bool(inp.pois or inp.osm), has_station_source=bool(inp.stations or inp.osm))  # fmt: skip
 
 
 def make_units(cfg: Config, roads: gpd.GeoDataFrame, landuse: gpd.GeoDataFrame, bounds: shapely.Polygon) -> gpd.GeoDataFrame:

@@ -77,7 +77,8 @@ def run(cfg: Config, out_dir: Path, *, timer: Timer | None = None) -> RunOutput:
         html = map_html(build_map(
             res.units, indicators={k: v for k, v in res.columns.items() if k in res.units.columns}, color_by=color_by,
             roads=city, buildings=sa.buildings, facilities=sa.facilities, categories=cats, stations=sa.stations,
-            station_radius_m=cfg.transit.radius_m, attribution=attribution(cfg), tiles=cfg.map.tiles,
+            station_radius_m=cfg.transit.radius_m, service_areas=res.service_areas, attribution=attribution(cfg),
+            tiles=cfg.map.tiles,
         ))  # fmt: skip
     quality = sa.ledger.to_frame()
     files = {name: out_dir / name for name in ("indicators.csv", "indicators.xlsx", "communities.gpkg", "map.html", "data_quality.csv", "manifest.json")}

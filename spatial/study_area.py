@@ -39,3 +39,5 @@ class StudyArea:
     landcover: RasterInput | None = None
     parcels: gpd.GeoDataFrame | None = None  # parcel layer: parcel_id, tag, code, lu_class, floor_area_m2, far, height_limit_m, green_ratio_pct
     code_system: str = "osm"  # the land-use code system of ``landuse``
+    has_facility_source: bool = True  # False: no POI layer and no OSM file, life circles not assessable
+    has_station_source: bool = True  # False: no station layer and no OSM file, 500 m indicators not assessable

@@ -1,4 +1,4 @@
-"""Tests of maps.interactive: layers, escaping, legend, true-metre station circles, attribution."""
+"""Tests of maps.interactive: layers, escaping, legend, station circles, service areas, attribution, land-use colours."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import geopandas as gpd
 import numpy as np
 import pytest
 from branca.colormap import StepColormap
-from shapely.geometry import LineString, Point, box, shape
+from shapely.geometry import LineString, Point, Polygon, box, shape
 
 from maps import style
-from maps.interactive import build_map, map_html
+from maps.interactive import SIMPLIFY_M, build_map, map_html
 from spatial.standards.registry import Indicator
 
 CRS = "EPSG:4548"  # CGCS2000 / 3-degree Gauss-Kruger CM 117E
@@ -122,7 +122,7 @@ def _build(layers, **kw) -> folium.Map:
         roads=layers["roads"],
         buildings=layers["buildings"],
         facilities=layers["facilities"],
-        categories=CATEGORIES,
+        categories=kw.pop("categories", CATEGORIES),
         stations=layers["stations"],
         **kw,
     )
@@ -260,3 +260,153 @@ def test_facility_without_category_and_minimal_map(layers):
     seen = _decode(map_html(m))
     assert "其他设施 Other facilities" in seen and "幼儿园 Kindergarten" in seen
     assert "容积率 Floor-area ratio (FAR)" in seen
+
+
+# --- service areas ---------------------------------------------------------------------------------
+
+SA_GROUPS = [
+    "5分钟生活圈服务范围 5-minute service areas",
+    "10分钟生活圈服务范围 10-minute service areas",
+    "站点500米步行范围 500 m walking areas (stations)",
+]
+
+
+@pytest.fixture()
+def service_areas() -> gpd.GeoDataFrame:
+    """Rows as ``service_area_frame`` gives them, in catalogue order (not tier order); one row empty."""
+    centre = Point(X0 + 1000, Y0 + 500)
+    return gpd.GeoDataFrame(
+        {
+            "category": ["clinic", "kindergarten", "empty_cat", "bus_stop", "market"],
+            "tier": ["10min", "5min", "15min", "500m", "10min"],
+            "distance_m": [500.0, 300.0, 1000.0, 500.0, 500.0],
+            "reachable_network_km": [3.25, 1.5, 0.0, 2.0, 1.0],
+            "area_km2": [0.6, 0.2, 0.0, 0.5, 0.04],
+        },
+        geometry=[
+            centre.buffer(450, quad_segs=64),
+            centre.buffer(250, quad_segs=64),
+            Polygon(),
+            centre.buffer(400, quad_segs=64),
+            centre.buffer(100, quad_segs=64),
+        ],
+        crs=CRS,
+    )
+
+
+def _groups(m: folium.Map) -> dict[str, folium.FeatureGroup]:
+    return {e.layer_name: e for e in _walk(m) if isinstance(e, folium.FeatureGroup)}
+
+
+def _area_layers(m: folium.Map) -> list[folium.GeoJson]:
+    return [
+        e
+        for e in _walk(m)
+        if isinstance(e, folium.GeoJson) and isinstance(e._parent, folium.FeatureGroup) and e._parent.layer_name in SA_GROUPS
+    ]
+
+
+def test_service_area_layers_named_and_hidden(layers, service_areas):
+    m = _build(layers, service_areas=service_areas)
+    page = map_html(m)
+    overlays = _decode(page[page.index("overlays") :])
+    found = [name for name in re.findall(r'"([^"]+)" : feature_group_', overlays) if name in SA_GROUPS]
+    assert found == SA_GROUPS  # by walking distance, station tiers last; no group for the all-empty 15min tier
+    assert "15分钟" not in _decode(page)
+    groups = _groups(m)
+    for name in SA_GROUPS:
+        assert groups[name].show is False
+        assert f"{groups[name].get_name()}.addTo(" not in page  # only in the layer control, not on the map
+    assert groups["建筑 Buildings"].show is False
+    assert groups["公交站 Bus stop"].show is True
+
+
+def test_service_area_tooltip_and_empty_rows(layers, service_areas):
+    m = _build(layers, service_areas=service_areas)
+    props = {}
+    for layer in _area_layers(m):
+        tip = next(c for c in layer._children.values() if isinstance(c, folium.GeoJsonTooltip))
+        assert tip.aliases == [
+            "类别 Category",
+            "层级 Tier",
+            "步行距离 Walking distance (m)",
+            "可达路网 Reachable network (km)",
+            "面积 Area (km²)",
+        ]
+        for f in layer.data["features"]:
+            props[f["properties"]["cls"]] = [f["properties"][k] for k in tip.fields]
+    assert props == {
+        "幼儿园 Kindergarten": ["幼儿园 Kindergarten", "5分钟生活圈 5-minute life circle", "300", "1.50", "0.200"],
+        "社区卫生服务站 Clinic": ["社区卫生服务站 Clinic", "10分钟生活圈 10-minute life circle", "500", "3.25", "0.600"],
+        "market": ["market", "10分钟生活圈 10-minute life circle", "500", "1", "0.040"],
+        "公交站 Bus stop": ["公交站 Bus stop", "站点500米 500 m walk from stations", "500", "2", "0.500"],
+    }
+    assert "empty_cat" not in _decode(map_html(m))
+    # smaller areas drawn after (on top of) larger ones within a tier
+    ten = [lay.data["features"][0]["properties"]["cls"] for lay in _area_layers(m) if lay._parent.layer_name == SA_GROUPS[1]]
+    assert ten == ["社区卫生服务站 Clinic", "market"]
+
+
+def test_service_areas_simplified_in_wgs84_and_coloured_like_facilities(layers, service_areas):
+    m = _build(layers, service_areas=service_areas)
+    for layer in _area_layers(m):
+        feat = layer.data["features"][0]
+        poly = shape(feat["geometry"])
+        lon, lat = poly.exterior.coords[0]
+        assert 115 < lon < 118 and 39 < lat < 41  # WGS 84
+        assert len(poly.exterior.coords) < 257  # 64 segments per quadrant, thinned
+        metric = gpd.GeoSeries([poly], crs="EPSG:4326").to_crs(CRS).iloc[0]
+        original = service_areas.geometry[service_areas["category"] == _category_of(feat)].iloc[0]
+        assert original.hausdorff_distance(metric) < SIMPLIFY_M + 0.5  # within the tolerance (+ rounding)
+        assert metric.symmetric_difference(original).area < original.length * SIMPLIFY_M
+    colors = {lay.data["features"][0]["properties"]["cls"]: lay.style_function({})["fillColor"] for lay in _area_layers(m)}
+    assert colors["公交站 Bus stop"] == style.STATION_COLORS["bus_stop"]
+    assert len(set(colors.values())) == len(colors)
+    facility_groups = {
+        g.layer_name: next(c for c in g._children.values() if isinstance(c, folium.GeoJson))
+        for g in _groups(m).values()
+        if g.layer_name in ("幼儿园 Kindergarten", "社区卫生服务站 Clinic")
+    }
+    for name, layer in facility_groups.items():
+        assert layer.style_function({})["fillColor"] == colors[name], name
+
+
+def _category_of(feature: dict) -> str:
+    cls = feature["properties"]["cls"]
+    names = {"幼儿园 Kindergarten": "kindergarten", "社区卫生服务站 Clinic": "clinic", "公交站 Bus stop": "bus_stop"}
+    return names.get(cls, cls)
+
+
+def test_service_area_text_is_escaped(layers, service_areas):
+    areas = service_areas.copy()
+    areas.loc[0, "tier"] = "<b>t</b>"
+    evil = {**CATEGORIES, "clinic": ("<script>alert(1)</script>", "Clinic")}
+    page = map_html(_build(layers, service_areas=areas, categories=evil))
+    seen = _decode(page)
+    assert "<script>alert(1)</script>" not in seen and "<b>t</b>" not in seen
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; Clinic" in seen
+    assert "&lt;b&gt;t&lt;/b&gt;服务范围 &lt;b&gt;t&lt;/b&gt; service areas" in seen
+
+
+def test_service_areas_optional_and_not_mutated(layers, service_areas):
+    before = service_areas.copy()
+    _build(layers, service_areas=service_areas)
+    assert service_areas.crs == before.crs and list(service_areas.columns) == list(before.columns)
+    assert service_areas.geometry.geom_equals(before.geometry).all()
+    for areas in (None, service_areas.iloc[:0], service_areas[service_areas.geometry.is_empty]):
+        m = _build(layers, service_areas=areas)
+        assert not set(_groups(m)) & set(SA_GROUPS)
+    with pytest.raises(ValueError, match="CRS"):
+        _build(layers, service_areas=service_areas.set_crs(None, allow_override=True))
+
+
+def test_landuse_colour_for_every_class():
+    from spatial.landuse.classes import LANDUSE_CLASSES
+
+    assert len(LANDUSE_CLASSES) == 13
+    assert set(style.LANDUSE_COLOURS) == set(LANDUSE_CLASSES)
+    assert style.LANDUSE_CLASSES is LANDUSE_CLASSES
+    for cls, colour in style.LANDUSE_COLOURS.items():
+        assert re.fullmatch(r"#[0-9A-Fa-f]{6}", colour), cls
+    assert len(set(style.LANDUSE_COLOURS.values())) == len(style.LANDUSE_COLOURS)
+    assert style.LANDUSE_COLOURS["residential"] == "#FFFF2D"  # GB 50137 R yellow
