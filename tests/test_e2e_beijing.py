@@ -121,7 +121,13 @@ def test_communities_gpkg(out):
     import pyogrio
 
     path = out.out_dir / "communities.gpkg"
-    assert "communities" in [name for name, _ in pyogrio.list_layers(path)]
+    layers = [name for name, _ in pyogrio.list_layers(path)]
+    assert layers == ["communities", "service_areas_15min", "service_areas_10min", "service_areas_5min", "service_areas_500m"]
+    areas = gpd.read_file(path, layer="service_areas_15min")
+    assert set(areas["category"]) == {c.id for c in out.study.catalogue.categories.values() if c.tier == "15min"}
+    assert areas.crs.to_epsg() == 4548 and (areas["distance_m"] == 1000).all()
+    # an area reached by no facility is empty; the reachable network of the others lies inside their polygon
+    assert (areas.geometry.area / 1e6).round(6).tolist() == areas["area_km2"].round(6).tolist()
     g = gpd.read_file(path, layer="communities")
     assert g.crs is not None and g.crs.to_epsg() == 4548
     assert sorted(g["unit_id"]) == sorted(out.result.indicators.index)

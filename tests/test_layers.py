@@ -101,3 +101,41 @@ def test_layers_load_and_run(layer_dir, pois):
     assert sa.ledger.records["walk-network snapping: residential origins"].dropped_total == 1
     assert t["bus_stop_500m_radius_pct"] == pytest.approx(100.0)  # (125,120)→(480,300): 398 m
     assert t["bus_stop_count"] == 1 and t["ev_charging_count"] == 1
+
+
+def test_gb50137_parcels_with_green_ratio_height_limit_and_population(tmp_path):
+    # one 1 km unit; parcels coded in GB 50137 (codes and a Chinese name) with green ratios and height limits
+    gdf([{"code": "C1", "geometry": box(0, 0, 1000, 1000)}]).to_file(tmp_path / "units.gpkg")
+    gdf([{"kind": "residential", "geometry": line((0, 500), (1000, 500))}]).to_file(tmp_path / "roads.gpkg")
+    gdf([{"use": "apartments", "pop": 300, "geometry": box(100, 510, 140, 540)},
+         {"use": "apartments", "pop": 100, "geometry": box(800, 510, 840, 540)}]).to_file(tmp_path / "b.gpkg")  # fmt: skip
+    gdf([{"dm": "r2", "ldl": 30.0, "xg": 54.0, "geometry": box(0, 0, 500, 400)},  # 200,000 m²: R2, 60,000 m² attached green
+         {"dm": "R22", "ldl": None, "xg": 24.0, "geometry": box(500, 0, 600, 400)},  # 40,000 m² community service (R22)
+         {"dm": "中小学用地", "ldl": 35.0, "xg": 24.0, "geometry": box(600, 0, 800, 400)},  # A33 by name: 80,000 m²
+         {"dm": "G1", "ldl": 100.0, "xg": None, "geometry": box(0, 420, 1000, 460)},  # a 40,000 m² park: no attached green
+         {"dm": "A39", "ldl": None, "xg": None, "geometry": box(800, 0, 1000, 100)}]).to_file(tmp_path / "p.gpkg")  # parent A3  # fmt: skip
+    cfg = parse_config({
+        "name": "gb50137",
+        "inputs": {"units": {"path": "units.gpkg", "id_column": "code"},
+                   "roads": {"path": "roads.gpkg", "class_column": "kind"},
+                   "buildings": {"path": "b.gpkg", "type_column": "use", "population_column": "pop"},
+                   "parcels": {"path": "p.gpkg", "code_column": "dm", "code_system": "gb50137", "green_ratio_column": "ldl",
+                               "height_limit_column": "xg"}},
+        "life_circle": {"weight_by": "population"},
+    }, base_dir=tmp_path)  # fmt: skip
+    sa = load_study_area(cfg)
+    q = sa.ledger.to_frame().set_index("layer").loc["land-use parcels"]
+    assert q["flagged_why"] == "code 'A39' not in the GB 50137-2011 table; classified by its parent code: 1"
+    t = compute(sa, cfg).indicators.loc["C1"]
+    assert t["lu_code_system"] == "gb50137"
+    assert t["lu_residential_pct"] == pytest.approx(20.0) and t["lu_community_service_pct"] == pytest.approx(4.0)
+    assert t["public_service_pct"] == pytest.approx(10.0)  # A33 8 % + A39→A3 2 %
+    assert t["public_service_incl_community_pct"] == pytest.approx(14.0)
+    # 绿地率: the park (4 %) plus attached green 30 % × 200,000 + 35 % × 80,000 = 88,000 m² (8.8 %)
+    assert t["green_space_ratio_pct"] == pytest.approx(12.8)
+    assert t["green_space_source"] == "land use + parcel green ratios"
+    assert t["parcel_height_limit_max_m"] == pytest.approx(54.0)
+    assert t["lc_basis"] == "population"
+    # the park is 40,000 m² (≥ 5,000): every residential m² (R2 and R22, 0 ≤ y ≤ 400) lies within 420 m of it (y ≥ 420)
+    assert t["park_service_coverage_pct"] == pytest.approx(100.0)
+    assert t["residential_land_m2"] == pytest.approx(240_000)

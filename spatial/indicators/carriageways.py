@@ -46,6 +46,8 @@ from scipy import sparse
 from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
+from spatial.crs import ensure_projected
+
 #: one-way states of a road line
 ONEWAY_FORWARD, ONEWAY_REVERSE, TWO_WAY, UNKNOWN, NEVER = 1, -1, 0, 2, 3
 _FORWARD = {"yes", "true", "1"}
@@ -98,6 +100,7 @@ def pair_carriageways(
     pieces with ``road`` (row position in ``roads``), ``weight`` and a 2-point geometry, in the
     CRS of ``roads`` (which must be metric). The rule is in the module docstring.
     """
+    ensure_projected(roads, "roads")
     cls_code = pd.factorize(pd.Series(np.asarray(road_class, dtype=object)), use_na_sentinel=True)[0]
     names = roads["name"] if "name" in roads.columns else pd.Series([None] * len(roads), dtype=object)
     names = names.astype(object).where(names.notna() & (names.astype(str).str.strip() != ""), None)

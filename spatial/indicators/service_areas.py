@@ -26,7 +26,9 @@ from dataclasses import dataclass
 import geopandas as gpd
 import numpy as np
 import shapely
+from pyproj import CRS
 
+from spatial.errors import CRSError
 from spatial.network import Network, Snap
 
 #: segments per quarter circle of the buffers (4 keeps a city's union fast; area error < 1 %)
@@ -228,6 +230,9 @@ def service_areas(
 
 
 def _areas(pieces: Pieces, n_groups: int, buffer_m: float, crs) -> gpd.GeoSeries:
+    if crs is not None and not CRS.from_user_input(crs).is_projected:
+        raise CRSError(f"service areas: CRS {CRS.from_user_input(crs).name} is geographic (degrees); the network must be "
+                       "built in a metric CRS (spatial.crs.to_metric)")  # fmt: skip
     order = np.argsort(pieces.group, kind="stable")
     bounds = np.searchsorted(pieces.group[order], np.arange(n_groups + 1))
     geoms = [_area(pieces.geometry[order[bounds[g] : bounds[g + 1]]], buffer_m) for g in range(n_groups)]
