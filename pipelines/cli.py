@@ -48,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     from rich.console import Console
     from rich.logging import RichHandler
 
-    console = Console(stderr=True)
+    # a log file or CI has no terminal width: lay the summary table out at a width where it fits
+    console = Console(stderr=True, width=None if sys.stderr.isatty() else 132)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s",
                         handlers=[RichHandler(console=console, show_path=False, show_time=False)])  # fmt: skip
     logging.getLogger("pyogrio").setLevel(logging.WARNING)
