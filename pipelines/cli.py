@@ -68,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"[bold red]error:[/] {_escape(str(exc))}", soft_wrap=True)
         return 2
     except KeyboardInterrupt:
-        console.print("[yellow]interrupted: outputs of earlier runs are left as they were[/]")
+        console.print("[yellow]interrupted: the output folder holds the complete outputs of one run "
+                      "(the previous one unless this one had finished); no partial files[/]")
         return 130
 
 
@@ -87,7 +88,7 @@ def _run(cfg, args, console) -> int:
 
     out = args.out or Path("out") / cfg.name
     stages = ["load", "roads", "intensity", "land use", "green coverage", "walk network", "network distances",
-              "life circles and 500 m", "map", "write"]  # fmt: skip
+              "life circles and 500 m", "service areas", "map", "write"]  # fmt: skip
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
                   disable=args.quiet, transient=True) as prog:  # fmt: skip
         task = prog.add_task("starting", total=len(stages))

@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 PACKAGES = ("ditan", "geopandas", "shapely", "pyproj", "osmium", "networkx", "osmnx", "scipy", "numpy",
             "pandas", "rasterio", "folium", "pyogrio", "pydantic", "openpyxl")  # fmt: skip
 ATTRIBUTION = "© OpenStreetMap contributors (ODbL 1.0)"
+OUTPUTS = ("indicators.csv", "indicators.xlsx", "communities.gpkg", "map.html", "data_quality.csv", "manifest.json")
 
 
 def attribution(cfg: Config) -> str:
@@ -60,7 +61,7 @@ def versions() -> dict[str, str]:
 
 
 def run(cfg: Config, out_dir: Path, *, timer: Timer | None = None) -> RunOutput:
-    """Compute everything first, then write every output atomically."""
+    """Compute everything first, then write every output into a staging folder that replaces ``out_dir`` whole."""
     from maps.interactive import build_map, map_html  # rendering stays out of the computation
 
     timer = timer or Timer()
@@ -81,27 +82,30 @@ def run(cfg: Config, out_dir: Path, *, timer: Timer | None = None) -> RunOutput:
             tiles=cfg.map.tiles,
         ))  # fmt: skip
     quality = sa.ledger.to_frame()
-    files = {name: out_dir / name for name in ("indicators.csv", "indicators.xlsx", "communities.gpkg", "map.html", "data_quality.csv", "manifest.json")}
-    with timer.stage("write"):
-        write.write_csv(files["indicators.csv"], res.indicators)
-        write.write_xlsx(files["indicators.xlsx"], res.indicators, res.columns, quality)
-        write.write_gpkg(files["communities.gpkg"], {"communities": res.units, **service_area_layers(res.service_areas)})
-        write.write_text(files["map.html"], html)
-        write.write_csv(files["data_quality.csv"], quality.set_index("layer"))
-    manifest = {
-        "ditan": versions()["ditan"],
-        "run_started_utc": started.isoformat(timespec="seconds"),
-        "config_file": str(cfg.source_path),
-        "config": cfg.model_dump(mode="json"),
-        "crs": {"epsg": sa.crs.to_epsg(), "name": sa.crs.name},
-        "inputs": {str(p): write.file_sha256(p) for p in input_files(cfg)},
-        "packages": versions(),
-        "platform": platform.platform(),
-        "units": len(res.indicators),
-        "network": res.stats,
-        "timings_s": timer.seconds,
-        "outputs": sorted(files),
-        "attribution": attribution(cfg),
-    }
-    write.write_json(files["manifest.json"], manifest)
+    with write.staged_dir(out_dir, allowed=set(OUTPUTS)) as stage:
+        files = {name: stage / name for name in OUTPUTS}
+        with timer.stage("write"):
+            write.write_csv(files["indicators.csv"], res.indicators)
+            write.write_xlsx(files["indicators.xlsx"], res.indicators, res.columns, quality)
+            write.write_gpkg(files["communities.gpkg"], {"communities": res.units, **service_area_layers(res.service_areas)})
+            write.write_text(files["map.html"], html)
+            write.write_csv(files["data_quality.csv"], quality.set_index("layer"))
+        manifest = {
+            "ditan": versions()["ditan"],
+            "run_started_utc": started.isoformat(timespec="seconds"),
+            "config_file": str(cfg.source_path),
+            "config": cfg.model_dump(mode="json"),
+            "crs": {"epsg": sa.crs.to_epsg(), "name": sa.crs.name},
+            "inputs": {str(p): write.file_sha256(p) for p in input_files(cfg)},
+            "packages": versions(),
+            "platform": platform.platform(),
+            "units": len(res.indicators),
+            "network": res.stats,
+            "timings_s": timer.seconds,
+            "outputs": sorted(files),
+            "output_sha256": {name: write.file_sha256(p) for name, p in sorted(files.items()) if name != "manifest.json"},
+            "attribution": attribution(cfg),
+        }
+        write.write_json(files["manifest.json"], manifest)
+    files = {name: out_dir / name for name in OUTPUTS}
     return RunOutput(out_dir=out_dir, result=res, study=sa, files=files, manifest=manifest)

@@ -1,8 +1,12 @@
 """Writing a run's outputs.
 
-Every file is written to a temporary name beside its final one and
-renamed into place only when complete, so an interrupted run never leaves a half file that
-looks whole, and the previous run's file stays until the new one is ready.
+A run writes all its files into a hidden staging folder beside the output folder
+(``.<name>.<random>.partial``); only when every file is complete does the staging folder
+replace the output folder, with SIGINT and SIGTERM held back for the two renames. An
+interrupted run therefore leaves the previous run's outputs intact and no partial file under a
+final name; a run killed outright between the two renames is repaired by the next run
+(the previous folder, kept as ``.<name>.old``, is put back). Single files (``ditan units``)
+are written under a temporary name and renamed the same way.
 """
 
 from __future__ import annotations
@@ -10,6 +14,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
+import signal
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +26,7 @@ import pandas as pd
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
+from spatial.errors import ConfigError
 from spatial.standards.registry import Indicator
 
 CSV_DECIMALS = 4
@@ -40,6 +47,64 @@ def atomic_path(final: Path) -> Iterator[Path]:
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back (POSIX) while the output folder is swapped; they arrive after."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def _old(final: Path) -> Path:
+    return final.parent / f".{final.name}.old"
+
+
+def _check_replaceable(final: Path, allowed: set[str]) -> None:
+    if final.exists() and not final.is_dir():
+        raise ConfigError(f"output folder {final} is a file; choose a folder with --out")
+    if final.is_dir():
+        foreign = sorted(p.name for p in final.iterdir() if p.name not in allowed)
+        if foreign:
+            raise ConfigError(
+                f"output folder {final} holds files ditan did not write ({', '.join(foreign[:5])}"
+                f"{' …' if len(foreign) > 5 else ''}); a run replaces the whole folder, so choose a new or empty one with --out"
+            )
+
+
+@contextmanager
+def staged_dir(final: Path, *, allowed: set[str]) -> Iterator[Path]:
+    """A staging folder that replaces ``final`` as a whole when the block completes.
+
+    ``allowed``: the names a previous run may have left in ``final``; any other file there stops
+    the run (the swap would remove it).
+    """
+    final = Path(final)
+    if not final.exists() and _old(final).is_dir():  # a run killed between the two renames
+        os.replace(_old(final), final)
+    _check_replaceable(final, allowed)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    for stale in final.parent.glob(f".{final.name}.*.partial"):
+        shutil.rmtree(stale, ignore_errors=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=final.parent))
+    try:
+        yield staging
+        with _signals_held():
+            if final.exists():
+                shutil.rmtree(_old(final), ignore_errors=True)
+                os.replace(final, _old(final))
+                os.replace(staging, final)
+            else:
+                os.replace(staging, final)
+        shutil.rmtree(_old(final), ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def write_text(path: Path, text: str, *, encoding: str = "utf-8") -> None:
