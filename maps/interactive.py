@@ -11,6 +11,7 @@ import html
 import json
 import logging
 import math
+import re
 from collections.abc import Callable, Mapping
 
 import folium
@@ -421,6 +422,19 @@ def build_map(
     return m
 
 
+_FOLIUM_ID = re.compile(r"(?<=_)[0-9a-f]{32}(?![0-9a-f])")
+
+
 def map_html(m: folium.Map) -> str:
-    """The map as one self-contained HTML page."""
-    return m.get_root().render()
+    """The map as one self-contained HTML page, identical for identical inputs.
+
+    folium names every element with a random 32-hex id (``map_3f2a…``); they are renumbered in
+    order of appearance so that two runs on the same data give the same bytes.
+    """
+    html = m.get_root().render()
+    ids: dict[str, str] = {}
+
+    def renumber(match: re.Match) -> str:
+        return ids.setdefault(match.group(0), f"{len(ids) + 1:032x}")
+
+    return _FOLIUM_ID.sub(renumber, html)

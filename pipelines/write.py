@@ -11,6 +11,7 @@ are written under a temporary name and renamed the same way.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import os
@@ -30,6 +31,8 @@ from spatial.errors import ConfigError
 from spatial.standards.registry import Indicator
 
 CSV_DECIMALS = 4
+#: the date written where a file format insists on one (xlsx properties, zip entries, GeoPackage contents)
+FIXED_TIME = dt.datetime(2000, 1, 1)
 
 
 @contextmanager
@@ -140,13 +143,50 @@ def write_xlsx(path: Path, indicators: pd.DataFrame, columns: dict[str, Indicato
     doc.append(["id", "中文名", "English", "unit", "method", "source"])
     for ind in columns.values():
         doc.append([ind.id, ind.zh, ind.en, ind.unit, ind.method, ind.source])
+    wb.properties.created = wb.properties.modified = FIXED_TIME  # no run time inside a table (the manifest has it)
     with atomic_path(path) as tmp:
         wb.save(tmp)
+        _fix_zip_times(tmp)
+
+
+def _fix_zip_times(path: Path) -> None:
+    """Rewrite a zip (xlsx) with every entry, and the workbook's save time, dated FIXED_TIME.
+
+    openpyxl stamps ``dcterms:modified`` with the time of saving; equal content must give equal bytes.
+    """
+    import re
+    import zipfile
+
+    stamp = FIXED_TIME.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+    with zipfile.ZipFile(path) as src:
+        entries = [(i, src.read(i.filename)) for i in src.infolist()]
+    entries = [(i, re.sub(rb"(<dcterms:modified[^>]*>)[^<]*(<)", rb"\g<1>" + stamp + rb"\g<2>", d) if i.filename == "docProps/core.xml" else d)
+               for i, d in entries]  # fmt: skip
+    with zipfile.ZipFile(path, "w") as dst:
+        for info, data in entries:
+            fixed = zipfile.ZipInfo(info.filename, date_time=FIXED_TIME.timetuple()[:6])
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            fixed.external_attr = info.external_attr
+            dst.writestr(fixed, data)
+
+
+@contextmanager
+def _gdal_date(when: dt.datetime) -> Iterator[None]:
+    """GDAL's GeoPackage driver stamps gpkg_contents.last_change with OGR_CURRENT_DATE when set."""
+    old = os.environ.get("OGR_CURRENT_DATE")
+    os.environ["OGR_CURRENT_DATE"] = when.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("OGR_CURRENT_DATE", None)
+        else:
+            os.environ["OGR_CURRENT_DATE"] = old
 
 
 def write_gpkg(path: Path, layers: dict[str, gpd.GeoDataFrame]) -> None:
     """One GeoPackage with a layer per entry (the first is the units), written atomically."""
-    with atomic_path(path) as tmp:
+    with atomic_path(path) as tmp, _gdal_date(FIXED_TIME):
         for i, (name, gdf) in enumerate(layers.items()):
             frame = gdf.reset_index() if i == 0 else gdf
             frame.to_file(tmp, layer=name, driver="GPKG", engine="pyogrio", mode="w" if i == 0 else "a")
