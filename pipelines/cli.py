@@ -44,6 +44,14 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # while libraries were still being imported: nothing was written
+        print("interrupted before any output was written", file=sys.stderr)
+        return 130
+
+
+def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     from rich.console import Console
     from rich.logging import RichHandler

@@ -140,7 +140,7 @@ def compute(sa: StudyArea, cfg: Config, timer: Timer | None = None) -> RunResult
     cols = {k: v for k, v in column_registry(sa).items() if k == "unit_id" or k in table.columns}
     table = table[[c for c in cols if c != "unit_id"]]
     table.index.name = "unit_id"
-    stats.update(walk_nodes=net.n_nodes, walk_edges=len(net.u), walk_components=net.n_components(), origins=len(origins.points))
+    stats.update(walk_nodes=net.n_nodes, walk_edges=len(net.u), origins=len(origins.points))
     out_units = gpd.GeoDataFrame(table.drop(columns=["name"]).join(units[["name", "geometry"]]), geometry="geometry", crs=units.crs)
     return RunResult(indicators=table, units=out_units, columns=cols, network=net, origin_distances=dist, stats=stats,
                      service_areas=areas)  # fmt: skip
@@ -212,7 +212,11 @@ def _distances(sa: StudyArea, cfg: Config, net: Network, origins: Origins) -> tu
     rec.kept += len(used) - lost
     if lost:
         rec.dropped[f"more than {snap_max:g} m from the walk network (counted as not covered)"] += lost
-    stats = {"targets_not_snapped": int((~snapped).sum()), "origins_not_snapped": lost, "cutoff_m": cutoff}
+    pieces = net.n_components()
+    if pieces > 1:
+        rec.note = (f"the walk network is in {pieces} unconnected pieces: homes and facilities on different pieces are "
+                    "not reachable (distance inf)")  # fmt: skip
+    stats = {"targets_not_snapped": int((~snapped).sum()), "origins_not_snapped": lost, "cutoff_m": cutoff, "walk_components": pieces}
     return pd.DataFrame(d, columns=groups), stats, _Reach(node_dist, t_snap, tgroups, groups)
 
 

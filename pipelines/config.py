@@ -65,7 +65,12 @@ class LayerSource(_Model):
 
     path: Path
     layer: str | None = Field(None, description="Layer name inside a GeoPackage")
-    crs: str | None = Field(None, description="Coordinate system of the data (EPSG code or WKT); default: the file's own")
+    crs: str | None = Field(
+        None,
+        description="Coordinate system of the data: an EPSG code (EPSG:4326, EPSG:4548), WKT or PROJ string, or gcj02 "
+        "(Amap/高德, Tencent/腾讯) / bd09 (Baidu/百度) for Chinese web-map coordinates, converted to WGS 84; "
+        "default: the file's own",
+    )
     x_column: str | None = Field(None, description="CSV: longitude / x column")
     y_column: str | None = Field(None, description="CSV: latitude / y column")
     encoding: str | None = Field(None, description="CSV text encoding; default: UTF-8 (with or without BOM), then GB18030")
@@ -83,6 +88,27 @@ class LayerSource(_Model):
     population_column: str | None = Field(None, description="buildings: residents (life-circle weights with weight_by: population)")
 
     _check_path = field_validator("path", mode="before")(_existing)
+
+    @field_validator("crs")
+    @classmethod
+    def _layer_crs(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        from pyproj import CRS
+
+        from spatial.chinacrs import china_system
+
+        system = china_system(v)
+        if system is not None:
+            return system
+        try:
+            CRS.from_user_input(v)
+        except Exception as exc:  # pyproj raises CRSError; message kept
+            raise ValueError(
+                f"'{v}' is not a coordinate system ({exc}); use an EPSG code (e.g. EPSG:4326, EPSG:4548), a WKT or PROJ "
+                "string, or gcj02 (Amap/高德, Tencent/腾讯) / bd09 (Baidu/百度) for Chinese web-map coordinates"
+            ) from None
+        return v
 
     @model_validator(mode="after")
     def _csv_columns(self) -> LayerSource:

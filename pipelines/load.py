@@ -13,6 +13,7 @@ from pyproj import CRS
 from pipelines.config import Config, LayerSource, ParcelSource
 from spatial import osm_layers
 from spatial.catalogue import load_catalogue, value_lookup
+from spatial.chinacrs import SYSTEM_NAMES
 from spatial.crs import choose_metric_crs, to_metric
 from spatial.errors import LayerError, feature_list
 from spatial.indicators.intensity import estimate_floors
@@ -25,11 +26,38 @@ from spatial.validate import LINEAR, POLYGONAL, PUNTAL, Ledger, clean_geometries
 
 log = logging.getLogger(__name__)
 STATION_KINDS = ("bus_stop", "metro", "bike_rental", "ev_charging")
+#: units overlapping by more than this (m²) are flagged in the ledger (they are kept and measured each as a whole)
+UNIT_OVERLAP_TOL_M2 = 1.0
 
 
-def _read(src: LayerSource, name: str) -> gpd.GeoDataFrame:
-    return read_vector(src.path, layer_name=name, layer=src.layer, crs=src.crs, x_column=src.x_column,
-                       y_column=src.y_column, encoding=src.encoding)  # fmt: skip
+def _read(src: LayerSource, name: str, ledger: Ledger, record: str | None = None) -> gpd.GeoDataFrame:
+    """Read one configured layer; a conversion from GCJ-02 or BD-09 is noted under ``record`` (default ``name``)."""
+    raw = read_vector(src.path, layer_name=name, layer=src.layer, crs=src.crs, x_column=src.x_column,
+                      y_column=src.y_column, encoding=src.encoding)  # fmt: skip
+    system = raw.attrs.get("source_crs")
+    if system in SYSTEM_NAMES:
+        add_note(ledger, record or name, f"coordinates converted from {SYSTEM_NAMES[system]} to WGS 84 ({len(raw)} features)")
+    return raw
+
+
+def add_note(ledger: Ledger, layer: str, text: str) -> None:
+    """Append a note to a ledger layer (notes are shown in data_quality.csv; they do not count features)."""
+    rec = ledger.layer(layer)
+    rec.note = f"{rec.note}; {text}" if rec.note else text
+
+
+def _crs_label(crs: object) -> str:
+    crs = CRS.from_user_input(crs)
+    epsg = crs.to_epsg()
+    return f"EPSG:{epsg}" if epsg else crs.name
+
+
+def _to_study(gdf: gpd.GeoDataFrame, crs: CRS, layer: str, ledger: Ledger, record: str | None = None) -> gpd.GeoDataFrame:
+    """to_metric, noting in the ledger (layer ``record``, default ``layer``) when the layer was reprojected."""
+    out = to_metric(gdf, crs, layer)
+    if out is not gdf:
+        add_note(ledger, record or layer, f"reprojected from {_crs_label(gdf.crs)} to {_crs_label(crs)}")
+    return out
 
 
 def _col(gdf: pd.DataFrame, column: str | None, default: object = None) -> np.ndarray:
@@ -46,7 +74,8 @@ def study_crs(cfg: Config, ext: OsmExtract | None, units: gpd.GeoDataFrame | Non
     for layer in (units, roads, ext.ways if ext else None):
         if layer is not None and len(layer):
             w, s, e, n = layer.to_crs(4326).total_bounds
-            return choose_metric_crs((w + e) / 2, (s + n) / 2)
+            if np.isfinite([w, s, e, n]).all():  # NaN when every geometry is null or empty
+                return choose_metric_crs((w + e) / 2, (s + n) / 2)
     raise LayerError("cannot place the study area: no bounds, units or roads with coordinates; set crs: in the config")
 
 
@@ -54,8 +83,8 @@ def load_study_area(cfg: Config, *, derive_missing_units: bool = True) -> StudyA
     ledger = Ledger()
     inp = cfg.inputs
     ext = read_osm(inp.osm.path) if inp.osm else None
-    units_raw = _read(inp.units, "units") if inp.units else None
-    roads_raw = _read(inp.roads, "roads") if inp.roads else None
+    units_raw = _read(inp.units, "units", ledger) if inp.units else None
+    roads_raw = _read(inp.roads, "roads", ledger) if inp.roads else None
     crs = study_crs(cfg, ext, units_raw, roads_raw)
     log.info("measuring in %s (%s)", crs.name, crs.to_string())
 
@@ -123,11 +152,33 @@ def _units(raw: gpd.GeoDataFrame, src: LayerSource, crs: CRS, ledger: Ledger) ->
     raw = raw.assign(unit_id=raw[id_col].astype(str))
     require_unique_ids(raw["unit_id"], layer="units")
     clean = clean_geometries(raw, layer="units", kinds=POLYGONAL, ledger=ledger)
+    _closed_rings(raw, ledger, "units")
     if clean.empty:
-        raise LayerError("layer 'units' has no usable polygon; check the boundary file")
+        what = "has no features" if raw.empty else f"has no usable polygon among its {len(raw)} features (see the ledger)"
+        raise LayerError(f"layer 'units' ({src.path.name}) {what}; check the boundary file, or leave inputs.units out to derive blocks")
     names = clean[src.name_column].astype(str) if src.name_column else ("单元 " + clean["unit_id"])
     out = gpd.GeoDataFrame({"unit_id": clean["unit_id"].to_numpy(), "name": names.to_numpy()}, geometry=clean.geometry.to_numpy(), crs=clean.crs)
-    return to_metric(out, crs, "units").set_index("unit_id")
+    out = _to_study(out, crs, "units", ledger)
+    _flag_overlapping_units(out, ledger)
+    return out.set_index("unit_id")
+
+
+def _flag_overlapping_units(units: gpd.GeoDataFrame, ledger: Ledger) -> None:
+    """Flag units overlapping another by more than UNIT_OVERLAP_TOL_M2, listing the pairs (units are not merged)."""
+    geoms = units.geometry.to_numpy()
+    a, b = shapely.STRtree(geoms).query(geoms, predicate="intersects")
+    a, b = a[a < b], b[a < b]
+    area = shapely.area(shapely.intersection(geoms[a], geoms[b]))
+    big = area > UNIT_OVERLAP_TOL_M2
+    if not big.any():
+        return
+    ids = units["unit_id"].astype(str).to_numpy()
+    pairs = [f"{ids[i]}/{ids[j]} {m2:,.0f} m²" for i, j, m2 in zip(a[big], b[big], area[big], strict=True)]
+    n_units = len(np.unique(np.concatenate([a[big], b[big]])))
+    ledger.layer("units").flagged[
+        f"overlapping units, kept as drawn: {feature_list(pairs)}; each unit is measured over its whole area: "
+        "buildings, land, roads and points in an overlap count in full to each unit"
+    ] += n_units
 
 
 def _roads(raw: gpd.GeoDataFrame | None, src: LayerSource | None, ext: OsmExtract | None, crs: CRS, ledger: Ledger) -> gpd.GeoDataFrame:
@@ -142,7 +193,7 @@ def _roads(raw: gpd.GeoDataFrame | None, src: LayerSource | None, ext: OsmExtrac
     df = gpd.GeoDataFrame({"highway": raw[src.class_column].astype(str).to_numpy(), "name": _col(raw, src.name_column)},
                           geometry=raw.geometry.to_numpy(), crs=raw.crs)  # fmt: skip
     df = clean_geometries(df, layer="roads", kinds=LINEAR, ledger=ledger)
-    return to_metric(df, crs, "roads").reset_index(drop=True)
+    return _to_study(df, crs, "roads", ledger).reset_index(drop=True)
 
 
 def _landuse(src: ParcelSource | None, ext: OsmExtract | None, crs: CRS, ledger: Ledger) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame | None]:
@@ -167,7 +218,7 @@ def _number(raw: pd.DataFrame, column: str | None) -> np.ndarray:
 def _parcels(src: ParcelSource, crs: CRS, ledger: Ledger) -> gpd.GeoDataFrame:
     """Parcels with their internal class; unknown codes kept (class None) and listed per code in the ledger."""
     layer = "land-use parcels"
-    raw = _read(src, layer)
+    raw = _read(src, layer, ledger)
     cols = (src.code_column, src.id_column, src.name_column, src.floor_area_column, src.far_column,
             src.height_limit_column, src.green_ratio_column)  # fmt: skip
     require_columns(raw, [c for c in cols if c], layer=layer, hint="check the column names under inputs.parcels")
@@ -178,7 +229,8 @@ def _parcels(src: ParcelSource, crs: CRS, ledger: Ledger) -> gpd.GeoDataFrame:
          "height_limit_m": _number(raw, src.height_limit_column), "green_ratio_pct": _number(raw, src.green_ratio_column)},
         geometry=raw.geometry.to_numpy(), crs=raw.crs,
     )  # fmt: skip
-    df = to_metric(clean_geometries(df, layer=layer, kinds=POLYGONAL, ledger=ledger), crs, layer).reset_index(drop=True)
+    df = _to_study(clean_geometries(df, layer=layer, kinds=POLYGONAL, ledger=ledger), crs, layer, ledger).reset_index(drop=True)
+    _closed_rings(raw, ledger, layer)
     codes = classify_codes(df["tag"], src.code_system)
     df["lu_class"] = codes["lu_class"].to_numpy()
     df["code"] = codes["code"].to_numpy()
@@ -194,7 +246,7 @@ def _parcels(src: ParcelSource, crs: CRS, ledger: Ledger) -> gpd.GeoDataFrame:
             rec.flagged[f"no land-use code ({len(grp)} parcels, {grp['area'].sum():,.0f} m²; counted as land without a class)"] += len(grp)
         elif kind == "parent":
             rec.flagged[f"code '{value}' not in the {system} table; classified by its parent code"] += len(grp)
-    rec.note = f"land-use codes read as {system}"
+    add_note(ledger, layer, f"land-use codes read as {system}")
     bad_far = (df["far"] < 0) | (df["far"] > 30) | (df["floor_area_m2"] < 0)
     if bad_far.any():
         ids = df.loc[bad_far, "parcel_id"].astype(str).tolist()
@@ -209,9 +261,11 @@ def _buildings(src: LayerSource | None, ext: OsmExtract | None, crs: CRS, ledger
     if src is None:
         if ext is None:
             raise LayerError("no buildings: name inputs.osm or inputs.buildings")
+        layer = "buildings (OSM)"
         b = osm_layers.buildings_from_osm(ext, crs, ledger)
     else:
-        raw = _read(src, "buildings")
+        layer = "buildings"
+        raw = _read(src, "buildings", ledger)
         cols = (src.type_column, src.floors_column, src.height_column, src.name_column, src.population_column)
         require_columns(raw, [c for c in cols if c], layer="buildings")
         b = gpd.GeoDataFrame(
@@ -221,13 +275,39 @@ def _buildings(src: LayerSource | None, ext: OsmExtract | None, crs: CRS, ledger
             geometry=raw.geometry.to_numpy(), crs=raw.crs,
         )  # fmt: skip
         b["building"] = b["building"].fillna("yes").astype(str)
-        b = to_metric(clean_geometries(b, layer="buildings", kinds=POLYGONAL, ledger=ledger), crs, "buildings")
+        b["made_valid"] = ~shapely.is_valid(b.geometry.to_numpy())  # those left after cleaning are the repaired ones
+        b = _to_study(clean_geometries(b, layer=layer, kinds=POLYGONAL, ledger=ledger), crs, layer, ledger)
+        _closed_rings(raw, ledger, layer)
     b = b.reset_index(drop=True)
     fl = estimate_floors(b, default_floors=cfg.buildings.default_floors, storey_height_m=cfg.buildings.storey_height_m)
     b["floors"] = fl["floors"].to_numpy()
     b["floors_source"] = fl["floors_source"].to_numpy()
+    _count_implausible(ledger.layer(layer), fl["floors_implausible"].to_numpy(dtype=bool), b.pop("made_valid").to_numpy(dtype=bool))
     b["residential"] = osm_layers.mark_residential(b, landuse).to_numpy()
     return b
+
+
+def _closed_rings(raw: gpd.GeoDataFrame, ledger: Ledger, layer: str) -> None:
+    """Polygons whose unclosed rings the reader closed (``raw.attrs["rings_closed"]``) count as repaired."""
+    rec = ledger.layer(layer)
+    n = min(int(raw.attrs.get("rings_closed", 0)), rec.kept)
+    if n:
+        rec.kept -= n
+        rec.repaired["unclosed ring closed"] += n
+
+
+def _count_implausible(rec, implausible: np.ndarray, made_valid: np.ndarray) -> None:
+    """Count buildings whose floor count or height was implausible (ignored) as repaired, each building once."""
+    alone = int((implausible & ~made_valid).sum())
+    both = int((implausible & made_valid).sum())
+    if alone:
+        rec.kept -= alone
+        rec.repaired["implausible floors/height ignored"] += alone
+    if both:
+        rec.repaired["make_valid"] -= both
+        rec.repaired["make_valid + implausible floors/height ignored"] += both
+        if not rec.repaired["make_valid"]:
+            del rec.repaired["make_valid"]
 
 
 def _facilities(src: LayerSource | None, points: gpd.GeoDataFrame | None, catalogue, crs: CRS, ledger: Ledger) -> gpd.GeoDataFrame:
@@ -235,12 +315,12 @@ def _facilities(src: LayerSource | None, points: gpd.GeoDataFrame | None, catalo
         if points is None:
             return gpd.GeoDataFrame({"category": [], "name": []}, geometry=[], crs=crs)
         return osm_layers.facilities_from_points(points, catalogue, ledger, layer="life-circle facilities")
-    raw = _read(src, "pois")
+    raw = _read(src, "pois", ledger, "life-circle facilities")
     if src.category_column:
         require_columns(raw, [src.category_column], layer="pois")
         df = _by_value(raw, src, src.category_column, catalogue.categories, ledger, "life-circle facilities", "category")
-        return to_metric(df, crs, "pois").reset_index(drop=True)
-    pts = to_metric(raw, crs, "pois")
+        return _to_study(df, crs, "pois", ledger, "life-circle facilities").reset_index(drop=True)
+    pts = _to_study(raw, crs, "pois", ledger, "life-circle facilities")
     if src.name_column:
         pts = pts.rename(columns={src.name_column: "name"})
     pts["osm_id"] = np.arange(len(pts))
@@ -253,12 +333,12 @@ def _stations(src: LayerSource | None, points: gpd.GeoDataFrame | None, catalogu
         if points is None:
             return gpd.GeoDataFrame({"kind": [], "name": []}, geometry=[], crs=crs)
         return osm_layers.stations_from_points(points, catalogue, ledger, layer="stations")
-    raw = _read(src, "stations")
+    raw = _read(src, "stations", ledger)
     if not src.kind_column:
         raise LayerError(f"layer 'stations' needs kind_column with one of {', '.join(STATION_KINDS)}")
     require_columns(raw, [src.kind_column], layer="stations")
     df = _by_value(raw, src, src.kind_column, catalogue.stations, ledger, "stations", "kind")
-    return to_metric(df, crs, "stations").reset_index(drop=True)
+    return _to_study(df, crs, "stations", ledger).reset_index(drop=True)
 
 
 def _by_value(raw: gpd.GeoDataFrame, src: LayerSource, column: str, entries, ledger: Ledger, layer: str, out_col: str) -> gpd.GeoDataFrame:
@@ -295,4 +375,8 @@ def _count_outside(ledger: Ledger, units: gpd.GeoDataFrame, layers: dict[str, gp
         hit = np.zeros(len(geoms), dtype=bool)
         idx, _ = tree.query(geoms, predicate="intersects")
         hit[idx] = True
-        ledger.layer(name).outside_study_area = int((~hit).sum())
+        rec = ledger.layer(name)
+        rec.outside_study_area = int((~hit).sum())
+        if not hit.any():
+            log.warning("layer '%s': none of its %d features lies in a unit; check its CRS and extent", name, len(geoms))
+            add_note(ledger, name, f"WARNING: none of the {len(geoms)} features lies in a unit; check the layer's CRS and extent")

@@ -65,6 +65,7 @@ def run(cfg: Config, out_dir: Path, *, timer: Timer | None = None) -> RunOutput:
     from maps.interactive import build_map, map_html  # rendering stays out of the computation
 
     timer = timer or Timer()
+    write.check_output_folder(Path(out_dir), set(OUTPUTS))  # before any work, not after
     started = dt.datetime.now(dt.UTC)
     with timer.stage("load"):
         sa = load_study_area(cfg)

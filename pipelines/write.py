@@ -69,7 +69,8 @@ def _old(final: Path) -> Path:
     return final.parent / f".{final.name}.old"
 
 
-def _check_replaceable(final: Path, allowed: set[str]) -> None:
+def check_output_folder(final: Path, allowed: set[str]) -> None:
+    """Stop before any work if ``final`` holds files a run would remove (the swap replaces the folder)."""
     if final.exists() and not final.is_dir():
         raise ConfigError(f"output folder {final} is a file; choose a folder with --out")
     if final.is_dir():
@@ -91,7 +92,7 @@ def staged_dir(final: Path, *, allowed: set[str]) -> Iterator[Path]:
     final = Path(final)
     if not final.exists() and _old(final).is_dir():  # a run killed between the two renames
         os.replace(_old(final), final)
-    _check_replaceable(final, allowed)
+    check_output_folder(final, allowed)
     final.parent.mkdir(parents=True, exist_ok=True)
     for stale in final.parent.glob(f".{final.name}.*.partial"):
         shutil.rmtree(stale, ignore_errors=True)

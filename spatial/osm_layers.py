@@ -8,6 +8,7 @@ from __future__ import annotations
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 from pyproj import CRS
 
 from spatial.catalogue import Catalogue, match
@@ -42,7 +43,9 @@ def roads_from_osm(ext: OsmExtract, crs: CRS, ledger: Ledger) -> gpd.GeoDataFram
 
 def buildings_from_osm(ext: OsmExtract, crs: CRS, ledger: Ledger) -> gpd.GeoDataFrame:
     areas = ext.areas
+    """Building polygons; ``made_valid`` marks those clean_geometries repaired (for the loader's counts)."""
     b = areas[areas.get("building", pd.Series(index=areas.index, dtype=object)).notna() & (areas.get("building") != "no")].copy()
+    b["made_valid"] = ~shapely.is_valid(b.geometry.to_numpy())  # those left after cleaning are the repaired ones
     b = clean_geometries(b, layer="buildings (OSM)", kinds=POLYGONAL, ledger=ledger)
     b = b.to_crs(crs)
     out = gpd.GeoDataFrame(
@@ -52,6 +55,7 @@ def buildings_from_osm(ext: OsmExtract, crs: CRS, ledger: Ledger) -> gpd.GeoData
             "levels_raw": b.get("building:levels", pd.Series(index=b.index, dtype=object)).to_numpy(),
             "height_raw": b.get("height", pd.Series(index=b.index, dtype=object)).to_numpy(),
             "name": b.get("name", pd.Series(index=b.index, dtype=object)).to_numpy(),
+            "made_valid": b["made_valid"].to_numpy(dtype=bool),
         },
         geometry=b.geometry.to_numpy(),
         crs=crs,

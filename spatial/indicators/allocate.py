@@ -1,8 +1,10 @@
 """Shared rule for features on unit boundaries.
 
 A line lying along the boundary shared by two units counts half to each; a point within
-``BOUNDARY_TOL_M`` of k units counts 1/k to each. Summing over units therefore never counts a
-feature twice and never loses it. Lines are clipped to the units grown by ``OVERLAP_TOL_M``, so
+``BOUNDARY_TOL_M`` of the edges of k units counts 1/k to each. Summing over units that tile
+the area therefore never counts a feature twice and never loses it. Units that overlap (a data
+problem the loader reports) are each measured over their whole area: what lies inside both
+counts in full to each. Lines are clipped to the units grown by ``OVERLAP_TOL_M``, so
 a road drawn along a shared boundary is inside both even when floating-point noise puts its
 vertices a hair to one side (a road cut into pieces gets interpolated vertices); the length
 two units' pieces of the same line have in common is then split.
@@ -35,18 +37,28 @@ def line_pieces(unit_geoms: np.ndarray, lines: np.ndarray) -> pd.DataFrame:
     if len(pairs):
         a = pieces[pairs["k_a"].to_numpy()]
         b = pieces[pairs["k_b"].to_numpy()]
-        shared = shapely.length(shapely.intersection(a, shapely.buffer(b, 2 * OVERLAP_TOL_M, cap_style="flat")))
+        # only where the line runs along the edge of both units: inside overlapping units it counts to each in full
+        ua, ub = pairs["unit_a"].to_numpy(), pairs["unit_b"].to_numpy()
+        edge = shapely.buffer(shapely.boundary(unit_geoms), 2 * OVERLAP_TOL_M, cap_style="flat")
+        common = shapely.intersection(shapely.intersection(a, shapely.buffer(b, 2 * OVERLAP_TOL_M, cap_style="flat")), edge[ua])
+        shared = shapely.length(shapely.intersection(common, edge[ub]))
         give = pd.Series(shared / 2.0).groupby(pairs["k_a"].to_numpy()).sum()
         df["length_m"] = df["length_m"] - df["k"].map(give).fillna(0.0)
     return df[["unit", "line", "length_m"]].reset_index(drop=True)
 
 
 def point_units(unit_geoms: np.ndarray, points: np.ndarray, *, tol_m: float = BOUNDARY_TOL_M) -> pd.DataFrame:
-    """Assign points to units: (unit position, point position, weight); boundary points are shared."""
+    """Assign points to units: (unit position, point position, weight).
+
+    A point within ``tol_m`` of the edges of k units counts 1/k to each; a point inside a unit,
+    away from its edge, counts 1 to it (inside two overlapping units: 1 to each).
+    """
     tree = shapely.STRtree(unit_geoms)
     pi, ui = tree.query(points, predicate="dwithin", distance=tol_m)
-    counts = np.bincount(pi, minlength=len(points))
-    return pd.DataFrame({"unit": ui, "point": pi, "weight": 1.0 / counts[pi]})
+    on_edge = shapely.dwithin(points[pi], shapely.boundary(unit_geoms[ui]), tol_m) if len(pi) else np.zeros(0, dtype=bool)
+    k = np.bincount(pi[on_edge], minlength=len(points))
+    weight = np.where(on_edge, 1.0 / np.maximum(k[pi], 1), 1.0)
+    return pd.DataFrame({"unit": ui, "point": pi, "weight": weight})
 
 
 def polygon_pieces(unit_geoms: np.ndarray, polys: np.ndarray) -> pd.DataFrame:

@@ -48,21 +48,28 @@ def estimate_floors(
     default_floors: dict[str, float] | None = None,
     storey_height_m: float = 3.0,
 ) -> pd.DataFrame:
-    """Floors and floors_source ('levels', 'height', 'default') for each building.
+    """Floors, floors_source ('levels', 'height', 'default') and floors_implausible for each building.
 
-    Reads ``levels_raw``, ``height_raw`` and ``building`` columns (any may be missing).
+    Reads ``levels_raw``, ``height_raw`` and ``building`` columns (any may be missing). Floor counts
+    outside 1–``MAX_FLOORS`` and heights outside (0, ``MAX_FLOORS`` × storey height] are not used (the
+    building falls back to its height, then to the type default); ``floors_implausible`` marks the
+    buildings where such a value was given and ignored, so the loader can count them.
     """
     defaults = {**DEFAULT_FLOORS, **(default_floors or {})}
     n = len(buildings)
     levels = _first_number(buildings["levels_raw"]) if "levels_raw" in buildings else pd.Series(np.nan, index=buildings.index)
     height = _first_number(buildings["height_raw"]) if "height_raw" in buildings else pd.Series(np.nan, index=buildings.index)
-    levels = levels.where((levels >= 1) & (levels <= MAX_FLOORS))
-    by_height = np.maximum(np.round(height / storey_height_m), 1).where((height > 0) & (height <= MAX_FLOORS * storey_height_m))
+    ok_levels = (levels >= 1) & (levels <= MAX_FLOORS)
+    ok_height = (height > 0) & (height <= MAX_FLOORS * storey_height_m)
+    implausible = (levels.notna() & ~ok_levels) | (height.notna() & ~ok_height)
+    levels = levels.where(ok_levels)
+    by_height = np.maximum(np.round(height / storey_height_m), 1).where(ok_height)
     btype = buildings["building"].astype(object) if "building" in buildings else pd.Series(["yes"] * n, index=buildings.index)
     by_default = btype.map(defaults).fillna(defaults["_other"]).astype(float)
     floors = levels.fillna(by_height).fillna(by_default)
     source = np.where(levels.notna(), "levels", np.where(by_height.notna(), "height", "default"))
-    return pd.DataFrame({"floors": floors.to_numpy(dtype=float), "floors_source": source}, index=buildings.index)
+    return pd.DataFrame({"floors": floors.to_numpy(dtype=float), "floors_source": source,
+                         "floors_implausible": implausible.to_numpy(dtype=bool)}, index=buildings.index)  # fmt: skip
 
 
 def _overlapping(geoms: np.ndarray) -> tuple[np.ndarray, int]:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
+from pyproj import CRS
 
+from spatial.chinacrs import SYSTEM_NAMES, check_coordinates, china_system, to_wgs84
 from spatial.errors import CRSError, LayerError
 
 CSV_ENCODINGS = ("utf-8-sig", "gb18030")
@@ -23,7 +26,13 @@ def read_vector(
     y_column: str | None = None,
     encoding: str | None = None,
 ) -> gpd.GeoDataFrame:
-    """Read one layer; ``crs`` declares the data's coordinate system (overriding a file's own)."""
+    """Read one layer; ``crs`` declares the data's coordinate system (overriding a file's own).
+
+    ``crs`` may also be 'gcj02' or 'bd09' (Chinese web-map coordinates, any case): the coordinates are
+    then read as degrees in that system and converted to WGS 84 (EPSG:4326). The coordinates are
+    checked against the CRS (:func:`spatial.chinacrs.check_coordinates`). The result's
+    ``attrs["source_crs"]`` names the CRS the data was read in ('gcj02', 'bd09', or the CRS string).
+    """
     path = Path(path)
     suffix = path.suffix.lower()
     try:
@@ -32,16 +41,50 @@ def read_vector(
         elif suffix in (".parquet", ".geoparquet"):
             gdf = gpd.read_parquet(path)
         else:
-            gdf = gpd.read_file(path, layer=layer, engine="pyogrio")
+            gdf = _read_fixing_rings(path, layer)
     except LayerError:
         raise
     except Exception as exc:  # driver errors come in many types; the message says what to do
-        raise LayerError(f"layer '{layer_name}': could not read {path} ({exc}); is the file complete and of a supported kind?") from exc
+        raise LayerError(
+            f"layer '{layer_name}': could not read {path}: the file is damaged, truncated or not of a supported kind ({exc}); "
+            "export it again (GeoPackage, Shapefile, GeoJSON, GeoParquet or CSV)"
+        ) from exc
+    system = china_system(crs)
+    if system is not None:
+        return _from_china_system(gdf, system, path, layer_name)
     if crs is not None:
         gdf = gdf.set_crs(crs, allow_override=True)
     if gdf.crs is None:
         raise CRSError(f"layer '{layer_name}' ({path.name}) has no coordinate system; declare it in the config: crs: EPSG:4326 (or the CRS it is in)")
+    check_coordinates(gdf, layer_name, declared=crs)
+    gdf.attrs["source_crs"] = crs if crs is not None else CRS.from_user_input(gdf.crs).to_string()
     return gdf
+
+
+def _read_fixing_rings(path: Path, layer: str | None) -> gpd.GeoDataFrame:
+    """Read with GDAL, closing unclosed polygon rings; ``attrs["rings_closed"]`` counts them (rings, not features)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        gdf = gpd.read_file(path, layer=layer, engine="pyogrio", on_invalid="fix")
+    closed = [w for w in caught if "Non closed ring" in str(w.message)]
+    for w in caught:
+        if w not in closed:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    gdf.attrs["rings_closed"] = len(closed)
+    return gdf
+
+
+def _from_china_system(gdf: gpd.GeoDataFrame, system: str, path: Path, layer_name: str) -> gpd.GeoDataFrame:
+    """Read coordinates as GCJ-02 / BD-09 degrees and convert them to WGS 84 (EPSG:4326)."""
+    if gdf.crs is not None and not CRS.from_user_input(gdf.crs).is_geographic:
+        own = CRS.from_user_input(gdf.crs)
+        raise LayerError(
+            f"layer '{layer_name}': the config says crs: {system} ({SYSTEM_NAMES[system]}, longitude/latitude in degrees) "
+            f"but {path.name} carries its own projected CRS {own.name} ({own.to_string()}); they contradict each other. "
+            f"Remove crs: {system} to use the file's CRS, or fix the file's CRS (.prj / GeoPackage SRS) if the data really is {system}"
+        )
+    check_coordinates(gdf, layer_name, declared=system)
+    return to_wgs84(gdf, system)
 
 
 def _read_csv(path: Path, layer_name: str, x: str | None, y: str | None, encoding: str | None) -> gpd.GeoDataFrame:
