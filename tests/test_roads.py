@@ -76,7 +76,7 @@ def test_geographic_crs_rejected(two_units, grid_roads):
 @pytest.mark.parametrize(("x", "expected"), [(99.7, [80.0, 0.0]), (99.999, [80.0, 0.0]), (99.9999999, [40.0, 40.0]),
                                              (100.0, [40.0, 40.0]), (100.0000001, [40.0, 40.0]), (100.001, [0.0, 80.0])])
 def test_boundary_rule_never_loses_length(x, expected):
-    # an 80 m line off, on, or within 0.1 mm (floating-point noise: on) the shared edge x=100 of two 100 m squares: 80 m in all
+    # an 80 m line off, on, or within 1 µm (floating-point noise: on) the shared edge x=100 of two 100 m squares: 80 m in all
     import numpy as np
     import shapely
 

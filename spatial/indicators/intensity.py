@@ -39,7 +39,8 @@ _SOURCE_RANK = {"levels": 0, "height": 1, "default": 2}
 
 
 def _first_number(raw: pd.Series) -> pd.Series:
-    return pd.to_numeric(raw.astype("string").str.extract(r"(-?\d+(?:\.\d+)?)", expand=False), errors="coerce")
+    number = pd.to_numeric(raw.astype("string").str.extract(r"(-?\d+(?:\.\d+)?)", expand=False), errors="coerce")
+    return pd.Series(number.to_numpy(dtype=float, na_value=np.nan), index=raw.index)  # plain float64, like the stand-ins
 
 
 def estimate_floors(
