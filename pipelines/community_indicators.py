@@ -14,8 +14,14 @@ import pandas as pd
 
 from pipelines.config import Config
 from spatial.errors import ConfigError
-from spatial.indicators import green, intensity, landuse, life_circle, parcels, parks, roads, transit
-from spatial.indicators.origins import Origins, building_population_origins, raster_population_origins, residential_origins
+from spatial.indicators import amenities, green, greenway, intensity, landuse, life_circle, parcels, parks, roads, transit
+from spatial.indicators.origins import (
+    Origins,
+    building_population_origins,
+    population_per_unit,
+    raster_population_origins,
+    residential_origins,
+)
 from spatial.indicators.service_areas import service_area_frame
 from spatial.network import Network, Snap, access_points, build_network, group_distances, point_distances, snap_points
 from spatial.standards.registry import Indicator, life_circle_indicator, registry
@@ -96,6 +102,7 @@ def compute(sa: StudyArea, cfg: Config, timer: Timer | None = None) -> RunResult
         if sa.parcels is not None and not np.isnan(parcels.parcel_floor_area_m2(sa.parcels)).all():
             dense.update(parcels.far_with_parcels(units, sa.parcels, sa.buildings))
         parts.append(dense)
+        parts.append(intensity.housing_heights(units, sa.buildings, pieces))
     with timer.stage("land use"):
         faces = landuse.landuse_faces(sa.landuse)
         lu = landuse.landuse_shares(units, faces, code_system=sa.code_system)
@@ -113,6 +120,7 @@ def compute(sa: StudyArea, cfg: Config, timer: Timer | None = None) -> RunResult
                                                  large_radius_m=p.large_radius_m, small_min_area_m2=p.small_min_area_m2,
                                                  small_radius_m=p.small_radius_m))  # fmt: skip
         parts.append(lu)
+        parts.append(greenway.greenways(units, sa.roads, faces, sa.stations))
     with timer.stage("green coverage"):
         if sa.landcover is not None:
             lc = sa.landcover
@@ -133,6 +141,9 @@ def compute(sa: StudyArea, cfg: Config, timer: Timer | None = None) -> RunResult
         radius = transit.straight_distances(origins.points, sa.stations, PROXIMITY)
         parts.append(transit.proximity_coverage(n, origins, radius, dist[PROXIMITY], index=idx, radius_m=cfg.transit.radius_m))
         parts.append(transit.station_counts(units, sa.stations))
+        if sa.amenities is not None:
+            parts.append(amenities.amenity_counts(units, sa.amenities, list(sa.catalogue.amenities)))
+        parts.append(_population(sa, cfg, pieces, origins, housing, parts))
         _not_assessable(parts, sa)
     with timer.stage("service areas"):
         areas = _service_areas(sa, cfg, net, reach)
@@ -150,10 +161,30 @@ def _not_assessable(parts: list[pd.DataFrame], sa: StudyArea) -> None:
     """Without any facility (station) source, life-circle (500 m) columns are NaN, not 0."""
     for part in parts:
         for c in part.columns:
-            lc = c.startswith("lc_") and c.endswith("_pct")
+            lc = (c.startswith("lc_") and c.endswith("_pct")) or c in {f"{k}_count" for k in sa.catalogue.amenities}
             station = "_500m_" in c or c in transit.COUNT_COLUMNS.values()
             if (lc and not sa.has_facility_source) or (station and not sa.has_station_source):
                 part[c] = np.nan
+
+
+def _population(sa: StudyArea, cfg: Config, pieces: pd.DataFrame, origins: Origins, housing: Origins,
+                parts: list[pd.DataFrame]) -> pd.DataFrame:  # fmt: skip
+    """Residents per unit, when the data has them, and the per-person indicators that need them."""
+    n, idx = len(sa.units), sa.units.index
+    if origins.basis.eq("population").any():
+        pop = population_per_unit(origins, n)
+    elif "population" in sa.buildings and sa.buildings["population"].notna().any():
+        pop = population_per_unit(building_population_origins(sa.units, sa.buildings, pieces), n)
+    elif cfg.life_circle.population_raster is not None:
+        pop = population_per_unit(raster_population_origins(sa.units, str(cfg.life_circle.population_raster)), n)
+    else:
+        pop = np.full(n, np.nan)
+    table = pd.concat(parts, axis=1)
+    out = pd.DataFrame({"population": pop}, index=idx)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["floor_area_per_person_m2"] = np.where(pop > 0, housing.floor_area_m2(n) / pop, np.nan)
+        out["greenway_km_per_10k_people"] = np.where(pop > 0, table["greenway_km"].to_numpy() / pop * 1e4, np.nan)
+    return out
 
 
 def make_origins(sa: StudyArea, cfg: Config, pieces: pd.DataFrame, housing: Origins) -> Origins:

@@ -95,7 +95,7 @@ def load_study_area(cfg: Config, *, derive_missing_units: bool = True) -> StudyA
     catalogue = load_catalogue(cfg.life_circle.catalogue, tier_distances_m=cfg.life_circle.tiers_m,
                                extra_categories=[c.model_dump() for c in cfg.life_circle.extra_categories])  # fmt: skip
     points = osm_layers.points_from_osm(ext, crs) if ext else None
-    facilities = _facilities(inp.pois, points, catalogue, crs, ledger)
+    facilities, amenities = _facilities(inp.pois, points, catalogue, crs, ledger)
     stations = _stations(inp.stations, points, catalogue, crs, ledger)
     bounds = _bounds(cfg, ext, crs, units_raw, roads)
 
@@ -118,7 +118,7 @@ def load_study_area(cfg: Config, *, derive_missing_units: bool = True) -> StudyA
         lc = inp.landcover
         landcover = RasterInput(str(lc.path), tuple(lc.vegetation_classes), lc.ndvi_threshold, lc.nodata, tuple(lc.impervious_classes))
     return StudyArea(crs=crs, bounds=bounds, units=units, roads=roads, buildings=buildings, landuse=landuse,
-                     vegetation=vegetation, facilities=facilities, stations=stations, catalogue=catalogue,
+                     vegetation=vegetation, facilities=facilities, stations=stations, catalogue=catalogue, amenities=amenities,
                      ledger=ledger, landcover=landcover, parcels=parcels,
                      code_system=inp.parcels.code_system if inp.parcels else "osm",
                      has_facility_source=bool(inp.pois or inp.osm), has_station_source=bool(inp.stations or inp.osm))  # fmt: skip
@@ -310,22 +310,32 @@ def _count_implausible(rec, implausible: np.ndarray, made_valid: np.ndarray) -> 
             del rec.repaired["make_valid"]
 
 
-def _facilities(src: LayerSource | None, points: gpd.GeoDataFrame | None, catalogue, crs: CRS, ledger: Ledger) -> gpd.GeoDataFrame:
+def _facilities(
+    src: LayerSource | None, points: gpd.GeoDataFrame | None, catalogue, crs: CRS, ledger: Ledger
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Life-circle facilities (category) and the community amenities counted in each unit (kind)."""
+    layer = "life-circle facilities"
     if src is None:
         if points is None:
-            return gpd.GeoDataFrame({"category": [], "name": []}, geometry=[], crs=crs)
-        return osm_layers.facilities_from_points(points, catalogue, ledger, layer="life-circle facilities")
-    raw = _read(src, "pois", ledger, "life-circle facilities")
+            empty = gpd.GeoDataFrame({"category": [], "name": []}, geometry=[], crs=crs)
+            return empty, empty.rename(columns={"category": "kind"})
+        return (osm_layers.facilities_from_points(points, catalogue, ledger, layer=layer),
+                osm_layers.amenities_from_points(points, catalogue, ledger, layer="community amenities"))  # fmt: skip
+    raw = _read(src, "pois", ledger, layer)
     if src.category_column:
         require_columns(raw, [src.category_column], layer="pois")
-        df = _by_value(raw, src, src.category_column, catalogue.categories, ledger, "life-circle facilities", "category")
-        return _to_study(df, crs, "pois", ledger, "life-circle facilities").reset_index(drop=True)
-    pts = _to_study(raw, crs, "pois", ledger, "life-circle facilities")
+        df = _by_value(raw, src, src.category_column, {**catalogue.amenities, **catalogue.categories}, ledger, layer, "category")
+        df = _to_study(df, crs, "pois", ledger, layer).reset_index(drop=True)
+        is_amenity = df["category"].isin(list(catalogue.amenities)).to_numpy()
+        amenities = df[is_amenity].rename(columns={"category": "kind"}).reset_index(drop=True)
+        return df[~is_amenity].reset_index(drop=True), amenities
+    pts = _to_study(raw, crs, "pois", ledger, layer)
     if src.name_column:
         pts = pts.rename(columns={src.name_column: "name"})
     pts["osm_id"] = np.arange(len(pts))
     pts["area_m2"] = np.nan
-    return osm_layers.facilities_from_points(pts, catalogue, ledger, layer="life-circle facilities")
+    return (osm_layers.facilities_from_points(pts, catalogue, ledger, layer=layer),
+            osm_layers.amenities_from_points(pts, catalogue, ledger, layer="community amenities"))  # fmt: skip
 
 
 def _stations(src: LayerSource | None, points: gpd.GeoDataFrame | None, catalogue, crs: CRS, ledger: Ledger) -> gpd.GeoDataFrame:

@@ -8,7 +8,7 @@ A rule is a mapping of tag key -> value or list of values (all must hold), plus 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -46,6 +46,7 @@ class Catalogue:
     tiers: dict[str, Tier]
     categories: dict[str, Category]
     stations: dict[str, Category]
+    amenities: dict[str, Category] = field(default_factory=dict)  # counted inside each unit (canteens, recycling)
 
     def tier_distance_m(self, category_id: str) -> float:
         return self.tiers[self.categories[category_id].tier].distance_m
@@ -99,7 +100,8 @@ def _parse(text: str, overrides: tuple, extra: str = "[]") -> Catalogue:
             raise ValueError(f"life-circle category '{c.get('id')}' names tier '{c.get('tier')}', not one of {list(tiers)}")
         cats[str(c["id"])] = _category(c, c["tier"])
     stations = {k: _category({"id": k, **v}, "") for k, v in raw.get("stations", {}).items()}
-    return Catalogue(tiers=tiers, categories=cats, stations=stations)
+    amenities = {k: _category({"id": k, **v}, "") for k, v in raw.get("amenities", {}).items()}
+    return Catalogue(tiers=tiers, categories=cats, stations=stations, amenities=amenities)
 
 
 def value_lookup(entries: dict[str, Category], system: str) -> pd.DataFrame:

@@ -137,6 +137,12 @@ def stations_from_points(points: gpd.GeoDataFrame, catalogue: Catalogue, ledger:
     return _take(points, hits, ledger, layer=layer, col="kind")
 
 
+def amenities_from_points(points: gpd.GeoDataFrame, catalogue: Catalogue, ledger: Ledger, *, layer: str) -> gpd.GeoDataFrame:
+    """Community amenities counted in each unit (canteens, second-hand exchanges), one row per feature and kind."""
+    hits = match(points, catalogue.amenities).rename(columns={"category": "kind"})
+    return _take(points, hits, ledger, layer=layer, col="kind")
+
+
 def _take(points: gpd.GeoDataFrame, hits: pd.DataFrame, ledger: Ledger, *, layer: str, col: str = "category") -> gpd.GeoDataFrame:
     rec = ledger.layer(layer)
     rec.read += len(hits)

@@ -37,6 +37,7 @@ class StudyArea:
     catalogue: Catalogue
     ledger: Ledger
     landcover: RasterInput | None = None
+    amenities: gpd.GeoDataFrame | None = None  # kind, name: community amenities counted in each unit
     parcels: gpd.GeoDataFrame | None = None  # parcel layer: parcel_id, tag, code, lu_class, floor_area_m2, far, height_limit_m, green_ratio_pct
     code_system: str = "osm"  # the land-use code system of ``landuse``
     has_facility_source: bool = True  # False: no POI layer and no OSM file, life circles not assessable

@@ -136,6 +136,10 @@ def test_gb50137_parcels_with_green_ratio_height_limit_and_population(tmp_path):
     assert t["green_space_source"] == "land use + parcel green ratios"
     assert t["parcel_height_limit_max_m"] == pytest.approx(54.0)
     assert t["lc_basis"] == "population"
+    # 400 residents; housing 2 × 40 m × 30 m × 6 floors (the apartments default) = 14,400 m² → 36 m² each
+    assert t["population"] == pytest.approx(400.0)
+    assert t["floor_area_per_person_m2"] == pytest.approx(36.0)
+    assert t["greenway_km_per_10k_people"] == pytest.approx(0.0)
     # the park is 40,000 m² (≥ 5,000): every residential m² (R2 and R22, 0 ≤ y ≤ 400) lies within 420 m of it (y ≥ 420)
     assert t["park_service_coverage_pct"] == pytest.approx(100.0)
     assert t["residential_land_m2"] == pytest.approx(240_000)

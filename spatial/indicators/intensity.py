@@ -204,3 +204,27 @@ def intensity(units: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame, pieces: pd.D
         out["floor_area_estimated_pct"] = np.where(floor_area > 0, per_unit(fa * (src != "levels")) / floor_area * 100.0, np.nan)
         out["floor_area_default_floors_pct"] = np.where(floor_area > 0, per_unit(fa * (src == "default")) / floor_area * 100.0, np.nan)
     return out
+
+
+def housing_heights(units: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame, pieces: pd.DataFrame, *, low_rise_floors: int = 6) -> pd.DataFrame:
+    """max_floors (tallest building standing on the unit) and housing_low_rise_pct.
+
+    housing_low_rise_pct: residential floor area in buildings of at most ``low_rise_floors`` floors
+    ÷ all residential floor area (重庆: ≤ 6-floor housing ≥ 70 %); NaN without housing.
+    ``pieces`` from :func:`building_pieces`; ``buildings`` needs ``floors`` and ``residential``.
+    """
+    ensure_projected(units, "units")
+    n = len(units)
+    b = pieces["building"].to_numpy()
+    u = pieces["unit"].to_numpy()
+    floors = buildings["floors"].to_numpy(dtype=float)[b]
+    top = pd.Series(floors).groupby(u).max().reindex(range(n)).fillna(0.0).to_numpy()
+    res = buildings["residential"].to_numpy(dtype=bool)[b] if "residential" in buildings else np.zeros(len(b), dtype=bool)
+    fa = pieces["floor_area_m2"].to_numpy()
+    housing = np.bincount(u, weights=fa * res, minlength=n)
+    low = np.bincount(u, weights=fa * res * (floors <= low_rise_floors), minlength=n)
+    out = pd.DataFrame(index=units.index)
+    out["max_floors"] = top
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["housing_low_rise_pct"] = np.where(housing > 0, low / housing * 100.0, np.nan)
+    return out

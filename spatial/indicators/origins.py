@@ -157,3 +157,9 @@ def raster_population_origins(units: gpd.GeoDataFrame, raster_path: str, *, band
     has = np.bincount(weights["unit"].to_numpy(), weights=weights["weight"].to_numpy(), minlength=n) > 0
     basis = pd.Series(np.where(has, "population", "none"), dtype=object)
     return Origins(points=points, weights=weights, basis=basis)
+
+
+def population_per_unit(origins: Origins, n_units: int) -> np.ndarray:
+    """Residents per unit from population-weighted origins (0 where a unit has none)."""
+    w = origins.weights
+    return np.bincount(w["unit"].to_numpy(), weights=w["weight"].to_numpy(), minlength=n_units)
