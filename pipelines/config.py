@@ -81,7 +81,9 @@ class LayerSource(_Model):
     floors_column: str | None = Field(None, description="buildings: number of floors")
     height_column: str | None = Field(None, description="buildings: height in metres")
     category_column: str | None = Field(None, description="pois: life-circle category (id, Chinese name or alias)")
-    kind_column: str | None = Field(None, description="stations: bus_stop, metro, bike_rental or ev_charging (or their Chinese names)")
+    kind_column: str | None = Field(
+        None, description="stations: bus_stop, metro, bike_rental or ev_charging (or their Chinese names); units: the pilot kind of each unit"
+    )
     category_system: Literal["catalogue", "overture"] = Field(
         "catalogue", description="catalogue: ids, Chinese names and aliases of the catalogue; overture: Overture places categories"
     )
@@ -240,6 +242,13 @@ class TransitOptions(_Model):
     radius_m: float = Field(500.0, gt=0, description="Radius of the 500 m proximity indicators")
 
 
+class ComplianceOptions(_Model):
+    """Which programme profile the units are checked against (compliance.csv)."""
+
+    profile: str | None = Field(None, description="A packaged profile id (e.g. lowcarbon_pilot_2015) or a profile YAML path")
+    kind: str | None = Field(None, description="Pilot kind of every unit (e.g. new, existing, rural), unless inputs.units.kind_column says")
+
+
 class MapOptions(_Model):
     color_by: str = Field("road_density_km_per_km2", description="Indicator id the units are coloured by")
     tiles: bool = Field(True, description="Draw an online basemap (the data layers draw without it)")
@@ -260,6 +269,7 @@ class Config(_Model):
     life_circle: LifeCircleOptions = LifeCircleOptions()
     transit: TransitOptions = TransitOptions()
     parks: ParkOptions = ParkOptions()
+    compliance: ComplianceOptions = ComplianceOptions()
     map: MapOptions = MapOptions()
     source_path: Path | None = Field(None, exclude=True, description="(set by the loader)")
 

@@ -145,8 +145,8 @@ def _bounds(cfg: Config, ext: OsmExtract | None, crs: CRS, units: gpd.GeoDataFra
 
 def _units(raw: gpd.GeoDataFrame, src: LayerSource, crs: CRS, ledger: Ledger) -> gpd.GeoDataFrame:
     id_col = src.id_column or ("unit_id" if "unit_id" in raw else None)
-    require_columns(raw, [c for c in (id_col, src.name_column) if c], layer="units",
-                    hint="set id_column / name_column under inputs.units")  # fmt: skip
+    require_columns(raw, [c for c in (id_col, src.name_column, src.kind_column) if c], layer="units",
+                    hint="set id_column / name_column / kind_column under inputs.units")  # fmt: skip
     if id_col is None:
         raise LayerError("layer 'units' needs an id column; set inputs.units.id_column")
     raw = raw.assign(unit_id=raw[id_col].astype(str))
@@ -158,6 +158,8 @@ def _units(raw: gpd.GeoDataFrame, src: LayerSource, crs: CRS, ledger: Ledger) ->
         raise LayerError(f"layer 'units' ({src.path.name}) {what}; check the boundary file, or leave inputs.units out to derive blocks")
     names = clean[src.name_column].astype(str) if src.name_column else ("单元 " + clean["unit_id"])
     out = gpd.GeoDataFrame({"unit_id": clean["unit_id"].to_numpy(), "name": names.to_numpy()}, geometry=clean.geometry.to_numpy(), crs=clean.crs)
+    if src.kind_column:  # the pilot kind of each unit (new / existing / rural …) for the compliance profile
+        out["kind"] = clean[src.kind_column].astype("string").str.strip().to_numpy(dtype=object)
     out = _to_study(out, crs, "units", ledger)
     _flag_overlapping_units(out, ledger)
     return out.set_index("unit_id")

@@ -17,6 +17,7 @@ class Indicator:
     unit: str = ""
     method: str = ""
     source: str = ""
+    spatial: bool = True  # False: no spatial data can measure it (survey, records); kept for the programme profiles
 
     @property
     def label(self) -> str:
@@ -25,10 +26,23 @@ class Indicator:
         return f"{self.zh} {self.en}{unit}"
 
 
+def _read(name: str) -> list[dict]:
+    return yaml.safe_load(resources.files("spatial.standards").joinpath(name).read_text(encoding="utf-8")) or []
+
+
 @lru_cache(maxsize=1)
 def _static() -> dict[str, Indicator]:
-    text = resources.files("spatial.standards").joinpath("indicators.yaml").read_text(encoding="utf-8")
-    return {d["id"]: Indicator(**d) for d in yaml.safe_load(text)}
+    """The spatial indicators (indicators.yaml), then the non-spatial ones (indicators_nonspatial.yaml).
+
+    Non-spatial entries come after every spatial one, so table order is unchanged; an id defined in
+    both files keeps its spatial entry.
+    """
+    out = {d["id"]: Indicator(**d) for d in _read("indicators.yaml")}
+    for d in _read("indicators_nonspatial.yaml"):
+        if d.get("spatial", False):
+            raise ValueError(f"indicators_nonspatial.yaml: '{d['id']}' says spatial: true; move it to indicators.yaml")
+        out.setdefault(d["id"], Indicator(**{**d, "spatial": False}))
+    return out
 
 
 def life_circle_indicator(
@@ -46,7 +60,7 @@ def life_circle_indicator(
 
 
 def registry(extra: list[Indicator] | None = None) -> dict[str, Indicator]:
-    """All indicators: the static ones plus any dynamic ones (life-circle categories)."""
+    """All indicators: the static spatial ones, the non-spatial ones, then any dynamic ones (life-circle categories)."""
     out = dict(_static())
     for ind in extra or []:
         out[ind.id] = ind
@@ -54,5 +68,5 @@ def registry(extra: list[Indicator] | None = None) -> dict[str, Indicator]:
 
 
 def indicator(indicator_id: str) -> Indicator:
-    """Look one static indicator up by id."""
+    """Look one static indicator (spatial or non-spatial) up by id."""
     return _static()[indicator_id]
