@@ -14,7 +14,10 @@ from pipelines import write
 from pipelines.community_indicators import RunResult, Timer, compute
 from pipelines.config import Config
 from pipelines.load import load_study_area
+from pipelines.scenario import apply_scenario, compare, read_scenario, write_scenario_xlsx
 from spatial.indicators.roads import classify_roads
+from spatial.standards.compliance import evaluate, summarize
+from spatial.standards.profiles import load_profile
 from spatial.study_area import StudyArea
 
 log = logging.getLogger(__name__)
@@ -22,6 +25,10 @@ PACKAGES = ("ditan", "geopandas", "shapely", "pyproj", "osmium", "networkx", "os
             "pandas", "rasterio", "folium", "pyogrio", "pydantic", "openpyxl")  # fmt: skip
 ATTRIBUTION = "© OpenStreetMap contributors (ODbL 1.0)"
 OUTPUTS = ("indicators.csv", "indicators.xlsx", "communities.gpkg", "map.html", "data_quality.csv", "manifest.json")
+#: written besides OUTPUTS by a run with a scenario (``ditan run --scenario FILE``)
+SCENARIO_OUTPUTS = ("scenario_comparison.csv", "scenario.xlsx", "scenario_indicators.csv")
+#: written besides OUTPUTS when the config names a programme profile (compliance.profile)
+COMPLIANCE_OUTPUTS = ("compliance.csv", "compliance_summary.csv")
 
 
 def attribution(cfg: Config) -> str:
@@ -60,16 +67,32 @@ def versions() -> dict[str, str]:
     return out
 
 
-def run(cfg: Config, out_dir: Path, *, timer: Timer | None = None) -> RunOutput:
-    """Compute everything first, then write every output into a staging folder that replaces ``out_dir`` whole."""
+def run(cfg: Config, out_dir: Path, *, timer: Timer | None = None, scenario: Path | None = None) -> RunOutput:
+    """Compute everything first, then write every output into a staging folder that replaces ``out_dir`` whole.
+
+    With ``scenario`` (a scenario file, see :mod:`pipelines.scenario`) the changed study area is computed too and
+    SCENARIO_OUTPUTS are written beside the base outputs.
+    """
     from maps.interactive import build_map, map_html  # rendering stays out of the computation
 
     timer = timer or Timer()
-    write.check_output_folder(Path(out_dir), set(OUTPUTS))  # before any work, not after
+    allowed = set(OUTPUTS) | set(SCENARIO_OUTPUTS) | set(COMPLIANCE_OUTPUTS)
+    write.check_output_folder(Path(out_dir), allowed)  # before any work, not after
     started = dt.datetime.now(dt.UTC)
     with timer.stage("load"):
         sa = load_study_area(cfg)
+        plan = read_scenario(scenario, sa, cfg) if scenario is not None else None  # a bad scenario stops the run here
+        profile = load_profile(cfg.compliance.profile) if cfg.compliance.profile else None  # so does a bad profile
     res = compute(sa, cfg, timer)
+    if profile is not None:
+        with timer.stage("compliance"):
+            kind = sa.units["kind"] if "kind" in sa.units else cfg.compliance.kind
+            checks = evaluate(res.indicators, profile, kind=kind)
+            summary = summarize(checks, profile)
+    if plan is not None:
+        with timer.stage("scenario"):
+            scen = compute(apply_scenario(sa, plan), cfg, Timer())
+            comparison = compare(res, scen)
     with timer.stage("map"):
         cats = {c.id: (c.zh, c.en) for c in sa.catalogue.categories.values()}
         city = sa.roads.assign(road_class=classify_roads(sa.roads, include=tuple(cfg.roads.include)).to_numpy())
@@ -83,14 +106,23 @@ def run(cfg: Config, out_dir: Path, *, timer: Timer | None = None) -> RunOutput:
             tiles=cfg.map.tiles,
         ))  # fmt: skip
     quality = sa.ledger.to_frame()
-    with write.staged_dir(out_dir, allowed=set(OUTPUTS)) as stage:
-        files = {name: stage / name for name in OUTPUTS}
+    names = OUTPUTS + (SCENARIO_OUTPUTS if plan is not None else ()) + (COMPLIANCE_OUTPUTS if profile is not None else ())
+    sheets = {"达标核查 compliance": checks, "达标汇总 compliance summary": summary} if profile is not None else {}
+    with write.staged_dir(out_dir, allowed=allowed) as stage:
+        files = {name: stage / name for name in names}
         with timer.stage("write"):
             write.write_csv(files["indicators.csv"], res.indicators)
-            write.write_xlsx(files["indicators.xlsx"], res.indicators, res.columns, quality)
+            write.write_xlsx(files["indicators.xlsx"], res.indicators, res.columns, quality, extra_sheets=sheets)
             write.write_gpkg(files["communities.gpkg"], {"communities": res.units, **service_area_layers(res.service_areas)})
             write.write_text(files["map.html"], html)
             write.write_csv(files["data_quality.csv"], quality.set_index("layer"))
+            if profile is not None:
+                write.write_csv(files["compliance.csv"], checks.set_index("unit_id"))
+                write.write_csv(files["compliance_summary.csv"], summary)
+            if plan is not None:
+                write.write_csv(files["scenario_comparison.csv"], comparison.set_index("unit_id"))
+                write_scenario_xlsx(files["scenario.xlsx"], comparison, plan, res.columns)
+                write.write_csv(files["scenario_indicators.csv"], scen.indicators)
         manifest = {
             "ditan": versions()["ditan"],
             "run_started_utc": started.isoformat(timespec="seconds"),
@@ -107,6 +139,12 @@ def run(cfg: Config, out_dir: Path, *, timer: Timer | None = None) -> RunOutput:
             "output_sha256": {name: write.file_sha256(p) for name, p in sorted(files.items()) if name != "manifest.json"},
             "attribution": attribution(cfg),
         }
+        if profile is not None:
+            manifest["compliance"] = {"profile": profile.id, "source": profile.source,
+                                      "status_counts": checks["status"].value_counts().sort_index().to_dict()}  # fmt: skip
+        if plan is not None:
+            manifest["scenario"] = {**plan.summary(), "changed_values": int(comparison["changed"].sum()),
+                                    "changed_units": int(comparison.loc[comparison["changed"], "unit_id"].nunique())}  # fmt: skip
         write.write_json(files["manifest.json"], manifest)
-    files = {name: out_dir / name for name in OUTPUTS}
+    files = {name: out_dir / name for name in names}
     return RunOutput(out_dir=out_dir, result=res, study=sa, files=files, manifest=manifest)

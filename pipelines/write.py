@@ -122,8 +122,11 @@ def write_csv(path: Path, df: pd.DataFrame) -> None:
         df.round(CSV_DECIMALS).to_csv(tmp, encoding="utf-8-sig", lineterminator="\n")
 
 
-def write_xlsx(path: Path, indicators: pd.DataFrame, columns: dict[str, Indicator], quality: pd.DataFrame) -> None:
-    """Sheet 指标 with a Chinese and an English header row (with units), plus quality and column notes."""
+def write_xlsx(
+    path: Path, indicators: pd.DataFrame, columns: dict[str, Indicator], quality: pd.DataFrame,
+    *, extra_sheets: dict[str, pd.DataFrame] | None = None,
+) -> None:  # fmt: skip
+    """Sheet 指标 with a Chinese and an English header row (with units), plus quality, column notes and extra sheets."""
     wb = Workbook()
     ws = wb.active
     ws.title = "指标 indicators"
@@ -144,6 +147,13 @@ def write_xlsx(path: Path, indicators: pd.DataFrame, columns: dict[str, Indicato
     doc.append(["id", "中文名", "English", "unit", "method", "source"])
     for ind in columns.values():
         doc.append([ind.id, ind.zh, ind.en, ind.unit, ind.method, ind.source])
+    for title, frame in (extra_sheets or {}).items():
+        sheet = wb.create_sheet(title[:31])  # Excel's limit on sheet names
+        sheet.append(list(frame.reset_index(drop=frame.index.name is None).columns))
+        for row in frame.reset_index(drop=frame.index.name is None).itertuples(index=False):
+            sheet.append([None if (isinstance(v, float) and v != v) else v for v in row])
+        for cell in sheet[1]:
+            cell.font = Font(bold=True)
     wb.properties.created = wb.properties.modified = FIXED_TIME  # no run time inside a table (the manifest has it)
     with atomic_path(path) as tmp:
         wb.save(tmp)
