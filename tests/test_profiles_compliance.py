@@ -389,3 +389,13 @@ def test_reason_prints_enough_digits_and_booleans_count_as_present():
     row = long.set_index(["unit_id", "rule_id"])
     assert row.loc[("u1", "full"), "reason"].endswith("99.95 % < 100")
     assert (row.loc[("u1", "ev"), "status"], row.loc[("u2", "ev"), "status"]) == ("pass", "fail")
+
+
+def test_reasons_in_chinese():
+    profile = load_profile("lowcarbon_pilot_2015")
+    table = pd.DataFrame({"green_coverage_pct": [3.5, float("nan")], "bike_rental_count": [2.0, 0.0]}, index=["A", "B"])
+    c = evaluate(table, profile, kind="existing").set_index(["unit_id", "indicator"])["reason_zh"]
+    assert c[("A", "green_coverage_pct")] == "社区绿化覆盖率 3.5，目标 ≥ 5，未达标"
+    assert c[("B", "green_coverage_pct")] == "社区绿化覆盖率：无法评估（该单元无数值）"
+    assert c[("A", "bike_rental_count")] == "自行车租赁站点 2，目标 ≥ 1，达标"
+    assert c[("A", "transit_mode_share_pct")] == "公交分担率：空间数据无法评估（需调查或现场核查）"

@@ -16,7 +16,7 @@ from spatial.standards.profiles import BINDING_ZH, Profile, Rule, indicator_entr
 STATUS_ZH = {"pass": "达标", "fail": "未达标", "not_assessable": "无法评估"}
 COLUMNS = [
     "unit_id", "name", "kind", "rule_id", "zh", "indicator", "indicator_zh", "indicator_en", "unit", "measured", "comparator",
-    "target", "status", "status_zh", "reason", "binding", "binding_zh", "item", "points", "points_max", "source", "clause",
+    "target", "status", "status_zh", "reason", "reason_zh", "binding", "binding_zh", "item", "points", "points_max", "source", "clause",
     "unconfirmed", "note",
 ]  # fmt: skip
 SUMMARY = [
@@ -43,6 +43,24 @@ _NAN_WHY = [
     ("per_person", "no population"),
     ("per_10k_people", "no population"),
 ]
+
+
+_NAN_WHY_ZH = {"no residential land in the unit": "单元内无居住用地", "the land-use code system cannot tell community-service land apart":
+               "所用用地分类无法区分社区服务设施用地", "no station or facility source": "无站点或设施数据", "no population": "无人口数据"}
+
+
+def _reason_zh(rule: Rule, zh: str, status: str, measured: float, reason: str) -> str:
+    """The reason in Chinese: the rule's name, the value and the target, or why it cannot be judged."""
+    if status == "not_assessable":
+        if reason.startswith("not assessable from spatial data"):
+            return f"{zh}：空间数据无法评估（需调查或现场核查）"
+        why = next((v for k, v in _NAN_WHY_ZH.items() if k in reason), "该单元无数值")
+        return f"{zh}：无法评估（{why}）"
+    value = _fmt(measured, rule.target, rule.target_max)
+    if rule.comparator == "present":
+        return f"{zh}：{value}（{'有' if status == 'pass' else '无'}）"
+    verdict = "达标" if status == "pass" else "未达标"
+    return f"{zh} {value}，目标 {rule.target_text()}，{verdict}"
 
 
 def _nan_reason(indicator_id: str) -> str:
@@ -144,11 +162,13 @@ def _rule_rows(rule: Rule, table: pd.DataFrame, units: pd.Index) -> pd.DataFrame
         label = ind.en[:1].lower() + ind.en[1:] if ind.en[1:2].islower() else ind.en  # keep 'EV …', 'FAR'
         reason[have] = _reasons(rule, label, ind.unit, measured[have], ok[have])
         reason = list(reason)
+    reason_zh = [_reason_zh(rule, rule.zh, st, m, r) for st, m, r in zip(status, measured, reason, strict=True)]
     points = np.where(status == "pass", rule.points, 0.0) if rule.points is not None else np.full(n, np.nan)
     return pd.DataFrame({
         "unit_id": units, "rule_id": rule.id, "zh": rule.zh, "indicator": rule.indicator, "indicator_zh": ind.zh,
         "indicator_en": ind.en, "unit": ind.unit, "measured": measured, "comparator": rule.comparator,
         "target": rule.target_text(), "status": status, "status_zh": [STATUS_ZH[s] for s in status], "reason": reason,
+        "reason_zh": reason_zh,
         "binding": rule.binding, "binding_zh": BINDING_ZH[rule.binding], "item": rule.item_id,
         "points": points.astype(float), "points_max": np.nan if rule.points is None else rule.points, "source": rule.source,
         "clause": rule.clause, "unconfirmed": rule.unconfirmed, "note": rule.note,
