@@ -28,6 +28,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("config", nargs="?", type=Path, default=DEFAULT_CONFIG, help=f"YAML config (default: {DEFAULT_CONFIG})")
     r.add_argument("--out", type=Path, default=None, help="output folder (default: out/<name>/)")
     r.add_argument("-q", "--quiet", action="store_true", help="no progress display or summary table")
+    r.add_argument("--scenario", type=Path, default=None, metavar="FILE",
+                   help="what-if scenario (GeoPackage, GeoJSON or CSV with x/y; rows: action add|remove, layer "
+                   "facility|station|parcel, …): also writes scenario_comparison.csv, scenario.xlsx and scenario_indicators.csv")  # fmt: skip
 
     u = sub.add_parser("units", help="derive analysis units (blocks) from the road network",
                        description="Derive units as blocks enclosed by roads of tertiary class and above (oversized blocks "
@@ -40,6 +43,28 @@ def _parser() -> argparse.ArgumentParser:
     c = sub.add_parser("check-config", help="validate a config and list every problem",
                        description="Validate CONFIG against the typed model and report every problem with its key path.")
     c.add_argument("config", type=Path, help="YAML config")
+
+    s = sub.add_parser("screen", help="试点遴选: score and rank every unit against a programme profile and shortlist the best",
+                       description="Compute the indicators of every unit of CONFIG (the candidates), check them against a programme "
+                       "profile, score them (config screening.method: points, weights or rules), rank them and write screening.csv/.xlsx "
+                       "(rank, score, reasons met and missed), screening_map.html and compliance.csv.")  # fmt: skip
+    s.add_argument("config", nargs="?", type=Path, default=DEFAULT_CONFIG, help=f"YAML config (default: {DEFAULT_CONFIG})")
+    s.add_argument("--profile", default=None, metavar="ID_OR_PATH",
+                   help="packaged profile id (e.g. lowcarbon_pilot_2015, lowcarbon_application) or profile YAML path "
+                   "(default: config screening.profile, else compliance.profile, else lowcarbon_pilot_2015)")  # fmt: skip
+    s.add_argument("--kind", default=None, help="pilot kind of every unit, e.g. new, existing, rural (default: inputs.units.kind_column, "
+                   "else screening.kind, else compliance.kind, else existing)")  # fmt: skip
+    s.add_argument("--top", type=int, default=None, metavar="N", help="shortlist size (default: config screening.top, 10)")
+    s.add_argument("--out", type=Path, default=None, help="output folder (default: out/<name>_screening/)")
+
+    k = sub.add_parser("check-parcels", help="土地出让前指标核查: check parcels about to be sold against a programme profile",
+                       description="Check each parcel of config land_sale.parcels: its plan (FAR, green ratio, height) against the "
+                       "profile's ranges, its location (bus stop, bike rental, metro within 500 m; life-circle categories reached) and "
+                       "its unit before and after it is built; write parcel_check.csv/.xlsx, parcel_summary.csv and parcels/<id>.html.")  # fmt: skip
+    k.add_argument("config", type=Path, help="YAML config with a land_sale section")
+    k.add_argument("--parcels", type=Path, default=None, metavar="FILE",
+                   help="parcel layer to check instead of land_sale.parcels.path (same columns)")  # fmt: skip
+    k.add_argument("--out", type=Path, default=None, metavar="DIR", help="output folder (default: out/<name>_land_sale/)")
     return p
 
 
@@ -71,6 +96,10 @@ def _main(argv: list[str] | None) -> int:
             return 0
         if args.command == "units":
             return _units(cfg, args, console)
+        if args.command == "screen":
+            return _screen(cfg, args, console)
+        if args.command == "check-parcels":
+            return _check_parcels(cfg, args, console)
         return _run(cfg, args, console)
     except DitanError as exc:
         console.print(f"[bold red]error:[/] {_escape(str(exc))}", soft_wrap=True)
@@ -96,7 +125,7 @@ def _run(cfg, args, console) -> int:
 
     out = args.out or Path("out") / cfg.name
     stages = ["load", "roads", "intensity", "land use", "green coverage", "walk network", "network distances",
-              "life circles and 500 m", "service areas", "map", "write"]  # fmt: skip
+              "life circles and 500 m", "service areas", "compliance", "scenario", "map", "write"]  # fmt: skip
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
                   disable=args.quiet, transient=True) as prog:  # fmt: skip
         task = prog.add_task("starting", total=len(stages))
@@ -106,7 +135,7 @@ def _run(cfg, args, console) -> int:
 
         with warnings.catch_warnings():
             warnings.simplefilter("default")
-            result = run(cfg, out, timer=Timer(on_stage=on_stage))
+            result = run(cfg, out, timer=Timer(on_stage=on_stage), scenario=args.scenario)
     if not args.quiet:
         res = result.result
         inds = [res.columns[c] for c in SUMMARY]
@@ -122,6 +151,65 @@ def _run(cfg, args, console) -> int:
         console.print(table)
         total = sum(result.manifest["timings_s"].values())
         console.print(f"outputs in [bold]{out}/[/] ({', '.join(sorted(p.name for p in result.files.values()))}) · {total:.1f} s")
+    if args.scenario is not None:
+        s = result.manifest["scenario"]
+        console.print(f"scenario {_escape(args.scenario.name)}: {s['changed_values']} indicator values changed in "
+                      f"{s['changed_units']} units; comparison in [bold]{out / 'scenario_comparison.csv'}[/] and scenario.xlsx")  # fmt: skip
+    print(out)
+    return 0
+
+
+def _screen(cfg, args, console) -> int:
+    from rich.table import Table
+
+    from pipelines.pilot_screening import run_screening
+
+    out = args.out or Path("out") / f"{cfg.name}_screening"
+    with warnings.catch_warnings(), console.status("screening: computing the indicators of every candidate …"):
+        warnings.simplefilter("default")
+        result = run_screening(cfg, out, profile=args.profile, kind=args.kind, top=args.top)
+    scr = result.screening
+    t, prof = scr.table, scr.profile
+    short = t[t["shortlisted"] == "yes"]
+    kind = f" · {_escape(prof.kinds.get(result.kind, result.kind))}" if result.kind else ""
+    table = Table(title=f"ditan screen 试点遴选 · {_escape(cfg.title or cfg.name)} · {_escape(prof.zh)}{kind} · {len(short)} of {len(t)} "
+                  f"candidates shortlisted", caption=f"method 评分方法: {scr.method} · met/assessable 达标/可评估")  # fmt: skip
+    cols = [("排名\nrank", "right"), ("单元\nunit", "left"), ("名称\nname", "left"), ("得分\nscore", "right"),
+            ("约束性达标\nbinding met", "right"), ("引导性达标\nguiding met", "right")]  # fmt: skip
+    scoring, levels = bool(t["points"].notna().any()), bool(prof.levels)
+    cols += [("积分\npoints", "right")] * scoring + [("等级\nlevel", "left")] * levels + [("未达标 (前两项)\nmissed (first two)", "left")]
+    for head, just in cols:
+        table.add_column(head, justify=just, max_width=24, no_wrap=True, overflow="ellipsis")
+    for r in short.itertuples(index=False):
+        row = [str(r.rank), str(r.unit_id), _escape(str(r.name)), "—" if r.score != r.score else f"{r.score:.1f}",
+               f"{r.binding_met}/{r.binding_assessable}", f"{r.guiding_met}/{r.guiding_assessable}"]  # fmt: skip
+        row += [f"{r.points:g}/{r.points_possible:g}"] * scoring + [_escape(r.level_zh or r.level or "—")] * levels
+        table.add_row(*row, _escape("；".join(str(r.reasons_missed).split("；")[:2]) or "—"))
+    console.print(table)
+    if short.empty:
+        console.print("[yellow]no candidate was shortlisted (see screening.min_binding_pct and the scores in screening.csv)[/]")
+    console.print(f"{len(t)} candidates ranked; outputs in [bold]{out}/[/] ({', '.join(sorted(p.name for p in result.files.values()))})")
+    print(out)
+    return 0
+
+
+def _check_parcels(cfg, args, console) -> int:
+    from rich.table import Table
+
+    from pipelines.land_sale_check import OUTPUTS, check_parcels
+
+    out = args.out or Path("out") / f"{cfg.name}_land_sale"
+    with warnings.catch_warnings(), console.status("checking the parcels for sale …"):
+        warnings.simplefilter("default")
+        _, summary = check_parcels(cfg, out, parcels=args.parcels)
+    table = Table(title=f"ditan check-parcels 土地出让前指标核查 · {_escape(cfg.title or cfg.name)} · {len(summary)} parcels")
+    for head in ("地块\nparcel", "名称\nname", "单元\nunits", "结果\nresult", "达标/未达标/无法评估\npass/fail/n.a.", "主要原因\nmain reasons"):
+        table.add_column(head, max_width=60 if head.startswith("主要") else 24)
+    for r in summary.itertuples(index=False):
+        table.add_row(_escape(str(r.parcel_id)), _escape(str(r.parcel_name)), _escape(r.units or "—"), r.result,
+                      f"{r.n_pass}/{r.n_fail}/{r.n_not_assessable}", _escape(str(r.main_reasons).split(" | ")[0]))  # fmt: skip
+    console.print(table)
+    console.print(f"outputs in [bold]{out}/[/] ({', '.join(OUTPUTS)}; one map per parcel in parcels/)")
     print(out)
     return 0
 

@@ -206,7 +206,7 @@ def _landuse(src: ParcelSource | None, ext: OsmExtract | None, crs: CRS, ledger:
         lu = osm_layers.landuse_from_osm(ext, crs, ledger)
         ledger.layer("land use (OSM)").note = "areas with a land-use tag; smallest polygon wins where they overlap"
         return lu, None
-    parcels = _parcels(src, crs, ledger)
+    parcels = read_parcels(src, crs, ledger)
     known = parcels[parcels["lu_class"].notna()]
     return known[["lu_class", "tag", "name", "geometry"]].reset_index(drop=True), parcels
 
@@ -217,7 +217,7 @@ def _number(raw: pd.DataFrame, column: str | None) -> np.ndarray:
     return pd.to_numeric(raw[column], errors="coerce").to_numpy(dtype=float)
 
 
-def _parcels(src: ParcelSource, crs: CRS, ledger: Ledger) -> gpd.GeoDataFrame:
+def read_parcels(src: ParcelSource, crs: CRS, ledger: Ledger) -> gpd.GeoDataFrame:
     """Parcels with their internal class; unknown codes kept (class None) and listed per code in the ledger."""
     layer = "land-use parcels"
     raw = _read(src, layer, ledger)

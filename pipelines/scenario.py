@@ -424,7 +424,7 @@ def write_scenario_xlsx(path: Path, long: pd.DataFrame, scenario: Scenario, colu
     wb.properties.created = wb.properties.modified = write.FIXED_TIME
     with write.atomic_path(path) as tmp:
         wb.save(tmp)
-        write._fix_zip_times(tmp)
+        write.fix_zip_times(tmp)
 
 
 def _en(ind: Indicator) -> str:

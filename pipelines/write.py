@@ -157,10 +157,10 @@ def write_xlsx(
     wb.properties.created = wb.properties.modified = FIXED_TIME  # no run time inside a table (the manifest has it)
     with atomic_path(path) as tmp:
         wb.save(tmp)
-        _fix_zip_times(tmp)
+        fix_zip_times(tmp)
 
 
-def _fix_zip_times(path: Path) -> None:
+def fix_zip_times(path: Path) -> None:
     """Rewrite a zip (xlsx) with every entry, and the workbook's save time, dated FIXED_TIME.
 
     openpyxl stamps ``dcterms:modified`` with the time of saving; equal content must give equal bytes.

@@ -53,8 +53,10 @@ def _broken_config(tmp_path: Path) -> Path:
 # --- help ---------------------------------------------------------------------------------
 
 HELP = {
-    (): ["run", "units", "check-config", "-v", "--verbose", "-h", "--help"],
-    ("run",): ["config", "--out", "-q", "--quiet", "default: out/<name>/", "beijing_haidian.yaml"],
+    (): ["run", "units", "check-config", "screen", "check-parcels", "-v", "--verbose", "-h", "--help"],
+    ("run",): ["config", "--out", "-q", "--quiet", "--scenario", "default: out/<name>/", "beijing_haidian.yaml"],
+    ("screen",): ["config", "--profile", "--kind", "--top", "--out", "out/<name>_screening/", "lowcarbon_pilot_2015"],
+    ("check-parcels",): ["config", "--parcels", "--out", "land_sale", "default: out/<name>_land_sale/"],
     ("units",): ["config", "--out", "--min-area-m2", ".gpkg", ".geojson", "units.min_area_m2"],
     ("check-config",): ["config", "every problem"],
 }
