@@ -143,3 +143,26 @@ def test_gb50137_parcels_with_green_ratio_height_limit_and_population(tmp_path):
     # the park is 40,000 m² (≥ 5,000): every residential m² (R2 and R22, 0 ≤ y ≤ 400) lies within 420 m of it (y ≥ 420)
     assert t["park_service_coverage_pct"] == pytest.approx(100.0)
     assert t["residential_land_m2"] == pytest.approx(240_000)
+
+
+def test_units_carry_their_pilot_kind_into_compliance(tmp_path):
+    from spatial.standards.compliance import evaluate
+    from spatial.standards.profiles import load_profile
+
+    gdf([{"code": "N1", "pilot": "城市新建社区", "geometry": box(0, 0, 1000, 1000)},  # a kind by its Chinese name
+         {"code": "E1", "pilot": "existing", "geometry": box(1000, 0, 2000, 1000)}]).to_file(tmp_path / "units.gpkg")  # fmt: skip
+    gdf([{"kind": "residential", "geometry": line((0, 500), (2000, 500))}]).to_file(tmp_path / "roads.gpkg")
+    gdf([{"use": "apartments", "geometry": box(100, 510, 140, 540)}]).to_file(tmp_path / "b.gpkg")
+    cfg = parse_config({"name": "kinds", "inputs": {"units": {"path": "units.gpkg", "id_column": "code", "kind_column": "pilot"},
+                                                    "roads": {"path": "roads.gpkg", "class_column": "kind"},
+                                                    "buildings": {"path": "b.gpkg", "type_column": "use"}},
+                        "compliance": {"profile": "lowcarbon_pilot_2015"}}, base_dir=tmp_path)  # fmt: skip
+    sa = load_study_area(cfg)
+    assert sa.units["kind"].tolist() == ["城市新建社区", "existing"]
+    checks = evaluate(compute(sa, cfg).indicators, load_profile("lowcarbon_pilot_2015"), kind=sa.units["kind"])
+    profile = load_profile("lowcarbon_pilot_2015")
+    expected = {u: {r.id for r in profile.rules if k in r.applies_to} for u, k in (("N1", "new"), ("E1", "existing"))}
+    assert {u: set(g["rule_id"]) for u, g in checks.groupby("unit_id")} == expected
+    # the road density rule is a 新建社区 rule only: 1 km of road in 1 km² < 3 km/km², binding
+    road = checks[(checks["unit_id"] == "N1") & (checks["indicator"] == "road_density_km_per_km2")].iloc[0]
+    assert (road["status"], road["binding"], road["measured"]) == ("fail", "binding", pytest.approx(1.0))
