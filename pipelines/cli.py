@@ -65,6 +65,17 @@ def _parser() -> argparse.ArgumentParser:
     k.add_argument("--parcels", type=Path, default=None, metavar="FILE",
                    help="parcel layer to check instead of land_sale.parcels.path (same columns)")  # fmt: skip
     k.add_argument("--out", type=Path, default=None, metavar="DIR", help="output folder (default: out/<name>_land_sale/)")
+
+    a = sub.add_parser("annex", help="附图: print the map annex of an implementation plan (six sheets per unit, PDF and PNG)",
+                       description="Compute the indicators of CONFIG once, then draw six sheets per unit (区位图, 用地现状图, 道路系统图, "
+                       "15分钟生活圈覆盖图, 公交/单车500米覆盖图, 绿地与绿化覆盖图) with legend, scale bar, north arrow, sources, date and CRS; "
+                       "write <unit>.pdf (six pages) and <unit>_<n>_<sheet>.png (300 dpi). "
+                       "Needs a CJK font (apt-get install fonts-noto-cjk).")  # fmt: skip
+    a.add_argument("config", type=Path, help="YAML config")
+    a.add_argument("--units", default=None, metavar="U001,U002", help="comma-separated unit ids to draw (default: every unit)")
+    a.add_argument("--paper", choices=("A4", "A3"), default=None,
+                   help="paper size (default: A4); portrait or landscape follows each unit's shape")  # fmt: skip
+    a.add_argument("--out", type=Path, default=None, metavar="DIR", help="output folder (default: out/<name>_annex/)")
     return p
 
 
@@ -100,6 +111,8 @@ def _main(argv: list[str] | None) -> int:
             return _screen(cfg, args, console)
         if args.command == "check-parcels":
             return _check_parcels(cfg, args, console)
+        if args.command == "annex":
+            return _annex(cfg, args, console)
         return _run(cfg, args, console)
     except DitanError as exc:
         console.print(f"[bold red]error:[/] {_escape(str(exc))}", soft_wrap=True)
@@ -210,6 +223,21 @@ def _check_parcels(cfg, args, console) -> int:
                       f"{r.n_pass}/{r.n_fail}/{r.n_not_assessable}", _escape(str(r.main_reasons).split(" | ")[0]))  # fmt: skip
     console.print(table)
     console.print(f"outputs in [bold]{out}/[/] ({', '.join(OUTPUTS)}; one map per parcel in parcels/)")
+    print(out)
+    return 0
+
+
+def _annex(cfg, args, console) -> int:
+    from pipelines.map_annex import default_out, run_annex
+
+    out = args.out or default_out(cfg)
+    units = [u.strip() for u in args.units.split(",") if u.strip()] if args.units else None
+    with warnings.catch_warnings(), console.status("map annex 附图: computing the indicators, then drawing six sheets per unit …"):
+        warnings.simplefilter("default")
+        result = run_annex(cfg, out, units=units, paper=args.paper)
+    secs = result.seconds_per_unit
+    console.print(f"附图 map annex: {len(secs)} units × 6 sheets ({result.paper}, font {_escape(result.font)}) in [bold]{out}/[/] · "
+                  f"{sum(secs.values()):.1f} s drawing ({sum(secs.values()) / max(len(secs), 1):.1f} s per unit)")  # fmt: skip
     print(out)
     return 0
 

@@ -324,6 +324,7 @@ class LandSaleOptions(_Model):
 class MapOptions(_Model):
     color_by: str = Field("road_density_km_per_km2", description="Indicator id the units are coloured by")
     tiles: bool = Field(True, description="Draw an online basemap (the data layers draw without it)")
+    paper: Literal["A4", "A3"] = Field("A4", description="Paper of the map annex sheets (ditan annex); --paper overrides it")
 
 
 class Config(_Model):

@@ -59,6 +59,7 @@ HELP = {
     ("check-parcels",): ["config", "--parcels", "--out", "land_sale", "default: out/<name>_land_sale/"],
     ("units",): ["config", "--out", "--min-area-m2", ".gpkg", ".geojson", "units.min_area_m2"],
     ("check-config",): ["config", "every problem"],
+    ("annex",): ["config", "--units", "--paper", "A4", "A3", "--out", "default: out/<name>_annex/", "fonts-noto-cjk"],
 }
 
 
