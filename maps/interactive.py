@@ -1,8 +1,10 @@
-"""Interactive Leaflet map (folium) of analysis units, one indicator choropleth and the input layers.
+"""Interactive Leaflet map (folium) of analysis units coloured by a chosen indicator, and the input layers.
 
+The page is self-contained (see :mod:`maps.offline`): Leaflet and its plugins are inlined from
+``maps/vendor``, markers are DivIcons with inline SVG, and the data layers draw without a basemap.
 Every layer is one ``folium.GeoJson`` per class (no per-feature Python objects), so maps with
 thousands of buildings or points stay light. All text that comes from data is HTML-escaped here,
-because Leaflet tooltips and the layer control insert strings as HTML.
+because Leaflet tooltips, popups and the layer control insert strings as HTML.
 """
 
 from __future__ import annotations
@@ -10,56 +12,35 @@ from __future__ import annotations
 import html
 import json
 import logging
-import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from branca.colormap import StepColormap
-from branca.element import MacroElement
-from folium.template import Template
 
 from maps import style as st
+from maps.offline import Extras as _Extras  # noqa: F401 (_Extras: pilot_screening)
+from maps.offline import PageChrome, add_tools, inline_assets
+from spatial.catalogue import Catalogue
 from spatial.crs import ensure_projected
+from spatial.indicators.landuse import landuse_faces
 from spatial.standards.registry import Indicator
 
 log = logging.getLogger(__name__)
 
 WGS84 = "EPSG:4326"
-MISSING = "—"
+MISSING = st.MISSING
 #: Service-area outlines are simplified by this many metres, and every web coordinate rounded to
 #: this many decimal degrees (about 0.1 m), to keep the page small.
 SIMPLIFY_M = 3.0
 COORD_DECIMALS = 6
+UNITS_LAYER, LANDUSE_LAYER = "分析单元 Analysis units", "用地 Land use (GB 50137)"
 
 
-def _esc(value: object) -> str:
-    """Escaped text of a data value; "—" when missing."""
-    if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)):
-        return MISSING
-    return html.escape(str(value))
-
-
-def _fmt(value: object) -> str:
-    """Display text of an indicator value: integers as is, other numbers to 2 decimals."""
-    if isinstance(value, (bool, np.bool_)):
-        return "是 yes" if value else "否 no"
-    if isinstance(value, (int, float, np.integer, np.floating)):
-        f = float(value)
-        if not math.isfinite(f):
-            return MISSING
-        return f"{f:,.0f}" if f.is_integer() and abs(f) < 1e15 else f"{f:,.2f}"
-    return _esc(value)
-
-
-def _km2(value: object) -> str:
-    """Display text of an area in km², to 3 decimals (1,000 m²)."""
-    f = pd.to_numeric(value, errors="coerce")
-    return f"{f:,.3f}" if pd.notna(f) and math.isfinite(f) else MISSING
+_esc, _fmt, _km2 = st.escaped_text, st.value_text, st.km2_text
 
 
 def _col(gdf: gpd.GeoDataFrame, column: str, fmt: Callable[[object], str] = _esc) -> list[str]:
@@ -97,86 +78,71 @@ def _const(style: dict) -> Callable[[dict], dict]:
     return lambda _feature: dict(style)
 
 
-def _geojson(
-    parent: folium.Map | folium.FeatureGroup,
-    gdf: gpd.GeoDataFrame,
-    props: Mapping[str, pd.Series | list],
-    style: dict | Callable[[dict], dict],
-    tooltip: Mapping[str, str] | None = None,
-    **kwargs: object,
-) -> None:
-    """Add one GeoJson layer; ``tooltip`` maps property → bilingual label (escaped here).
+def _geojson(parent: folium.Map | folium.FeatureGroup, gdf: gpd.GeoDataFrame, props: Mapping[str, pd.Series | list],
+             style: dict | Callable[[dict], dict] | None, tooltip: Mapping[str, str] | None = None,
+             popup: Mapping[str, str] | None = None, icon: str | None = None, **kwargs: object) -> folium.GeoJson:  # fmt: skip
+    """Add one GeoJson layer; ``tooltip``/``popup`` map property → bilingual label (escaped here).
 
-    Points (``marker=True``) are drawn as circle markers styled by ``style``.
+    Points get a DivIcon marker showing ``icon`` (inline SVG; no image or web font).
     """
-    marker = folium.CircleMarker(radius=5) if kwargs.pop("marker", False) else None
-    tip = None
+    marker = None
+    if icon is not None:
+        marker = folium.Marker(icon=folium.DivIcon(html=icon, icon_size=(16, 16), icon_anchor=(8, 8), class_name="ditan-icon"))
+    tip = pop = None
     if tooltip:
-        aliases = [html.escape(a) for a in tooltip.values()]
-        tip = folium.GeoJsonTooltip(fields=list(tooltip), aliases=aliases, sticky=True)
-    folium.GeoJson(
-        _feature_collection(gdf, props),
-        style_function=style if callable(style) else _const(style),
-        tooltip=tip,
-        marker=marker,
-        **kwargs,
-    ).add_to(parent)
+        tip = folium.GeoJsonTooltip(fields=list(tooltip), aliases=[html.escape(a) for a in tooltip.values()], sticky=True)
+    if popup:
+        pop = folium.GeoJsonPopup(fields=list(popup), aliases=[html.escape(a) for a in popup.values()], max_width=420)
+    style_function = None if style is None else style if callable(style) else _const(style)
+    return folium.GeoJson(_feature_collection(gdf, props), style_function=style_function, tooltip=tip, popup=pop, marker=marker,
+                          **kwargs).add_to(parent)  # fmt: skip
 
 
-class _Extras(MacroElement):
-    """Legend box and CSS of ``style.legend_html`` plus a data attribution in Leaflet's control.
-
-    The attribution is added with ``attributionControl.addAttribution`` so it shows with or
-    without a tile layer; it is HTML-escaped, so its JSON string holds no markup or "</script>".
-    """
-
-    _template = Template(
-        """
-        {% macro header(this, kwargs) %}<style>{{ this.css }}</style>{% endmacro %}
-        {% macro html(this, kwargs) %}{{ this.body }}{% endmacro %}
-        {% macro script(this, kwargs) %}
-        if ({{ this._parent.get_name() }}.attributionControl) {
-            {{ this._parent.get_name() }}.attributionControl.addAttribution({{ this.attribution }});
-        }
-        {% endmacro %}
-        """
-    )
-
-    def __init__(self, road_classes: list[str], attribution: str) -> None:
-        super().__init__()
-        self._name = "DitanExtras"
-        self.body, self.css = st.legend_html(road_classes)
-        self.attribution = json.dumps(html.escape(attribution), ensure_ascii=False)
+# --- units ---------------------------------------------------------------------------------------
 
 
-def _add_units(
-    m: folium.Map, units: gpd.GeoDataFrame, indicators: Mapping[str, Indicator], color_by: str, caption: str
-) -> None:
-    """Choropleth of ``color_by`` with a StepColormap legend and a tooltip of every indicator."""
-    values = pd.to_numeric(units[color_by], errors="coerce").to_numpy(dtype=float)
-    if not np.isfinite(values).any():
-        log.warning("color_by '%s' has no numeric value; every unit is drawn as no data", color_by)
-    breaks = st.class_breaks(values, k=5, method="quantile")
-    colors = st.class_colors(len(breaks) - 1)
+def _add_units(m: folium.Map, units: gpd.GeoDataFrame, indicators: Mapping[str, Indicator], color_by: str, keys: Sequence[str],
+               compliance: pd.DataFrame | None) -> tuple[folium.GeoJson, dict]:  # fmt: skip
+    """The units layer (tooltip: key indicators; popup: every indicator) and the colouring schemes."""
     ids = [_esc(i) for i in units.index]
-    props: dict[str, pd.Series | list] = {
-        "uid": ids,
-        "name": _col(units, "name") if "name" in units.columns else ids,
-        "c": [int(c) for c in st.classify(values, breaks)],
-    }
-    fields = {"uid": "单元编号 Unit id", "name": "单元名称 Unit name"}
+    props: dict[str, pd.Series | list] = {"uid": ids, "name": _col(units, "name") if "name" in units.columns else ids}
     cols = [c for c in indicators if c in units.columns and c not in ("name", "unit_id")]
+    if color_by not in cols:
+        cols.insert(0, color_by)
+    popup = {"uid": "单元编号 Unit id", "name": "单元名称 Unit name"}
     for i, col in enumerate(cols):
         props[f"t{i}"] = _col(units, col, _fmt)
-        fields[f"t{i}"] = indicators[col].label
+        popup[f"t{i}"] = indicators[col].label if col in indicators else col
+    numeric = [c for c in cols if pd.api.types.is_numeric_dtype(units[c]) and not pd.api.types.is_bool_dtype(units[c])]
+    chosen = [color_by] + [k for k in keys if k in numeric and k != color_by]
+    schemes = []
+    tooltip = {"name": popup["name"]}
+    for j, col in enumerate(chosen):
+        ind = indicators.get(col)
+        values = pd.to_numeric(units[col], errors="coerce").to_numpy(dtype=float)
+        scheme, props[f"k{j}"] = st.indicator_scheme(values, ind.label if ind else col, ind.unit if ind else "", f"k{j}")
+        schemes.append(scheme)
+        tooltip[f"t{cols.index(col)}"] = popup[f"t{cols.index(col)}"]
+    if compliance is not None and not compliance.empty:
+        scheme, extra = st.compliance_scheme(units.index.astype(str), compliance)
+        schemes.append(scheme)
+        props.update(extra)
+        tooltip |= {"cb": "约束性 达标/未达标/无法评估 Binding pass/fail/n.a.", "cg": "引导性 Guiding pass/fail/n.a.",
+                    "cf": "未达标项 Failed rules"}  # fmt: skip
+    first = schemes[0]
 
     def style(feature: dict) -> dict:
-        c = feature["properties"]["c"]
-        return dict(st.NODATA_STYLE) if c < 0 else {**st.UNIT_STYLE, "fillColor": colors[c]}
+        c = feature["properties"]["k0"]
+        return dict(st.NODATA_STYLE) if c < 0 else {**st.UNIT_STYLE, "fillColor": first["colors"][c], "className": ""}
 
     hover = _const({"weight": 3, "color": "#000000"})
-    _geojson(m, units, props, style, fields, name="分析单元 Analysis units", highlight_function=hover)
-    StepColormap(colors, index=breaks, vmin=breaks[0], vmax=breaks[-1], caption=caption).add_to(m)
+    layer = _geojson(m, units, props, style, tooltip, popup, name=UNITS_LAYER, highlight_function=hover)
+    cfg = {"title": "单元着色 Colour units by", "schemes": schemes, "active": 0,
+           "unit": {**st.UNIT_STYLE, "className": ""}, "nodata": st.NODATA_STYLE}  # fmt: skip
+    return layer, cfg
+
+
+# --- input layers --------------------------------------------------------------------------------
 
 
 def _classes(gdf: gpd.GeoDataFrame, column: str, known: Mapping[str, object]) -> tuple[pd.Series, list[str]]:
@@ -186,61 +152,60 @@ def _classes(gdf: gpd.GeoDataFrame, column: str, known: Mapping[str, object]) ->
     return cls, [k for k in [*known, "__other__"] if (cls == k).any()]
 
 
-def _add_by_class(
-    m: folium.Map,
-    gdf: gpd.GeoDataFrame,
-    cls: pd.Series,
-    labels: Mapping[str, str],
-    styles: Mapping[str, dict],
-    tooltip: Mapping[str, str],
-    marker: bool = False,
-) -> None:
+def _add_by_class(m: folium.Map, gdf: gpd.GeoDataFrame, cls: pd.Series, labels: Mapping[str, str], styles: Mapping,
+                  tooltip: Mapping[str, str], icons: Mapping[str, str] | None = None) -> dict[str, str]:  # fmt: skip
     """One FeatureGroup named ``labels[c]`` with one GeoJson per class ``c`` (in ``labels`` order).
 
-    ``tooltip`` maps the class alias (key "cls") and data columns to bilingual labels.
+    ``tooltip`` maps the class alias (key "cls") and data columns to bilingual labels; ``icons``
+    gives point classes their marker SVG. Returns the escaped layer names by class.
     """
+    names = {}
     for c, label in labels.items():
         sub = gdf[(cls == c).to_numpy()]
-        name = html.escape(label)
+        names[c] = name = html.escape(label)
         cols = [k for k in tooltip if k != "cls"]
         props = {"cls": [name] * len(sub)} | {f"p{i}": _col(sub, col) for i, col in enumerate(cols)}
         tip = {"cls": tooltip["cls"]} | {f"p{i}": tooltip[col] for i, col in enumerate(cols)}
         group = folium.FeatureGroup(name=name).add_to(m)
-        _geojson(group, sub, props, styles[c], tip, marker=marker)
+        _geojson(group, sub, props, styles[c], tip, icon=icons[c] if icons else None)
+    return names
 
 
-def _add_station_circles(m: folium.Map, stations: gpd.GeoDataFrame, crs: object, radius_m: float) -> None:
+def _add_station_circles(m: folium.Map, stations: gpd.GeoDataFrame, crs: object, radius_m: float) -> str:
     """True ``radius_m`` circles: buffered in the metric CRS, then reprojected (one light layer)."""
     pts = _prep(stations, "stations", points=True, crs=crs)
     circles = pts.set_geometry(pts.geometry.buffer(radius_m, quad_segs=32)).to_crs(WGS84)
     kind, order = _classes(circles, "kind", st.STATION_KINDS)
-    ring = folium.FeatureGroup(name=f"站点{radius_m:g}米范围 Station {radius_m:g} m radius")
+    name = f"站点{radius_m:g}米范围 Station {radius_m:g} m radius"
+    ring = folium.FeatureGroup(name=name)
     for k in order:
         sub = circles[(kind == k).to_numpy()]
         color = st.STATION_COLORS.get(k, st.OTHER_STATION_COLOR)
         style = {"color": color, "weight": 0.8, "opacity": 0.5, "fillColor": color, "fillOpacity": 0.08}
         _geojson(ring, sub, {"kind": _col(sub, "kind")}, style, interactive=False, control=False)
     ring.add_to(m)
+    return name
 
 
-def _add_stations(m: folium.Map, stations: gpd.GeoDataFrame) -> None:
-    """One circle-marker layer per station kind (公交站 Bus stop, 地铁站 Metro, …)."""
+def _add_stations(m: folium.Map, stations: gpd.GeoDataFrame) -> dict[str, str]:
+    """One marker layer per station kind (公交站 Bus stop, 地铁站 Metro, …); returns name → icon."""
     pts = _prep(stations, "stations", points=True)
     kind, order = _classes(pts, "kind", st.STATION_KINDS)
     labels = {k: st.bilingual(st.STATION_KINDS.get(k, st.OTHER_STATION)) for k in order}
-    styles = {k: st.point_style(st.STATION_COLORS.get(k, st.OTHER_STATION_COLOR)) for k in order}
-    _add_by_class(m, pts, kind, labels, styles, {"cls": "类型 Kind", "name": "名称 Name"}, marker=True)
+    icons = {k: st.station_icon(k) for k in order}
+    names = _add_by_class(m, pts, kind, labels, dict.fromkeys(order), {"cls": "类型 Kind", "name": "名称 Name"}, icons)
+    return {names[k]: icons[k] for k in order}
 
 
-def _add_roads(m: folium.Map, roads: gpd.GeoDataFrame) -> list[str]:
-    """One layer per road class, coloured and weighted by class; returns the classes drawn."""
+def _add_roads(m: folium.Map, roads: gpd.GeoDataFrame) -> dict[str, str]:
+    """One layer per road class, coloured and weighted by class; returns name → swatch."""
     r = _prep(roads, "roads")
     cls, order = _classes(r, "road_class", st.ROAD_CLASSES)
     labels = {c: st.bilingual(st.ROAD_CLASSES.get(c, st.OTHER_ROAD)) for c in order}
     styles = {c: {**st.ROAD_STYLE.get(c, st.OTHER_ROAD_STYLE), "opacity": 0.9} for c in order}
     tip = {"cls": "等级 Class", "name": "名称 Name", "highway": "OSM highway"}
-    _add_by_class(m, r, cls, labels, styles, tip)
-    return order
+    names = _add_by_class(m, r, cls, labels, styles, tip)
+    return {names[c]: st.line_swatch(str(styles[c]["color"]), min(float(styles[c]["weight"]), 5.0)) for c in order}
 
 
 def _add_buildings(m: folium.Map, buildings: gpd.GeoDataFrame) -> None:
@@ -258,28 +223,73 @@ def _add_buildings(m: folium.Map, buildings: gpd.GeoDataFrame) -> None:
             _geojson(group, sub, props, style, tip)
 
 
-def _facility_categories(gdf: gpd.GeoDataFrame) -> pd.Series:
-    """Category id of each facility as str ('__other__' where missing)."""
-    raw = gdf["category"] if "category" in gdf.columns else pd.Series(None, index=gdf.index, dtype=object)
-    return raw.where(raw.notna(), "__other__").astype(str)
+def _add_landuse(m: folium.Map, landuse: gpd.GeoDataFrame, crs: object) -> tuple[folium.FeatureGroup, str]:
+    """Land-use faces (overlaps resolved as the indicators resolve them) in the GB 50137 colours; hidden.
+
+    Returns the layer and its legend HTML (the classes drawn).
+    """
+    metric = landuse if landuse.crs is not None and landuse.crs.is_projected else _prep(landuse, "land use", crs=crs)
+    faces = _prep(landuse_faces(metric), "land use")
+    cls, order = _classes(faces, "lu_class", st.LANDUSE_CLASSES)
+    group = folium.FeatureGroup(name=LANDUSE_LAYER, show=False).add_to(m)
+    rows = []
+    for c in order:
+        sub = faces[(cls == c).to_numpy()]
+        color = st.LANDUSE_COLOURS.get(c, st.LANDUSE_COLOURS["other"])
+        name = html.escape(st.bilingual(st.LANDUSE_CLASSES.get(c, ("其他用地", "Other"))))
+        style = {"color": "#666666", "weight": 0.4, "fillColor": color, "fillOpacity": 0.55}
+        _geojson(group, sub, {"cls": [name] * len(sub)}, style, {"cls": "用地 Land use"})
+        rows.append((color, name))
+    return group, f'<div class="ditan-cap">{html.escape(LANDUSE_LAYER)}</div>' + st.legend_rows(rows)
 
 
-def _category_order(present: set[str], categories: Mapping[str, object]) -> list[str]:
-    """``present`` in catalogue order, then the categories not in the catalogue alphabetically."""
-    return [c for c in categories if c in present] + sorted(present - set(categories))
+def coverage_gaps(buildings: gpd.GeoDataFrame, distances: pd.DataFrame, catalogue: Catalogue, *, tier: str | None = None
+                  ) -> gpd.GeoDataFrame:  # fmt: skip
+    """Residential buildings from which some category of the life-circle ``tier`` (default: the widest) is out of reach.
+
+    The complement of ``lc_<tier>_all_pct``: beyond the tier's walking distance on the network.
+    ``distances`` is ``RunResult.origin_distances`` of building origins (row i is building i).
+    Columns: missing (categories out of reach, in Chinese), n_missing, building, floors; ``attrs["tier"]``.
+    """
+    tier = tier or max(catalogue.tiers, key=lambda t: catalogue.tiers[t].distance_m)
+    cats = [c for c in catalogue.categories.values() if c.tier == tier and c.id in distances.columns]
+    if len(distances) < len(buildings):
+        raise ValueError("origin distances do not start with one row per building; coverage gaps need building origins")
+    d = distances.iloc[: len(buildings)]
+    reach = catalogue.tiers[tier].distance_m
+    out = np.column_stack([~(d[c.id].to_numpy(dtype=float) <= reach) for c in cats] or [np.zeros(len(d), bool)])
+    gap = buildings["residential"].eq(True).to_numpy() & out.any(axis=1) if "residential" in buildings else np.zeros(len(d), bool)
+    keep = [c for c in ("building", "floors") if c in buildings.columns]
+    g = gpd.GeoDataFrame(buildings.loc[gap, keep], geometry=buildings.geometry[gap].to_numpy(), crs=buildings.crs)
+    g["missing"] = ["、".join(c.zh for c, o in zip(cats, row, strict=True) if o) for row in out[gap]]
+    g["n_missing"] = out[gap].sum(axis=1)
+    g.attrs["tier"] = tier
+    return g
 
 
-def _add_facilities(
-    m: folium.Map, gdf: gpd.GeoDataFrame, categories: Mapping[str, tuple[str, str]], colors: Mapping[str, str]
-) -> None:
-    """One circle-marker layer per facility category, named '中文名 English', coloured by ``colors``."""
+def _add_gaps(m: folium.Map, gaps: gpd.GeoDataFrame) -> str:
+    """Residential buildings outside the life circle, outlined in red; returns the layer name."""
+    _, (zh, en) = st.service_area_names(str(gaps.attrs.get("tier", "15min")))
+    name = html.escape(f"{zh}未覆盖的居住建筑 Residential buildings outside the {en}")
+    group = folium.FeatureGroup(name=name).add_to(m)
+    props = {"missing": _col(gaps, "missing"), "n": _col(gaps, "n_missing", _fmt), "type": _col(gaps, "building")}
+    tip = {"missing": "缺少的设施 Facilities out of reach", "n": "缺少类别数 Categories out of reach", "type": "建筑类型 Building"}
+    style = {"color": st.GAP_COLOR, "weight": 1.5, "fillColor": st.GAP_COLOR, "fillOpacity": 0.45}
+    if not gaps.empty:
+        _geojson(group, _prep(gaps, "coverage gaps"), props, style, tip)
+    return name
+
+
+def _add_facilities(m: folium.Map, gdf: gpd.GeoDataFrame, categories: Mapping[str, tuple[str, str]],
+                    icons: Mapping[str, str]) -> dict[str, str]:  # fmt: skip
+    """One marker layer per facility category, named '中文名 English', with the category's icon."""
     f = _prep(gdf, "facilities", points=True)
-    cat = _facility_categories(f)
-    order = _category_order(set(cat), categories)
+    cat = st.facility_categories(f)
+    order = st.category_order(set(cat), categories)
     names = {**categories, "__other__": st.OTHER_FACILITY}
     labels = {c: st.bilingual(names[c]) if c in names else c for c in order}
-    styles = {c: st.point_style(colors[c]) for c in order}
-    _add_by_class(m, f, cat, labels, styles, {"cls": "类别 Category", "name": "名称 Name"}, marker=True)
+    drawn = _add_by_class(m, f, cat, labels, dict.fromkeys(order), {"cls": "类别 Category", "name": "名称 Name"}, icons)
+    return {drawn[c]: icons[c] for c in order}
 
 
 def _drawn_areas(areas: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -300,13 +310,8 @@ def _is_station(category: str, categories: Mapping[str, object]) -> bool:
     return category in st.STATION_KINDS and category not in categories
 
 
-def _add_service_areas(
-    m: folium.Map,
-    areas: gpd.GeoDataFrame,
-    categories: Mapping[str, tuple[str, str]],
-    colors: Mapping[str, str],
-    crs: object,
-) -> None:
+def _add_service_areas(m: folium.Map, areas: gpd.GeoDataFrame, categories: Mapping[str, tuple[str, str]],
+                       colors: Mapping[str, str], crs: object) -> None:  # fmt: skip
     """One hidden FeatureGroup per tier, in it one polygon layer per category (largest first, so smaller on top).
 
     Tiers go by walking distance, life-circle tiers before station tiers. Facility categories take
@@ -329,13 +334,8 @@ def _add_service_areas(
     a["station"] = [_is_station(c, categories) for c in a["cat"]]
     a["d"] = pd.to_numeric(a["distance_m"], errors="coerce") if "distance_m" in a.columns else np.nan
     tiers = a.groupby("tier", sort=False).agg(station=("station", "all"), dist=("d", "max"))
-    tip = {
-        "cls": "类别 Category",
-        "tier": "层级 Tier",
-        "dist": "步行距离 Walking distance (m)",
-        "net": "可达路网 Reachable network (km)",
-        "area": "面积 Area (km²)",
-    }
+    tip = {"cls": "类别 Category", "tier": "层级 Tier", "dist": "步行距离 Walking distance (m)", "net": "可达路网 Reachable network (km)",
+           "area": "面积 Area (km²)"}  # fmt: skip
     hover = _const({"weight": 2.5, "fillOpacity": 0.3})
     for t in tiers.sort_values(["station", "dist"], kind="stable").index:
         group_names, tier_names = st.service_area_names(t)
@@ -346,39 +346,31 @@ def _add_service_areas(
             names = categories.get(c) or st.STATION_KINDS.get(c)
             color = st.STATION_COLORS[c] if _is_station(c, categories) else colors[c]
             n = len(sub)
-            props = {
-                "cls": [html.escape(st.bilingual(names) if names else c)] * n,
-                "tier": [html.escape(st.bilingual(tier_names))] * n,
-                "dist": _col(sub, "distance_m", _fmt),
-                "net": _col(sub, "reachable_network_km", _fmt),
-                "area": _col(sub, "area_km2", _km2),
-            }
+            label, tier_label = html.escape(st.bilingual(names) if names else c), html.escape(st.bilingual(tier_names))
+            props = {"cls": [label] * n, "tier": [tier_label] * n,
+                     "dist": _col(sub, "distance_m", _fmt), "net": _col(sub, "reachable_network_km", _fmt),
+                     "area": _col(sub, "area_km2", _km2)}  # fmt: skip
             style = {**st.SERVICE_AREA_STYLE, "color": color, "fillColor": color}
             _geojson(group, sub, props, style, tip, highlight_function=hover)
 
 
 def build_map(
-    units: gpd.GeoDataFrame,
-    *,
-    indicators: dict[str, Indicator],
-    color_by: str,
-    roads: gpd.GeoDataFrame | None = None,
-    buildings: gpd.GeoDataFrame | None = None,
-    facilities: gpd.GeoDataFrame | None = None,
-    categories: dict[str, tuple[str, str]] | None = None,
-    stations: gpd.GeoDataFrame | None = None,
-    station_radius_m: float = 500.0,
-    service_areas: gpd.GeoDataFrame | None = None,
-    attribution: str = "© OpenStreetMap contributors (ODbL)",
-    tiles: bool = True,
-) -> folium.Map:
-    """An interactive map: ``color_by`` choropleth of the units plus the optional input layers.
+    units: gpd.GeoDataFrame, *, indicators: dict[str, Indicator], color_by: str, roads: gpd.GeoDataFrame | None = None,
+    buildings: gpd.GeoDataFrame | None = None, facilities: gpd.GeoDataFrame | None = None, categories: dict | None = None,
+    stations: gpd.GeoDataFrame | None = None, station_radius_m: float = 500.0,
+    service_areas: gpd.GeoDataFrame | None = None, landuse: gpd.GeoDataFrame | None = None,
+    gaps: gpd.GeoDataFrame | None = None,
+    compliance: pd.DataFrame | None = None, key_indicators: Sequence[str] = st.KEY_INDICATORS,
+    attribution: str = "© OpenStreetMap contributors (ODbL)", tiles: bool = True,
+) -> folium.Map:  # fmt: skip
+    """An interactive map of the units, coloured by a selectable indicator, plus the optional input layers.
 
-    ``units`` must be in a metric CRS (station circles are buffered in it). ``categories`` maps a
-    facility category id to its (zh, en) names. ``service_areas`` (columns category, tier,
-    distance_m, reachable_network_km, area_km2) is drawn as one hidden layer per tier, a polygon
-    per category in the colour of the category's facilities. Input frames are not modified.
-    Raises ValueError if ``color_by`` is not a column of ``units``.
+    ``units`` (metric CRS) can be coloured by ``color_by`` (first) and the ``key_indicators`` present, each
+    with its legend, and by the binding result of ``compliance`` (``spatial.standards.compliance.evaluate``).
+    ``categories``: facility category id → (zh, en). ``service_areas`` (category, tier, distance_m,
+    reachable_network_km, area_km2): one hidden layer per tier; ``landuse`` (lu_class) in the GB 50137
+    colours; ``gaps`` (:func:`coverage_gaps`) in red. Inputs are not modified. ValueError if ``color_by``
+    is not a column of ``units``.
     """
     if color_by not in units.columns or color_by == units.geometry.name:
         available = [c for c in units.columns if c not in (units.geometry.name, "name")]
@@ -387,37 +379,52 @@ def build_map(
     missing = [k for k in indicators if k not in units.columns]
     if missing:
         log.warning("indicators not in units, left out of the tooltip: %s", ", ".join(missing))
-    ind = indicators.get(color_by)
-    caption = ind.label if ind is not None else color_by
     u = _prep(units, "units")
     if u.empty:
         raise ValueError("units has no geometries to map")
+    if not np.isfinite(pd.to_numeric(u[color_by], errors="coerce").to_numpy(dtype=float)).any():
+        log.warning("color_by '%s' has no numeric value; every unit is drawn as no data", color_by)
     w, s, e, n = u.total_bounds
     m = folium.Map(location=[(s + n) / 2, (w + e) / 2], tiles=None, control_scale=True)
     if tiles:
         folium.TileLayer("OpenStreetMap", name="OpenStreetMap", control=False).add_to(m)
-    _add_units(m, u, indicators, color_by, caption)
+    swatches: dict[str, str] = {}
+    toggled, legends = [], []
+    if landuse is not None and not landuse.empty:
+        group, legend = _add_landuse(m, landuse, units.crs)
+        toggled, legends = [group], [legend]
+        swatches[LANDUSE_LAYER] = st.fill_swatch("linear-gradient(90deg,#FFFF2D 33%,#FF7FBF 33% 66%,#00C000 66%)", "#666")
+    units_layer, cfg = _add_units(m, u, indicators, color_by, key_indicators, compliance)
+    swatches[UNITS_LAYER] = st.fill_swatch(f"linear-gradient(90deg,{','.join(st.SEQUENTIAL)})", "#333")
     categories = categories or {}
     has_facilities = facilities is not None and not facilities.empty
-    present = set(_facility_categories(facilities)) if has_facilities else set()
+    present = set(st.facility_categories(facilities)) if has_facilities else set()
     areas = _drawn_areas(service_areas) if service_areas is not None else None
     if areas is not None:
         present |= {c for c in areas["category"].astype(str) if not _is_station(c, categories)}
-    colors = st.category_colors(_category_order(present, categories))
+    order = st.category_order(present, categories)
+    colors = st.category_colors(order)
     if areas is not None and not areas.empty:
         _add_service_areas(m, areas, categories, colors, units.crs)
     if buildings is not None and not buildings.empty:
         _add_buildings(m, buildings)
+        swatches["建筑 Buildings"] = st.fill_swatch(st.BUILDING_COLORS["residential"], st.BUILDING_COLORS["other"])
+    if gaps is not None:
+        swatches[_add_gaps(m, gaps)] = st.fill_swatch(st.GAP_COLOR)
     has_stations = stations is not None and not stations.empty
     if has_stations:
-        _add_station_circles(m, stations, units.crs, station_radius_m)
-    drawn = _add_roads(m, roads) if roads is not None and not roads.empty else []
+        name = _add_station_circles(m, stations, units.crs, station_radius_m)
+        swatches[name] = st.fill_swatch("rgba(21,101,192,.12)", st.STATION_COLORS["bus_stop"])
+    if roads is not None and not roads.empty:
+        swatches |= _add_roads(m, roads)
     if has_facilities:
-        _add_facilities(m, facilities, categories, colors)
+        swatches |= _add_facilities(m, facilities, categories, st.facility_icons(order, colors))
     if has_stations:
-        _add_stations(m, stations)
-    _Extras(drawn, attribution).add_to(m)
-    folium.LayerControl(collapsed=False).add_to(m)
+        swatches |= _add_stations(m, stations)
+    add_tools(m)
+    control = folium.LayerControl(collapsed=False).add_to(m)
+    cfg |= {"swatches": swatches, "legends": legends}
+    PageChrome(units_layer, control, cfg, toggled, attribution=attribution, css=st.NODATA_CSS, body=st.HATCH_SVG).add_to(m)
     m.fit_bounds([[s, w], [n, e]])
     return m
 
@@ -429,12 +436,15 @@ def map_html(m: folium.Map) -> str:
     """The map as one self-contained HTML page, identical for identical inputs.
 
     folium names every element with a random 32-hex id (``map_3f2a…``); they are renumbered in
-    order of appearance so that two runs on the same data give the same bytes.
+    order of appearance so that two runs on the same data give the same bytes. Every script and
+    stylesheet is then inlined from maps/vendor (:func:`maps.offline.inline_assets`); only the tile
+    server of an online basemap stays external. Raises maps.offline.OfflineError otherwise.
     """
-    html = m.get_root().render()
+    page = m.get_root().render()
     ids: dict[str, str] = {}
 
     def renumber(match: re.Match) -> str:
         return ids.setdefault(match.group(0), f"{len(ids) + 1:032x}")
 
-    return _FOLIUM_ID.sub(renumber, html)
+    tiles = [c.tiles.split("{")[0] for c in m._children.values() if isinstance(c, folium.TileLayer)]
+    return inline_assets(_FOLIUM_ID.sub(renumber, page), allow=tiles)

@@ -73,7 +73,7 @@ def run(cfg: Config, out_dir: Path, *, timer: Timer | None = None, scenario: Pat
     With ``scenario`` (a scenario file, see :mod:`pipelines.scenario`) the changed study area is computed too and
     SCENARIO_OUTPUTS are written beside the base outputs.
     """
-    from maps.interactive import build_map, map_html  # rendering stays out of the computation
+    from maps.interactive import build_map, coverage_gaps, map_html  # rendering stays out of the computation
 
     timer = timer or Timer()
     allowed = set(OUTPUTS) | set(SCENARIO_OUTPUTS) | set(COMPLIANCE_OUTPUTS)
@@ -102,8 +102,10 @@ def run(cfg: Config, out_dir: Path, *, timer: Timer | None = None, scenario: Pat
         html = map_html(build_map(
             res.units, indicators={k: v for k, v in res.columns.items() if k in res.units.columns}, color_by=color_by,
             roads=city, buildings=sa.buildings, facilities=sa.facilities, categories=cats, stations=sa.stations,
-            station_radius_m=cfg.transit.radius_m, service_areas=res.service_areas, attribution=attribution(cfg),
-            tiles=cfg.map.tiles,
+            station_radius_m=cfg.transit.radius_m, service_areas=res.service_areas, landuse=sa.landuse,
+            gaps=None if cfg.life_circle.weight_by == "population" and cfg.life_circle.population_raster
+            else coverage_gaps(sa.buildings, res.origin_distances, sa.catalogue),  # origins are buildings unless a raster
+            compliance=checks if profile is not None else None, attribution=attribution(cfg), tiles=cfg.map.tiles,
         ))  # fmt: skip
     quality = sa.ledger.to_frame()
     names = OUTPUTS + (SCENARIO_OUTPUTS if plan is not None else ()) + (COMPLIANCE_OUTPUTS if profile is not None else ())

@@ -469,8 +469,11 @@ def test_markup_in_names_escaped_in_the_map_and_kept_as_data(tmp_path):
     # data files keep the literal text as data
     assert pd.read_csv(out.files["indicators.csv"], encoding="utf-8-sig").loc[0, "name"] == XSS
     assert gpd.read_file(out.files["communities.gpkg"], layer="communities").loc[0, "name"] == XSS
-    ws = openpyxl.load_workbook(out.files["indicators.xlsx"], read_only=True)["指标 indicators"]
-    assert XSS in [c for row in ws.iter_rows(values_only=True) for c in row]
+    wb = openpyxl.load_workbook(out.files["indicators.xlsx"], read_only=True)
+    try:
+        assert XSS in [c for row in wb["指标 indicators"].iter_rows(values_only=True) for c in row]
+    finally:
+        wb.close()
 
 
 # ─────────────────────────────────────────────────────────────────────────── everything at once

@@ -14,7 +14,8 @@ from branca.colormap import StepColormap
 from shapely.geometry import LineString, Point, Polygon, box, shape
 
 from maps import style
-from maps.interactive import SIMPLIFY_M, build_map, map_html
+from maps.interactive import SIMPLIFY_M, build_map, coverage_gaps, map_html
+from maps.offline import PageChrome
 from spatial.standards.registry import Indicator
 
 CRS = "EPSG:4548"  # CGCS2000 / 3-degree Gauss-Kruger CM 117E
@@ -160,30 +161,121 @@ def test_data_text_is_escaped(layers):
     assert "&lt;script&gt;x&lt;/script&gt;" in seen
 
 
-def test_tooltip_and_legend(layers):
+def _chrome(m: folium.Map) -> PageChrome:
+    return next(e for e in _walk(m) if isinstance(e, PageChrome))
+
+
+def test_tooltip_popup_and_schemes(layers):
     m = _build(layers)
-    seen = _decode(map_html(m))
-    assert INDICATORS["road_density_km_per_km2"].label == "路网密度 Road network density (km/km²)"
     label = "路网密度 Road network density (km/km²)"
-    colormap = next(e for e in _walk(m) if isinstance(e, StepColormap))
-    assert colormap.caption == label
-    assert '.attr("class", "caption")' in map_html(m) and f".text({json.dumps(label)})" in map_html(m)
-    assert label in seen
-    assert style.NODATA_LABEL in seen
-    tooltips = [e for e in _walk(m) if isinstance(e, folium.GeoJsonTooltip)]
-    unit_tip = next(t for t in tooltips if "uid" in t.fields)
+    assert INDICATORS["road_density_km_per_km2"].label == label
+    units_json = next(e for e in _walk(m) if isinstance(e, folium.GeoJson) and e.layer_name == "分析单元 Analysis units")
+    tip = next(c for c in units_json._children.values() if isinstance(c, folium.GeoJsonTooltip))
+    popup = next(c for c in units_json._children.values() if isinstance(c, folium.GeoJsonPopup))
     for ind in INDICATORS.values():
-        assert ind.label in unit_tip.aliases
-    units_json = next(
-        e for e in _walk(m) if isinstance(e, folium.GeoJson) and e.layer_name == "分析单元 Analysis units"
-    )
+        assert ind.label in tip.aliases and ind.label in popup.aliases
     props = [f["properties"] for f in units_json.data["features"]]
-    fields = dict(zip(unit_tip.aliases, unit_tip.fields, strict=True))
-    road = fields[INDICATORS["road_density_km_per_km2"].label]
-    green = fields[INDICATORS["green_space_ratio_pct"].label]
-    assert [p[road] for p in props] == ["8.12", "—"]
-    assert [p[green] for p in props] == ["—", "31.42"]
-    assert [p["c"] for p in props][1] == -1  # NaN unit drawn as no data
+    fields = dict(zip(popup.aliases, popup.fields, strict=True))
+    assert [p[fields[label]] for p in props] == ["8.12", "—"]
+    assert [p[fields[INDICATORS["green_space_ratio_pct"].label]] for p in props] == ["—", "31.42"]
+    # one colouring scheme per key indicator present, color_by first; each with its legend and unit
+    cfg = json.loads(_chrome(m).cfg)
+    assert [s["label"] for s in cfg["schemes"]] == [label, "容积率 Floor-area ratio (FAR)", "绿地率 Green-space ratio (%)"]
+    assert [p["k0"] for p in props] == [0, -1]  # NaN unit drawn as no data (hatched)
+    assert props[0]["k1"] == 0 < props[1]["k1"]
+    first = cfg["schemes"][0]["legend"]
+    assert first.startswith(f'<div class="ditan-cap">{label}</div>') and "km/km²" in first and style.NODATA_LABEL in first
+    assert "%" in cfg["schemes"][2]["legend"]
+    assert units_json.style_function({"properties": {"k0": -1}})["className"] == style.NODATA_CLASS
+    assert not [e for e in _walk(m) if isinstance(e, StepColormap)]  # no d3 legend: the page's own legend instead
+
+
+def test_page_is_self_contained_and_deterministic(layers):
+    from maps import offline
+
+    for tiles in (False, True):
+        page = map_html(_build(layers, tiles=tiles))
+        assert not re.search(r"<(script|link)\b[^>]*(src|href)=", page)
+        assert "https://cdn" not in page and "jquery" not in page.lower() and "bootstrap" not in page.lower()
+        assert page == map_html(_build(layers, tiles=tiles))
+        url = re.compile(r"https?://[^\s\"'\\)]+")
+        in_vendored = {u for f in offline.vendored_files() for u in url.findall(offline.asset_text(f.name))}  # comments, namespaces
+        allowed = {"https://tile.openstreetmap.org/{z}/{x}/{y}.png", "https://www.openstreetmap.org/copyright", "http://www.w3.org/2000/svg",
+                   "https://github.com/ljagis/leaflet-measure/issues/171"}  # the last in a comment of folium's MeasureControl
+        assert set(url.findall(page)) - in_vendored <= allowed
+    assert "Leaflet 1.9.4" in page or "1.9.4" in offline.asset_text("leaflet.js")[:200]
+    assert "L.Control.Measure" in page and "L.control.fullscreen" in page
+    for f in offline.vendored_files():
+        assert f.is_file()
+    with pytest.raises(offline.OfflineError, match="not vendored"):
+        offline.inline_assets('<script src="https://cdn.example.org/x.js"></script>')
+    with pytest.raises(offline.OfflineError, match="internet"):
+        offline.inline_assets('<img src="https://example.org/x.png">')
+    with pytest.raises(offline.OfflineError):
+        offline.inline_assets('<script>L.tileLayer("https://tiles.example.org/{z}/{x}/{y}.png")</script>')
+    assert offline.inline_assets('<script>L.tileLayer("https://a.org/{z}")</script>', allow=["https://a.org/"])
+
+
+def test_icons_distinct_per_category_and_swatches(layers):
+    cats = {f"c{i}": (f"类{i}", f"Cat {i}") for i in range(25)}
+    order = list(cats)
+    icons = style.facility_icons(order, style.category_colors(order))
+    assert len(set(icons.values())) == len(icons)
+    assert all(i.startswith("<svg") and "font-face" not in i for i in icons.values())
+    m = _build(layers)
+    sw = json.loads(_chrome(m).cfg)["swatches"]
+    for name in ("幼儿园 Kindergarten", "公交站 Bus stop", "快速路 Expressway", "分析单元 Analysis units"):
+        assert name in sw, name
+    assert sw["幼儿园 Kindergarten"] != sw["社区卫生服务站 Clinic"]
+    div = [e.marker.icon for e in _walk(m) if isinstance(e, folium.GeoJson) and e.marker]  # DivIcons with inline SVG, no web font
+    assert len(div) == 7 and all(isinstance(d, folium.DivIcon) and d.options.get("class_name", d.options.get("className")) == "ditan-icon" for d in div)
+
+
+def test_compliance_landuse_and_gaps(layers):
+    import pandas as pd
+
+    checks = pd.DataFrame({
+        "unit_id": ["u1", "u1", "u2", "u2"], "binding": ["binding", "guiding", "binding", "binding"],
+        "status": ["pass", "fail", "not_assessable", "fail"], "zh": ["路网密度", "绿地率", "容积率", "<b>x</b>"],
+    })  # fmt: skip
+    landuse = gpd.GeoDataFrame({"lu_class": ["residential", "park", "residential"]}, crs=CRS, geometry=[
+        box(X0, Y0, X0 + 800, Y0 + 800), box(X0 + 200, Y0 + 200, X0 + 400, Y0 + 400), box(X0 + 1000, Y0, X0 + 1500, Y0 + 500)])  # fmt: skip
+    gaps = layers["buildings"].iloc[:1].assign(missing=["医院、<i>中学</i>"], n_missing=[2])
+    gaps.attrs["tier"] = "15min"
+    m = _build(layers, compliance=checks, landuse=landuse, gaps=gaps)
+    page = _decode(map_html(m))
+    cfg = json.loads(_chrome(m).cfg)
+    assert cfg["schemes"][-1]["key"] == "kc"
+    units_json = next(e for e in _walk(m) if isinstance(e, folium.GeoJson) and e.layer_name == "分析单元 Analysis units")
+    props = [f["properties"] for f in units_json.data["features"]]
+    keys = [k for k, _, _ in style.COMPLIANCE_CLASSES]
+    assert [keys[p["kc"]] for p in props] == ["pass", "fail"]
+    assert [p["cb"] for p in props] == ["1 / 0 / 0", "0 / 1 / 1"]
+    assert props[1]["cf"] == "&lt;b&gt;x&lt;/b&gt;" and props[0]["cf"] == "绿地率"
+    assert "用地 Land use (GB 50137)" in page and style.LANDUSE_COLOURS["park"] in page
+    lu = [e for e in _walk(m) if isinstance(e, folium.GeoJson) and getattr(e._parent, "layer_name", "") == "用地 Land use (GB 50137)"]
+    assert {lay.style_function({})["fillColor"] for lay in lu} == {style.LANDUSE_COLOURS["residential"], style.LANDUSE_COLOURS["park"]}
+    assert "15分钟生活圈未覆盖的居住建筑 Residential buildings outside the 15-minute life circle" in page
+    assert "<i>中学</i>" not in page and "&lt;i&gt;中学&lt;/i&gt;" in page
+    assert cfg["legends"] and "居住用地" in cfg["legends"][0] or "Residential" in cfg["legends"][0]
+
+
+def test_coverage_gaps_from_origin_distances(layers):
+    import pandas as pd
+
+    from spatial.catalogue import Catalogue, Category, Tier
+
+    cat = Catalogue(tiers={"5min": Tier("5min", 300.0, "5分钟", "5 min"), "15min": Tier("15min", 1000.0, "15分钟", "15 min")},
+                    categories={"k": Category("k", "5min", "幼儿园", "Kindergarten", ()),
+                                "h": Category("h", "15min", "医院", "Hospital", ()),
+                                "s": Category("s", "15min", "中学", "Middle school", ())}, stations={})  # fmt: skip
+    b = layers["buildings"].assign(residential=[True, False, True])
+    dist = pd.DataFrame({"k": [9e9, 10, 10, 5], "h": [500, 9e9, float("inf"), 1], "s": [900, 9e9, 1200, 1]})
+    g = coverage_gaps(b, dist, cat)
+    assert g.attrs["tier"] == "15min" and list(g.index) == [2]  # building 1 is not residential; building 0 reaches both
+    assert g["missing"].tolist() == ["医院、中学"] and g["n_missing"].tolist() == [2]
+    with pytest.raises(ValueError, match="building"):
+        coverage_gaps(b, dist.iloc[:2], cat)
 
 
 @pytest.mark.parametrize("station_crs", [CRS, "EPSG:4326"])
@@ -362,13 +454,9 @@ def test_service_areas_simplified_in_wgs84_and_coloured_like_facilities(layers, 
     colors = {lay.data["features"][0]["properties"]["cls"]: lay.style_function({})["fillColor"] for lay in _area_layers(m)}
     assert colors["公交站 Bus stop"] == style.STATION_COLORS["bus_stop"]
     assert len(set(colors.values())) == len(colors)
-    facility_groups = {
-        g.layer_name: next(c for c in g._children.values() if isinstance(c, folium.GeoJson))
-        for g in _groups(m).values()
-        if g.layer_name in ("幼儿园 Kindergarten", "社区卫生服务站 Clinic")
-    }
-    for name, layer in facility_groups.items():
-        assert layer.style_function({})["fillColor"] == colors[name], name
+    icons = json.loads(_chrome(m).cfg)["swatches"]
+    for name in ("幼儿园 Kindergarten", "社区卫生服务站 Clinic"):
+        assert f'fill="{colors[name]}"' in icons[name], name  # the marker icon has the colour of the category's areas
 
 
 def _category_of(feature: dict) -> str:

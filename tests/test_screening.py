@@ -299,6 +299,7 @@ def test_beijing_screen_end_to_end(tmp_path, capsys):
     assert head[0][:4] == ("排名", "单元编号", "单元名称", "试点类型") and head[1][:2] == ("Rank", "Unit id")
     assert head[2][1] == top["unit_id"]
     assert wb["合规 compliance"].max_row == len(comp) + 1
+    wb.close()
     page = _decode((out / "screening_map.html").read_text(encoding="utf-8"))
     assert "入围 Shortlisted" in page and "排名 Rank" in page
     printed = capsys.readouterr()
