@@ -177,7 +177,7 @@ def _add_station_circles(m: folium.Map, stations: gpd.GeoDataFrame, crs: object,
     circles = pts.set_geometry(pts.geometry.buffer(radius_m, quad_segs=32)).to_crs(WGS84)
     kind, order = _classes(circles, "kind", st.STATION_KINDS)
     name = f"站点{radius_m:g}米范围 Station {radius_m:g} m radius"
-    ring = folium.FeatureGroup(name=name)
+    ring = folium.FeatureGroup(name=name, show=False)  # off at first: 500 m circles crowd the view; a click away
     for k in order:
         sub = circles[(kind == k).to_numpy()]
         color = st.STATION_COLORS.get(k, st.OTHER_STATION_COLOR)
