@@ -24,12 +24,10 @@ A parcel fails overall when any binding check that counts fails.
 from __future__ import annotations
 
 import dataclasses
-import html
 import re
 import warnings
 from pathlib import Path
 
-import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -370,54 +368,32 @@ def _file_name(pid: str) -> str:
 
 
 def parcel_map(r: pd.Series, info: dict, summary: pd.Series, sa: StudyArea, cfg: Config) -> str:
-    """A one-page folium map of one parcel: parcel, unit, radius ring, nearest stations, reached and missing facilities, reasons."""
-    from maps.interactive import map_html
+    """A one-page map of one parcel: what to show (units, nearest stations, reached and missing facilities, reasons)."""
+    from maps.pages import parcel_page  # rendering stays out of the computation
 
-    R, crs = cfg.transit.radius_m, sa.crs
-    esc = html.escape
-
-    def wgs(geoms):
-        return gpd.GeoSeries(list(geoms), crs=crs).to_crs(4326)
-
-    ok = summary["status"] == "pass"
-    c = wgs([r.geometry.centroid]).iloc[0]
-    m = folium.Map(location=[c.y, c.x], zoom_start=16, tiles="OpenStreetMap" if cfg.map.tiles else None, control_scale=True)
-    units = sa.units[sa.units.intersects(r.geometry)]
-    for uid, g in zip(units.index, wgs(units.geometry), strict=True):
-        folium.GeoJson(shapely.geometry.mapping(g), style_function=lambda _: {"color": "#555", "weight": 2, "fillOpacity": 0.05},
-                       tooltip=esc(f"单元 unit {uid} {units.at[uid, 'name']}")).add_to(m)  # fmt: skip
-    ring = wgs([r.geometry.buffer(R)]).iloc[0]
-    folium.GeoJson(shapely.geometry.mapping(ring), style_function=lambda _: {"color": "#1565c0", "weight": 1.5, "dashArray": "6",
-                   "fillOpacity": 0.03}, tooltip=esc(f"地块边界外 {R:g} 米 {R:g} m from the parcel's edge")).add_to(m)  # fmt: skip
-    color = "#2e7d32" if ok else "#c62828"
-    folium.GeoJson(shapely.geometry.mapping(wgs([r.geometry]).iloc[0]), style_function=lambda _: {"color": color, "weight": 3,
-                   "fillColor": color, "fillOpacity": 0.35}, tooltip=esc(f"地块 parcel {r['parcel_id']} {r['name']} ({r['tag']})")).add_to(m)  # fmt: skip
     f, cat = info["features"], sa.catalogue
-    marks = [(k, _nearest(f, k, "straight_m"), "#1565c0", f"{zh} {en}") for k, (zh, en) in KINDS.items()]
+    marks = [(_nearest(f, k, "straight_m"), "#1565c0", f"{zh} {en}") for k, (zh, en) in KINDS.items()]
     for cid, cc in cat.categories.items():
         walk = _nearest(f, cid, "walk_m")
         if walk is not None and walk["walk_m"] <= cat.tiers[cc.tier].distance_m:
-            marks.append((cid, walk, "#2e7d32", f"已达 reached: {cc.zh} {cc.en}"))
+            marks.append((walk, "#2e7d32", f"已达 reached: {cc.zh} {cc.en}"))
         else:
-            marks.append((cid, _nearest(f, cid, "straight_m"), "#ef6c00", f"缺 missing (> {cat.tiers[cc.tier].distance_m:g} m): {cc.zh} {cc.en}"))
-    for _, near, col, label in marks:
+            marks.append((_nearest(f, cid, "straight_m"), "#ef6c00", f"缺 missing (> {cat.tiers[cc.tier].distance_m:g} m): {cc.zh} {cc.en}"))
+    points = []
+    for near, col, label in marks:
         if near is None:
             continue
-        pt = wgs([near.geometry.representative_point()]).iloc[0]
         walk = "—" if not np.isfinite(near["walk_m"]) else f"{near['walk_m']:,.0f}"
         text = f"{label} {'' if pd.isna(near['name']) else near['name']}: 直线 straight {near['straight_m']:,.0f} m, 步行 walking {walk} m"
-        folium.CircleMarker([pt.y, pt.x], radius=6, color=col, fill=True, fill_opacity=0.8, tooltip=esc(text)).add_to(m)
-    w, s, e, n = wgs([r.geometry.buffer(R * 1.1)]).total_bounds
-    m.fit_bounds([[s, w], [n, e]])
-    title = f"地块出让前指标核查 {r['parcel_id']} {r['name']}"
-    items = "".join(f"<li>{esc(x)}</li>" for x in str(summary["main_reasons"]).split(" | "))
-    box = (f'<div style="position:fixed;top:10px;left:50px;z-index:9999;max-width:480px;max-height:80%;overflow:auto;background:#fff;'
-           f'padding:8px 12px;border:2px solid {color};font:13px sans-serif"><b>{esc(title)}</b><br>{esc(summary["result"])} · '
-           f'{summary["n_pass"]} 达标 pass · {summary["n_fail"]} 未达标 fail · {summary["n_not_assessable"]} 无法评估 n/a · '
-           f'{esc(str(r["tag"]))} · FAR {esc(_num(r["far_plan"]))}<ul style="margin:4px 0;padding-left:18px">{items}</ul></div>')  # fmt: skip
-    m.get_root().header.add_child(folium.Element(f"<title>{esc(title)}</title>"))
-    m.get_root().html.add_child(folium.Element(box))
-    return map_html(m)
+        points.append((near.geometry, col, text))
+    headline = (f"{summary['result']} · {summary['n_pass']} 达标 pass · {summary['n_fail']} 未达标 fail · {summary['n_not_assessable']} "
+                f"无法评估 n/a · {r['tag']} · FAR {_num(r['far_plan'])}")  # fmt: skip
+    return parcel_page(
+        r.geometry, crs=sa.crs, units=sa.units[sa.units.intersects(r.geometry)], radius_m=cfg.transit.radius_m, marks=points,
+        ok=summary["status"] == "pass", title=f"地块出让前指标核查 {r['parcel_id']} {r['name']}", headline=headline,
+        reasons=str(summary["main_reasons"]).split(" | "), parcel_label=f"地块 parcel {r['parcel_id']} {r['name']} ({r['tag']})",
+        tiles=cfg.map.tiles,
+    )
 
 
 def check_parcels(cfg: Config, out_dir: Path, *, parcels: Path | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:

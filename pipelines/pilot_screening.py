@@ -23,7 +23,6 @@ binding rules (a candidate with no assessable binding rule does not).
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -245,61 +244,6 @@ def write_xlsx(path: Path, scr: Screening, notes: list[tuple[str, str]]) -> None
         write.fix_zip_times(tmp)
 
 
-def _first(text: str, n: int = 3) -> str:
-    parts = [p for p in str(text).split(SEP) if p]
-    return SEP.join(parts[:n]) + (" …" if len(parts) > n else "") if parts else "—"
-
-
-def screening_map(units, scr: Screening, *, attribution: str, tiles: bool = True) -> str:
-    """HTML page: units coloured by score, tooltip with rank, score and the top reasons; the shortlist outlined in red."""
-    import folium
-    from branca.colormap import StepColormap
-
-    from maps import style as st
-    from maps.interactive import _esc, _Extras, _geojson, _prep, map_html
-    from maps.interactive import _fmt as fmt
-
-    t = scr.table.set_index("unit_id")
-    u = _prep(units[["geometry"]].join(t, how="inner"), "units")
-    if u.empty:
-        raise ConfigError("no candidate unit has a geometry to map")
-    values = u["score"].to_numpy(dtype=float)
-    breaks = st.class_breaks(values, k=5, method="quantile")
-    colors = st.class_colors(len(breaks) - 1)
-    props = {
-        "uid": [_esc(i) for i in u.index], "name": [_esc(v) for v in u["name"]], "rank": [str(int(r)) for r in u["rank"]],
-        "score": [fmt(v) for v in u["score"]],
-        "binding": [f"{a}/{b}" for a, b in zip(u["binding_met"], u["binding_assessable"], strict=True)],
-        "level": [_esc(v or "—") for v in u["level_zh"].where(u["level_zh"] != "", u["level"])],
-        "short": [_esc("入围 yes" if s == "yes" else "否 no") for s in u["shortlisted"]],
-        "met": [_esc(_first(v)) for v in u["reasons_met"]], "missed": [_esc(_first(v)) for v in u["reasons_missed"]],
-        "c": [int(c) for c in st.classify(values, breaks)], "s": [int(s == "yes") for s in u["shortlisted"]],
-    }  # fmt: skip
-    tip = {"rank": "排名 Rank", "uid": "单元编号 Unit id", "name": "单元名称 Unit name", "score": f"得分 Score ({scr.method})",
-           "binding": "约束性达标 Binding met", "level": "可达等级 Level", "short": "入围 Shortlisted",
-           "met": "达标项 Rules met", "missed": "未达标项 Rules missed"}  # fmt: skip
-
-    def style(feature: dict) -> dict:
-        p = feature["properties"]
-        base = dict(st.NODATA_STYLE) if p["c"] < 0 else {**st.UNIT_STYLE, "fillColor": colors[p["c"]]}
-        return {**base, "color": "#d7191c", "weight": 4.0, "dashArray": None} if p["s"] else base
-
-    w, s, e, n = u.total_bounds
-    m = folium.Map(location=[(s + n) / 2, (w + e) / 2], tiles=None, control_scale=True)
-    if tiles:
-        folium.TileLayer("OpenStreetMap", name="OpenStreetMap", control=False).add_to(m)
-    name = f"遴选得分 Screening score · {html.escape(scr.profile.zh)}"
-    _geojson(m, u, props, style, tip, name=name, highlight_function=lambda _f: {"weight": 5, "color": "#000000"})
-    StepColormap(colors, index=breaks, vmin=breaks[0], vmax=breaks[-1], caption=f"得分 Score ({scr.method})").add_to(m)
-    extras = _Extras([], attribution)
-    row = '<div><span class="ditan-sw" style="border:3px solid #d7191c;background:none"></span>入围 Shortlisted</div>'
-    extras.body = extras.body.removesuffix("</div>") + row + "</div>"
-    extras.add_to(m)
-    folium.LayerControl(collapsed=False).add_to(m)
-    m.fit_bounds([[s, w], [n, e]])
-    return map_html(m)
-
-
 # --- the job -----------------------------------------------------------------------------------
 
 
@@ -357,7 +301,10 @@ def run_screening(cfg: Config, out_dir: Path, *, profile: str | None = None, kin
         scr = screen(res.indicators, prof, kind=unit_kind, method=opts.method, weights=opts.weights, direction=opts.direction,
                      top=top or opts.top, min_binding_pct=opts.min_binding_pct)  # fmt: skip
     with timer.stage("map"):
-        page = screening_map(res.units.rename(index=str), scr, attribution=attribution(cfg), tiles=cfg.map.tiles)
+        from maps.pages import screening_map  # rendering stays out of the computation
+
+        page = screening_map(res.units.rename(index=str), scr.table, method=scr.method, profile_zh=scr.profile.zh,
+                             attribution=attribution(cfg), tiles=cfg.map.tiles)  # fmt: skip
     with write.staged_dir(Path(out_dir), allowed=allowed) as stage, timer.stage("write"):
         files = {name: stage / name for name in OUTPUTS}
         write.write_csv(files["screening.csv"], scr.table.set_index("rank"))

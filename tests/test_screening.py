@@ -15,9 +15,10 @@ import pandas as pd
 import pytest
 from shapely.geometry import box
 
+from maps.pages import screening_map
 from pipelines.cli import main
 from pipelines.config import parse_config
-from pipelines.pilot_screening import HEADERS, OUTPUTS, profile_ref, reason_zh, screen, screening_map
+from pipelines.pilot_screening import HEADERS, OUTPUTS, profile_ref, reason_zh, screen
 from spatial.errors import ConfigError
 from spatial.standards.profiles import load_profile, parse_profile
 
@@ -224,7 +225,7 @@ def test_map_escapes_data_text_and_outlines_the_shortlist():
     scr = screen(table, parse_profile(PROFILE), top=1)
     units = gpd.GeoDataFrame({"name": table["name"]}, geometry=[box(441000 + i * 300, 4428000, 441250 + i * 300, 4428250) for i in range(4)],
                              crs="EPSG:4548", index=table.index)  # fmt: skip
-    page = _decode(screening_map(units, scr, attribution="© <b>OSM</b>", tiles=False))
+    page = _decode(screening_map(units, scr.table, method=scr.method, profile_zh=scr.profile.zh, attribution="© <b>OSM</b>", tiles=False))
     assert payload not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
     assert "<b>OSM</b>" not in page and "&lt;b&gt;OSM&lt;/b&gt;" in page
     assert "入围 Shortlisted" in page and "#d7191c" in page
