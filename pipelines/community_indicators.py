@@ -99,7 +99,7 @@ def compute(sa: StudyArea, cfg: Config, timer: Timer | None = None) -> RunResult
         dense["far_buildings_ratio"] = dense["far_ratio"]
         dense["far_source"] = "buildings"
         dense["far_parcel_area_pct"] = 0.0
-        if sa.parcels is not None and not np.isnan(parcels.parcel_floor_area_m2(sa.parcels)).all():
+        if sa.parcels is not None and np.isfinite(parcels.parcel_floor_area_m2(sa.parcels)).any():
             dense.update(parcels.far_with_parcels(units, sa.parcels, sa.buildings))
         parts.append(dense)
         parts.append(intensity.housing_heights(units, sa.buildings, pieces))
@@ -120,7 +120,8 @@ def compute(sa: StudyArea, cfg: Config, timer: Timer | None = None) -> RunResult
                                                  large_radius_m=p.large_radius_m, small_min_area_m2=p.small_min_area_m2,
                                                  small_radius_m=p.small_radius_m))  # fmt: skip
         parts.append(lu)
-        parts.append(greenway.greenways(units, sa.roads, faces, sa.stations))
+        ways = greenway.greenways(units, sa.roads, faces, sa.stations)
+        parts.append(ways)
     with timer.stage("green coverage"):
         if sa.landcover is not None:
             lc = sa.landcover
@@ -143,7 +144,7 @@ def compute(sa: StudyArea, cfg: Config, timer: Timer | None = None) -> RunResult
         parts.append(transit.station_counts(units, sa.stations))
         if sa.amenities is not None:
             parts.append(amenities.amenity_counts(units, sa.amenities, list(sa.catalogue.amenities)))
-        parts.append(_population(sa, cfg, pieces, origins, housing, parts))
+        parts.append(_population(sa, cfg, pieces, origins, housing, ways["greenway_km"].to_numpy()))
         _not_assessable(parts, sa)
     with timer.stage("service areas"):
         areas = _service_areas(sa, cfg, net, reach)
@@ -168,7 +169,7 @@ def _not_assessable(parts: list[pd.DataFrame], sa: StudyArea) -> None:
 
 
 def _population(sa: StudyArea, cfg: Config, pieces: pd.DataFrame, origins: Origins, housing: Origins,
-                parts: list[pd.DataFrame]) -> pd.DataFrame:  # fmt: skip
+                greenway_km: np.ndarray) -> pd.DataFrame:  # fmt: skip
     """Residents per unit, when the data has them, and the per-person indicators that need them."""
     n, idx = len(sa.units), sa.units.index
     if origins.basis.eq("population").any():
@@ -179,11 +180,10 @@ def _population(sa: StudyArea, cfg: Config, pieces: pd.DataFrame, origins: Origi
         pop = population_per_unit(raster_population_origins(sa.units, str(cfg.life_circle.population_raster)), n)
     else:
         pop = np.full(n, np.nan)
-    table = pd.concat(parts, axis=1)
     out = pd.DataFrame({"population": pop}, index=idx)
     with np.errstate(invalid="ignore", divide="ignore"):
         out["floor_area_per_person_m2"] = np.where(pop > 0, housing.floor_area_m2(n) / pop, np.nan)
-        out["greenway_km_per_10k_people"] = np.where(pop > 0, table["greenway_km"].to_numpy() / pop * 1e4, np.nan)
+        out["greenway_km_per_10k_people"] = np.where(pop > 0, greenway_km / pop * 1e4, np.nan)
     return out
 
 
