@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 SYSTEM_PACKAGES := chromium chromium-driver fonts-noto-cjk
 SYSTEM_STAMP    := $(VENV)/.system-packages
 
-.PHONY: run test venv units lint clean system-packages
+.PHONY: run test venv units lint clean system-packages bench bench-quick
 
 # Installs the Debian packages with apt-get when they are missing and we are root (as in CI);
 # otherwise it says what to install and the tests that need them are skipped (they fail under CI=true).
@@ -42,6 +42,29 @@ test: $(STAMP) system-packages
 
 units: $(STAMP)
 	$(BIN)/ditan units $(CONFIG) --out data/beijing_haidian_tsinghua/units.gpkg
+
+# Benchmarks (not part of the tests): synthetic cities of 10k, 100k and 1M street nodes, stage timings and peak
+# memory (benchmarks/results/bench.json, table in benchmarks/README.md), then the life-circle stage against
+# pandana, cityseer, networkx and plain scipy, installed in their own venv (.venv-bench), never in ditan's.
+BENCH_VENV  := .venv-bench
+BENCH_STAMP := $(BENCH_VENV)/.installed
+BENCH_SIZES ?= 10000 100000 1000000
+PEER_SIZES  ?= 10000 100000 1000000
+
+$(BENCH_STAMP): pyproject.toml benchmarks/requirements-peers.txt
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/python -m pip install --quiet -e . -r benchmarks/requirements-peers.txt
+	touch $(BENCH_STAMP)
+
+bench: $(STAMP) $(BENCH_STAMP)
+	$(BIN)/python benchmarks/run_bench.py --sizes $(BENCH_SIZES)
+	$(BENCH_VENV)/bin/python benchmarks/compare_peers.py --sizes $(PEER_SIZES) --peer-max-nodes 100000 \
+		--networkx-max-nodes 1000000 --json benchmarks/results/peers.json
+
+# the 10k and 100k cities only (a few minutes)
+bench-quick:
+	$(MAKE) bench BENCH_SIZES="10000 100000" PEER_SIZES="10000 100000"
 
 lint: $(STAMP)
 	$(BIN)/ruff check spatial maps pipelines tests

@@ -66,11 +66,11 @@ def _feature_collection(gdf: gpd.GeoDataFrame, props: dict[str, pd.Series | list
     Coordinates (WGS 84) are rounded to COORD_DECIMALS, which roughly halves the page size.
     """
     geom = shapely.transform(gdf.geometry.to_numpy(), lambda xy: np.round(xy, COORD_DECIMALS))
-    frame = gpd.GeoDataFrame({k: list(v) for k, v in props.items()}, geometry=list(geom), crs=gdf.crs)
-    fc = json.loads(frame.to_json(na="null", drop_id=True))
-    for i, feat in enumerate(fc["features"]):
-        feat["id"] = str(i)
-    return fc
+    shapes = json.loads("[" + ",".join(shapely.to_geojson(geom)) + "]")  # one parse for the whole layer
+    rows = pd.DataFrame({k: list(v) for k, v in props.items()}, index=range(len(geom))).astype(object)
+    rows = rows.where(rows.notna(), None).to_dict("records")
+    return {"type": "FeatureCollection",
+            "features": [{"id": str(i), "type": "Feature", "properties": p, "geometry": g} for i, (p, g) in enumerate(zip(rows, shapes, strict=True))]}
 
 
 def _const(style: dict) -> Callable[[dict], dict]:
@@ -174,7 +174,7 @@ def _add_by_class(m: folium.Map, gdf: gpd.GeoDataFrame, cls: pd.Series, labels: 
 def _add_station_circles(m: folium.Map, stations: gpd.GeoDataFrame, crs: object, radius_m: float) -> str:
     """True ``radius_m`` circles: buffered in the metric CRS, then reprojected (one light layer)."""
     pts = _prep(stations, "stations", points=True, crs=crs)
-    circles = pts.set_geometry(pts.geometry.buffer(radius_m, quad_segs=32)).to_crs(WGS84)
+    circles = pts.set_geometry(pts.geometry.buffer(radius_m, quad_segs=16)).to_crs(WGS84)
     kind, order = _classes(circles, "kind", st.STATION_KINDS)
     name = f"站点{radius_m:g}米范围 Station {radius_m:g} m radius"
     ring = folium.FeatureGroup(name=name, show=False)  # off at first: 500 m circles crowd the view; a click away

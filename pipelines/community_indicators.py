@@ -53,7 +53,7 @@ class RunResult:
     units: gpd.GeoDataFrame  # units with the indicators
     columns: dict[str, Indicator]  # the registry entries of the columns, in order
     network: Network
-    origin_distances: pd.DataFrame  # per residential origin: network metres to each category / station kind
+    origin_distances: pd.DataFrame  # per origin: network metres to each category / station kind, inf beyond its tier / radius
     stats: dict
     service_areas: gpd.GeoDataFrame  # category, tier, distance_m, reachable_network_km, area_km2, geometry
 
@@ -219,13 +219,16 @@ def _distances(sa: StudyArea, cfg: Config, net: Network, origins: Origins) -> tu
     targets = np.concatenate([fac_pts, st.geometry.to_numpy()])
     gid = {g: i for i, g in enumerate(groups)}
     tgroups = np.concatenate([fac["category"].map(gid).to_numpy()[owner], st["kind"].map(gid).to_numpy()]).astype(np.int64)
-    cutoff = max([t.distance_m for t in sa.catalogue.tiers.values()] + [cfg.transit.radius_m])
+    # each group is searched as far as its own distance (its tier, or the station radius): beyond it, inf
+    cat = sa.catalogue
+    group_cut = np.array([cat.tiers[c.tier].distance_m for c in cat.categories.values()] + [cfg.transit.radius_m] * len(PROXIMITY))
+    cutoff = float(group_cut.max())
     snap_max = cfg.life_circle.snap_max_m
     o_snap = snap_points(net, origins.points, max_distance_m=snap_max)
     t_snap = snap_points(net, targets, max_distance_m=snap_max)
-    node_dist = group_distances(net, t_snap, tgroups, len(groups), cutoff_m=cutoff)
+    node_dist = group_distances(net, t_snap, tgroups, len(groups), cutoff_m=group_cut)
     d = point_distances(net, node_dist, o_snap, targets=t_snap, target_groups=tgroups)
-    d[d > cutoff] = np.inf
+    d[d > group_cut[None, :]] = np.inf
     # a facility counts as reached on the network when any of its access points snapped
     feature = np.concatenate([owner, len(fac) + np.arange(len(st))])
     snapped = np.zeros(len(fac) + len(st), dtype=bool)
@@ -257,5 +260,6 @@ def _service_areas(sa: StudyArea, cfg: Config, net: Network, reach: _Reach) -> g
     spec = [(c.id, c.tier, cat.tiers[c.tier].distance_m) for c in cat.categories.values()]
     spec += [(k, f"{cfg.transit.radius_m:g}m", cfg.transit.radius_m) for k in PROXIMITY]
     assert [g for g, _, _ in spec] == reach.groups
-    return service_area_frame(net, reach.node_dist, spec, buffer_m=cfg.life_circle.service_area_buffer_m, crs=sa.crs,
-                              sources=reach.targets, source_groups=reach.target_groups)  # fmt: skip
+    lc = cfg.life_circle
+    return service_area_frame(net, reach.node_dist, spec, buffer_m=lc.service_area_buffer_m, crs=sa.crs, sources=reach.targets,
+                              source_groups=reach.target_groups, form=lc.service_areas, max_pieces=lc.service_area_max_pieces)  # fmt: skip

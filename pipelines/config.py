@@ -225,6 +225,10 @@ class LifeCircleOptions(_Model):
     )
     population_raster: Path | None = Field(None, description="GeoTIFF of residents per pixel (with weight_by: population)")
     service_area_buffer_m: float = Field(25.0, ge=0, description="Service-area polygons: reachable streets buffered by this")
+    service_areas: Literal["auto", "polygons", "lines"] = Field(
+        "auto", description="polygons: reachable streets buffered and dissolved; lines: the reachable streets themselves (a city's "
+        "dissolve takes minutes); auto: polygons up to service_area_max_pieces reachable street pieces, else lines")
+    service_area_max_pieces: int = Field(40_000, gt=0, description="auto: the most reachable street pieces drawn as polygons")
     walk_exclude: list[str] = Field(
         ["motorway", "motorway_link", "trunk", "trunk_link", "construction", "proposed", "raceway", "bus_guideway"],
         description="OSM highway values not walkable",
@@ -325,6 +329,9 @@ class MapOptions(_Model):
     color_by: str = Field("road_density_km_per_km2", description="Indicator id the units are coloured by")
     tiles: bool = Field(True, description="Draw an online basemap (the data layers draw without it)")
     paper: Literal["A4", "A3"] = Field("A4", description="Paper of the map annex sheets (ditan annex); --paper overrides it")
+    max_vertices_per_layer: int = Field(
+        100_000, gt=0, description="A detail layer (buildings, roads, land use, service areas …) with more vertices is left out of "
+        "map.html, with a note on the map; a browser stalls on a whole city's footprints (they stay in communities.gpkg)")
 
 
 class Config(_Model):

@@ -406,7 +406,7 @@ def check_parcels(cfg: Config, out_dir: Path, *, parcels: Path | None = None) ->
     if kind is None:
         raise ConfigError(f"land_sale.kind '{opts.kind}' is not a kind of profile '{profile.id}' ({', '.join(profile.kinds)})")
     write.check_output_folder(Path(out_dir), set(OUTPUTS))
-    sa = load_study_area(cfg)
+    sa = load_study_area(cfg, crop_to_units=False)  # parcels for sale may lie beyond the units
     p = read_sale_parcels(cfg, sa, parcels)
     reached = reach(sa, cfg, p)
     rows = plan_checks(p, profile, kind, opts.parcels.code_system) + location_checks(p, reached, sa, cfg, profile, kind)

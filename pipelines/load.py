@@ -20,7 +20,7 @@ from spatial.indicators.intensity import estimate_floors
 from spatial.io.osm import OsmExtract, read_osm
 from spatial.io.vector import read_vector
 from spatial.landuse.codes import CODE_SYSTEM_NAMES, classify_codes
-from spatial.study_area import RasterInput, StudyArea
+from spatial.study_area import RasterInput, StudyArea, reach_zone, within_zone
 from spatial.units import derive_units, name_units
 from spatial.validate import LINEAR, POLYGONAL, PUNTAL, Ledger, clean_geometries, require_columns, require_unique_ids
 
@@ -79,7 +79,13 @@ def study_crs(cfg: Config, ext: OsmExtract | None, units: gpd.GeoDataFrame | Non
     raise LayerError("cannot place the study area: no bounds, units or roads with coordinates; set crs: in the config")
 
 
-def load_study_area(cfg: Config, *, derive_missing_units: bool = True) -> StudyArea:
+def load_study_area(cfg: Config, *, derive_missing_units: bool = True, crop_to_units: bool = True) -> StudyArea:
+    """Every layer of the config in one metric CRS, with the ledger of what was read, repaired and dropped.
+
+    With given units and ``crop_to_units``, features farther from every unit than any indicator can
+    reach (:func:`reach_m`) are set aside — a city-wide extract analysed for a few districts then
+    costs what those districts cost; the ledger notes how many.
+    """
     ledger = Ledger()
     inp = cfg.inputs
     ext = read_osm(inp.osm.path) if inp.osm else None
@@ -113,6 +119,10 @@ def load_study_area(cfg: Config, *, derive_missing_units: bool = True) -> StudyA
         "life-circle facilities": facilities,
         "stations": stations,
     })  # fmt: skip
+    if crop_to_units and units_raw is not None and len(units):
+        roads, buildings, landuse, facilities, stations, amenities, vegetation, parcels = _crop(
+            units, reach_m(cfg, catalogue), ledger, roads=roads, buildings=buildings, landuse=landuse, facilities=facilities,
+            stations=stations, amenities=amenities, vegetation=vegetation, parcels=parcels)  # fmt: skip
     landcover = None
     if inp.landcover:
         lc = inp.landcover
@@ -122,6 +132,39 @@ def load_study_area(cfg: Config, *, derive_missing_units: bool = True) -> StudyA
                      ledger=ledger, landcover=landcover, parcels=parcels,
                      code_system=inp.parcels.code_system if inp.parcels else "osm",
                      has_facility_source=bool(inp.pois or inp.osm), has_station_source=bool(inp.stations or inp.osm))  # fmt: skip
+
+
+def reach_m(cfg: Config, catalogue) -> float:
+    """How far from a unit a feature can still change an indicator.
+
+    The longest walking or radius distance (life-circle tiers, station radius, park radii), plus snapping
+    at both ends and the service-area buffer.
+    """
+    lc = cfg.life_circle
+    longest = max([t.distance_m for t in catalogue.tiers.values()] + [cfg.transit.radius_m, cfg.parks.large_radius_m,
+                                                                       cfg.parks.small_radius_m])  # fmt: skip
+    return float(longest + 2 * lc.snap_max_m + lc.service_area_buffer_m + 50.0)
+
+
+def _crop(units: gpd.GeoDataFrame, distance_m: float, ledger: Ledger, **layers: gpd.GeoDataFrame | None) -> list:
+    """Each layer without the features beyond ``distance_m`` of every unit's envelope (counted in a ledger note)."""
+    zone = reach_zone(units, distance_m)
+    names = {"roads": "roads", "buildings": "buildings", "landuse": "land use", "facilities": "life-circle facilities",
+             "stations": "stations", "amenities": "community amenities", "vegetation": "vegetation", "parcels": "land-use parcels"}
+    out = []
+    for key, gdf in layers.items():
+        if gdf is None or gdf.empty:
+            out.append(gdf)
+            continue
+        keep = within_zone(zone, gdf.geometry.to_numpy())
+        if not keep.all():
+            gdf = gdf[keep].reset_index(drop=True)
+            layer = next((n for n in ledger.records if n.startswith(names[key])), None)
+            if layer is not None:
+                add_note(ledger, layer, f"{int((~keep).sum()):,} features farther than {distance_m:,.0f} m from every unit "
+                                        "set aside (they cannot change any indicator)")  # fmt: skip
+        out.append(gdf)
+    return out
 
 
 def make_units(cfg: Config, roads: gpd.GeoDataFrame, landuse: gpd.GeoDataFrame, bounds: shapely.Polygon) -> gpd.GeoDataFrame:

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+import shapely
+
 from pipelines import write
 from pipelines.community_indicators import RunResult, Timer, compute
 from pipelines.config import Config
@@ -57,6 +59,30 @@ def service_area_layers(areas) -> dict:
     return {f"service_areas_{tier}": grp.reset_index(drop=True) for tier, grp in areas.groupby("tier", sort=False)}
 
 
+#: map layer → its name on the map (for the note on layers left out)
+MAP_LAYER_NAMES = {"roads": "道路 roads", "buildings": "建筑 buildings", "facilities": "设施 facilities", "stations": "站点 stations",
+                   "service_areas": "服务范围 service areas", "landuse": "用地 land use", "gaps": "覆盖缺口 coverage gaps"}
+
+
+CIRCLE_VERTICES = 65  # maps.interactive buffers a station by 16 segments per quarter circle
+
+
+def map_detail_layers(layers: dict, max_vertices: int) -> tuple[dict, str]:
+    """The detail layers small enough for a web map, and a bilingual note naming those left out (with their size)."""
+    keep, out = {}, []
+    for key, gdf in layers.items():
+        n = 0 if gdf is None or gdf.empty else int(shapely.get_num_coordinates(gdf.geometry.to_numpy()).sum())
+        if key == "stations":  # each is drawn with its radius circle too
+            n *= 1 + CIRCLE_VERTICES
+        if n > max_vertices:
+            out.append(f"{MAP_LAYER_NAMES[key]} ({len(gdf):,} features, {n:,} vertices)")
+            log.warning("map: layer %s left out (%d vertices > map.max_vertices_per_layer %d)", key, n, max_vertices)
+        else:
+            keep[key] = gdf
+    note = ("地图未绘 not drawn (too large for a web map; see communities.gpkg and the inputs): " + "; ".join(out)) if out else ""
+    return keep, note
+
+
 def versions() -> dict[str, str]:
     out = {"python": sys.version.split()[0]}
     for p in PACKAGES:
@@ -99,13 +125,15 @@ def run(cfg: Config, out_dir: Path, *, timer: Timer | None = None, scenario: Pat
         city = city[city["road_class"].notna()]
         city = city[city.intersects(sa.bounds)]
         color_by = cfg.map.color_by if cfg.map.color_by in res.units.columns else "road_density_km_per_km2"
+        gaps = (None if cfg.life_circle.weight_by == "population" and cfg.life_circle.population_raster
+                else coverage_gaps(sa.buildings, res.origin_distances, sa.catalogue))  # origins are buildings unless a raster
+        layers, left_out = map_detail_layers(
+            {"roads": city, "buildings": sa.buildings, "facilities": sa.facilities, "stations": sa.stations,
+             "service_areas": res.service_areas, "landuse": sa.landuse, "gaps": gaps}, cfg.map.max_vertices_per_layer)  # fmt: skip
         html = map_html(build_map(
             res.units, indicators={k: v for k, v in res.columns.items() if k in res.units.columns}, color_by=color_by,
-            roads=city, buildings=sa.buildings, facilities=sa.facilities, categories=cats, stations=sa.stations,
-            station_radius_m=cfg.transit.radius_m, service_areas=res.service_areas, landuse=sa.landuse,
-            gaps=None if cfg.life_circle.weight_by == "population" and cfg.life_circle.population_raster
-            else coverage_gaps(sa.buildings, res.origin_distances, sa.catalogue),  # origins are buildings unless a raster
-            compliance=checks if profile is not None else None, attribution=attribution(cfg), tiles=cfg.map.tiles,
+            categories=cats, station_radius_m=cfg.transit.radius_m, compliance=checks if profile is not None else None,
+            attribution=attribution(cfg) + (f" · {left_out}" if left_out else ""), tiles=cfg.map.tiles, **layers,
         ))  # fmt: skip
     quality = sa.ledger.to_frame()
     names = OUTPUTS + (SCENARIO_OUTPUTS if plan is not None else ()) + (COMPLIANCE_OUTPUTS if profile is not None else ())

@@ -12,7 +12,7 @@ distance; the straight access leg from the point to the edge counts in the walki
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -34,6 +34,7 @@ class Network:
     length_m: np.ndarray  # (m,) float
     edge_line: np.ndarray  # (m,) shapely LineStrings, for snapping
     tree: shapely.STRtree
+    _csr: sparse.csr_matrix | None = field(default=None, repr=False, compare=False)
 
     @property
     def n_nodes(self) -> int:
@@ -44,11 +45,12 @@ class Network:
         return np.bincount(np.concatenate([self.u, self.v]), minlength=self.n_nodes)
 
     def csr(self) -> sparse.csr_matrix:
-        n = self.n_nodes
-        w = np.maximum(self.length_m, _EPS)
-        return sparse.csr_matrix(
-            (np.concatenate([w, w]), (np.concatenate([self.u, self.v]), np.concatenate([self.v, self.u]))), shape=(n, n)
-        )
+        """Symmetric adjacency (lengths; the shortest of parallel edges), built once per network."""
+        if self._csr is None:
+            n = self.n_nodes
+            w = np.maximum(self.length_m, _EPS)
+            self._csr = _min_csr(np.concatenate([self.u, self.v]), np.concatenate([self.v, self.u]), np.concatenate([w, w]), n, n)
+        return self._csr
 
     def n_components(self) -> int:
         return int(csgraph.connected_components(self.csr(), directed=False)[0])
@@ -105,30 +107,47 @@ def snap_points(net: Network, points: np.ndarray, *, max_distance_m: float) -> S
     return Snap(edge=edge, t=t, access_m=access, ok=edge >= 0)
 
 
-def group_distances(net: Network, snap: Snap, groups: np.ndarray, n_groups: int, *, cutoff_m: float) -> np.ndarray:
+def group_distances(net: Network, snap: Snap, groups: np.ndarray, n_groups: int, *, cutoff_m: float | np.ndarray) -> np.ndarray:
     """Distance from the nearest point of each group to every node: (n_groups, n_nodes).
 
     One virtual node per group is linked to both ends of each of its points' edges with the
-    access leg plus the part of the edge walked; a single ``dijkstra`` call then gives every
-    group's distances at once, cut off at ``cutoff_m`` (beyond: inf).
+    access leg plus the part of the edge walked. ``cutoff_m`` is one distance for all groups or
+    one per group; beyond its group's cutoff a distance is inf. Groups sharing a cutoff are
+    searched in one ``dijkstra`` call from their virtual nodes, so a run makes one call per
+    distinct cutoff (a life circle's three tiers and the station radius: three calls).
     """
     n = net.n_nodes
+    cut = np.broadcast_to(np.asarray(cutoff_m, dtype=float), (n_groups,))
     ok = snap.ok
-    e, tt, acc, g = snap.edge[ok], snap.t[ok], snap.access_m[ok], groups[ok]
+    e, tt, acc, g = snap.edge[ok], snap.t[ok], snap.access_m[ok], np.asarray(groups)[ok]
     L = net.length_m[e]
-    src = n + g
-    rows = np.concatenate([net.u, net.v, src, src])
-    cols = np.concatenate([net.v, net.u, net.u[e], net.v[e]])
-    w = np.concatenate([net.length_m, net.length_m, acc + tt * L, acc + (1 - tt) * L])
-    # duplicate (row, col) entries are summed by csr_matrix: keep the minimum instead
-    graph = _min_duplicates(rows, cols, np.maximum(w, _EPS), n + n_groups)
-    dist = csgraph.dijkstra(graph, directed=True, indices=np.arange(n, n + n_groups), limit=cutoff_m)
-    return dist[:, :n]
+    rows = np.concatenate([g, g])
+    cols = np.concatenate([net.u[e], net.v[e]])
+    w = np.maximum(np.concatenate([acc + tt * L, acc + (1 - tt) * L]), _EPS)
+    virtual = _min_csr(rows, cols, w, n_groups, n)
+    base = net.csr()
+    # the base graph with the virtual nodes' rows appended (edges from them only): (n + n_groups) square
+    graph = sparse.csr_matrix(
+        (np.concatenate([base.data, virtual.data]), np.concatenate([base.indices, virtual.indices]),
+         np.concatenate([base.indptr, base.indptr[-1] + virtual.indptr[1:]])),
+        shape=(n + n_groups, n + n_groups),
+    )  # fmt: skip
+    out = np.full((n_groups, n), np.inf)
+    for c in np.unique(cut):  # one search per distinct cutoff
+        which = np.flatnonzero(cut == c)
+        out[which] = csgraph.dijkstra(graph, directed=True, indices=n + which, limit=c)[:, :n]
+    return out
 
 
-def _min_duplicates(rows: np.ndarray, cols: np.ndarray, w: np.ndarray, size: int) -> sparse.csr_matrix:
-    df = pd.DataFrame({"r": rows, "c": cols, "w": w}).groupby(["r", "c"], sort=False)["w"].min().reset_index()
-    return sparse.csr_matrix((df["w"].to_numpy(), (df["r"].to_numpy(), df["c"].to_numpy())), shape=(size, size))
+def _min_csr(rows: np.ndarray, cols: np.ndarray, w: np.ndarray, n_rows: int, n_cols: int) -> sparse.csr_matrix:
+    """CSR matrix keeping the smallest weight of repeated (row, col) entries (csr_matrix would sum them)."""
+    order = np.lexsort((w, cols, rows))
+    rows, cols, w = rows[order], cols[order], w[order]
+    first = np.ones(len(rows), dtype=bool)
+    first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
+    rows, cols, w = rows[first], cols[first], w[first]
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n_rows))]).astype(np.int64)
+    return sparse.csr_matrix((w, cols.astype(np.int64), indptr), shape=(n_rows, n_cols))
 
 
 def point_distances(
@@ -174,7 +193,7 @@ def nearest_by_group(
     target_groups: np.ndarray,
     n_groups: int,
     *,
-    cutoff_m: float,
+    cutoff_m: float | np.ndarray,
     snap_max_m: float,
 ) -> tuple[np.ndarray, Snap, Snap]:
     """Network distance (n_origins, n_groups) from each origin point to the nearest target of each group.

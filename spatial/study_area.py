@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import geopandas as gpd
+import numpy as np
 import shapely
 from pyproj import CRS
 
 from spatial.catalogue import Catalogue
+from spatial.crs import ensure_projected
 from spatial.validate import Ledger
 
 
@@ -42,3 +44,22 @@ class StudyArea:
     code_system: str = "osm"  # the land-use code system of ``landuse``
     has_facility_source: bool = True  # False: no POI layer and no OSM file, life circles not assessable
     has_station_source: bool = True  # False: no station layer and no OSM file, 500 m indicators not assessable
+
+
+def reach_zone(units: gpd.GeoDataFrame, distance_m: float) -> shapely.Geometry:
+    """Everything within ``distance_m`` of a unit: the union of the units, buffered (metric CRS)."""
+    ensure_projected(units, "units")
+    boxes = shapely.union_all(shapely.envelope(units.geometry.to_numpy()))
+    return shapely.buffer(boxes, distance_m, quad_segs=2)
+
+
+def within_zone(zone: shapely.Geometry, geoms: np.ndarray) -> np.ndarray:
+    """Boolean per geometry: it touches ``zone`` (features partly inside are kept whole)."""
+    geoms = np.asarray(geoms, dtype=object)
+    if not len(geoms):
+        return np.zeros(0, dtype=bool)
+    shapely.prepare(zone)
+    ok = ~shapely.is_missing(geoms)
+    hit = np.zeros(len(geoms), dtype=bool)
+    hit[ok] = shapely.intersects(zone, geoms[ok])
+    return hit

@@ -278,7 +278,10 @@ def test_buildings_far_away_counted_outside_with_a_warning(tmp_path, caplog):
     assert "layer 'buildings': none of its 2 features lies in a unit; check its CRS and extent" in caplog.text
     q = quality(sa)
     assert q.loc["buildings", "outside_study_area"] == 2 and q.loc["buildings", "kept"] == 2
-    assert q.loc["buildings", "note"] == "WARNING: none of the 2 features lies in a unit; check the layer's CRS and extent"
+    assert q.loc["buildings", "note"].startswith("WARNING: none of the 2 features lies in a unit; check the layer's CRS and extent")
+    # beyond the reach of every indicator (longest distance 1,000 m + snapping 2 × 100 m + buffer 25 m + 50 m): set aside, and said so
+    assert q.loc["buildings", "note"].endswith("2 features farther than 1,275 m from every unit set aside (they cannot change any indicator)")
+    assert len(sa.buildings) == 0
     assert q.loc["roads", "outside_study_area"] == 0 and "WARNING" not in q.loc["roads", "note"]
     t = compute(sa, cfg).indicators.loc["A"]
     assert t["floor_area_m2"] == 0.0 and t["far_ratio"] == 0.0 and t["building_density_pct"] == 0.0

@@ -113,8 +113,8 @@ def test_adding_a_bus_stop(small):
     share = FA1 / (FA1 + FA2) * 100.0
     r = long.loc["bus_stop_500m_radius_pct"]
     assert (r["base"], r["scenario"], r["change"]) == (0.0, pytest.approx(share), pytest.approx(share))
-    # on the network: 25 + 110 + 5 = 140 m and 25 + 510 + 5 = 540 m
-    assert scen.origin_distances["bus_stop"].iloc[:2].tolist() == pytest.approx([140.0, 540.0])
+    # on the network: 25 + 110 + 5 = 140 m, and 25 + 510 + 5 = 540 m, beyond the 500 m radius the search stops at (inf)
+    assert scen.origin_distances["bus_stop"].iloc[:2].tolist() == pytest.approx([140.0, math.inf])
     assert long.loc["bus_stop_500m_network_pct", "scenario"] == pytest.approx(share)
     c = long.loc["bus_stop_count"]
     assert (c["base"], c["scenario"], c["change"]) == (0.0, 1.0, 1.0)

@@ -47,9 +47,18 @@ def test_straight_street_facility_in_the_middle(access, half):
     # ... which is within the polygon-approximation error (< 0.2 % here) of the round-capped formula
     assert area.area[0] == pytest.approx(exact_round, rel=2e-3)
     frame = service_area_frame(net, node_dist, [("kindergarten", "5min", 300.0)], buffer_m=BUF, crs=CRS, **kw)
-    assert list(frame.columns) == ["category", "tier", "distance_m", "reachable_network_km", "area_km2", "geometry"]
+    assert list(frame.columns) == ["category", "tier", "distance_m", "reachable_network_km", "area_km2", "form", "geometry"]
     assert frame.loc[0, "reachable_network_km"] == pytest.approx(2 * half / 1000)
     assert frame.loc[0, "area_km2"] == pytest.approx(area.area[0] / 1e6)
+    assert frame.loc[0, "form"] == "polygon"
+    # as streets (a city's dissolve would take minutes): the same reachable street, no area
+    lines = service_area_frame(net, node_dist, [("kindergarten", "5min", 300.0)], buffer_m=BUF, crs=CRS, form="lines", **kw)
+    assert lines.loc[0, "form"] == "streets" and np.isnan(lines.loc[0, "area_km2"])
+    assert shapely.length(lines.geometry[0]) == pytest.approx(2 * half)
+    assert lines.loc[0, "reachable_network_km"] == frame.loc[0, "reachable_network_km"]
+    # auto: polygons up to max_pieces reachable pieces, else streets
+    assert service_area_frame(net, node_dist, [("k", "5min", 300.0)], crs=CRS, form="auto", max_pieces=1, **kw).loc[0, "form"] == "polygon"
+    assert service_area_frame(net, node_dist, [("k", "5min", 300.0)], crs=CRS, form="auto", max_pieces=0, **kw).loc[0, "form"] == "streets"
 
 
 def test_partial_edge_cut_on_a_bent_line_drawn_from_v():

@@ -29,7 +29,14 @@ def line_pieces(unit_geoms: np.ndarray, lines: np.ndarray) -> pd.DataFrame:
     grown = shapely.buffer(unit_geoms, OVERLAP_TOL_M, join_style="mitre")
     tree = shapely.STRtree(grown)
     li, ui = tree.query(lines, predicate="intersects")
-    pieces = shapely.intersection(lines[li], grown[ui])
+    shapely.prepare(grown)
+    # most lines lie wholly inside one unit: only those crossing a unit's edge are clipped (and lines that run
+    # over themselves, whose overlay with the unit counts the doubled stretch once, as before)
+    inside = shapely.contains_properly(grown[ui], lines[li])
+    inside[inside] = shapely.is_simple(lines[li][inside])
+    pieces = lines[li].copy()
+    cut = ~inside
+    pieces[cut] = shapely.intersection(lines[li][cut], grown[ui][cut])
     # a line touching a unit only at a point gives a piece of length 0, dropped below
     length = shapely.length(pieces)
     df = pd.DataFrame({"unit": ui, "line": li, "length_m": length, "k": np.arange(len(li))})

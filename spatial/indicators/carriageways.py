@@ -111,7 +111,7 @@ def pair_carriageways(
     geom = shapely.linestrings(np.stack([a, b], axis=1)) if len(road) else np.array([], dtype=object)
     weight = np.ones(len(road))
     if len(road):
-        paired = _paired(road, a, b, geom, cls_code, name_code, state, max_gap_m=max_gap_m, max_angle_deg=max_angle_deg)
+        paired = _paired(road, a, b, cls_code, name_code, state, max_gap_m=max_gap_m, max_angle_deg=max_angle_deg)
         weight[paired] = 0.5
     return gpd.GeoDataFrame({"road": road, "weight": weight}, geometry=geom, crs=roads.crs)
 
@@ -120,7 +120,6 @@ def _paired(
     road: np.ndarray,
     a: np.ndarray,
     b: np.ndarray,
-    geom: np.ndarray,
     cls_code: np.ndarray,
     name_code: np.ndarray,
     state: np.ndarray,
@@ -131,8 +130,7 @@ def _paired(
     """Boolean per piece: another road's piece lies beside it (the pairing rule)."""
     pairable = (cls_code[road] >= 0) & (state[road] != NEVER) & (state[road] != TWO_WAY)
     cand = np.flatnonzero(pairable)
-    tree = shapely.STRtree(geom[cand])
-    pi, qi = tree.query(geom[cand], predicate="dwithin", distance=max_gap_m)
+    pi, qi = _near_parallel(a[cand], b[cand], cls_code[road[cand]], max_gap_m=max_gap_m, max_angle_deg=max_angle_deg)
     p, q = cand[pi], cand[qi]
     rp, rq = road[p], road[q]
     ok = (rp != rq) & (cls_code[rp] == cls_code[rq])
@@ -156,6 +154,33 @@ def _paired(
     paired = np.zeros(len(road), dtype=bool)
     paired[p[direction_ok & beside]] = True
     return paired
+
+
+def _near_parallel(a: np.ndarray, b: np.ndarray, cls: np.ndarray, *, max_gap_m: float, max_angle_deg: float) -> tuple[np.ndarray, np.ndarray]:
+    """Ordered pairs (i, j) of pieces of one class that may be beside each other: a superset of the pairing rule.
+
+    Each piece becomes a 4-d point: its midpoint and, at radius ``R``, its undirected direction on a circle
+    (angle doubled). Pieces beside each other have midpoints within ``reach = max_gap_m + longest / 2`` and
+    directions whose points lie within the chord ``c`` of ``2 × max_angle_deg``; so they lie within
+    ``√(reach² + c²)`` in 4-d. With ``R = reach`` crossing streets (chord ``2R``) fall outside: the k-d
+    tree pairs far fewer pieces than a plain distance query, and the exact tests follow in ``_paired``.
+    """
+    d = b - a
+    length = np.hypot(*d.T)
+    reach = max_gap_m + length.max(initial=0.0) / 2.0 + 1e-6
+    theta2 = 2.0 * np.arctan2(d[:, 1], d[:, 0])
+    chord = 2.0 * reach * np.sin(np.radians(min(max_angle_deg, 90.0)))
+    pts = np.column_stack([(a + b) / 2.0, reach * np.cos(theta2), reach * np.sin(theta2)])
+    radius = np.hypot(reach, chord) * (1 + 1e-9)
+    out_i, out_j = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
+    order = np.argsort(cls, kind="stable")
+    bounds = np.flatnonzero(np.r_[True, cls[order][1:] != cls[order][:-1], True])
+    for s, e in zip(bounds[:-1], bounds[1:], strict=True):  # one tree per road class (a handful)
+        members = order[s:e]
+        pairs = cKDTree(pts[members]).query_pairs(r=radius, output_type="ndarray")
+        out_i += [members[pairs[:, 0]], members[pairs[:, 1]]]
+        out_j += [members[pairs[:, 1]], members[pairs[:, 0]]]
+    return np.concatenate(out_i), np.concatenate(out_j)
 
 
 def merge_runs(pieces: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

@@ -16,6 +16,7 @@ import pandas as pd
 import shapely
 
 from spatial.crs import ensure_projected
+from spatial.geometry import merge_touching
 from spatial.indicators.allocate import line_pieces
 
 GREENWAY_HIGHWAYS = ("footway", "cycleway", "path", "pedestrian", "bridleway")
@@ -38,7 +39,10 @@ def greenways(units: gpd.GeoDataFrame, roads: gpd.GeoDataFrame, faces: gpd.GeoDa
         out["greenway_km"] = 0.0
         out["greenway_station_links"] = 0.0
         return out
-    inside = shapely.intersection(ways, shapely.union_all(green))
+    # green land merged where faces touch (so a way along a shared edge counts once), then way × green pairs
+    green = merge_touching(green)
+    wi, gi = shapely.STRtree(green).query(ways, predicate="intersects")
+    inside = shapely.intersection(ways[wi], green[gi])
     inside = inside[shapely.length(inside) > 0]
     unit_geoms = units.geometry.to_numpy()
     pieces = line_pieces(unit_geoms, inside)

@@ -14,27 +14,41 @@ import pandas as pd
 import shapely
 
 from spatial.crs import ensure_projected
+from spatial.geometry import overlap_groups
 from spatial.indicators.allocate import polygon_pieces
 from spatial.landuse.classes import LANDUSE_CLASSES
 from spatial.landuse.codes import community_service_separable
 
 
 def landuse_faces(landuse: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Non-overlapping faces, each with the class of the smallest land-use polygon covering it."""
+    """Non-overlapping faces, each with the class of the smallest land-use polygon covering it.
+
+    Only polygons that overlap another are cut into faces (a planar partition of their group);
+    the others are faces as they are, so a city of parcels that tile the land costs one overlap
+    test per neighbouring pair. Faces are not dissolved by class: many small faces keep every
+    later overlay indexed and fast.
+    """
     ensure_projected(landuse, "land use")
     if landuse.empty:
         return gpd.GeoDataFrame({"lu_class": []}, geometry=[], crs=landuse.crs)
     geoms = landuse.geometry.to_numpy()
-    rings = shapely.boundary(geoms)
-    faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(shapely.union_all(rings)))).ravel()
-    faces = faces[shapely.area(faces) > 0]
-    probe = shapely.point_on_surface(faces)
-    fi, pi = shapely.STRtree(geoms).query(probe, predicate="within")
-    area = shapely.area(geoms)
-    pick = pd.DataFrame({"face": fi, "poly": pi, "area": area[pi]}).sort_values(["face", "area", "poly"]).drop_duplicates("face")
-    cls = landuse["lu_class"].to_numpy()[pick["poly"].to_numpy()]
-    out = gpd.GeoDataFrame({"lu_class": cls}, geometry=faces[pick["face"].to_numpy()], crs=landuse.crs)
-    return out.dissolve("lu_class", as_index=False)
+    cls = landuse["lu_class"].to_numpy()
+    group = overlap_groups(geoms)
+    alone = np.bincount(group)[group] == 1
+    faces_alone, cls_alone = geoms[alone], cls[alone]
+    over = np.flatnonzero(~alone)
+    if len(over):
+        sub = geoms[over]
+        rings = shapely.boundary(sub)
+        faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(shapely.union_all(rings)))).ravel()
+        faces = faces[shapely.area(faces) > 0]
+        probe = shapely.point_on_surface(faces)
+        fi, pi = shapely.STRtree(sub).query(probe, predicate="within")
+        area = shapely.area(sub)
+        pick = pd.DataFrame({"face": fi, "poly": pi, "area": area[pi]}).sort_values(["face", "area", "poly"]).drop_duplicates("face")
+        faces_alone = np.concatenate([faces_alone, faces[pick["face"].to_numpy()]])
+        cls_alone = np.concatenate([cls_alone, cls[over][pick["poly"].to_numpy()]])
+    return gpd.GeoDataFrame({"lu_class": cls_alone}, geometry=faces_alone, crs=landuse.crs)
 
 
 def landuse_shares(units: gpd.GeoDataFrame, faces: gpd.GeoDataFrame, *, code_system: str = "osm") -> pd.DataFrame:

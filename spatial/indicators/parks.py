@@ -18,6 +18,7 @@ import pandas as pd
 import shapely
 
 from spatial.crs import ensure_projected
+from spatial.geometry import merge_touching, tiled_union
 from spatial.indicators.allocate import polygon_pieces
 
 RESIDENTIAL_LAND = ("residential", "community_service")
@@ -29,7 +30,7 @@ def merged_parks(landuse: gpd.GeoDataFrame) -> np.ndarray:
     parks = landuse.geometry.to_numpy()[(landuse["lu_class"] == "park").to_numpy()]
     if len(parks) == 0:
         return np.array([], dtype=object)
-    return shapely.get_parts(shapely.union_all(parks))
+    return merge_touching(parks)
 
 
 def park_service_coverage(
@@ -55,18 +56,22 @@ def park_service_coverage(
     large = area >= large_min_area_m2
     small = (area >= small_min_area_m2) & ~large
     reach = np.concatenate([shapely.buffer(parks[large], large_radius_m), shapely.buffer(parks[small], small_radius_m)])
-    res = faces.geometry.to_numpy()[faces["lu_class"].isin(RESIDENTIAL_LAND).to_numpy()]
-    res_land = shapely.union_all(res) if len(res) else shapely.Polygon()
-    covered = shapely.intersection(res_land, shapely.union_all(reach)) if len(reach) else shapely.Polygon()
+    res = faces.geometry.to_numpy()[faces["lu_class"].isin(RESIDENTIAL_LAND).to_numpy()]  # faces do not overlap
     geoms = units.geometry.to_numpy()
+    # the parks' reach as non-overlapping tiles, so each piece of residential land is counted once
+    tiles = tiled_union(reach)
+    covered = np.array([], dtype=object)
+    if len(tiles) and len(res):
+        ri, ti = shapely.STRtree(tiles).query(res, predicate="intersects")
+        covered = shapely.intersection(res[ri], tiles[ti])
 
-    def per_unit(geom: shapely.Geometry) -> np.ndarray:
-        if geom.is_empty:
+    def per_unit(polys: np.ndarray) -> np.ndarray:
+        if not len(polys):
             return np.zeros(n)
-        p = polygon_pieces(geoms, np.array([geom], dtype=object))
+        p = polygon_pieces(geoms, polys)
         return np.bincount(p["unit"].to_numpy(), weights=p["area_m2"].to_numpy(), minlength=n)
 
-    res_m2 = per_unit(res_land)
+    res_m2 = per_unit(res)
     cov_m2 = per_unit(covered)
     out = pd.DataFrame(index=units.index)
     with np.errstate(invalid="ignore", divide="ignore"):

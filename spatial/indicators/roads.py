@@ -84,9 +84,11 @@ def road_density(
     area_km2 = units.geometry.area.to_numpy() / 1e6
     naive = _km_by_class(unit_geoms, city.geometry.to_numpy(), city_cls, np.ones(len(city)), len(units))
     if divided:
+        # the paired stretches (weight 0.5) are the only difference from the naive length: subtract half of them
         runs = merge_runs(pair_carriageways(city, city_cls, max_gap_m=max_gap_m))
-        road = runs["road"].to_numpy()
-        by = _km_by_class(unit_geoms, runs.geometry.to_numpy(), city_cls[road], runs["weight"].to_numpy(), len(units))
+        half = runs[runs["weight"].to_numpy() < 1.0]
+        road = half["road"].to_numpy()
+        by = naive - _km_by_class(unit_geoms, half.geometry.to_numpy(), city_cls[road], 1.0 - half["weight"].to_numpy(), len(units))
     else:
         by = naive
     out = pd.DataFrame(index=units.index)

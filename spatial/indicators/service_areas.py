@@ -248,18 +248,38 @@ def service_area_frame(
     crs=None,
     sources: Snap | None = None,
     source_groups: np.ndarray | None = None,
+    form: str = "polygons",
+    max_pieces: int = 40_000,
 ) -> gpd.GeoDataFrame:
-    """Service areas as a table: category, tier, distance_m, reachable_network_km, area_km2, geometry.
+    """Service areas as a table: category, tier, distance_m, reachable_network_km, area_km2, form, geometry.
 
     ``groups[i] = (category id, tier id, distance in metres)`` describes row ``i`` of ``node_dist``.
+    ``form``: ``polygons`` (the reachable streets buffered by ``buffer_m`` and dissolved), ``lines`` (the
+    reachable streets as one MultiLineString per group; area_km2 NaN) or ``auto`` (polygons up to
+    ``max_pieces`` reachable pieces in all: dissolving a whole city's streets takes minutes).
     """
     n = len(groups)
     dist = np.array([float(g[2]) for g in groups])
     pieces = reachable_pieces(net, node_dist, dist, sources=sources, source_groups=source_groups)
-    geom = _areas(pieces, n, buffer_m, crs)
+    polygons = form == "polygons" or (form == "auto" and len(pieces.group) <= max_pieces)
+    geom = _areas(pieces, n, buffer_m, crs).to_numpy() if polygons else _lines(pieces, n)
     reach = np.bincount(pieces.group, weights=pieces.length_m, minlength=n)
     return gpd.GeoDataFrame(
         {"category": [g[0] for g in groups], "tier": [g[1] for g in groups], "distance_m": dist,
-         "reachable_network_km": reach / 1000.0, "area_km2": shapely.area(geom.to_numpy()) / 1e6},
-        geometry=geom.to_numpy(), crs=crs,
+         "reachable_network_km": reach / 1000.0,
+         "area_km2": shapely.area(geom) / 1e6 if polygons else np.full(n, np.nan),
+         "form": "polygon" if polygons else "streets"},
+        geometry=geom, crs=crs,
     )  # fmt: skip
+
+
+def _lines(pieces: Pieces, n_groups: int) -> np.ndarray:
+    """One MultiLineString per group: its reachable street pieces (single reachable points left out)."""
+    line = shapely.get_type_id(pieces.geometry) == 1
+    out = np.array([shapely.MultiLineString()] * n_groups, dtype=object)
+    if line.any():
+        g = pieces.group[line]
+        order = np.argsort(g, kind="stable")
+        have = np.unique(g)
+        out[have] = shapely.multilinestrings(pieces.geometry[line][order], indices=np.searchsorted(have, g[order]))
+    return out
