@@ -31,6 +31,12 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--scenario", type=Path, default=None, metavar="FILE",
                    help="what-if scenario (GeoPackage, GeoJSON or CSV with x/y; rows: action add|remove, layer "
                    "facility|station|parcel, …): also writes scenario_comparison.csv, scenario.xlsx and scenario_indicators.csv")  # fmt: skip
+    par = r.add_mutually_exclusive_group()
+    par.add_argument("--workers", type=_count, default=None, metavar="N",
+                     help="batch config (areas:): run the areas on a local dask cluster of N worker processes (default: one after another)")
+    par.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                     help="batch config (areas:): run the areas on a running dask scheduler, e.g. tcp://HOST:8786 "
+                     "(start it with `dask scheduler`, workers with `dask worker tcp://HOST:8786`)")  # fmt: skip
 
     u = sub.add_parser("units", help="derive analysis units (blocks) from the road network",
                        description="Derive units as blocks enclosed by roads of tertiary class and above (oversized blocks "
@@ -79,6 +85,16 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _count(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of 1 or more, not {text!r}")
+    return n
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         return _main(argv)
@@ -101,6 +117,8 @@ def _main(argv: list[str] | None) -> int:
     from spatial.errors import DitanError
 
     try:
+        if _is_batch(args):
+            return _run_batch(args, console)
         cfg = load_config(args.config, deriving_units=args.command == "units")
         if args.command == "check-config":
             console.print(f"[green]✓[/] {args.config} is valid")
@@ -127,6 +145,71 @@ def _escape(text: str) -> str:
     from rich.markup import escape
 
     return escape(text)
+
+
+def _is_batch(args) -> bool:
+    """A batch config (a YAML with `areas:`) for `run` or `check-config`; --workers/--scheduler need one."""
+    from pipelines.batch import is_batch_file
+    from spatial.errors import ConfigError
+
+    batch = is_batch_file(args.config)
+    if batch and args.command not in ("run", "check-config"):
+        raise ConfigError(f"{args.config} is a batch config (areas:); `ditan {args.command}` takes the config of one study area: "
+                          "name one of its areas' configs (run the batch with `ditan run`)")  # fmt: skip
+    if not batch and args.command == "run" and (args.workers is not None or args.scheduler is not None):
+        raise ConfigError(f"--workers/--scheduler run the areas of a batch config (a YAML file with `areas:`) in parallel; {args.config} "
+                          "is the config of one study area, which runs in this process: drop the option, or list the config "
+                          "under `areas:` of a batch config (see README, 多区域批量运行)")  # fmt: skip
+    return batch
+
+
+def _run_batch(args, console) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from pipelines.batch import load_batch, run_batch
+    from spatial.errors import ConfigError
+
+    if args.command == "run" and args.scenario is not None:
+        raise ConfigError("--scenario applies to one study area: run it with that area's config, not with a batch config (areas:)")
+    batch = load_batch(args.config)
+    if args.command == "check-config":
+        console.print(f"[green]✓[/] {args.config} is a valid batch config: {len(batch.areas)} areas "
+                      f"({_escape(', '.join(a.name for a in batch.areas))}), each config valid")  # fmt: skip
+        return 0
+    if not args.verbose and (args.workers or args.scheduler):
+        import distributed  # noqa: F401  (importing it sets its loggers' levels: quieten them after)
+
+        logging.getLogger("distributed").setLevel(logging.WARNING)
+    out = args.out or Path("out") / batch.name
+    how = f"on {args.scheduler}" if args.scheduler else f"on {args.workers} local workers" if args.workers else "one after another"
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, disable=args.quiet, transient=True) as prog:  # fmt: skip
+        task = prog.add_task(f"{len(batch.areas)} areas {how} …", total=len(batch.areas))
+
+        def on_area(done: int, total: int, row: dict) -> None:
+            prog.update(task, completed=done)
+            mark = "[green]✓[/]" if row["status"] == "ok" else "[red]✗ failed[/]"
+            prog.console.print(f"{mark} {_escape(row['area'])} ({done}/{total})" + (f": {_escape(row['error'])}" if row["error"] else ""))
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("default")
+            result = run_batch(batch, out, workers=args.workers, scheduler=args.scheduler, on_area=on_area)
+    if not args.quiet:
+        table = Table(title=f"ditan batch · {_escape(batch.title or batch.name)} · {len(batch.areas)} areas · {_escape(result.mode)}")
+        for head, just in (("区域 area", "left"), ("名称 title", "left"), ("状态 status", "left"), ("单元 units", "right"), ("秒 s", "right")):
+            table.add_column(head, justify=just, max_width=40, no_wrap=True, overflow="ellipsis")
+        for area, r in result.areas.iterrows():
+            ok = r["status"] == "ok"
+            table.add_row(_escape(str(area)), _escape(str(r["title"])), "[green]ok[/]" if ok else "[red]failed 失败[/]",
+                          str(r["units"]) if ok else "—", f"{r['seconds']:.1f}" if r["seconds"] == r["seconds"] else "—")  # fmt: skip
+        console.print(table)
+        console.print(f"outputs in [bold]{out}/[/] ({', '.join(sorted(result.files))}; each area's outputs in areas/<area>/)")
+    if result.failed:
+        listing = "\n".join(f"  - {a}: {e}" for a, e in result.failed.items())
+        console.print(f"[bold red]区域失败 failed areas ({len(result.failed)} of {len(batch.areas)}):[/]\n{_escape(listing)}", soft_wrap=True)
+    print(out)
+    return 1 if result.failed else 0
 
 
 def _run(cfg, args, console) -> int:

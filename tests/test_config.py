@@ -46,14 +46,22 @@ def test_configs_found():
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
 def test_shipped_configs_validate(path, tmp_path, monkeypatch):
+    from pipelines.batch import is_batch_file, load_batch
+
     monkeypatch.chdir(tmp_path)  # relative paths must not depend on the working folder
-    cfg = load_config(path)
-    assert isinstance(cfg, Config)
-    assert cfg.name
-    assert cfg.inputs.osm is not None or cfg.inputs.roads is not None
-    for src in (cfg.inputs.osm, cfg.inputs.units, cfg.inputs.roads, cfg.inputs.pois):
-        if src is not None:
-            assert src.path.is_absolute() and src.path.exists()
+    if is_batch_file(path):  # a batch config (areas:): validated with the batch loader, each area's config too
+        batch = load_batch(path)
+        assert batch.name and batch.areas
+        cfgs = [a.cfg for a in batch.areas]
+    else:
+        cfgs = [load_config(path)]
+    for cfg in cfgs:
+        assert isinstance(cfg, Config)
+        assert cfg.name
+        assert cfg.inputs.osm is not None or cfg.inputs.roads is not None
+        for src in (cfg.inputs.osm, cfg.inputs.units, cfg.inputs.roads, cfg.inputs.pois):
+            if src is not None:
+                assert src.path.is_absolute() and src.path.exists()
 
 
 def test_beijing_config_values():
