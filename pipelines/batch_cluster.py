@@ -53,6 +53,7 @@ def _captured(level: int) -> Iterator[tuple[_Collect, list]]:
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("default")
+            warnings.filterwarnings("ignore", category=PendingDeprecationWarning, module="rasterio")  # its own Affine use
             yield handler, caught
     finally:
         for lg, (lvl, prop) in zip(loggers, saved, strict=True):

@@ -194,6 +194,7 @@ def _run_batch(args, console) -> int:
 
         with warnings.catch_warnings():
             warnings.simplefilter("default")
+            warnings.filterwarnings("ignore", category=PendingDeprecationWarning, module="rasterio")  # its own Affine use
             result = run_batch(batch, out, workers=args.workers, scheduler=args.scheduler, on_area=on_area)
     if not args.quiet:
         table = Table(title=f"ditan batch · {_escape(batch.title or batch.name)} · {len(batch.areas)} areas · {_escape(result.mode)}")
@@ -231,6 +232,7 @@ def _run(cfg, args, console) -> int:
 
         with warnings.catch_warnings():
             warnings.simplefilter("default")
+            warnings.filterwarnings("ignore", category=PendingDeprecationWarning, module="rasterio")  # its own Affine use
             result = run(cfg, out, timer=Timer(on_stage=on_stage), scenario=args.scenario)
     if not args.quiet:
         res = result.result
@@ -263,6 +265,7 @@ def _screen(cfg, args, console) -> int:
     out = args.out or Path("out") / f"{cfg.name}_screening"
     with warnings.catch_warnings(), console.status("screening: computing the indicators of every candidate …"):
         warnings.simplefilter("default")
+        warnings.filterwarnings("ignore", category=PendingDeprecationWarning, module="rasterio")  # its own Affine use
         result = run_screening(cfg, out, profile=args.profile, kind=args.kind, top=args.top)
     scr = result.screening
     t, prof = scr.table, scr.profile
@@ -297,6 +300,7 @@ def _check_parcels(cfg, args, console) -> int:
     out = args.out or Path("out") / f"{cfg.name}_land_sale"
     with warnings.catch_warnings(), console.status("checking the parcels for sale …"):
         warnings.simplefilter("default")
+        warnings.filterwarnings("ignore", category=PendingDeprecationWarning, module="rasterio")  # its own Affine use
         _, summary = check_parcels(cfg, out, parcels=args.parcels)
     table = Table(title=f"ditan check-parcels 土地出让前指标核查 · {_escape(cfg.title or cfg.name)} · {len(summary)} parcels")
     for head in ("地块\nparcel", "名称\nname", "单元\nunits", "结果\nresult", "达标/未达标/无法评估\npass/fail/n.a.", "主要原因\nmain reasons"):
@@ -317,6 +321,7 @@ def _annex(cfg, args, console) -> int:
     units = [u.strip() for u in args.units.split(",") if u.strip()] if args.units else None
     with warnings.catch_warnings(), console.status("map annex 附图: computing the indicators, then drawing six sheets per unit …"):
         warnings.simplefilter("default")
+        warnings.filterwarnings("ignore", category=PendingDeprecationWarning, module="rasterio")  # its own Affine use
         result = run_annex(cfg, out, units=units, paper=args.paper)
     secs = result.seconds_per_unit
     console.print(f"附图 map annex: {len(secs)} units × 6 sheets ({result.paper}, font {_escape(result.font)}) in [bold]{out}/[/] · "

@@ -12,7 +12,9 @@ import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import numpy as np
 import pytest
+import shapely
 
 from spatial.errors import LayerError
 from spatial.io.osm import read_osm
@@ -73,16 +75,23 @@ def test_highway_ways_match_xml_count(extracts, xml_root):
     assert (ext.ways.geom_type == "LineString").all()
 
 
-def test_highway_way_node_ids_match_xml(extracts, xml_root):
-    want = {
-        int(w.get("id")): [int(n.get("ref")) for n in w.iter("nd")]
-        for w in xml_root.iter("way")
-        if any(t.get("k") == "highway" for t in w.iter("tag"))
-    }
+def test_highway_way_vertices_are_their_xml_nodes(extracts, xml_root):
+    """Each highway way's geometry runs through its XML node references, in order.
+
+    Locations come from the XML nodes; a location repeated at once is one vertex, as osmium draws it.
+    """
+    loc = {int(n.get("id")): (float(n.get("lon")), float(n.get("lat"))) for n in xml_root.iter("node")}
+
+    def vertices(way) -> list:
+        pts = [loc[int(n.get("ref"))] for n in way.iter("nd")]
+        return [p for k, p in enumerate(pts) if k == 0 or p != pts[k - 1]]
+
+    want = {int(w.get("id")): vertices(w) for w in xml_root.iter("way") if any(t.get("k") == "highway" for t in w.iter("tag"))}
     for key in ("osm", "pbf"):
         ways = extracts[key].ways
-        got = {int(i): list(n) for i, n in zip(ways["osm_id"], ways["node_ids"], strict=True)}
-        assert got == want, key
+        assert sorted(int(i) for i in ways["osm_id"]) == sorted(want), key
+        for i, geom in zip(ways["osm_id"], ways.geometry, strict=True):
+            assert np.allclose(shapely.get_coordinates(geom), want[int(i)], atol=1e-7), (key, i)
 
 
 def test_missing_file_raises_layer_error(tmp_path):

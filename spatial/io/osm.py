@@ -49,8 +49,9 @@ class OsmExtract:
 
 
 def _tags(obj: osmium.osm.OSMObject) -> dict[str, str]:
-    t = obj.tags
-    return {k: t[k] for k in KEYS if k in t}
+    """The tags ditan reads (one C++ lookup per key: faster than iterating pyosmium's tag list)."""
+    get = obj.tags.get
+    return {k: v for k in KEYS if (v := get(k)) is not None}
 
 
 def read_osm(path: str | os.PathLike) -> OsmExtract:
@@ -66,7 +67,9 @@ def read_osm(path: str | os.PathLike) -> OsmExtract:
     node_rows: list[dict] = []
     failures = {"highway ways with missing node locations": 0, "areas that could not be assembled": 0}
     try:
-        fp = osmium.FileProcessor(str(path)).with_locations().with_areas()
+        # untagged nodes (most of a file) only feed the location index: the filter keeps them out of Python
+        fp = (osmium.FileProcessor(str(path)).with_locations().with_areas()
+              .with_filter(osmium.filter.EmptyTagFilter().enable_for(osmium.osm.NODE)))
         header_box = fp.header.box()
         for o in fp:
             if o.is_node():
@@ -82,7 +85,7 @@ def read_osm(path: str | os.PathLike) -> OsmExtract:
                         failures["highway ways with missing node locations"] += 1
                         continue
                     row = _tags(o)
-                    row.update(osm_id=o.id, node_ids=[n.ref for n in o.nodes])
+                    row.update(osm_id=o.id)
                     way_rows.append(row)
                     way_wkb.append(geom)
             elif o.is_area():
