@@ -60,7 +60,7 @@ $(BENCH_STAMP): pyproject.toml benchmarks/requirements-peers.txt
 bench: $(STAMP) $(BENCH_STAMP)
 	$(BIN)/python benchmarks/run_bench.py --sizes $(BENCH_SIZES)
 	$(BENCH_VENV)/bin/python benchmarks/compare_peers.py --sizes $(PEER_SIZES) --peer-max-nodes 100000 \
-		--networkx-max-nodes 1000000 --json benchmarks/results/peers.json
+		--networkx-max-nodes 1000000 --json benchmarks/results/peers.json --readme benchmarks/README.md
 
 # the 10k and 100k cities only (a few minutes)
 bench-quick:

@@ -382,6 +382,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--json", type=Path, help="write all timings, ratios and differences here")
     ap.add_argument("--append", action="store_true", help="keep the other sizes already in --json")
+    ap.add_argument("--readme", type=Path, help="write the table between the peers markers of this file (benchmarks/README.md)")
     args = ap.parse_args()
     if args.networkx_max_nodes is None:
         args.networkx_max_nodes = args.peer_max_nodes
@@ -405,7 +406,16 @@ def main() -> None:
         if args.json:
             args.json.parent.mkdir(parents=True, exist_ok=True)
             args.json.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    print("\n" + markdown(result["sizes"]))
+    table = markdown(result["sizes"])
+    print("\n" + table)
+    if args.readme and args.readme.exists():
+        start, end = "<!-- peers:start -->", "<!-- peers:end -->"
+        text = args.readme.read_text(encoding="utf-8")
+        if start in text and end in text:
+            m = result["machine"]
+            block = (f"{start}\nOne run per size, {m['cpu']}, {m['cores']} cores; seconds of the distance computation only "
+                     f"(graph conversion and pandana's network build excluded, see `results/peers.json`).\n\n{table}\n{end}")
+            args.readme.write_text(text[: text.index(start)] + block + text[text.index(end) + len(end) :], encoding="utf-8")
 
 
 if __name__ == "__main__":

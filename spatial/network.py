@@ -12,6 +12,8 @@ distance; the straight access leg from the point to the edge counts in the walki
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -49,7 +51,10 @@ class Network:
         if self._csr is None:
             n = self.n_nodes
             w = np.maximum(self.length_m, _EPS)
-            self._csr = _min_csr(np.concatenate([self.u, self.v]), np.concatenate([self.v, self.u]), np.concatenate([w, w]), n, n)
+            rows, cols, ww = np.concatenate([self.u, self.v]), np.concatenate([self.v, self.u]), np.concatenate([w, w])
+            csr = sparse.csr_matrix((ww, (rows, cols)), shape=(n, n))  # sums repeated entries …
+            # … so when some (u, v) pair repeats (a hand-made network; build_network never repeats one) keep the shortest
+            self._csr = csr if csr.nnz == len(ww) else _min_csr(rows, cols, ww, n, n)
         return self._csr
 
     def n_components(self) -> int:
@@ -133,10 +138,42 @@ def group_distances(net: Network, snap: Snap, groups: np.ndarray, n_groups: int,
         shape=(n + n_groups, n + n_groups),
     )  # fmt: skip
     out = np.full((n_groups, n), np.inf)
-    for c in np.unique(cut):  # one search per distinct cutoff
-        which = np.flatnonzero(cut == c)
-        out[which] = csgraph.dijkstra(graph, directed=True, indices=n + which, limit=c)[:, :n]
+    tasks = [(np.flatnonzero(cut == c), float(c)) for c in np.unique(cut)]  # one search per distinct cutoff
+    workers = _search_processes(n, n_groups)
+    if workers > 1:
+        # split each search's groups in halves, and run them on the cores (forked: the graph is shared, not copied)
+        tasks = [(part, c) for which, c in tasks for part in np.array_split(which, workers) if len(part)]
+        _SHARED.update(graph=graph, n=n)
+        try:
+            with multiprocessing.get_context("fork").Pool(workers) as pool:
+                results = pool.map(_search, tasks)
+        finally:
+            _SHARED.clear()
+    else:
+        results = [csgraph.dijkstra(graph, directed=True, indices=n + which, limit=c)[:, :n] for which, c in tasks]
+    for (which, _), dist in zip(tasks, results, strict=True):
+        out[which] = dist
     return out
+
+
+#: a graph with at least this many nodes is searched on every core (below, starting processes costs more than it saves)
+PARALLEL_MIN_NODES = 50_000
+_SHARED: dict = {}
+
+
+def _search_processes(n_nodes: int, n_groups: int) -> int:
+    """How many processes to search on: the cores, for a large graph, when this process may fork children."""
+    cores = os.cpu_count() or 1
+    daemon = multiprocessing.current_process().daemon  # e.g. a dask worker: no children allowed
+    if n_nodes < PARALLEL_MIN_NODES or cores < 2 or n_groups < 2 or daemon or "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    return min(cores, n_groups)
+
+
+def _search(task: tuple[np.ndarray, float]) -> np.ndarray:
+    which, cutoff = task
+    n = _SHARED["n"]
+    return csgraph.dijkstra(_SHARED["graph"], directed=True, indices=n + which, limit=cutoff)[:, :n]
 
 
 def _min_csr(rows: np.ndarray, cols: np.ndarray, w: np.ndarray, n_rows: int, n_cols: int) -> sparse.csr_matrix:

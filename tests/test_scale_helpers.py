@@ -156,3 +156,23 @@ def test_map_detail_layers_leave_out_what_a_browser_cannot_draw():
     assert set(keep) == {"buildings", "roads"} and "站点 stations (1 features, 66 vertices)" in note
     keep, note = map_detail_layers({"buildings": small, "stations": stations}, max_vertices=100)
     assert set(keep) == {"buildings", "stations"} and note == ""
+
+
+def test_group_distances_on_two_processes_equal_one(monkeypatch):
+    """A large graph is searched on forked processes: the same distances as in this process."""
+    import spatial.network as network
+
+    rng = np.random.default_rng(10)
+    k = 12
+    pts = [shapely.LineString([(X0 + i * 100.0, Y0 + j * 100.0), (X0 + (i + 1) * 100.0, Y0 + j * 100.0 + rng.uniform(-5, 5))])
+           for i in range(k) for j in range(k)]  # fmt: skip
+    pts += [shapely.LineString([(X0 + i * 100.0, Y0 + j * 100.0), (X0 + i * 100.0, Y0 + (j + 1) * 100.0)]) for i in range(k) for j in range(k)]
+    net = build_network(np.array(pts, dtype=object))
+    snap = snap_points(net, shapely.points(rng.uniform(X0, X0 + 1200, (30, 2)) * [1, 0] + [0, Y0 + 300]), max_distance_m=200)
+    groups, cut = np.arange(30) % 5, np.array([300.0, 500.0, 1000.0, 1000.0, 500.0])
+    serial = group_distances(net, snap, groups, 5, cutoff_m=cut)
+    monkeypatch.setattr(network, "PARALLEL_MIN_NODES", 0)
+    if network._search_processes(net.n_nodes, 5) < 2:
+        pytest.skip("one core, or no fork here: the search runs in this process")
+    parallel = group_distances(net, snap, groups, 5, cutoff_m=cut)
+    assert np.array_equal(serial, parallel) and np.isfinite(serial).any() and np.isinf(serial).any()
