@@ -196,3 +196,33 @@ def test_errors(tmp_path, classes_tif):
     no_crs = _write(tmp_path / "nocrs.tif", _classes_arr(), crs=None)
     with pytest.raises(LayerError, match="no CRS"):
         raster_cover_shares(units, no_crs, classes=CLASSES)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_pixel_fractions_equal_pixel_by_pixel_overlay(seed):
+    """Every pixel's fraction equals area(pixel ∩ polygon) from shapely, pixel by pixel.
+
+    Holes, several parts, either ring orientation, and polygons running past the window on every side.
+    """
+    from affine import Affine
+
+    from spatial.indicators.green_raster import _pixel_weights
+
+    rng = np.random.default_rng(seed)
+    t = Affine(7.0, 0.0, 1000.0, 0.0, -5.0, 2000.0)  # non-square pixels
+    h, w = 24, 30
+    shapes = [
+        shapely.Polygon(list(shapely.box(990, 1890, 1150, 1990).exterior.coords)[::-1]),  # clockwise, past the window
+        shapely.box(1010.3, 1900.7, 1190.2, 1995.1).difference(shapely.Point(1100, 1950).buffer(30)),  # a hole
+        shapely.MultiPolygon([shapely.box(1000, 1880, 1021, 1900), shapely.box(1100.5, 1950.5, 1300, 2100)]),
+    ]
+    for _ in range(5):
+        pts = rng.uniform([950, 1850], [1260, 2050], (9, 2))
+        shapes.append(shapely.convex_hull(shapely.multipoints(pts)).buffer(rng.uniform(0, 10)))
+    rows, cols = np.mgrid[0:h, 0:w]
+    boxes = shapely.box(1000 + 7.0 * cols, 2000 - 5.0 * (rows + 1), 1000 + 7.0 * (cols + 1), 2000 - 5.0 * rows)
+    for g in shapes:
+        want = shapely.area(shapely.intersection(boxes, g)) / 35.0
+        got = _pixel_weights(g, t, (h, w))
+        assert got.shape == (h, w)
+        assert np.abs(got - want).max() < 1e-9, g.wkt[:60]

@@ -4,10 +4,8 @@ Method: the raster is never resampled. If its CRS differs from the units' CRS th
 polygons are reprojected to the raster CRS (area *fractions* within a unit survive this).
 For each unit only the raster window covering the unit's bounds is read (rounded outward,
 clipped to the raster). Every pixel gets a weight equal to the fraction of its area inside
-the polygon: pixels whose centre lies inside and that are not near the boundary get 1;
-pixels touched by the polygon boundary (``all_touched`` rasterisation, grown by one pixel
-to be safe against edge cases of GDAL's scan conversion) get the exact weight
-``area(pixel ∩ polygon) / area(pixel)``, computed with vectorised shapely 2 functions.
+the polygon: ``area(pixel ∩ polygon) / area(pixel)``, computed for all pixels at once from the polygon's
+edges (Green's theorem, see ``_pixel_weights``; the method of exactextract).
 
 A class share is Σ weight·[pixel in class] / Σ weight·[pixel valid] × 100, i.e. a share of
 the *assessed* area; nodata pixels (the raster's nodata value, an override, or NaN) and the
@@ -30,7 +28,6 @@ import rasterio
 import shapely
 from pyproj import CRS
 from rasterio.errors import RasterioIOError
-from rasterio.features import rasterize
 from rasterio.windows import Window, from_bounds
 
 from spatial.crs import ensure_projected
@@ -42,35 +39,74 @@ NODATA_COL = "raster_nodata_pct"
 ASSESSED_COL = "raster_assessed_km2"
 
 
-def _pixel_weights(geom, transform, shape: tuple[int, int]) -> np.ndarray:
-    """Fraction (0–1) of each pixel of a window that lies inside ``geom``."""
-    inside = rasterize([(geom, 1)], out_shape=shape, transform=transform, fill=0, dtype="uint8")
-    edge = rasterize(
-        [(geom.boundary, 1)], out_shape=shape, transform=transform, fill=0, dtype="uint8",
-        all_touched=True,
-    ).astype(bool)
-    grown = edge.copy()  # one-pixel dilation: cheap insurance against scan-conversion misses
-    grown[1:, :] |= edge[:-1, :]
-    grown[:-1, :] |= edge[1:, :]
-    grown[:, 1:] |= edge[:, :-1]
-    grown[:, :-1] |= edge[:, 1:]
-    weights = np.where(grown, 0.0, inside.astype(np.float64))
+def _clamp_integral(s: np.ndarray) -> np.ndarray:
+    """∫_0^s clamp(x, 0, 1) dx."""
+    return np.where(s <= 0, 0.0, np.where(s >= 1, s - 0.5, 0.5 * s * s))
 
-    rows, cols = np.nonzero(grown)
-    if rows.size:
-        x0, y0 = transform.c + transform.a * cols, transform.f + transform.e * rows
-        x1, y1 = x0 + transform.a, y0 + transform.e
-        boxes = shapely.box(np.minimum(x0, x1), np.minimum(y0, y1), np.maximum(x0, x1), np.maximum(y0, y1))
-        shapely.prepare(geom)
-        frac = np.zeros(rows.size)
-        hit = shapely.intersects(geom, boxes)
-        full = hit & shapely.contains_properly(geom, boxes)
-        frac[full] = 1.0
-        part = hit & ~full
-        if part.any():
-            frac[part] = shapely.area(shapely.intersection(boxes[part], geom)) / shapely.area(boxes[part])
-        weights[rows, cols] = np.clip(frac, 0.0, 1.0)
-    return weights
+def _pixel_weights(geom, transform, shape: tuple[int, int]) -> np.ndarray:
+    """Fraction (0–1) of each pixel of a window that lies inside ``geom``, exactly.
+
+    By Green's theorem, the area of a polygon inside the pixel of row r and column c is the
+    integral, along the rings' edges clipped to the column, of clamp(v − r, 0, 1) du (u, v:
+    column and row coordinates), signed by each ring's orientation (holes subtract). Pixels above
+    an edge piece get its full width (a running sum down the rows); the one or two rows a piece
+    passes through get the closed-form integral. All edges, columns and rows at once in numpy:
+    no polygon–pixel overlay (the GEOS route took ~25× longer on a city's units).
+    """
+    H, W = shape
+    px, py = transform.a, -transform.e
+    x0, y_top = transform.c, transform.f
+    polys = shapely.get_parts(geom)
+    polys = polys[shapely.get_type_id(polys) == 3]
+    rings, poly_of = shapely.get_rings(polys, return_index=True)
+    first = np.r_[True, poly_of[1:] != poly_of[:-1]]          # exterior ring of each polygon comes first
+    xy, ring_of = shapely.get_coordinates(rings, return_index=True)
+    u = (xy[:, 0] - x0) / px
+    v = (y_top - xy[:, 1]) / py
+    same = ring_of[1:] == ring_of[:-1]
+    ua, va, ub, vb, er = u[:-1][same], v[:-1][same], u[1:][same], v[1:][same], ring_of[:-1][same]
+    # ring orientation in (u, v): shoelace; exterior rings add, holes subtract
+    shoe = np.bincount(er, weights=ua * vb - ub * va, minlength=len(rings))
+    factor = -np.sign(shoe) * np.where(first, 1.0, -1.0)
+    f = factor[er]
+    keep = (ua != ub) & (f != 0)
+    ua, va, ub, vb, f = ua[keep], va[keep], ub[keep], vb[keep], f[keep]
+    lo, hi = np.minimum(ua, ub), np.maximum(ua, ub)
+    c0 = np.clip(np.floor(lo).astype(np.int64), 0, W)
+    c1 = np.clip(np.ceil(hi).astype(np.int64), 0, W)
+    n = np.maximum(c1 - c0, 0)
+    e = np.repeat(np.arange(len(ua)), n)
+    col = np.repeat(c0, n) + (np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n))
+    # clip each edge to its column [col, col + 1], keeping its direction
+    ua_, va_, ub_, vb_, f_ = ua[e], va[e], ub[e], vb[e], f[e]
+    du = ub_ - ua_
+    s_lo = np.clip(col, np.minimum(ua_, ub_), np.maximum(ua_, ub_))
+    s_hi = np.clip(col + 1.0, np.minimum(ua_, ub_), np.maximum(ua_, ub_))
+    sa = np.where(du > 0, s_lo, s_hi)
+    sb = np.where(du > 0, s_hi, s_lo)
+    slope = (vb_ - va_) / du
+    pa, pb = va_ + (sa - ua_) * slope, va_ + (sb - ua_) * slope
+    d = (sb - sa) * f_  # signed width walked in this column, oriented
+    ok = d != 0
+    col, pa, pb, d = col[ok], pa[ok], pb[ok], d[ok]
+    vmin, vmax = np.minimum(pa, pb), np.maximum(pa, pb)
+    # rows wholly above the piece (r + 1 <= vmin) get the full width: a difference array summed down the rows
+    k = np.clip(np.floor(vmin).astype(np.int64), 0, H)
+    diff = np.zeros((H + 1, W))
+    np.add.at(diff, (np.zeros_like(k), col), d)
+    np.add.at(diff, (k, col), -d)
+    out = np.cumsum(diff, axis=0)[:H]
+    # rows the piece passes through: the exact integral of clamp(v - r, 0, 1) along it
+    r0 = np.clip(np.floor(vmin).astype(np.int64), 0, H)
+    r1 = np.clip(np.ceil(vmax).astype(np.int64), 0, H)
+    m = np.maximum(r1 - r0, 0)
+    p = np.repeat(np.arange(len(col)), m)
+    row = np.repeat(r0, m) + (np.arange(m.sum()) - np.repeat(np.cumsum(m) - m, m))
+    a, b = pa[p] - row, pb[p] - row
+    flat = np.abs(b - a) < 1e-12
+    mean = np.where(flat, np.clip(a, 0, 1), (_clamp_integral(b) - _clamp_integral(a)) / np.where(flat, 1.0, b - a))
+    np.add.at(out, (row, col[p]), d[p] * mean)
+    return np.clip(out, 0.0, 1.0)
 
 
 def _window(geom, src) -> Window | None:
