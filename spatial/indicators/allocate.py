@@ -74,6 +74,10 @@ def polygon_pieces(unit_geoms: np.ndarray, polys: np.ndarray) -> pd.DataFrame:
     """Intersect polygons with units: (unit position, polygon position, area_m2) of each overlap."""
     tree = shapely.STRtree(unit_geoms)
     pi, ui = tree.query(polys, predicate="intersects")
-    area = shapely.area(shapely.intersection(polys[pi], unit_geoms[ui]))
+    shapely.prepare(unit_geoms)
+    # a polygon wholly inside the unit (most buildings, parcels) needs no overlay
+    inside = shapely.contains_properly(unit_geoms[ui], polys[pi])
+    area = shapely.area(polys[pi])
+    area[~inside] = shapely.area(shapely.intersection(polys[pi[~inside]], unit_geoms[ui[~inside]]))
     keep = area > 0
     return pd.DataFrame({"unit": ui[keep], "poly": pi[keep], "area_m2": area[keep]})
