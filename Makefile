@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 SYSTEM_PACKAGES := chromium chromium-driver fonts-noto-cjk
 SYSTEM_STAMP    := $(VENV)/.system-packages
 
-.PHONY: run test venv units lint clean system-packages bench bench-quick
+.PHONY: run test venv units lint clean system-packages bench bench-quick postgres postgres-stop
 
 # Installs the Debian packages with apt-get when they are missing and we are root (as in CI);
 # otherwise it says what to install and the tests that need them are skipped (they fail under CI=true).
@@ -37,8 +37,15 @@ venv: $(STAMP)
 run: $(STAMP)
 	$(BIN)/ditan run $(CONFIG)
 
+# The tests run against a throwaway PostgreSQL + PostGIS server (Debian's postgresql and postgresql-postgis), started on
+# 127.0.0.1:$(PG_PORT) before pytest and stopped after it, even when tests fail (pytest's exit status is kept). When it
+# cannot be installed or started, the PostGIS tests are skipped with the reason (under CI=true they fail).
 test: $(STAMP) system-packages
-	$(BIN)/python -m pytest -q
+	@was_running=0; $(PG_CTL_STATUS) && was_running=1; \
+	$(MAKE) --no-print-directory postgres || echo "note: no PostGIS test server (see above); the PostGIS tests will be skipped"; \
+	stop() { [ $$was_running = 1 ] || $(MAKE) --no-print-directory postgres-stop; }; trap 'stop; exit 130' INT TERM; \
+	status=0; DITAN_TEST_DATABASE_URL=$(PG_URL) $(BIN)/python -m pytest -q || status=$$?; \
+	stop; exit $$status
 
 units: $(STAMP)
 	$(BIN)/ditan units $(CONFIG) --out data/beijing_haidian_tsinghua/units.gpkg
@@ -65,6 +72,51 @@ bench: $(STAMP) $(BENCH_STAMP)
 # the 10k and 100k cities only (a few minutes)
 bench-quick:
 	$(MAKE) bench BENCH_SIZES="10000 100000" PEER_SIZES="10000 100000"
+
+# PostgreSQL + PostGIS for the tests: a cluster of its own in $(PG_DIR) (owned by the postgres OS user when run as root:
+# initdb refuses root), listening on 127.0.0.1:$(PG_PORT) and a socket in $(PG_DIR), database $(PG_DB) with PostGIS.
+# The superuser connects over TCP without a password (local test server only); every other role needs its password.
+PG_PORT     ?= 55432
+PG_DIR      ?= /tmp/ditan-pg-$(PG_PORT)
+PG_DB       ?= ditan_test
+PG_URL      := postgresql://postgres@127.0.0.1:$(PG_PORT)/$(PG_DB)
+PG_PACKAGES := postgresql postgresql-postgis
+# the newest installed PostgreSQL with the PostGIS extension (Debian: /usr/lib/postgresql/<version>/bin)
+PG_BINDIR    = $$(for c in $$(ls /usr/share/postgresql/*/extension/postgis.control 2>/dev/null | sort -V); do v=$${c\#/usr/share/postgresql/}; b=/usr/lib/postgresql/$${v%%/*}/bin; [ -x $$b/pg_ctl ] && echo $$b; done | tail -1)
+PG_AS        = $$([ "$$(id -u)" != 0 ] || echo runuser -u postgres --)
+PG_CTL_STATUS = { b=$(PG_BINDIR); [ -n "$$b" ] && [ -f $(PG_DIR)/data/PG_VERSION ] && $(PG_AS) $$b/pg_ctl -D $(PG_DIR)/data status >/dev/null 2>&1; }
+
+postgres:
+	@if [ -z "$(PG_BINDIR)" ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "installing $(PG_PACKAGES)"; \
+			DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(PG_PACKAGES) >/dev/null || exit 1; \
+		else echo "note: PostgreSQL with PostGIS is not installed: run 'sudo apt-get install $(PG_PACKAGES)'"; exit 1; fi; \
+	fi
+	@set -e; bin=$(PG_BINDIR); as="$(PG_AS)"; \
+	if [ -z "$$bin" ]; then echo "no PostgreSQL server with PostGIS found under /usr/lib/postgresql"; exit 1; fi; \
+	mkdir -p $(PG_DIR); [ -z "$$as" ] || chown postgres: $(PG_DIR); \
+	if [ ! -f $(PG_DIR)/data/PG_VERSION ]; then \
+		rm -rf $(PG_DIR)/data; \
+		$$as $$bin/initdb -D $(PG_DIR)/data -U postgres -E UTF8 --no-locale --auth-local=trust --auth-host=scram-sha-256 >$(PG_DIR)/initdb.log; \
+		printf '%s\n' "host all postgres 127.0.0.1/32 trust" "host all postgres ::1/128 trust" \
+			"host all all 127.0.0.1/32 scram-sha-256" "host all all ::1/128 scram-sha-256" \
+			"local all all trust" | $$as tee $(PG_DIR)/data/pg_hba.conf >/dev/null; \
+	fi; \
+	if ! $$as $$bin/pg_ctl -D $(PG_DIR)/data status >/dev/null 2>&1; then \
+		$$as $$bin/pg_ctl -D $(PG_DIR)/data -l $(PG_DIR)/server.log -w -t 60 \
+			-o "-p $(PG_PORT) -k $(PG_DIR) -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off" start >/dev/null \
+			|| { echo "PostgreSQL did not start (port $(PG_PORT) taken?); its log:"; tail -20 $(PG_DIR)/server.log; exit 1; }; \
+	fi; \
+	psql="$$bin/psql -X -q -h $(PG_DIR) -p $(PG_PORT) -U postgres -v ON_ERROR_STOP=1"; \
+	$$as $$psql -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$(PG_DB)'" | grep -q 1 || $$as $$psql -d postgres -c "CREATE DATABASE $(PG_DB)"; \
+	$$as $$psql -d $(PG_DB) -c "SET client_min_messages = warning" -c "CREATE EXTENSION IF NOT EXISTS postgis"; \
+	echo "PostGIS test server: $(PG_URL) (data in $(PG_DIR); stop it with make postgres-stop)"
+
+postgres-stop:
+	@bin=$(PG_BINDIR); if [ -n "$$bin" ] && [ -f $(PG_DIR)/data/PG_VERSION ]; then \
+		$(PG_AS) $$bin/pg_ctl -D $(PG_DIR)/data -m fast -w stop >/dev/null 2>&1 && echo "PostGIS test server stopped" || true; fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check spatial maps pipelines tests

@@ -11,26 +11,23 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
+from pipelines.config_sources import (  # noqa: F401  (re-exported: the input models live in config_sources)
+    CODE_SYSTEMS,
+    DatabaseSource,
+    Inputs,
+    LayerSource,
+    OsmSource,
+    OutputDatabase,
+    OutputOptions,
+    ParcelSource,
+    RasterSource,
+    _existing,
+    _Model,
+    _resolve,
+)
 from spatial.errors import ConfigError
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=False)
-
-
-def _resolve(v: Any, info: ValidationInfo) -> Path:
-    base = (info.context or {}).get("base_dir", Path.cwd())
-    p = Path(v).expanduser()
-    return p if p.is_absolute() else (Path(base) / p).resolve()
-
-
-def _existing(v: Any, info: ValidationInfo) -> Path:
-    p = _resolve(v, info)
-    if not p.exists():
-        raise ValueError(f"file not found: {p} (relative paths are read from the config file's folder)")
-    return p
 
 
 def _profile_ref(v: str | None, info: ValidationInfo) -> str | None:
@@ -38,139 +35,6 @@ def _profile_ref(v: str | None, info: ValidationInfo) -> str | None:
     if v is None or not v.lower().endswith((".yaml", ".yml")):
         return v
     return str(_existing(v, info))
-
-
-class OsmSource(_Model):
-    """One OpenStreetMap file from which roads, buildings, land use, POIs and stations are derived."""
-
-    path: Path = Field(description="A .osm, .osm.bz2 or .osm.pbf file")
-    crs: str = Field("EPSG:4326", description="OSM data is WGS 84")
-    bounds: tuple[float, float, float, float] | None = Field(
-        None, description="Study bounds [west, south, east, north] in degrees; default: the file header's bounds"
-    )
-
-    _check_path = field_validator("path", mode="before")(_existing)
-
-    @field_validator("path")
-    @classmethod
-    def _suffix(cls, p: Path) -> Path:
-        name = p.name.lower()
-        if not name.endswith((".osm", ".osm.bz2", ".osm.pbf", ".pbf", ".osm.gz")):
-            raise ValueError(f"'{p.name}' is not an OSM file; use .osm, .osm.bz2 or .osm.pbf")
-        return p
-
-    @field_validator("bounds")
-    @classmethod
-    def _bounds(cls, b: tuple[float, float, float, float] | None) -> tuple[float, float, float, float] | None:
-        if b is not None and not (b[0] < b[2] and b[1] < b[3]):
-            raise ValueError("bounds must be [west, south, east, north] with west < east and south < north")
-        return b
-
-
-class LayerSource(_Model):
-    """A vector layer (GeoPackage, GeoJSON, Shapefile, GeoParquet, or CSV with coordinate columns)."""
-
-    path: Path
-    layer: str | None = Field(None, description="Layer name inside a GeoPackage")
-    crs: str | None = Field(
-        None,
-        description="Coordinate system of the data: an EPSG code (EPSG:4326, EPSG:4548), WKT or PROJ string, or gcj02 "
-        "(Amap/高德, Tencent/腾讯) / bd09 (Baidu/百度) for Chinese web-map coordinates, converted to WGS 84; "
-        "default: the file's own",
-    )
-    x_column: str | None = Field(None, description="CSV: longitude / x column")
-    y_column: str | None = Field(None, description="CSV: latitude / y column")
-    encoding: str | None = Field(None, description="CSV text encoding; default: UTF-8 (with or without BOM), then GB18030")
-    id_column: str | None = Field(None, description="Feature id column")
-    name_column: str | None = Field(None, description="Name column")
-    class_column: str | None = Field(None, description="roads: OSM highway value; land use: internal class or OSM landuse value")
-    type_column: str | None = Field(None, description="buildings: building type (OSM building values)")
-    floors_column: str | None = Field(None, description="buildings: number of floors")
-    height_column: str | None = Field(None, description="buildings: height in metres")
-    category_column: str | None = Field(None, description="pois: life-circle category (id, Chinese name or alias)")
-    kind_column: str | None = Field(
-        None, description="stations: bus_stop, metro, bike_rental or ev_charging (or their Chinese names); units: the pilot kind of each unit"
-    )
-    category_system: Literal["catalogue", "overture"] = Field(
-        "catalogue", description="catalogue: ids, Chinese names and aliases of the catalogue; overture: Overture places categories"
-    )
-    population_column: str | None = Field(None, description="buildings: residents (life-circle weights with weight_by: population)")
-
-    _check_path = field_validator("path", mode="before")(_existing)
-
-    @field_validator("crs")
-    @classmethod
-    def _layer_crs(cls, v: str | None) -> str | None:
-        if v is None:
-            return v
-        from pyproj import CRS
-
-        from spatial.chinacrs import china_system
-
-        system = china_system(v)
-        if system is not None:
-            return system
-        try:
-            CRS.from_user_input(v)
-        except Exception as exc:  # pyproj raises CRSError; message kept
-            raise ValueError(
-                f"'{v}' is not a coordinate system ({exc}); use an EPSG code (e.g. EPSG:4326, EPSG:4548), a WKT or PROJ "
-                "string, or gcj02 (Amap/高德, Tencent/腾讯) / bd09 (Baidu/百度) for Chinese web-map coordinates"
-            ) from None
-        return v
-
-    @model_validator(mode="after")
-    def _csv_columns(self) -> LayerSource:
-        if self.path.suffix.lower() == ".csv" and not (self.x_column and self.y_column):
-            raise ValueError("a CSV layer needs x_column and y_column (and crs, e.g. EPSG:4326)")
-        return self
-
-
-CODE_SYSTEMS = ("gb2023", "gb50137", "osm", "overture", "internal")
-
-
-class ParcelSource(LayerSource):
-    """Land-use parcels (用地地块) with a land-use code, and optionally their planned or current figures."""
-
-    code_column: str = Field(description="Column with the land-use code (or its Chinese name)")
-    code_system: Literal["gb2023", "gb50137", "osm", "overture", "internal"] = Field(
-        "gb2023",
-        description="gb2023: 国土空间调查、规划、用途管制用地用海分类指南 (07, 0701, 080403…); gb50137: GB 50137-2011 (R2, A33…); "
-        "osm: OSM landuse/leisure/amenity values; overture: Overture land_use classes; internal: ditan's class ids",
-    )
-    floor_area_column: str | None = Field(None, description="Planned or current gross floor area of the parcel, m²")
-    far_column: str | None = Field(None, description="Planned or current FAR of the parcel (floor area = FAR × parcel area)")
-    height_limit_column: str | None = Field(None, description="Building height limit, m")
-    green_ratio_column: str | None = Field(None, description="Green-space ratio of the parcel, % (attached green 附属绿地)")
-
-
-class RasterSource(_Model):
-    """A land-cover raster (e.g. ESA WorldCover) or a continuous vegetation index (NDVI)."""
-
-    path: Path
-    vegetation_classes: list[int] = Field([10, 20, 30, 90, 95], description="Class codes counted as vegetation")
-    impervious_classes: list[int] = Field([50], description="Class codes counted as impervious (permeable share = the rest)")
-    ndvi_threshold: float | None = Field(None, description="Continuous raster: pixels ≥ this value are vegetation")
-    nodata: float | None = Field(None, description="Override the raster's nodata value")
-
-    _check_path = field_validator("path", mode="before")(_existing)
-
-
-class Inputs(_Model):
-    osm: OsmSource | None = None
-    units: LayerSource | None = Field(None, description="Community boundaries; derive them with `ditan units` if you have none")
-    roads: LayerSource | None = None
-    buildings: LayerSource | None = None
-    parcels: ParcelSource | None = Field(None, description="Land-use parcels with a code column (GB 50137, 2023 codes, OSM or Overture)")
-    pois: LayerSource | None = None
-    stations: LayerSource | None = None
-    landcover: RasterSource | None = None
-
-    @model_validator(mode="after")
-    def _something(self) -> Inputs:
-        if self.osm is None and self.roads is None:
-            raise ValueError("name an OSM file (inputs.osm) or at least a roads layer (inputs.roads)")
-        return self
 
 
 class UnitsOptions(_Model):
@@ -353,9 +217,26 @@ class Config(_Model):
     screening: ScreeningOptions = ScreeningOptions()
     map: MapOptions = MapOptions()
     land_sale: LandSaleOptions | None = Field(None, description="Parcels about to be sold, for `ditan check-parcels`")
+    database: DatabaseSource | None = Field(
+        None, description="PostgreSQL/PostGIS database of the layers given as table: or sql:; {} (no url): libpq's PG* variables")
+    output: OutputOptions = Field(OutputOptions(), description="Where results go besides out/<name>/ (output.database: PostGIS)")
     source_path: Path | None = Field(None, exclude=True, description="(set by the loader)")
 
     _check_bounds = field_validator("bounds")(OsmSource._bounds.__func__)  # type: ignore[attr-defined]
+
+    @model_validator(mode="after")
+    def _database_layers(self) -> Config:
+        """Give each table / sql layer the config's database (there must be one)."""
+        layers = {f"inputs.{k}": src for k, src in self.inputs.database_layers().items()}
+        if self.land_sale is not None and self.land_sale.parcels.path is None:
+            layers["land_sale.parcels"] = self.land_sale.parcels
+        if layers and self.database is None:
+            raise ValueError(f"{', '.join(layers)} name a PostGIS table or sql but the config has no database: add "
+                             "database: {url: postgresql://user@host:5432/dbname} (or database: {} to use PGHOST, PGPORT, PGUSER, "
+                             "PGDATABASE and PGPASSWORD / ~/.pgpass)")  # fmt: skip
+        for src in layers.values():
+            src._database = self.database
+        return self
 
     @field_validator("crs")
     @classmethod
@@ -382,10 +263,11 @@ def _hint(loc: tuple, err: dict) -> str:
     if err["type"] == "extra_forbidden":
         model = _model_at(loc[:-1])
         if model is not None:
-            close = difflib.get_close_matches(str(loc[-1]), list(model.model_fields), n=1)
+            keys = [f.alias or name for name, f in model.model_fields.items()]
+            close = difflib.get_close_matches(str(loc[-1]), keys, n=1)
             if close:
                 return f" — did you mean '{close[0]}'?"
-            return f" — known keys: {', '.join(model.model_fields)}"
+            return f" — known keys: {', '.join(keys)}"
     if err["type"] == "missing":
         return " — this key is required"
     return ""

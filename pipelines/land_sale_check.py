@@ -100,7 +100,7 @@ def read_sale_parcels(cfg: Config, sa: StudyArea, path: Path | None = None) -> g
         src = src.model_copy(update={"path": Path(path).resolve()})
     p = read_parcels(src, sa.crs, Ledger())
     if p.empty:
-        raise ConfigError(f"{src.path.name}: no parcel to check")
+        raise ConfigError(f"{src.label}: no parcel to check")
     p["parcel_id"] = p["parcel_id"].astype(str)
     require_unique_ids(p["parcel_id"], layer="parcels for sale")
     p["name"] = p["name"].where(p["name"].notna(), p["parcel_id"]).astype(str)

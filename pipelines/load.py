@@ -18,6 +18,7 @@ from spatial.crs import choose_metric_crs, to_metric
 from spatial.errors import LayerError, feature_list
 from spatial.indicators.intensity import estimate_floors
 from spatial.io.osm import OsmExtract, read_osm
+from spatial.io.postgis import read_postgis
 from spatial.io.vector import read_vector
 from spatial.landuse.codes import CODE_SYSTEM_NAMES, classify_codes
 from spatial.study_area import RasterInput, StudyArea, reach_zone, within_zone
@@ -32,8 +33,12 @@ UNIT_OVERLAP_TOL_M2 = 1.0
 
 def _read(src: LayerSource, name: str, ledger: Ledger, record: str | None = None) -> gpd.GeoDataFrame:
     """Read one configured layer; a conversion from GCJ-02 or BD-09 is noted under ``record`` (default ``name``)."""
-    raw = read_vector(src.path, layer_name=name, layer=src.layer, crs=src.crs, x_column=src.x_column,
-                      y_column=src.y_column, encoding=src.encoding)  # fmt: skip
+    if src.path is None:  # a PostGIS table or query (table: / sql: with the config's database:)
+        raw = read_postgis(src.database.url if src.database else None, layer_name=name, table=src.table, query=src.sql,
+                           params=src.params, geometry_column=src.geometry_column, crs=src.crs)  # fmt: skip
+    else:
+        raw = read_vector(src.path, layer_name=name, layer=src.layer, crs=src.crs, x_column=src.x_column,
+                          y_column=src.y_column, encoding=src.encoding)  # fmt: skip
     system = raw.attrs.get("source_crs")
     if system in SYSTEM_NAMES:
         add_note(ledger, record or name, f"coordinates converted from {SYSTEM_NAMES[system]} to WGS 84 ({len(raw)} features)")
@@ -198,7 +203,7 @@ def _units(raw: gpd.GeoDataFrame, src: LayerSource, crs: CRS, ledger: Ledger) ->
     _closed_rings(raw, ledger, "units")
     if clean.empty:
         what = "has no features" if raw.empty else f"has no usable polygon among its {len(raw)} features (see the ledger)"
-        raise LayerError(f"layer 'units' ({src.path.name}) {what}; check the boundary file, or leave inputs.units out to derive blocks")
+        raise LayerError(f"layer 'units' ({src.label}) {what}; check the boundary file, or leave inputs.units out to derive blocks")
     names = clean[src.name_column].astype(str) if src.name_column else ("单元 " + clean["unit_id"])
     out = gpd.GeoDataFrame({"unit_id": clean["unit_id"].to_numpy(), "name": names.to_numpy()}, geometry=clean.geometry.to_numpy(), crs=clean.crs)
     if src.kind_column:  # the pilot kind of each unit (new / existing / rural …) for the compliance profile

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import shapely
 
-from pipelines import write
+from pipelines import db_write, write
 from pipelines.community_indicators import RunResult, Timer, compute
 from pipelines.config import Config
 from pipelines.load import load_study_area
@@ -25,7 +25,7 @@ from spatial.study_area import StudyArea
 
 log = logging.getLogger(__name__)
 PACKAGES = ("ditan", "geopandas", "shapely", "pyproj", "osmium", "networkx", "osmnx", "scipy", "numpy",
-            "pandas", "rasterio", "folium", "pyogrio", "pydantic", "openpyxl")  # fmt: skip
+            "pandas", "rasterio", "folium", "pyogrio", "pydantic", "openpyxl", "psycopg")  # fmt: skip
 ATTRIBUTION = "© OpenStreetMap contributors (ODbL 1.0)"
 OUTPUTS = ("indicators.csv", "indicators.xlsx", "communities.gpkg", "map.html", "data_quality.csv", "manifest.json")
 #: written besides OUTPUTS by a run with a scenario (``ditan run --scenario FILE``)
@@ -50,7 +50,8 @@ class RunOutput:
 
 def input_files(cfg: Config) -> list[Path]:
     inp = cfg.inputs
-    paths = [getattr(inp, k).path for k in ("osm", "units", "roads", "buildings", "parcels", "pois", "stations", "landcover") if getattr(inp, k)]
+    paths = [src.path for k in ("osm", "units", "roads", "buildings", "parcels", "pois", "stations", "landcover")
+             if (src := getattr(inp, k)) and src.path is not None]  # PostGIS layers: manifest database_inputs
     paths += [p for p in (cfg.life_circle.catalogue, cfg.life_circle.population_raster) if p]
     return paths
 
@@ -106,6 +107,8 @@ def run(cfg: Config, out_dir: Path, *, timer: Timer | None = None, scenario: Pat
     allowed = set(OUTPUTS) | set(SCENARIO_OUTPUTS) | set(COMPLIANCE_OUTPUTS)
     write.check_output_folder(Path(out_dir), allowed)  # before any work, not after
     started = dt.datetime.now(dt.UTC)
+    db_target = db_write.target(cfg)  # output.database: the results also go to PostGIS, as run_id
+    run_id = db_write.new_run_id(cfg.name, started) if db_target else None
     with timer.stage("load"):
         sa = load_study_area(cfg)
         plan = read_scenario(scenario, sa, cfg) if scenario is not None else None  # a bad scenario stops the run here
@@ -168,6 +171,7 @@ def run(cfg: Config, out_dir: Path, *, timer: Timer | None = None, scenario: Pat
             "config": cfg.model_dump(mode="json"),
             "crs": {"epsg": sa.crs.to_epsg(), "name": sa.crs.name},
             "inputs": {str(p): write.file_sha256(p) for p in input_files(cfg)},
+            **db_write.manifest_entries(cfg, db_target, run_id),
             "packages": versions(),
             "platform": platform.platform(),
             "units": len(res.indicators),
@@ -184,5 +188,9 @@ def run(cfg: Config, out_dir: Path, *, timer: Timer | None = None, scenario: Pat
             manifest["scenario"] = {**plan.summary(), "changed_values": int(comparison["changed"].sum()),
                                     "changed_units": int(comparison.loc[comparison["changed"], "unit_id"].nunique())}  # fmt: skip
         write.write_json(files["manifest.json"], manifest)
+        if db_target is not None:  # inside the staging block: a failed database write leaves the previous outputs, and no rows
+            with timer.stage("database"):
+                db_write.write_run(db_target, run_id, cfg, res, crs=sa.crs, quality=quality, manifest=manifest,
+                                   checks=checks if profile is not None else None, summary=summary if profile is not None else None)
     files = {name: out_dir / name for name in names}
     return RunOutput(out_dir=out_dir, result=res, study=sa, files=files, manifest=manifest)

@@ -60,8 +60,10 @@ def test_shipped_configs_validate(path, tmp_path, monkeypatch):
         assert cfg.name
         assert cfg.inputs.osm is not None or cfg.inputs.roads is not None
         for src in (cfg.inputs.osm, cfg.inputs.units, cfg.inputs.roads, cfg.inputs.pois):
-            if src is not None:
+            if src is not None and src.path is not None:  # a PostGIS layer (table / sql) has no path
                 assert src.path.is_absolute() and src.path.exists()
+            elif src is not None:
+                assert src.database is cfg.database is not None
 
 
 def test_beijing_config_values():

@@ -1,0 +1,328 @@
+"""PostGIS layers: a table or a parameterised SELECT read into a GeoDataFrame, as read_vector reads a file.
+
+The database is named by a libpq connection string — a ``postgresql://user@host:5432/db`` URL or
+``key=value`` pairs — or, when there is none, by libpq's environment (PGHOST, PGPORT, PGUSER,
+PGPASSWORD, PGDATABASE, PGSERVICE …) and ``~/.pgpass``. Passwords never leave this module: every
+description of a database (:func:`describe_database`, :func:`redact`) and every error message
+leaves them out.
+
+Reading is read-only (a READ ONLY transaction: a query cannot change the database) and SQL values
+are bound by the server (``%(name)s`` placeholders with ``params``), never pasted into the text;
+table names are quoted as identifiers. The geometry column is found by its type (PostGIS
+``geometry`` or ``geography``); the coordinate system by the SRID of the rows (or, with no rows, of
+the column's type): SRID 0 is a layer without a CRS, exactly like a file without one.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS
+from shapely.errors import GEOSException
+
+from spatial.chinacrs import SYSTEM_NAMES, check_coordinates, china_system, to_wgs84
+from spatial.errors import CRSError, LayerError
+
+log = logging.getLogger(__name__)
+#: libpq's environment variables for the parts of a connection (used when the connection string leaves them out)
+PG_ENV = {"host": "PGHOST", "port": "PGPORT", "user": "PGUSER", "dbname": "PGDATABASE", "service": "PGSERVICE"}
+GEOMETRY_TYPES = ("geometry", "geography")
+CONNECT_TIMEOUT_S = 15
+NUMERIC_OID = 1700
+CONNECT_HINT = ("check database.url (or PGHOST, PGPORT, PGUSER, PGDATABASE), that the server runs and accepts this user from "
+                "this machine (pg_hba.conf), and the password (PGPASSWORD or ~/.pgpass)")  # fmt: skip
+
+
+class DatabaseError(LayerError):
+    """The database cannot be reached, lacks PostGIS, or refused a statement (a LayerError: layers are read from it)."""
+
+
+# --- naming a database without its password -------------------------------------------------------------------------
+
+
+def conninfo_parts(conninfo: str | None) -> dict[str, str]:
+    """The parts of a libpq connection string (URL or key=value), with libpq's PG* environment filling the gaps.
+
+    Raises ValueError (without echoing the string, which may hold a password) when it cannot be parsed.
+    """
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        parts = {k: str(v) for k, v in conninfo_to_dict(conninfo or "").items() if v is not None}
+    except Exception as exc:  # psycopg.ProgrammingError: the message may quote the string
+        what = str(exc).split(":")[0] if "password" not in str(exc) else "unreadable connection string"
+        raise ValueError(f"not a PostgreSQL connection URL ({what}); write postgresql://user@host:5432/dbname") from None
+    for key, env in PG_ENV.items():
+        if key not in parts and os.environ.get(env):
+            parts[key] = os.environ[env]
+    return parts
+
+
+def has_password(conninfo: str | None) -> bool:
+    """Whether the connection string itself holds a password (rather than PGPASSWORD or ~/.pgpass)."""
+    try:
+        from psycopg.conninfo import conninfo_to_dict
+
+        return bool(conninfo_to_dict(conninfo or "").get("password"))
+    except Exception:  # an unreadable string is reported elsewhere
+        return "password" in (conninfo or "") or bool(re.match(r"^\w+://[^/@]*:[^/@]*@", conninfo or ""))
+
+
+def describe_database(conninfo: str | None) -> str:
+    """``postgresql://user@host:port/dbname`` (never the password), libpq's defaults shown as libpq would use them."""
+    try:
+        p = conninfo_parts(conninfo)
+    except ValueError:
+        return "(unreadable connection string)"
+    if "service" in p and "host" not in p:
+        return f"service {p['service']}" + (f" (database {p['dbname']})" if "dbname" in p else "")
+    user = p.get("user") or _os_user()
+    host = p.get("host") or "(local socket)"  # libpq's default: the Unix-domain socket
+    host = f"(socket {host})" if host.startswith("/") else f"[{host}]" if ":" in host and not host.startswith("[") else host
+    port = p.get("port") or "5432"
+    return f"postgresql://{user + '@' if user else ''}{host}:{port}/{p.get('dbname') or user or '?'}"
+
+
+def _os_user() -> str:
+    """The operating-system user: libpq's default user name."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name in the environment or the password database
+        return ""
+
+
+def redact(conninfo: str | None) -> str | None:
+    """The connection string as written, its password replaced by ``***`` (for config dumps and manifests)."""
+    if not conninfo or not has_password(conninfo):
+        return conninfo
+    if "://" in conninfo:
+        out = re.sub(r"^(\w+://[^:/@?]*):[^@/?]*@", r"\1:***@", conninfo)
+        return re.sub(r"([?&]password=)[^&]*", r"\1***", out)
+    return re.sub(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", r"\1***", conninfo)
+
+
+def scrub(text: str, conninfo: str | None) -> str:
+    """``text`` with the connection string's password (as written and URL-decoded) replaced by ``***``."""
+    from urllib.parse import unquote
+
+    secrets = set()
+    try:
+        from psycopg.conninfo import conninfo_to_dict
+
+        pw = conninfo_to_dict(conninfo or "").get("password")
+        secrets |= {str(pw)} if pw else set()
+    except Exception:  # unreadable: fall back to the URL form below
+        pass
+    m = re.match(r"^\w+://[^:/@?]*:([^@/?]*)@", conninfo or "")
+    if m:
+        secrets |= {m.group(1), unquote(m.group(1))}
+    for s in sorted((s for s in secrets if s), key=len, reverse=True):
+        text = text.replace(s, "***")
+    return text
+
+
+def connect(conninfo: str | None, *, what: str, read_only: bool = False):
+    """A psycopg connection; ``what`` names the purpose in the error raised when it fails (no password in it)."""
+    import psycopg
+
+    try:
+        conn = psycopg.connect(conninfo or "", connect_timeout=CONNECT_TIMEOUT_S, application_name="ditan")
+    except psycopg.Error as exc:
+        reason = scrub(str(exc).strip().replace("\n", " "), conninfo)
+        raise DatabaseError(f"{what}: cannot connect to the database {describe_database(conninfo)} ({reason}); {CONNECT_HINT}") from None
+    conn.read_only = read_only
+    return conn
+
+
+# --- reading -----------------------------------------------------------------------------------------------------------
+
+
+def split_table(name: str) -> tuple[str, ...]:
+    """'schema.table' → ('schema', 'table'); 'table' → ('table',). Raises ValueError for anything else."""
+    parts = tuple(name.split("."))
+    if not 1 <= len(parts) <= 2 or not all(p.strip() for p in parts):
+        raise ValueError(f"'{name}' is not a table name: write table or schema.table (names are used as written, case kept)")
+    return parts
+
+
+def read_postgis(
+    conninfo: str | None,
+    *,
+    layer_name: str,
+    table: str | None = None,
+    query: str | None = None,
+    params: Mapping[str, Any] | None = None,
+    geometry_column: str | None = None,
+    crs: str | None = None,
+) -> gpd.GeoDataFrame:
+    """Read a table (``table``: 'schema.table' or 'table') or a SELECT (``query`` with ``params``) from PostGIS.
+
+    The frame holds every non-geometry column (PostgreSQL numeric as float) and the geometry, like
+    :func:`spatial.io.vector.read_vector`; ``crs`` declares the data's CRS (overriding the SRID; 'gcj02'
+    or 'bd09' convert Chinese web-map degrees to WGS 84). ``attrs["source_crs"]`` names the CRS read in.
+    """
+    if (table is None) == (query is None):
+        raise ValueError("read_postgis needs exactly one of table and query")
+    label = f"table {table}" if table is not None else "SQL query"
+    try:
+        parts = split_table(table) if table is not None else ()
+    except ValueError as exc:
+        raise LayerError(f"layer '{layer_name}': {exc}") from None
+    where = f"layer '{layer_name}' ({label} in {describe_database(conninfo)})"
+    import psycopg
+    from psycopg import sql
+
+    with connect(conninfo, what=f"layer '{layer_name}'", read_only=True) as conn:
+        try:
+            geo_oids = _geometry_oids(conn, where)
+            if table is not None:
+                ident = sql.Identifier(*parts)
+                _require_table(conn, ident, table, where)
+                cur = conn.execute(sql.SQL("SELECT * FROM {}").format(ident))
+            else:
+                cur = conn.execute(query, dict(params) if params else None)  # type: ignore[arg-type]  # the config's own SQL
+            if cur.description is None:
+                raise LayerError(f"{where}: the statement returns no rows; write a SELECT")
+            names = [c.name for c in cur.description]
+            geom_i = _geometry_index(cur.description, geo_oids, geometry_column, where)
+            typmod_srid = _typmod_srid(cur.pgresult.fmod(geom_i) if cur.pgresult is not None else -1)
+            rows = cur.fetchall()
+            numeric = [i for i, c in enumerate(cur.description) if c.type_code == NUMERIC_OID]
+            frame, geoms = _frame(names, rows, geom_i, numeric, where)
+            srid = _srid(geoms, typmod_srid, where)
+            source = _srid_crs(conn, srid, where) if srid else None
+        except psycopg.Error as exc:
+            msg = scrub(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__, conninfo)
+            raise LayerError(f"{where}: the database refused the read: {msg}; check the table name, the SQL and its params") from None
+    log.debug("%s: %d rows, SRID %s", where, len(frame), srid)
+    gname = "geometry" if "geometry" not in frame.columns else names[geom_i]
+    gdf = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, name=gname), crs=source)
+    return _declare_crs(gdf, crs, source, layer_name, label)
+
+
+def _geometry_oids(conn, where: str) -> set[int]:
+    oids = {r[0] for r in conn.execute("SELECT oid FROM pg_type WHERE typname = ANY(%s)", [list(GEOMETRY_TYPES)]).fetchall()}
+    if not oids:
+        raise LayerError(f"{where}: the database has no PostGIS; install it there (CREATE EXTENSION postgis)")
+    return oids
+
+
+def _require_table(conn, ident, table: str, where: str) -> None:
+    """Stop with the near names when the table does not exist (names are case-sensitive as written)."""
+    if conn.execute("SELECT to_regclass(%s)", [ident.as_string(conn)]).fetchone()[0] is not None:
+        return
+    rel = split_table(table)[-1]
+    near = [f"{s}.{t}" for s, t in conn.execute(
+        "SELECT table_schema, table_name FROM information_schema.tables WHERE lower(table_name) = lower(%s) ORDER BY 1, 2",
+        [rel]).fetchall()]  # fmt: skip
+    hint = f"; did you mean {', '.join(near)}? (names are used as written: case and spaces kept)" if near else ""
+    raise LayerError(f"{where}: no such table or view, or no right to read it{hint}")
+
+
+def _geometry_index(description, geo_oids: set[int], wanted: str | None, where: str) -> int:
+    names = [c.name for c in description]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise LayerError(f"{where}: the column name(s) {', '.join(dup)} repeat; give the columns distinct names (AS …)")
+    geo = [i for i, c in enumerate(description) if c.type_code in geo_oids]
+    if wanted is not None:
+        if wanted not in names:
+            raise LayerError(f"{where}: geometry_column '{wanted}' is not among its columns ({', '.join(names)})")
+        if names.index(wanted) not in geo:
+            raise LayerError(f"{where}: geometry_column '{wanted}' is not a PostGIS geometry or geography")
+        return names.index(wanted)
+    if not geo:
+        raise LayerError(f"{where}: no geometry column among {', '.join(names)}; select one (for coordinates: "
+                         "ST_SetSRID(ST_MakePoint(lon, lat), 4326) AS geom)")  # fmt: skip
+    if len(geo) > 1:
+        raise LayerError(f"{where}: several geometry columns ({', '.join(names[i] for i in geo)}); name one with geometry_column:")
+    return geo[0]
+
+
+def _typmod_srid(typmod: int) -> int | None:
+    """The SRID of a ``geometry(type, srid)`` column from its type modifier (PostGIS' TYPMOD_GET_SRID); None when free."""
+    if typmod is None or typmod < 0:
+        return None
+    return (((typmod & 0x0FFFFF00) - (typmod & 0x08000000)) >> 8) or None
+
+
+def _frame(names: list[str], rows: list[tuple], geom_i: int, numeric: list[int], where: str) -> tuple[pd.DataFrame, np.ndarray]:
+    cols = list(zip(*rows, strict=True)) if rows else [() for _ in names]
+    data = {}
+    for i, name in enumerate(names):
+        if i == geom_i:
+            continue
+        values = cols[i]
+        if i in numeric:  # numeric arrives as Decimal: read as float, as GDAL reads a file's Real fields
+            values = [float(v) if isinstance(v, Decimal) else v for v in values]
+            data[name] = pd.Series(values, dtype=float)
+        else:
+            data[name] = pd.Series(values, dtype=object if not values else None)
+    try:
+        geoms = shapely.from_wkb(np.array(cols[geom_i], dtype=object))
+    except (GEOSException, NotImplementedError) as exc:  # GEOS reads no curves (CIRCULARSTRING, CURVEPOLYGON …)
+        raise LayerError(f"{where}: a geometry cannot be read ({exc}); curved geometries: select ST_CurveToLine(geom) in sql:") from None
+    return pd.DataFrame(data, index=pd.RangeIndex(len(rows))), geoms
+
+
+def _srid(geoms: np.ndarray, typmod_srid: int | None, where: str) -> int | None:
+    """The one SRID of the rows (0: none), else the column's; mixed SRIDs stop the read."""
+    present = geoms[~shapely.is_missing(geoms)]
+    srids = np.unique(shapely.get_srid(present)) if len(present) else np.array([], dtype=int)
+    if len(srids) > 1:
+        raise LayerError(f"{where}: the rows mix SRIDs {', '.join(map(str, srids))}; select them in one (ST_Transform(geom, 4326)) "
+                         "or read each SRID as its own layer")  # fmt: skip
+    if len(srids):
+        return int(srids[0]) or None
+    return typmod_srid
+
+
+def _srid_crs(conn, srid: int, where: str) -> CRS:
+    row = conn.execute("SELECT auth_name, auth_srid, srtext FROM spatial_ref_sys WHERE srid = %s", [srid]).fetchone()
+    if row is None:
+        raise LayerError(f"{where}: SRID {srid} is not in the database's spatial_ref_sys; declare the CRS in the config (crs: EPSG:…)")
+    auth, code, wkt = row
+    try:
+        return CRS.from_user_input(f"{auth}:{code}") if auth and code else CRS.from_wkt(wkt)
+    except Exception:  # pyproj.CRSError: an authority pyproj lacks; fall back to the WKT
+        try:
+            return CRS.from_wkt(wkt)
+        except Exception:
+            raise LayerError(f"{where}: SRID {srid} ({auth}:{code}) is unknown to PROJ; declare the CRS in the config (crs: …)") from None
+
+
+def _declare_crs(gdf: gpd.GeoDataFrame, crs: str | None, source: CRS | None, layer_name: str, label: str) -> gpd.GeoDataFrame:
+    """The config's ``crs`` over the SRID; no CRS at all (SRID 0) is an error, as for a file without one."""
+    system = china_system(crs)
+    if system is not None:
+        if source is not None and not source.is_geographic:
+            raise LayerError(
+                f"layer '{layer_name}': the config says crs: {system} ({SYSTEM_NAMES[system]}, longitude/latitude in degrees) "
+                f"but the {label} carries SRID {source.to_epsg() or source.name}, a projected CRS; they contradict each other. "
+                f"Remove crs: {system} to use the SRID, or fix the SRID (ST_SetSRID) if the data really is {system}"
+            )
+        gdf = gdf.set_crs(4326, allow_override=True)
+        check_coordinates(gdf, layer_name, declared=system)
+        return to_wgs84(gdf, system)  # attrs["source_crs"]: the system
+    if crs is not None:
+        gdf = gdf.set_crs(crs, allow_override=True)
+    if gdf.crs is None:
+        if len(gdf) == 0:  # no rows and no SRID on the column: nothing can be misplaced
+            gdf = gdf.set_crs(4326)
+        else:
+            raise CRSError(f"layer '{layer_name}' ({label}) has no coordinate system (SRID 0); declare it in the config: "
+                           "crs: EPSG:4326 (or the CRS it is in), or set the SRID in the database (ST_SetSRID)")  # fmt: skip
+    check_coordinates(gdf, layer_name, declared=crs)
+    gdf.attrs["source_crs"] = crs if crs is not None else CRS.from_user_input(gdf.crs).to_string()
+    return gdf
