@@ -222,7 +222,7 @@ def _run(cfg, args, console) -> int:
 
     out = args.out or Path("out") / cfg.name
     stages = ["load", "roads", "intensity", "land use", "green coverage", "walk network", "network distances",
-              "life circles and 500 m", "service areas", "compliance", "scenario", "map", "write"]  # fmt: skip
+              "life circles and 500 m", "service areas", "compliance", "scenario", "map", "write", "database"]  # fmt: skip
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
                   disable=args.quiet, transient=True) as prog:  # fmt: skip
         task = prog.add_task("starting", total=len(stages))
