@@ -14,14 +14,15 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import platform
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from compare_peers import machine  # noqa: E402  (one machine description for both benchmarks)
+
 DATA = HERE / "data"
 RESULTS = HERE / "results"
 README = HERE / "README.md"
@@ -50,14 +51,6 @@ print(json.dumps({"seconds": dt, "nodes": n, "ways": w, "highway_ways_read": len
 
 def label(n: int) -> str:
     return f"{n // 1_000_000}M" if n >= 1_000_000 else f"{n // 1000}k"
-
-
-def machine() -> dict:
-    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines() if ln.startswith("model name")),
-               platform.processor())  # fmt: skip
-    mem_kb = next(int(ln.split()[1]) for ln in Path("/proc/meminfo").read_text().splitlines() if ln.startswith("MemTotal"))
-    return {"cpu": cpu, "cores": os.cpu_count(), "ram_gb": round(mem_kb / 2**20, 1), "python": platform.python_version(),
-            "platform": platform.platform()}  # fmt: skip
 
 
 def ensure_city(n: int) -> Path:

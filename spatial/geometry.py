@@ -8,7 +8,9 @@ keep results in small pieces instead:
   the "interiors intersect" relation), so that work on overlaps is done on those alone;
 - :func:`merge_touching` unions only polygons that touch or overlap, group by group;
 - :func:`tiled_union` unions polygons tile by tile (a square grid): the result is the same
-  area, cut along the tile lines into pieces that do not overlap.
+  area, cut along the tile lines into pieces that do not overlap;
+- :func:`partition` cuts overlapping polygons into the faces of their planar partition (land-use
+  faces, resolved building footprints), each face knowing the polygons it lies in.
 """
 
 from __future__ import annotations
@@ -52,15 +54,9 @@ def merge_touching(geoms: np.ndarray) -> np.ndarray:
     label = _components(len(geoms), a[a < b], b[a < b])
     size = np.bincount(label)
     alone = size[label] == 1
-    out = [shapely.get_parts(geoms[alone])]
     grouped = np.flatnonzero(~alone)
-    if len(grouped):
-        order = grouped[np.argsort(label[grouped], kind="stable")]
-        bounds = np.flatnonzero(np.r_[True, label[order][1:] != label[order][:-1], True])
-        # one union per group of touching polygons (groups are few and small next to the polygons)
-        unions = [shapely.union_all(order_geoms) for order_geoms in np.split(geoms[order], bounds[1:-1])]
-        out.append(shapely.get_parts(np.asarray(unions, dtype=object)))
-    return np.concatenate(out)
+    unions = _union_by_label(geoms[grouped], label[grouped])
+    return np.concatenate([shapely.get_parts(geoms[alone]), shapely.get_parts(unions)])
 
 
 def tiled_union(geoms: np.ndarray, tile_m: float = 2000.0) -> np.ndarray:
@@ -78,10 +74,28 @@ def tiled_union(geoms: np.ndarray, tile_m: float = 2000.0) -> np.ndarray:
     ix, iy = ix.ravel(), iy.ravel()
     tiles = shapely.box(x0 + ix * tile_m, y0 + iy * tile_m, x0 + (ix + 1) * tile_m, y0 + (iy + 1) * tile_m)
     gi, ti = shapely.STRtree(tiles).query(geoms, predicate="intersects")
-    clipped = shapely.intersection(geoms[gi], tiles[ti])
-    order = np.argsort(ti, kind="stable")
-    ti, clipped = ti[order], clipped[order]
-    bounds = np.flatnonzero(np.r_[True, ti[1:] != ti[:-1], True])
-    # one union per tile: the loop is over a grid of tiles, not over features
-    out = np.asarray([shapely.union_all(part) for part in np.split(clipped, bounds[1:-1])], dtype=object)
+    out = _union_by_label(shapely.intersection(geoms[gi], tiles[ti]), ti)
     return out[~shapely.is_empty(out)]
+
+
+def _union_by_label(geoms: np.ndarray, label: np.ndarray) -> np.ndarray:
+    """One union per distinct label, in label order (the loop is over groups or tiles, not features)."""
+    if not len(geoms):
+        return np.array([], dtype=object)
+    order = np.argsort(label, kind="stable")
+    bounds = np.flatnonzero(np.r_[True, label[order][1:] != label[order][:-1], True])
+    return np.asarray([shapely.union_all(part) for part in np.split(geoms[order], bounds[1:-1])], dtype=object)
+
+
+def partition(polys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Planar partition of (overlapping) polygons: (faces, face position, polygon position) per containment.
+
+    The polygons' rings are noded and polygonised into faces of positive area; each pair says that a
+    face lies within a polygon. A face inside no polygon (a courtyard, a gap enclosed by polygons)
+    has no pair. Callers pick, per face, the polygon whose attributes it takes.
+    """
+    polys = np.asarray(polys, dtype=object)
+    faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(shapely.union_all(shapely.boundary(polys))))).ravel()
+    faces = faces[shapely.area(faces) > 0]
+    fi, pi = shapely.STRtree(polys).query(shapely.point_on_surface(faces), predicate="within")
+    return faces, fi, pi

@@ -24,6 +24,7 @@ import pandas as pd
 import shapely
 
 from spatial.crs import ensure_projected
+from spatial.geometry import partition
 from spatial.indicators.allocate import polygon_pieces
 
 #: plausible floor counts; values outside are treated as unknown (issue a repair, not a number)
@@ -101,12 +102,8 @@ def resolve_overlaps(buildings: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, dic
     alone = np.setdiff1d(np.arange(len(geoms)), involved)
     face_geoms, face_src = np.empty(0, dtype=object), np.empty(0, dtype=np.int64)
     if len(involved):
-        sub = geoms[involved]
-        lines = shapely.union_all(shapely.boundary(sub))
-        faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(lines))).ravel()
-        faces = faces[shapely.area(faces) > 0]
         # a face lies inside or outside each footprint; faces inside none (courtyards) are dropped
-        fi, si = shapely.STRtree(sub).query(shapely.point_on_surface(faces), predicate="within")
+        faces, fi, si = partition(geoms[involved])
         bi = involved[si]
         cand = pd.DataFrame({"face": fi, "floors": -buildings["floors"].to_numpy(dtype=float)[bi], "building": bi})
         order = ["face", "floors"]

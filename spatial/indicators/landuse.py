@@ -14,7 +14,7 @@ import pandas as pd
 import shapely
 
 from spatial.crs import ensure_projected
-from spatial.geometry import overlap_groups
+from spatial.geometry import overlap_groups, partition
 from spatial.indicators.allocate import polygon_pieces
 from spatial.landuse.classes import LANDUSE_CLASSES
 from spatial.landuse.codes import community_service_separable
@@ -39,11 +39,7 @@ def landuse_faces(landuse: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     over = np.flatnonzero(~alone)
     if len(over):
         sub = geoms[over]
-        rings = shapely.boundary(sub)
-        faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(shapely.union_all(rings)))).ravel()
-        faces = faces[shapely.area(faces) > 0]
-        probe = shapely.point_on_surface(faces)
-        fi, pi = shapely.STRtree(sub).query(probe, predicate="within")
+        faces, fi, pi = partition(sub)
         area = shapely.area(sub)
         pick = pd.DataFrame({"face": fi, "poly": pi, "area": area[pi]}).sort_values(["face", "area", "poly"]).drop_duplicates("face")
         faces_alone = np.concatenate([faces_alone, faces[pick["face"].to_numpy()]])

@@ -29,8 +29,8 @@ import shapely
 from pyproj import CRS
 from shapely.errors import GEOSException
 
-from spatial.chinacrs import SYSTEM_NAMES, check_coordinates, china_system, to_wgs84
-from spatial.errors import CRSError, LayerError
+from spatial.errors import LayerError
+from spatial.io.vector import declare_crs
 
 log = logging.getLogger(__name__)
 #: libpq's environment variables for the parts of a connection (used when the connection string leaves them out)
@@ -208,7 +208,7 @@ def read_postgis(
     log.debug("%s: %d rows, SRID %s", where, len(frame), srid)
     gname = "geometry" if "geometry" not in frame.columns else names[geom_i]
     gdf = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, name=gname), crs=source)
-    return _declare_crs(gdf, crs, source, layer_name, label)
+    return _declare_crs(gdf, crs, layer_name, label)
 
 
 def _geometry_oids(conn, where: str) -> set[int]:
@@ -302,27 +302,9 @@ def _srid_crs(conn, srid: int, where: str) -> CRS:
             raise LayerError(f"{where}: SRID {srid} ({auth}:{code}) is unknown to PROJ; declare the CRS in the config (crs: …)") from None
 
 
-def _declare_crs(gdf: gpd.GeoDataFrame, crs: str | None, source: CRS | None, layer_name: str, label: str) -> gpd.GeoDataFrame:
+def _declare_crs(gdf: gpd.GeoDataFrame, crs: str | None, layer_name: str, label: str) -> gpd.GeoDataFrame:
     """The config's ``crs`` over the SRID; no CRS at all (SRID 0) is an error, as for a file without one."""
-    system = china_system(crs)
-    if system is not None:
-        if source is not None and not source.is_geographic:
-            raise LayerError(
-                f"layer '{layer_name}': the config says crs: {system} ({SYSTEM_NAMES[system]}, longitude/latitude in degrees) "
-                f"but the {label} carries SRID {source.to_epsg() or source.name}, a projected CRS; they contradict each other. "
-                f"Remove crs: {system} to use the SRID, or fix the SRID (ST_SetSRID) if the data really is {system}"
-            )
-        gdf = gdf.set_crs(4326, allow_override=True)
-        check_coordinates(gdf, layer_name, declared=system)
-        return to_wgs84(gdf, system)  # attrs["source_crs"]: the system
-    if crs is not None:
-        gdf = gdf.set_crs(crs, allow_override=True)
-    if gdf.crs is None:
-        if len(gdf) == 0:  # no rows and no SRID on the column: nothing can be misplaced
-            gdf = gdf.set_crs(4326)
-        else:
-            raise CRSError(f"layer '{layer_name}' ({label}) has no coordinate system (SRID 0); declare it in the config: "
-                           "crs: EPSG:4326 (or the CRS it is in), or set the SRID in the database (ST_SetSRID)")  # fmt: skip
-    check_coordinates(gdf, layer_name, declared=crs)
-    gdf.attrs["source_crs"] = crs if crs is not None else CRS.from_user_input(gdf.crs).to_string()
-    return gdf
+    if crs is None and gdf.crs is None and len(gdf) == 0:  # no rows and no SRID on the column: nothing can be misplaced
+        gdf = gdf.set_crs(4326)
+    return declare_crs(gdf, crs, layer_name=layer_name, source=label, source_crs="the SRID",
+                       fix="fix the SRID (ST_SetSRID)", no_crs_fix=", or set the SRID in the database (ST_SetSRID)")  # fmt: skip

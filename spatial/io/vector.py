@@ -49,13 +49,36 @@ def read_vector(
             f"layer '{layer_name}': could not read {path}: the file is damaged, truncated or not of a supported kind ({exc}); "
             "export it again (GeoPackage, Shapefile, GeoJSON, GeoParquet or CSV)"
         ) from exc
+    return declare_crs(gdf, crs, layer_name=layer_name, source=path.name, source_crs="the file's CRS",
+                       fix="fix the file's CRS (.prj / GeoPackage SRS)")  # fmt: skip
+
+
+def declare_crs(gdf: gpd.GeoDataFrame, crs: str | None, *, layer_name: str, source: str, source_crs: str, fix: str,
+                no_crs_fix: str = "") -> gpd.GeoDataFrame:  # fmt: skip
+    """Apply the config's ``crs`` to data read with its own CRS (or none), and check the coordinates against it.
+
+    Shared by the file and the database readers: ``source`` names where the data came from (a file
+    name, a table), ``source_crs`` its own CRS in words, ``fix`` how to mend that CRS, and
+    ``no_crs_fix`` an extra hint when there is none. 'gcj02' / 'bd09' are converted to WGS 84. The
+    result's ``attrs["source_crs"]`` names the CRS the data was read in.
+    """
     system = china_system(crs)
     if system is not None:
-        return _from_china_system(gdf, system, path, layer_name)
+        if gdf.crs is not None and not CRS.from_user_input(gdf.crs).is_geographic:
+            own = CRS.from_user_input(gdf.crs)
+            raise LayerError(
+                f"layer '{layer_name}': the config says crs: {system} ({SYSTEM_NAMES[system]}, longitude/latitude in degrees) "
+                f"but {source} carries its own projected CRS {own.name} ({own.to_string()}); they contradict each other. "
+                f"Remove crs: {system} to use {source_crs}, or {fix} if the data really is {system}"
+            )
+        gdf = gdf.set_crs(4326, allow_override=True) if gdf.crs is None else gdf
+        check_coordinates(gdf, layer_name, declared=system)
+        return to_wgs84(gdf, system)
     if crs is not None:
         gdf = gdf.set_crs(crs, allow_override=True)
     if gdf.crs is None:
-        raise CRSError(f"layer '{layer_name}' ({path.name}) has no coordinate system; declare it in the config: crs: EPSG:4326 (or the CRS it is in)")
+        raise CRSError(f"layer '{layer_name}' ({source}) has no coordinate system; declare it in the config: crs: EPSG:4326 "
+                       f"(or the CRS it is in){no_crs_fix}")  # fmt: skip
     check_coordinates(gdf, layer_name, declared=crs)
     gdf.attrs["source_crs"] = crs if crs is not None else CRS.from_user_input(gdf.crs).to_string()
     return gdf
@@ -72,19 +95,6 @@ def _read_fixing_rings(path: Path, layer: str | None) -> gpd.GeoDataFrame:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     gdf.attrs["rings_closed"] = len(closed)
     return gdf
-
-
-def _from_china_system(gdf: gpd.GeoDataFrame, system: str, path: Path, layer_name: str) -> gpd.GeoDataFrame:
-    """Read coordinates as GCJ-02 / BD-09 degrees and convert them to WGS 84 (EPSG:4326)."""
-    if gdf.crs is not None and not CRS.from_user_input(gdf.crs).is_geographic:
-        own = CRS.from_user_input(gdf.crs)
-        raise LayerError(
-            f"layer '{layer_name}': the config says crs: {system} ({SYSTEM_NAMES[system]}, longitude/latitude in degrees) "
-            f"but {path.name} carries its own projected CRS {own.name} ({own.to_string()}); they contradict each other. "
-            f"Remove crs: {system} to use the file's CRS, or fix the file's CRS (.prj / GeoPackage SRS) if the data really is {system}"
-        )
-    check_coordinates(gdf, layer_name, declared=system)
-    return to_wgs84(gdf, system)
 
 
 def _read_csv(path: Path, layer_name: str, x: str | None, y: str | None, encoding: str | None) -> gpd.GeoDataFrame:
