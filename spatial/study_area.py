@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import geopandas as gpd
 import numpy as np
@@ -44,6 +44,9 @@ class StudyArea:
     code_system: str = "osm"  # the land-use code system of ``landuse``
     has_facility_source: bool = True  # False: no POI layer and no OSM file, life circles not assessable
     has_station_source: bool = True  # False: no station layer and no OSM file, 500 m indicators not assessable
+    #: input layers with no source at all, by key (roads, buildings, landuse, vegetation, facilities, stations) → why,
+    #: in English (e.g. "the OSM file has no building ways and inputs.buildings is not set"); their indicators are NaN
+    absent: dict[str, str] = field(default_factory=dict)
 
 
 def reach_zone(units: gpd.GeoDataFrame, distance_m: float) -> shapely.Geometry:

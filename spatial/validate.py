@@ -46,11 +46,30 @@ class LayerRecord:
         return self.read == self.kept + self.repaired_total + self.dropped_total
 
 
+@dataclass
+class DataGap:
+    """Something the indicators need that no source holds anywhere in the study window (not a service gap)."""
+
+    what: str  # e.g. "life-circle category elderly_home 养老院 Elderly home", "layer buildings"
+    fix: str  # what the user can do, e.g. "add a POI layer or confirm none exists (life_circle.confirmed_absent)"
+    columns: tuple[str, ...] = ()  # the indicator columns left NaN by it
+
+
 class Ledger:
     """The data-quality ledger of one run."""
 
     def __init__(self) -> None:
         self.records: dict[str, LayerRecord] = {}
+        self.gaps: dict[str, DataGap] = {}  # by ``what``; one row each in data_quality.csv (layer "data gap")
+
+    def gap(self, what: str, fix: str, columns: tuple[str, ...] | list[str] = ()) -> DataGap:
+        """Name a data gap (once per ``what``; columns are added up)."""
+        g = self.gaps.get(what)
+        if g is None:
+            g = self.gaps[what] = DataGap(what, fix, tuple(columns))
+        else:
+            g.columns = tuple(dict.fromkeys(g.columns + tuple(columns)))
+        return g
 
     def layer(self, name: str) -> LayerRecord:
         if name not in self.records:
@@ -76,6 +95,11 @@ class Ledger:
                     "note": r.note,
                 }
             )
+        for g in self.gaps.values():
+            cols = f" (NaN: {', '.join(g.columns)})" if g.columns else ""
+            rows.append({"layer": f"data gap: {g.what}", "features_read": 0, "kept": 0, "repaired": 0, "repaired_how": "",
+                         "dropped": 0, "dropped_why": "", "outside_study_area": 0, "flagged": 0, "flagged_why": "",
+                         "balanced": True, "note": f"DATA GAP 数据缺失: {g.fix}{cols}"})  # fmt: skip
         return pd.DataFrame(rows)
 
 
