@@ -102,16 +102,20 @@ def _geojson(parent: folium.Map | folium.FeatureGroup, gdf: gpd.GeoDataFrame, pr
 
 
 def _add_units(m: folium.Map, units: gpd.GeoDataFrame, indicators: Mapping[str, Indicator], color_by: str, keys: Sequence[str],
-               compliance: pd.DataFrame | None) -> tuple[folium.GeoJson, dict]:  # fmt: skip
-    """The units layer (tooltip: key indicators; popup: every indicator) and the colouring schemes."""
+               compliance: pd.DataFrame | None, reasons: pd.DataFrame | None = None) -> tuple[folium.GeoJson, dict]:  # fmt: skip
+    """The units layer (tooltip: key indicators; popup: every indicator, a NaN with its reason) and the colouring schemes."""
     ids = [_esc(i) for i in units.index]
     props: dict[str, pd.Series | list] = {"uid": ids, "name": _col(units, "name") if "name" in units.columns else ids}
     cols = [c for c in indicators if c in units.columns and c not in ("name", "unit_id")]
     if color_by not in cols:
         cols.insert(0, color_by)
     popup = {"uid": "单元编号 Unit id", "name": "单元名称 Unit name"}
+    why = _reason_text(reasons, units.index)
     for i, col in enumerate(cols):
         props[f"t{i}"] = _col(units, col, _fmt)
+        if col in why:
+            text = why[col].reindex(units.index)
+            props[f"t{i}"] = [f"{MISSING} 无法评估：{_esc(t)}" if isinstance(t, str) else v for v, t in zip(props[f"t{i}"], text, strict=True)]
         popup[f"t{i}"] = indicators[col].label if col in indicators else col
     numeric = [c for c in cols if pd.api.types.is_numeric_dtype(units[c]) and not pd.api.types.is_bool_dtype(units[c])]
     chosen = [color_by] + [k for k in keys if k in numeric and k != color_by]
@@ -140,6 +144,15 @@ def _add_units(m: folium.Map, units: gpd.GeoDataFrame, indicators: Mapping[str, 
     cfg = {"title": "单元着色 Colour units by", "schemes": schemes, "active": 0,
            "unit": {**st.UNIT_STYLE, "className": ""}, "nodata": st.NODATA_STYLE}  # fmt: skip
     return layer, cfg
+
+
+def _reason_text(reasons: pd.DataFrame | None, units: pd.Index) -> dict[str, pd.Series]:
+    """Column → the reason of each NaN, by unit ('中文 / English')."""
+    if reasons is None or reasons.empty:
+        return {}
+    r = reasons[reasons["unit_id"].isin(units)].drop_duplicates(["unit_id", "column"])
+    text = r["reason_zh"].astype(str) + " / " + r["reason_en"].astype(str)
+    return {col: pd.Series(text[g.index].to_numpy(), index=g["unit_id"].to_numpy()) for col, g in r.groupby("column", sort=False)}
 
 
 # --- input layers --------------------------------------------------------------------------------
@@ -361,7 +374,7 @@ def build_map(
     service_areas: gpd.GeoDataFrame | None = None, landuse: gpd.GeoDataFrame | None = None,
     gaps: gpd.GeoDataFrame | None = None,
     compliance: pd.DataFrame | None = None, key_indicators: Sequence[str] = st.KEY_INDICATORS,
-    attribution: str = "© OpenStreetMap contributors (ODbL)", tiles: bool = True,
+    attribution: str = "© OpenStreetMap contributors (ODbL)", tiles: bool = True, reasons: pd.DataFrame | None = None,
 ) -> folium.Map:  # fmt: skip
     """An interactive map of the units, coloured by a selectable indicator, plus the optional input layers.
 
@@ -394,7 +407,7 @@ def build_map(
         group, legend = _add_landuse(m, landuse, units.crs)
         toggled, legends = [group], [legend]
         swatches[LANDUSE_LAYER] = st.fill_swatch("linear-gradient(90deg,#FFFF2D 33%,#FF7FBF 33% 66%,#00C000 66%)", "#666")
-    units_layer, cfg = _add_units(m, u, indicators, color_by, key_indicators, compliance)
+    units_layer, cfg = _add_units(m, u, indicators, color_by, key_indicators, compliance, reasons)
     swatches[UNITS_LAYER] = st.fill_swatch(f"linear-gradient(90deg,{','.join(st.SEQUENTIAL)})", "#333")
     categories = categories or {}
     has_facilities = facilities is not None and not facilities.empty

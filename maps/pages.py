@@ -28,10 +28,13 @@ def _first(text: str, n: int = 3) -> str:
 
 def screening_map(units: gpd.GeoDataFrame, table: pd.DataFrame, *, method: str, profile_zh: str, attribution: str,
                   tiles: bool = True) -> str:  # fmt: skip
-    """HTML page of a screening: units coloured by score, tooltip with rank, score and the first reasons; the shortlist outlined in red.
+    """HTML page of a screening: units coloured by score, the shortlist outlined in red, units not ranked uncoloured.
 
-    ``table`` is the screening table (unit_id, name, rank, score, binding_met, binding_assessable, level, level_zh,
-    shortlisted, reasons_met, reasons_missed); ``units`` the candidate geometries indexed by unit id, in a metric CRS.
+    The tooltip gives rank (or why the unit is not ranked: no residents), score, rules assessed and the first reasons.
+
+    ``table`` is the screening table (unit_id, name, rank, score, rules_assessed, binding_met, binding_assessable, level,
+    level_zh, shortlisted, not_ranked, reasons_met, reasons_missed; rank empty where not ranked); ``units`` the candidate
+    geometries indexed by unit id, in a metric CRS.
     """
     t = table.set_index("unit_id")
     u = _prep(units[["geometry"]].join(t, how="inner"), "units")
@@ -41,8 +44,9 @@ def screening_map(units: gpd.GeoDataFrame, table: pd.DataFrame, *, method: str, 
     breaks = st.class_breaks(values, k=5, method="quantile")
     colors = st.class_colors(len(breaks) - 1)
     props = {
-        "uid": [_esc(i) for i in u.index], "name": [_esc(v) for v in u["name"]], "rank": [str(int(r)) for r in u["rank"]],
-        "score": [fmt(v) for v in u["score"]],
+        "uid": [_esc(i) for i in u.index], "name": [_esc(v) for v in u["name"]],
+        "rank": [_esc(nr or "—") if pd.isna(r) else str(int(r)) for r, nr in zip(u["rank"], u.get("not_ranked", [""] * len(u)), strict=True)],
+        "score": [fmt(v) for v in u["score"]], "assessed": [_esc(v) for v in u.get("rules_assessed", ["—"] * len(u))],
         "binding": [f"{a}/{b}" for a, b in zip(u["binding_met"], u["binding_assessable"], strict=True)],
         "level": [_esc(v or "—") for v in u["level_zh"].where(u["level_zh"] != "", u["level"])],
         "short": [_esc("入围 yes" if s == "yes" else "否 no") for s in u["shortlisted"]],
@@ -50,7 +54,7 @@ def screening_map(units: gpd.GeoDataFrame, table: pd.DataFrame, *, method: str, 
         "c": [int(c) for c in st.classify(values, breaks)], "s": [int(s == "yes") for s in u["shortlisted"]],
     }  # fmt: skip
     tip = {"rank": "排名 Rank", "uid": "单元编号 Unit id", "name": "单元名称 Unit name", "score": f"得分 Score ({method})",
-           "binding": "约束性达标 Binding met", "level": "可达等级 Level", "short": "入围 Shortlisted",
+           "assessed": "规则可评估 Rules assessed", "binding": "约束性达标 Binding met", "level": "可达等级 Level", "short": "入围 Shortlisted",
            "met": "达标项 Rules met", "missed": "未达标项 Rules missed"}  # fmt: skip
 
     def style(feature: dict) -> dict:
@@ -67,6 +71,8 @@ def screening_map(units: gpd.GeoDataFrame, table: pd.DataFrame, *, method: str, 
     StepColormap(colors, index=breaks, vmin=breaks[0], vmax=breaks[-1], caption=f"得分 Score ({method})").add_to(m)
     extras = _Extras([], attribution)
     row = '<div><span class="ditan-sw" style="border:3px solid #d7191c;background:none"></span>入围 Shortlisted</div>'
+    if pd.isna(u["rank"]).any():
+        row += f'<div><span class="ditan-sw" style="background:{st.NODATA_COLOR}"></span>未参与排序 Not ranked</div>'
     extras.body = extras.body.removesuffix("</div>") + row + "</div>"
     extras.add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)

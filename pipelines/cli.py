@@ -9,8 +9,18 @@ import warnings
 from pathlib import Path
 
 DEFAULT_CONFIG = Path("pipelines/configs/beijing_haidian.yaml")
-SUMMARY = ("road_density_km_per_km2", "far_ratio", "green_space_ratio_pct", "green_coverage_pct",
-           "lc_15min_all_pct", "bus_stop_500m_radius_pct", "bus_stop_500m_network_pct")  # fmt: skip
+
+
+def summary_columns(res, radius_m: float) -> list[str]:
+    """The columns of the run summary: built from the run's own tiers and radius (whatever their ids and values)."""
+    from spatial.standards import columns
+
+    tiers = [c.removeprefix("lc_").removesuffix("_all_pct") for c in res.columns if c.startswith("lc_") and c.endswith("_all_pct")]
+    wanted = ["road_density_km_per_km2", "far_ratio", "green_space_ratio_pct", "green_coverage_pct"]
+    if tiers:
+        wanted += [columns.lc_all(tiers[-1]), columns.lc_score(tiers[-1])]
+    wanted += [columns.proximity("bus_stop", radius_m, "radius"), columns.proximity("bus_stop", radius_m, "network")]
+    return [c for c in wanted if c in res.columns]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -121,6 +131,10 @@ def _main(argv: list[str] | None) -> int:
             return _run_batch(args, console)
         cfg = load_config(args.config, deriving_units=args.command == "units")
         if args.command == "check-config":
+            if cfg.bounds or (cfg.inputs.osm and cfg.inputs.osm.bounds):  # bounds far from the data: the stored extents say so
+                from pipelines.load import check_bounds_overlap, config_extents
+
+                check_bounds_overlap(cfg, *config_extents(cfg))
             console.print(f"[green]✓[/] {args.config} is valid")
             return 0
         if args.command == "units":
@@ -236,8 +250,10 @@ def _run(cfg, args, console) -> int:
             result = run(cfg, out, timer=Timer(on_stage=on_stage), scenario=args.scenario)
     if not args.quiet:
         res = result.result
-        inds = [res.columns[c] for c in SUMMARY]
-        caption = " · ".join(f"{i.zh} = {i.en}" for i in inds) + " · — = not assessable (no residential floor area)"
+        shown = summary_columns(res, cfg.transit.radius_m)
+        inds = [res.columns[c] for c in shown]
+        caption = (" · ".join(f"{i.zh} = {i.en}" for i in inds)
+                   + " · — = 无法评估 not assessable (reason in indicators.xlsx, sheet 无法评估 not_assessable)")  # fmt: skip
         table = Table(title=f"ditan · {_escape(cfg.title or cfg.name)} · {len(res.indicators)} units · {result.study.crs.name}",
                       caption=caption)  # fmt: skip
         table.add_column("单元 unit", no_wrap=True)
@@ -245,8 +261,13 @@ def _run(cfg, args, console) -> int:
         for ind in inds:
             table.add_column(f"{ind.zh}\n{ind.unit}", justify="right")
         for uid, row in res.indicators.iterrows():
-            table.add_row(str(uid), _escape(str(row["name"])), *[("—" if row[c] != row[c] else f"{row[c]:.2f}") for c in SUMMARY])
+            table.add_row(str(uid), _escape(str(row["name"])), *[("—" if row[c] != row[c] else f"{row[c]:.2f}") for c in shown])
         console.print(table)
+        if res.gaps:
+            console.print(f"[bold yellow]数据缺失 data gaps[/] ({len(res.gaps)}; their indicators are NaN — not 0 and not a fail; "
+                          "see data_quality.csv):")  # fmt: skip
+            for line in res.gaps:
+                console.print(f"  - {_escape(line)}")
         total = sum(result.manifest["timings_s"].values())
         console.print(f"outputs in [bold]{out}/[/] ({', '.join(sorted(p.name for p in result.files.values()))}) · {total:.1f} s")
     if args.scenario is not None:
@@ -274,19 +295,22 @@ def _screen(cfg, args, console) -> int:
     table = Table(title=f"ditan screen 试点遴选 · {_escape(cfg.title or cfg.name)} · {_escape(prof.zh)}{kind} · {len(short)} of {len(t)} "
                   f"candidates shortlisted", caption=f"method 评分方法: {scr.method} · met/assessable 达标/可评估")  # fmt: skip
     cols = [("排名\nrank", "right"), ("单元\nunit", "left"), ("名称\nname", "left"), ("得分\nscore", "right"),
-            ("约束性达标\nbinding met", "right"), ("引导性达标\nguiding met", "right")]  # fmt: skip
+            ("规则可评估\nrules assessed", "right"), ("约束性达标\nbinding met", "right"), ("引导性达标\nguiding met", "right")]  # fmt: skip
     scoring, levels = bool(t["points"].notna().any()), bool(prof.levels)
     cols += [("积分\npoints", "right")] * scoring + [("等级\nlevel", "left")] * levels + [("未达标 (前两项)\nmissed (first two)", "left")]
     for head, just in cols:
         table.add_column(head, justify=just, max_width=24, no_wrap=True, overflow="ellipsis")
     for r in short.itertuples(index=False):
-        row = [str(r.rank), str(r.unit_id), _escape(str(r.name)), "—" if r.score != r.score else f"{r.score:.1f}",
+        row = [str(r.rank), str(r.unit_id), _escape(str(r.name)), "—" if r.score != r.score else f"{r.score:.1f}", r.rules_assessed,
                f"{r.binding_met}/{r.binding_assessable}", f"{r.guiding_met}/{r.guiding_assessable}"]  # fmt: skip
         row += [f"{r.points:g}/{r.points_possible:g}"] * scoring + [_escape(r.level_zh or r.level or "—")] * levels
         table.add_row(*row, _escape("；".join(str(r.reasons_missed).split("；")[:2]) or "—"))
     console.print(table)
     if short.empty:
         console.print("[yellow]no candidate was shortlisted (see screening.min_binding_pct and the scores in screening.csv)[/]")
+    if scr.apart is not None and not scr.apart.empty:
+        console.print(f"{len(scr.apart)} units not ranked 未参与排序 (no residents 无居住人口): "
+                      f"{_escape(', '.join(f'{u} {n}' for u, n in zip(scr.apart['unit_id'], scr.apart['name'], strict=True)))}")  # fmt: skip
     console.print(f"{len(t)} candidates ranked; outputs in [bold]{out}/[/] ({', '.join(sorted(p.name for p in result.files.values()))})")
     print(out)
     return 0
@@ -303,11 +327,11 @@ def _check_parcels(cfg, args, console) -> int:
         warnings.filterwarnings("ignore", category=PendingDeprecationWarning, module="rasterio")  # its own Affine use
         _, summary = check_parcels(cfg, out, parcels=args.parcels)
     table = Table(title=f"ditan check-parcels 土地出让前指标核查 · {_escape(cfg.title or cfg.name)} · {len(summary)} parcels")
-    for head in ("地块\nparcel", "名称\nname", "单元\nunits", "结果\nresult", "达标/未达标/无法评估\npass/fail/n.a.", "主要原因\nmain reasons"):
-        table.add_column(head, max_width=60 if head.startswith("主要") else 24)
+    for head in ("地块\nparcel", "名称\nname", "单元\nunits", "结果（约束性检查判定）\nverdict (binding checks decide)", "主要原因\nmain reasons"):
+        table.add_column(head, max_width=60 if head.startswith(("主要", "结果")) else 24)
     for r in summary.itertuples(index=False):
-        table.add_row(_escape(str(r.parcel_id)), _escape(str(r.parcel_name)), _escape(r.units or "—"), r.result,
-                      f"{r.n_pass}/{r.n_fail}/{r.n_not_assessable}", _escape(str(r.main_reasons).split(" | ")[0]))  # fmt: skip
+        table.add_row(_escape(str(r.parcel_id)), _escape(str(r.parcel_name)), _escape(r.units or "—"), _escape(str(r.verdict)),
+                      _escape(str(r.main_reasons).split(" | ")[0]))  # fmt: skip
     console.print(table)
     console.print(f"outputs in [bold]{out}/[/] ({', '.join(OUTPUTS)}; one map per parcel in parcels/)")
     print(out)

@@ -24,11 +24,19 @@ from spatial.indicators.origins import (
 )
 from spatial.indicators.service_areas import service_area_frame
 from spatial.network import Network, Snap, access_points, build_network, group_distances, point_distances, snap_points
-from spatial.standards.registry import Indicator, life_circle_indicator, registry
+from pipelines.data_gaps import data_evidence
+from spatial.indicators.evidence import apply_evidence
+from spatial.standards import columns
+from spatial.standards import reasons as R
+from spatial.standards.registry import Indicator, life_circle_indicator, life_circle_tier_indicators, proximity_indicator, registry
 from spatial.study_area import StudyArea
 
 log = logging.getLogger(__name__)
-PROXIMITY = list(transit.PROXIMITY_KINDS)
+PROXIMITY = list(columns.PROXIMITY_KINDS)
+
+
+def reasons_frame_empty() -> pd.DataFrame:
+    return R.reasons_frame([])
 
 
 @dataclass
@@ -56,6 +64,8 @@ class RunResult:
     origin_distances: pd.DataFrame  # per origin: network metres to each category / station kind, inf beyond its tier / radius
     stats: dict
     service_areas: gpd.GeoDataFrame  # category, tier, distance_m, reachable_network_km, area_km2, geometry
+    reasons: pd.DataFrame = field(default_factory=reasons_frame_empty)  # why each NaN is NaN (spatial.standards.reasons)
+    gaps: list[str] = field(default_factory=list)  # the data gaps of the run, one line each (bilingual), for the summary
 
 
 def walk_roads(sa: StudyArea, cfg: Config) -> gpd.GeoDataFrame:
@@ -68,26 +78,46 @@ def walk_roads(sa: StudyArea, cfg: Config) -> gpd.GeoDataFrame:
     return r[keep]
 
 
-def column_registry(sa: StudyArea) -> dict[str, Indicator]:
-    """Registry entries of every output column, in table order (life-circle categories inserted)."""
+def column_registry(sa: StudyArea, radii_m: list[float] | None = None) -> dict[str, Indicator]:
+    """Registry entries of every output column, in table order.
+
+    Life-circle columns come from the catalogue (its categories and tiers, whatever their ids), proximity
+    columns from the radii measured (the configured one first, then any a profile rule needs).
+    """
     cat = sa.catalogue
     lc = [
         life_circle_indicator(c.id, c.zh, c.en, cat.tiers[c.tier].zh, cat.tiers[c.tier].distance_m,
                               source=c.source or "GB 50180-2018", unconfirmed=c.unconfirmed)  # fmt: skip
         for c in cat.categories.values()
     ]
-    reg = registry(lc)
-    order = list(registry().keys())
-    at = order.index("lc_basis") + 1
-    order[at:at] = [i.id for i in lc]
-    return {k: reg[k] for k in order}
+    for t in cat.tiers.values():
+        lc += life_circle_tier_indicators(t.id, t.zh, t.en, t.distance_m)
+    prox = [proximity_indicator(k, r, m) for r in (radii_m or [500.0]) for k in columns.PROXIMITY_KINDS for m in columns.METHODS]
+    static = registry()
+    dynamic = {i.id: i for i in lc + prox}
+    order: list[str] = []
+    for k in static:
+        if k == "lc_basis":
+            order += [i.id for i in lc] + [k]
+        elif columns.parse_proximity(k) or (k.startswith("lc_") and k.endswith("_all_pct")):
+            if k == columns.proximity(columns.PROXIMITY_KINDS[0], 500.0, "radius"):
+                order += [i.id for i in prox]  # the proximity block, at the radii measured
+        else:
+            order.append(k)
+    reg = {**static, **dynamic}
+    return {k: reg[k] for k in dict.fromkeys(order)}
 
 
-def compute(sa: StudyArea, cfg: Config, timer: Timer | None = None) -> RunResult:
+def compute(sa: StudyArea, cfg: Config, timer: Timer | None = None, *, extra_radii_m: tuple[float, ...] = ()) -> RunResult:
+    """Every indicator of every unit; NaN with a reason (``RunResult.reasons``) wherever the data behind a value is absent.
+
+    ``extra_radii_m``: station radii measured besides ``transit.radius_m`` (those a profile's rules name).
+    """
     timer = timer or Timer()
     units = sa.units
     n = len(units)
     idx = units.index
+    radii = list(dict.fromkeys([float(cfg.transit.radius_m), *map(float, extra_radii_m)]))
     parts: list[pd.DataFrame] = [pd.DataFrame({"name": units["name"], "area_km2": units.geometry.area / 1e6}, index=idx)]
     include = tuple(cfg.roads.include)
     with timer.stage("roads"):
@@ -129,43 +159,37 @@ def compute(sa: StudyArea, cfg: Config, timer: Timer | None = None) -> RunResult
                                                           impervious_classes=lc.impervious_classes,
                                                           ndvi_threshold=lc.ndvi_threshold, nodata=lc.nodata))  # fmt: skip
         else:
-            parts.append(green.green_coverage_from_polygons(units, sa.vegetation))
+            green_land = faces[faces["lu_class"].isin(landuse.GREEN_SPACE_CLASSES)]
+            parts.append(green.green_coverage_from_polygons(units, sa.vegetation, green_land))
     with timer.stage("walk network"):
         net = build_network(walk_roads(sa, cfg).geometry.to_numpy())
         housing = residential_origins(units, sa.buildings, pieces, faces)
         origins = make_origins(sa, cfg, pieces, housing)
     with timer.stage("network distances"):
-        dist, stats, reach = _distances(sa, cfg, net, origins)
+        dist, stats, reach = _distances(sa, cfg, net, origins, max(radii))
+    ev, gap_lines = data_evidence(sa, cfg, lu, origins, radii)
     with timer.stage("life circles and 500 m"):
-        parts.append(pd.DataFrame({"residential_floor_area_m2": housing.floor_area_m2(n)}, index=idx))
-        parts.append(life_circle.life_circle_coverage(n, origins, dist, sa.catalogue, index=idx))
+        parts.append(pd.DataFrame({"residential_floor_area_m2": housing.floor_area_m2(n), "has_residents": ev.residents}, index=idx))
+        assessed = {c for c in sa.catalogue.categories if columns.lc_category(c) not in ev.gaps}
+        parts.append(life_circle.life_circle_coverage(n, origins, dist, sa.catalogue, index=idx, assessed=assessed))
         radius = transit.straight_distances(origins.points, sa.stations, PROXIMITY)
-        parts.append(transit.proximity_coverage(n, origins, radius, dist[PROXIMITY], index=idx, radius_m=cfg.transit.radius_m))
+        parts.append(transit.proximity_coverage(n, origins, radius, dist[PROXIMITY], index=idx, radius_m=radii))
         parts.append(transit.station_counts(units, sa.stations))
         if sa.amenities is not None:
             parts.append(amenities.amenity_counts(units, sa.amenities, list(sa.catalogue.amenities)))
         parts.append(_population(sa, cfg, pieces, origins, housing, ways["greenway_km"].to_numpy()))
-        _not_assessable(parts, sa)
     with timer.stage("service areas"):
         areas = _service_areas(sa, cfg, net, reach)
     table = pd.concat(parts, axis=1)
-    cols = {k: v for k, v in column_registry(sa).items() if k == "unit_id" or k in table.columns}
+    cols = {k: v for k, v in column_registry(sa, radii).items() if k == "unit_id" or k in table.columns}
     table = table[[c for c in cols if c != "unit_id"]]
     table.index.name = "unit_id"
+    why = apply_evidence(table, cols, ev)
+    table = table.copy()  # one block per dtype again after the columns set to NaN
     stats.update(walk_nodes=net.n_nodes, walk_edges=len(net.u), origins=len(origins.points))
     out_units = gpd.GeoDataFrame(table.drop(columns=["name"]).join(units[["name", "geometry"]]), geometry="geometry", crs=units.crs)
     return RunResult(indicators=table, units=out_units, columns=cols, network=net, origin_distances=dist, stats=stats,
-                     service_areas=areas)  # fmt: skip
-
-
-def _not_assessable(parts: list[pd.DataFrame], sa: StudyArea) -> None:
-    """Without any facility (station) source, life-circle (500 m) columns are NaN, not 0."""
-    for part in parts:
-        for c in part.columns:
-            lc = (c.startswith("lc_") and c.endswith("_pct")) or c in {f"{k}_count" for k in sa.catalogue.amenities}
-            station = "_500m_" in c or c in transit.COUNT_COLUMNS.values()
-            if (lc and not sa.has_facility_source) or (station and not sa.has_station_source):
-                part[c] = np.nan
+                     service_areas=areas, reasons=why, gaps=gap_lines)  # fmt: skip
 
 
 def _population(sa: StudyArea, cfg: Config, pieces: pd.DataFrame, origins: Origins, housing: Origins,
@@ -210,7 +234,7 @@ class _Reach:
     groups: list[str]
 
 
-def _distances(sa: StudyArea, cfg: Config, net: Network, origins: Origins) -> tuple[pd.DataFrame, dict, _Reach]:
+def _distances(sa: StudyArea, cfg: Config, net: Network, origins: Origins, station_cut_m: float) -> tuple[pd.DataFrame, dict, _Reach]:
     """Walking distance from every origin to the nearest facility of each category and station kind."""
     groups = list(sa.catalogue.categories) + PROXIMITY
     fac = sa.facilities
@@ -221,7 +245,7 @@ def _distances(sa: StudyArea, cfg: Config, net: Network, origins: Origins) -> tu
     tgroups = np.concatenate([fac["category"].map(gid).to_numpy()[owner], st["kind"].map(gid).to_numpy()]).astype(np.int64)
     # each group is searched as far as its own distance (its tier, or the station radius): beyond it, inf
     cat = sa.catalogue
-    group_cut = np.array([cat.tiers[c.tier].distance_m for c in cat.categories.values()] + [cfg.transit.radius_m] * len(PROXIMITY))
+    group_cut = np.array([cat.tiers[c.tier].distance_m for c in cat.categories.values()] + [station_cut_m] * len(PROXIMITY))
     cutoff = float(group_cut.max())
     snap_max = cfg.life_circle.snap_max_m
     o_snap = snap_points(net, origins.points, max_distance_m=snap_max)

@@ -7,11 +7,13 @@ resolved against the folder of the config file.
 from __future__ import annotations
 
 import difflib
+import math
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from pipelines.config_sources import (  # noqa: F401  (re-exported: the input models live in config_sources)
     CODE_SYSTEMS,
@@ -30,6 +32,30 @@ from pipelines.config_sources import (  # noqa: F401  (re-exported: the input mo
 from spatial.errors import ConfigError
 
 
+class _Options(_Model):
+    """A section of settings: every number must be finite (YAML .nan and .inf are refused, with the key path)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=False, allow_inf_nan=False)
+
+
+#: a distance, area or size that must be more than 0 (and finite, inside an _Options section)
+Positive = Annotated[float, Field(gt=0)]
+
+
+def _refuse(problems: list[tuple[tuple, str]], title: str = "Config") -> None:
+    """Raise every problem a validator found, each at its own key path (format_errors lists them all)."""
+    if problems:
+        raise ValidationError.from_exception_data(title, [
+            {"type": PydanticCustomError("config_value", "{why}", {"why": why}), "loc": loc, "input": None} for loc, why in problems
+        ])  # fmt: skip
+
+
+def _did_you_mean(value: str, known: list[str], what: str) -> str:
+    """'— did you mean 'x'? <what>: a, b, c' for an unknown value."""
+    close = difflib.get_close_matches(value, known, n=1, cutoff=0.6)
+    return (f"did you mean '{close[0]}'? " if close else "") + f"{what}: {', '.join(known)}"
+
+
 def _profile_ref(v: str | None, info: ValidationInfo) -> str | None:
     """A profile id stays as it is; a profile YAML path is read from the config file's folder and must exist."""
     if v is None or not v.lower().endswith((".yaml", ".yml")):
@@ -37,27 +63,43 @@ def _profile_ref(v: str | None, info: ValidationInfo) -> str | None:
     return str(_existing(v, info))
 
 
-class UnitsOptions(_Model):
+class UnitsOptions(_Options):
     min_area_m2: float = Field(20_000.0, gt=0, description="Blocks smaller than this are slivers and dropped")
     min_width_m: float = Field(30.0, ge=0, description="Strips narrower than this (road medians) are dropped")
     max_area_m2: float = Field(1_000_000.0, gt=0, description="Larger blocks are subdivided by the next road tier")
     id_prefix: str = "U"
 
+    @model_validator(mode="after")
+    def _area_range(self) -> UnitsOptions:
+        if self.max_area_m2 <= self.min_area_m2:
+            _refuse([(("max_area_m2",), f"must be larger than min_area_m2 ({self.min_area_m2:g}): blocks over max_area_m2 are "
+                                        f"subdivided and pieces under min_area_m2 dropped, so {self.max_area_m2:g} would drop them all")])  # fmt: skip
+        return self
 
-class RoadOptions(_Model):
+
+class RoadOptions(_Options):
     divided: bool = Field(True, description="Count a divided road (two one-way carriageways) once, as one centre line")
     divided_max_gap_m: float = Field(40.0, gt=0, description="Carriageways of one road lie at most this far apart")
     junction_tolerance_m: float = Field(15.0, ge=0, description="Junction nodes within 2× this are one intersection (0: off)")
     include: list[str] = Field(
         ["motorway", "motorway_link", "trunk", "trunk_link", "primary", "primary_link", "secondary",
          "secondary_link", "tertiary", "tertiary_link", "residential", "unclassified", "living_street"],
-        description="OSM highway values counted as city roads (service, footway, cycleway, path excluded by default)",
+        description="OSM highway values counted as city roads (service, footway, cycleway, path excluded by default); "
+        "a Chinese class of spatial/standards/road_classes.yaml (快速路, 主干路 …) stands for its OSM value and its _link",
     )  # fmt: skip
 
+    @field_validator("include")
+    @classmethod
+    def _include(cls, v: list[str]) -> list[str]:
+        """Known road classes only (did-you-mean otherwise), as OSM highway values."""
+        from spatial.standards.road_classes import resolve_include
 
-class BuildingOptions(_Model):
+        return resolve_include(v)
+
+
+class BuildingOptions(_Options):
     storey_height_m: float = Field(3.0, gt=0, description="Floors = height ÷ this when building:levels is missing")
-    default_floors: dict[str, float] = Field(
+    default_floors: dict[str, Positive] = Field(
         default_factory=dict, description="Floors by building type when neither levels nor height is known; key _other for the rest"
     )
 
@@ -76,10 +118,10 @@ class CategorySpec(_Model):
     match: list[dict[str, Any]] = Field([], description="OSM tag rules, e.g. [{amenity: canteen}]")
 
 
-class LifeCircleOptions(_Model):
-    tiers_m: dict[str, float] = Field(
-        {"5min": 300.0, "10min": 500.0, "15min": 1000.0}, description="Walking distance of each tier (GB 50180-2018)"
-    )
+class LifeCircleOptions(_Options):
+    tiers_m: dict[str, Positive] = Field(
+        default_factory=dict, description="Walking distance (m) of a tier of the catalogue, overriding the catalogue's (GB 50180-2018: "
+        "5min 300, 10min 500, 15min 1000); increasing in tier order. After loading: every tier's distance")
     catalogue: Path | None = Field(None, description="Facility catalogue YAML; default: the packaged GB 50180 one")
     extra_categories: list[CategorySpec] = Field([], description="Categories added to (or replacing by id in) the catalogue")
     snap_max_m: float = Field(100.0, gt=0, description="Facilities and homes further than this from the walk network are not snapped")
@@ -88,7 +130,8 @@ class LifeCircleOptions(_Model):
         description="floor_area: residential floor area; population: inputs.buildings.population_column or population_raster",
     )
     population_raster: Path | None = Field(None, description="GeoTIFF of residents per pixel (with weight_by: population)")
-    service_area_buffer_m: float = Field(25.0, ge=0, description="Service-area polygons: reachable streets buffered by this")
+    service_area_buffer_m: float = Field(
+        25.0, gt=0, description="Service-area polygons: reachable streets buffered by this (for the streets themselves: service_areas: lines)")
     service_areas: Literal["auto", "polygons", "lines"] = Field(
         "auto", description="polygons: reachable streets buffered and dissolved; lines: the reachable streets themselves (a city's "
         "dissolve takes minutes); auto: polygons up to service_area_max_pieces reachable street pieces, else lines")
@@ -97,14 +140,58 @@ class LifeCircleOptions(_Model):
         ["motorway", "motorway_link", "trunk", "trunk_link", "construction", "proposed", "raceway", "bus_guideway"],
         description="OSM highway values not walkable",
     )
+    confirmed_absent: list[str] = Field(
+        [], description="Category ids (or community amenities such as canteen) known to be absent from the study area: with no "
+        "facility in the data they count as measured 0 % instead of a data gap (NaN)")
 
     @field_validator("catalogue", "population_raster", mode="before")
     @classmethod
     def _cat(cls, v: Any, info: ValidationInfo) -> Path | None:
         return None if v is None else _existing(v, info)
 
+    def load_catalogue(self):  # -> spatial.catalogue.Catalogue
+        """The facility catalogue of this run: the file (or the packaged one) with tiers_m and extra_categories applied."""
+        from spatial.catalogue import load_catalogue
 
-class ParkOptions(_Model):
+        return load_catalogue(self.catalogue, tier_distances_m=self.tiers_m, extra_categories=[c.model_dump() for c in self.extra_categories])
+
+    @model_validator(mode="after")
+    def _tiers(self) -> LifeCircleOptions:
+        """tiers_m and extra_categories name tiers of the catalogue; tier distances increase in the catalogue's order."""
+        from spatial.catalogue import load_catalogue
+
+        where = f"the catalogue {self.catalogue.name}" if self.catalogue else "the packaged catalogue (GB 50180-2018)"
+        try:
+            base = load_catalogue(self.catalogue)
+        except Exception as exc:  # a hand-written catalogue: bad YAML, a missing key, a category naming an unknown tier
+            _refuse([(("catalogue",), f"{where} cannot be read ({type(exc).__name__}: {exc}); see spatial/standards/life_circle.yaml "
+                                      "for the layout (tiers: {id: {distance_m, zh, en}}, categories: [...])")])  # fmt: skip
+        ids = list(base.tiers)
+        known = f"tiers of {where}"
+        problems = [(("tiers_m", k), f"'{k}' is not a tier of {where}; {_did_you_mean(k, ids, 'its tiers')} (another tier needs a "
+                                     "catalogue of your own: life_circle.catalogue)") for k in self.tiers_m if k not in base.tiers]  # fmt: skip
+        problems += [(("extra_categories", i, "tier"), f"'{c.tier}' is not a tier of {where}; {_did_you_mean(c.tier, ids, known)}")
+                     for i, c in enumerate(self.extra_categories) if c.tier not in base.tiers]  # fmt: skip
+        bad = {k: t.distance_m for k, t in base.tiers.items() if not (math.isfinite(t.distance_m) and t.distance_m > 0)}
+        if bad and self.catalogue:
+            problems.append((("catalogue",), f"{where}: tier distance_m must be a number of metres above 0 "
+                                             f"({', '.join(f'{k}: {d:g}' for k, d in bad.items())}); fix the file or set tiers_m"))  # fmt: skip
+        _refuse(problems)
+        try:
+            self.load_catalogue()
+        except Exception as exc:  # e.g. an added category without a Chinese or English name
+            _refuse([(("extra_categories",), f"cannot be added to {where} ({type(exc).__name__}: {exc})")])
+        dist = {k: float(self.tiers_m.get(k, t.distance_m)) for k, t in base.tiers.items()}
+        steps = list(dist.items())
+        if any(b[1] <= a[1] for a, b in zip(steps, steps[1:], strict=False)):
+            listing = ", ".join(f"{k} {d:g} m" for k, d in steps)
+            _refuse([(("tiers_m",), f"tier distances must increase in the catalogue's tier order, each tier reaching farther than the one "
+                                    f"before: {listing}" + ("" if self.tiers_m else f" (as set in {where})"))])  # fmt: skip
+        self.tiers_m = dist  # every tier's distance, in tier order: what the run uses
+        return self
+
+
+class ParkOptions(_Options):
     """城市体检 park service-radius coverage (公园绿地服务半径覆盖率)."""
 
     large_min_area_m2: float = Field(5000.0, gt=0, description="Parks at least this large serve large_radius_m")
@@ -112,9 +199,26 @@ class ParkOptions(_Model):
     small_min_area_m2: float = Field(2000.0, gt=0, description="Parks from this size up to large_min_area_m2 serve small_radius_m")
     small_radius_m: float = Field(300.0, gt=0)
 
+    @model_validator(mode="after")
+    def _sizes(self) -> ParkOptions:
+        if self.small_min_area_m2 > self.large_min_area_m2:
+            _refuse([(("small_min_area_m2",), f"must not exceed large_min_area_m2 ({self.large_min_area_m2:g}): small parks are those from "
+                                               "small_min_area_m2 up to large_min_area_m2")])  # fmt: skip
+        return self
 
-class TransitOptions(_Model):
+
+class TransitOptions(_Options):
     radius_m: float = Field(500.0, gt=0, description="Radius of the 500 m proximity indicators")
+    confirmed_absent: list[Literal["bus_stop", "metro", "bike_rental", "ev_charging"]] = Field(
+        [], description="Station kinds known to be absent (e.g. metro in a town without one): with no station in the data they "
+        "count as measured 0 instead of a data gap (NaN)")
+
+
+class AssessmentOptions(_Options):
+    """When a unit has residents: rules about residents (life circles, 500 m, parks, per person) are judged only there."""
+
+    min_residential_land_m2: float = Field(100.0, ge=0, description="Residential land (m²) a unit needs to count as having residents")
+    min_residential_land_pct: float = Field(0.5, ge=0, le=100, description="… and as a share (%) of the unit's area")
 
 
 class ComplianceOptions(_Model):
@@ -129,7 +233,7 @@ class ComplianceOptions(_Model):
     kind: str | None = Field(None, description="Pilot kind of every unit (e.g. new, existing, rural), unless inputs.units.kind_column says")
 
 
-class ScreeningOptions(_Model):
+class ScreeningOptions(_Options):
     """Pilot screening (试点遴选, `ditan screen`): how the candidate units are scored, ranked and shortlisted."""
 
     profile: str | None = Field(
@@ -172,7 +276,7 @@ class ScreeningOptions(_Model):
         return self
 
 
-class LandSaleOptions(_Model):
+class LandSaleOptions(_Options):
     """Parcels about to be sold, checked by `ditan check-parcels` (土地出让前指标核查)."""
 
     parcels: ParcelSource = Field(
@@ -189,7 +293,26 @@ class LandSaleOptions(_Model):
         return _profile_ref(v, info)
 
 
-class MapOptions(_Model):
+def colourable_columns(life_circle: LifeCircleOptions | None, radius_m: float | None) -> list[str]:
+    """The numeric unit columns a run of this config writes, for map.color_by.
+
+    The static spatial indicators (spatial/standards/indicators.yaml) without the text columns and without
+    those named after a tier or a radius, then the life-circle columns of the catalogue in use and the
+    proximity columns at ``radius_m`` (left out when ``life_circle`` / ``radius_m`` is None: not known).
+    """
+    from spatial.standards import columns
+    from spatial.standards.registry import registry
+
+    static = [k for k, ind in registry().items() if ind.spatial and ind.unit and not k.startswith("lc_") and columns.parse_proximity(k) is None]
+    out = static + (columns.proximity_columns(radius_m) if radius_m is not None else [])
+    if life_circle is not None:
+        cat = life_circle.load_catalogue()
+        tiers = [f(t) for t in cat.tiers for f in (columns.lc_all, columns.lc_score, columns.lc_assessed, columns.lc_categories_total)]
+        out += [columns.lc_category(c) for c in cat.categories] + tiers
+    return out
+
+
+class MapOptions(_Options):
     color_by: str = Field("road_density_km_per_km2", description="Indicator id the units are coloured by")
     tiles: bool = Field(True, description="Draw an online basemap (the data layers draw without it)")
     paper: Literal["A4", "A3"] = Field("A4", description="Paper of the map annex sheets (ditan annex); --paper overrides it")
@@ -198,7 +321,7 @@ class MapOptions(_Model):
         "map.html, with a note on the map; a browser stalls on a whole city's footprints (they stay in communities.gpkg)")
 
 
-class Config(_Model):
+class Config(_Options):
     name: str = Field(pattern=r"^[A-Za-z0-9_\-]+$", description="Run name; outputs go to out/<name>/")
     title: str | None = Field(None, description="Title shown in tables and maps")
     crs: str | None = Field(None, description="Metric CRS to measure in; default: CGCS2000 3° Gauss–Krüger zone or UTM")
@@ -212,6 +335,7 @@ class Config(_Model):
     buildings: BuildingOptions = BuildingOptions()
     life_circle: LifeCircleOptions = LifeCircleOptions()
     transit: TransitOptions = TransitOptions()
+    assessment: AssessmentOptions = AssessmentOptions()
     parks: ParkOptions = ParkOptions()
     compliance: ComplianceOptions = ComplianceOptions()
     screening: ScreeningOptions = ScreeningOptions()
@@ -237,6 +361,21 @@ class Config(_Model):
         for src in layers.values():
             src._database = self.database
         return self
+
+    @field_validator("map")
+    @classmethod
+    def _color_by(cls, v: MapOptions, info: ValidationInfo) -> MapOptions:
+        """map.color_by names a column this config writes (checked once life_circle and transit are valid)."""
+        from spatial.standards.columns import parse_proximity
+
+        lc, transit = info.data.get("life_circle"), info.data.get("transit")  # None when invalid (reported there)
+        known = colourable_columns(lc, transit.radius_m if transit else None)
+        unsure = (lc is None and v.color_by.startswith("lc_")) or (transit is None and parse_proximity(v.color_by) is not None)
+        if v.color_by not in known and not unsure:
+            close = difflib.get_close_matches(v.color_by, known, n=3, cutoff=0.6)
+            hint = f"did you mean '{close[0]}'?" if close else f"the numeric columns of this run: {', '.join(known)}"
+            _refuse([(("color_by",), f"'{v.color_by}' is not a numeric unit column of this run; {hint}")])
+        return v
 
     @field_validator("crs")
     @classmethod
@@ -270,6 +409,15 @@ def _hint(loc: tuple, err: dict) -> str:
             return f" — known keys: {', '.join(keys)}"
     if err["type"] == "missing":
         return " — this key is required"
+    if err["type"] in ("finite_number", "greater_than", "greater_than_equal"):
+        keys = [str(p) for p in loc if isinstance(p, str)]
+        unit = next((u for k in reversed(keys) for suffix, u in (("_m2", " of m²"), ("_m", " of metres"), ("_pct", " (%)"))
+                     if k.endswith(suffix)), "")  # fmt: skip
+        model = _model_at(loc[:-1]) if loc else None
+        field = model.model_fields.get(str(loc[-1])) if model is not None else None
+        default = f" (default: {field.default:.10g})" if field is not None and isinstance(field.default, int | float) else ""
+        nan = "; .nan and .inf are not values" if err["type"] == "finite_number" else ""
+        return f" — write a number{unit}{default}{nan}"
     return ""
 
 

@@ -12,7 +12,8 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, field_serializer, field_validator, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter, ValidationInfo, field_serializer, field_validator,
+                      model_validator)
 
 from spatial.io.postgis import conninfo_parts, has_password, redact, split_table
 
@@ -99,9 +100,37 @@ class OsmSource(_Model):
     @field_validator("bounds")
     @classmethod
     def _bounds(cls, b: tuple[float, float, float, float] | None) -> tuple[float, float, float, float] | None:
-        if b is not None and not (b[0] < b[2] and b[1] < b[3]):
-            raise ValueError("bounds must be [west, south, east, north] with west < east and south < north")
-        return b
+        """[west, south, east, north] in WGS 84 degrees: finite, in range, west < east, south < north; a swapped order is named."""
+        if b is None:
+            return b
+        w, s, e, n = b
+        text = ", ".join(f"{x:.10g}" for x in b)
+        if not all(abs(x) < float("inf") for x in b):
+            raise ValueError(f"[{text}]: write four finite numbers [west, south, east, north] in degrees (.nan and .inf are not coordinates)")
+
+        def valid(w: float, s: float, e: float, n: float) -> bool:
+            return -180 <= w < e <= 180 and -90 <= s < n <= 90
+
+        swapped = f"[{s:.10g}, {w:.10g}, {n:.10g}, {e:.10g}]"
+        if valid(w, s, e, n):
+            # no town lies beyond 84° (UTM's limit): such a box read the other way round is the study area
+            if max(abs(s), abs(n)) > 84 and valid(s, w, n, e):
+                raise ValueError(f"[{text}] put the study area beyond latitude 84°, where no town lies; they look like "
+                                 f"[south, west, north, east]: write {swapped} ([west, south, east, north] in degrees)")  # fmt: skip
+            return b
+        if valid(s, w, n, e):
+            sure = " (a latitude cannot exceed 90°)" if max(abs(s), abs(n)) > 90 else ""
+            raise ValueError(f"[{text}] look like [south, west, north, east]{sure}: write {swapped} "
+                             "([west, south, east, north] in degrees)")  # fmt: skip
+        if any(abs(x) > 360 for x in b):
+            raise ValueError(f"[{text}] are not degrees (metres of a projected CRS?): write [west, south, east, north] in "
+                             "WGS 84 degrees, e.g. [116.3084, 39.9905, 116.332, 40.0123]")  # fmt: skip
+        if not (-180 <= min(w, e) and max(w, e) <= 180 and -90 <= min(s, n) and max(s, n) <= 90):
+            raise ValueError(f"[{text}] out of range: longitudes (west, east) lie in −180…180 and latitudes (south, north) "
+                             "in −90…90 degrees")  # fmt: skip
+        which = " and ".join(x for x, bad in ((f"west {w:.10g} ≥ east {e:.10g}", w >= e), (f"south {s:.10g} ≥ north {n:.10g}", s >= n)) if bad)
+        raise ValueError(f"[{text}]: bounds must be [west, south, east, north] with west < east and south < north (here {which})"
+                         + (f"; did you mean [{min(w, e):.10g}, {min(s, n):.10g}, {max(w, e):.10g}, {max(s, n):.10g}]?" if w != e and s != n else ""))
 
 
 PLACEHOLDER = re.compile(r"%\((\w+)\)[sbt]")
@@ -293,6 +322,37 @@ class ParcelSource(LayerSource):
     green_ratio_column: str | None = Field(None, description="Green-space ratio of the parcel, % (attached green 附属绿地)")
 
 
+class StationSource(LayerSource):
+    """A stations layer: the kind of each station from a column (kind_column) or one kind for the whole layer (kind).
+
+    Several layers may be given (inputs.stations as a list). A layer replaces OSM's stations only for the kinds
+    it supplies; the other kinds keep OSM's (pipelines.load._stations).
+    """
+
+    kind: str | None = Field(
+        None, description="One station kind for every feature of the layer (instead of kind_column): bus_stop, metro, bike_rental "
+        "or ev_charging, or their Chinese names (公交站, 地铁站, 自行车租赁点, 电动车充电站)",
+    )  # fmt: skip
+
+    @model_validator(mode="after")
+    def _one_kind_source(self) -> StationSource:
+        where = f"stations layer '{self.label}'"
+        if self.kind is None and self.kind_column is None:
+            raise ValueError(f"{where} needs kind_column (the column naming each station's kind) or kind (one kind for "
+                             "every feature, e.g. kind: bus_stop)")  # fmt: skip
+        if self.kind is not None and self.kind_column is not None:
+            raise ValueError(f"{where} has both kind_column and kind: give one (kind_column for a column of kinds, "
+                             "kind for one kind for every feature)")  # fmt: skip
+        from spatial.station_layers import unknown_kind  # scipy, only when a config has a stations layer
+
+        if self.kind is not None and (why := unknown_kind(self.kind, self.category_system)):
+            raise ValueError(f"{where}: {why}")
+        return self
+
+
+_STATION_LIST = TypeAdapter(list[StationSource])
+
+
 class RasterSource(_Model):
     """A land-cover raster (e.g. ESA WorldCover) or a continuous vegetation index (NDVI)."""
 
@@ -315,15 +375,50 @@ class Inputs(_Model):
     buildings: LayerSource | None = None
     parcels: ParcelSource | None = Field(None, description="Land-use parcels with a code column (GB 50137, 2023 codes, OSM or Overture)")
     pois: LayerSource | None = None
-    stations: LayerSource | None = None
+    stations: StationSource | list[StationSource] | None = Field(
+        None, description="One stations layer or a list of them, each with kind_column or kind; a layer replaces OSM's stations "
+        "only for the kinds it supplies (the other kinds keep OSM's)",
+    )  # fmt: skip
     landcover: RasterSource | None = None
+
+    @field_validator("stations", mode="wrap")
+    @classmethod
+    def _station_layers(cls, v: Any, handler: Any, info: ValidationInfo) -> StationSource | list[StationSource] | None:
+        """One layer (a mapping) or a list of them; errors keep the layer's own keys (inputs.stations.kind, .1.kind)."""
+        if v is None or isinstance(v, StationSource):
+            return v
+        if isinstance(v, list):
+            if not v:
+                raise ValueError("an empty list: name at least one stations layer, or leave inputs.stations out")
+            return _STATION_LIST.validate_python(v, context=info.context)
+        if isinstance(v, dict):
+            return StationSource.model_validate(v, context=info.context)
+        raise ValueError("give one stations layer (path: …, kind_column: … or kind: …) or a list of them")
 
     @model_validator(mode="after")
     def _something(self) -> Inputs:
-        if self.osm is None and self.roads is None:
-            raise ValueError("name an OSM file (inputs.osm) or at least a roads layer (inputs.roads)")
+        """Something to measure; a missing layer (no roads, no buildings …) only leaves the indicators that need it NaN."""
+        if all(getattr(self, k) is None for k in ("osm", "roads", "buildings", "parcels", "pois", "stations", "landcover")):
+            raise ValueError("nothing to measure: name an OSM file (inputs.osm) or layers (inputs.roads, buildings, parcels, pois, "
+                             "stations, landcover)")  # fmt: skip
         return self
 
     def database_layers(self) -> dict[str, LayerSource]:
         """The layers read from PostGIS (table or sql), by input key."""
-        return {k: src for k in VECTOR_INPUTS if (src := getattr(self, k)) is not None and src.path is None}
+        return {k: src for k, src in self.vector_layers().items() if src.path is None}
+
+    def station_layers(self) -> list[StationSource]:
+        """The stations layers in the order given (none, one, or the list)."""
+        s = self.stations
+        return [] if s is None else list(s) if isinstance(s, list) else [s]
+
+    def vector_layers(self) -> dict[str, LayerSource]:
+        """Every vector layer by input key; several stations layers as stations.0, stations.1 …"""
+        out: dict[str, LayerSource] = {}
+        for k in VECTOR_INPUTS:
+            src = getattr(self, k)
+            if isinstance(src, list):
+                out.update({f"{k}.{i}": s for i, s in enumerate(src)})
+            elif src is not None:
+                out[k] = src
+        return out

@@ -6,7 +6,9 @@ Each parcel (config ``land_sale``) is checked in three groups, each parcel on it
   far_ratio ↔ the planned FAR (or floor area ÷ parcel area), green_space_ratio_pct ↔ the planned green
   ratio, max_floors ↔ height limit ÷ storey height — plus "plan complete": a parcel without FAR or floor
   area, or with a missing or unknown land-use code, fails (binding). A missing green ratio or height limit
-  makes its rule *not assessable* (it does not fail the parcel).
+  makes its rule *not assessable* (it does not fail the parcel). A rule applies by the parcel's land-use
+  class (profile ``applies_to_classes``: the community FAR range 1.2–3 binds a residential parcel, not a
+  school): for another class it is *not applicable* (不适用) and not counted.
 - **区位 location**: bus stop and bike rental within the transit radius (500 m) by straight line from the
   parcel's edge (the official radius method) and by walking distance over the walk network from points
   every 50 m along its edge (as life-circle areas are reached); metro is reported (never fails a parcel);
@@ -18,7 +20,8 @@ Each parcel (config ``land_sale``) is checked in three groups, each parcel on it
   profile's rules on FAR, land-use shares and green-space ratio are evaluated before and after. A unit rule
   failing after counts against the parcel only if the parcel causes or worsens the shortfall.
 
-A parcel fails overall when any binding check that counts fails.
+The verdict (pipelines.parcel_verdict) is decided by the binding checks that count: fail when one fails, not
+assessable when one cannot be assessed, else pass; the verdict row says so and counts the other checks apart.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from pipelines import write
 from pipelines.community_indicators import PROXIMITY, compute, walk_roads
 from pipelines.config import Config
 from pipelines.load import load_study_area, read_parcels
+from pipelines.parcel_verdict import RESULT, not_applicable_reason, summarize
 from spatial.errors import ConfigError
 from spatial.indicators.parcels import parcel_floor_area_m2
 from spatial.network import access_points, build_network, group_distances, point_distances, snap_points
@@ -49,7 +53,6 @@ from spatial.validate import Ledger, require_unique_ids
 
 OUTPUTS = ("parcel_check.csv", "parcel_summary.csv", "parcel_check.xlsx", "parcels")
 GROUPS = {"plan": "规划指标 plan", "location": "区位 location", "unit": "所在单元 unit after"}
-RESULT = {"pass": "达标 pass", "fail": "未达标 fail", "not_assessable": "无法评估 not assessable"}
 BINDING = {**{k: f"{v} {k}" for k, v in BINDING_ZH.items()}, "info": "参考 reported"}
 COLUMNS = ["parcel_id", "parcel_name", "group", "item", "indicator", "unit_id", "measured", "unit", "before", "target",
            "result", "status", "binding", "counts", "reason", "source", "clause"]  # fmt: skip
@@ -122,7 +125,7 @@ def plan_checks(p: gpd.GeoDataFrame, profile: Profile, kind: str, code_system: s
                "green_space_ratio_pct": ("规划未给绿地率", "the plan gives no green ratio"),
                "max_floors": ("规划未给限高", "the plan gives no height limit")}  # fmt: skip
     for _, r in p.iterrows():
-        pid, name = r["parcel_id"], r["name"]
+        pid, name, lu_class = r["parcel_id"], r["name"], r["lu_class"] if isinstance(r["lu_class"], str) else None
         gaps = []
         if not np.isfinite(r["floor_area_plan_m2"]):
             gaps.append("缺容积率或建筑面积 / no FAR or floor area")
@@ -138,10 +141,15 @@ def plan_checks(p: gpd.GeoDataFrame, profile: Profile, kind: str, code_system: s
         for _, e in long[long["unit_id"] == pid].iterrows():
             rule = sub.rule(e["rule_id"])
             ind = indicator_entry(rule.indicator, rule.zh)
-            v = float(e["measured"])
-            reason = rule_reason(rule, rule.zh, ind.en, v, e["status"] == "pass", ind.unit) if np.isfinite(v) else " / ".join(missing[rule.indicator])
-            rows.append(_row(pid, name, "plan", f"{rule.zh} {ind.en}", e["status"], reason, binding=rule.binding, indicator=rule.indicator,
-                             measured=v, unit=ind.unit, target=rule.target_text(), source=rule.source, clause=rule.clause))  # fmt: skip
+            v, status = float(e["measured"]), e["status"]
+            reason = rule_reason(rule, rule.zh, ind.en, v, status == "pass", ind.unit) if np.isfinite(v) else " / ".join(missing[rule.indicator])
+            if rule.applies_to_classes is not None and lu_class is None:  # the rule depends on a class the plan does not give
+                status, reason = "not_assessable", "用地类别未知，无法判断是否适用 / land-use class unknown: cannot tell whether the rule applies"
+            elif lu_class is not None and not rule.applies_to_class(lu_class):
+                status, reason = "not_applicable", not_applicable_reason(rule, lu_class)
+            rows.append(_row(pid, name, "plan", f"{rule.zh} {ind.en}", status, reason, binding=rule.binding, indicator=rule.indicator,
+                             measured=v, unit=ind.unit, target=rule.target_text(), source=rule.source, clause=rule.clause,
+                             counts=rule.binding == "binding" and status != "not_applicable"))  # fmt: skip
     return rows
 
 
@@ -297,14 +305,16 @@ def unit_checks(p: gpd.GeoDataFrame, sa: StudyArea, cfg: Config, profile: Profil
         part = _restricted(sa, touched)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            before, after = compute(part, cfg).indicators, compute(with_parcel(part, r), cfg).indicators
-        lb, la = evaluate(before, sub, kind=kind), evaluate(after, sub, kind=kind)
+            res_b, res_a = compute(part, cfg), compute(with_parcel(part, r), cfg)
+        before, after = res_b.indicators, res_a.indicators
+        lb = evaluate(before, sub, kind=kind, reasons=getattr(res_b, "reasons", None))
+        la = evaluate(after, sub, kind=kind, reasons=getattr(res_a, "reasons", None))
         for (_, b), (_, a) in zip(lb.iterrows(), la.iterrows(), strict=True):
             rule = sub.rule(a["rule_id"])
             ind = indicator_entry(rule.indicator, rule.zh)
             vb, va = float(b["measured"]), float(a["measured"])
             if a["status"] == "not_assessable":
-                why = f"{a['reason']}"
+                why = f"{a['reason_zh']} / {a['reason']}"
                 worse = False
             else:
                 why = rule_reason(rule, f"单元 {a['unit_id']} {rule.zh}", f"unit {a['unit_id']} {ind.en}", va, a["status"] == "pass", ind.unit)
@@ -312,7 +322,11 @@ def unit_checks(p: gpd.GeoDataFrame, sa: StudyArea, cfg: Config, profile: Profil
                 worse = a["status"] == "fail" and (b["status"] != "fail" or _gap(rule, va) > _gap(rule, vb) + RTOL)
                 why += "；地块造成或加剧未达标 / the parcel causes or worsens this" if worse else (
                     "；出让前已未达标，地块未加剧 / already short before; the parcel does not worsen it" if a["status"] == "fail" else "")  # fmt: skip
-            rows.append(_row(pid, name, "unit", f"{rule.zh} {ind.en}", a["status"], why, binding=rule.binding, counts=rule.binding == "binding" and worse,
+            held = not isinstance(r["lu_class"], str) or rule.applies_to_class(r["lu_class"])  # a school is not held to the FAR range
+            if not held:
+                why += f"；{not_applicable_reason(rule, r['lu_class']).replace('不适用：', '不计入判定：').replace('not applicable:', 'not counted:')}"
+            decides = held and rule.binding == "binding" and (a["status"] != "fail" or worse)  # short before and not worsened: not the parcel's
+            rows.append(_row(pid, name, "unit", f"{rule.zh} {ind.en}", a["status"], why, binding=rule.binding, counts=decides,
                              indicator=rule.indicator, unit_id=a["unit_id"], measured=va, before=vb, unit=ind.unit, target=rule.target_text(),
                              source=rule.source, clause=rule.clause))  # fmt: skip
         ruled = {x.indicator for x in sub.rules}
@@ -320,30 +334,10 @@ def unit_checks(p: gpd.GeoDataFrame, sa: StudyArea, cfg: Config, profile: Profil
             ind = indicator_entry(ind_id)
             for uid in after.index:
                 vb, va = float(before.at[uid, ind_id]), float(after.at[uid, ind_id])
-                rows.append(_row(pid, name, "unit", f"{ind.zh} {ind.en}（无目标 no target）", "pass", f"单元 unit {uid}: {_num(vb)} → {_num(va)}"
+                rows.append(_row(pid, name, "unit", f"{ind.zh} {ind.en}（无目标 no target）", "pass" if np.isfinite(va) else "not_assessable", f"单元 unit {uid}: {_num(vb)} → {_num(va)}"
                                  f"{' ' + ind.unit if ind.unit == '%' else ''}", indicator=ind_id, unit_id=uid, measured=va, before=vb,
                                  unit=ind.unit, target="—", source="ditan", clause="—"))  # fmt: skip
     return rows
-
-
-def summarize(checks: pd.DataFrame, p: gpd.GeoDataFrame) -> pd.DataFrame:
-    """One row per parcel: overall result, counts and the main reasons (counting binding failures first)."""
-    out = []
-    for _, r in p.iterrows():
-        c = checks[(checks["parcel_id"] == r["parcel_id"]) & (checks["target"] != "—")]  # reported values without a target not counted
-        bad = c[(c["status"] == "fail") & c["counts"]]
-        other = c[(c["status"] == "fail") & ~c["counts"]]
-        na = c[c["status"] == "not_assessable"]
-        reasons = [f"{i}: {w}" for i, w in zip(bad["item"], bad["reason"], strict=True)]
-        reasons += [f"({i}: {w})" for i, w in zip(other["item"], other["reason"], strict=True)][: max(0, 5 - len(reasons))]
-        reasons += [f"[无法评估 n/a] {i}" for i in na["item"]][: max(0, 6 - len(reasons))]
-        status = "fail" if len(bad) else "pass"
-        out.append({"parcel_id": r["parcel_id"], "parcel_name": r["name"], "code": r["tag"], "lu_class": r["lu_class"],
-                    "area_m2": r["area_m2"], "far_plan": r["far_plan"], "units": ",".join(sorted(set(c["unit_id"].dropna().astype(str)))),
-                    "result": RESULT[status], "status": status, "n_checks": len(c), "n_pass": int((c["status"] == "pass").sum()),
-                    "n_fail": int((c["status"] == "fail").sum()), "n_not_assessable": len(na), "binding_fail": len(bad),
-                    "main_reasons": " | ".join(reasons) or "全部达标 / all checks pass"})  # fmt: skip
-    return pd.DataFrame(out)
 
 
 def _xlsx(path: Path, checks: pd.DataFrame, summary: pd.DataFrame) -> None:
@@ -386,8 +380,7 @@ def parcel_map(r: pd.Series, info: dict, summary: pd.Series, sa: StudyArea, cfg:
         walk = "—" if not np.isfinite(near["walk_m"]) else f"{near['walk_m']:,.0f}"
         text = f"{label} {'' if pd.isna(near['name']) else near['name']}: 直线 straight {near['straight_m']:,.0f} m, 步行 walking {walk} m"
         points.append((near.geometry, col, text))
-    headline = (f"{summary['result']} · {summary['n_pass']} 达标 pass · {summary['n_fail']} 未达标 fail · {summary['n_not_assessable']} "
-                f"无法评估 n/a · {r['tag']} · FAR {_num(r['far_plan'])}")  # fmt: skip
+    headline = f"{summary['verdict']} · {r['tag']} · FAR {_num(r['far_plan'])}"
     return parcel_page(
         r.geometry, crs=sa.crs, units=sa.units[sa.units.intersects(r.geometry)], radius_m=cfg.transit.radius_m, marks=points,
         ok=summary["status"] == "pass", title=f"地块出让前指标核查 {r['parcel_id']} {r['name']}", headline=headline,

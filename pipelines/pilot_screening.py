@@ -1,12 +1,16 @@
 """`ditan screen`: pilot screening (试点遴选): score, rank and shortlist candidate units against a programme profile.
 
-Every unit of the config is a candidate. Its indicators are checked against the profile
-(:func:`spatial.standards.compliance.evaluate`), then scored by one method:
+Every unit of the config is a candidate, except, for a profile that ``needs_residents``, a unit whose indicator
+``has_residents`` is False: it is listed apart ("not assessed: no residents"), never ranked. A candidate's indicators are
+checked against the profile (:func:`spatial.standards.compliance.evaluate`; a NaN is not assessable, never a fail) and
+it is scored on its **assessable** rules only, so it is neither rewarded nor penalised for rules it cannot be assessed
+on; "rules assessed n/N" says on how many of the N rules that apply to it the score rests. Methods:
 
 * ``rules``: score = 100 × (2·B_met + G_met) / (2·B_assessable + G_assessable), over the binding (B) and guiding (G)
   rules that apply to the candidate's kind and are assessable (a binding rule counts double); none assessable: no score.
-* ``points``: score = the profile's points: Σ over scoring items of the max points among the item's passing rules.
-* ``weights``: score = 100 × Σ w_i·s_i / Σ w_i over the weighted indicators, with s_i in [0, 1]:
+* ``points``: score = 100 × points / points possible: the profile's points (Σ over scoring items of the max points among
+  the item's passing rules) out of the max points of the items' assessable rules; none assessable: no score.
+* ``weights``: score = 100 × Σ w_i·s_i / Σ w_i over the weighted indicators the candidate has a value for, with s_i in [0, 1]:
 
   - an indicator with a profile rule (the first one for it that applies to the candidate's kind): s = 1 when the rule
     is met; else s = 1 − d / d_max, d the candidate's shortfall (≥ / >: target − value; ≤ / <: value − target; range:
@@ -14,9 +18,11 @@ Every unit of the config is a candidate. Its indicators are checked against the 
     that rule, i.e. the fraction of the way from the worst candidate (s = 0) to the target; s = 0 when d_max = 0;
   - an indicator without a rule: min–max scaled across the candidates, s = (v − min) / (max − min) with direction
     higher (the default), (max − v) / (max − min) with lower; s = 1 for every candidate when max = min;
-  - a missing value (NaN, no column, or a rule not assessable from spatial data) scores s = 0.
+  - a missing value (NaN, no column, or a rule not assessable from spatial data) adds neither score nor weight; no
+    weighted indicator with a value: no score.
 
-Ranking: score (highest first; no score last), then fewer binding rules failed, then unit id. Shortlist: the first
+Ranking: score (highest first; no score last), then fewer binding rules failed, then more rules assessed, then unit id.
+Shortlist: the first
 ``top`` ranked candidates that have a score and, with ``min_binding_pct``, meet at least that share of their assessable
 binding rules (a candidate with no assessable binding rule does not).
 """
@@ -45,24 +51,33 @@ NO_UNIT = ("", "ratio", "count", "yes/no")
 #: column → (Chinese, English) header of screening.csv / screening.xlsx
 HEADERS: dict[str, tuple[str, str]] = {
     "rank": ("排名", "Rank"), "unit_id": ("单元编号", "Unit id"), "name": ("单元名称", "Name"), "kind": ("试点类型", "Pilot kind"),
-    "score": ("得分", "Score"), "method": ("评分方法", "Method"), "points": ("积分", "Points"),
+    "score": ("得分", "Score"), "rules_assessed": ("规则可评估", "Rules assessed"), "method": ("评分方法", "Method"), "points": ("积分", "Points"),
     "points_possible": ("可评估满分", "Points possible"), "binding_met": ("约束性达标", "Binding met"),
     "binding_assessable": ("约束性可评估", "Binding assessable"), "binding_met_pct": ("约束性达标率", "Binding met (%)"),
     "guiding_met": ("引导性达标", "Guiding met"), "guiding_assessable": ("引导性可评估", "Guiding assessable"),
     "level": ("可达等级", "Level"), "level_zh": ("等级名称", "Level name"), "shortlisted": ("入围", "Shortlisted"),
+    "not_ranked": ("未参与排序", "Not ranked"),
     "reasons_met": ("达标项", "Rules met"), "reasons_missed": ("未达标项", "Rules missed"),
     "not_assessable": ("无法评估项", "Not assessable"),
 }  # fmt: skip
+NO_RESIDENTS = "无居住人口，未参与排序 not assessed: no residents"
 
 
 @dataclass
 class Screening:
     table: pd.DataFrame  # one row per candidate in rank order, columns HEADERS
-    long: pd.DataFrame  # the compliance long table (spatial.standards.compliance.COLUMNS)
+    long: pd.DataFrame  # the compliance long table (spatial.standards.compliance.COLUMNS), every unit
     profile: Profile
     method: str
     top: int
     min_binding_pct: float | None
+    apart: pd.DataFrame | None = None  # units listed apart, not ranked (no residents): columns HEADERS, rank and score empty
+
+    def all_rows(self) -> pd.DataFrame:
+        """The ranked candidates, then the units listed apart (rank empty)."""
+        if self.apart is None or self.apart.empty:
+            return self.table
+        return pd.concat([self.table.astype({"rank": object}), self.apart], ignore_index=True)
 
 
 def default_method(profile: Profile) -> str:
@@ -85,7 +100,7 @@ def reason_zh(rule: Rule, unit: str, value: float, ok: bool) -> str:
     return f"{rule.zh} {x}{u} {sym[c]} {t:g}{u}"
 
 
-def reasons(long: pd.DataFrame, profile: Profile) -> pd.DataFrame:
+def rule_reasons(long: pd.DataFrame, profile: Profile) -> pd.DataFrame:
     """Per unit: reasons_met, reasons_missed (binding rules first, then profile order) and not_assessable rule names."""
     rules = {r.id: r for r in profile.rules}
     rows = long.assign(_b=(long["binding"] != "binding").astype(int)).sort_values("_b", kind="stable")
@@ -124,14 +139,14 @@ def _shortfall(rule: Rule, v: np.ndarray, ok: np.ndarray) -> np.ndarray:
 
 def weights_score(indicators: pd.DataFrame, long: pd.DataFrame, profile: Profile, weights: dict[str, float],
                   direction: dict[str, str] | None = None) -> pd.Series:  # fmt: skip
-    """100 × Σ w·s / Σ w, s per indicator as in the module docstring (rule target, else min–max); NaN values score 0."""
+    """100 × Σ w·s / Σ w over the indicators with a value, s as in the module docstring (rule target, else min–max); NaN: none."""
     direction = direction or {}
     units = pd.Index(indicators.index)
     rule_rows = long[long["indicator"].isin(list(weights))].drop_duplicates(["unit_id", "indicator"])
     rules = {r.id: r for r in profile.rules}
-    total = pd.Series(0.0, index=units)
+    total, weight = pd.Series(0.0, index=units), pd.Series(0.0, index=units)
     for ind, w in weights.items():
-        s = pd.Series(0.0, index=units)
+        s = pd.Series(np.nan, index=units)  # stays NaN where the candidate cannot be assessed on the indicator
         mine = rule_rows[rule_rows["indicator"] == ind]
         ruled = set(mine["unit_id"])
         for rule_id, grp in mine[mine["status"] != "not_assessable"].groupby("rule_id", sort=False):
@@ -150,34 +165,54 @@ def weights_score(indicators: pd.DataFrame, long: pd.DataFrame, profile: Profile
                 scaled = (v - lo) / (hi - lo) if direction.get(ind, "higher") == "higher" else (hi - v) / (hi - lo)
             else:
                 scaled = pd.Series(1.0, index=free)
-            s[free] = scaled.where(v.notna(), 0.0)
-        total += w * s
-    return 100.0 * total / sum(weights.values())
+            s[free] = scaled.where(v.notna())
+        total += (w * s).fillna(0.0)
+        weight += w * s.notna()
+    return 100.0 * total / weight.where(weight > 0)
+
+
+def no_residents(table: pd.DataFrame, profile: Profile) -> pd.Series:
+    """True for the units listed apart: has_residents False under a profile that ``needs_residents`` (False without the column)."""
+    if not profile.needs_residents or "has_residents" not in table.columns:
+        return pd.Series(False, index=table.index)
+    return table["has_residents"].eq(False)
 
 
 def screen(indicators: pd.DataFrame, profile: Profile, *, kind: str | pd.Series | None = None, method: str | None = None,
            weights: dict[str, float] | None = None, direction: dict[str, str] | None = None, top: int = 10,
-           min_binding_pct: float | None = None) -> Screening:  # fmt: skip
-    """Score, rank and shortlist the candidates (rows of ``indicators``, indexed by unit id) against ``profile``."""
+           min_binding_pct: float | None = None, reasons: pd.DataFrame | None = None) -> Screening:  # fmt: skip
+    """Score, rank and shortlist the candidates (rows of ``indicators``, indexed by unit id) against ``profile``.
+
+    ``reasons``: the run's long reasons table (why a value is NaN), passed to the compliance check.
+    """
     method = method or default_method(profile)
     if method == "points" and default_method(profile) != "points":
         raise ConfigError(f"screening method 'points': profile '{profile.id}' scores no items; use method rules or weights")
     if method == "weights" and not weights:
         raise ConfigError("screening method 'weights' needs screening.weights (indicator id → weight)")
     table = (indicators.set_index("unit_id") if "unit_id" in indicators.columns else indicators).rename(index=str)
-    long = evaluate(table, profile, kind=kind)
+    if reasons is not None and not reasons.empty:
+        reasons = reasons.assign(unit_id=reasons["unit_id"].astype(str))
+    long = evaluate(table, profile, kind=kind, reasons=reasons)
     if long.empty:
         raise ConfigError(f"profile '{profile.id}' has no rule for the candidates' kind(s); choose another kind or profile")
     summ = summarize(long, profile).reindex(table.index)
+    apart = no_residents(table, profile)
+    cand = table.index[~apart.to_numpy()]
     t = pd.DataFrame(index=table.index)
     t["name"] = table["name"] if "name" in table.columns else summ["name"]
     t["kind"] = summ["kind"]
     if method == "rules":
         t["score"] = rules_score(summ)
     elif method == "points":
-        t["score"] = summ["points"].astype(float)
+        possible = summ["points_possible"].astype(float)
+        t["score"] = 100.0 * summ["points"].astype(float) / possible.where(possible > 0)
     else:
-        t["score"] = weights_score(table, long, profile, dict(weights or {}), direction)
+        t["score"] = weights_score(table.loc[cand], long[long["unit_id"].isin(cand)], profile, dict(weights or {}), direction)
+    t.loc[apart.to_numpy(), "score"] = np.nan  # listed apart: not scored
+    n_rules = long.groupby("unit_id", sort=False).size().reindex(table.index).fillna(0).astype(int)
+    n_ok = (summ[["binding_pass", "binding_fail", "guiding_pass", "guiding_fail"]].fillna(0).sum(axis=1)).astype(int)
+    t["rules_assessed"] = [f"{a}/{b}" for a, b in zip(n_ok, n_rules, strict=True)]
     t["method"] = method
     t["points"], t["points_possible"] = summ["points"], summ["points_possible"]
     t["binding_met"] = summ["binding_pass"].fillna(0).astype(int)
@@ -187,9 +222,12 @@ def screen(indicators: pd.DataFrame, profile: Profile, *, kind: str | pd.Series 
     t["guiding_assessable"] = (summ["guiding_pass"] + summ["guiding_fail"]).fillna(0).astype(int)
     t["level"] = summ["level"].fillna("") if profile.levels else ""
     t["level_zh"] = summ["level_zh"].fillna("") if profile.levels else ""
+    t["not_ranked"] = np.where(apart.to_numpy(), NO_RESIDENTS, "")
+    t = t.join(rule_reasons(long, profile))
+    left, t = t[apart.to_numpy()], t[~apart.to_numpy()]
     failed = t["binding_assessable"] - t["binding_met"]
-    order = pd.DataFrame({"s": -t["score"].fillna(-np.inf), "f": failed, "u": t.index}).sort_values(["s", "f", "u"], kind="stable")
-    t = t.loc[order.index]
+    order = pd.DataFrame({"s": -t["score"].fillna(-np.inf), "f": failed, "a": -n_ok.reindex(t.index), "u": t.index})
+    t = t.loc[order.sort_values(["s", "f", "a", "u"], kind="stable").index]
     t.insert(0, "unit_id", t.index)
     t.insert(0, "rank", np.arange(1, len(t) + 1))
     eligible = t["score"].notna()
@@ -197,8 +235,9 @@ def screen(indicators: pd.DataFrame, profile: Profile, *, kind: str | pd.Series 
         eligible &= t["binding_met_pct"] >= min_binding_pct - RTOL * max(1.0, min_binding_pct)
     chosen = eligible & (eligible.cumsum() <= top)
     t["shortlisted"] = np.where(chosen, "yes", "no")
-    t = t.join(reasons(long, profile))
-    return Screening(t.reset_index(drop=True)[list(HEADERS)], long, profile, method, top, min_binding_pct)
+    left = left.assign(unit_id=left.index, rank=pd.Series([None] * len(left), index=left.index, dtype=object), shortlisted="no")
+    return Screening(t.reset_index(drop=True)[list(HEADERS)], long, profile, method, top, min_binding_pct,
+                     left.reset_index(drop=True)[list(HEADERS)])  # fmt: skip
 
 
 # --- outputs -----------------------------------------------------------------------------------
@@ -208,29 +247,42 @@ def method_text(scr: Screening, weights: dict[str, float] | None = None) -> list
     """(key, value) lines describing the screening, for the xlsx sheet 说明."""
     formula = {
         "rules": "score = 100 × (2 × binding met + guiding met) / (2 × binding assessable + guiding assessable)",
-        "points": "score = Σ over scoring items of the max points among the item's passing rules",
-        "weights": "score = 100 × Σ w·s / Σ w; s = 1 if the rule is met, else 1 − shortfall / largest shortfall among the "
-        "candidates; indicators without a rule min–max scaled; missing values 0",
+        "points": "score = 100 × points / points possible; points = Σ over scoring items of the max points among the item's "
+        "passing rules, points possible = Σ over the items of the max points among the item's assessable rules",
+        "weights": "score = 100 × Σ w·s / Σ w over the weighted indicators with a value; s = 1 if the rule is met, else "
+        "1 − shortfall / largest shortfall among the candidates; indicators without a rule min–max scaled; a missing value "
+        "adds neither score nor weight",
     }[scr.method]
+    apart = "" if scr.apart is None or scr.apart.empty else f"{len(scr.apart)}: {', '.join(map(str, scr.apart['unit_id']))}"
     lines = [("profile", f"{scr.profile.id} {scr.profile.zh}"), ("source", scr.profile.source), ("method", scr.method),
-             ("formula", formula), ("ranking", "score (highest first), then fewer binding rules failed, then unit id"),
+             ("formula", formula), ("assessable", "scores rest on the assessable rules only (rules assessed n/N 规则可评估); a "
+                                    "NaN indicator is not assessable, never a fail"),
+             ("ranking", "score (highest first), then fewer binding rules failed, then more rules assessed, then unit id"),
+             ("not ranked 未参与排序", f"{NO_RESIDENTS} (the profile needs residents; indicator has_residents): {apart or 'none'}"
+              if scr.profile.needs_residents else "every unit is a candidate (the profile does not need residents)"),
              ("top", str(scr.top)), ("min_binding_pct", "" if scr.min_binding_pct is None else f"{scr.min_binding_pct:g}")]  # fmt: skip
     lines += [(f"weight {k}", f"{v:g}") for k, v in (weights or {}).items()]
     return lines
 
 
+def _sheet(ws, table: pd.DataFrame) -> None:
+    ws.append([HEADERS[c][0] for c in table.columns])
+    ws.append([HEADERS[c][1] for c in table.columns])
+    for cell in (*ws[1], *ws[2]):
+        cell.font = Font(bold=True)
+    for row in table.round(write.CSV_DECIMALS).itertuples(index=False):
+        ws.append([None if (isinstance(v, float) and v != v) else v for v in row])
+    ws.freeze_panes = "C3"
+
+
 def write_xlsx(path: Path, scr: Screening, notes: list[tuple[str, str]]) -> None:
-    """Sheet 遴选 with Chinese and English header rows, sheet 合规 with the compliance long table, sheet 说明."""
+    """Sheet 遴选 with Chinese and English header rows, sheet 未参与排序 (units listed apart, if any), 合规 and 说明."""
     wb = Workbook()
     ws = wb.active
     ws.title = "遴选 screening"
-    ws.append([HEADERS[c][0] for c in scr.table.columns])
-    ws.append([HEADERS[c][1] for c in scr.table.columns])
-    for cell in (*ws[1], *ws[2]):
-        cell.font = Font(bold=True)
-    for row in scr.table.round(write.CSV_DECIMALS).itertuples(index=False):
-        ws.append([None if (isinstance(v, float) and v != v) else v for v in row])
-    ws.freeze_panes = "C3"
+    _sheet(ws, scr.table)
+    if scr.apart is not None and not scr.apart.empty:
+        _sheet(wb.create_sheet("未参与排序 not ranked"), scr.apart)
     c = wb.create_sheet("合规 compliance")
     c.append(list(scr.long.columns))
     for row in scr.long.round(write.CSV_DECIMALS).itertuples(index=False):
@@ -299,15 +351,15 @@ def run_screening(cfg: Config, out_dir: Path, *, profile: str | None = None, kin
         unit_kind = None
     with timer.stage("screen"):
         scr = screen(res.indicators, prof, kind=unit_kind, method=opts.method, weights=opts.weights, direction=opts.direction,
-                     top=top or opts.top, min_binding_pct=opts.min_binding_pct)  # fmt: skip
+                     top=top or opts.top, min_binding_pct=opts.min_binding_pct, reasons=getattr(res, "reasons", None))  # fmt: skip
     with timer.stage("map"):
         from maps.pages import screening_map  # rendering stays out of the computation
 
-        page = screening_map(res.units.rename(index=str), scr.table, method=scr.method, profile_zh=scr.profile.zh,
+        page = screening_map(res.units.rename(index=str), scr.all_rows(), method=scr.method, profile_zh=scr.profile.zh,
                              attribution=attribution(cfg), tiles=cfg.map.tiles)  # fmt: skip
     with write.staged_dir(Path(out_dir), allowed=allowed) as stage, timer.stage("write"):
         files = {name: stage / name for name in OUTPUTS}
-        write.write_csv(files["screening.csv"], scr.table.set_index("rank"))
+        write.write_csv(files["screening.csv"], scr.all_rows().set_index("rank"))  # the units listed apart last, rank empty
         write_xlsx(files["screening.xlsx"], scr, method_text(scr, opts.weights if scr.method == "weights" else None))
         write.write_text(files["screening_map.html"], page)
         write.write_csv(files["compliance.csv"], scr.long.set_index("unit_id"))

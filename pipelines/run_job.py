@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import shapely
 
 from pipelines import db_write, write
@@ -19,6 +21,7 @@ from pipelines.config import Config
 from pipelines.load import load_study_area
 from pipelines.scenario import apply_scenario, compare, read_scenario, write_scenario_xlsx
 from spatial.indicators.roads import classify_roads
+from spatial.standards import columns
 from spatial.standards.compliance import evaluate, summarize
 from spatial.standards.profiles import load_profile
 from spatial.study_area import StudyArea
@@ -50,8 +53,8 @@ class RunOutput:
 
 def input_files(cfg: Config) -> list[Path]:
     inp = cfg.inputs
-    paths = [src.path for k in ("osm", "units", "roads", "buildings", "parcels", "pois", "stations", "landcover")
-             if (src := getattr(inp, k)) and src.path is not None]  # PostGIS layers: manifest database_inputs
+    layers = [inp.osm, *inp.vector_layers().values(), inp.landcover]  # several stations layers each
+    paths = [src.path for src in layers if src is not None and src.path is not None]  # PostGIS layers: manifest database_inputs
     paths += [p for p in (cfg.life_circle.catalogue, cfg.life_circle.population_raster) if p]
     return paths
 
@@ -83,6 +86,39 @@ def map_detail_layers(layers: dict, max_vertices: int) -> tuple[dict, str]:
             keep[key] = gdf
     note = ("地图未绘 not drawn (too large for a web map; see communities.gpkg and the inputs): " + "; ".join(out)) if out else ""
     return keep, note
+
+
+def profile_radii(profile) -> tuple[float, ...]:
+    """The station radii a profile's rules name (bus_stop_500m_radius_pct → 500): measured whatever transit.radius_m says."""
+    if profile is None:
+        return ()
+    found = (columns.parse_proximity(r.indicator) for r in profile.rules)
+    return tuple(sorted({p[1] for p in found if p is not None}))
+
+
+def key_indicators(res: RunResult, radius_m: float) -> list[str]:
+    """The map's colourings: built from the run's own tiers and radius."""
+    tiers = [c.removeprefix("lc_").removesuffix("_all_pct") for c in res.columns if c.startswith("lc_") and c.endswith("_all_pct")]
+    keys = ["road_density_km_per_km2", "intersection_density_per_km2", "far_ratio", "building_density_pct", "green_space_ratio_pct",
+            "green_coverage_pct", "park_service_coverage_pct"]  # fmt: skip
+    for t in reversed(tiers):
+        keys += [columns.lc_all(t), columns.lc_score(t)]
+    keys += [columns.proximity("bus_stop", radius_m, "radius"), columns.proximity("bus_stop", radius_m, "network"),
+             columns.proximity("metro", radius_m, "network"), columns.proximity("bike_rental", radius_m, "network")]  # fmt: skip
+    return [k for k in keys if k in res.columns]
+
+
+def not_assessable_sheet(res: RunResult) -> pd.DataFrame:
+    """One row per NaN value: unit, column with its names, the reason in Chinese and English, data gap or not."""
+    r = res.reasons
+    names = res.indicators["name"].reindex(r["unit_id"]).to_numpy() if len(r) else []
+    ind = [res.columns.get(c) for c in r["column"]]
+    return pd.DataFrame({
+        "单元 unit_id": r["unit_id"].to_numpy(), "名称 name": names, "指标 column": r["column"].to_numpy(),
+        "指标名称 indicator": [f"{i.zh} {i.en}" if i else c for i, c in zip(ind, r["column"], strict=True)],
+        "原因 reason (中文)": r["reason_zh"].to_numpy(), "reason (English)": r["reason_en"].to_numpy(),
+        "数据缺失 data gap": np.where(r["data_gap"].to_numpy(dtype=bool), "是 yes", "否 no"), "code": r["reason"].to_numpy(),
+    })  # fmt: skip
 
 
 def versions() -> dict[str, str]:
@@ -118,17 +154,17 @@ def run(cfg: Config, out_dir: Path, *, timer: Timer | None = None, scenario: Pat
     gc.collect()
     gc.freeze()
     try:
-        res = compute(sa, cfg, timer)
+        res = compute(sa, cfg, timer, extra_radii_m=profile_radii(profile))
     finally:
         gc.unfreeze()
     if profile is not None:
         with timer.stage("compliance"):
             kind = sa.units["kind"] if "kind" in sa.units else cfg.compliance.kind
-            checks = evaluate(res.indicators, profile, kind=kind)
+            checks = evaluate(res.indicators, profile, kind=kind, reasons=getattr(res, "reasons", None))
             summary = summarize(checks, profile)
     if plan is not None:
         with timer.stage("scenario"):
-            scen = compute(apply_scenario(sa, plan), cfg, Timer())
+            scen = compute(apply_scenario(sa, plan), cfg, Timer(), extra_radii_m=profile_radii(profile))
             comparison = compare(res, scen)
     with timer.stage("map"):
         cats = {c.id: (c.zh, c.en) for c in sa.catalogue.categories.values()}
@@ -136,6 +172,7 @@ def run(cfg: Config, out_dir: Path, *, timer: Timer | None = None, scenario: Pat
         city = city[city["road_class"].notna()]
         city = city[city.intersects(sa.bounds)]
         color_by = cfg.map.color_by if cfg.map.color_by in res.units.columns else "road_density_km_per_km2"
+        keys = key_indicators(res, cfg.transit.radius_m)
         gaps = (None if cfg.life_circle.weight_by == "population" and cfg.life_circle.population_raster
                 else coverage_gaps(sa.buildings, res.origin_distances, sa.catalogue))  # origins are buildings unless a raster
         layers, left_out = map_detail_layers(
@@ -144,11 +181,14 @@ def run(cfg: Config, out_dir: Path, *, timer: Timer | None = None, scenario: Pat
         html = map_html(build_map(
             res.units, indicators={k: v for k, v in res.columns.items() if k in res.units.columns}, color_by=color_by,
             categories=cats, station_radius_m=cfg.transit.radius_m, compliance=checks if profile is not None else None,
-            attribution=attribution(cfg) + (f" · {left_out}" if left_out else ""), tiles=cfg.map.tiles, **layers,
+            attribution=attribution(cfg) + (f" · {left_out}" if left_out else ""), tiles=cfg.map.tiles, key_indicators=keys,
+            reasons=res.reasons, **layers,
         ))  # fmt: skip
     quality = sa.ledger.to_frame()
     names = OUTPUTS + (SCENARIO_OUTPUTS if plan is not None else ()) + (COMPLIANCE_OUTPUTS if profile is not None else ())
-    sheets = {"达标核查 compliance": checks, "达标汇总 compliance summary": summary} if profile is not None else {}
+    sheets = {"无法评估 not_assessable": not_assessable_sheet(res)}
+    if profile is not None:
+        sheets |= {"达标核查 compliance": checks, "达标汇总 compliance summary": summary}
     with write.staged_dir(out_dir, allowed=allowed) as stage:
         files = {name: stage / name for name in names}
         with timer.stage("write"):
@@ -177,6 +217,8 @@ def run(cfg: Config, out_dir: Path, *, timer: Timer | None = None, scenario: Pat
             "units": len(res.indicators),
             "network": res.stats,
             "timings_s": timer.seconds,
+            "data_gaps": res.gaps,
+            "not_assessable_values": int(len(res.reasons)),
             "outputs": sorted(files),
             "output_sha256": {name: write.file_sha256(p) for name, p in sorted(files.items()) if name != "manifest.json"},
             "attribution": attribution(cfg),

@@ -339,7 +339,11 @@ def apply_scenario(sa: StudyArea, scenario: Scenario) -> StudyArea:
             raise ConfigError(f"scenario {scenario.path.name}: it was read against another study area ({layer} rows missing)")
     facilities = _combine(sa.facilities, gone["facility"], _added(ch, "facility", sa, sa.crs))
     stations = _combine(sa.stations, gone["station"], _added(ch, "station", sa, sa.crs))
-    new = {"facilities": facilities, "stations": stations, "ledger": copy.deepcopy(sa.ledger)}
+    # a category or kind whose last feature the scenario removes is gone on purpose: a measured 0, not a data gap
+    emptied = ({c for c in sa.facilities["category"].unique() if not (facilities["category"] == c).any()}
+               | {k for k in sa.stations["kind"].unique() if not (stations["kind"] == k).any()})  # fmt: skip
+    new = {"facilities": facilities, "stations": stations, "ledger": copy.deepcopy(sa.ledger),
+           "confirmed_absent": sa.confirmed_absent | frozenset(map(str, emptied))}  # fmt: skip
     added_parcels = _added(ch, "parcel", sa, sa.crs)
     if added_parcels is not None or gone["parcel"]:
         parcels = _combine(sa.parcels, gone["parcel"], added_parcels)
@@ -350,7 +354,8 @@ def apply_scenario(sa: StudyArea, scenario: Scenario) -> StudyArea:
             landuse = _combine(sa.landuse, [], known[["lu_class", "tag", "name", "geometry"]])
         buildings = sa.buildings.copy()
         buildings["residential"] = mark_residential(buildings, landuse).to_numpy()
-        new.update(parcels=parcels, landuse=landuse, buildings=buildings)
+        new.update(parcels=parcels, landuse=landuse, buildings=buildings,
+                   absent={k: v for k, v in sa.absent.items() if k != "landuse"}, extents={**sa.extents, "landuse": None})
     return dataclasses.replace(sa, **new)
 
 

@@ -1,6 +1,9 @@
 """Turn a raw OSM extract into ditan's layers.
 
 Roads, buildings, land use, vegetation, facilities and stations are derived by the tag tables kept as data. Everything returned is in the metric CRS.
+Features the reader could not build (``OsmExtract.lost``: nodes missing from a clipped export, broken multipolygons) are
+counted as dropped, with the reason, in the ledger layer they belong to. A file without a kind of feature (an osmnx drive
+network has no areas) gives empty layers with the usual columns.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import shapely
 from pyproj import CRS
 
 from spatial.catalogue import Catalogue, match
-from spatial.io.osm import OsmExtract
+from spatial.io.osm import HIGHWAY_MISSING, HIGHWAY_SHORT, MISSING_NODES, TOO_SHORT, OsmExtract
 from spatial.landuse.classes import classify_tags, vegetation_mask
 from spatial.validate import LINEAR, POLYGONAL, Ledger, clean_geometries
 
@@ -33,18 +36,33 @@ def roads_from_osm(ext: OsmExtract, crs: CRS, ledger: Ledger) -> gpd.GeoDataFram
     """All highway ways as lines (road classes are applied by the roads indicator)."""
     ways = ext.ways.copy()
     rec = ledger.layer("roads (OSM highway ways)")
-    missing = ext.failures.get("highway ways with missing node locations", 0)
-    if missing:
-        rec.read += missing
-        rec.dropped["nodes missing from the extract"] += missing
+    for key, reason in ((HIGHWAY_MISSING, MISSING_NODES), (HIGHWAY_SHORT, TOO_SHORT)):
+        n = ext.failures.get(key, 0)
+        if n:
+            rec.read += n
+            rec.dropped[reason] += n
     ways = clean_geometries(ways, layer="roads (OSM highway ways)", kinds=LINEAR, ledger=ledger)
     return ways.to_crs(crs).reset_index(drop=True)
 
 
+def _count_lost(ledger: Ledger, layer: str, lost: pd.DataFrame) -> None:
+    """Count the features the reader could not build as read and dropped, by reason."""
+    if len(lost):
+        rec = ledger.layer(layer)
+        rec.read += len(lost)
+        for reason, n in lost["reason"].value_counts(sort=False).items():
+            rec.dropped[str(reason)] += int(n)
+
+
+def _is_building(df: pd.DataFrame) -> pd.Series:
+    return (df["building"].notna() & (df["building"] != "no")) if "building" in df else pd.Series(False, index=df.index)
+
+
 def buildings_from_osm(ext: OsmExtract, crs: CRS, ledger: Ledger) -> gpd.GeoDataFrame:
-    areas = ext.areas
     """Building polygons; ``made_valid`` marks those clean_geometries repaired (for the loader's counts)."""
-    b = areas[areas.get("building", pd.Series(index=areas.index, dtype=object)).notna() & (areas.get("building") != "no")].copy()
+    areas = ext.areas
+    _count_lost(ledger, "buildings (OSM)", ext.lost[_is_building(ext.lost).to_numpy()])
+    b = areas[_is_building(areas).to_numpy()].copy()
     b["made_valid"] = ~shapely.is_valid(b.geometry.to_numpy())  # those left after cleaning are the repaired ones
     b = clean_geometries(b, layer="buildings (OSM)", kinds=POLYGONAL, ledger=ledger)
     b = b.to_crs(crs)
@@ -79,6 +97,7 @@ def mark_residential(buildings: gpd.GeoDataFrame, landuse: gpd.GeoDataFrame) -> 
 def landuse_from_osm(ext: OsmExtract, crs: CRS, ledger: Ledger) -> gpd.GeoDataFrame:
     """Land-use polygons with their internal class (areas matching no rule are not land use)."""
     areas = ext.areas
+    _count_lost(ledger, "land use (OSM)", ext.lost[classify_tags(ext.lost).notna().to_numpy()])
     cls = classify_tags(areas)
     lu = areas[cls.notna()].copy()
     lu["lu_class"] = cls[cls.notna()]

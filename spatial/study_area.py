@@ -47,6 +47,48 @@ class StudyArea:
     #: input layers with no source at all, by key (roads, buildings, landuse, vegetation, facilities, stations) → why,
     #: in English (e.g. "the OSM file has no building ways and inputs.buildings is not set"); their indicators are NaN
     absent: dict[str, str] = field(default_factory=dict)
+    #: where each input layer has data (layer key → polygon in ``crs``): an OSM file's bounds, or None for a user layer,
+    #: whose extent is the convex hull of its features (``data_extent``); a unit outside it is not measured from that
+    #: layer (NaN), a unit partly outside is flagged
+    extents: dict[str, shapely.Geometry | None] = field(default_factory=dict)
+    #: facility categories and station kinds known to be absent (a scenario removed the last one): measured 0, not a gap
+    confirmed_absent: frozenset[str] = frozenset()
+
+    def extent(self, key: str) -> shapely.Geometry | None:
+        """The extent of layer ``key`` (roads, buildings, landuse) as the data now stand."""
+        if key not in self.extents:
+            return None
+        if self.extents[key] is not None:
+            return self.extents[key]
+        layer = {"roads": self.roads, "buildings": self.buildings,
+                 "landuse": self.parcels if self.parcels is not None else self.landuse}[key]  # fmt: skip
+        return data_extent(layer.geometry.to_numpy())
+
+
+#: a layer's extent reaches this far beyond its features' convex hull (m), and at least EXTENT_MARGIN_SHARE of its diagonal:
+#: a unit is "outside the layer's data" only when it lies clearly beyond it
+EXTENT_MARGIN_M = 200.0
+EXTENT_MARGIN_SHARE = 0.05
+
+
+def data_extent(geoms: np.ndarray) -> shapely.Geometry | None:
+    """Where a layer has data: the convex hull of its features (qhull on the vertices; no GEOS union), with a margin.
+
+    None without any feature. Features all on one line or point get the margin around them.
+    """
+    from scipy.spatial import ConvexHull, QhullError
+
+    geoms = np.asarray(geoms, dtype=object)
+    xy = shapely.get_coordinates(geoms[~shapely.is_missing(geoms)]) if len(geoms) else np.empty((0, 2))
+    if not len(xy):
+        return None
+    lo, hi = xy.min(axis=0), xy.max(axis=0)
+    margin = max(EXTENT_MARGIN_M, EXTENT_MARGIN_SHARE * float(np.hypot(*(hi - lo))))
+    try:
+        hull = shapely.Polygon(xy[ConvexHull(xy).vertices])
+    except (QhullError, ValueError):  # fewer than three points, or all on a line
+        hull = shapely.convex_hull(shapely.multipoints(xy))
+    return shapely.buffer(hull, margin, quad_segs=4)
 
 
 def reach_zone(units: gpd.GeoDataFrame, distance_m: float) -> shapely.Geometry:

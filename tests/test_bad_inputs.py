@@ -238,8 +238,9 @@ def test_overlapping_units_flagged_and_measured_per_unit(tmp_path):
     assert q["kept"] == 4  # flagged units are kept, not merged
     t = compute(sa, cfg).indicators
     assert t["area_km2"].tolist() == pytest.approx([1.0, 1.0, 1.0, 1.0])
-    # the building in the overlap counts in full to both A and B
-    assert t["floor_area_m2"].tolist() == pytest.approx([20_000.0, 20_000.0, 0.0, 0.0])
+    # the building in the overlap counts in full to both A and B; C and D lie beyond the buildings layer's data (its one
+    # building's hull + 200 m reaches x = 900): not measured, NaN — not 0
+    assert t["floor_area_m2"].tolist()[:2] == pytest.approx([20_000.0, 20_000.0]) and t["floor_area_m2"].iloc[2:].isna().all()
     # the 500 m of road inside the overlap counts in full to both: each unit is measured as if alone; the shared
     # edge of B and C (x = 1500) is crossed, not followed, so nothing is split; D overlaps C by 0.5 mm only
     assert t["road_length_km"].tolist() == pytest.approx([1.0, 1.0, 1.0, 0.0], abs=1e-6)
@@ -512,7 +513,12 @@ def test_mixed_problems_every_ledger_row_balances(tmp_path):
     assert (q[["kept", "repaired", "dropped", "outside_study_area"]] >= 0).all().all()
     for rec in sa.ledger.records.values():
         assert rec.read == rec.kept + rec.repaired_total + rec.dropped_total, rec
-    assert q.loc["units", "flagged"] == 2
+    # the overlap of A and B flags both; the parcels (0–500 m) and the buildings cover only part of some units: each unit
+    # partly beyond a layer's data is flagged once per layer, measured on what is there
+    why = q.loc["units", "flagged_why"]
+    assert "overlapping units, kept as drawn: A/B" in why and "partly outside the land-use data" in why
+    partly = sum(int(part.rsplit(": ", 1)[1]) for part in why.split("; ") if part.startswith("partly outside"))
+    assert q.loc["units", "flagged"] == 2 + partly
     assert q.loc["buildings", "repaired_how"] == (
         "implausible floors/height ignored: 1; make_valid: 1; make_valid + implausible floors/height ignored: 1"
     )

@@ -185,6 +185,13 @@ def test_percentages_in_range_and_nan_only_where_documented(out, ind):
     no_origins = (ind["lc_basis"] == "none").to_numpy()
     assert set(ind["lc_basis"]) <= {"floor_area", "land_area", "none"}
     no_floor_area = (ind["floor_area_m2"] == 0).to_numpy()
+    # categories with no facility loaded anywhere are data gaps (OSM here maps no elderly home, health station …), and
+    # so is every tier's "all" column whose tier holds one
+    fac, am = out.study.facilities["category"], out.study.amenities["kind"]
+    gap_columns = {f"lc_{c}_pct" for c in out.study.catalogue.categories if not (fac == c).any()}
+    assert {"lc_elderly_home_pct", "lc_elderly_daycare_pct"} <= gap_columns  # map.osm has no nursing_home, social_facility or 养老 tag (grep)
+    gap_counts = {f"{k}_count" for k in out.study.catalogue.amenities if not (am == k).any()}
+    assert gap_columns | gap_counts == set(out.result.reasons.loc[out.result.reasons["reason"] == "category_gap", "column"])
     for c in pct:
         v = ind[c].astype(float).to_numpy()
         nan = np.isnan(v)
@@ -194,10 +201,12 @@ def test_percentages_in_range_and_nan_only_where_documented(out, ind):
         if c == "public_service_incl_community_pct":  # OSM cannot tell community-service land apart
             assert nan.all(), c
             continue
-        if c == "park_service_coverage_pct":  # not assessable without residential land
-            assert (nan == (ind["residential_land_m2"] == 0).to_numpy()).all(), c
+        if c == "park_service_coverage_pct":  # not assessable without residential land, nor where nobody lives
+            assert (nan == ((ind["residential_land_m2"] == 0) | ~ind["has_residents"].astype(bool)).to_numpy()).all(), c
         if c.startswith("lc_") or "_500m_" in c:
-            assert (nan == no_origins).all(), c
+            # NaN where nobody lives (no origins, or has_residents false), or where the category / kind is a data gap
+            gap = c in gap_columns or (c.startswith("lc_") and c.endswith("_all_pct"))
+            assert (nan == (no_origins | ~ind["has_residents"].to_numpy(dtype=bool) | gap)).all(), c
         elif c == "park_service_coverage_pct":
             pass
         elif c == "housing_low_rise_pct":  # not assessable without housing
@@ -208,6 +217,16 @@ def test_percentages_in_range_and_nan_only_where_documented(out, ind):
             assert not nan.any(), c
         ok = v[~nan]
         assert ((ok >= 0) & (ok <= 100 + 1e-9)).all(), (c, ok[(ok < 0) | (ok > 100 + 1e-9)])
+
+
+def test_every_nan_has_a_reason_and_no_value_has_one(out, ind):
+    """Three states: measured, or NaN with exactly one reason row (data gap or property of the unit)."""
+    why = out.result.reasons
+    assert not why.duplicated(["unit_id", "column"]).any()
+    numeric = [c for c in ind.columns if pd.api.types.is_numeric_dtype(ind[c]) and c in out.result.columns]
+    nan_cells = {(u, c) for c in numeric for u in ind.index[ind[c].isna()]}
+    assert nan_cells == set(zip(why["unit_id"], why["column"], strict=True))
+    assert why["reason_zh"].str.len().gt(0).all() and why["reason_en"].str.len().gt(0).all()
 
 
 def test_numeric_indicators_are_non_negative(out, ind):

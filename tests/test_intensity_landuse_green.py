@@ -100,4 +100,4 @@ def test_green_coverage_counts_overlaps_once(two_units):
     out = green_coverage_from_polygons(two_units, veg)
     assert out.loc["A", "green_coverage_pct"] == pytest.approx((10_000 + 10_000 - 2_500) / 1e6 * 100)
     assert out.loc["B", "green_coverage_pct"] == pytest.approx(2_500 / 1e6 * 100)
-    assert (out["green_coverage_source"] == "osm_vegetation_polygons").all()
+    assert (out["green_coverage_source"] == "vegetation polygons").all()

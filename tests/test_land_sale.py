@@ -108,7 +108,9 @@ def test_tiny_plan_checks(tiny, tmp_path):
     assert (far2["status"], far2["measured"]) == ("fail", 3.5)
     assert far2["reason"] == "建设用地综合容积率 3.5 超出 1.2–3 / Floor-area ratio (FAR) 3.5 above 1.2–3"
     assert far2["result"] == "未达标 fail" and far2["binding"] == "约束性 binding" and far2["group"] == "规划指标 plan"
-    assert far3["status"] == "pass" and far3["measured"] == pytest.approx(1.5)
+    # the community FAR range 1.2–3 is for residential parcels (profile applies_to_classes): a kindergarten is not held to it
+    assert far3["status"] == "not_applicable" and far3["measured"] == pytest.approx(1.5) and not far3["counts"]
+    assert far3["result"] == "不适用 not applicable" and "not applicable" in far3["reason"]
     green3 = _one(checks, "S3", "green_space_ratio_pct")
     assert green3["status"] == "not_assessable" and "no green ratio" in green3["reason"]  # documented: not assessable, not fail
     complete3 = _one(checks, "S3", "plan_complete")
@@ -116,6 +118,15 @@ def test_tiny_plan_checks(tiny, tmp_path):
     assert _one(checks, "S1", "green_space_ratio_pct")["status"] == "pass"
     assert "S2" in summary.index and summary.at["S2", "status"] == "fail"
     assert "容积率 3.5 超出 1.2–3" in summary.at["S2", "main_reasons"]
+    # the verdict row: the binding checks that count decide, the rest are counted apart, not-applicable rules not at all
+    assert summary.at["S3", "n_not_applicable"] == 1 and summary.at["S3", "verdict"].endswith("; 1 not applicable")
+    for pid, row in summary.iterrows():
+        deciding = checks[(checks["parcel_id"] == pid) & checks["counts"] & (checks["target"] != "—")]
+        assert len(deciding) == row["binding_checks"] and (deciding["binding"] == "约束性 binding").all()
+        assert row["verdict"].startswith(f"{row['result']}: 约束性检查 {row['binding_pass']}/{row['binding_checks']} 达标")
+        assert f"binding checks {row['binding_pass']}/{row['binding_checks']} pass" in row["verdict"]
+        rest = checks[(checks["parcel_id"] == pid) & ~checks["counts"] & (checks["target"] != "—") & (checks["status"] != "not_applicable")]
+        assert f"other checks: {(rest['status'] == 'fail').sum()} of {len(rest)} fail" in row["verdict"]
 
 
 def test_tiny_location_checks_by_hand(tiny, tmp_path):
@@ -153,6 +164,7 @@ def test_tiny_unit_after_by_hand(tiny, tmp_path):
     assert _one(checks, "S2", "far_ratio", "B")["measured"] == pytest.approx(0.142)
     far3 = _one(checks, "S3", "far_ratio", "B")
     assert (far3["before"], far3["measured"]) == (pytest.approx(0.002), pytest.approx(0.062))
+    assert not far3["counts"] and "not counted" in far3["reason"]  # a kindergarten is not held to the community FAR range
     ps = _one(checks, "S3", "public_service_pct", "B")  # 40,000 m² of 08 land in 1 km²
     assert (ps["before"], ps["measured"], ps["status"]) == (pytest.approx(0.0), pytest.approx(4.0), "fail")
     assert _one(checks, "S3", "public_service_incl_community_pct", "B")["measured"] == pytest.approx(4.0)
@@ -205,7 +217,10 @@ def test_beijing_shipped_parcels(tmp_path):
         far = row.far if pd.notna(row.far) else row.floor_area_m2 / geom.area
         r = _one(checks, row.parcel_id, "far_ratio")
         assert r["measured"] == pytest.approx(far, rel=1e-4)
-        assert r["status"] == ("pass" if 1.2 <= far <= 3 else "fail")
+        if row.landuse_code.startswith("0701"):  # the community range 1.2–3 binds residential parcels only
+            assert r["status"] == ("pass" if 1.2 <= far <= 3 else "fail")
+        else:  # BJ-03 commercial 0901, BJ-04 kindergarten 080404
+            assert r["status"] == "not_applicable" and not r["counts"]
         d = shapely.distance(geom, bus.geometry.to_numpy()).min()
         b = _one(checks, row.parcel_id, "bus_stop_500m_radius_pct")
         assert b["measured"] == pytest.approx(d, abs=0.01)

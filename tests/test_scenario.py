@@ -28,6 +28,7 @@ from pipelines.config import load_config, parse_config
 from pipelines.load import load_study_area
 from pipelines.run_job import OUTPUTS, SCENARIO_OUTPUTS, run
 from pipelines.scenario import apply_scenario, compare, compare_wide, read_scenario
+from spatial.catalogue import load_catalogue
 from spatial.errors import ConfigError
 from spatial.indicators.intensity import building_pieces
 from spatial.network import snap_points
@@ -54,6 +55,10 @@ def _config(tmp: Path, **inputs) -> dict:
                        "buildings": {"path": "buildings.gpkg", "type_column": "use", "floors_column": "fl"},
                        "pois": {"path": "pois.gpkg", "category_column": "cat"},
                        "stations": {"path": "stations.gpkg", "kind_column": "kind"}, **inputs},
+            # the small area is known to hold only its school and its bike station: every other category and kind is
+            # a measured 0, not a data gap
+            "life_circle": {"confirmed_absent": [c for c in load_catalogue().categories if c != "primary_school"]},
+            "transit": {"confirmed_absent": ["bus_stop", "metro", "ev_charging"]},
             "map": {"tiles": False}}  # fmt: skip
     (tmp / "small.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     return data
@@ -92,8 +97,11 @@ def test_adding_a_kindergarten_150_m_along_the_street(small):
     assert (k["base"], k["scenario"], k["change"], k["changed"]) == (0.0, pytest.approx(100.0), pytest.approx(100.0), True)
     assert k["zh"] == "幼儿园/托育5分钟生活圈覆盖率" and k["unit"] == "%" and k["unit_id"] == "A"
     assert "方案新增 幼儿园/托育" in set(apply_scenario(sa, sc).facilities["name"])
-    # only the kindergarten (and no all-5-minute tier: other 5-minute categories are still missing) changed
-    assert sorted(long.index[long["changed"]]) == ["lc_kindergarten_pct"]
+    # only the kindergarten and the 5-minute score (one more of the tier's categories reached: 100 % of the homes reach
+    # 1 of the 5; no all-5-minute tier: the other 5-minute categories are still missing) changed
+    assert sorted(long.index[long["changed"]]) == ["lc_5min_score_pct", "lc_kindergarten_pct"]
+    n5 = sum(c.tier == "5min" for c in load_catalogue().categories.values())
+    assert long.loc["lc_5min_score_pct", "change"] == pytest.approx(100.0 / n5)
 
 
 def test_compare_is_one_row_per_unit_and_numeric_indicator_in_registry_order(small):
@@ -206,7 +214,7 @@ def test_run_writes_the_comparison_next_to_the_outputs(small, tmp_path):
     raw = (tmp_path / "out" / "scenario_comparison.csv").read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")
     table = pd.read_csv(tmp_path / "out" / "scenario_comparison.csv", encoding="utf-8-sig")
-    assert table.loc[table["changed"], "indicator"].tolist() == ["lc_kindergarten_pct"]
+    assert table.loc[table["changed"], "indicator"].tolist() == ["lc_kindergarten_pct", "lc_5min_score_pct"]
     own = pd.read_csv(tmp_path / "out" / "scenario_indicators.csv", encoding="utf-8-sig").set_index("unit_id")
     assert own.loc["A", "lc_kindergarten_pct"] == 100.0 and own.loc["A", "far_source"] == "buildings"
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text(encoding="utf-8"))
@@ -216,9 +224,12 @@ def test_run_writes_the_comparison_next_to_the_outputs(small, tmp_path):
     wb = openpyxl.load_workbook(tmp_path / "out" / "scenario.xlsx")
     ws = wb["方案对比 comparison"]
     assert [c.value for c in ws[1]] == ["单元", "名称", "幼儿园/托育5分钟生活圈覆盖率 基准", "幼儿园/托育5分钟生活圈覆盖率 方案",
-                                        "幼儿园/托育5分钟生活圈覆盖率 变化"]  # fmt: skip
-    assert [c.value for c in ws[2]][2:] == [f"Kindergarten or childcare within 300 m (%) {w}" for w in ("base", "scenario", "change")]
-    assert [c.value for c in ws[3]] == ["A", "单元 A", 0, 100, 100]
+                                        "幼儿园/托育5分钟生活圈覆盖率 变化", "5分钟生活圈设施完备度 基准",
+                                        "5分钟生活圈设施完备度 方案", "5分钟生活圈设施完备度 变化"]  # fmt: skip
+    assert [c.value for c in ws[2]][2:5] == [f"Kindergarten or childcare within 300 m (%) {w}" for w in ("base", "scenario", "change")]
+    n5 = sum(c.tier == "5min" for c in load_catalogue().categories.values())
+    assert [c.value for c in ws[3]][:5] == ["A", "单元 A", 0, 100, 100]
+    assert [c.value for c in ws[3]][5:] == pytest.approx([0, 100 / n5, 100 / n5], abs=1e-3)
     assert wb["全部指标 all indicators"].max_row == 2 + len(table)
     run(cfg, tmp_path / "out")  # a run without the scenario replaces the folder, scenario files and all
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(OUTPUTS)
@@ -303,6 +314,9 @@ def test_a_new_kindergarten_in_beijing_matches_networkx(tmp_path):
             continue
         assert fa.sum() == pytest.approx(base.indicators.loc[uid, "residential_floor_area_m2"], rel=1e-9)
         row = long.loc[(uid, "lc_kindergarten_pct")]
+        if not base.indicators.loc[uid, "has_residents"]:  # homes on land mapped as something else: not assessed
+            assert np.isnan(row["base"]) and np.isnan(row["scenario"]), uid
+            continue
         expected = fa[covered[pos[mine]]].sum() / fa.sum() * 100.0
         assert row["scenario"] == pytest.approx(expected, abs=1e-6), uid
         assert row["change"] == pytest.approx(expected - fa[before[pos[mine]]].sum() / fa.sum() * 100.0, abs=1e-6), uid

@@ -146,6 +146,7 @@ def test_points_method_with_the_application_profile():
     a: bike ✓ 1, bus ✗, EV ✓ 3.5, greenway ✓ and linked ✓ → max(1, 3) = 3 → 7.5 of 1 + 1 + 3.5 + 3 = 8.5
     b: bike ✗, bus ✓ 1, EV ✗, greenway ✓ 1, linked ✗ → 2 of 8.5
     c: bike and bus NaN, EV ✓ 3.5, no greenway → 3.5 of 3.5 + 3 = 6.5
+    Score = 100 × points / points possible (the assessable items only): a 88.2, c 53.8, b 23.5.
     """
     table = pd.DataFrame(
         {
@@ -162,7 +163,7 @@ def test_points_method_with_the_application_profile():
     t = scr.table
     assert scr.method == "points"
     assert t["unit_id"].tolist() == ["a", "c", "b"]
-    assert t["score"].tolist() == pytest.approx([7.5, 3.5, 2.0])
+    assert t["score"].tolist() == pytest.approx([100 * 7.5 / 8.5, 100 * 3.5 / 6.5, 100 * 2 / 8.5])
     assert t["points"].tolist() == pytest.approx([7.5, 3.5, 2.0])
     assert t["points_possible"].tolist() == pytest.approx([8.5, 6.5, 8.5])
     assert (t["binding_assessable"] == 0).all()  # the application profile has guiding items only
@@ -190,7 +191,9 @@ def test_weights_method_by_hand():
     assert higher.set_index("unit_id")["score"].to_dict() == pytest.approx({"w1": 0.0, "w2": 100.0, "w3": 50.0})
     nan = screen(table.assign(green_coverage_pct=[6.0, np.nan, 1.0]), parse_profile(PROFILE), method="weights",
                  weights={"green_coverage_pct": 1}).table.set_index("unit_id")  # fmt: skip
-    assert nan["score"].to_dict() == pytest.approx({"w1": 100.0, "w2": 0.0, "w3": 0.0})  # missing scores 0
+    # a missing value adds neither score nor weight: w2 has no weighted indicator with a value → no score, ranked last
+    assert nan.loc[["w1", "w3"], "score"].tolist() == pytest.approx([100.0, 0.0]) and np.isnan(nan.loc["w2", "score"])
+    assert nan.loc["w2", "rank"] == 3
     with pytest.raises(ConfigError, match="lu_nothing"):
         screen(table, parse_profile(PROFILE), method="weights", weights={"lu_nothing": 1})
 
@@ -272,12 +275,18 @@ def test_beijing_screen_end_to_end(tmp_path, capsys):
     assert main(["screen", str(CONFIG), "--out", str(out)]) == 0
     assert sorted(p.name for p in out.iterdir()) == sorted(OUTPUTS)
     assert (out / "screening.csv").read_bytes().startswith(b"\xef\xbb\xbf")
-    t = pd.read_csv(out / "screening.csv", encoding="utf-8-sig", dtype={"unit_id": str}, keep_default_na=False, na_values=[""])
-    assert len(t) == 16 and t["rank"].tolist() == list(range(1, 17))
-    assert t["unit_id"].is_unique and set(t["method"]) == {"rules"}
+    every = pd.read_csv(out / "screening.csv", encoding="utf-8-sig", dtype={"unit_id": str}, keep_default_na=False, na_values=[""])
+    assert len(every) == 16 and every["unit_id"].is_unique and set(every["method"]) == {"rules"}
+    # the pilot guide needs residents: units without any are listed after the ranking, rank and score empty
+    apart = every[every["rank"].isna()]
+    t = every[every["rank"].notna()].reset_index(drop=True)
+    assert (apart["not_ranked"] == "无居住人口，未参与排序 not assessed: no residents").all() and apart["score"].isna().all()
+    assert every["rank"].notna().tolist() == [True] * len(t) + [False] * len(apart)  # ranked first, then the units apart
+    assert t["rank"].tolist() == list(range(1, len(t) + 1))
     scores = t["score"].to_numpy(dtype=float)
     assert all(a >= b for a, b in zip(scores[:-1], scores[1:], strict=True))  # sorted by score
-    assert (t["shortlisted"] == "yes").sum() == 10 and (t["shortlisted"].iloc[:10] == "yes").all()
+    n_short = min(10, int(t["score"].notna().sum()))
+    assert (t["shortlisted"] == "yes").sum() == n_short and (t["shortlisted"].iloc[:n_short] == "yes").all()
     comp = pd.read_csv(out / "compliance.csv", encoding="utf-8-sig", dtype={"unit_id": str})
     top = t.iloc[0]
     rows = comp[comp["unit_id"] == top["unit_id"]]
@@ -294,8 +303,12 @@ def test_beijing_screen_end_to_end(tmp_path, capsys):
     b = rows[rows["binding"] == "binding"]
     assert top["binding_met"] == (b["status"] == "pass").sum()
     assert top["binding_assessable"] == (b["status"] != "not_assessable").sum()
+    assert top["rules_assessed"] == f"{(rows['status'] != 'not_assessable').sum()}/{len(rows)}"
+    per_unit = comp.groupby("unit_id")["status"].agg(lambda s: f"{(s != 'not_assessable').sum()}/{len(s)}")
+    assert every.set_index("unit_id")["rules_assessed"].to_dict() == per_unit.to_dict()
+    assert not ((comp["status"] != "not_assessable") & comp["measured"].isna()).any()  # never a fail on a NaN
     wb = openpyxl.load_workbook(out / "screening.xlsx", read_only=True)
-    assert wb.sheetnames == ["遴选 screening", "合规 compliance", "说明 method"]
+    assert wb.sheetnames == ["遴选 screening"] + ["未参与排序 not ranked"] * (len(apart) > 0) + ["合规 compliance", "说明 method"]
     head = list(wb["遴选 screening"].iter_rows(min_row=1, max_row=3, values_only=True))
     assert head[0][:4] == ("排名", "单元编号", "单元名称", "试点类型") and head[1][:2] == ("Rank", "Unit id")
     assert head[2][1] == top["unit_id"]

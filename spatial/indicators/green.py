@@ -22,6 +22,7 @@ import pandas as pd
 import shapely
 
 from spatial.crs import ensure_projected
+from spatial.errors import LayerError
 from spatial.indicators.allocate import polygon_pieces
 from spatial.indicators.green_raster import raster_cover_shares
 
@@ -31,16 +32,46 @@ WORLDCOVER_VEGETATION = (10, 20, 30, 90, 95)
 WORLDCOVER_IMPERVIOUS = (50,)
 
 
-def green_coverage_from_polygons(units: gpd.GeoDataFrame, vegetation: gpd.GeoDataFrame) -> pd.DataFrame:
-    """green_coverage_pct from vegetation polygons (overlaps counted once)."""
+def _check_classes(raster_path, found: list, vegetation: Sequence[int] | None, impervious: Sequence[int] | None) -> None:
+    """Stop when no pixel under the units has a configured class: the raster is of another product (CLCD, Esri …)."""
+    wanted = set(vegetation or ()) | set(impervious or ())
+    # a land-cover mosaic (three codes or more) none of which is configured: another product's legend; one or two codes
+    # may be a unit over water or bare land
+    if len(found) >= 3 and not wanted & set(found):
+        shown = ", ".join(f"{v:g}" for v in found[:30]) + (" …" if len(found) > 30 else "")
+        raise LayerError(
+            f"land-cover raster '{raster_path}': no pixel under the units has a configured class (vegetation "
+            f"{', '.join(map(str, vegetation or ())) or 'none'}; impervious {', '.join(map(str, impervious or ())) or 'none'}), "
+            f"but it holds codes {shown}: set inputs.landcover.vegetation_classes and impervious_classes to this product's codes "
+            "(ESA WorldCover: vegetation 10 20 30 90 95, impervious 50; CLCD 中国土地覆盖数据集: vegetation 2 3 4, impervious 8), "
+            "or ndvi_threshold for an NDVI raster"
+        )
+
+
+def green_coverage_from_polygons(
+    units: gpd.GeoDataFrame, vegetation: gpd.GeoDataFrame, green_land: gpd.GeoDataFrame | None = None
+) -> pd.DataFrame:
+    """green_coverage_pct from vegetation polygons and green land (overlaps counted once).
+
+    Without a raster, vegetation is what is tagged as vegetated (grass, wood, scrub …) together with the
+    green land of the green-space ratio (``green_land``: the park and green land-use faces, which already
+    exclude the water, squares, car parks and other land-use areas mapped inside them): green coverage is
+    then never below the green-space ratio on the same polygons, as the programmes define them
+    (绿化覆盖率 counts all vegetation, 绿地率 the green land).
+    """
     ensure_projected(units, "units")
     ensure_projected(vegetation, "vegetation")
-    merged = shapely.get_parts(shapely.union_all(vegetation.geometry.to_numpy())) if len(vegetation) else np.array([], dtype=object)
+    geoms = [vegetation.geometry.to_numpy()]
+    if green_land is not None and len(green_land):
+        ensure_projected(green_land, "green land")
+        geoms.append(green_land.geometry.to_numpy())
+    geoms = np.concatenate(geoms)
+    merged = shapely.get_parts(shapely.union_all(geoms)) if len(geoms) else np.array([], dtype=object)
     pieces = polygon_pieces(units.geometry.to_numpy(), np.asarray(merged, dtype=object))
     veg = np.bincount(pieces["unit"].to_numpy(), weights=pieces["area_m2"].to_numpy(), minlength=len(units))
     out = pd.DataFrame(index=units.index)
     out["green_coverage_pct"] = veg / units.geometry.area.to_numpy() * 100.0
-    out["green_coverage_source"] = "osm_vegetation_polygons"
+    out["green_coverage_source"] = "vegetation + green land polygons" if green_land is not None and len(green_land) else "vegetation polygons"
     out["permeable_surface_pct"] = np.nan
     out["raster_nodata_pct"] = np.nan
     return out
@@ -69,6 +100,8 @@ def green_coverage_from_raster(
             units, raster_path, classes={"green": list(vegetation_classes or ()), "impervious": list(impervious_classes or ())},
             nodata=nodata,
         )
+    if ndvi_threshold is None:
+        _check_classes(raster_path, shares.attrs.get("codes_found", []), vegetation_classes, impervious_classes)
     out = pd.DataFrame(index=units.index)
     out["green_coverage_pct"] = shares["green_pct"].to_numpy()
     out["green_coverage_source"] = "raster"

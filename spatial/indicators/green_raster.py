@@ -174,6 +174,7 @@ def raster_cover_shares(
 
         out = np.full((len(units), len(columns)), np.nan)
         out[:, -2], out[:, -1] = 100.0, 0.0
+        found: set = set()  # the codes of the valid pixels under the units (class rasters)
         for i, geom in enumerate(geoms):
             if geom is None or geom.is_empty or geom.area <= 0:
                 continue
@@ -195,7 +196,11 @@ def raster_cover_shares(
             out[i, -1] = metric_area[i] * frac / 1e6
             if assessed <= 0:
                 continue
+            if classes:
+                found.update(np.unique(data[w_valid > 0]).tolist())
             for j, key in enumerate(keys):
                 hit = np.isin(data, list(classes[key])) if key in classes else data >= thresholds[key]
                 out[i, j] = 100.0 * w_valid[hit].sum() / assessed
-    return pd.DataFrame(out, index=units.index, columns=columns)
+    frame = pd.DataFrame(out, index=units.index, columns=columns)
+    frame.attrs["codes_found"] = sorted(found)
+    return frame

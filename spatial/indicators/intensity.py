@@ -186,7 +186,7 @@ def intensity(units: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame, pieces: pd.D
     u = pieces["unit"].to_numpy()
 
     def per_unit(values: np.ndarray) -> np.ndarray:
-        return np.bincount(u, weights=values, minlength=n)
+        return np.bincount(u, weights=values, minlength=n).astype(float)  # float also without any building (bincount: int)
 
     area_m2 = units.geometry.area.to_numpy()
     fa = pieces["floor_area_m2"].to_numpy()

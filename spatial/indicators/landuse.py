@@ -20,6 +20,10 @@ from spatial.landuse.classes import LANDUSE_CLASSES
 from spatial.landuse.codes import community_service_separable
 
 
+#: the internal land-use classes of green land (绿地率): park and other green land; squares excluded
+GREEN_SPACE_CLASSES = ("park", "green")
+
+
 def landuse_faces(landuse: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Non-overlapping faces, each with the class of the smallest land-use polygon covering it.
 
@@ -89,7 +93,7 @@ def landuse_shares(units: gpd.GeoDataFrame, faces: gpd.GeoDataFrame, *, code_sys
         out["industrial_residential_ratio"] = np.where(res > 0, col["industrial"] / res, np.nan)
         p = m2 / known[:, None]
         plogp = np.where(m2 > 0, p * np.log(np.where(m2 > 0, p, 1.0)), 0.0)
-    out["green_space_ratio_pct"] = (col["park"] + col["green"]) / area * 100.0
+    out["green_space_ratio_pct"] = sum(col[c] for c in GREEN_SPACE_CLASSES) / area * 100.0
     entropy = np.where(known > 0, -plogp.sum(axis=1), np.nan)
     out["lu_mix_entropy"] = entropy
     out["lu_mix_index"] = entropy / np.log(len(classes))

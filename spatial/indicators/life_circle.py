@@ -13,20 +13,39 @@ import pandas as pd
 
 from spatial.catalogue import Catalogue
 from spatial.indicators.origins import Origins
+from spatial.standards import columns
 
 
-def life_circle_coverage(n_units: int, origins: Origins, distances: pd.DataFrame, catalogue: Catalogue, *, index: pd.Index) -> pd.DataFrame:
-    """lc_<category>_pct for each category, lc_<tier>_all_pct for each tier, and lc_basis.
+def life_circle_coverage(
+    n_units: int, origins: Origins, distances: pd.DataFrame, catalogue: Catalogue, *, index: pd.Index,
+    assessed: set[str] | None = None,
+) -> pd.DataFrame:  # fmt: skip
+    """Per unit: lc_<category>_pct, and per tier lc_<tier>_all_pct, lc_<tier>_score_pct, the categories assessed; lc_basis.
 
     ``distances``: one row per origin, one column per category id (metres, inf = not reached).
+    ``assessed``: the categories that have data (a facility somewhere in the study area, or confirmed
+    absent); the others are data gaps, left out of the score (their own and the tier's "all" columns
+    are set to NaN by :mod:`spatial.indicators.evidence`). Default: every category.
+
+    The score is the weighted mean, over the tier's assessed categories, of the share of homes within
+    reach of one: Σ_o w_o (k_o / K) / Σ_o w_o with k_o of the K categories reached from origin o, which
+    equals the mean of the categories' shares.
     """
+    assessed = set(catalogue.categories) if assessed is None else set(assessed)
     out = pd.DataFrame(index=index)
     tier_ok = {t: np.ones(len(distances), dtype=bool) for t in catalogue.tiers}
+    tier_cols: dict[str, list[str]] = {t: [] for t in catalogue.tiers}
     for cid, cat in catalogue.categories.items():
         within = distances[cid].to_numpy() <= catalogue.tiers[cat.tier].distance_m
-        out[f"lc_{cid}_pct"] = origins.share(within, n_units)
+        out[columns.lc_category(cid)] = origins.share(within, n_units)
         tier_ok[cat.tier] &= within
+        if cid in assessed:
+            tier_cols[cat.tier].append(columns.lc_category(cid))
     for tid in catalogue.tiers:
-        out[f"lc_{tid}_all_pct"] = origins.share(tier_ok[tid], n_units)
+        out[columns.lc_all(tid)] = origins.share(tier_ok[tid], n_units)
+        cols = tier_cols[tid]
+        out[columns.lc_score(tid)] = out[cols].mean(axis=1, skipna=False) if cols else np.nan
+        out[columns.lc_assessed(tid)] = float(len(cols))
+        out[columns.lc_categories_total(tid)] = float(sum(c.tier == tid for c in catalogue.categories.values()))
     out["lc_basis"] = origins.basis.to_numpy()
     return out

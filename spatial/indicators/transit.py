@@ -16,10 +16,10 @@ from scipy.spatial import cKDTree
 from spatial.crs import ensure_projected
 from spatial.indicators.allocate import point_units
 from spatial.indicators.origins import Origins
+from spatial.standards import columns
 
-PROXIMITY_KINDS = {"bus_stop": "bus_stop", "metro": "metro", "bike_rental": "bike_rental"}
-COUNT_COLUMNS = {"bus_stop": "bus_stop_count", "metro": "metro_station_count",
-                 "bike_rental": "bike_rental_count", "ev_charging": "ev_charging_count"}  # fmt: skip
+PROXIMITY_KINDS = columns.PROXIMITY_KINDS
+COUNT_COLUMNS = columns.STATION_COUNTS
 
 
 def straight_distances(origins: np.ndarray, stations: gpd.GeoDataFrame, kinds: list[str]) -> pd.DataFrame:
@@ -37,14 +37,18 @@ def straight_distances(origins: np.ndarray, stations: gpd.GeoDataFrame, kinds: l
 
 
 def proximity_coverage(
-    n_units: int, origins: Origins, radius: pd.DataFrame, network: pd.DataFrame, *, index: pd.Index, radius_m: float = 500.0
-) -> pd.DataFrame:
-    """<kind>_500m_radius_pct and <kind>_500m_network_pct per unit."""
+    n_units: int, origins: Origins, radius: pd.DataFrame, network: pd.DataFrame, *, index: pd.Index,
+    radius_m: float | list[float] = 500.0,
+) -> pd.DataFrame:  # fmt: skip
+    """<kind>_<r>m_radius_pct and <kind>_<r>m_network_pct per unit, for each radius ``r`` (columns.proximity).
+
+    ``network`` distances must be searched at least as far as the largest radius.
+    """
     out = pd.DataFrame(index=index)
-    tag = f"{radius_m:g}m"
-    for kind, col in PROXIMITY_KINDS.items():
-        out[f"{col}_{tag}_radius_pct"] = origins.share(radius[kind].to_numpy() <= radius_m, n_units)
-        out[f"{col}_{tag}_network_pct"] = origins.share(network[kind].to_numpy() <= radius_m, n_units)
+    for r in [radius_m] if np.isscalar(radius_m) else list(radius_m):
+        for kind in PROXIMITY_KINDS:
+            out[columns.proximity(kind, r, "radius")] = origins.share(radius[kind].to_numpy() <= r, n_units)
+            out[columns.proximity(kind, r, "network")] = origins.share(network[kind].to_numpy() <= r, n_units)
     return out
 
 

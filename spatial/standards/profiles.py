@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from spatial.errors import ConfigError
+from spatial.landuse.classes import LANDUSE_CLASSES
 from spatial.standards.registry import Indicator, registry
 
 DYNAMIC = re.compile(r"^lc_[a-z0-9_]+_pct$")  # life-circle columns made from the facility catalogue
@@ -51,6 +52,10 @@ class Rule(BaseModel):
     target_max: float | None = None  # range: target ≤ value ≤ target_max
     binding: Literal["binding", "guiding"]  # 约束性 / 引导性
     applies_to: list[str] = []  # pilot kinds; empty = every kind
+    # a single parcel (ditan check-parcels): the land-use classes (spatial.landuse.classes) the rule's target is set for;
+    # omitted = every class, [] = none (an area-wide figure, not a control on one parcel). Units (communities, which mix
+    # classes) are always checked. A parcel of another class gets the rule as "not applicable" (不适用), not counted.
+    applies_to_classes: list[str] | None = None
     source: str = Field(min_length=1)  # document
     clause: str = Field(min_length=1)  # table / item / clause
     points: float | None = None  # scoring items: points when the rule passes
@@ -65,6 +70,18 @@ class Rule(BaseModel):
             raise ValueError(f"unknown indicator '{v}': not in the registry (indicators.yaml, indicators_nonspatial.yaml), "
                              "not pending and not a life-circle id lc_<category>_pct")  # fmt: skip
         return v
+
+    @field_validator("applies_to_classes")
+    @classmethod
+    def _classes(cls, v: list[str] | None) -> list[str] | None:
+        bad = [c for c in v or [] if c not in LANDUSE_CLASSES]
+        if bad:
+            raise ValueError(f"applies_to_classes: unknown land-use class(es) {bad}; the classes are {', '.join(LANDUSE_CLASSES)}")
+        return v
+
+    def applies_to_class(self, lu_class: str) -> bool:
+        """Whether the rule's target is set for a single parcel of ``lu_class`` (see ``applies_to_classes``)."""
+        return self.applies_to_classes is None or lu_class in self.applies_to_classes
 
     @model_validator(mode="after")
     def _targets(self) -> Rule:
@@ -123,6 +140,9 @@ class Profile(BaseModel):
     en: str = ""
     source: str = Field(min_length=1)
     kinds: dict[str, str] = {}  # kind id → Chinese name (e.g. new: 城市新建社区)
+    # the programme assesses places where people live: in screening, a unit without residents (indicator has_residents
+    # False) is listed apart ("not assessed: no residents"), never ranked among the candidates
+    needs_residents: bool = False
     rules: list[Rule]
     levels: list[Level] = []  # lowest first
 
