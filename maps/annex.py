@@ -10,7 +10,6 @@ drawn on Agg/PDF canvases directly (no pyplot, no interactive backend).
 """
 from __future__ import annotations
 
-import hashlib
 import math
 import tempfile
 from collections.abc import Callable, Sequence
@@ -22,36 +21,22 @@ import numpy as np
 import pandas as pd
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
-from matplotlib.font_manager import FontProperties, fontManager
+from matplotlib.font_manager import FontProperties
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.text import Text
 
 from maps import style as st
-from spatial.errors import DitanError
+from maps.fonts import FONT_DIRS, PREFERRED_FONTS, PROBE, CjkFont, FontMissingError, find_cjk_font, truetype_subset  # noqa: F401
+from spatial.standards import columns
 
 #: Paper sizes (mm, portrait) and the sheets, in order: (file key, title).
 PAPER_MM: dict[str, tuple[float, float]] = {"A4": (210.0, 297.0), "A3": (297.0, 420.0)}
 SHEETS: tuple[tuple[str, str], ...] = (("location", "区位图"), ("landuse", "用地现状图"), ("roads", "道路系统图"), ("life_circle",
                                        "15分钟生活圈覆盖图"), ("transit", "公交/单车500米覆盖图"), ("green", "绿地与绿化覆盖图"))  # fmt: skip
-PREFERRED_FONTS = ("Noto Sans CJK SC", "Source Han Sans SC", "Noto Sans CJK", "Source Han Sans", "Noto Serif CJK SC",
-                   "WenQuanYi Zen Hei", "WenQuanYi Micro Hei", "AR PL UMing", "Droid Sans Fallback")  # fmt: skip
-FONT_DIRS = ("/usr/share/fonts", "/usr/local/share/fonts")
-PROBE = "附图用地现状道路绿"
 INCH_MM = 25.4
 UNIT_LINE = {"color": "#d0021b", "linewidth": 1.6, "linestyle": (0, (6, 3))}
 COVERED, NOT_COVERED, PARTLY = "#1a9850", "#d73027", "#fdae61"
-
-
-class FontMissingError(DitanError):
-    """No font with Chinese glyphs is installed."""
-
-
-@dataclass(frozen=True)
-class CjkFont:
-    path: str
-    index: int  # face in a .ttc collection
-    name: str
 
 
 @dataclass
@@ -74,85 +59,8 @@ class AnnexLayers:
     date: str
     crs_name: str
     vegetation_raster: Callable[[tuple[float, float, float, float]], tuple[np.ndarray, tuple] | None] | None = None
-
-
-# --- fonts ---------------------------------------------------------------------------------------
-
-
-def _font_entries() -> list:
-    """Fonts matplotlib knows, plus any under FONT_DIRS it has not cached yet."""
-    from matplotlib.font_manager import findSystemFonts
-    known = {e.fname for e in fontManager.ttflist}
-    for path in findSystemFonts(fontpaths=[d for d in FONT_DIRS if Path(d).is_dir()]):
-        if path not in known and Path(path).suffix.lower() in (".ttf", ".otf", ".ttc"):
-            try:
-                fontManager.addfont(path)
-            except (OSError, RuntimeError, ValueError):
-                continue
-    return list(fontManager.ttflist)
-
-
-def _has_cjk(entry) -> bool:
-    from matplotlib.ft2font import FT2Font
-    try:
-        cmap = FT2Font(entry.fname, face_index=entry.index).get_charmap()
-    except (OSError, RuntimeError, ValueError):
-        return False
-    return all(ord(c) in cmap for c in PROBE)
-
-
-def find_cjk_font() -> CjkFont:
-    """The font every sheet is set in: a preferred CJK family, else any font with Chinese glyphs."""
-    entries = [e for e in _font_entries() if e.weight in (400, "normal", "regular") and e.style == "normal"]
-    for name in PREFERRED_FONTS:
-        for e in entries:
-            if e.name.startswith(name) and _has_cjk(e):
-                return CjkFont(e.fname, e.index, e.name)
-    for e in entries:
-        if _has_cjk(e):
-            return CjkFont(e.fname, e.index, e.name)
-    raise FontMissingError("no font with Chinese glyphs found for the map annex: install one with "
-                           "`apt-get install fonts-noto-cjk` (or run `make system-packages`)")  # fmt: skip
-
-
-def truetype_subset(font: CjkFont, text: str, folder: Path) -> Path:
-    """A TrueType-outline subset of ``font`` with the characters of ``text`` (CFF outlines converted)."""
-    from fontTools import subset
-    from fontTools.pens.cu2quPen import Cu2QuPen
-    from fontTools.pens.ttGlyphPen import TTGlyphPen
-    from fontTools.ttLib import newTable
-    chars = "".join(sorted(set(text) | set(map(chr, range(32, 127)))))  # all of ASCII: matplotlib measures "lp" itself
-    out = Path(folder) / f"cjk-{hashlib.sha1(f'{font.path}:{font.index}:{chars}'.encode()).hexdigest()[:16]}.ttf"
-    if out.exists():
-        return out
-    opts = subset.Options(glyph_names=True, font_number=font.index, name_IDs=["*"], name_languages=["*"], layout_features=[],
-                          notdef_outline=True)  # fmt: skip
-    tt = subset.load_font(font.path, opts)
-    sub = subset.Subsetter(opts)
-    sub.populate(text=chars), sub.subset(tt)
-    if "CFF " in tt:
-        gs, glyf = tt.getGlyphSet(), newTable("glyf")
-        glyf.glyphOrder, glyf.glyphs = tt.getGlyphOrder(), {}
-        for name in glyf.glyphOrder:  # cubic → quadratic, clockwise outer contours (fontTools' otf2ttf recipe)
-            pen = TTGlyphPen(gs)
-            gs[name].draw(Cu2QuPen(pen, max_err=1.0, reverse_direction=True))
-            glyf.glyphs[name] = pen.glyph()
-            glyf.glyphs[name].recalcBounds(glyf)
-        tt["glyf"], tt["loca"], tt["head"].glyphDataFormat, tt.sfntVersion = glyf, newTable("loca"), 0, "\x00\x01\x00\x00"
-        for tag in {"CFF ", "VORG"} & set(tt.keys()):
-            del tt[tag]
-        maxp = tt["maxp"]
-        for attr in ("maxTwilightPoints", "maxStorage", "maxFunctionDefs", "maxInstructionDefs", "maxStackElements",
-                     "maxSizeOfInstructions"):
-            setattr(maxp, attr, 0)
-        maxp.tableVersion, maxp.maxZones, maxp.maxComponentElements = 0x00010000, 1, 0
-        maxp.recalc(tt)
-        tt["post"].formatType, tt["post"].extraNames, tt["post"].mapping = 2.0, [], {}
-    elif "glyf" not in tt:
-        raise FontMissingError(f"font {font.name} ({font.path}) has neither TrueType nor CFF outlines; install fonts-noto-cjk")
-    tt.save(out)
-    tt.close()  # load_font leaves the collection open
-    return out
+    tier: str = "15min"  # the life-circle tier drawn (its id in the catalogue)
+    reasons: pd.DataFrame | None = None  # why a value is NaN (unit_id, column, reason_zh, data_gap): shown instead of a bare dash
 
 
 # --- page, scale bar, north arrow ----------------------------------------------------------------
@@ -242,8 +150,15 @@ def _clip(gdf: gpd.GeoDataFrame, ext: Sequence[float], pad: float = 0.0) -> gpd.
 
 
 def _val(L: AnnexLayers, uid: str, col: str, unit: str = "%", fmt: str = ".1f") -> str:
+    """The value with its unit, or why there is none (数据缺失 for a data gap, 无法评估 otherwise)."""
     v = L.indicators.at[uid, col] if col in L.indicators.columns else np.nan
-    return "—" if pd.isna(v) else f"{v:{fmt}}{unit}"
+    if not pd.isna(v):
+        return f"{v:{fmt}}{unit}"
+    r = L.reasons
+    hit = r[(r["unit_id"] == uid) & (r["column"] == col)] if r is not None and len(r) else None
+    if hit is None or hit.empty:
+        return "—"
+    return "—（数据缺失）" if bool(hit["data_gap"].iloc[0]) else "—（无法评估）"
 
 
 def _roads(ax, roads: gpd.GeoDataFrame, *, alpha: float = 1.0, scale: float = 0.45, other: bool = True) -> None:
@@ -326,7 +241,15 @@ def _life_circle(ax, L, uid, ext):
             ax.scatter(part.geometry.x, part.geometry.y, s=14, color=colours[cid], edgecolors="white", linewidths=0.4, zorder=10)
             handles.append(Line2D([], [], marker="o", ls="", color=colours[cid], markeredgecolor="white", label=zh))
     handles.append(Patch(facecolor="#999999", alpha=0.15, label=f"{L.tier_label}服务范围（步行网络）"))
-    return handles, [f"{L.tier_label}全部设施覆盖率（本单元）：{_val(L, uid, 'lc_15min_all_pct')}"]
+    notes = [f"{L.tier_label}全部设施覆盖率（本单元）：{_val(L, uid, columns.lc_all(L.tier))}",
+             f"{L.tier_label}设施完备度（本单元）：{_val(L, uid, columns.lc_score(L.tier))}"]
+    r = L.reasons
+    if r is not None and len(r):
+        gap_cols = set(r.loc[r["reason"] == "category_gap", "column"])
+        missing = [zh for cid, (zh, _) in L.categories.items() if columns.lc_category(cid) in gap_cols]
+        if missing:
+            notes.append(f"数据缺失、未计入可达判断：{'、'.join(missing)}")
+    return handles, notes
 
 
 def _transit(ax, L, uid, ext):
@@ -346,7 +269,7 @@ def _transit(ax, L, uid, ext):
     for kind in marks:
         handles.append(Line2D([], [], marker=marks[kind], ls="", color=st.STATION_COLORS[kind], markeredgecolor="white",
                               label=f"{st.STATION_KINDS[kind][0]}（{L.radius_m:g}米 "
-                              f"{_val(L, uid, f'{kind}_500m_radius_pct')}）"))  # fmt: skip
+                              f"{_val(L, uid, columns.proximity(kind, L.radius_m, 'radius'))}）"))  # fmt: skip
     return handles, ["覆盖率：居住建筑面积中位于站点直线半径内的比例"]
 
 
@@ -369,8 +292,8 @@ def _green(ax, L, uid, ext):
         veg = _clip(L.vegetation, ext)
         if veg is not None and len(veg):
             veg.plot(ax=ax, facecolor="#a6d96a", edgecolor="#66bd63", linewidth=0.2, alpha=0.55, hatch="...", zorder=4)
-        handles.append(Patch(facecolor="#a6d96a", edgecolor="#66bd63", alpha=0.55, hatch="...", label="植被（OSM 面要素）"))
-        source = "绿化覆盖：OSM 植被面要素"
+        handles.append(Patch(facecolor="#a6d96a", edgecolor="#66bd63", alpha=0.55, hatch="...", label="植被（面要素）"))
+        source = "绿化覆盖：植被面要素与绿地（无栅格时绿化覆盖率不低于绿地率）"
     notes = [f"绿地率（本单元）：{_val(L, uid, 'green_space_ratio_pct')}", f"绿化覆盖率（本单元）：{_val(L, uid, 'green_coverage_pct')}", source]
     return handles, notes
 

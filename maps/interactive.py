@@ -22,9 +22,9 @@ import pandas as pd
 import shapely
 
 from maps import style as st
+from maps.life_circle_gaps import coverage_gaps  # noqa: F401 (re-exported for the map's callers)
 from maps.offline import Extras as _Extras  # noqa: F401 (_Extras: pilot_screening)
 from maps.offline import PageChrome, add_tools, inline_assets
-from spatial.catalogue import Catalogue
 from spatial.crs import ensure_projected
 from spatial.indicators.landuse import landuse_faces
 from spatial.standards.registry import Indicator
@@ -254,30 +254,6 @@ def _add_landuse(m: folium.Map, landuse: gpd.GeoDataFrame, crs: object) -> tuple
         _geojson(group, sub, {"cls": [name] * len(sub)}, style, {"cls": "用地 Land use"})
         rows.append((color, name))
     return group, f'<div class="ditan-cap">{html.escape(LANDUSE_LAYER)}</div>' + st.legend_rows(rows)
-
-
-def coverage_gaps(buildings: gpd.GeoDataFrame, distances: pd.DataFrame, catalogue: Catalogue, *, tier: str | None = None
-                  ) -> gpd.GeoDataFrame:  # fmt: skip
-    """Residential buildings from which some category of the life-circle ``tier`` (default: the widest) is out of reach.
-
-    The complement of ``lc_<tier>_all_pct``: beyond the tier's walking distance on the network.
-    ``distances`` is ``RunResult.origin_distances`` of building origins (row i is building i).
-    Columns: missing (categories out of reach, in Chinese), n_missing, building, floors; ``attrs["tier"]``.
-    """
-    tier = tier or max(catalogue.tiers, key=lambda t: catalogue.tiers[t].distance_m)
-    cats = [c for c in catalogue.categories.values() if c.tier == tier and c.id in distances.columns]
-    if len(distances) < len(buildings):
-        raise ValueError("origin distances do not start with one row per building; coverage gaps need building origins")
-    d = distances.iloc[: len(buildings)]
-    reach = catalogue.tiers[tier].distance_m
-    out = np.column_stack([~(d[c.id].to_numpy(dtype=float) <= reach) for c in cats] or [np.zeros(len(d), bool)])
-    gap = buildings["residential"].eq(True).to_numpy() & out.any(axis=1) if "residential" in buildings else np.zeros(len(d), bool)
-    keep = [c for c in ("building", "floors") if c in buildings.columns]
-    g = gpd.GeoDataFrame(buildings.loc[gap, keep], geometry=buildings.geometry[gap].to_numpy(), crs=buildings.crs)
-    g["missing"] = ["、".join(c.zh for c, o in zip(cats, row, strict=True) if o) for row in out[gap]]
-    g["n_missing"] = out[gap].sum(axis=1)
-    g.attrs["tier"] = tier
-    return g
 
 
 def _add_gaps(m: folium.Map, gaps: gpd.GeoDataFrame) -> str:

@@ -2,8 +2,9 @@
 
 A layer is absent when no feature of it can be measured: no source at all (neither the OSM file nor a layer in the
 config), an OSM file without such features (an osmnx drive network has no buildings), or a source whose every
-feature was lost (a clipped export, unusable geometries; counted in data_quality.csv). A layer given but empty says
-there is none: a measured 0, not absent. The indicators needing an absent layer are NaN with the reason.
+feature was lost (a clipped export, unusable geometries; counted in data_quality.csv). A layer given but empty is
+absent too: a placeholder file is no evidence that there is none. The indicators needing an absent layer are NaN with
+the reason.
 """
 
 from __future__ import annotations
@@ -48,11 +49,12 @@ def absent_layers(cfg: Config, ext: OsmExtract | None, ledger: Ledger, **layers:
         if gdf is not None and len(gdf):
             continue
         rec = ledger.records.get(osm_layer) if osm_layer else None
-        if src is not None:  # a given layer: empty, it says there is none (a measured 0); all its features unusable, no data
+        if src is not None:  # a given layer, empty or with every feature unusable: no data (a placeholder says nothing)
             given = ledger.records.get(key if key != "landuse" else "land-use parcels")
             if given is None or not given.read:
-                continue
-            out[key] = f"none of the {given.read} features of {cfg_key} ({src.label}) could be used (see data_quality.csv)"
+                out[key] = f"{cfg_key} ({src.label}) has no features"
+            else:
+                out[key] = f"none of the {given.read} features of {cfg_key} ({src.label}) could be used (see data_quality.csv)"
         elif ext is None:
             out[key] = f"neither inputs.osm nor {cfg_key} is set"
         elif rec is not None and rec.read:

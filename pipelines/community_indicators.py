@@ -68,6 +68,13 @@ class RunResult:
     gaps: list[str] = field(default_factory=list)  # the data gaps of the run, one line each (bilingual), for the summary
 
 
+def gap_free_categories(res: RunResult, catalogue) -> list[str]:
+    """The catalogue's categories that are not data gaps in this run (a facility in some source, or confirmed absent)."""
+    r = res.reasons
+    gaps = set(r.loc[r["reason"] == "category_gap", "column"]) if len(r) else set()
+    return [c for c in catalogue.categories if columns.lc_category(c) not in gaps]
+
+
 def walk_roads(sa: StudyArea, cfg: Config) -> gpd.GeoDataFrame:
     """Walkable ways: all highways but the excluded classes and those tagged foot/access=no."""
     r = sa.roads

@@ -188,6 +188,10 @@ class LifeCircleOptions(_Options):
             _refuse([(("tiers_m",), f"tier distances must increase in the catalogue's tier order, each tier reaching farther than the one "
                                     f"before: {listing}" + ("" if self.tiers_m else f" (as set in {where})"))])  # fmt: skip
         self.tiers_m = dist  # every tier's distance, in tier order: what the run uses
+        cat = self.load_catalogue()
+        ids = [*cat.categories, *cat.amenities]
+        _refuse([(("confirmed_absent", i), f"'{c}' is not a category or community amenity of {where}; {_did_you_mean(c, ids, 'its ids')}")
+                 for i, c in enumerate(self.confirmed_absent) if c not in ids])  # fmt: skip
         return self
 
 

@@ -33,7 +33,8 @@ def data_evidence(sa: StudyArea, cfg: Config, lu: pd.DataFrame, origins: Origins
     for key, why in absent.items():
         if key not in OPTIONAL:
             en, zh = NEED_NAMES.get(key, (key, key))
-            sa.ledger.gap(f"layer {key} 无{zh}数据", f"{why}; the indicators that need {en} data are NaN (not assessable)")
+            if key not in sa.absent:  # the loader names the input layers it found empty (pipelines.absent)
+                sa.ledger.gap(f"layer {key}", f"{why}; the indicators that need {en} data are NaN (not assessable)")
             lines.append(f"无{zh}数据 no {en} data: {why}")
     lines += _outside(sa.units, {k: sa.extent(k) for k in sa.extents}, absent, ev, sa.ledger, sa.parcels)
     if "facilities" not in absent:

@@ -22,7 +22,7 @@ import shapely
 
 from maps.annex import PAPER_MM, SHEETS, AnnexLayers, draw_unit, find_cjk_font
 from pipelines import write
-from pipelines.community_indicators import PROXIMITY, RunResult, Timer, compute
+from pipelines.community_indicators import PROXIMITY, RunResult, Timer, compute, gap_free_categories
 from pipelines.config import Config
 from pipelines.load import load_study_area
 from pipelines.run_job import attribution
@@ -77,7 +77,7 @@ def building_flags(sa: StudyArea, res: RunResult, cfg: Config, tier: str, radius
     b["residential"] = b["residential"].fillna(False).astype(bool)
     n = len(b)
     d = res.origin_distances
-    cats = [c.id for c in sa.catalogue.categories.values() if c.tier == tier]
+    cats = [c for c in gap_free_categories(res, sa.catalogue) if sa.catalogue.categories[c].tier == tier]
     per_building = not (cfg.life_circle.weight_by == "population" and cfg.life_circle.population_raster is not None)
     lc = pd.Series(pd.NA, index=b.index, dtype=object)
     if per_building and len(d) >= n and cats and sa.has_facility_source:  # origins: every building first, then grid points
@@ -149,7 +149,8 @@ def annex_layers(sa: StudyArea, res: RunResult, cfg: Config, date: str) -> Annex
         stations=sa.stations[sa.stations["kind"].isin(PROXIMITY)], service_areas=areas[areas["tier"] == tier],
         vegetation=sa.vegetation, categories=cats, tier_label=tiers[tier].zh, radius_m=radius, attribution=attribution(cfg),
         date=date, crs_name=f"{sa.crs.name}" + (f"（EPSG:{sa.crs.to_epsg()}）" if sa.crs.to_epsg() else ""),
-        vegetation_raster=raster_reader(sa.landcover, sa.crs) if sa.landcover is not None else None,
+        vegetation_raster=raster_reader(sa.landcover, sa.crs) if sa.landcover is not None else None, tier=tier,
+        reasons=res.reasons,
     )  # fmt: skip
 
 

@@ -16,7 +16,7 @@ import pandas as pd
 import shapely
 
 from pipelines import db_write, write
-from pipelines.community_indicators import RunResult, Timer, compute
+from pipelines.community_indicators import RunResult, Timer, compute, gap_free_categories
 from pipelines.config import Config
 from pipelines.load import load_study_area
 from pipelines.scenario import apply_scenario, compare, read_scenario, write_scenario_xlsx
@@ -174,7 +174,8 @@ def run(cfg: Config, out_dir: Path, *, timer: Timer | None = None, scenario: Pat
         color_by = cfg.map.color_by if cfg.map.color_by in res.units.columns else "road_density_km_per_km2"
         keys = key_indicators(res, cfg.transit.radius_m)
         gaps = (None if cfg.life_circle.weight_by == "population" and cfg.life_circle.population_raster
-                else coverage_gaps(sa.buildings, res.origin_distances, sa.catalogue))  # origins are buildings unless a raster
+                else coverage_gaps(sa.buildings, res.origin_distances, sa.catalogue,
+                                   data_gaps=set(sa.catalogue.categories) - set(gap_free_categories(res, sa.catalogue))))
         layers, left_out = map_detail_layers(
             {"roads": city, "buildings": sa.buildings, "facilities": sa.facilities, "stations": sa.stations,
              "service_areas": res.service_areas, "landuse": sa.landuse, "gaps": gaps}, cfg.map.max_vertices_per_layer)  # fmt: skip

@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 from pypdf import PdfReader
 
-from maps import annex
+from maps import annex, fonts
 from pipelines.cli import main
 from pipelines.community_indicators import compute
 from pipelines.config import load_config
@@ -220,7 +220,7 @@ def test_orientation_follows_the_unit(bounds, orient):
 
 
 def test_missing_font_is_a_clear_error(monkeypatch, tmp_path, capsys):
-    monkeypatch.setattr(annex, "_font_entries", lambda: [])
+    monkeypatch.setattr(fonts, "_font_entries", lambda: [])
     with pytest.raises(annex.FontMissingError, match=r"apt-get install fonts-noto-cjk.*make system-packages"):
         annex.find_cjk_font()
     assert main(["annex", str(CONFIG), "--units", "U001", "--out", str(tmp_path / "x")]) == 2  # stops before any work

@@ -247,14 +247,19 @@ def test_overlapping_units_flagged_and_measured_per_unit(tmp_path):
 
 
 # 10 ──────────────────────────────────────────────────────────────────────────────── empty layers
-def test_empty_buildings_layer_gives_zero_intensity(tmp_path):
+def test_empty_buildings_layer_is_no_data_not_zero_intensity(tmp_path):
     one_unit(tmp_path)
-    cfg = config(tmp_path)  # one_unit wrote a buildings layer with 0 features
+    cfg = config(tmp_path)  # one_unit wrote a buildings layer with 0 features: a placeholder, not evidence of none
     sa = load_study_area(cfg)
     assert quality(sa).loc["buildings", ["features_read", "kept"]].tolist() == [0, 0]
-    t = compute(sa, cfg).indicators.loc["A"]
-    assert t["floor_area_m2"] == 0.0 and t["far_ratio"] == 0.0 and t["building_density_pct"] == 0.0
-    assert np.isnan(t["floor_area_estimated_pct"])  # no floor area: the share of estimates is not defined
+    assert sa.absent["buildings"].startswith("inputs.buildings") and "has no features" in sa.absent["buildings"]
+    res = compute(sa, cfg)
+    t = res.indicators.loc["A"]
+    assert np.isnan(t["floor_area_m2"]) and np.isnan(t["far_ratio"]) and np.isnan(t["building_density_pct"])
+    assert t["far_source"] == "none"
+    why = res.reasons.set_index(["unit_id", "column"]).loc[("A", "far_ratio")]
+    assert why["reason"] == "no_layer" and why["data_gap"]
+    assert "data gap: layer buildings" in set(quality(sa).index)
 
 
 def test_empty_units_layer_is_an_error(tmp_path):

@@ -298,7 +298,7 @@ def test_all_buildings_lost_leaves_the_layer_absent(tmp_path):
     assert sa.ledger.layer("buildings (OSM)").dropped[MISSING_NODES] == 3 and "roads" not in sa.absent
 
 
-def test_given_layer_with_no_usable_feature_is_absent_but_an_empty_one_is_not(tmp_path):
+def test_given_layer_with_no_usable_feature_or_none_at_all_is_absent(tmp_path):
     gdf([{"uid": "A", "geometry": box(0, 0, 1000, 1000)}]).to_file(tmp_path / "units.gpkg")
     gdf([{"hw": "支路", "geometry": None}, {"hw": "支路", "geometry": box(0, 0, 10, 10)}]).to_parquet(tmp_path / "roads.parquet")
     gpd.GeoDataFrame({"use": []}, geometry=[], crs="EPSG:4548").to_parquet(tmp_path / "b.parquet")
@@ -306,6 +306,7 @@ def test_given_layer_with_no_usable_feature_is_absent_but_an_empty_one_is_not(tm
                                                 "roads": {"path": "roads.parquet", "class_column": "hw"},
                                                 "buildings": {"path": "b.parquet"}}}, base_dir=tmp_path)  # fmt: skip
     sa = load_study_area(cfg)
-    # two roads read, both dropped (a null geometry, a polygon): no road data; no building at all: a measured 0
+    # two roads read, both dropped (a null geometry, a polygon): no road data; an empty buildings file (a placeholder):
+    # no building data either — not a measured 0
     assert sa.absent["roads"] == "none of the 2 features of inputs.roads (roads.parquet) could be used (see data_quality.csv)"
-    assert "buildings" not in sa.absent
+    assert sa.absent["buildings"] == "inputs.buildings (b.parquet) has no features"
