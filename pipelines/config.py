@@ -9,12 +9,13 @@ from __future__ import annotations
 import difflib
 import math
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
+from pipelines.config_base import Positive, _did_you_mean, _Options, _profile_ref, _refuse  # noqa: F401
+from pipelines.config_jobs import ComplianceOptions, LandSaleOptions, ScreeningOptions  # noqa: F401  (re-exported)
 from pipelines.config_sources import (  # noqa: F401  (re-exported: the input models live in config_sources)
     CODE_SYSTEMS,
     DatabaseSource,
@@ -30,37 +31,6 @@ from pipelines.config_sources import (  # noqa: F401  (re-exported: the input mo
     _resolve,
 )
 from spatial.errors import ConfigError
-
-
-class _Options(_Model):
-    """A section of settings: every number must be finite (YAML .nan and .inf are refused, with the key path)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=False, allow_inf_nan=False)
-
-
-#: a distance, area or size that must be more than 0 (and finite, inside an _Options section)
-Positive = Annotated[float, Field(gt=0)]
-
-
-def _refuse(problems: list[tuple[tuple, str]], title: str = "Config") -> None:
-    """Raise every problem a validator found, each at its own key path (format_errors lists them all)."""
-    if problems:
-        raise ValidationError.from_exception_data(title, [
-            {"type": PydanticCustomError("config_value", "{why}", {"why": why}), "loc": loc, "input": None} for loc, why in problems
-        ])  # fmt: skip
-
-
-def _did_you_mean(value: str, known: list[str], what: str) -> str:
-    """'— did you mean 'x'? <what>: a, b, c' for an unknown value."""
-    close = difflib.get_close_matches(value, known, n=1, cutoff=0.6)
-    return (f"did you mean '{close[0]}'? " if close else "") + f"{what}: {', '.join(known)}"
-
-
-def _profile_ref(v: str | None, info: ValidationInfo) -> str | None:
-    """A profile id stays as it is; a profile YAML path is read from the config file's folder and must exist."""
-    if v is None or not v.lower().endswith((".yaml", ".yml")):
-        return v
-    return str(_existing(v, info))
 
 
 class UnitsOptions(_Options):
@@ -223,78 +193,6 @@ class AssessmentOptions(_Options):
 
     min_residential_land_m2: float = Field(100.0, ge=0, description="Residential land (m²) a unit needs to count as having residents")
     min_residential_land_pct: float = Field(0.5, ge=0, le=100, description="… and as a share (%) of the unit's area")
-
-
-class ComplianceOptions(_Model):
-    """Which programme profile the units are checked against (compliance.csv)."""
-
-    profile: str | None = Field(None, description="A packaged profile id (e.g. lowcarbon_pilot_2015) or a profile YAML path")
-
-    @field_validator("profile")
-    @classmethod
-    def _profile_path(cls, v: str | None, info: ValidationInfo) -> str | None:
-        return _profile_ref(v, info)
-    kind: str | None = Field(None, description="Pilot kind of every unit (e.g. new, existing, rural), unless inputs.units.kind_column says")
-
-
-class ScreeningOptions(_Options):
-    """Pilot screening (试点遴选, `ditan screen`): how the candidate units are scored, ranked and shortlisted."""
-
-    profile: str | None = Field(
-        None, description="Packaged profile id or profile YAML path (relative to this file); default: compliance.profile, else lowcarbon_pilot_2015"
-    )
-
-    @field_validator("profile")
-    @classmethod
-    def _profile_path(cls, v: str | None, info: ValidationInfo) -> str | None:
-        return _profile_ref(v, info)
-    kind: str | None = Field(
-        None, description="Pilot kind of every candidate, unless inputs.units.kind_column says; default: compliance.kind, else existing"
-    )
-    method: Literal["points", "weights", "rules"] | None = Field(
-        None,
-        description="points: the profile's item points; weights: weighted 0–1 indicator scores; rules: 100 × (2 × binding met + "
-        "guiding met) / (2 × binding assessable + guiding assessable); default: points when the profile scores items, else rules",
-    )
-    weights: dict[str, float] = Field(
-        {}, description="method weights: indicator id → weight (> 0); scored against the profile's rule, else min–max across candidates"
-    )
-    direction: dict[str, Literal["higher", "lower"]] = Field(
-        {}, description="method weights, indicators without a profile rule: which way is better (default higher)"
-    )
-    top: int = Field(10, ge=1, description="Number of candidates shortlisted")
-    min_binding_pct: float | None = Field(
-        None, ge=0, le=100, description="Shortlist only candidates meeting at least this share (%) of their assessable binding rules"
-    )
-
-    @model_validator(mode="after")
-    def _weights(self) -> ScreeningOptions:
-        bad = [k for k, w in self.weights.items() if not w > 0]
-        if bad:
-            raise ValueError(f"weights must be greater than 0 (check {', '.join(bad)})")
-        if self.method == "weights" and not self.weights:
-            raise ValueError("method 'weights' needs weights: indicator id → weight")
-        stray = [k for k in self.direction if k not in self.weights]
-        if stray:
-            raise ValueError(f"direction names indicators without a weight: {', '.join(stray)}")
-        return self
-
-
-class LandSaleOptions(_Options):
-    """Parcels about to be sold, checked by `ditan check-parcels` (土地出让前指标核查)."""
-
-    parcels: ParcelSource = Field(
-        description="The parcels to check: a land-use code, planned far_column or floor_area_column; optional green_ratio_column, "
-        "height_limit_column, id_column, name_column"
-    )
-    profile: str = Field("lowcarbon_pilot_2015", description="Packaged profile id or profile YAML path (relative to this file)")
-    kind: str = Field("new", description="Pilot kind the parcels are checked as (a kind of the profile, e.g. new)")
-    storey_height_m: float = Field(3.0, gt=0, description="Floors = height limit ÷ this (for max_floors rules)")
-
-    @field_validator("profile")
-    @classmethod
-    def _profile_path(cls, v: str, info: ValidationInfo) -> str:
-        return _profile_ref(v, info)
 
 
 def colourable_columns(life_circle: LifeCircleOptions | None, radius_m: float | None) -> list[str]:

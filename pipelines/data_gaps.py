@@ -18,6 +18,7 @@ from spatial.indicators.evidence import NEED_NAMES, OUTSIDE_BELOW_PCT, PARTLY_BE
 from spatial.indicators.origins import Origins
 from spatial.standards import columns
 from spatial.standards import reasons as R
+from spatial.standards.registry import registry
 from spatial.study_area import StudyArea, data_extent
 from spatial.validate import Ledger
 
@@ -31,10 +32,15 @@ def data_evidence(sa: StudyArea, cfg: Config, lu: pd.DataFrame, origins: Origins
     ev = Evidence(absent=absent)
     lines: list[str] = []
     for key, why in absent.items():
+        en, zh = NEED_NAMES.get(key, (key, key))
+        cols = needing(key)
+        if key == "floor_area":  # floor area from neither buildings nor parcels: the buildings gap leaves these NaN too
+            sa.ledger.gap("layer buildings", why, cols)
+        elif key in sa.absent:  # named by the loader (pipelines.absent); the columns are added up
+            sa.ledger.gap(f"layer {key}", why, cols)
+        else:
+            sa.ledger.gap(f"layer {key}", f"{why}; the indicators that need {en} data are NaN (not assessable)", cols)
         if key not in OPTIONAL:
-            en, zh = NEED_NAMES.get(key, (key, key))
-            if key not in sa.absent:  # the loader names the input layers it found empty (pipelines.absent)
-                sa.ledger.gap(f"layer {key}", f"{why}; the indicators that need {en} data are NaN (not assessable)")
             lines.append(f"无{zh}数据 no {en} data: {why}")
     lines += _outside(sa.units, {k: sa.extent(k) for k in sa.extents}, absent, ev, sa.ledger, sa.parcels)
     if "facilities" not in absent:
@@ -100,7 +106,7 @@ def _outside(units: gpd.GeoDataFrame, extents: dict, absent: dict[str, str], ev:
         out_ids = list(units.index[ev.outside[key]])
         if out_ids:
             ledger.gap(f"units outside the {en} data 单元位于{zh}数据范围外",
-                       f"the {en} layer does not reach {feature_list(out_ids)}: extend it over them")  # fmt: skip
+                       f"the {en} layer does not reach {feature_list(out_ids)}: extend it over them", needing(key))  # fmt: skip
             lines.append(f"单元位于{zh}数据范围外 units outside the {en} data: {feature_list(out_ids)}")
         part = (share >= OUTSIDE_BELOW_PCT) & (share < PARTLY_BELOW_PCT)
         if part.any():
@@ -151,6 +157,11 @@ def _station_gaps(sa: StudyArea, cfg: Config, ev: Evidence, radii: list[float]) 
                       f"confirm none exists (transit.confirmed_absent: [{kind}])", cols)  # fmt: skip
         lines.append(f"无{zh} no {_lc(en)}")
     return lines
+
+
+def needing(need: str) -> list[str]:
+    """The registry's spatial columns that rest on ``need`` (beyond the life-circle and radius columns built per run)."""
+    return [i.id for i in registry().values() if i.spatial and need in i.needs]
 
 
 def _lc(en: str) -> str:

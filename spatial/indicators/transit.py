@@ -17,13 +17,18 @@ from spatial.crs import ensure_projected
 from spatial.indicators.allocate import point_units
 from spatial.indicators.origins import Origins
 from spatial.standards import columns
+from spatial.station_layers import station_access_points
 
 PROXIMITY_KINDS = columns.PROXIMITY_KINDS
 COUNT_COLUMNS = columns.STATION_COUNTS
 
 
 def straight_distances(origins: np.ndarray, stations: gpd.GeoDataFrame, kinds: list[str]) -> pd.DataFrame:
-    """Straight-line distance (m) from each origin to the nearest station of each kind (inf if none)."""
+    """Straight-line distance (m) from each origin to the nearest station of each kind (inf if none).
+
+    A station listed at several positions (once per line, or by two sources: merged into one, see
+    spatial.station_layers) is reached from the nearest of them, as on the walking network.
+    """
     ensure_projected(stations, "stations")
     xy = shapely.get_coordinates(origins)
     out = {}
@@ -32,7 +37,8 @@ def straight_distances(origins: np.ndarray, stations: gpd.GeoDataFrame, kinds: l
         if len(sub) == 0 or len(xy) == 0:
             out[kind] = np.full(len(xy), np.inf)
             continue
-        out[kind], _ = cKDTree(shapely.get_coordinates(sub.geometry.to_numpy())).query(xy, k=1)
+        points, _ = station_access_points(sub)
+        out[kind], _ = cKDTree(shapely.get_coordinates(points)).query(xy, k=1)
     return pd.DataFrame(out)
 
 
