@@ -13,8 +13,10 @@ import numpy as np
 import pandas as pd
 
 from pipelines.config import Config
+from pipelines.data_gaps import data_evidence
 from spatial.errors import ConfigError
 from spatial.indicators import amenities, green, greenway, intensity, landuse, life_circle, parcels, parks, roads, transit
+from spatial.indicators.evidence import apply_evidence
 from spatial.indicators.origins import (
     Origins,
     building_population_origins,
@@ -24,11 +26,16 @@ from spatial.indicators.origins import (
 )
 from spatial.indicators.service_areas import service_area_frame
 from spatial.network import Network, Snap, access_points, build_network, group_distances, point_distances, snap_points
-from pipelines.data_gaps import data_evidence
-from spatial.indicators.evidence import apply_evidence
 from spatial.standards import columns
 from spatial.standards import reasons as R
-from spatial.standards.registry import Indicator, life_circle_indicator, life_circle_tier_indicators, proximity_indicator, registry
+from spatial.standards.registry import (
+    Indicator,
+    life_circle_indicator,
+    life_circle_tier_indicators,
+    proximity_indicator,
+    registry,
+)
+from spatial.station_layers import station_access_points
 from spatial.study_area import StudyArea
 
 log = logging.getLogger(__name__)
@@ -247,9 +254,10 @@ def _distances(sa: StudyArea, cfg: Config, net: Network, origins: Origins, stati
     fac = sa.facilities
     st = sa.stations[sa.stations["kind"].isin(PROXIMITY)]
     fac_pts, owner = access_points(fac.geometry.to_numpy(), fac["outline"].to_numpy() if "outline" in fac else None)
-    targets = np.concatenate([fac_pts, st.geometry.to_numpy()])
+    st_pts, st_owner = station_access_points(st)  # a merged station is reached from every position it was listed at
+    targets = np.concatenate([fac_pts, st_pts])
     gid = {g: i for i, g in enumerate(groups)}
-    tgroups = np.concatenate([fac["category"].map(gid).to_numpy()[owner], st["kind"].map(gid).to_numpy()]).astype(np.int64)
+    tgroups = np.concatenate([fac["category"].map(gid).to_numpy()[owner], st["kind"].map(gid).to_numpy()[st_owner]]).astype(np.int64)
     # each group is searched as far as its own distance (its tier, or the station radius): beyond it, inf
     cat = sa.catalogue
     group_cut = np.array([cat.tiers[c.tier].distance_m for c in cat.categories.values()] + [station_cut_m] * len(PROXIMITY))
@@ -261,7 +269,7 @@ def _distances(sa: StudyArea, cfg: Config, net: Network, origins: Origins, stati
     d = point_distances(net, node_dist, o_snap, targets=t_snap, target_groups=tgroups)
     d[d > group_cut[None, :]] = np.inf
     # a facility counts as reached on the network when any of its access points snapped
-    feature = np.concatenate([owner, len(fac) + np.arange(len(st))])
+    feature = np.concatenate([owner, len(fac) + st_owner])
     snapped = np.zeros(len(fac) + len(st), dtype=bool)
     snapped[feature[t_snap.ok]] = True
     rec = sa.ledger.layer("walk-network snapping: facilities and stations")

@@ -12,8 +12,7 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter, ValidationInfo, field_serializer, field_validator,
-                      model_validator)
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, field_serializer, field_validator, model_validator
 
 from spatial.io.postgis import conninfo_parts, has_password, redact, split_table
 
@@ -350,8 +349,6 @@ class StationSource(LayerSource):
         return self
 
 
-_STATION_LIST = TypeAdapter(list[StationSource])
-
 
 class RasterSource(_Model):
     """A land-cover raster (e.g. ESA WorldCover) or a continuous vegetation index (NDVI)."""
@@ -390,7 +387,9 @@ class Inputs(_Model):
         if isinstance(v, list):
             if not v:
                 raise ValueError("an empty list: name at least one stations layer, or leave inputs.stations out")
-            return _STATION_LIST.validate_python(v, context=info.context)
+            from pydantic import TypeAdapter
+
+            return TypeAdapter(list[StationSource]).validate_python(v, context=info.context)
         if isinstance(v, dict):
             return StationSource.model_validate(v, context=info.context)
         raise ValueError("give one stations layer (path: …, kind_column: … or kind: …) or a list of them")
@@ -413,7 +412,7 @@ class Inputs(_Model):
         return [] if s is None else list(s) if isinstance(s, list) else [s]
 
     def vector_layers(self) -> dict[str, LayerSource]:
-        """Every vector layer by input key; several stations layers as stations.0, stations.1 …"""
+        """Every vector layer by input key (several stations layers as stations.0, stations.1 and so on)."""
         out: dict[str, LayerSource] = {}
         for k in VECTOR_INPUTS:
             src = getattr(self, k)

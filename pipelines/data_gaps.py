@@ -14,7 +14,15 @@ import pandas as pd
 from pipelines.config import Config
 from spatial.errors import feature_list
 from spatial.indicators import parcels
-from spatial.indicators.evidence import NEED_NAMES, OUTSIDE_BELOW_PCT, PARTLY_BELOW_PCT, Evidence, empty_kinds, extent_shares, has_residents
+from spatial.indicators.evidence import (
+    NEED_NAMES,
+    OUTSIDE_BELOW_PCT,
+    PARTLY_BELOW_PCT,
+    Evidence,
+    empty_kinds,
+    extent_shares,
+    has_residents,
+)
 from spatial.indicators.origins import Origins
 from spatial.standards import columns
 from spatial.standards import reasons as R
@@ -125,7 +133,7 @@ def _category_gaps(sa: StudyArea, cfg: Config, ev: Evidence) -> list[str]:
         ledger.gap(f"life-circle category {cid} {c.zh}", f"no {c.zh} {_lc(c.en)} in any source: add a POI layer (inputs.pois) or "
                    f"confirm none exists (life_circle.confirmed_absent: [{cid}])", [columns.lc_category(cid)])  # fmt: skip
         lines.append(f"无{c.zh} no {_lc(c.en)} ({cat.tiers[c.tier].zh})")
-    for tid, tier in cat.tiers.items():
+    for tid in cat.tiers:
         members = [c for c in cat.categories.values() if c.tier == tid]
         missing = [c for c in members if columns.lc_category(c.id) in ev.gaps]
         if missing:

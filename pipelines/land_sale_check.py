@@ -44,8 +44,10 @@ from pipelines.config import Config
 from pipelines.load import load_study_area, read_parcels
 from pipelines.parcel_verdict import RESULT, not_applicable_reason, summarize
 from spatial.errors import ConfigError
+from spatial.indicators.evidence import empty_kinds
 from spatial.indicators.parcels import parcel_floor_area_m2
 from spatial.network import access_points, build_network, group_distances, point_distances, snap_points
+from spatial.standards import columns
 from spatial.standards.compliance import RTOL, evaluate
 from spatial.standards.profiles import BINDING_ZH, Profile, Rule, indicator_entry, load_profile
 from spatial.study_area import StudyArea
@@ -196,7 +198,7 @@ def _nearest(f: pd.DataFrame, group: str, by: str) -> pd.Series | None:
 
 
 def _tier_binding(profile: Profile, kind: str, tier: str, residential: bool) -> tuple[str, str, str]:
-    for r in _rules(profile, kind, (f"lc_{tier}_all_pct",)).rules:
+    for r in _rules(profile, kind, (columns.lc_all(tier),)).rules:
         if residential:
             return r.binding, r.source, r.clause
     return ("guiding" if residential else "info"), "GB 50180-2018", "生活圈 life circles"
@@ -206,11 +208,14 @@ def location_checks(p: gpd.GeoDataFrame, reached: list[dict], sa: StudyArea, cfg
     """区位: stations within the radius (straight and walking) and life-circle categories reached per tier."""
     rows, R = [], cfg.transit.radius_m
     cat = sa.catalogue
+    # kinds and categories with no feature anywhere in the study area (and not confirmed absent): data gaps, not fails
+    kind_gaps = set(empty_kinds(sa.stations["kind"], list(KINDS), [*cfg.transit.confirmed_absent, *sa.confirmed_absent]))
+    cat_gaps = set(empty_kinds(sa.facilities["category"], list(cat.categories), [*cfg.life_circle.confirmed_absent, *sa.confirmed_absent]))
     for (_, r), info in zip(p.iterrows(), reached, strict=True):
         pid, name, f = r["parcel_id"], r["name"], info["features"]
         for k, (zh, en) in KINDS.items():
             for how, col, hz, he in (("radius", "straight_m", "直线", "straight line"), ("network", "walk_m", "步行", "walking")):
-                ind = f"{k}_{R:g}m_{how}_pct"
+                ind = columns.proximity(k, R, how)
                 rules = _rules(profile, kind, (ind,)).rules
                 binding, source, clause = (rules[0].binding, rules[0].source, rules[0].clause) if rules else (
                     ("info", "ditan", "TOD") if k == "metro" else ("guiding", *APPLICATION))  # fmt: skip
@@ -219,6 +224,8 @@ def location_checks(p: gpd.GeoDataFrame, reached: list[dict], sa: StudyArea, cfg
                 label = f"{R:g} 米内{zh}（{hz}）{en} within {R:g} m ({he})"
                 if how == "network" and not info["snapped"]:
                     status, why = "not_assessable", f"地块距步行路网超过 {cfg.life_circle.snap_max_m:g} 米 / parcel edge not near the walk network"
+                elif k in kind_gaps:
+                    status, why = "not_assessable", f"数据缺失：研究范围内任何数据源均无{zh} / data gap: no {en} in any source of the study area"
                 elif near is None:
                     status, why = "fail", f"{R:g} 米{'' if how == 'radius' else '步行'}范围内无{zh} / no {en} within {R:g} m" + (
                         "" if how == "radius" else " walking")  # fmt: skip
@@ -233,16 +240,19 @@ def location_checks(p: gpd.GeoDataFrame, reached: list[dict], sa: StudyArea, cfg
             ids = [c.id for c in cat.categories.values() if c.tier == tid]
             best = f[f["group"].isin(ids)].groupby("group")["walk_m"].min().reindex(ids)
             got = [c for c in ids if best[c] <= tier.distance_m]
-            gone = [c for c in ids if c not in got]
+            gaps = [c for c in ids if c in cat_gaps and c not in got]
+            gone = [c for c in ids if c not in got and c not in gaps]
             binding, source, clause = _tier_binding(profile, kind, tid, r["lu_class"] == "residential")
             names = lambda cs, i: "、".join(cat.categories[c].zh for c in cs) if i == 0 else ", ".join(cat.categories[c].en for c in cs)  # noqa: E731
             if not info["snapped"] or not sa.has_facility_source:
                 status, why = "not_assessable", "地块不在步行路网附近或无设施数据 / parcel not near the walk network, or no facility data"
-            else:
-                status = "pass" if not gone else "fail"
+            else:  # a missing category fails; a data gap can only leave the tier not assessable, never failed
+                status = "fail" if gone else ("not_assessable" if gaps else "pass")
                 why = (f"{tier.distance_m:g} 米内有 {names(got, 0) or '无'}；缺 {names(gone, 0) or '无'} / within {tier.distance_m:g} m: "
                        f"{names(got, 1) or 'none'}; missing: {names(gone, 1) or 'none'}")  # fmt: skip
-            rows.append(_row(pid, name, "location", f"{tier.zh} {tier.en}", status, why, binding=binding, indicator=f"lc_{tid}_all_pct",
+                if gaps:
+                    why += f"；数据缺失 {names(gaps, 0)} / data gap: {names(gaps, 1)}"
+            rows.append(_row(pid, name, "location", f"{tier.zh} {tier.en}", status, why, binding=binding, indicator=columns.lc_all(tid),
                              measured=float(len(got)), unit=f"of {len(ids)} categories", target=f"全部 all {len(ids)} ≤ {tier.distance_m:g} m",
                              source=source, clause=clause))  # fmt: skip
     return rows

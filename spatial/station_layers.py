@@ -7,8 +7,9 @@ stop in two supplied layers. :func:`merge_duplicates` keeps one row per station:
 - two rows of the same kind within :data:`SAME_PLACE_M` are the same station, whatever their names;
 - two rows of the same kind and the same name (:func:`station_name_key`) within :data:`SAME_NAME_M` are too;
 - "the same station" is transitive (connected components of these links), and each group keeps its first row
-  in source order: the supplied layers in the order given, then OSM. A kept row without a name takes the
-  first name in its group.
+  in source order: the supplied layers in the order given, then OSM. The kept row keeps its own name (even
+  none): a name taken from the group could link it to another station when the result is merged again
+  (merging is idempotent: the stations exported and read back merge no further).
 
 The station is counted once, but it is still reached wherever it was listed: the kept row's ``members``
 holds every listed position of the station (a MultiPoint; None for a station listed once). A platform on each
@@ -84,12 +85,6 @@ def merge_duplicates(stations: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, int]
         labels, inverse = np.unique(group[order], return_inverse=True)
         members[keep[labels]] = shapely.multipoints(xy[order], indices=inverse)
     out["members"] = members[keep]
-    if "name" in stations:  # a kept row without a name takes the first name in its group
-        names = pd.Series(stations["name"].to_numpy(dtype=object)).where(key != "")
-        named = names.groupby(group).first()
-        out["name"] = np.where(key[keep] != "", out["name"].to_numpy(dtype=object),
-                               named.reindex(group[keep]).to_numpy(dtype=object))  # fmt: skip
-        out["name"] = out["name"].astype(object).where(out["name"].notna(), None)
     return out.reset_index(drop=True), n - len(first)
 
 

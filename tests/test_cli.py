@@ -230,6 +230,16 @@ def test_run_writes_indicators(tmp_path):
 
 
 @pytest.mark.slow
+def test_run_summary_lists_the_data_gaps(tmp_path):
+    out = tmp_path / "out"
+    res = ditan("run", DEFAULT_CONFIG, "--out", out, cwd=tmp_path)
+    _check_run_outputs(res, out)
+    text = res.stdout + res.stderr
+    assert "数据缺失 data gaps" in text and "无养老院 no elderly care home" in text
+    assert "not 0 and not a fail" in text
+
+
+@pytest.mark.slow
 def test_run_default_config(tmp_path):
     out = tmp_path / "default"
     res = ditan("run", "--out", out, "-q", cwd=ROOT)  # CONFIG omitted: the default, relative to the repo

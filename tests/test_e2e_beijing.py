@@ -343,9 +343,12 @@ def test_life_circle_and_station_distances_match_networkx(out, cfg):
     # the targets as ditan defines them: points, and areas' edges every 50 m (the inputs, not the result),
     # then the stations of the 500 m indicators
     f_pts, owner = access_points(fac.geometry.to_numpy(), fac["outline"].to_numpy())
+    # a station listed more than once (both platforms) is one station with every listed position (``members``)
     st = sa.stations[sa.stations["kind"].isin(["bus_stop", "metro", "bike_rental"])]
-    f_pts = np.concatenate([f_pts, st.geometry.to_numpy()])
-    f_cat = np.concatenate([fac["category"].to_numpy()[owner], st["kind"].to_numpy()])
+    spots = [(p, k) for g, m, k in zip(st.geometry, st.get("members", [None] * len(st)), st["kind"], strict=True)
+             for p in (list(m.geoms) if isinstance(m, shapely.MultiPoint) else [g])]  # fmt: skip
+    f_pts = np.concatenate([f_pts, np.array([p for p, _ in spots], dtype=object)])
+    f_cat = np.concatenate([fac["category"].to_numpy()[owner], np.array([k for _, k in spots], dtype=object)])
     f_snap_all = snap_points(net, f_pts, max_distance_m=snap_max)
     snapped_cats = pd.Series(f_cat[f_snap_all.ok]).value_counts()
     cats = list(snapped_cats.index)  # every category and station kind with a target on the network
@@ -436,3 +439,41 @@ def test_compliance_table_for_existing_communities(out, ind):
         assert {"达标核查 compliance", "达标汇总 compliance summary"} <= set(wb.sheetnames)
     finally:
         wb.close()
+
+
+# --- three states in every output ------------------------------------------------------------------
+
+
+def test_not_assessable_sheet_lists_every_nan_with_its_reason(out):
+    wb = openpyxl.load_workbook(out.out_dir / "indicators.xlsx", read_only=True)
+    try:
+        rows = [list(r) for r in wb["无法评估 not_assessable"].iter_rows(values_only=True)]
+    finally:
+        wb.close()
+    head, body = rows[0], rows[1:]
+    assert head[:3] == ["单元 unit_id", "名称 name", "指标 column"] and "原因 reason (中文)" in head
+    why = out.result.reasons
+    assert len(body) == len(why) > 0
+    assert {(r[0], r[2]) for r in body} == set(zip(why["unit_id"], why["column"], strict=True))
+    gaps = [r for r in body if r[2] == "lc_elderly_home_pct"]
+    assert gaps and all(r[head.index("数据缺失 data gap")] == "是 yes" for r in gaps)
+    assert all("养老院" in r[head.index("原因 reason (中文)")] for r in gaps)
+
+
+def test_data_gaps_named_in_data_quality_manifest_and_map(out, ind):
+    q = pd.read_csv(out.out_dir / "data_quality.csv", encoding="utf-8-sig").set_index("layer")
+    row = q.loc["data gap: life-circle category elderly_home 养老院"]
+    assert "confirm none exists (life_circle.confirmed_absent: [elderly_home])" in row["note"] and "lc_elderly_home_pct" in row["note"]
+    manifest = json.loads((out.out_dir / "manifest.json").read_text(encoding="utf-8"))
+    assert any("养老院" in g for g in manifest["data_gaps"]) and manifest["not_assessable_values"] == len(out.result.reasons)
+    text = _decode_js((out.out_dir / "map.html").read_text(encoding="utf-8"))
+    assert "无法评估：数据缺失" in text  # a NaN in the tooltip carries its reason
+
+
+def test_compliance_never_fails_on_a_missing_value(out, ind):
+    checks = pd.read_csv(out.out_dir / "compliance.csv", encoding="utf-8-sig")
+    measured = [ind.at[u, c] if c in ind.columns else np.nan for u, c in zip(checks["unit_id"], checks["indicator"], strict=True)]
+    nan = pd.isna(pd.to_numeric(pd.Series(measured), errors="coerce")).to_numpy()
+    assert not (checks["status"].to_numpy()[nan] == "fail").any()
+    gap_rules = checks[checks["indicator"].isin(["canteen_count", "ev_charging_count", "recycling_count"])]
+    assert len(gap_rules) and (gap_rules["status"] == "not_assessable").all() and gap_rules["data_gap"].all()

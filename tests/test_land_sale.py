@@ -29,6 +29,7 @@ from conftest import CRS, box, gdf, line, point
 
 from pipelines.cli import main
 from pipelines.config import load_config
+from spatial.catalogue import load_catalogue
 
 ROOT = Path(__file__).resolve().parents[1]
 BEIJING = ROOT / "pipelines" / "configs" / "beijing_land_sale.yaml"
@@ -72,6 +73,10 @@ def tiny(tmp_path: Path) -> Path:
             "parcels": {"path": _write(tmp_path, "parcels", parcels), **parcel_cols},
             "buildings": {"path": _write(tmp_path, "buildings", buildings), "type_column": "building", "floors_column": "levels"},
         },
+        # the tiny area is known to hold only its kindergarten and its bus stop: every other category and kind is a
+        # measured absence (a fail where it is required), not a data gap
+        "life_circle": {"confirmed_absent": [c for c in load_catalogue().categories if c != "kindergarten"]},
+        "transit": {"confirmed_absent": ["metro", "bike_rental", "ev_charging"]},
         "map": {"tiles": False},
         "land_sale": {"parcels": {"path": _sale(tmp_path, SALE), **parcel_cols, "id_column": "pid", "name_column": "name",
                                   "height_limit_column": "height"}},
@@ -228,3 +233,24 @@ def test_beijing_shipped_parcels(tmp_path):
         assert (tmp_path / "bj" / "parcels" / f"{row.parcel_id}.html").is_file()
     assert summary.at["BJ-02", "status"] == "fail"  # FAR 3.6
     assert _one(checks, "BJ-03", "green_space_ratio_pct")["status"] == "not_assessable"
+
+
+def test_location_checks_on_data_gaps_are_not_assessable(tiny, tmp_path):
+    """Without the confirmations, the tiny area's data hold no bike rental and only one kind of facility: data gaps."""
+    cfg = yaml.safe_load(tiny.read_text(encoding="utf-8"))
+    cfg.pop("life_circle"), cfg.pop("transit")
+    path = tiny.parent / "tiny_gaps.yaml"
+    path.write_text(yaml.safe_dump(cfg, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    checks, _ = _run(path, tmp_path / "out")
+    bike = _one(checks, "S1", "bike_rental_500m_radius_pct")
+    assert bike["status"] == "not_assessable" and "data gap: no bike rental in any source" in bike["reason"]
+    bus = _one(checks, "S1", "bus_stop_500m_radius_pct")  # the bus stop is there: measured, 30 m away
+    assert bus["status"] == "pass" and bus["measured"] == pytest.approx(30.0)
+    # the kindergarten is reached (280 m); the other 5-minute categories have no data: the tier cannot be judged, not failed
+    lc = _one(checks, "S1", "lc_5min_all_pct")
+    assert lc["status"] == "not_assessable" and lc["measured"] == 1 and "data gap" in lc["reason"]
+    # S2's kindergarten is 980 m away: a measured miss fails the tier, and the reason names the gaps beside it
+    lc2 = _one(checks, "S2", "lc_5min_all_pct")
+    assert lc2["status"] == "fail" and "缺 幼儿园" in lc2["reason"] and "data gap" in lc2["reason"]
+    stations = checks[checks["indicator"].str.startswith(("bike_rental_", "metro_"))]
+    assert len(stations) and not (stations["status"] == "fail").any()

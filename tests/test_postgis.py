@@ -52,10 +52,13 @@ MAY_DIFFER_FROM_OSM = {
     "lu_code_system": "'internal' (the parcels' codes) instead of 'osm'",
     "public_service_incl_community_pct": "computed from parcels; OSM land use has no community-service class",
     "green_coverage_pct": "vegetation (trees, grass) comes only from the OSM file or a land-cover raster",
+    "green_coverage_source": "as green_coverage_pct: green land polygons only, not OSM vegetation",
     "lc_middle_school_pct": "a POI layer holds points: OSM areas (schools, parks, hospitals) are reached along their outline",
     "lc_primary_school_pct": "as lc_middle_school_pct", "lc_kindergarten_pct": "as lc_middle_school_pct",
     "lc_hospital_pct": "as lc_middle_school_pct", "lc_culture_centre_pct": "as lc_middle_school_pct",
     "lc_large_park_pct": "as lc_middle_school_pct", "lc_small_park_pct": "as lc_middle_school_pct",
+    "lc_5min_score_pct": "the mean of the tier's category shares, some of which differ (above)",
+    "lc_10min_score_pct": "as lc_5min_score_pct", "lc_15min_score_pct": "as lc_5min_score_pct",
 }
 LAYER_COLUMNS = {"units": ["unit_id", "name"], "roads": ["highway", "name"], "buildings": ["building", "levels_raw", "height_raw", "name"],
                  "parcels": ["lu_class", "name"], "pois": ["category", "name"], "stations": ["kind", "name"]}  # fmt: skip
@@ -289,8 +292,16 @@ def beijing(db, role, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("postgis")
     osm_cfg = load_config(SAMPLE)
     sa = load_study_area(osm_cfg, crop_to_units=False)
+    # a station OSM lists more than once (both platforms) is exported at every position it was listed at, as a planner's
+    # table would hold it; the loader merges them again
+    st = sa.stations
+    spots = [(g if not isinstance(m, shapely.MultiPoint) else p, k, n)
+             for g, m, k, n in zip(st.geometry, st["members"], st["kind"], st["name"], strict=True)
+             for p in (list(m.geoms) if isinstance(m, shapely.MultiPoint) else [None])]  # fmt: skip
+    stations = gpd.GeoDataFrame({"kind": [k for _, k, _ in spots], "name": [n for _, _, n in spots]},
+                                geometry=[p for p, _, _ in spots], crs=st.crs)  # fmt: skip
     frames = {"units": sa.units.reset_index(), "roads": sa.roads, "buildings": sa.buildings, "parcels": sa.landuse,
-              "pois": sa.facilities, "stations": sa.stations}  # fmt: skip
+              "pois": sa.facilities, "stations": stations}  # fmt: skip
     gpkg = tmp / "layers.gpkg"
     _execute(db, sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(SAMPLE_SCHEMA)),
              sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(SAMPLE_SCHEMA)))

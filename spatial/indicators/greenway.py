@@ -18,6 +18,7 @@ import shapely
 from spatial.crs import ensure_projected
 from spatial.geometry import merge_touching
 from spatial.indicators.allocate import line_pieces
+from spatial.station_layers import station_access_points
 
 GREENWAY_HIGHWAYS = ("footway", "cycleway", "path", "pedestrian", "bridleway")
 GREEN_CLASSES = ("park", "green")
@@ -47,12 +48,13 @@ def greenways(units: gpd.GeoDataFrame, roads: gpd.GeoDataFrame, faces: gpd.GeoDa
     unit_geoms = units.geometry.to_numpy()
     pieces = line_pieces(unit_geoms, inside)
     out["greenway_km"] = np.bincount(pieces["unit"].to_numpy(), weights=pieces["length_m"].to_numpy(), minlength=n) / 1000.0
-    stops = stations.geometry.to_numpy()[stations["kind"].isin(LINK_KINDS).to_numpy()]
+    # a station listed at several positions (both platforms, two sources; merged) links when any of them is near
+    stops, owner = station_access_points(stations[stations["kind"].isin(LINK_KINDS).to_numpy()])
     links = np.zeros(n)
     if len(stops) and len(pieces):
         clipped = shapely.intersection(inside[pieces["line"].to_numpy()], unit_geoms[pieces["unit"].to_numpy()])
         gi, si = shapely.STRtree(stops).query(clipped, predicate="dwithin", distance=link_m)
-        pairs = pd.DataFrame({"unit": pieces["unit"].to_numpy()[gi], "stop": si}).drop_duplicates()
+        pairs = pd.DataFrame({"unit": pieces["unit"].to_numpy()[gi], "stop": owner[si]}).drop_duplicates()
         links = np.bincount(pairs["unit"].to_numpy(), minlength=n).astype(float)
     out["greenway_station_links"] = links
     return out

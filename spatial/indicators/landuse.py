@@ -19,7 +19,6 @@ from spatial.indicators.allocate import polygon_pieces
 from spatial.landuse.classes import LANDUSE_CLASSES
 from spatial.landuse.codes import community_service_separable
 
-
 #: the internal land-use classes of green land (绿地率): park and other green land; squares excluded
 GREEN_SPACE_CLASSES = ("park", "green")
 
