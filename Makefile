@@ -119,7 +119,7 @@ postgres-stop:
 		$(PG_AS) $$bin/pg_ctl -D $(PG_DIR)/data -m fast -w stop >/dev/null 2>&1 && echo "PostGIS test server stopped" || true; fi
 
 lint: $(STAMP)
-	$(BIN)/ruff check spatial maps pipelines tests
+	$(BIN)/ruff check ditan spatial maps pipelines tests benchmarks
 
 clean:
 	rm -rf out .pytest_cache test-artifacts

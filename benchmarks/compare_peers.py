@@ -5,7 +5,7 @@ per size; the script checks that the answers agree and prints the times and thei
 
 Workload, for a synthetic city of ``n`` street nodes (``benchmarks/synth_city.py``, seed 7):
 
-- **graph**: ``spatial.network.build_network`` on all the synthetic streets (every class). Every
+- **graph**: ``ditan.spatial.engine.network.build_network`` on all the synthetic streets (every class). Every
   tool gets exactly this graph — node ids 0..n-1 with ditan's coordinates, ditan's undirected
   edges (u, v) and their lengths: a networkx ``Graph`` (edge attribute ``length``), a pandana
   ``Network(node_x, node_y, edge_from, edge_to, edge_weights[["length"]])``, a cityseer
@@ -76,7 +76,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from synth_city import generate  # noqa: E402
 
-from spatial.network import Snap, build_network, group_distances, nearest_by_group  # noqa: E402
+from ditan.spatial.engine.network import Snap, build_network, group_distances, nearest_by_group  # noqa: E402
 
 CATEGORIES = (
     "convenience_store", "kindergarten", "community_service", "elderly_daycare", "playground",

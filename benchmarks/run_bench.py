@@ -32,7 +32,7 @@ TARGETS = {100_000: (30.0, None), 1_000_000: (300.0, 8192.0)}
 
 OSM_READ = """
 import json, resource, sys, time
-from spatial.io.osm import read_osm
+from ditan.spatial.io.osm import read_osm
 path = sys.argv[1]
 t0 = time.perf_counter()
 ext = read_osm(path)

@@ -22,16 +22,16 @@ from pathlib import Path
 
 #: sub-stages: (module, function) → label; their time is also inside a ditan stage
 PROBES = {
-    ("pipelines.load", "_read"): "load: read files",
-    ("pipelines.load", "read_osm"): "load: read OSM",
-    ("pipelines.load", "to_metric"): "load: project",
-    ("pipelines.load", "clean_geometries"): "load: validate geometries",
-    ("pipelines.community_indicators", "build_network"): "network: build",
-    ("pipelines.community_indicators", "snap_points"): "network: snap points",
-    ("pipelines.community_indicators", "group_distances"): "network: shortest paths (csgraph)",
-    ("pipelines.community_indicators", "point_distances"): "network: origin distances",
+    ("ditan.pipelines.assemble.load", "_read"): "load: read files",
+    ("ditan.pipelines.assemble.load", "read_osm"): "load: read OSM",
+    ("ditan.pipelines.assemble.load", "to_metric"): "load: project",
+    ("ditan.pipelines.assemble.load", "clean_geometries"): "load: validate geometries",
+    ("ditan.pipelines.compute.indicators", "build_network"): "network: build",
+    ("ditan.pipelines.compute.indicators", "snap_points"): "network: snap points",
+    ("ditan.pipelines.compute.indicators", "group_distances"): "network: shortest paths (csgraph)",
+    ("ditan.pipelines.compute.indicators", "point_distances"): "network: origin distances",
 }
-MAP_PROBES = {"build_map": "map: build layers", "map_html": "map: render html"}  # maps.interactive, imported by run()
+MAP_PROBES = {"build_map": "map: build layers", "map_html": "map: render html"}  # ditan.maps.interactive, imported by run()
 
 
 def _probe(seconds: dict[str, float], label: str, fn):
@@ -51,16 +51,16 @@ def main(config: str, out_dir: str, result: str) -> None:
     t_start = time.perf_counter()
     import importlib
 
-    from pipelines.community_indicators import Timer
-    from pipelines.config import load_config
+    from ditan.pipelines.compute.indicators import Timer
+    from ditan.pipelines.config.schema import load_config
 
     sub: dict[str, float] = defaultdict(float)
     for (module, name), label in PROBES.items():
         mod = importlib.import_module(module)
         if hasattr(mod, name):
             setattr(mod, name, _probe(sub, label, getattr(mod, name)))
-    import maps.interactive as mi
-    import pipelines.run_job as run_job
+    import ditan.maps.interactive as mi
+    import ditan.pipelines.jobs.run as run_job
 
     for name, label in MAP_PROBES.items():
         setattr(mi, name, _probe(sub, label, getattr(mi, name)))

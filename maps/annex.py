@@ -26,9 +26,9 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.text import Text
 
-from maps import style as st
-from maps.fonts import FONT_DIRS, PREFERRED_FONTS, PROBE, CjkFont, FontMissingError, find_cjk_font, truetype_subset  # noqa: F401
-from spatial.standards import columns
+from ditan.maps import style as st
+from ditan.maps.fonts import FONT_DIRS, PREFERRED_FONTS, PROBE, CjkFont, FontMissingError, find_cjk_font, truetype_subset  # noqa: F401
+from ditan.spatial.standards import columns
 
 #: Paper sizes (mm, portrait) and the sheets, in order: (file key, title).
 PAPER_MM: dict[str, tuple[float, float]] = {"A4": (210.0, 297.0), "A3": (297.0, 420.0)}

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from matplotlib.font_manager import fontManager
 
-from spatial.errors import DitanError
+from ditan.spatial.errors import DitanError
 
 PREFERRED_FONTS = ("Noto Sans CJK SC", "Source Han Sans SC", "Noto Sans CJK", "Source Han Sans", "Noto Serif CJK SC",
                    "WenQuanYi Zen Hei", "WenQuanYi Micro Hei", "AR PL UMing", "Droid Sans Fallback")  # fmt: skip

@@ -1,6 +1,6 @@
 """Interactive Leaflet map (folium) of analysis units coloured by a chosen indicator, and the input layers.
 
-The page is self-contained (see :mod:`maps.offline`): Leaflet and its plugins are inlined from
+The page is self-contained (see :mod:`ditan.maps.offline`): Leaflet and its plugins are inlined from
 ``maps/vendor``, markers are DivIcons with inline SVG, and the data layers draw without a basemap.
 Every layer is one ``folium.GeoJson`` per class (no per-feature Python objects), so maps with
 thousands of buildings or points stay light. All text that comes from data is HTML-escaped here,
@@ -21,13 +21,13 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from maps import style as st
-from maps.life_circle_gaps import coverage_gaps  # noqa: F401 (re-exported for the map's callers)
-from maps.offline import Extras as _Extras  # noqa: F401 (_Extras: pilot_screening)
-from maps.offline import PageChrome, add_tools, inline_assets
-from spatial.crs import ensure_projected
-from spatial.indicators.landuse import landuse_faces
-from spatial.standards.registry import Indicator
+from ditan.maps import style as st
+from ditan.maps.life_circle_gaps import coverage_gaps  # noqa: F401 (re-exported for the map's callers)
+from ditan.maps.offline import Extras as _Extras  # noqa: F401 (_Extras: pilot_screening)
+from ditan.maps.offline import PageChrome, add_tools, inline_assets
+from ditan.spatial.crs.metric import ensure_projected
+from ditan.spatial.indicators.landuse import landuse_faces
+from ditan.spatial.standards.registry import Indicator
 
 log = logging.getLogger(__name__)
 
@@ -355,7 +355,7 @@ def build_map(
     """An interactive map of the units, coloured by a selectable indicator, plus the optional input layers.
 
     ``units`` (metric CRS) can be coloured by ``color_by`` (first) and the ``key_indicators`` present, each
-    with its legend, and by the binding result of ``compliance`` (``spatial.standards.compliance.evaluate``).
+    with its legend, and by the binding result of ``compliance`` (``ditan.spatial.standards.compliance.evaluate``).
     ``categories``: facility category id → (zh, en). ``service_areas`` (category, tier, distance_m,
     reachable_network_km, area_km2): one hidden layer per tier; ``landuse`` (lu_class) in the GB 50137
     colours; ``gaps`` (:func:`coverage_gaps`) in red. Inputs are not modified. ValueError if ``color_by``
@@ -426,8 +426,8 @@ def map_html(m: folium.Map) -> str:
 
     folium names every element with a random 32-hex id (``map_3f2a…``); they are renumbered in
     order of appearance so that two runs on the same data give the same bytes. Every script and
-    stylesheet is then inlined from maps/vendor (:func:`maps.offline.inline_assets`); only the tile
-    server of an online basemap stays external. Raises maps.offline.OfflineError otherwise.
+    stylesheet is then inlined from maps/vendor (:func:`ditan.maps.offline.inline_assets`); only the tile
+    server of an online basemap stays external. Raises ditan.maps.offline.OfflineError otherwise.
     """
     page = m.get_root().render()
     ids: dict[str, str] = {}

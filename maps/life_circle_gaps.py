@@ -8,7 +8,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from spatial.catalogue import Catalogue
+from ditan.spatial.standards.catalogue import Catalogue
 
 
 def coverage_gaps(buildings: gpd.GeoDataFrame, distances: pd.DataFrame, catalogue: Catalogue, *, tier: str | None = None,

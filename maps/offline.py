@@ -122,7 +122,7 @@ def inline_assets(page: str, allow: Iterable[str] = ()) -> str:
             return ""
         if url not in VENDORED:
             raise OfflineError(f"the map page loads {url}, which is not vendored; add it to maps/vendor and "
-                               "maps.offline.VENDORED (or UNUSED if the page does not need it)")  # fmt: skip
+                               "ditan.maps.offline.VENDORED (or UNUSED if the page does not need it)")  # fmt: skip
         if m.group(1).lower() == "script":
             return f"<script>{asset_text(VENDORED[url])}</script>"
         return f"<style>{asset_text(VENDORED[url])}</style>"
@@ -214,7 +214,7 @@ class Extras(MacroElement):
     )
 
     def __init__(self, road_classes: list[str], attribution: str) -> None:
-        from maps import style as st
+        from ditan.maps import style as st
 
         super().__init__()
         self._name = "DitanExtras"

@@ -14,9 +14,9 @@ import pandas as pd
 import shapely
 from branca.colormap import StepColormap
 
-from maps import style as st
-from maps.interactive import _esc, _Extras, _geojson, _prep, map_html
-from maps.interactive import _fmt as fmt
+from ditan.maps import style as st
+from ditan.maps.interactive import _esc, _Extras, _geojson, _prep, map_html
+from ditan.maps.interactive import _fmt as fmt
 
 REASON_SEP = "；"
 

@@ -3,7 +3,7 @@
 Road, land-use, facility and station palettes live here so that the interactive map, static
 figures and legends agree. Land-use colours are the customary colours of the GB 50137-2011 land-use
 classes (residential yellow, public service magenta, commercial red, industrial brown, transport
-grey, utilities blue, green space green, water blue), one per internal class of ``spatial.landuse``.
+grey, utilities blue, green space green, water blue), one per internal class of ``ditan.spatial.landuse``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from spatial.landuse.classes import LANDUSE_CLASSES as _LANDUSE_CLASSES
+from ditan.spatial.landuse.classes import LANDUSE_CLASSES as _LANDUSE_CLASSES
 
 # --- roads -------------------------------------------------------------------------------------
 
@@ -40,7 +40,7 @@ OTHER_ROAD_STYLE: dict[str, float | str] = {"color": "#9e9e9e", "weight": 1.0}
 
 # --- land use ----------------------------------------------------------------------------------
 
-#: Land-use classes of ``spatial.landuse`` (lu_<class>_pct) with bilingual names (re-exported).
+#: Land-use classes of ``ditan.spatial.landuse`` (lu_<class>_pct) with bilingual names (re-exported).
 LANDUSE_CLASSES: dict[str, tuple[str, str]] = _LANDUSE_CLASSES
 #: Fill colour per internal land-use class, in the customary colours of the GB 50137-2011 classes
 #: (as drawn in Chinese plans): R yellow, A pink/magenta, B red, M brown (``industrial`` covers M
@@ -384,7 +384,7 @@ def indicator_scheme(values: Sequence[float] | np.ndarray, label: str, unit: str
 def compliance_scheme(unit_ids: Iterable[str], checks: pd.DataFrame) -> tuple[dict, dict[str, list]]:
     """Binding result per unit (COMPLIANCE_CLASSES index; -1 when no binding rule applies) and its tooltip text.
 
-    ``checks`` is the long table of ``spatial.standards.compliance.evaluate`` (unit_id, binding,
+    ``checks`` is the long table of ``ditan.spatial.standards.compliance.evaluate`` (unit_id, binding,
     status, zh). Returns the scheme (key "kc") and the properties kc (class), cb / cg (binding /
     guiding pass / fail / n.a. counts) and cf (the failing rules, escaped).
     """

@@ -13,7 +13,7 @@ DEFAULT_CONFIG = Path("pipelines/configs/beijing_haidian.yaml")
 
 def summary_columns(res, radius_m: float) -> list[str]:
     """The columns of the run summary: built from the run's own tiers and radius (whatever their ids and values)."""
-    from spatial.standards import columns
+    from ditan.spatial.standards import columns
 
     tiers = [c.removeprefix("lc_").removesuffix("_all_pct") for c in res.columns if c.startswith("lc_") and c.endswith("_all_pct")]
     wanted = ["road_density_km_per_km2", "far_ratio", "green_space_ratio_pct", "green_coverage_pct"]
@@ -123,8 +123,8 @@ def _main(argv: list[str] | None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s",
                         handlers=[RichHandler(console=console, show_path=False, show_time=False)])  # fmt: skip
     logging.getLogger("pyogrio").setLevel(logging.WARNING)
-    from pipelines.config import load_config
-    from spatial.errors import DitanError
+    from ditan.pipelines.config.schema import load_config
+    from ditan.spatial.errors import DitanError
 
     try:
         if _is_batch(args):
@@ -132,7 +132,7 @@ def _main(argv: list[str] | None) -> int:
         cfg = load_config(args.config, deriving_units=args.command == "units")
         if args.command == "check-config":
             if cfg.bounds or (cfg.inputs.osm and cfg.inputs.osm.bounds):  # bounds far from the data: the stored extents say so
-                from pipelines.load import check_bounds_overlap, config_extents
+                from ditan.pipelines.assemble.load import check_bounds_overlap, config_extents
 
                 check_bounds_overlap(cfg, *config_extents(cfg))
             console.print(f"[green]✓[/] {args.config} is valid")
@@ -163,8 +163,8 @@ def _escape(text: str) -> str:
 
 def _is_batch(args) -> bool:
     """A batch config (a YAML with `areas:`) for `run` or `check-config`; --workers/--scheduler need one."""
-    from pipelines.batch import is_batch_file
-    from spatial.errors import ConfigError
+    from ditan.pipelines.jobs.batch import is_batch_file
+    from ditan.spatial.errors import ConfigError
 
     batch = is_batch_file(args.config)
     if batch and args.command not in ("run", "check-config"):
@@ -181,8 +181,8 @@ def _run_batch(args, console) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
-    from pipelines.batch import load_batch, run_batch
-    from spatial.errors import ConfigError
+    from ditan.pipelines.jobs.batch import load_batch, run_batch
+    from ditan.spatial.errors import ConfigError
 
     if args.command == "run" and args.scenario is not None:
         raise ConfigError("--scenario applies to one study area: run it with that area's config, not with a batch config (areas:)")
@@ -231,8 +231,8 @@ def _run(cfg, args, console) -> int:
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
-    from pipelines.community_indicators import Timer
-    from pipelines.run_job import run
+    from ditan.pipelines.compute.indicators import Timer
+    from ditan.pipelines.jobs.run import run
 
     out = args.out or Path("out") / cfg.name
     stages = ["load", "roads", "intensity", "land use", "green coverage", "walk network", "network distances",
@@ -281,7 +281,7 @@ def _run(cfg, args, console) -> int:
 def _screen(cfg, args, console) -> int:
     from rich.table import Table
 
-    from pipelines.pilot_screening import run_screening
+    from ditan.pipelines.jobs.screen import run_screening
 
     out = args.out or Path("out") / f"{cfg.name}_screening"
     with warnings.catch_warnings(), console.status("screening: computing the indicators of every candidate …"):
@@ -319,7 +319,7 @@ def _screen(cfg, args, console) -> int:
 def _check_parcels(cfg, args, console) -> int:
     from rich.table import Table
 
-    from pipelines.land_sale_check import OUTPUTS, check_parcels
+    from ditan.pipelines.jobs.land_sale import OUTPUTS, check_parcels
 
     out = args.out or Path("out") / f"{cfg.name}_land_sale"
     with warnings.catch_warnings(), console.status("checking the parcels for sale …"):
@@ -339,7 +339,7 @@ def _check_parcels(cfg, args, console) -> int:
 
 
 def _annex(cfg, args, console) -> int:
-    from pipelines.map_annex import default_out, run_annex
+    from ditan.pipelines.jobs.annex import default_out, run_annex
 
     out = args.out or default_out(cfg)
     units = [u.strip() for u in args.units.split(",") if u.strip()] if args.units else None
@@ -355,9 +355,9 @@ def _annex(cfg, args, console) -> int:
 
 
 def _units(cfg, args, console) -> int:
-    from pipelines.load import load_study_area, make_units
-    from pipelines.write import atomic_path
-    from spatial.errors import ConfigError
+    from ditan.pipelines.assemble.load import load_study_area, make_units
+    from ditan.pipelines.outputs.files import atomic_path
+    from ditan.spatial.errors import ConfigError
 
     if args.min_area_m2 is not None:
         if not args.min_area_m2 > 0:

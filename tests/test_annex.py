@@ -1,4 +1,4 @@
-"""Tests of the map annex (`ditan annex`, maps.annex): pages, paper, resolution, embedded CJK font, scale bar.
+"""Tests of the map annex (`ditan annex`, ditan.maps.annex): pages, paper, resolution, embedded CJK font, scale bar.
 
 The Beijing sample is computed once for the module; two units are drawn (U001 is wider than
 tall, U003 taller than wide). Rendering needs a CJK font (Debian fonts-noto-cjk): without one the
@@ -16,13 +16,13 @@ import pytest
 from PIL import Image
 from pypdf import PdfReader
 
-from maps import annex, fonts
-from pipelines.cli import main
-from pipelines.community_indicators import compute
-from pipelines.config import load_config
-from pipelines.load import load_study_area
-from pipelines.map_annex import annex_layers, file_names, raster_reader, run_annex
-from spatial.study_area import RasterInput
+from ditan.maps import annex, fonts
+from ditan.pipelines.assemble.load import load_study_area
+from ditan.pipelines.cli import main
+from ditan.pipelines.compute.indicators import compute
+from ditan.pipelines.config.schema import load_config
+from ditan.pipelines.jobs.annex import annex_layers, file_names, raster_reader, run_annex
+from ditan.spatial.study_area.model import RasterInput
 from tests.conftest import require_or_skip
 
 pytestmark = pytest.mark.slow

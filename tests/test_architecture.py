@@ -1,7 +1,11 @@
 """Architecture rules: every module imports, layers depend downwards only, modules stay small.
 
-spatial (the measuring library) → maps (drawing) → pipelines (configs, CLI, runs): a lower
-layer never imports a higher one.
+One package, ``ditan``: the folders at the top of the repository are ``ditan.spatial`` (the measuring
+library), ``ditan.maps`` (drawing) and ``ditan.pipelines`` (configs, jobs, CLI); a lower layer never
+imports a higher one. Inside each, the sub-packages follow the order the data flows:
+
+- spatial: errors → crs, landuse → io → engine → standards → study_area → indicators
+- pipelines: config → assemble → compute → outputs → jobs → cli
 """
 
 from __future__ import annotations
@@ -17,14 +21,19 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("spatial", "maps", "pipelines")
 MAX_LINES = 450
 FORBIDDEN = {"spatial": {"maps", "pipelines"}, "maps": {"pipelines"}, "pipelines": set()}
+#: the order of the sub-packages (and top modules) of each layer: one may import only those of a lower rank
+RANK = {
+    "spatial": {"errors": 0, "crs": 1, "landuse": 1, "io": 2, "engine": 3, "standards": 4, "study_area": 5, "indicators": 6},
+    "pipelines": {"config": 0, "assemble": 1, "compute": 2, "outputs": 3, "jobs": 4, "cli": 5},
+}
 
 
 def _modules() -> list[str]:
     names = []
     for pkg in PACKAGES:
-        mod = importlib.import_module(pkg)
-        names.append(pkg)
-        names.extend(info.name for info in pkgutil.walk_packages(mod.__path__, prefix=f"{pkg}."))
+        mod = importlib.import_module(f"ditan.{pkg}")
+        names.append(f"ditan.{pkg}")
+        names.extend(info.name for info in pkgutil.walk_packages(mod.__path__, prefix=f"ditan.{pkg}."))
     return sorted(names)
 
 
@@ -33,7 +42,7 @@ def _source_files() -> list[Path]:
 
 
 def _module_name(path: Path) -> str:
-    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    parts = ["ditan", *path.relative_to(ROOT).with_suffix("").parts]
     if parts[-1] == "__init__":
         parts = parts[:-1]
     return ".".join(parts)
@@ -68,7 +77,7 @@ def _imports_in(text: str, package: str) -> list[tuple[int, str]]:
 def test_packages_found():
     files = _source_files()
     assert {p.relative_to(ROOT).parts[0] for p in files} == set(PACKAGES)
-    assert ROOT.joinpath("spatial", "units.py") in files
+    assert ROOT.joinpath("spatial", "study_area", "units.py") in files
 
 
 @pytest.mark.parametrize("name", _modules())
@@ -81,27 +90,55 @@ def test_walk_packages_sees_every_source_file():
     assert on_disk == set(_modules())
 
 
+def _part(parts: tuple[str, ...]) -> str:
+    """The sub-package (or top module) of a module's path inside its layer."""
+    return parts[0].removesuffix(".py") if parts else ""
+
+
 def test_lower_layers_never_import_higher_ones():
     offenders = []
     for path in _source_files():
         layer = path.relative_to(ROOT).parts[0]
         for line, mod in _imported(path):
-            top = mod.split(".")[0]
-            if top in FORBIDDEN[layer]:
+            names = mod.split(".")
+            if names[0] in PACKAGES:
+                offenders.append(f"{path.relative_to(ROOT)}:{line} imports {mod} (import through ditan.)")
+            elif names[0] == "ditan" and len(names) > 1 and names[1] in FORBIDDEN[layer]:
                 offenders.append(f"{path.relative_to(ROOT)}:{line} imports {mod}")
     assert not offenders, "layering violated (spatial → maps → pipelines):\n" + "\n".join(offenders)
 
 
+@pytest.mark.parametrize("layer", sorted(RANK))
+def test_sub_packages_follow_the_data_flow(layer):
+    """Inside a layer, a sub-package imports only those before it in the flow (or itself)."""
+    rank = RANK[layer]
+    offenders = []
+    for path in sorted((ROOT / layer).rglob("*.py")):
+        inner = path.relative_to(ROOT / layer).parts
+        if len(inner) == 1 and inner[0] == "__init__.py":
+            continue
+        here = _part(inner)
+        assert here in rank, f"{path.relative_to(ROOT)}: {here} has no place in the flow; add it to RANK"
+        for line, mod in _imported(path):
+            names = mod.split(".")
+            if names[:2] != ["ditan", layer] or len(names) < 3:
+                continue
+            there = names[2]
+            if there in rank and there != here and rank[there] >= rank[here]:
+                offenders.append(f"{path.relative_to(ROOT)}:{line} ({here}) imports {mod} ({there})")
+    assert not offenders, "against the flow:\n" + "\n".join(offenders)
+
+
 def test_import_scanner_sees_nested_and_relative_imports():
     src = (
-        "def f():\n    from maps import style\n    import pipelines.cli as c\n"
+        "def f():\n    from maps import style\n    import ditan.pipelines.cli as c\n"
         "from .crs import to_metric\nfrom ..pipelines import config\n"
     )
-    found = _imports_in(src, "spatial.indicators")
+    found = _imports_in(src, "ditan.spatial.indicators")
     assert (2, "maps") in found
-    assert (3, "pipelines.cli") in found
-    assert (4, "spatial.indicators.crs") in found
-    assert (5, "spatial.pipelines.config") in found
+    assert (3, "ditan.pipelines.cli") in found
+    assert (4, "ditan.spatial.indicators.crs") in found
+    assert (5, "ditan.spatial.pipelines.config") in found
 
 
 def test_modules_are_short():

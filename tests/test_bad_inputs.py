@@ -20,11 +20,11 @@ import rasterio
 import shapely
 from rasterio.transform import from_origin
 
-from pipelines.community_indicators import compute
-from pipelines.config import parse_config
-from pipelines.load import load_study_area
-from spatial.errors import ConfigError, CRSError, LayerError
-from spatial.indicators.roads import road_density
+from ditan.pipelines.assemble.load import load_study_area
+from ditan.pipelines.compute.indicators import compute
+from ditan.pipelines.config.schema import parse_config
+from ditan.spatial.errors import ConfigError, CRSError, LayerError
+from ditan.spatial.indicators.roads import road_density
 from tests.conftest import ROOT, X0, Y0, at, box, gdf, line, point
 
 UNIT = box(0, 0, 1000, 1000)  # 1 km²
@@ -91,7 +91,7 @@ def test_missing_crs_names_layer_and_fix(tmp_path):
 # 2 ───────────────────────────────────────────────────────────────────── geographic CRS to metric
 def test_geographic_crs_in_a_metric_function(two_units):
     roads = gdf([{"highway": "primary", "geometry": line((0, 500), (2000, 500))}])
-    with pytest.raises(CRSError, match=r"layer 'units' is in a geographic CRS \(WGS 84, degrees\); reproject it with spatial\.crs\.to_metric\(\)"):
+    with pytest.raises(CRSError, match=r"layer 'units' is in a geographic CRS \(WGS 84, degrees\); reproject it with ditan\.spatial\.crs\.metric\.to_metric\(\)"):
         road_density(two_units.to_crs(4326), roads)
     with pytest.raises(CRSError, match=r"layer 'roads' is in a geographic CRS .*to_metric"):
         road_density(two_units, roads.to_crs(4326))
@@ -279,7 +279,7 @@ def test_buildings_far_away_counted_outside_with_a_warning(tmp_path, caplog):
     write(tmp_path / "b.parquet", [{"use": "yes", "fl": 2.0, "h": np.nan, "geometry": box(50_000, 50_000, 50_010, 50_010)},
                                    {"use": "yes", "fl": 2.0, "h": np.nan, "geometry": box(50_100, 50_000, 50_110, 50_010)}])  # fmt: skip
     cfg = config(tmp_path)
-    with caplog.at_level(logging.WARNING, logger="pipelines.load"):
+    with caplog.at_level(logging.WARNING, logger="ditan.pipelines.assemble.load"):
         sa = load_study_area(cfg)
     assert "layer 'buildings': none of its 2 features lies in a unit; check its CRS and extent" in caplog.text
     q = quality(sa)
@@ -463,7 +463,7 @@ def test_config_problems(tmp_path, change, message):
 
 # 20 ──────────────────────────────────────────────────────────────────────────── markup in names
 def test_markup_in_names_escaped_in_the_map_and_kept_as_data(tmp_path):
-    from pipelines.run_job import run
+    from ditan.pipelines.jobs.run import run
 
     one_unit(tmp_path, units=[{"uid": "A", "nm": XSS, "geometry": UNIT}])
     write(tmp_path / "b.parquet", [{"use": "apartments", "fl": 6.0, "h": np.nan, "geometry": box(100, 520, 120, 540)}])
@@ -532,7 +532,7 @@ def test_mixed_problems_every_ledger_row_balances(tmp_path):
 # ───────────────────────────────────────────────────────────── web-map POIs in GCJ-02 and BD-09
 @pytest.mark.parametrize(("system", "forward"), [("gcj02", "wgs84_to_gcj02"), ("bd09", "wgs84_to_bd09")])
 def test_web_map_pois_are_converted_and_noted(tmp_path, system, forward):
-    from spatial import chinacrs
+    from ditan.spatial.crs import china as chinacrs
 
     one_unit(tmp_path)
     truth = gdf([{"geometry": point(300, 505)}]).to_crs(4326).geometry.iloc[0]  # 5 m off the road, in WGS 84

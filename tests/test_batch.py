@@ -1,4 +1,4 @@
-"""Many study areas in one run (pipelines.batch): the batch config, serial and dask runs, failures.
+"""Many study areas in one run (ditan.pipelines.jobs.batch): the batch config, serial and dask runs, failures.
 
 Two Beijing areas (the sample, and the sample with a subset of its units and an 800 m 15-minute
 tier) and Kowloon run serially and on a local dask cluster of 2 worker processes; the gathered
@@ -18,10 +18,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from pipelines.batch import apply_overrides, is_batch_file, load_batch, run_batch
-from pipelines.batch_cluster import run_area
-from pipelines.cli import main
-from spatial.errors import ConfigError
+from ditan.pipelines.cli import main
+from ditan.pipelines.jobs.batch import apply_overrides, is_batch_file, load_batch, run_batch
+from ditan.pipelines.jobs.cluster import run_area
+from ditan.spatial.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "pipelines" / "configs"

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 import shapely
 
-from spatial.errors import CRSError
-from spatial.indicators.intensity import building_pieces, estimate_floors, intensity, resolve_overlaps
+from ditan.spatial.errors import CRSError
+from ditan.spatial.indicators.intensity import building_pieces, estimate_floors, intensity, resolve_overlaps
 from tests.conftest import ROOT, box, gdf, require_or_skip
 
 HK = [ROOT / "data" / "hongkong_kowloon" / "buildings.parquet", Path("/work/shared/data/hongkong_kowloon/buildings.parquet")]

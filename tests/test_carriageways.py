@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 import shapely
 
-from spatial.indicators.carriageways import consolidate_junctions, merge_runs, pair_carriageways
-from spatial.indicators.roads import classify_roads, intersection_density, road_density
+from ditan.spatial.engine.carriageways import consolidate_junctions, merge_runs, pair_carriageways
+from ditan.spatial.indicators.roads import classify_roads, intersection_density, road_density
 from tests.conftest import CRS, ROOT, X0, Y0, box, gdf, line, require_or_skip
 
 BEIJING = ROOT / "data" / "beijing_haidian_tsinghua" / "map.osm.pbf"
@@ -218,10 +218,10 @@ def test_beijing_divided_roads_and_junctions():
     require_or_skip(BEIJING.is_file(), f"{BEIJING} missing")
     import osmnx as ox
 
-    from spatial.io.osm import read_osm
-    from spatial.network import build_network
-    from spatial.osm_layers import roads_from_osm
-    from spatial.validate import Ledger
+    from ditan.spatial.engine.network import build_network
+    from ditan.spatial.io.osm import read_osm
+    from ditan.spatial.io.validate import Ledger
+    from ditan.spatial.study_area.osm_layers import roads_from_osm
 
     roads = roads_from_osm(read_osm(BEIJING), CRS, Ledger())
     unit = gpd.GeoDataFrame({"unit_id": ["sample"]}, geometry=[shapely.box(*BEIJING_BOUNDS)], crs=4326)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from pipelines.community_indicators import compute
-from pipelines.config import parse_config
-from pipelines.load import load_study_area
-from spatial.catalogue import load_catalogue, value_lookup
+from ditan.pipelines.assemble.load import load_study_area
+from ditan.pipelines.compute.indicators import compute
+from ditan.pipelines.config.schema import parse_config
+from ditan.spatial.standards.catalogue import load_catalogue, value_lookup
 from tests.conftest import box, gdf, line, point
 
 #: the entries whose tier or listing could not be checked against the printed GB 50180-2018

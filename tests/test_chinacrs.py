@@ -10,8 +10,8 @@ import shapely
 from pydantic import ValidationError
 from pyproj import CRS, Geod
 
-from pipelines.config import LayerSource
-from spatial.chinacrs import (
+from ditan.pipelines.config.schema import LayerSource
+from ditan.spatial.crs.china import (
     bd09_to_gcj02,
     bd09_to_wgs84,
     check_coordinates,
@@ -23,8 +23,8 @@ from spatial.chinacrs import (
     wgs84_to_bd09,
     wgs84_to_gcj02,
 )
-from spatial.errors import CRSError, LayerError
-from spatial.io.vector import read_vector
+from ditan.spatial.errors import CRSError, LayerError
+from ditan.spatial.io.vector import read_vector
 
 GEOD = Geod(ellps="WGS84")
 BEIJING = (116.397, 39.909)  # Tiananmen, WGS 84

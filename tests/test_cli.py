@@ -13,14 +13,14 @@ import pandas as pd
 import pytest
 import yaml
 
-from pipelines.cli import main
+from ditan.pipelines.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG = ROOT / "pipelines" / "configs" / "beijing_haidian.yaml"
 SAMPLE = ROOT / "data" / "beijing_haidian_tsinghua"
 BOUNDS = [116.3084, 39.9905, 116.3320, 40.0123]
 _SCRIPT = Path(sys.executable).with_name("ditan")
-DITAN = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "pipelines.cli"]
+DITAN = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "ditan.pipelines.cli"]
 ENV = {**os.environ, "COLUMNS": "500", "NO_COLOR": "1", "PYTHONIOENCODING": "utf-8"}
 
 
@@ -78,7 +78,7 @@ def test_subparser_options_all_in_help():
     """Every option string the parser defines appears in its help text (no undocumented flags)."""
     import argparse
 
-    from pipelines.cli import _parser
+    from ditan.pipelines.cli import _parser
 
     top = _parser()
     parsers = {(): top}

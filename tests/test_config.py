@@ -1,4 +1,4 @@
-"""Tests of pipelines.config: every problem reported at once with its key path and a hint."""
+"""Tests of ditan.pipelines.config.schema: every problem reported at once with its key path and a hint."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipelines.config import Config, load_config, parse_config
-from spatial.errors import ConfigError, DitanError
+from ditan.pipelines.config.schema import Config, load_config, parse_config
+from ditan.spatial.errors import ConfigError, DitanError
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = sorted((ROOT / "pipelines" / "configs").glob("*.yaml"))
@@ -46,7 +46,7 @@ def test_configs_found():
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
 def test_shipped_configs_validate(path, tmp_path, monkeypatch):
-    from pipelines.batch import is_batch_file, load_batch
+    from ditan.pipelines.jobs.batch import is_batch_file, load_batch
 
     monkeypatch.chdir(tmp_path)  # relative paths must not depend on the working folder
     if is_batch_file(path):  # a batch config (areas:): validated with the batch loader, each area's config too

@@ -21,9 +21,9 @@ import shapely
 import yaml
 from pyproj import Transformer
 
-from pipelines.config import load_config, parse_config
-from pipelines.load import check_bounds_overlap, load_study_area, reach_m, study_crs
-from spatial.errors import ConfigError
+from ditan.pipelines.assemble.load import check_bounds_overlap, load_study_area, reach_m, study_crs
+from ditan.pipelines.config.schema import load_config, parse_config
+from ditan.spatial.errors import ConfigError
 from tests.conftest import X0, Y0, gdf, line
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -326,7 +326,7 @@ def test_check_config_lists_value_problems_exit_2(tmp_path):
 
 def _ditan(*args: object) -> subprocess.CompletedProcess:
     script = Path(sys.executable).with_name("ditan")
-    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "pipelines.cli"]
+    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "ditan.pipelines.cli"]
     return subprocess.run([*cmd, *map(str, args)], cwd=ROOT, capture_output=True, text=True, encoding="utf-8", timeout=120,
                           env={**os.environ, "COLUMNS": "500", "NO_COLOR": "1", "PYTHONIOENCODING": "utf-8"})  # fmt: skip
 

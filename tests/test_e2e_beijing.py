@@ -27,9 +27,9 @@ import pandas as pd
 import pytest
 import shapely
 
-from pipelines.config import load_config
-from pipelines.run_job import run
-from spatial.network import access_points, snap_points
+from ditan.pipelines.config.schema import load_config
+from ditan.pipelines.jobs.run import run
+from ditan.spatial.engine.network import access_points, snap_points
 from tests.conftest import brute_force_line_km
 
 pytestmark = pytest.mark.slow
@@ -414,7 +414,7 @@ def test_run_time_under_two_minutes(out):
 
 
 def test_compliance_table_for_existing_communities(out, ind):
-    from spatial.standards.profiles import load_profile
+    from ditan.spatial.standards.profiles import load_profile
 
     c = pd.read_csv(out.out_dir / "compliance.csv", encoding="utf-8-sig")
     profile = load_profile("lowcarbon_pilot_2015")

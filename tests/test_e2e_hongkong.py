@@ -22,8 +22,8 @@ import rasterio
 import shapely
 from pyproj import Geod
 
-from pipelines.config import load_config
-from pipelines.run_job import run
+from ditan.pipelines.config.schema import load_config
+from ditan.pipelines.jobs.run import run
 from tests.conftest import brute_force_line_km
 
 pytestmark = pytest.mark.slow
@@ -68,7 +68,7 @@ def test_unit_areas_match_geodesic_areas(ind, units_wgs84):
 
 
 def test_beijing_unit_areas_match_geodesic_areas():
-    from spatial.crs import choose_metric_crs
+    from ditan.spatial.crs.metric import choose_metric_crs
 
     u = gpd.read_file(ROOT / "data" / "beijing_haidian_tsinghua" / "units.gpkg")
     metric = u.to_crs(choose_metric_crs(116.32, 40.0)).geometry.area.to_numpy() / 1e6

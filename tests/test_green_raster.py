@@ -1,4 +1,4 @@
-"""Tests for spatial.indicators.green_raster on synthetic GeoTIFFs with hand-worked answers."""
+"""Tests for ditan.spatial.io.raster on synthetic GeoTIFFs with hand-worked answers."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from pyproj import Transformer
 from rasterio.transform import from_origin
 from shapely.geometry import Polygon, box
 
-from spatial.errors import CRSError, LayerError
-from spatial.indicators.green_raster import raster_cover_shares
+from ditan.spatial.errors import CRSError, LayerError
+from ditan.spatial.io.raster import raster_cover_shares
 
 GK = "EPSG:4548"  # CGCS2000 3-degree Gauss-Kruger CM 117E, metres
 X0, Y0 = 440000.0, 4428000.0  # raster origin (top-left corner)
@@ -206,7 +206,7 @@ def test_pixel_fractions_equal_pixel_by_pixel_overlay(seed):
     """
     from affine import Affine
 
-    from spatial.indicators.green_raster import _pixel_weights
+    from ditan.spatial.io.raster import _pixel_weights
 
     rng = np.random.default_rng(seed)
     t = Affine(7.0, 0.0, 1000.0, 0.0, -5.0, 2000.0)  # non-square pixels

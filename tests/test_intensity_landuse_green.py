@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from spatial.indicators.green import green_coverage_from_polygons
-from spatial.indicators.intensity import estimate_floors, intensity
-from spatial.indicators.landuse import landuse_faces, landuse_shares
+from ditan.spatial.indicators.green import green_coverage_from_polygons
+from ditan.spatial.indicators.intensity import estimate_floors, intensity
+from ditan.spatial.indicators.landuse import landuse_faces, landuse_shares
 from tests.conftest import box, gdf
 
 

@@ -18,9 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from pipelines import run_job, write
-from pipelines.config import load_config
-from spatial.errors import ConfigError
+from ditan.pipelines.config.schema import load_config
+from ditan.pipelines.jobs import run as run_job
+from ditan.pipelines.outputs import files as write
+from ditan.spatial.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "pipelines" / "configs" / "beijing_haidian.yaml"
@@ -91,7 +92,7 @@ def test_sigint_at_any_moment_leaves_one_complete_run(first_run):
     out, manifest = first_run
     outcomes = []
     for delay in (1.0, 2.0, 2.6, 3.2, 3.8, 4.4):
-        proc = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "run", str(CONFIG), "--out", str(out), "--quiet"],
+        proc = subprocess.Popen([sys.executable, "-m", "ditan.pipelines.cli", "run", str(CONFIG), "--out", str(out), "--quiet"],
                                 cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
         time.sleep(delay)
         proc.send_signal(signal.SIGINT)

@@ -1,4 +1,4 @@
-"""Tests of `ditan check-parcels` (pipelines.land_sale_check): a hand-made study area, then the shipped Beijing parcels.
+"""Tests of `ditan check-parcels` (ditan.pipelines.jobs.land_sale): a hand-made study area, then the shipped Beijing parcels.
 
 The hand-made area (EPSG:4548, coordinates relative to conftest's X0, Y0):
 
@@ -27,9 +27,9 @@ import shapely
 import yaml
 from conftest import CRS, box, gdf, line, point
 
-from pipelines.cli import main
-from pipelines.config import load_config
-from spatial.catalogue import load_catalogue
+from ditan.pipelines.cli import main
+from ditan.pipelines.config.schema import load_config
+from ditan.spatial.standards.catalogue import load_catalogue
 
 ROOT = Path(__file__).resolve().parents[1]
 BEIJING = ROOT / "pipelines" / "configs" / "beijing_land_sale.yaml"
@@ -211,7 +211,7 @@ def test_config_without_land_sale_is_an_error(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_beijing_shipped_parcels(tmp_path):
-    from pipelines.load import load_study_area
+    from ditan.pipelines.assemble.load import load_study_area
 
     checks, summary = _run(BEIJING, tmp_path / "bj")
     shipped = gpd.read_file(ROOT / "data" / "beijing_haidian_tsinghua" / "parcels_for_sale.gpkg")

@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from spatial.errors import ConfigError
-from spatial.indicators.landuse import landuse_faces, landuse_shares
-from spatial.landuse.classes import LANDUSE_CLASSES
-from spatial.landuse.codes import CODE_SYSTEMS, classify_codes, code_table, community_service_separable
+from ditan.spatial.errors import ConfigError
+from ditan.spatial.indicators.landuse import landuse_faces, landuse_shares
+from ditan.spatial.landuse.classes import LANDUSE_CLASSES
+from ditan.spatial.landuse.codes import CODE_SYSTEMS, classify_codes, code_table, community_service_separable
 from tests.conftest import ROOT, box, gdf
 
 

@@ -12,9 +12,9 @@ import pytest
 import rasterio
 from rasterio.transform import from_origin
 
-from pipelines.community_indicators import compute
-from pipelines.config import parse_config
-from pipelines.load import load_study_area
+from ditan.pipelines.assemble.load import load_study_area
+from ditan.pipelines.compute.indicators import compute
+from ditan.pipelines.config.schema import parse_config
 from tests.conftest import X0, Y0, box, gdf, line, point
 
 
@@ -146,8 +146,8 @@ def test_gb50137_parcels_with_green_ratio_height_limit_and_population(tmp_path):
 
 
 def test_units_carry_their_pilot_kind_into_compliance(tmp_path):
-    from spatial.standards.compliance import evaluate
-    from spatial.standards.profiles import load_profile
+    from ditan.spatial.standards.compliance import evaluate
+    from ditan.spatial.standards.profiles import load_profile
 
     gdf([{"code": "N1", "pilot": "城市新建社区", "geometry": box(0, 0, 1000, 1000)},  # a kind by its Chinese name
          {"code": "E1", "pilot": "existing", "geometry": box(1000, 0, 2000, 1000)}]).to_file(tmp_path / "units.gpkg")  # fmt: skip

@@ -1,4 +1,4 @@
-"""Tests of spatial.validate: geometry repair with a balanced data-quality ledger, and id checks."""
+"""Tests of ditan.spatial.io.validate: geometry repair with a balanced data-quality ledger, and id checks."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 import shapely
 from shapely.geometry import LineString, Point, Polygon, box
 
-from spatial.errors import DitanError, LayerError
-from spatial.validate import LINEAR, POLYGONAL, Ledger, clean_geometries, require_columns, require_unique_ids
+from ditan.spatial.errors import DitanError, LayerError
+from ditan.spatial.io.validate import LINEAR, POLYGONAL, Ledger, clean_geometries, require_columns, require_unique_ids
 
 CRS = "EPSG:4548"
 X0, Y0 = 440000.0, 4428000.0

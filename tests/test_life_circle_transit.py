@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 import shapely
 
-from pipelines.community_indicators import compute
-from pipelines.config import parse_config
-from spatial.catalogue import load_catalogue
-from spatial.network import build_network, nearest_by_group, snap_points
-from spatial.study_area import StudyArea
-from spatial.validate import Ledger
+from ditan.pipelines.compute.indicators import compute
+from ditan.pipelines.config.schema import parse_config
+from ditan.spatial.engine.network import build_network, nearest_by_group, snap_points
+from ditan.spatial.io.validate import Ledger
+from ditan.spatial.standards.catalogue import load_catalogue
+from ditan.spatial.study_area.model import StudyArea
 from tests.conftest import CRS, box, gdf, line, point
 
 CATALOGUE = """
@@ -167,7 +167,7 @@ def test_network_distances_match_networkx(seed):
 def test_area_facilities_are_reached_at_their_edge():
     # a 400 m × 400 m park whose centre is 200 m from its edge; an area is reached at its edge,
     # so a home 10 m from a road running 20 m beside the park's west edge walks ≈ 10 + 20, not 230 m
-    from spatial.network import access_points
+    from ditan.spatial.engine.network import access_points
 
     park = shapely.box(0, 0, 400, 400)
     pts, owner = access_points(np.array([shapely.Point(200, 200), shapely.Point(-500, 0)], dtype=object),

@@ -54,13 +54,13 @@ def browser():
 
 
 def _run(tmp: Path, tiles: bool, rename: dict[str, str] | None = None) -> Path:
-    from pipelines.config import load_config
-    from pipelines.run_job import run
+    from ditan.pipelines.config.schema import load_config
+    from ditan.pipelines.jobs.run import run
 
     cfg = load_config(CONFIG)
     cfg.map.tiles = tiles
     if rename:
-        import pipelines.load as load
+        import ditan.pipelines.assemble.load as load
 
         original = load.load_study_area
 
@@ -70,7 +70,7 @@ def _run(tmp: Path, tiles: bool, rename: dict[str, str] | None = None) -> Path:
             return sa
 
         try:
-            import pipelines.run_job as rj
+            import ditan.pipelines.jobs.run as rj
 
             rj.load_study_area = renamed
             return run(cfg, tmp).files["map.html"]
@@ -148,8 +148,8 @@ def test_map_in_browser(browser, page):
 
 
 def test_unit_name_runs_no_script(browser, tmp_path):
-    from pipelines.config import load_config
-    from pipelines.load import load_study_area
+    from ditan.pipelines.assemble.load import load_study_area
+    from ditan.pipelines.config.schema import load_config
 
     first = load_study_area(load_config(CONFIG)).units.index[0]
     path = _run(tmp_path, tiles=False, rename={first: XSS})

@@ -1,4 +1,4 @@
-"""Tests of maps.interactive: layers, escaping, legend, station circles, service areas, attribution, land-use colours."""
+"""Tests of ditan.maps.interactive: layers, escaping, legend, station circles, service areas, attribution, land-use colours."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ import pytest
 from branca.colormap import StepColormap
 from shapely.geometry import LineString, Point, Polygon, box, shape
 
-from maps import style
-from maps.interactive import SIMPLIFY_M, build_map, coverage_gaps, map_html
-from maps.offline import PageChrome
-from spatial.standards.registry import Indicator
+from ditan.maps import style
+from ditan.maps.interactive import SIMPLIFY_M, build_map, coverage_gaps, map_html
+from ditan.maps.offline import PageChrome
+from ditan.spatial.standards.registry import Indicator
 
 CRS = "EPSG:4548"  # CGCS2000 / 3-degree Gauss-Kruger CM 117E
 X0, Y0 = 441000.0, 4428000.0
@@ -191,7 +191,7 @@ def test_tooltip_popup_and_schemes(layers):
 
 
 def test_page_is_self_contained_and_deterministic(layers):
-    from maps import offline
+    from ditan.maps import offline
 
     for tiles in (False, True):
         page = map_html(_build(layers, tiles=tiles))
@@ -263,7 +263,7 @@ def test_compliance_landuse_and_gaps(layers):
 def test_coverage_gaps_from_origin_distances(layers):
     import pandas as pd
 
-    from spatial.catalogue import Catalogue, Category, Tier
+    from ditan.spatial.standards.catalogue import Catalogue, Category, Tier
 
     cat = Catalogue(tiers={"5min": Tier("5min", 300.0, "5分钟", "5 min"), "15min": Tier("15min", 1000.0, "15分钟", "15 min")},
                     categories={"k": Category("k", "5min", "幼儿园", "Kindergarten", ()),
@@ -489,7 +489,7 @@ def test_service_areas_optional_and_not_mutated(layers, service_areas):
 
 
 def test_landuse_colour_for_every_class():
-    from spatial.landuse.classes import LANDUSE_CLASSES
+    from ditan.spatial.landuse.classes import LANDUSE_CLASSES
 
     assert len(LANDUSE_CLASSES) == 13
     assert set(style.LANDUSE_COLOURS) == set(LANDUSE_CLASSES)

@@ -20,13 +20,13 @@ import pytest
 import shapely
 from pyproj import CRS
 
-from pipelines.community_indicators import compute
-from pipelines.config import parse_config
-from pipelines.load import load_study_area
-from spatial import osm_layers
-from spatial.errors import ConfigError, LayerError
-from spatial.io.osm import BROKEN_RINGS, MISSING_MEMBERS, MISSING_NODES, NOT_CLOSED, read_osm
-from spatial.validate import Ledger
+from ditan.pipelines.assemble.load import load_study_area
+from ditan.pipelines.compute.indicators import compute
+from ditan.pipelines.config.schema import parse_config
+from ditan.spatial.errors import ConfigError, LayerError
+from ditan.spatial.io.osm import BROKEN_RINGS, MISSING_MEMBERS, MISSING_NODES, NOT_CLOSED, read_osm
+from ditan.spatial.io.validate import Ledger
+from ditan.spatial.study_area import osm_layers
 from tests.conftest import ROOT, box, gdf
 
 METRIC = CRS.from_epsg(4548)

@@ -1,4 +1,4 @@
-"""spatial.io.osm.read_osm on the Beijing sample in its three encodings.
+"""ditan.spatial.io.osm.read_osm on the Beijing sample in its three encodings.
 
 map.osm, map.osm.pbf and a bz2 copy must read the same, and agree with an independent
 xml.etree reading of map.osm; missing and truncated files raise LayerError.
@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 import shapely
 
-from spatial.errors import LayerError
-from spatial.io.osm import read_osm
+from ditan.spatial.errors import LayerError
+from ditan.spatial.io.osm import read_osm
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "beijing_haidian_tsinghua"
 OSM = DATA / "map.osm"

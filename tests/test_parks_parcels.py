@@ -13,11 +13,11 @@ import pytest
 import rasterio
 from rasterio.transform import from_origin
 
-from spatial.indicators.green import green_coverage_from_raster
-from spatial.indicators.intensity import building_pieces
-from spatial.indicators.origins import building_population_origins, raster_population_origins
-from spatial.indicators.parcels import far_with_parcels, parcel_attributes, parcel_floor_area_m2
-from spatial.indicators.parks import merged_parks, park_service_coverage
+from ditan.spatial.engine.origins import building_population_origins, raster_population_origins
+from ditan.spatial.indicators.green import green_coverage_from_raster
+from ditan.spatial.indicators.intensity import building_pieces
+from ditan.spatial.indicators.parcels import far_with_parcels, parcel_attributes, parcel_floor_area_m2
+from ditan.spatial.indicators.parks import merged_parks, park_service_coverage
 from tests.conftest import CRS, X0, Y0, box, gdf
 
 

@@ -25,13 +25,13 @@ import pytest
 import shapely
 import yaml
 
-from pipelines import db_write
-from pipelines.config import load_config, parse_config
-from pipelines.load import load_study_area
-from pipelines.run_job import run
-from spatial.errors import ConfigError, CRSError, LayerError
-from spatial.io.postgis import read_postgis
-from spatial.io.vector import read_vector
+from ditan.pipelines.assemble.load import load_study_area
+from ditan.pipelines.config.schema import load_config, parse_config
+from ditan.pipelines.jobs.run import run
+from ditan.pipelines.outputs import postgis as db_write
+from ditan.spatial.errors import ConfigError, CRSError, LayerError
+from ditan.spatial.io.postgis import read_postgis
+from ditan.spatial.io.vector import read_vector
 from tests.conftest import require_or_skip
 
 psycopg = pytest.importorskip("psycopg")
@@ -349,7 +349,7 @@ def test_postgis_run_equals_the_file_run(beijing):
 
 @pytest.mark.slow
 def test_postgis_run_agrees_with_the_osm_run(beijing):
-    from pipelines.community_indicators import Timer, compute
+    from ditan.pipelines.compute.indicators import Timer, compute
 
     osm = compute(load_study_area(beijing["osm_cfg"]), beijing["osm_cfg"], Timer()).indicators
     pg = beijing["pg"].result.indicators

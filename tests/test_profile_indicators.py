@@ -10,10 +10,10 @@ import math
 import pandas as pd
 import pytest
 
-from spatial.catalogue import load_catalogue, match
-from spatial.indicators.amenities import amenity_counts
-from spatial.indicators.greenway import greenways
-from spatial.indicators.intensity import building_pieces, housing_heights
+from ditan.spatial.indicators.amenities import amenity_counts
+from ditan.spatial.indicators.greenway import greenways
+from ditan.spatial.indicators.intensity import building_pieces, housing_heights
+from ditan.spatial.standards.catalogue import load_catalogue, match
 from tests.conftest import box, gdf, line, point
 
 

@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from spatial.errors import ConfigError
-from spatial.standards.compliance import COLUMNS, evaluate, summarize
-from spatial.standards.profiles import list_profiles, load_profile, parse_profile
-from spatial.standards.registry import _read, indicator, registry
+from ditan.spatial.errors import ConfigError
+from ditan.spatial.standards.compliance import COLUMNS, evaluate, summarize
+from ditan.spatial.standards.profiles import list_profiles, load_profile, parse_profile
+from ditan.spatial.standards.registry import _read, indicator, registry
 
 SRC = {"source": "test document", "clause": "table 9"}
 
@@ -53,7 +53,7 @@ def test_nonspatial_file_does_not_redefine_spatial_ids():
 
 
 def test_dynamic_indicators_still_come_last():
-    from spatial.standards.registry import Indicator
+    from ditan.spatial.standards.registry import Indicator
 
     extra = Indicator(id="lc_school_pct", zh="学校", en="School")
     assert list(registry([extra]))[-1] == "lc_school_pct"

@@ -25,12 +25,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rasterio.transform import from_origin
 
-from spatial.catalogue import Catalogue, Category, Tier
-from spatial.indicators import allocate, green, intensity, landuse, life_circle, roads, transit
-from spatial.indicators.green_raster import raster_cover_shares
-from spatial.indicators.origins import Origins, residential_origins
-from spatial.landuse.classes import LANDUSE_CLASSES
-from spatial.network import build_network, nearest_by_group
+from ditan.spatial.engine import allocate
+from ditan.spatial.engine.network import build_network, nearest_by_group
+from ditan.spatial.engine.origins import Origins, residential_origins
+from ditan.spatial.indicators import green, intensity, landuse, life_circle, roads, transit
+from ditan.spatial.io.raster import raster_cover_shares
+from ditan.spatial.landuse.classes import LANDUSE_CLASSES
+from ditan.spatial.standards.catalogue import Catalogue, Category, Tier
 from tests.conftest import CRS, X0, Y0
 
 SLACK = 1e-9
@@ -191,7 +192,7 @@ def near_roads(w: float, h: float, nodes) -> st.SearchStrategy[tuple[float, floa
 
 
 def network_distances(net, origins: Origins, facilities: gpd.GeoDataFrame, stations: gpd.GeoDataFrame) -> pd.DataFrame:
-    """Walking distance per origin to each category and station kind, as pipelines.community_indicators._distances."""
+    """Walking distance per origin to each category and station kind, as ditan.pipelines.compute.indicators._distances."""
     groups = list(CATALOGUE.categories) + PROXIMITY
     gid = {g: i for i, g in enumerate(groups)}
     st_ = stations[stations["kind"].isin(PROXIMITY)]

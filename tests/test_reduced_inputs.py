@@ -37,9 +37,9 @@ from pyproj import Transformer
 from rasterio.transform import from_origin
 from scipy.spatial import cKDTree
 
-from pipelines.config import load_config, parse_config
-from pipelines.run_job import run
-from spatial.errors import ConfigError, DitanError, LayerError
+from ditan.pipelines.config.schema import load_config, parse_config
+from ditan.pipelines.jobs.run import run
+from ditan.spatial.errors import ConfigError, DitanError, LayerError
 from tests.conftest import brute_force_line_km
 
 pytestmark = pytest.mark.slow
@@ -122,7 +122,7 @@ def _metric(lonlat: list[tuple[float, float]] | np.ndarray) -> np.ndarray:
 
 
 def _gcj02_forward(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """WGS 84 → GCJ-02, the published algorithm (Krasovsky ellipsoid), written independently of spatial.chinacrs."""
+    """WGS 84 → GCJ-02, the published algorithm (Krasovsky ellipsoid), written independently of ditan.spatial.crs.china."""
     a, ee = 6378245.0, 0.00669342162296594323
     x, y = lon - 105.0, lat - 35.0
     dlat = -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * np.sqrt(np.abs(x))
@@ -538,8 +538,8 @@ def _radius_share(out, stops_xy: np.ndarray, radius_m: float) -> pd.Series:
 
     The run's own origins and weights; the distances from scipy's cKDTree over every stop position given.
     """
-    from spatial.indicators import intensity, landuse
-    from spatial.indicators.origins import residential_origins
+    from ditan.spatial.engine.origins import residential_origins
+    from ditan.spatial.indicators import intensity, landuse
 
     sa = out.study
     pieces = intensity.building_pieces(sa.units, sa.buildings)
@@ -572,7 +572,7 @@ def test_radius_400_is_measured_and_500_kept_for_the_profile(bus_only, work):
 
 # ─────────────────────────────────────────────────────────────── GCJ-02 stops
 def test_gcj02_transform_agrees_with_ditans():
-    from spatial.chinacrs import wgs84_to_gcj02
+    from ditan.spatial.crs.china import wgs84_to_gcj02
 
     lon, lat = np.array([116.3084, 116.332, 116.32]), np.array([39.9905, 40.0123, 40.0])
     np.testing.assert_allclose(np.column_stack(_gcj02_forward(lon, lat)), np.column_stack(wgs84_to_gcj02(lon, lat)), atol=1e-10)

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.cli import main
-from pipelines.config import parse_config
-from pipelines.load import load_study_area
-from spatial.errors import ConfigError, LayerError
-from spatial.indicators.roads import DEFAULT_INCLUDED, ROAD_CLASS, road_density
-from spatial.standards import road_classes
+from ditan.pipelines.assemble.load import load_study_area
+from ditan.pipelines.cli import main
+from ditan.pipelines.config.schema import parse_config
+from ditan.spatial.errors import ConfigError, LayerError
+from ditan.spatial.indicators.roads import DEFAULT_INCLUDED, ROAD_CLASS, road_density
+from ditan.spatial.standards import road_classes
 from tests.conftest import box, gdf, line
 
 #: four straight roads inside the 1 km × 1 km unit, none on its edge, no two of the same class

@@ -5,8 +5,8 @@ from __future__ import annotations
 import geopandas as gpd
 import pytest
 
-from spatial.errors import CRSError
-from spatial.indicators.roads import classify_roads, intersection_density, road_density
+from ditan.spatial.errors import CRSError
+from ditan.spatial.indicators.roads import classify_roads, intersection_density, road_density
 from tests.conftest import gdf, line
 
 
@@ -80,7 +80,7 @@ def test_boundary_rule_never_loses_length(x, expected):
     import numpy as np
     import shapely
 
-    from spatial.indicators.allocate import line_pieces
+    from ditan.spatial.engine.allocate import line_pieces
 
     units = np.array([shapely.box(0, 0, 100, 100), shapely.box(100, 0, 200, 100)], dtype=object)
     p = line_pieces(units, np.array([shapely.LineString([(x, 10), (x, 90)])], dtype=object))

@@ -9,12 +9,12 @@ import pytest
 import shapely
 from conftest import CRS, X0, Y0, line
 
-from pipelines.run_job import map_detail_layers
-from spatial.geometry import merge_touching, overlap_groups, tiled_union
-from spatial.indicators.carriageways import _near_parallel
-from spatial.indicators.landuse import landuse_faces
-from spatial.network import build_network, group_distances, snap_points
-from spatial.study_area import reach_zone, within_zone
+from ditan.pipelines.jobs.run import map_detail_layers
+from ditan.spatial.engine.carriageways import _near_parallel
+from ditan.spatial.engine.geometry import merge_touching, overlap_groups, tiled_union
+from ditan.spatial.engine.network import build_network, group_distances, snap_points
+from ditan.spatial.indicators.landuse import landuse_faces
+from ditan.spatial.study_area.model import reach_zone, within_zone
 
 
 def _random_boxes(rng: np.random.Generator, n: int, span: float = 2000.0, size: tuple[float, float] = (20, 300)) -> np.ndarray:
@@ -160,7 +160,7 @@ def test_map_detail_layers_leave_out_what_a_browser_cannot_draw():
 
 def test_group_distances_on_two_processes_equal_one(monkeypatch):
     """A large graph is searched on forked processes: the same distances as in this process."""
-    import spatial.network as network
+    import ditan.spatial.engine.network as network
 
     rng = np.random.default_rng(10)
     k = 12

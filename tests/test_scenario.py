@@ -23,21 +23,21 @@ import pytest
 import shapely
 import yaml
 
-from pipelines.community_indicators import compute
-from pipelines.config import load_config, parse_config
-from pipelines.load import load_study_area
-from pipelines.run_job import OUTPUTS, SCENARIO_OUTPUTS, run
-from pipelines.scenario import apply_scenario, compare, compare_wide, read_scenario
-from spatial.catalogue import load_catalogue
-from spatial.errors import ConfigError
-from spatial.indicators.intensity import building_pieces
-from spatial.network import snap_points
+from ditan.pipelines.assemble.load import load_study_area
+from ditan.pipelines.compute.indicators import compute
+from ditan.pipelines.config.schema import load_config, parse_config
+from ditan.pipelines.jobs.run import OUTPUTS, SCENARIO_OUTPUTS, run
+from ditan.pipelines.jobs.scenario import apply_scenario, compare, compare_wide, read_scenario
+from ditan.spatial.engine.network import snap_points
+from ditan.spatial.errors import ConfigError
+from ditan.spatial.indicators.intensity import building_pieces
+from ditan.spatial.standards.catalogue import load_catalogue
 from tests.conftest import CRS, box, gdf, line, point
 
 ROOT = Path(__file__).resolve().parents[1]
 BEIJING = ROOT / "pipelines" / "configs" / "beijing_haidian.yaml"
 _SCRIPT = Path(sys.executable).with_name("ditan")
-DITAN = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "pipelines.cli"]
+DITAN = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "ditan.pipelines.cli"]
 #: floor areas of the two homes: 40 m × 30 m × 6 floors at x 100–140, 40 m × 30 m × 3 floors at x 500–540
 FA1, FA2 = 40 * 30 * 6, 40 * 30 * 3
 HOME1, HOME2 = (120, 525), (520, 525)

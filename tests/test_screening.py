@@ -15,12 +15,12 @@ import pandas as pd
 import pytest
 from shapely.geometry import box
 
-from maps.pages import screening_map
-from pipelines.cli import main
-from pipelines.config import parse_config
-from pipelines.pilot_screening import HEADERS, OUTPUTS, profile_ref, reason_zh, screen
-from spatial.errors import ConfigError
-from spatial.standards.profiles import load_profile, parse_profile
+from ditan.maps.pages import screening_map
+from ditan.pipelines.cli import main
+from ditan.pipelines.config.schema import parse_config
+from ditan.pipelines.jobs.screen import HEADERS, OUTPUTS, profile_ref, reason_zh, screen
+from ditan.spatial.errors import ConfigError
+from ditan.spatial.standards.profiles import load_profile, parse_profile
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "pipelines" / "configs" / "beijing_haidian.yaml"

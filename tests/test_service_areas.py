@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import shapely
 
-from spatial.indicators.service_areas import QUAD_SEGS, reachable_pieces, service_area_frame, service_areas
-from spatial.network import Network, build_network, group_distances, snap_points
+from ditan.spatial.engine.network import Network, build_network, group_distances, snap_points
+from ditan.spatial.engine.service_areas import QUAD_SEGS, reachable_pieces, service_area_frame, service_areas
 from tests.conftest import CRS, X0, Y0, at, line, point
 
 BUF = 25.0
@@ -243,7 +243,7 @@ def test_performance_city_sized_grid():
 
 def test_position_reached_with_nothing_to_spare_is_a_point():
     """A facility 300 m off the bent edge of the hand-made network, D = 300 m: only its foot (300, 150) is reached."""
-    from spatial.network import Snap
+    from ditan.spatial.engine.network import Snap
 
     xy = np.array([at(0, 0), at(300, 400)])
     edge_line = np.array([line((300, 400), (300, 0), (0, 0))])

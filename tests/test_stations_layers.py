@@ -18,11 +18,11 @@ import shapely
 import yaml
 from pyproj import Transformer
 
-from pipelines.cli import main
-from pipelines.config import parse_config
-from pipelines.load import load_study_area
-from spatial.errors import ConfigError
-from spatial.station_layers import merge_duplicates, station_access_points, station_name_key
+from ditan.pipelines.assemble.load import load_study_area
+from ditan.pipelines.cli import main
+from ditan.pipelines.config.schema import parse_config
+from ditan.spatial.errors import ConfigError
+from ditan.spatial.study_area.stations import merge_duplicates, station_access_points, station_name_key
 from tests.conftest import CRS, ROOT, at, box, gdf, line, point
 
 PBF = ROOT / "data" / "beijing_haidian_tsinghua" / "map.osm.pbf"

@@ -11,15 +11,15 @@ import pytest
 import rasterio
 from rasterio.transform import from_origin
 
-from spatial.catalogue import load_catalogue
-from spatial.errors import LayerError
-from spatial.indicators import green
-from spatial.indicators.evidence import Evidence, apply_evidence, empty_kinds, extent_shares, has_residents
-from spatial.indicators.life_circle import life_circle_coverage
-from spatial.indicators.origins import Origins
-from spatial.standards import columns
-from spatial.standards import reasons as R
-from spatial.standards.registry import Indicator
+from ditan.spatial.engine.origins import Origins
+from ditan.spatial.errors import LayerError
+from ditan.spatial.indicators import green
+from ditan.spatial.indicators.life_circle import life_circle_coverage
+from ditan.spatial.standards import columns
+from ditan.spatial.standards import reasons as R
+from ditan.spatial.standards.catalogue import load_catalogue
+from ditan.spatial.standards.evidence import Evidence, apply_evidence, empty_kinds, extent_shares, has_residents
+from ditan.spatial.standards.registry import Indicator
 from tests.conftest import CRS, X0, Y0, box, gdf, point
 
 

@@ -14,15 +14,15 @@ import pandas as pd
 import pytest
 from shapely.geometry import box
 
-from maps.pages import screening_map
-from pipelines.land_sale_check import plan_checks
-from pipelines.parcel_verdict import summarize as verdicts
-from pipelines.pilot_screening import NO_RESIDENTS, screen
-from spatial.errors import ConfigError
-from spatial.standards.compliance import evaluate, summarize
-from spatial.standards.profiles import load_profile, parse_profile
-from spatial.standards.reasons import CATEGORY_GAP, NO_STATION_SOURCE, reasons_frame
-from spatial.standards.reasons import NO_RESIDENTS as R_NO_RESIDENTS
+from ditan.maps.pages import screening_map
+from ditan.pipelines.jobs.land_sale import plan_checks
+from ditan.pipelines.jobs.parcel_verdict import summarize as verdicts
+from ditan.pipelines.jobs.screen import NO_RESIDENTS, screen
+from ditan.spatial.errors import ConfigError
+from ditan.spatial.standards.compliance import evaluate, summarize
+from ditan.spatial.standards.profiles import load_profile, parse_profile
+from ditan.spatial.standards.reasons import CATEGORY_GAP, NO_STATION_SOURCE, reasons_frame
+from ditan.spatial.standards.reasons import NO_RESIDENTS as R_NO_RESIDENTS
 
 SRC = {"source": "fixture", "clause": "表1"}
 PROFILE = {

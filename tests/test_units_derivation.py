@@ -1,4 +1,4 @@
-"""Tests of spatial.units (derive_units, name_units) on hand-computable road grids in EPSG:4548.
+"""Tests of ditan.spatial.study_area.units (derive_units, name_units) on hand-computable road grids in EPSG:4548.
 
 Local coordinates (x, y) in metres are offset by (X0, Y0) so that the fixture lies in the
 CGCS2000 3° Gauss–Krüger zone CM 117E near Beijing. Every expected area is worked out by hand
@@ -12,8 +12,8 @@ import pytest
 import shapely
 from shapely.geometry import LineString, box
 
-from spatial.errors import CRSError
-from spatial.units import derive_units, name_units
+from ditan.spatial.errors import CRSError
+from ditan.spatial.study_area.units import derive_units, name_units
 
 CRS = "EPSG:4548"
 X0, Y0 = 440000.0, 4428000.0
@@ -316,7 +316,7 @@ def test_strip_exactly_min_width_is_kept():
     import geopandas as gpd
     import shapely
 
-    from spatial.units import derive_units
+    from ditan.spatial.study_area.units import derive_units
 
     def strip(width):
         roads = gpd.GeoDataFrame(

@@ -2,7 +2,7 @@
 
 The bus stops are the OSM file's highway=bus_stop nodes read with pyosmium; the shift is prcoords (a
 public-domain implementation of the published GCJ-02 and BD-09 formulas, independent of
-spatial.chinacrs). Shifted and declared EPSG:4326 the run must stop naming the layer and the crs: to set;
+ditan.spatial.crs.china). Shifted and declared EPSG:4326 the run must stop naming the layer and the crs: to set;
 unshifted, or declared gcj02 / bd09, they must load where they are.
 """
 
@@ -16,11 +16,11 @@ import shapely
 import yaml
 from pyproj import Transformer
 
-from pipelines.config import parse_config
-from pipelines.load import load_study_area
-from spatial import webmap_offset as W
-from spatial.errors import CRSError
-from spatial.station_layers import station_access_points
+from ditan.pipelines.assemble.load import load_study_area
+from ditan.pipelines.config.schema import parse_config
+from ditan.spatial.crs import webmap_offset as W
+from ditan.spatial.errors import CRSError
+from ditan.spatial.study_area.stations import station_access_points
 from tests.conftest import ROOT
 
 prcoords = pytest.importorskip("prcoords")  # the test extra (pyproject.toml)

@@ -1,6 +1,6 @@
 """Community amenities counted inside each unit: canteens, second-hand exchanges (present or not).
 
-A point on the boundary shared by k units counts 1/k to each (spatial.indicators.allocate).
+A point on the boundary shared by k units counts 1/k to each (ditan.spatial.engine.allocate).
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from spatial.crs import ensure_projected
-from spatial.indicators.allocate import point_units
+from ditan.spatial.crs.metric import ensure_projected
+from ditan.spatial.engine.allocate import point_units
 
 
 def amenity_counts(units: gpd.GeoDataFrame, amenities: gpd.GeoDataFrame, kinds: list[str]) -> pd.DataFrame:

@@ -21,10 +21,10 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from spatial.crs import ensure_projected
-from spatial.errors import LayerError
-from spatial.indicators.allocate import polygon_pieces
-from spatial.indicators.green_raster import raster_cover_shares
+from ditan.spatial.crs.metric import ensure_projected
+from ditan.spatial.engine.allocate import polygon_pieces
+from ditan.spatial.errors import LayerError
+from ditan.spatial.io.raster import raster_cover_shares
 
 #: ESA WorldCover vegetation classes: trees, shrubland, grassland, herbaceous wetland, mangroves
 WORLDCOVER_VEGETATION = (10, 20, 30, 90, 95)

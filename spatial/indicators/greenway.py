@@ -3,7 +3,7 @@
 OSM and Overture have no greenway tag that planners' 绿道 maps to, so this is a stated proxy:
 the length of walking and cycling ways (footway, cycleway, path, pedestrian, bridleway, steps
 excluded) running through park or other green land (land-use classes ``park`` and ``green``),
-clipped to each unit (boundary rule of spatial.indicators.allocate). A greenway is linked to a
+clipped to each unit (boundary rule of ditan.spatial.engine.allocate). A greenway is linked to a
 bus stop or metro station when one lies within ``link_m`` (default 100 m) of the unit's greenway
 (申报创建指标体系 item 23: 与轨道站点、公交站场…形成良好接驳).
 """
@@ -15,10 +15,10 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from spatial.crs import ensure_projected
-from spatial.geometry import merge_touching
-from spatial.indicators.allocate import line_pieces
-from spatial.station_layers import station_access_points
+from ditan.spatial.crs.metric import ensure_projected
+from ditan.spatial.engine.allocate import line_pieces
+from ditan.spatial.engine.geometry import merge_touching
+from ditan.spatial.study_area.stations import station_access_points
 
 GREENWAY_HIGHWAYS = ("footway", "cycleway", "path", "pedestrian", "bridleway")
 GREEN_CLASSES = ("park", "green")

@@ -23,9 +23,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from spatial.crs import ensure_projected
-from spatial.geometry import partition
-from spatial.indicators.allocate import polygon_pieces
+from ditan.spatial.crs.metric import ensure_projected
+from ditan.spatial.engine.allocate import polygon_pieces
+from ditan.spatial.engine.geometry import partition
 
 #: plausible floor counts; values outside are treated as unknown (issue a repair, not a number)
 MAX_FLOORS = 150

@@ -13,11 +13,11 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from spatial.crs import ensure_projected
-from spatial.geometry import overlap_groups, partition
-from spatial.indicators.allocate import polygon_pieces
-from spatial.landuse.classes import LANDUSE_CLASSES
-from spatial.landuse.codes import community_service_separable
+from ditan.spatial.crs.metric import ensure_projected
+from ditan.spatial.engine.allocate import polygon_pieces
+from ditan.spatial.engine.geometry import overlap_groups, partition
+from ditan.spatial.landuse.classes import LANDUSE_CLASSES
+from ditan.spatial.landuse.codes import community_service_separable
 
 #: the internal land-use classes of green land (绿地率): park and other green land; squares excluded
 GREEN_SPACE_CLASSES = ("park", "green")
@@ -57,7 +57,7 @@ def landuse_shares(units: gpd.GeoDataFrame, faces: gpd.GeoDataFrame, *, code_sys
     land-use face), each ÷ unit area × 100; ``public_service_pct`` (公共服务用地比例, strict reading:
     public_service only); ``public_service_incl_community_pct`` (public_service + community_service,
     NaN when ``code_system`` cannot tell community-service land apart, see
-    ``spatial.landuse.codes.community_service_separable``); ``industrial_residential_ratio``
+    ``ditan.spatial.landuse.codes.community_service_separable``); ``industrial_residential_ratio``
     (industrial ÷ residential land area, NaN without residential land); ``green_space_ratio_pct``
     (绿地率: park + green, squares excluded); ``lu_mix_entropy`` (Shannon entropy −Σ p ln p, in nats,
     of the classes' areas over the unit's classified land; NaN without classified land) and

@@ -1,7 +1,7 @@
 """5/10/15-minute life circles (GB 50180-2018) over the walking network.
 
 For every residential origin, the walking distance to the nearest facility of each category
-comes from one multi-source Dijkstra per category group (spatial.network). A unit's coverage of
+comes from one multi-source Dijkstra per category group (ditan.spatial.engine.network). A unit's coverage of
 a category is the share of its residential floor area within that category's tier distance
 (300 / 500 / 1000 m by default); a tier's "all" coverage requires every category of the tier.
 """
@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from spatial.catalogue import Catalogue
-from spatial.indicators.origins import Origins
-from spatial.standards import columns
+from ditan.spatial.engine.origins import Origins
+from ditan.spatial.standards import columns
+from ditan.spatial.standards.catalogue import Catalogue
 
 
 def life_circle_coverage(
@@ -25,7 +25,7 @@ def life_circle_coverage(
     ``distances``: one row per origin, one column per category id (metres, inf = not reached).
     ``assessed``: the categories that have data (a facility somewhere in the study area, or confirmed
     absent); the others are data gaps, left out of the score (their own and the tier's "all" columns
-    are set to NaN by :mod:`spatial.indicators.evidence`). Default: every category.
+    are set to NaN by :mod:`ditan.spatial.standards.evidence`). Default: every category.
 
     The score is the weighted mean, over the tier's assessed categories, of the share of homes within
     reach of one: Σ_o w_o (k_o / K) / Σ_o w_o with k_o of the K categories reached from origin o, which

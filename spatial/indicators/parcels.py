@@ -20,9 +20,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from spatial.crs import ensure_projected
-from spatial.indicators.allocate import polygon_pieces
-from spatial.indicators.intensity import building_pieces
+from ditan.spatial.crs.metric import ensure_projected
+from ditan.spatial.engine.allocate import polygon_pieces
+from ditan.spatial.indicators.intensity import building_pieces
 
 GREEN_CLASSES = ("park", "green")
 #: a unit this much covered by parcels with floor area takes its FAR from them alone

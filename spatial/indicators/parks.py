@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from spatial.crs import ensure_projected
-from spatial.geometry import merge_touching, tiled_union
-from spatial.indicators.allocate import polygon_pieces
+from ditan.spatial.crs.metric import ensure_projected
+from ditan.spatial.engine.allocate import polygon_pieces
+from ditan.spatial.engine.geometry import merge_touching, tiled_union
 
 RESIDENTIAL_LAND = ("residential", "community_service")
 
@@ -45,7 +45,7 @@ def park_service_coverage(
 ) -> pd.DataFrame:
     """park_service_coverage_pct, the counts of parks by size class, and residential_land_m2 per unit.
 
-    ``faces`` is the land-use planar partition (:func:`spatial.indicators.landuse.landuse_faces`);
+    ``faces`` is the land-use planar partition (:func:`ditan.spatial.indicators.landuse.landuse_faces`);
     ``parks`` the merged park polygons (:func:`merged_parks`), in the same metric CRS.
     """
     ensure_projected(units, "units")

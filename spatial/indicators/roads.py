@@ -10,12 +10,12 @@ Rules:
 
 * **Divided roads count once.** A divided road is drawn as two one-way carriageways 10–40 m
   apart; each carriageway counts half, so the pair counts as one centre line
-  (spatial.indicators.carriageways has the exact pairing rule: same class, compatible names,
+  (ditan.spatial.engine.carriageways has the exact pairing rule: same class, compatible names,
   opposite one-way directions within 20° — either direction when the data carry no one-way
   tags — side by side within 40 m). ``road_length_naive_km``
   keeps the old measure, every carriageway counted in full, to show the overstatement.
 * **Boundaries.** Roads are clipped to each unit; a road on a boundary shared by k units counts
-  1/k to each (spatial.indicators.allocate).
+  1/k to each (ditan.spatial.engine.allocate).
 * **Junctions count once.** Intersections are nodes where ≥ 3 city-road segments meet, on the
   whole network. Nodes closer than 2 × 15 m to one another (the corners where two divided roads
   cross, the two ends of a staggered crossing) are one junction, as in osmnx's
@@ -31,10 +31,10 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from spatial.crs import ensure_projected
-from spatial.indicators.allocate import line_pieces, point_units
-from spatial.indicators.carriageways import consolidate_junctions, merge_runs, pair_carriageways
-from spatial.network import build_network
+from ditan.spatial.crs.metric import ensure_projected
+from ditan.spatial.engine.allocate import line_pieces, point_units
+from ditan.spatial.engine.carriageways import consolidate_junctions, merge_runs, pair_carriageways
+from ditan.spatial.engine.network import build_network
 
 ROAD_CLASS = {
     "motorway": "expressway", "motorway_link": "expressway", "trunk": "expressway", "trunk_link": "expressway",

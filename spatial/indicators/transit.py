@@ -13,11 +13,11 @@ import pandas as pd
 import shapely
 from scipy.spatial import cKDTree
 
-from spatial.crs import ensure_projected
-from spatial.indicators.allocate import point_units
-from spatial.indicators.origins import Origins
-from spatial.standards import columns
-from spatial.station_layers import station_access_points
+from ditan.spatial.crs.metric import ensure_projected
+from ditan.spatial.engine.allocate import point_units
+from ditan.spatial.engine.origins import Origins
+from ditan.spatial.standards import columns
+from ditan.spatial.study_area.stations import station_access_points
 
 PROXIMITY_KINDS = columns.PROXIMITY_KINDS
 COUNT_COLUMNS = columns.STATION_COUNTS
@@ -27,7 +27,7 @@ def straight_distances(origins: np.ndarray, stations: gpd.GeoDataFrame, kinds: l
     """Straight-line distance (m) from each origin to the nearest station of each kind (inf if none).
 
     A station listed at several positions (once per line, or by two sources: merged into one, see
-    spatial.station_layers) is reached from the nearest of them, as on the walking network.
+    ditan.spatial.study_area.stations) is reached from the nearest of them, as on the walking network.
     """
     ensure_projected(stations, "stations")
     xy = shapely.get_coordinates(origins)

@@ -8,7 +8,7 @@ skips a closed way with nodes missing from the file (a clipped export) and a mul
 whose members are missing or whose rings do not close, so the reader tracks every area
 candidate (a closed way or a multipolygon/boundary relation with an area key) and lists those
 that never became an area in ``OsmExtract.lost`` with the reason; the layer builders
-(spatial.osm_layers) count them as dropped in the data-quality ledger.
+(ditan.spatial.study_area.osm_layers) count them as dropped in the data-quality ledger.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import osmium
 import pandas as pd
 import shapely
 
-from spatial.errors import LayerError
+from ditan.spatial.errors import LayerError
 
 log = logging.getLogger(__name__)
 

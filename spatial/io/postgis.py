@@ -29,8 +29,8 @@ import shapely
 from pyproj import CRS
 from shapely.errors import GEOSException
 
-from spatial.errors import LayerError
-from spatial.io.vector import declare_crs
+from ditan.spatial.errors import LayerError
+from ditan.spatial.io.vector import declare_crs
 
 log = logging.getLogger(__name__)
 #: libpq's environment variables for the parts of a connection (used when the connection string leaves them out)
@@ -169,7 +169,7 @@ def read_postgis(
     """Read a table (``table``: 'schema.table' or 'table') or a SELECT (``query`` with ``params``) from PostGIS.
 
     The frame holds every non-geometry column (PostgreSQL numeric as float) and the geometry, like
-    :func:`spatial.io.vector.read_vector`; ``crs`` declares the data's CRS (overriding the SRID; 'gcj02'
+    :func:`ditan.spatial.io.vector.read_vector`; ``crs`` declares the data's CRS (overriding the SRID; 'gcj02'
     or 'bd09' convert Chinese web-map degrees to WGS 84). ``attrs["source_crs"]`` names the CRS read in.
     """
     if (table is None) == (query is None):

@@ -10,8 +10,8 @@ import geopandas as gpd
 import pandas as pd
 from pyproj import CRS
 
-from spatial.chinacrs import SYSTEM_NAMES, check_coordinates, china_system, to_wgs84
-from spatial.errors import CRSError, LayerError
+from ditan.spatial.crs.china import SYSTEM_NAMES, check_coordinates, china_system, to_wgs84
+from ditan.spatial.errors import CRSError, LayerError
 
 CSV_ENCODINGS = ("utf-8-sig", "gb18030")
 
@@ -30,7 +30,7 @@ def read_vector(
 
     ``crs`` may also be 'gcj02' or 'bd09' (Chinese web-map coordinates, any case): the coordinates are
     then read as degrees in that system and converted to WGS 84 (EPSG:4326). The coordinates are
-    checked against the CRS (:func:`spatial.chinacrs.check_coordinates`). The result's
+    checked against the CRS (:func:`ditan.spatial.crs.china.check_coordinates`). The result's
     ``attrs["source_crs"]`` names the CRS the data was read in ('gcj02', 'bd09', or the CRS string).
     """
     path = Path(path)

@@ -12,7 +12,7 @@ import yaml
 #: Internal classes, in table order, with Chinese and English names. ``industrial`` is 产业用地
 #: (manufacturing, mining and logistics/warehousing); ``community_service`` is the residential
 #: community's own service land (GB 50137 R12/R22/R32, 2023 guide 0702/0704), kept apart from
-#: ``public_service`` so 公共服务用地比例 can be read either way (see ``spatial.landuse.codes``).
+#: ``public_service`` so 公共服务用地比例 can be read either way (see ``ditan.spatial.landuse.codes``).
 LANDUSE_CLASSES: dict[str, tuple[str, str]] = {
     "residential": ("居住用地", "Residential"),
     "community_service": ("社区服务设施用地", "Community service facilities"),
@@ -32,7 +32,7 @@ LANDUSE_CLASSES: dict[str, tuple[str, str]] = {
 
 @cache
 def _table(name: str) -> dict:
-    text = resources.files("spatial.landuse").joinpath(name).read_text(encoding="utf-8")
+    text = resources.files("ditan.spatial.landuse").joinpath(name).read_text(encoding="utf-8")
     return yaml.safe_load(text)
 
 

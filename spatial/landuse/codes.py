@@ -1,6 +1,6 @@
 """Land-use code systems as data: code tables and the classification of code columns.
 
-Five systems map to ditan's internal classes (``spatial.landuse.classes.LANDUSE_CLASSES``):
+Five systems map to ditan's internal classes (``ditan.spatial.landuse.classes.LANDUSE_CLASSES``):
 
 - ``gb50137``: GB 50137-2011 城市用地分类与规划建设用地标准 (R, R2, R22, A33 ...), ``gb50137.yaml``;
 - ``gb2023``: 国土空间调查、规划、用途管制用地用海分类指南 (2023) (07, 0701, 070101 ...), ``gb2023.yaml``;
@@ -21,8 +21,8 @@ from functools import cache
 import numpy as np
 import pandas as pd
 
-from spatial.errors import ConfigError
-from spatial.landuse.classes import LANDUSE_CLASSES, _table, osm_landuse_table
+from ditan.spatial.errors import ConfigError
+from ditan.spatial.landuse.classes import LANDUSE_CLASSES, _table, osm_landuse_table
 
 #: Code systems understood by :func:`code_table` and :func:`classify_codes`.
 CODE_SYSTEMS = ("gb50137", "gb2023", "osm", "overture", "internal")

@@ -2,7 +2,7 @@
 
 Status per rule: 'pass' (达标), 'fail' (未达标) or 'not_assessable' (无法评估: the indicator is
 non-spatial, the column is absent, or the unit's value is NaN). A NaN is never a fail: its reason
-comes from the run's long *reasons* table (spatial.standards.reasons) when one is given, and the row
+comes from the run's long *reasons* table (ditan.spatial.standards.reasons) when one is given, and the row
 says whether it is a **data gap** (absent from the data: add a source) or a property of the unit
 (no residents …). Comparisons allow a relative tolerance of 1e-9 so that a computed 99.99999999999 %
 meets a 100 % target.
@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from spatial.errors import ConfigError, feature_list
-from spatial.standards.profiles import BINDING_ZH, Profile, Rule, indicator_entry
+from ditan.spatial.errors import ConfigError, feature_list
+from ditan.spatial.standards.profiles import BINDING_ZH, Profile, Rule, indicator_entry
 
 STATUS_ZH = {"pass": "达标", "fail": "未达标", "not_assessable": "无法评估"}
 COLUMNS = [
@@ -208,7 +208,7 @@ def evaluate(indicators: pd.DataFrame, profile: Profile, *, kind: str | pd.Serie
     ``indicators`` is indexed by unit id (or has a ``unit_id`` column). ``kind`` is one kind id (or
     Chinese name) for every unit, or a Series of them by unit id; without it the table's ``kind``
     column is used, or the profile's only kind, or none when no rule depends on the kind.
-    ``reasons`` is the run's long reasons table (spatial.standards.reasons.REASON_COLUMNS): a rule on
+    ``reasons`` is the run's long reasons table (ditan.spatial.standards.reasons.REASON_COLUMNS): a rule on
     a NaN value is not assessable with that reason (else a generic one) and ``data_gap`` from it.
     """
     table = indicators.set_index("unit_id") if "unit_id" in indicators.columns else indicators

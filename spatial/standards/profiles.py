@@ -16,9 +16,9 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from spatial.errors import ConfigError
-from spatial.landuse.classes import LANDUSE_CLASSES
-from spatial.standards.registry import Indicator, registry
+from ditan.spatial.errors import ConfigError
+from ditan.spatial.landuse.classes import LANDUSE_CLASSES
+from ditan.spatial.standards.registry import Indicator, registry
 
 DYNAMIC = re.compile(r"^lc_[a-z0-9_]+_pct$")  # life-circle columns made from the facility catalogue
 Comparator = Literal[">=", "<=", ">", "<", "range", "present"]
@@ -52,7 +52,7 @@ class Rule(BaseModel):
     target_max: float | None = None  # range: target ≤ value ≤ target_max
     binding: Literal["binding", "guiding"]  # 约束性 / 引导性
     applies_to: list[str] = []  # pilot kinds; empty = every kind
-    # a single parcel (ditan check-parcels): the land-use classes (spatial.landuse.classes) the rule's target is set for;
+    # a single parcel (ditan check-parcels): the land-use classes (ditan.spatial.landuse.classes) the rule's target is set for;
     # omitted = every class, [] = none (an area-wide figure, not a control on one parcel). Units (communities, which mix
     # classes) are always checked. A parcel of another class gets the rule as "not applicable" (不适用), not counted.
     applies_to_classes: list[str] | None = None
@@ -191,7 +191,7 @@ class Profile(BaseModel):
 
 
 def _profiles_dir():
-    return resources.files("spatial.standards").joinpath("profiles")
+    return resources.files("ditan.spatial.standards").joinpath("profiles")
 
 
 def list_profiles() -> list[str]:

@@ -8,7 +8,7 @@ from importlib import resources
 
 import yaml
 
-from spatial.standards import columns
+from ditan.spatial.standards import columns
 
 
 @dataclass(frozen=True)
@@ -21,9 +21,9 @@ class Indicator:
     source: str = ""
     spatial: bool = True  # False: no spatial data can measure it (survey, records); kept for the programme profiles
     #: what the value rests on (roads, buildings, floor_area, landuse, vegetation, raster, parcels, population, residents,
-    #: facilities, stations): where one is absent for a unit the value is NaN with that reason (spatial.indicators.evidence)
+    #: facilities, stations): where one is absent for a unit the value is NaN with that reason (ditan.spatial.standards.evidence)
     needs: tuple[str, ...] = ()
-    nan: str = ""  # reason code (spatial.standards.reasons) of a NaN the computation itself leaves (e.g. no residential land)
+    nan: str = ""  # reason code (ditan.spatial.standards.reasons) of a NaN the computation itself leaves (e.g. no residential land)
 
     @property
     def label(self) -> str:
@@ -33,7 +33,7 @@ class Indicator:
 
 
 def _read(name: str) -> list[dict]:
-    return yaml.safe_load(resources.files("spatial.standards").joinpath(name).read_text(encoding="utf-8")) or []
+    return yaml.safe_load(resources.files("ditan.spatial.standards").joinpath(name).read_text(encoding="utf-8")) or []
 
 
 @lru_cache(maxsize=1)

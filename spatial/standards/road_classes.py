@@ -2,7 +2,7 @@
 
 A planner's road layer classed 快速路 / 主干路 / 次干路 / 支路 (GB/T 51328-2018, CJJ 37-2012), 高速公路 /
 一级公路 … (JTG B01-2014) or "Expressway" / "Arterial" is read as OSM highway values, which is what ditan's
-road indicators count (spatial.indicators.roads). Matching ignores case, whitespace, '_' and '-', and
+road indicators count (ditan.spatial.indicators.roads). Matching ignores case, whitespace, '_' and '-', and
 full-width forms (:func:`normalise`).
 """
 
@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from spatial.errors import LayerError, feature_list
-from spatial.validate import LayerRecord
+from ditan.spatial.errors import LayerError, feature_list
+from ditan.spatial.io.validate import LayerRecord
 
 _SPACE = re.compile(r"[\s_\-]+")
 
@@ -47,7 +47,7 @@ class RoadClassTable:
 @cache
 def table() -> RoadClassTable:
     """The packaged table, checked: every name maps to a known OSM value, and no key means two values."""
-    data = yaml.safe_load(resources.files("spatial.standards").joinpath("road_classes.yaml").read_text(encoding="utf-8"))
+    data = yaml.safe_load(resources.files("ditan.spatial.standards").joinpath("road_classes.yaml").read_text(encoding="utf-8"))
     osm_values = {str(k): str(v) for k, v in data["osm_values"].items()}
     names: dict[str, str] = {}
     sources: dict[str, str] = {}

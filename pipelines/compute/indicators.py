@@ -1,0 +1,312 @@
+"""The main job: every indicator family for every unit of a StudyArea (orchestration only)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from ditan.pipelines.compute.data_gaps import data_evidence
+from ditan.pipelines.config.schema import Config
+from ditan.spatial.engine.network import (
+    Network,
+    Snap,
+    access_points,
+    build_network,
+    group_distances,
+    point_distances,
+    snap_points,
+)
+from ditan.spatial.engine.origins import (
+    Origins,
+    building_population_origins,
+    population_per_unit,
+    raster_population_origins,
+    residential_origins,
+)
+from ditan.spatial.engine.service_areas import service_area_frame
+from ditan.spatial.errors import ConfigError
+from ditan.spatial.indicators import amenities, green, greenway, intensity, landuse, life_circle, parcels, parks, roads, transit
+from ditan.spatial.standards import columns
+from ditan.spatial.standards import reasons as R
+from ditan.spatial.standards.evidence import apply_evidence
+from ditan.spatial.standards.registry import (
+    Indicator,
+    life_circle_indicator,
+    life_circle_tier_indicators,
+    proximity_indicator,
+    registry,
+)
+from ditan.spatial.study_area.model import StudyArea
+from ditan.spatial.study_area.stations import station_access_points
+
+log = logging.getLogger(__name__)
+PROXIMITY = list(columns.PROXIMITY_KINDS)
+
+
+def reasons_frame_empty() -> pd.DataFrame:
+    return R.reasons_frame([])
+
+
+@dataclass
+class Timer:
+    """Wall time of each stage; ``on_stage`` lets the CLI show progress."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+    on_stage: Callable[[str], None] | None = None
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        if self.on_stage:
+            self.on_stage(name)
+        t0 = time.perf_counter()
+        yield
+        self.seconds[name] = round(time.perf_counter() - t0, 3)
+
+
+@dataclass
+class RunResult:
+    indicators: pd.DataFrame  # index unit_id, registry columns
+    units: gpd.GeoDataFrame  # units with the indicators
+    columns: dict[str, Indicator]  # the registry entries of the columns, in order
+    network: Network
+    origin_distances: pd.DataFrame  # per origin: network metres to each category / station kind, inf beyond its tier / radius
+    stats: dict
+    service_areas: gpd.GeoDataFrame  # category, tier, distance_m, reachable_network_km, area_km2, geometry
+    reasons: pd.DataFrame = field(default_factory=reasons_frame_empty)  # why each NaN is NaN (ditan.spatial.standards.reasons)
+    gaps: list[str] = field(default_factory=list)  # the data gaps of the run, one line each (bilingual), for the summary
+
+
+def gap_free_categories(res: RunResult, catalogue) -> list[str]:
+    """The catalogue's categories that are not data gaps in this run (a facility in some source, or confirmed absent)."""
+    r = res.reasons
+    gaps = set(r.loc[r["reason"] == "category_gap", "column"]) if len(r) else set()
+    return [c for c in catalogue.categories if columns.lc_category(c) not in gaps]
+
+
+def walk_roads(sa: StudyArea, cfg: Config) -> gpd.GeoDataFrame:
+    """Walkable ways: all highways but the excluded classes and those tagged foot/access=no."""
+    r = sa.roads
+    keep = ~r["highway"].isin(cfg.life_circle.walk_exclude)
+    for key in ("foot", "access"):
+        if key in r:
+            keep &= ~r[key].isin(["no"])
+    return r[keep]
+
+
+def column_registry(sa: StudyArea, radii_m: list[float] | None = None) -> dict[str, Indicator]:
+    """Registry entries of every output column, in table order.
+
+    Life-circle columns come from the catalogue (its categories and tiers, whatever their ids), proximity
+    columns from the radii measured (the configured one first, then any a profile rule needs).
+    """
+    cat = sa.catalogue
+    lc = [
+        life_circle_indicator(c.id, c.zh, c.en, cat.tiers[c.tier].zh, cat.tiers[c.tier].distance_m,
+                              source=c.source or "GB 50180-2018", unconfirmed=c.unconfirmed)  # fmt: skip
+        for c in cat.categories.values()
+    ]
+    for t in cat.tiers.values():
+        lc += life_circle_tier_indicators(t.id, t.zh, t.en, t.distance_m)
+    prox = [proximity_indicator(k, r, m) for r in (radii_m or [500.0]) for k in columns.PROXIMITY_KINDS for m in columns.METHODS]
+    static = registry()
+    dynamic = {i.id: i for i in lc + prox}
+    order: list[str] = []
+    for k in static:
+        if k == "lc_basis":
+            order += [i.id for i in lc] + [k]
+        elif columns.parse_proximity(k) or (k.startswith("lc_") and k.endswith("_all_pct")):
+            if k == columns.proximity(columns.PROXIMITY_KINDS[0], 500.0, "radius"):
+                order += [i.id for i in prox]  # the proximity block, at the radii measured
+        else:
+            order.append(k)
+    reg = {**static, **dynamic}
+    return {k: reg[k] for k in dict.fromkeys(order)}
+
+
+def compute(sa: StudyArea, cfg: Config, timer: Timer | None = None, *, extra_radii_m: tuple[float, ...] = ()) -> RunResult:
+    """Every indicator of every unit; NaN with a reason (``RunResult.reasons``) wherever the data behind a value is absent.
+
+    ``extra_radii_m``: station radii measured besides ``transit.radius_m`` (those a profile's rules name).
+    """
+    timer = timer or Timer()
+    units = sa.units
+    n = len(units)
+    idx = units.index
+    radii = list(dict.fromkeys([float(cfg.transit.radius_m), *map(float, extra_radii_m)]))
+    parts: list[pd.DataFrame] = [pd.DataFrame({"name": units["name"], "area_km2": units.geometry.area / 1e6}, index=idx)]
+    include = tuple(cfg.roads.include)
+    with timer.stage("roads"):
+        parts.append(roads.road_density(units, sa.roads, include=include, divided=cfg.roads.divided, max_gap_m=cfg.roads.divided_max_gap_m))
+        parts.append(roads.intersection_density(units, sa.roads, include=include, junction_tolerance_m=cfg.roads.junction_tolerance_m))
+    with timer.stage("intensity"):
+        pieces = intensity.building_pieces(units, sa.buildings)
+        dense = intensity.intensity(units, sa.buildings, pieces)
+        dense["far_buildings_ratio"] = dense["far_ratio"]
+        dense["far_source"] = "buildings"
+        dense["far_parcel_area_pct"] = 0.0
+        if sa.parcels is not None and np.isfinite(parcels.parcel_floor_area_m2(sa.parcels)).any():
+            dense.update(parcels.far_with_parcels(units, sa.parcels, sa.buildings))
+        parts.append(dense)
+        parts.append(intensity.housing_heights(units, sa.buildings, pieces))
+    with timer.stage("land use"):
+        faces = landuse.landuse_faces(sa.landuse)
+        lu = landuse.landuse_shares(units, faces, code_system=sa.code_system)
+        lu["lu_code_system"] = sa.code_system
+        lu["green_space_source"] = "land use"
+        if sa.parcels is not None:
+            attrs = parcels.parcel_attributes(units, sa.parcels)
+            if "attached_green_m2" in attrs and sa.parcels["green_ratio_pct"].notna().any():
+                lu["green_space_ratio_pct"] += attrs["attached_green_m2"].to_numpy() / units.geometry.area.to_numpy() * 100.0
+                lu["green_space_source"] = "land use + parcel green ratios"
+            if sa.parcels["height_limit_m"].notna().any():
+                lu["parcel_height_limit_max_m"] = attrs["parcel_height_limit_max_m"]
+        p = cfg.parks
+        lu = lu.join(parks.park_service_coverage(units, faces, parks.merged_parks(sa.landuse), large_min_area_m2=p.large_min_area_m2,
+                                                 large_radius_m=p.large_radius_m, small_min_area_m2=p.small_min_area_m2,
+                                                 small_radius_m=p.small_radius_m))  # fmt: skip
+        parts.append(lu)
+        ways = greenway.greenways(units, sa.roads, faces, sa.stations)
+        parts.append(ways)
+    with timer.stage("green coverage"):
+        if sa.landcover is not None:
+            lc = sa.landcover
+            parts.append(green.green_coverage_from_raster(units, lc.path, vegetation_classes=lc.vegetation_classes,
+                                                          impervious_classes=lc.impervious_classes,
+                                                          ndvi_threshold=lc.ndvi_threshold, nodata=lc.nodata))  # fmt: skip
+        else:
+            green_land = faces[faces["lu_class"].isin(landuse.GREEN_SPACE_CLASSES)]
+            parts.append(green.green_coverage_from_polygons(units, sa.vegetation, green_land))
+    with timer.stage("walk network"):
+        net = build_network(walk_roads(sa, cfg).geometry.to_numpy())
+        housing = residential_origins(units, sa.buildings, pieces, faces)
+        origins = make_origins(sa, cfg, pieces, housing)
+    with timer.stage("network distances"):
+        dist, stats, reach = _distances(sa, cfg, net, origins, max(radii))
+    ev, gap_lines = data_evidence(sa, cfg, lu, origins, radii)
+    with timer.stage("life circles and 500 m"):
+        parts.append(pd.DataFrame({"residential_floor_area_m2": housing.floor_area_m2(n), "has_residents": ev.residents}, index=idx))
+        assessed = {c for c in sa.catalogue.categories if columns.lc_category(c) not in ev.gaps}
+        parts.append(life_circle.life_circle_coverage(n, origins, dist, sa.catalogue, index=idx, assessed=assessed))
+        radius = transit.straight_distances(origins.points, sa.stations, PROXIMITY)
+        parts.append(transit.proximity_coverage(n, origins, radius, dist[PROXIMITY], index=idx, radius_m=radii))
+        parts.append(transit.station_counts(units, sa.stations))
+        if sa.amenities is not None:
+            parts.append(amenities.amenity_counts(units, sa.amenities, list(sa.catalogue.amenities)))
+        parts.append(_population(sa, cfg, pieces, origins, housing, ways["greenway_km"].to_numpy()))
+    with timer.stage("service areas"):
+        areas = _service_areas(sa, cfg, net, reach)
+    table = pd.concat(parts, axis=1)
+    cols = {k: v for k, v in column_registry(sa, radii).items() if k == "unit_id" or k in table.columns}
+    table = table[[c for c in cols if c != "unit_id"]]
+    table.index.name = "unit_id"
+    why = apply_evidence(table, cols, ev)
+    table = table.copy()  # one block per dtype again after the columns set to NaN
+    stats.update(walk_nodes=net.n_nodes, walk_edges=len(net.u), origins=len(origins.points))
+    out_units = gpd.GeoDataFrame(table.drop(columns=["name"]).join(units[["name", "geometry"]]), geometry="geometry", crs=units.crs)
+    return RunResult(indicators=table, units=out_units, columns=cols, network=net, origin_distances=dist, stats=stats,
+                     service_areas=areas, reasons=why, gaps=gap_lines)  # fmt: skip
+
+
+def _population(sa: StudyArea, cfg: Config, pieces: pd.DataFrame, origins: Origins, housing: Origins,
+                greenway_km: np.ndarray) -> pd.DataFrame:  # fmt: skip
+    """Residents per unit, when the data has them, and the per-person indicators that need them."""
+    n, idx = len(sa.units), sa.units.index
+    if origins.basis.eq("population").any():
+        pop = population_per_unit(origins, n)
+    elif "population" in sa.buildings and sa.buildings["population"].notna().any():
+        pop = population_per_unit(building_population_origins(sa.units, sa.buildings, pieces), n)
+    elif cfg.life_circle.population_raster is not None:
+        pop = population_per_unit(raster_population_origins(sa.units, str(cfg.life_circle.population_raster)), n)
+    else:
+        pop = np.full(n, np.nan)
+    out = pd.DataFrame({"population": pop}, index=idx)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["floor_area_per_person_m2"] = np.where(pop > 0, housing.floor_area_m2(n) / pop, np.nan)
+        out["greenway_km_per_10k_people"] = np.where(pop > 0, greenway_km / pop * 1e4, np.nan)
+    return out
+
+
+def make_origins(sa: StudyArea, cfg: Config, pieces: pd.DataFrame, housing: Origins) -> Origins:
+    """Where residents start from, weighted as the config says (residential floor area by default)."""
+    lc = cfg.life_circle
+    if lc.weight_by == "population":
+        if lc.population_raster is not None:
+            return raster_population_origins(sa.units, str(lc.population_raster))
+        if "population" in sa.buildings and sa.buildings["population"].notna().any():
+            return building_population_origins(sa.units, sa.buildings, pieces)
+        raise ConfigError("life_circle.weight_by is 'population' but there is no population: set life_circle.population_raster "
+                          "or inputs.buildings.population_column")  # fmt: skip
+    return housing
+
+
+@dataclass
+class _Reach:
+    """What the service areas need from the distance stage."""
+
+    node_dist: np.ndarray  # (groups, nodes)
+    targets: Snap
+    target_groups: np.ndarray
+    groups: list[str]
+
+
+def _distances(sa: StudyArea, cfg: Config, net: Network, origins: Origins, station_cut_m: float) -> tuple[pd.DataFrame, dict, _Reach]:
+    """Walking distance from every origin to the nearest facility of each category and station kind."""
+    groups = list(sa.catalogue.categories) + PROXIMITY
+    fac = sa.facilities
+    st = sa.stations[sa.stations["kind"].isin(PROXIMITY)]
+    fac_pts, owner = access_points(fac.geometry.to_numpy(), fac["outline"].to_numpy() if "outline" in fac else None)
+    st_pts, st_owner = station_access_points(st)  # a merged station is reached from every position it was listed at
+    targets = np.concatenate([fac_pts, st_pts])
+    gid = {g: i for i, g in enumerate(groups)}
+    tgroups = np.concatenate([fac["category"].map(gid).to_numpy()[owner], st["kind"].map(gid).to_numpy()[st_owner]]).astype(np.int64)
+    # each group is searched as far as its own distance (its tier, or the station radius): beyond it, inf
+    cat = sa.catalogue
+    group_cut = np.array([cat.tiers[c.tier].distance_m for c in cat.categories.values()] + [station_cut_m] * len(PROXIMITY))
+    cutoff = float(group_cut.max())
+    snap_max = cfg.life_circle.snap_max_m
+    o_snap = snap_points(net, origins.points, max_distance_m=snap_max)
+    t_snap = snap_points(net, targets, max_distance_m=snap_max)
+    node_dist = group_distances(net, t_snap, tgroups, len(groups), cutoff_m=group_cut)
+    d = point_distances(net, node_dist, o_snap, targets=t_snap, target_groups=tgroups)
+    d[d > group_cut[None, :]] = np.inf
+    # a facility counts as reached on the network when any of its access points snapped
+    feature = np.concatenate([owner, len(fac) + st_owner])
+    snapped = np.zeros(len(fac) + len(st), dtype=bool)
+    snapped[feature[t_snap.ok]] = True
+    rec = sa.ledger.layer("walk-network snapping: facilities and stations")
+    rec.read += len(snapped)
+    rec.kept += int(snapped.sum())
+    if (~snapped).any():
+        rec.dropped[f"more than {snap_max:g} m from the walk network (not used for network distances)"] += int((~snapped).sum())
+    rec.note = "areas (parks, schools) are reached at points every 50 m along their edge; radius indicators use every station"
+    used = np.unique(origins.weights["origin"].to_numpy())  # origins that carry a weight
+    lost = int((~o_snap.ok[used]).sum())
+    rec = sa.ledger.layer("walk-network snapping: residential origins")
+    rec.read += len(used)
+    rec.kept += len(used) - lost
+    if lost:
+        rec.dropped[f"more than {snap_max:g} m from the walk network (counted as not covered)"] += lost
+    pieces = net.n_components()
+    if pieces > 1:
+        rec.note = (f"the walk network is in {pieces} unconnected pieces: homes and facilities on different pieces are "
+                    "not reachable (distance inf)")  # fmt: skip
+    stats = {"targets_not_snapped": int((~snapped).sum()), "origins_not_snapped": lost, "cutoff_m": cutoff, "walk_components": pieces}
+    return pd.DataFrame(d, columns=groups), stats, _Reach(node_dist, t_snap, tgroups, groups)
+
+
+def _service_areas(sa: StudyArea, cfg: Config, net: Network, reach: _Reach) -> gpd.GeoDataFrame:
+    """Service-area polygons: one per facility category at its tier distance, one per station kind at the radius."""
+    cat = sa.catalogue
+    spec = [(c.id, c.tier, cat.tiers[c.tier].distance_m) for c in cat.categories.values()]
+    spec += [(k, f"{cfg.transit.radius_m:g}m", cfg.transit.radius_m) for k in PROXIMITY]
+    assert [g for g, _, _ in spec] == reach.groups
+    lc = cfg.life_circle
+    return service_area_frame(net, reach.node_dist, spec, buffer_m=lc.service_area_buffer_m, crs=sa.crs, sources=reach.targets,
+                              source_groups=reach.target_groups, form=lc.service_areas, max_pieces=lc.service_area_max_pieces)  # fmt: skip

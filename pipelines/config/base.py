@@ -1,0 +1,42 @@
+"""The building blocks of the config models: finite-number sections, refusals with key paths, did-you-mean, profiles."""
+
+from __future__ import annotations
+
+import difflib
+from typing import Annotated
+
+from pydantic import ConfigDict, Field, ValidationError, ValidationInfo
+from pydantic_core import PydanticCustomError
+
+from ditan.pipelines.config.sources import _existing, _Model
+
+
+class _Options(_Model):
+    """A section of settings: every number must be finite (YAML .nan and .inf are refused, with the key path)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=False, allow_inf_nan=False)
+
+
+#: a distance, area or size that must be more than 0 (and finite, inside an _Options section)
+Positive = Annotated[float, Field(gt=0)]
+
+
+def _refuse(problems: list[tuple[tuple, str]], title: str = "Config") -> None:
+    """Raise every problem a validator found, each at its own key path (format_errors lists them all)."""
+    if problems:
+        raise ValidationError.from_exception_data(title, [
+            {"type": PydanticCustomError("config_value", "{why}", {"why": why}), "loc": loc, "input": None} for loc, why in problems
+        ])  # fmt: skip
+
+
+def _did_you_mean(value: str, known: list[str], what: str) -> str:
+    """'— did you mean 'x'? <what>: a, b, c' for an unknown value."""
+    close = difflib.get_close_matches(value, known, n=1, cutoff=0.6)
+    return (f"did you mean '{close[0]}'? " if close else "") + f"{what}: {', '.join(known)}"
+
+
+def _profile_ref(v: str | None, info: ValidationInfo) -> str | None:
+    """A profile id stays as it is; a profile YAML path is read from the config file's folder and must exist."""
+    if v is None or not v.lower().endswith((".yaml", ".yml")):
+        return v
+    return str(_existing(v, info))

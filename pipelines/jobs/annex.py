@@ -1,0 +1,199 @@
+"""`ditan annex`: the map annex (附图) of an implementation plan — six printed sheets per unit.
+
+The indicators are computed once for the whole study area (the walking network and the life
+circles need every unit); then, per unit, ditan.maps.annex draws the sheets into ``<unit>.pdf`` (six
+pages) and ``<unit>_<n>_<sheet>.png`` (300 dpi). Everything is written into a staging folder that
+replaces the output folder (default ``out/<name>_annex/``, beside the ``ditan run`` folder) whole.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from ditan.maps.annex import PAPER_MM, SHEETS, AnnexLayers, draw_unit, find_cjk_font
+from ditan.pipelines.assemble.load import load_study_area
+from ditan.pipelines.compute.indicators import PROXIMITY, RunResult, Timer, compute, gap_free_categories
+from ditan.pipelines.config.schema import Config
+from ditan.pipelines.jobs.run import attribution
+from ditan.pipelines.outputs import files as write
+from ditan.spatial.errors import ConfigError
+from ditan.spatial.indicators.landuse import landuse_faces
+from ditan.spatial.indicators.roads import classify_roads
+from ditan.spatial.study_area.model import RasterInput, StudyArea
+
+log = logging.getLogger(__name__)
+MANIFEST = "annex.json"
+DPI = 300
+
+
+@dataclass
+class AnnexOutput:
+    out_dir: Path
+    files: dict[str, list[Path]]  # unit id -> its PDF and PNGs
+    seconds_per_unit: dict[str, float]
+    font: str
+    paper: str
+
+
+def default_out(cfg: Config) -> Path:
+    return Path("out") / f"{cfg.name}_annex"
+
+
+def safe_name(uid: str) -> str:
+    """A unit id usable as a file name."""
+    return re.sub(r"[^\w.\-]+", "_", str(uid)).strip("._") or "unit"
+
+
+def file_names(uid: str) -> list[str]:
+    """The PDF, then one PNG per sheet, of a unit."""
+    stem = safe_name(uid)
+    return [f"{stem}.pdf", *(f"{stem}_{n}_{key}.png" for n, (key, _) in enumerate(SHEETS, start=1))]
+
+
+def pick_units(sa: StudyArea, wanted: list[str] | None) -> list[str]:
+    ids = [str(u) for u in sa.units.index]
+    if not wanted:
+        return ids
+    missing = [u for u in wanted if u not in ids]
+    if missing:
+        raise ConfigError(f"--units names units not in the study area: {', '.join(missing)} (units: {', '.join(ids[:20])}"
+                          f"{' …' if len(ids) > 20 else ''})")  # fmt: skip
+    return list(dict.fromkeys(wanted))
+
+
+def building_flags(sa: StudyArea, res: RunResult, cfg: Config, tier: str, radius_m: float) -> gpd.GeoDataFrame:
+    """Buildings with ``lc_ok`` (every category of ``tier`` within its distance) and ``transit`` (500 m reach)."""
+    b = sa.buildings[["residential", "geometry"]].copy()
+    b["residential"] = b["residential"].fillna(False).astype(bool)
+    n = len(b)
+    d = res.origin_distances
+    cats = [c for c in gap_free_categories(res, sa.catalogue) if sa.catalogue.categories[c].tier == tier]
+    per_building = not (cfg.life_circle.weight_by == "population" and cfg.life_circle.population_raster is not None)
+    lc = pd.Series(pd.NA, index=b.index, dtype=object)
+    if per_building and len(d) >= n and cats and sa.has_facility_source:  # origins: every building first, then grid points
+        ok = (d[cats].iloc[:n].to_numpy() <= sa.catalogue.tiers[tier].distance_m).all(axis=1)
+        lc[:] = np.where(b["residential"].to_numpy(), ok, None)
+    b["lc_ok"] = lc
+    pts = shapely.point_on_surface(b.geometry.to_numpy())
+    reach = {}
+    for kinds in (("bus_stop", "metro"), ("bike_rental",)):
+        st = sa.stations[sa.stations["kind"].isin(kinds)].geometry.to_numpy()
+        hit = np.zeros(n, dtype=bool)
+        if len(st):
+            hit[np.unique(shapely.STRtree(st).query(pts, predicate="dwithin", distance=radius_m)[0])] = True
+        reach[kinds[0]] = hit
+    transit = np.where(reach["bus_stop"], "bus_metro", np.where(reach["bike_rental"], "bike", "none")).astype(object)
+    b["transit"] = np.where(b["residential"].to_numpy() & sa.has_station_source, transit, None)
+    return b
+
+
+def raster_reader(lc: RasterInput, crs):
+    """Vegetation pixels of the land-cover raster in a map extent: (0/1 array, (left, right, bottom, top)) in ``crs``."""
+    import rasterio
+    import rasterio.crs
+    import rasterio.warp
+    import rasterio.windows
+    from rasterio.enums import Resampling
+
+    def read(ext: tuple[float, float, float, float]):
+        with rasterio.open(lc.path) as src:
+            same = src.crs is not None and rasterio.crs.CRS.from_user_input(src.crs) == rasterio.crs.CRS.from_user_input(crs)
+            box = ext if same else rasterio.warp.transform_bounds(crs, src.crs, *ext, densify_pts=21)
+            win = rasterio.windows.from_bounds(*box, transform=src.transform).round_offsets().round_lengths()
+            win = win.intersection(rasterio.windows.Window(0, 0, src.width, src.height))
+            data = src.read(1, window=win, masked=True)
+            nodata = lc.nodata if lc.nodata is not None else src.nodata
+            if lc.ndvi_threshold is not None:
+                veg = np.asarray(data.filled(np.nan), dtype=float) >= lc.ndvi_threshold
+            else:
+                veg = np.isin(np.asarray(data.filled(0)), list(lc.vegetation_classes))
+            valid = ~np.ma.getmaskarray(data) & (np.asarray(data.filled(0)) != nodata if nodata is not None else True)
+            mask = np.where(valid, veg.astype(np.uint8), 255).astype(np.uint8)
+            tr = src.window_transform(win)
+            if not same:
+                h, w = mask.shape
+                b = rasterio.windows.bounds(rasterio.windows.Window(0, 0, w, h), tr)
+                dtr, dw, dh = rasterio.warp.calculate_default_transform(src.crs, crs, w, h, *b)
+                out = np.full((dh, dw), 255, dtype=np.uint8)
+                rasterio.warp.reproject(mask, out, src_transform=tr, src_crs=src.crs, src_nodata=255, dst_transform=dtr,
+                                        dst_crs=crs, dst_nodata=255, resampling=Resampling.nearest)  # fmt: skip
+                mask, tr = out, dtr
+        left, bottom, right, top = rasterio.windows.bounds(rasterio.windows.Window(0, 0, mask.shape[1], mask.shape[0]), tr)
+        return (mask, (left, right, bottom, top)) if mask.size else None
+
+    return read
+
+
+def annex_layers(sa: StudyArea, res: RunResult, cfg: Config, date: str) -> AnnexLayers:
+    """What the sheets draw, from the study area and the computed result."""
+    tiers = sa.catalogue.tiers
+    tier = "15min" if "15min" in tiers else max(tiers, key=lambda t: tiers[t].distance_m)
+    cats = {c.id: (c.zh, c.en) for c in sa.catalogue.categories.values() if c.tier == tier}
+    roads = sa.roads[["geometry"]].assign(road_class=classify_roads(sa.roads, include=tuple(cfg.roads.include)).to_numpy())
+    areas = res.service_areas
+    radius = cfg.transit.radius_m
+    return AnnexLayers(
+        units=res.units[["name", "geometry"]], indicators=res.indicators, roads=roads, landuse=landuse_faces(sa.landuse),
+        buildings=building_flags(sa, res, cfg, tier, radius),
+        facilities=sa.facilities[sa.facilities["category"].isin(list(cats))],
+        stations=sa.stations[sa.stations["kind"].isin(PROXIMITY)], service_areas=areas[areas["tier"] == tier],
+        vegetation=sa.vegetation, categories=cats, tier_label=tiers[tier].zh, radius_m=radius, attribution=attribution(cfg),
+        date=date, crs_name=f"{sa.crs.name}" + (f"（EPSG:{sa.crs.to_epsg()}）" if sa.crs.to_epsg() else ""),
+        vegetation_raster=raster_reader(sa.landcover, sa.crs) if sa.landcover is not None else None, tier=tier,
+        reasons=res.reasons,
+    )  # fmt: skip
+
+
+def run_annex(cfg: Config, out_dir: Path, *, units: list[str] | None = None, paper: str | None = None, timer: Timer | None = None,
+              computed: tuple[StudyArea, RunResult] | None = None) -> AnnexOutput:  # fmt: skip
+    """Compute once, then draw the six sheets of each unit (all, or ``units``) into ``out_dir`` (replaced whole).
+
+    ``computed``: the study area and result of a run of the same config (``RunOutput.study``, ``.result``), to draw without
+    computing again.
+    """
+    timer = timer or Timer()
+    paper = paper or cfg.map.paper
+    if paper not in PAPER_MM:
+        raise ConfigError(f"paper must be one of {', '.join(PAPER_MM)}, not '{paper}'")
+    font = find_cjk_font()  # before any work: no font, no annex
+    logging.getLogger("fontTools").setLevel(logging.WARNING)  # the font subsetter logs every table at INFO
+    started = dt.datetime.now(dt.UTC)
+    if computed is None:
+        with timer.stage("load"):
+            sa = load_study_area(cfg)
+    else:
+        sa, res = computed
+    allowed = {MANIFEST} | {name for uid in sa.units.index for name in file_names(str(uid))}
+    write.check_output_folder(Path(out_dir), allowed)
+    chosen = pick_units(sa, units)
+    if computed is None:
+        res = compute(sa, cfg, timer)
+    layers = annex_layers(sa, res, cfg, started.astimezone().date().isoformat())
+    files, seconds = {}, {}
+    with write.staged_dir(Path(out_dir), allowed=allowed) as stage:
+        with timer.stage("annex"):
+            for uid in chosen:
+                t0 = time.perf_counter()
+                names = file_names(uid)
+                draw_unit(layers, uid, paper=paper, font=font, pdf_path=stage / names[0],
+                          png_paths=[stage / n for n in names[1:]], dpi=DPI)
+                seconds[uid] = round(time.perf_counter() - t0, 2)
+                files[uid] = [Path(out_dir) / n for n in names]
+                log.info("annex %s: %d sheets in %.1f s", uid, len(SHEETS), seconds[uid])
+        manifest = {"run_started_utc": started.isoformat(timespec="seconds"), "config_file": str(cfg.source_path), "paper": paper,
+                    "dpi": DPI, "font": {"name": font.name, "file": font.path, "face": font.index},
+                    "attribution": layers.attribution,
+                    "crs": layers.crs_name, "units": {u: [p.name for p in files[u]] for u in chosen}, "seconds_per_unit": seconds,
+                    "timings_s": timer.seconds}  # fmt: skip
+        write.write_json(stage / MANIFEST, manifest)
+    return AnnexOutput(out_dir=Path(out_dir), files=files, seconds_per_unit=seconds, font=font.name, paper=paper)

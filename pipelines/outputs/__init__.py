@@ -1,0 +1,1 @@
+"""Outputs: the staged output folder, CSV / XLSX / GeoPackage / JSON writers, the PostGIS results."""
