@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 SYSTEM_PACKAGES := chromium chromium-driver fonts-noto-cjk
 SYSTEM_STAMP    := $(VENV)/.system-packages
 
-.PHONY: run test venv units lint clean system-packages bench bench-quick postgres postgres-stop
+.PHONY: run test venv units lint typecheck clean system-packages bench bench-quick postgres postgres-stop
 
 # Installs the Debian packages with apt-get when they are missing and we are root (as in CI);
 # otherwise it says what to install and the tests that need them are skipped (they fail under CI=true).
@@ -28,8 +28,12 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# ditan with every extra, so that make run and make test do everything: cluster (dask: batch --workers/--scheduler),
+# postgis (psycopg: database inputs and output.database), test (pytest, mypy, and osmnx/networkx, also the graph extra).
+EXTRAS ?= test,cluster,postgis
+
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -40,12 +44,22 @@ run: $(STAMP)
 # The tests run against a throwaway PostgreSQL + PostGIS server (Debian's postgresql and postgresql-postgis), started on
 # 127.0.0.1:$(PG_PORT) before pytest and stopped after it, even when tests fail (pytest's exit status is kept). When it
 # cannot be installed or started, the PostGIS tests are skipped with the reason (under CI=true they fail).
-test: $(STAMP) system-packages
+test: $(STAMP) system-packages typecheck
 	@was_running=0; $(PG_CTL_STATUS) && was_running=1; \
 	$(MAKE) --no-print-directory postgres || echo "note: no PostGIS test server (see above); the PostGIS tests will be skipped"; \
 	stop() { [ $$was_running = 1 ] || $(MAKE) --no-print-directory postgres-stop; }; trap 'stop; exit 130' INT TERM; \
 	status=0; DITAN_TEST_DATABASE_URL=$(PG_URL) $(BIN)/python -m pytest -q || status=$$?; \
 	stop; exit $$status
+
+# mypy on the public API: ditan's own modules (ditan/*.py) and spatial/; fails on any error. mypy cannot follow
+# setuptools' package-dir, so the folders are linked under build/mypy/ditan as the installed package lays them out
+# (pyproject.toml [tool.mypy] reads them there; pipelines/ and maps/ are read for their types, not reported).
+MYPY_TREE := build/mypy
+
+typecheck: $(STAMP)
+	@rm -rf $(MYPY_TREE) && mkdir -p $(MYPY_TREE)/ditan && ln -s $(CURDIR)/ditan/*.py $(MYPY_TREE)/ditan/ && \
+	for p in spatial maps pipelines; do ln -s $(CURDIR)/$$p $(MYPY_TREE)/ditan/$$p; done
+	$(BIN)/mypy $$(for f in ditan/*.py; do m=$$(basename $$f .py); [ $$m = __init__ ] && echo "-m ditan" || echo "-m ditan.$$m"; done) -p ditan.spatial
 
 units: $(STAMP)
 	$(BIN)/ditan units $(CONFIG) --out data/beijing_haidian_tsinghua/units.gpkg

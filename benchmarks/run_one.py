@@ -79,7 +79,7 @@ def main(config: str, out_dir: str, result: str) -> None:
         "config": config, "wall_s": round(wall, 3), "imports_s": round(t_imports, 3),
         "stages_s": timer.seconds, "sub_stages_s": {k: round(v, 3) for k, v in sub.items()},
         "peak_rss_mb": round(peak_kb / 1024, 1), "network": out.manifest["network"], "units": out.manifest["units"],
-        "output_bytes": sizes, "ledger": out.study.ledger.to_frame().to_dict(orient="records"),
+        "output_bytes": sizes, "ledger": out.quality.to_dict(orient="records"),
     }, indent=1, default=str), encoding="utf-8")  # fmt: skip
 
 

@@ -30,6 +30,12 @@ from ditan.maps import style as st
 from ditan.maps.fonts import FONT_DIRS, PREFERRED_FONTS, PROBE, CjkFont, FontMissingError, find_cjk_font, truetype_subset  # noqa: F401
 from ditan.spatial.standards import columns
 
+__all__ = [
+    "AnnexLayers", "orientation", "page_inches", "nice_length", "ScaleBar", "scale_bar",
+    "rounded_scale", "draw_scale_bar", "draw_north_arrow", "map_extent", "sheet_figure",
+    "draw_unit",
+]
+
 #: Paper sizes (mm, portrait) and the sheets, in order: (file key, title).
 PAPER_MM: dict[str, tuple[float, float]] = {"A4": (210.0, 297.0), "A3": (297.0, 420.0)}
 SHEETS: tuple[tuple[str, str], ...] = (("location", "区位图"), ("landuse", "用地现状图"), ("roads", "道路系统图"), ("life_circle",

@@ -16,6 +16,8 @@ from matplotlib.font_manager import fontManager
 
 from ditan.spatial.errors import DitanError
 
+__all__ = ["FontMissingError", "CjkFont", "find_cjk_font", "truetype_subset"]
+
 PREFERRED_FONTS = ("Noto Sans CJK SC", "Source Han Sans SC", "Noto Sans CJK", "Source Han Sans", "Noto Serif CJK SC",
                    "WenQuanYi Zen Hei", "WenQuanYi Micro Hei", "AR PL UMing", "Droid Sans Fallback")  # fmt: skip
 FONT_DIRS = ("/usr/share/fonts", "/usr/local/share/fonts")

@@ -29,6 +29,8 @@ from ditan.spatial.crs.metric import ensure_projected
 from ditan.spatial.indicators.landuse import landuse_faces
 from ditan.spatial.standards.registry import Indicator
 
+__all__ = ["build_map", "map_html"]
+
 log = logging.getLogger(__name__)
 
 WGS84 = "EPSG:4326"

@@ -10,6 +10,8 @@ import pandas as pd
 
 from ditan.spatial.standards.catalogue import Catalogue
 
+__all__ = ["coverage_gaps"]
+
 
 def coverage_gaps(buildings: gpd.GeoDataFrame, distances: pd.DataFrame, catalogue: Catalogue, *, tier: str | None = None,
                   data_gaps: Sequence[str] = ()) -> gpd.GeoDataFrame:  # fmt: skip

@@ -26,6 +26,11 @@ from branca.element import Element, MacroElement
 from folium.plugins import Fullscreen, MeasureControl
 from folium.template import Template
 
+__all__ = [
+    "OfflineError", "asset_text", "inline_assets", "vendored_files", "script_json",
+    "PageChrome", "Extras", "add_tools",
+]
+
 VENDOR = Path(__file__).with_name("vendor")
 
 #: The URLs folium 0.20 writes → the vendored file inlined in their place. Leaflet is 1.9.4 (folium

@@ -18,6 +18,8 @@ from ditan.maps import style as st
 from ditan.maps.interactive import _esc, _Extras, _geojson, _prep, map_html
 from ditan.maps.interactive import _fmt as fmt
 
+__all__ = ["screening_map", "parcel_page"]
+
 REASON_SEP = "；"
 
 

@@ -18,6 +18,14 @@ import pandas as pd
 
 from ditan.spatial.landuse.classes import LANDUSE_CLASSES as _LANDUSE_CLASSES
 
+__all__ = [
+    "point_style", "category_colors", "facility_categories", "category_order",
+    "service_area_names", "bilingual", "class_colors", "class_breaks", "classify", "marker_svg",
+    "facility_icons", "station_icon", "line_swatch", "fill_swatch", "number_text",
+    "legend_rows", "indicator_scheme", "compliance_scheme", "escaped_text", "value_text",
+    "km2_text",
+]
+
 # --- roads -------------------------------------------------------------------------------------
 
 #: City road classes (GB 50220 / GB/T 51328) in drawing order, with bilingual names.

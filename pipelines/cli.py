@@ -182,7 +182,7 @@ def _run_batch(args, console) -> int:
     from rich.table import Table
 
     from ditan.pipelines.jobs.batch import load_batch, run_batch
-    from ditan.spatial.errors import ConfigError
+    from ditan.spatial.errors import ConfigError, require
 
     if args.command == "run" and args.scenario is not None:
         raise ConfigError("--scenario applies to one study area: run it with that area's config, not with a batch config (areas:)")
@@ -192,7 +192,7 @@ def _run_batch(args, console) -> int:
                       f"({_escape(', '.join(a.name for a in batch.areas))}), each config valid")  # fmt: skip
         return 0
     if not args.verbose and (args.workers or args.scheduler):
-        import distributed  # noqa: F401  (importing it sets its loggers' levels: quieten them after)
+        require("distributed")  # importing it sets its loggers' levels: quieten them after
 
         logging.getLogger("distributed").setLevel(logging.WARNING)
     out = args.out or Path("out") / batch.name
@@ -366,7 +366,7 @@ def _units(cfg, args, console) -> int:
     if args.out is not None and args.out.suffix.lower() not in (".gpkg", ".geojson"):
         raise ConfigError(f"--out must end in .gpkg or .geojson, not '{args.out.name}'")
     sa = load_study_area(cfg, derive_missing_units=False)
-    units = make_units(cfg, sa.roads, sa.landuse, sa.bounds)
+    units = make_units(cfg.units, sa.roads, sa.landuse, sa.bounds)
     out = args.out or Path("out") / cfg.name / "units.gpkg"
     with atomic_path(out) as tmp:
         gj = out.suffix.lower() == ".geojson"

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import difflib
+import importlib
+import typing
 from collections.abc import Sequence
+from types import ModuleType
+
+__all__ = [
+    "DitanError", "CRSError", "LayerError", "GeometryError", "ConfigError", "DependencyError",
+    "feature_list", "require", "format_validation_errors",
+]
 
 
 class DitanError(ValueError):
@@ -25,6 +34,34 @@ class ConfigError(DitanError):
     """The configuration file has problems; all of them are listed at once."""
 
 
+class DependencyError(DitanError):
+    """An optional part of ditan is used without its package (the message says what to install)."""
+
+
+#: the optional packages: import name → (distribution, ditan extra that installs it, what needs it)
+OPTIONAL = {
+    "psycopg": ("psycopg[binary]", "postgis", "PostGIS input or output (database:, output.database)"),
+    "distributed": ("distributed", "cluster", "running a batch on dask (--workers, --scheduler)"),
+    "networkx": ("networkx", "graph", "a networkx graph as the street network"),
+    "osmnx": ("osmnx", "graph", "an osmnx graph as the street network"),
+}
+
+
+def require(module: str) -> ModuleType:
+    """Import ``module`` of an optional package (a key of OPTIONAL, or one of its modules).
+
+    Raises DependencyError, one line with the install hint, when the package is missing.
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        dist, extra, purpose = OPTIONAL[module.split(".")[0]]
+        raise DependencyError(
+            f"{purpose} needs the Python package {dist}, which is not installed ({exc}): "
+            f'pip install "ditan[{extra}]" (缺少可选依赖包)'
+        ) from None
+
+
 def feature_list(ids: Sequence[object], *, first: int = 5) -> str:
     """Format 'first few ids (and N in all)' for error messages."""
     ids = list(ids)
@@ -32,3 +69,76 @@ def feature_list(ids: Sequence[object], *, first: int = 5) -> str:
     if len(ids) > first:
         return f"{shown} … ({len(ids)} in all)"
     return f"{shown} ({len(ids)} in all)"
+
+
+#: parts of a pydantic error location that are no key of the file (validator and union-member names)
+_NOT_KEYS = ("function-", "tuple[", "tagged-")
+
+
+def format_validation_errors(exc, source: str, *, root: type[typing.Any] | None = None, renamed: dict[str, str] | None = None) -> str:
+    """Every problem of a pydantic ``ValidationError``, one line each with its key path and a hint.
+
+    The one formatter of ditan's YAML files (run and batch configs, programme profiles)::
+
+        2 problem(s) in beijing.yaml:
+          - life_circle.snap_max: Extra inputs are not permitted — did you mean 'snap_max_m'?
+          - transit.radius_m: Input should be greater than 0 — write a number of metres (default: 500)
+
+    Hints: a missing key is required; an unknown key gets the nearest known key of ``root``'s model at that path
+    (else the known keys); a number out of range gets its unit (from the key's suffix _m, _m2, _pct) and the
+    field's default. ``renamed``: a key that was renamed → the key to use now.
+    """
+    lines = []
+    for err in exc.errors():
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith(_NOT_KEYS)))
+        key = ".".join(str(p) for p in loc) or "(top level)"
+        msg = err["msg"].removeprefix("Value error, ")
+        lines.append(f"  - {key}: {msg}{_hint(loc, err['type'], root, renamed or {})}")
+    return f"{len(lines)} problem(s) in {source}:\n" + "\n".join(lines)
+
+
+def _hint(loc: tuple, kind: str, root: type[typing.Any] | None, renamed: dict[str, str]) -> str:
+    if kind == "missing":
+        return " — this key is required"
+    if kind == "extra_forbidden":
+        if loc and str(loc[-1]) in renamed:
+            return f" — did you mean '{renamed[str(loc[-1])]}'?"
+        model = _model_at(root, loc[:-1])
+        if model is None or not loc:
+            return " — unknown key"
+        keys = [f.alias or name for name, f in model.model_fields.items()]
+        close = difflib.get_close_matches(str(loc[-1]), keys, n=1)
+        return f" — did you mean '{close[0]}'?" if close else f" — unknown key; known keys: {', '.join(keys)}"
+    if kind in ("finite_number", "greater_than", "greater_than_equal"):
+        keys = [str(p) for p in loc if isinstance(p, str)]
+        unit = next((u for k in reversed(keys) for suffix, u in (("_m2", " of m²"), ("_m", " of metres"), ("_pct", " (%)"))
+                     if k.endswith(suffix)), "")  # fmt: skip
+        model = _model_at(root, loc[:-1]) if loc else None
+        field = model.model_fields.get(str(loc[-1])) if model is not None else None
+        default = f" (default: {field.default:.10g})" if field is not None and isinstance(field.default, int | float) else ""
+        nan = "; .nan and .inf are not values" if kind == "finite_number" else ""
+        return f" — write a number{unit}{default}{nan}"
+    return ""
+
+
+def _model_at(root: type[typing.Any] | None, loc: tuple) -> type[typing.Any] | None:
+    """The pydantic model class at key path ``loc`` below ``root`` (list indices skipped), or None."""
+    model = root
+    for part in loc:
+        if model is None:
+            return None
+        if isinstance(part, int):  # an item of a list of models
+            continue
+        field = next((f for name, f in model.model_fields.items() if part in (name, f.alias)), None)
+        if field is None:
+            return None
+        model = next((a for a in _types(field.annotation) if isinstance(a, type) and hasattr(a, "model_fields")), None)
+    return model
+
+
+def _types(annotation: object) -> list:
+    """The types named in an annotation: ``A | list[B] | None`` → [A, list[B], B, NoneType]."""
+    out = [annotation]
+    for arg in typing.get_args(annotation):
+        out += _types(arg)
+    return out

@@ -20,6 +20,7 @@ from ditan.maps import annex, fonts
 from ditan.pipelines.assemble.load import load_study_area
 from ditan.pipelines.cli import main
 from ditan.pipelines.compute.indicators import compute
+from ditan.pipelines.config.params import params_from_config
 from ditan.pipelines.config.schema import load_config
 from ditan.pipelines.jobs.annex import annex_layers, file_names, raster_reader, run_annex
 from ditan.spatial.study_area.model import RasterInput
@@ -47,7 +48,7 @@ def font():
 def beijing():
     cfg = load_config(CONFIG)
     sa = load_study_area(cfg)
-    return cfg, sa, compute(sa, cfg)
+    return cfg, sa, compute(sa, params_from_config(cfg))
 
 
 @pytest.fixture(scope="module")

@@ -22,6 +22,7 @@ from rasterio.transform import from_origin
 
 from ditan.pipelines.assemble.load import load_study_area
 from ditan.pipelines.compute.indicators import compute
+from ditan.pipelines.config.params import params_from_config
 from ditan.pipelines.config.schema import parse_config
 from ditan.spatial.errors import ConfigError, CRSError, LayerError
 from ditan.spatial.indicators.roads import road_density
@@ -61,8 +62,9 @@ def buildings_src(**kw):
     return {"path": "b.parquet", "type_column": "use", "floors_column": "fl", "height_column": "h"} | kw
 
 
-def quality(sa) -> pd.DataFrame:
-    q = sa.ledger.to_frame().set_index("layer")
+def quality(sa, res=None) -> pd.DataFrame:
+    """data_quality.csv of the study area (with ``res``, a computation's rows merged in, as a run writes it)."""
+    q = (sa.ledger if res is None else sa.ledger.merged(res.ledger)).to_frame().set_index("layer")
     assert (q["features_read"] == q["kept"] + q["repaired"] + q["dropped"]).all(), q
     assert q["balanced"].all()
     return q
@@ -110,7 +112,7 @@ def test_layers_in_different_crs_are_reprojected_and_noted(tmp_path):
     assert q.loc["units", "note"] == "reprojected from EPSG:4326 to EPSG:4548"
     assert q.loc["buildings", "note"] == "reprojected from EPSG:32650 to EPSG:4548"
     assert q.loc["roads", "note"] == ""  # already in the study CRS
-    t = compute(sa, cfg).indicators.loc["A"]
+    t = compute(sa, params_from_config(cfg)).indicators.loc["A"]
     assert t["road_length_km"] == pytest.approx(2.0, rel=1e-6)  # 1000 m of each road inside the unit
     assert t["road_density_arterial_km_per_km2"] == pytest.approx(1.0, rel=1e-6)
     assert t["footprint_area_m2"] == pytest.approx(2000.0, rel=1e-6)  # 40 × 50 m, through UTM 50N and back
@@ -135,7 +137,7 @@ def test_invalid_polygons_repaired_and_counted(tmp_path):
     assert q["repaired_how"] == "make_valid: 2"
     assert sa.buildings.geometry.is_valid.all()
     assert sa.buildings.geometry.area.tolist() == pytest.approx([5000.0, 5000.0, 10_000.0])
-    t = compute(sa, cfg).indicators.loc["A"]
+    t = compute(sa, params_from_config(cfg)).indicators.loc["A"]
     assert t["floor_area_m2"] == pytest.approx((5000 + 5000 + 10_000) * 2)
 
 
@@ -169,7 +171,7 @@ def test_null_and_empty_geometries_dropped_and_counted(tmp_path):
     for layer in ("roads", "buildings"):
         assert q.loc[layer, ["features_read", "kept", "dropped"]].tolist() == [3, 1, 2]
         assert q.loc[layer, "dropped_why"] == "null or empty geometry: 2"
-    t = compute(sa, cfg).indicators.loc["A"]
+    t = compute(sa, params_from_config(cfg)).indicators.loc["A"]
     assert t["road_length_km"] == pytest.approx(1.0) and t["floor_area_m2"] == pytest.approx(200.0)
 
 
@@ -187,7 +189,7 @@ def test_wrong_geometry_types_dropped_with_reason(tmp_path):
     assert q.loc["buildings", "dropped_why"] == ("wrong geometry type: LineString (expected Polygon/MultiPolygon): 1; "
                                                  "wrong geometry type: Point (expected Polygon/MultiPolygon): 1")  # fmt: skip
     assert q.loc["buildings", ["features_read", "kept", "dropped"]].tolist() == [3, 1, 2]
-    t = compute(sa, cfg).indicators.loc["A"]
+    t = compute(sa, params_from_config(cfg)).indicators.loc["A"]
     assert t["road_length_km"] == pytest.approx(1.0) and t["floor_area_m2"] == pytest.approx(200.0)
 
 
@@ -202,7 +204,7 @@ def test_multipart_features_kept_and_measured(tmp_path):
     sa = load_study_area(cfg)
     q = quality(sa)
     assert q.loc["roads", "kept"] == 2 and q.loc["buildings", "kept"] == 1
-    t = compute(sa, cfg).indicators.loc["A"]
+    t = compute(sa, params_from_config(cfg)).indicators.loc["A"]
     assert t["road_length_km"] == pytest.approx(0.8 + 1.0)
     assert t["road_density_local_km_per_km2"] == pytest.approx(0.8)
     assert t["road_density_collector_km_per_km2"] == pytest.approx(1.0)
@@ -236,7 +238,7 @@ def test_overlapping_units_flagged_and_measured_per_unit(tmp_path):
         "land, roads and points in an overlap count in full to each unit: 2"
     )
     assert q["kept"] == 4  # flagged units are kept, not merged
-    t = compute(sa, cfg).indicators
+    t = compute(sa, params_from_config(cfg)).indicators
     assert t["area_km2"].tolist() == pytest.approx([1.0, 1.0, 1.0, 1.0])
     # the building in the overlap counts in full to both A and B; C and D lie beyond the buildings layer's data (its one
     # building's hull + 200 m reaches x = 900): not measured, NaN — not 0
@@ -253,13 +255,13 @@ def test_empty_buildings_layer_is_no_data_not_zero_intensity(tmp_path):
     sa = load_study_area(cfg)
     assert quality(sa).loc["buildings", ["features_read", "kept"]].tolist() == [0, 0]
     assert sa.absent["buildings"].startswith("inputs.buildings") and "has no features" in sa.absent["buildings"]
-    res = compute(sa, cfg)
+    res = compute(sa, params_from_config(cfg))
     t = res.indicators.loc["A"]
     assert np.isnan(t["floor_area_m2"]) and np.isnan(t["far_ratio"]) and np.isnan(t["building_density_pct"])
     assert t["far_source"] == "none"
     why = res.reasons.set_index(["unit_id", "column"]).loc[("A", "far_ratio")]
     assert why["reason"] == "no_layer" and why["data_gap"]
-    assert "data gap: layer buildings" in set(quality(sa).index)
+    assert "data gap: layer buildings" in set(quality(sa, res).index)
 
 
 def test_empty_units_layer_is_an_error(tmp_path):
@@ -289,7 +291,7 @@ def test_buildings_far_away_counted_outside_with_a_warning(tmp_path, caplog):
     assert q.loc["buildings", "note"].endswith("2 features farther than 1,275 m from every unit set aside (they cannot change any indicator)")
     assert len(sa.buildings) == 0
     assert q.loc["roads", "outside_study_area"] == 0 and "WARNING" not in q.loc["roads", "note"]
-    t = compute(sa, cfg).indicators.loc["A"]
+    t = compute(sa, params_from_config(cfg)).indicators.loc["A"]
     assert t["floor_area_m2"] == 0.0 and t["far_ratio"] == 0.0 and t["building_density_pct"] == 0.0
     assert np.isnan(t["floor_area_estimated_pct"])
 
@@ -310,7 +312,7 @@ def test_unknown_landuse_codes_flagged_per_code(tmp_path):
     )
     assert q["kept"] == 4 and q["flagged"] == 3
     assert q["note"] == "land-use codes read as 用地用海分类指南 (2023)"
-    t = compute(sa, cfg).indicators.loc["A"]
+    t = compute(sa, params_from_config(cfg)).indicators.loc["A"]
     assert t["lu_residential_pct"] == pytest.approx(25.0)
 
 
@@ -347,8 +349,8 @@ def test_facilities_beyond_snapping_distance_counted(tmp_path):
                                       {"cat": "kindergarten", "nm": "远", "geometry": point(150, 800)}])  # 300 m: beyond 100 m  # fmt: skip
     cfg = config(tmp_path, pois={"path": "pois.parquet", "category_column": "cat", "name_column": "nm"})
     sa = load_study_area(cfg)
-    res = compute(sa, cfg)
-    q = quality(sa).loc["walk-network snapping: facilities and stations"]
+    res = compute(sa, params_from_config(cfg))
+    q = quality(sa, res).loc["walk-network snapping: facilities and stations"]
     assert (q["features_read"], q["kept"], q["dropped"]) == (2, 1, 1)
     assert q["dropped_why"] == "more than 100 m from the walk network (not used for network distances): 1"
     assert res.stats["targets_not_snapped"] == 1
@@ -365,13 +367,13 @@ def test_disconnected_walk_network(tmp_path):
     write(tmp_path / "pois.parquet", [{"cat": "kindergarten", "geometry": point(150, 505)}])
     cfg = config(tmp_path, pois={"path": "pois.parquet", "category_column": "cat"})
     sa = load_study_area(cfg)
-    res = compute(sa, cfg)
+    res = compute(sa, params_from_config(cfg))
     assert res.stats["walk_components"] == 2
     d = res.origin_distances["kindergarten"].to_numpy()[:2]
     assert np.isinf(d[0])  # 90 m as the crow flies, but on the other piece of the network
     assert d[1] == pytest.approx(15 + 40 + 5)  # from the building's centre 15 m to the street, 40 m along it, 5 m to the door
     assert res.indicators.loc["A", "lc_kindergarten_pct"] == pytest.approx(50.0)  # equal floor areas, one covered
-    q = quality(sa)
+    q = quality(sa, res)
     assert q.loc["walk-network snapping: residential origins", "note"] == (
         "the walk network is in 2 unconnected pieces: homes and facilities on different pieces are not reachable (distance inf)"
     )
@@ -392,7 +394,7 @@ def test_landcover_without_coverage_is_not_assessable(tmp_path, case):
     else:  # over the unit, every pixel nodata
         _raster(tmp_path / "lc.tif", np.zeros((10, 10)), 0, 1000)
     cfg = config(tmp_path, landcover={"path": "lc.tif"})
-    t = compute(load_study_area(cfg), cfg).indicators.loc["A"]
+    t = compute(load_study_area(cfg), params_from_config(cfg)).indicators.loc["A"]
     assert np.isnan(t["green_coverage_pct"]) and np.isnan(t["permeable_surface_pct"])  # not assessable, not 0
     assert t["raster_nodata_pct"] == pytest.approx(100.0)
     assert t["green_coverage_source"] == "raster"
@@ -511,12 +513,12 @@ def test_mixed_problems_every_ledger_row_balances(tmp_path):
     cfg = config(tmp_path, parcels={"path": "p.parquet", "code_column": "dm"},
                  pois={"path": "pois.parquet", "category_column": "cat"})  # fmt: skip
     sa = load_study_area(cfg)
-    compute(sa, cfg)
-    q = quality(sa)  # asserts read = kept + repaired + dropped on every row
+    res = compute(sa, params_from_config(cfg))
+    q = quality(sa, res)  # asserts read = kept + repaired + dropped on every row
     assert len(q) >= 7
     assert q["features_read"].sum() > 0 and q["repaired"].sum() >= 4 and q["dropped"].sum() >= 6
     assert (q[["kept", "repaired", "dropped", "outside_study_area"]] >= 0).all().all()
-    for rec in sa.ledger.records.values():
+    for rec in sa.ledger.merged(res.ledger).records.values():
         assert rec.read == rec.kept + rec.repaired_total + rec.dropped_total, rec
     # the overlap of A and B flags both; the parcels (0–500 m) and the buildings cover only part of some units: each unit
     # partly beyond a layer's data is flagged once per layer, measured on what is there

@@ -7,6 +7,7 @@ import pytest
 
 from ditan.pipelines.assemble.load import load_study_area
 from ditan.pipelines.compute.indicators import compute
+from ditan.pipelines.config.params import params_from_config
 from ditan.pipelines.config.schema import parse_config
 from ditan.spatial.standards.catalogue import load_catalogue, value_lookup
 from tests.conftest import box, gdf, line, point
@@ -75,7 +76,7 @@ def test_overture_places_and_a_config_category_through_the_run(tmp_path):
     q = sa.ledger.to_frame().set_index("layer").loc["life-circle facilities"]
     assert q["features_read"] == 3 and q["kept"] == 2
     assert q["dropped_why"] == "'social_club' is not a category of the catalogue (overture values): 1"
-    res = compute(sa, cfg)
+    res = compute(sa, params_from_config(cfg))
     t = res.indicators.loc["A"]
     # home at (120, 525), 25 m off the street: 25 + 280 + 5 = 310 m to the school, within 500 m
     assert t["lc_primary_school_pct"] == pytest.approx(100.0)

@@ -22,6 +22,7 @@ import yaml
 from pyproj import Transformer
 
 from ditan.pipelines.assemble.load import check_bounds_overlap, load_study_area, reach_m, study_crs
+from ditan.pipelines.config.params import params_from_config
 from ditan.pipelines.config.schema import load_config, parse_config
 from ditan.spatial.errors import ConfigError
 from tests.conftest import X0, Y0, gdf, line
@@ -355,4 +356,4 @@ def test_custom_catalogue_reaches_the_loaded_study_area(tmp_path):
     sa = load_study_area(cfg)
     assert {k: t.distance_m for k, t in sa.catalogue.tiers.items()} == {"near": 300.0, "mid": 600.0, "far": 1500.0}
     # reach: the longest distance (far 1500) + snapping at both ends (2 × 100) + the service-area buffer (25) + 50 m
-    assert reach_m(cfg, sa.catalogue) == 1500 + 200 + 25 + 50
+    assert reach_m(params_from_config(cfg), sa.catalogue) == 1500 + 200 + 25 + 50

@@ -14,6 +14,7 @@ from rasterio.transform import from_origin
 
 from ditan.pipelines.assemble.load import load_study_area
 from ditan.pipelines.compute.indicators import compute
+from ditan.pipelines.config.params import params_from_config
 from ditan.pipelines.config.schema import parse_config
 from tests.conftest import X0, Y0, box, gdf, line, point
 
@@ -78,7 +79,8 @@ def test_layers_load_and_run(layer_dir, pois):
     assert sa.facilities["category"].tolist() == ["kindergarten"]
     assert q["balanced"].all()
 
-    t = compute(sa, cfg).indicators.loc["C1"]
+    res = compute(sa, params_from_config(cfg))
+    t = res.indicators.loc["C1"]
     assert t["road_length_km"] == pytest.approx(2.0)  # 1000 m of each road inside the unit
     assert t["road_density_arterial_km_per_km2"] == pytest.approx(1.0)
     # the parcel's FAR gives 250,000 m² where it lies (the 10-floor building on it is not added);
@@ -98,7 +100,7 @@ def test_layers_load_and_run(layer_dir, pois):
     # 100 m snapping distance: not covered by any network measure, and counted in the ledger
     assert t["lc_kindergarten_pct"] == pytest.approx(0.0)
     assert t["bus_stop_500m_network_pct"] == pytest.approx(0.0)
-    assert sa.ledger.records["walk-network snapping: residential origins"].dropped_total == 1
+    assert res.ledger.records["walk-network snapping: residential origins"].dropped_total == 1
     assert t["bus_stop_500m_radius_pct"] == pytest.approx(100.0)  # (125,120)→(480,300): 398 m
     assert t["bus_stop_count"] == 1 and t["ev_charging_count"] == 1
 
@@ -126,7 +128,7 @@ def test_gb50137_parcels_with_green_ratio_height_limit_and_population(tmp_path):
     sa = load_study_area(cfg)
     q = sa.ledger.to_frame().set_index("layer").loc["land-use parcels"]
     assert q["flagged_why"] == "code 'A39' not in the GB 50137-2011 table; classified by its parent code: 1"
-    t = compute(sa, cfg).indicators.loc["C1"]
+    t = compute(sa, params_from_config(cfg)).indicators.loc["C1"]
     assert t["lu_code_system"] == "gb50137"
     assert t["lu_residential_pct"] == pytest.approx(20.0) and t["lu_community_service_pct"] == pytest.approx(4.0)
     assert t["public_service_pct"] == pytest.approx(10.0)  # A33 8 % + A39→A3 2 %
@@ -159,7 +161,7 @@ def test_units_carry_their_pilot_kind_into_compliance(tmp_path):
                         "compliance": {"profile": "lowcarbon_pilot_2015"}}, base_dir=tmp_path)  # fmt: skip
     sa = load_study_area(cfg)
     assert sa.units["kind"].tolist() == ["城市新建社区", "existing"]
-    checks = evaluate(compute(sa, cfg).indicators, load_profile("lowcarbon_pilot_2015"), kind=sa.units["kind"])
+    checks = evaluate(compute(sa, params_from_config(cfg)).indicators, load_profile("lowcarbon_pilot_2015"), kind=sa.units["kind"])
     profile = load_profile("lowcarbon_pilot_2015")
     expected = {u: {r.id for r in profile.rules if k in r.applies_to} for u, k in (("N1", "new"), ("E1", "existing"))}
     assert {u: set(g["rule_id"]) for u, g in checks.groupby("unit_id")} == expected

@@ -12,6 +12,7 @@ import pytest
 import shapely
 
 from ditan.pipelines.compute.indicators import compute
+from ditan.pipelines.config.params import params_from_config
 from ditan.pipelines.config.schema import parse_config
 from ditan.spatial.engine.network import build_network, nearest_by_group, snap_points
 from ditan.spatial.io.validate import Ledger
@@ -67,7 +68,7 @@ def l_shaped(tmp_path):
 
 def test_life_circle_distances_by_hand(l_shaped):
     sa, cfg = l_shaped
-    res = compute(sa, cfg)
+    res = compute(sa, params_from_config(cfg))
     d = res.origin_distances
     # b1 -> kindergarten: same edge P, direct: 10 + |300 − 100| + 5 = 215 m (via the ends would be 415 m)
     assert d.loc[0, "kindergarten"] == pytest.approx(215, abs=1.0)
@@ -88,7 +89,8 @@ def test_life_circle_distances_by_hand(l_shaped):
 
 def test_radius_and_network_methods_differ(l_shaped):
     sa, cfg = l_shaped
-    t = compute(sa, cfg).indicators.loc["L"]
+    res = compute(sa, params_from_config(cfg))
+    t = res.indicators.loc["L"]
     # bus stop: b1 is 410 m away in a straight line (covered by radius); it is not on the network at all
     assert t["bus_stop_500m_radius_pct"] == pytest.approx(75.0)
     assert t["bus_stop_500m_network_pct"] == pytest.approx(0.0)
@@ -99,7 +101,7 @@ def test_radius_and_network_methods_differ(l_shaped):
     assert t["bike_rental_500m_radius_pct"] == pytest.approx(75.0)
     assert t["bike_rental_500m_network_pct"] == pytest.approx(75.0)
     assert t[["bus_stop_count", "metro_station_count", "bike_rental_count", "ev_charging_count"]].tolist() == [1, 1, 1, 1]
-    rec = sa.ledger.records["walk-network snapping: facilities and stations"]
+    rec = res.ledger.records["walk-network snapping: facilities and stations"]
     assert rec.dropped_total == 1 and rec.balanced()  # the bus stop, 400 m from the network
 
 

@@ -22,6 +22,7 @@ from pyproj import CRS
 
 from ditan.pipelines.assemble.load import load_study_area
 from ditan.pipelines.compute.indicators import compute
+from ditan.pipelines.config.params import params_from_config
 from ditan.pipelines.config.schema import parse_config
 from ditan.spatial.errors import ConfigError, LayerError
 from ditan.spatial.io.osm import BROKEN_RINGS, MISSING_MEMBERS, MISSING_NODES, NOT_CLOSED, read_osm
@@ -249,7 +250,7 @@ def test_roads_only_osm_loads_with_absent_layers(roads_only):
     assert {"layer buildings", "layer landuse", "layer vegetation"} <= set(sa.ledger.gaps)
     assert "inputs.buildings" in sa.ledger.gaps["layer buildings"].fix
     assert "building_density_pct" in sa.ledger.gaps["layer buildings"].columns
-    res = compute(sa, cfg)
+    res = compute(sa, params_from_config(cfg))
     t = res.indicators
     assert (t["road_density_km_per_km2"] > 0).all()
     assert t["far_ratio"].isna().all()  # no building data: NaN, not 0

@@ -26,6 +26,7 @@ import shapely
 import yaml
 
 from ditan.pipelines.assemble.load import load_study_area
+from ditan.pipelines.config.params import params_from_config
 from ditan.pipelines.config.schema import load_config, parse_config
 from ditan.pipelines.jobs.run import run
 from ditan.pipelines.outputs import postgis as db_write
@@ -344,14 +345,14 @@ def test_postgis_run_equals_the_file_run(beijing):
     pg, files = beijing["pg"].result, beijing["files"].result
     assert len(pg.indicators) == 16
     pd.testing.assert_frame_equal(pg.indicators, files.indicators)
-    pd.testing.assert_frame_equal(beijing["pg"].study.ledger.to_frame(), beijing["files"].study.ledger.to_frame())
+    pd.testing.assert_frame_equal(beijing["pg"].quality, beijing["files"].quality)
 
 
 @pytest.mark.slow
 def test_postgis_run_agrees_with_the_osm_run(beijing):
     from ditan.pipelines.compute.indicators import Timer, compute
 
-    osm = compute(load_study_area(beijing["osm_cfg"]), beijing["osm_cfg"], Timer()).indicators
+    osm = compute(load_study_area(beijing["osm_cfg"]), params_from_config(beijing["osm_cfg"]), Timer()).indicators
     pg = beijing["pg"].result.indicators
     assert list(pg.columns) == list(osm.columns)
     agree = [c for c in osm.columns if c not in MAY_DIFFER_FROM_OSM]
@@ -399,7 +400,7 @@ def test_two_runs_coexist_and_the_units_table_holds_the_indicators(beijing, db):
         cols = [c for c in units.columns if c != units.geometry.name]
         typed = back[cols].astype(units[cols].dtypes.to_dict())  # NULL comes back as None
         pd.testing.assert_frame_equal(typed, pd.DataFrame(units[cols]), check_index_type=False)
-        for table, expected in (("service_areas", out.result.service_areas), ("data_quality", out.study.ledger.to_frame())):
+        for table, expected in (("service_areas", out.result.service_areas), ("data_quality", out.quality)):
             n = _query(db, sql.SQL("SELECT count(*) FROM {} WHERE run_id = %s").format(sql.Identifier(schema, table)), [run_id])
             assert n.iloc[0, 0] == len(expected) > 0
         n = _query(db, sql.SQL("SELECT count(*) FROM {} WHERE run_id = %s").format(sql.Identifier(schema, "compliance")), [run_id])
@@ -430,7 +431,7 @@ def test_a_failed_write_leaves_nothing(beijing, db, monkeypatch):
     out = beijing["pg"]
     with pytest.raises(RuntimeError, match="injected"):
         db_write.write_run(db_write.Target(db, schema), "failed_run", cfg, out.result, crs=out.study.crs,
-                           quality=out.study.ledger.to_frame(), manifest=out.manifest)  # fmt: skip
+                           quality=out.quality, manifest=out.manifest)  # fmt: skip
     after = _query(db, sql.SQL("SELECT run_id, (SELECT count(*) FROM {} u WHERE u.run_id = r.run_id) AS n FROM {} r ORDER BY 1")
                    .format(sql.Identifier(schema, "units"), sql.Identifier(schema, "runs")))  # fmt: skip
     pd.testing.assert_frame_equal(after, before)
@@ -441,7 +442,7 @@ def test_a_failed_write_leaves_nothing(beijing, db, monkeypatch):
 def test_a_table_of_an_older_ditan_gains_the_new_columns(beijing, db):
     out, schema = beijing["pg"], f"ditan_o_{RUN}"
     tgt = db_write.Target(db, schema)
-    args = dict(crs=out.study.crs, quality=out.study.ledger.to_frame(), manifest=out.manifest)
+    args = dict(crs=out.study.crs, quality=out.quality, manifest=out.manifest)
     try:
         db_write.write_run(tgt, "old", beijing["pg_cfg"], out.result, **args)
         _execute(db, sql.SQL("ALTER TABLE {} DROP COLUMN lc_15min_all_pct").format(sql.Identifier(schema, "units")))

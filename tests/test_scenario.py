@@ -25,6 +25,7 @@ import yaml
 
 from ditan.pipelines.assemble.load import load_study_area
 from ditan.pipelines.compute.indicators import compute
+from ditan.pipelines.config.params import params_from_config
 from ditan.pipelines.config.schema import load_config, parse_config
 from ditan.pipelines.jobs.run import OUTPUTS, SCENARIO_OUTPUTS, run
 from ditan.pipelines.jobs.scenario import apply_scenario, compare, compare_wide, read_scenario
@@ -69,7 +70,7 @@ def small(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("small")
     cfg = parse_config(_config(tmp), base_dir=tmp)
     sa = load_study_area(cfg)
-    return tmp, cfg, sa, compute(sa, cfg)
+    return tmp, cfg, sa, compute(sa, params_from_config(cfg))
 
 
 def _scenario(path: Path, rows: list[dict], crs: str = CRS) -> Path:
@@ -79,8 +80,8 @@ def _scenario(path: Path, rows: list[dict], crs: str = CRS) -> Path:
 
 def _apply(small, rows, name="s.gpkg", crs=CRS):
     tmp, cfg, sa, base = small
-    sc = read_scenario(_scenario(tmp / name, rows, crs), sa, cfg)
-    scen = compute(apply_scenario(sa, sc), cfg)
+    sc = read_scenario(_scenario(tmp / name, rows, crs), sa)
+    scen = compute(apply_scenario(sa, sc), params_from_config(cfg))
     long = compare(base, scen)
     return sc, scen, long.set_index("indicator")
 
@@ -158,12 +159,12 @@ def test_a_parcel_layer_loses_a_parcel_by_id(tmp_path):
                                       "id_column": "pid", "far_column": "far"})  # fmt: skip
     cfg = parse_config(data, base_dir=tmp_path)
     sa = load_study_area(cfg)
-    base = compute(sa, cfg)
-    sc = read_scenario(_scenario(tmp_path / "s.gpkg", [{"action": "remove", "layer": "parcel", "target_id": "P1", "geometry": None}]), sa, cfg)
+    base = compute(sa, params_from_config(cfg))
+    sc = read_scenario(_scenario(tmp_path / "s.gpkg", [{"action": "remove", "layer": "parcel", "target_id": "P1", "geometry": None}]), sa)
     new = apply_scenario(sa, sc)
     assert new.parcels["parcel_id"].tolist() == ["P2"] and new.landuse["tag"].tolist() == ["G1"]
     assert sa.parcels["parcel_id"].tolist() == ["P1", "P2"]
-    long = compare(base, compute(new, cfg)).set_index("indicator")
+    long = compare(base, compute(new, params_from_config(cfg))).set_index("indicator")
     assert long.loc["far_ratio", "base"] == pytest.approx((1.5 * 500 * 400 + FA1 + FA2) / 1e6)  # the homes stand outside P1
     assert long.loc["far_ratio", "scenario"] == pytest.approx((FA1 + FA2) / 1e6)
     assert long.loc["lu_residential_pct", "change"] == pytest.approx(-20.0)
@@ -178,7 +179,7 @@ def test_every_bad_row_is_reported_at_once(small):
             {"action": "add", "layer": "facility", "category": "kindergarten", "geometry": None},
             {"action": "add", "layer": "facility", "category": "kindergarten", "geometry": point(300, 505)}]  # fine  # fmt: skip
     with pytest.raises(ConfigError) as err:
-        read_scenario(_scenario(tmp / "bad.gpkg", rows), sa, cfg)
+        read_scenario(_scenario(tmp / "bad.gpkg", rows), sa)
     msg = str(err.value)
     assert "5 problem(s) in scenario bad.gpkg" in msg
     assert "row 1: unknown action 'move'; use add or remove" in msg
@@ -189,7 +190,7 @@ def test_every_bad_row_is_reported_at_once(small):
     assert "row 6" not in msg
     blind = dataclasses.replace(sa, has_station_source=False)
     with pytest.raises(ConfigError, match=r"row 1: the study area has no station source.*name inputs.stations or inputs.osm"):
-        read_scenario(_scenario(tmp / "blind.gpkg", [{"action": "add", "layer": "station", "kind": "metro", "geometry": point(9, 9)}]), blind, cfg)
+        read_scenario(_scenario(tmp / "blind.gpkg", [{"action": "add", "layer": "station", "kind": "metro", "geometry": point(9, 9)}]), blind)
 
 
 def test_a_csv_scenario_and_a_remove_by_an_id_the_layer_lacks(small):
@@ -197,10 +198,10 @@ def test_a_csv_scenario_and_a_remove_by_an_id_the_layer_lacks(small):
     csv = tmp / "s.csv"
     csv.write_text("action,layer,kind,target_id,x,y\nremove,station,bike_rental,123,,\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=r"row 1: target_id given but the station layer has no ids \(osm_id\)"):
-        read_scenario(csv, sa, cfg)
+        read_scenario(csv, sa)
     x, y = gpd.GeoSeries([point(270, 505)], crs=CRS).to_crs(4326).iloc[0].coords[0]
     csv.write_text(f"action,layer,category,name,lon,lat\n新增,设施,托儿所,新托儿所,{x!r},{y!r}\n", encoding="utf-8")
-    sc = read_scenario(csv, sa, cfg)
+    sc = read_scenario(csv, sa)
     assert sc.changes[0].values == ("kindergarten",) and sc.changes[0].name == "新托儿所"
     assert shapely.distance(sc.changes[0].geometry, point(270, 505)) < 1e-3
 
@@ -287,12 +288,12 @@ def _network_distances_from(net, source: shapely.Point, origins: np.ndarray, sna
 def test_a_new_kindergarten_in_beijing_matches_networkx(tmp_path):
     cfg = load_config(BEIJING)
     sa = load_study_area(cfg)
-    base = compute(sa, cfg)
+    base = compute(sa, params_from_config(cfg))
     new_pt = shapely.Point(NEW_KG)
     path = tmp_path / "kg.geojson"
     gpd.GeoDataFrame([{"action": "add", "layer": "facility", "category": "kindergarten", "name": "新幼儿园"}],
                      geometry=[new_pt], crs=sa.crs).to_crs(4326).to_file(path)  # fmt: skip
-    scen = compute(apply_scenario(sa, read_scenario(path, sa, cfg)), cfg)
+    scen = compute(apply_scenario(sa, read_scenario(path, sa)), params_from_config(cfg))
     long = compare(base, scen).set_index(["unit_id", "indicator"])
 
     # independently of ditan's distances: each origin (a residential building's point_on_surface) is covered when it
@@ -331,5 +332,5 @@ def test_a_new_kindergarten_in_beijing_matches_networkx(tmp_path):
     assert len(kg) == 1
     path = tmp_path / "rm.csv"
     path.write_text(f"action,layer,target_id,x,y\nremove,facility,{kg['osm_id'].iloc[0]},,\n", encoding="utf-8")
-    gone = compute(apply_scenario(sa, read_scenario(path, sa, cfg)), cfg)
+    gone = compute(apply_scenario(sa, read_scenario(path, sa)), params_from_config(cfg))
     assert gone.indicators["lc_kindergarten_pct"].fillna(0).max() == 0.0

@@ -13,7 +13,7 @@ import logging
 
 import geopandas as gpd
 
-from ditan.pipelines.config.schema import Config
+from ditan.pipelines.config.sources import Inputs
 from ditan.spatial.io.osm import OsmExtract
 from ditan.spatial.io.validate import Ledger
 from ditan.spatial.standards.registry import registry
@@ -34,12 +34,12 @@ ABSENT_LAYERS = {
 }  # fmt: skip
 
 
-def absent_layers(cfg: Config, ext: OsmExtract | None, ledger: Ledger, **layers: gpd.GeoDataFrame | None) -> dict[str, str]:
+def absent_layers(inp: Inputs, ext: OsmExtract | None, ledger: Ledger, **layers: gpd.GeoDataFrame | None) -> dict[str, str]:
     """Why each of roads, buildings, landuse and vegetation has no feature at all (before cropping), by key.
 
-    Each absent layer is also named as a data gap in the ledger (what is missing, the fix, the columns left NaN).
+    ``inp``: the config's inputs. Each absent layer is also named as a data gap in the ledger (what is missing,
+    the fix, the columns left NaN).
     """
-    inp = cfg.inputs
     out: dict[str, str] = {}
     for key, gdf in layers.items():
         cfg_key, what, osm_layer, fix = ABSENT_LAYERS[key]

@@ -12,7 +12,8 @@ from pyproj import CRS
 
 from ditan.pipelines.assemble.absent import absent_layers
 from ditan.pipelines.assemble.place import _bounds, check_bounds_overlap, config_extents, study_crs  # noqa: F401 (re-exported)
-from ditan.pipelines.config.schema import Config, LayerSource, ParcelSource
+from ditan.pipelines.config.params import ComputeParams, params_from_config
+from ditan.pipelines.config.schema import BuildingOptions, Config, LayerSource, ParcelSource, UnitsOptions
 from ditan.spatial.crs.china import SYSTEM_NAMES
 from ditan.spatial.crs.metric import to_metric
 from ditan.spatial.errors import LayerError, feature_list
@@ -25,6 +26,7 @@ from ditan.spatial.landuse.codes import CODE_SYSTEM_NAMES, classify_codes
 from ditan.spatial.standards import road_classes
 from ditan.spatial.standards.catalogue import load_catalogue
 from ditan.spatial.study_area import osm_layers
+from ditan.spatial.study_area.contract import validate_study_area
 from ditan.spatial.study_area.model import RasterInput, StudyArea, reach_zone, within_zone
 from ditan.spatial.study_area.units import derive_units, name_units
 
@@ -88,9 +90,9 @@ def load_study_area(cfg: Config, *, derive_missing_units: bool = True, crop_to_u
 
     roads = _roads(roads_raw, inp.roads, ext, crs, ledger)
     landuse, parcels = _landuse(inp.parcels, ext, crs, ledger)
-    buildings = _buildings(inp.buildings, ext, crs, ledger, landuse, cfg)
+    buildings = _buildings(inp.buildings, ext, crs, ledger, landuse, cfg.buildings)
     vegetation = osm_layers.vegetation_from_osm(ext, crs) if ext else gpd.GeoDataFrame({"tag": []}, geometry=[], crs=crs)
-    absent = absent_layers(cfg, ext, ledger, roads=roads, buildings=buildings, landuse=parcels if parcels is not None else landuse,
+    absent = absent_layers(inp, ext, ledger, roads=roads, buildings=buildings, landuse=parcels if parcels is not None else landuse,
                            vegetation=vegetation)  # fmt: skip
     catalogue = load_catalogue(cfg.life_circle.catalogue, tier_distances_m=cfg.life_circle.tiers_m,
                                extra_categories=[c.model_dump() for c in cfg.life_circle.extra_categories])  # fmt: skip
@@ -106,7 +108,7 @@ def load_study_area(cfg: Config, *, derive_missing_units: bool = True, crop_to_u
             raise LayerError(f"no units layer and no roads to derive blocks from ({absent['roads']}); set inputs.units "
                              "(community boundaries) or give roads")  # fmt: skip
         log.warning("no units layer in the config: deriving blocks from the road network (see `ditan units`)")
-        units = make_units(cfg, roads, landuse, bounds)
+        units = make_units(cfg.units, roads, landuse, bounds)
     else:
         units = gpd.GeoDataFrame({"name": []}, geometry=[], crs=crs)
     _count_outside(ledger, units, {
@@ -119,17 +121,18 @@ def load_study_area(cfg: Config, *, derive_missing_units: bool = True, crop_to_u
     extents = _extents(ext, bounds, roads=inp.roads, buildings=inp.buildings, landuse=inp.parcels)
     if crop_to_units and units_raw is not None and len(units):
         roads, buildings, landuse, facilities, stations, amenities, vegetation, parcels = _crop(
-            units, reach_m(cfg, catalogue), ledger, roads=roads, buildings=buildings, landuse=landuse, facilities=facilities,
+            units, reach_m(params_from_config(cfg), catalogue), ledger, roads=roads, buildings=buildings, landuse=landuse, facilities=facilities,
             stations=stations, amenities=amenities, vegetation=vegetation, parcels=parcels)  # fmt: skip
     landcover = None
     if inp.landcover:
         lc = inp.landcover
         landcover = RasterInput(str(lc.path), tuple(lc.vegetation_classes), lc.ndvi_threshold, lc.nodata, tuple(lc.impervious_classes))
-    return StudyArea(crs=crs, bounds=bounds, units=units, roads=roads, buildings=buildings, landuse=landuse,
-                     vegetation=vegetation, facilities=facilities, stations=stations, catalogue=catalogue, amenities=amenities,
-                     ledger=ledger, landcover=landcover, parcels=parcels, extents=extents, absent=absent,
-                     code_system=inp.parcels.code_system if inp.parcels else "osm",
-                     has_facility_source=bool(inp.pois or inp.osm), has_station_source=bool(inp.stations or inp.osm))  # fmt: skip
+    sa = StudyArea(crs=crs, bounds=bounds, units=units, roads=roads, buildings=buildings, landuse=landuse,
+                   vegetation=vegetation, facilities=facilities, stations=stations, catalogue=catalogue, amenities=amenities,
+                   ledger=ledger, landcover=landcover, parcels=parcels, extents=extents, absent=absent,
+                   code_system=inp.parcels.code_system if inp.parcels else "osm",
+                   has_facility_source=bool(inp.pois or inp.osm), has_station_source=bool(inp.stations or inp.osm))  # fmt: skip
+    return validate_study_area(sa)  # the contract every later step relies on, checked once here
 
 
 def _extents(ext: OsmExtract | None, bounds: shapely.Polygon, **sources: object) -> dict[str, shapely.Geometry | None]:
@@ -147,15 +150,15 @@ def _extents(ext: OsmExtract | None, bounds: shapely.Polygon, **sources: object)
     return out
 
 
-def reach_m(cfg: Config, catalogue) -> float:
-    """How far from a unit a feature can still change an indicator.
+def reach_m(params: ComputeParams, catalogue) -> float:
+    """How far from a unit a feature can still change an indicator computed with ``params``.
 
     The longest walking or radius distance (life-circle tiers, station radius, park radii), plus snapping
     at both ends and the service-area buffer.
     """
-    lc = cfg.life_circle
-    longest = max([t.distance_m for t in catalogue.tiers.values()] + [cfg.transit.radius_m, cfg.parks.large_radius_m,
-                                                                       cfg.parks.small_radius_m])  # fmt: skip
+    lc, parks = params.life_circle, params.parks
+    longest = max([t.distance_m for t in catalogue.tiers.values()] + [params.transit.radius_m, parks.large_radius_m,
+                                                                       parks.small_radius_m])  # fmt: skip
     return float(longest + 2 * lc.snap_max_m + lc.service_area_buffer_m + 50.0)
 
 
@@ -180,9 +183,8 @@ def _crop(units: gpd.GeoDataFrame, distance_m: float, ledger: Ledger, **layers: 
     return out
 
 
-def make_units(cfg: Config, roads: gpd.GeoDataFrame, landuse: gpd.GeoDataFrame, bounds: shapely.Polygon) -> gpd.GeoDataFrame:
-    """Blocks derived from the road network, named from the data (ditan units)."""
-    o = cfg.units
+def make_units(o: UnitsOptions, roads: gpd.GeoDataFrame, landuse: gpd.GeoDataFrame, bounds: shapely.Polygon) -> gpd.GeoDataFrame:
+    """Blocks derived from the road network (sizes and ids as config ``units`` says), named from the data (ditan units)."""
     units = derive_units(roads, bounds, min_area_m2=o.min_area_m2, min_width_m=o.min_width_m, max_area_m2=o.max_area_m2)
     units["unit_id"] = [f"{o.id_prefix}{i + 1:03d}" for i in range(len(units))]
     named = landuse[landuse["name"].notna()]
@@ -311,7 +313,8 @@ def read_parcels(src: ParcelSource, crs: CRS, ledger: Ledger) -> gpd.GeoDataFram
     return df
 
 
-def _buildings(src: LayerSource | None, ext: OsmExtract | None, crs: CRS, ledger: Ledger, landuse: gpd.GeoDataFrame, cfg: Config) -> gpd.GeoDataFrame:
+def _buildings(src: LayerSource | None, ext: OsmExtract | None, crs: CRS, ledger: Ledger, landuse: gpd.GeoDataFrame,
+               opts: BuildingOptions) -> gpd.GeoDataFrame:  # fmt: skip
     if src is None:
         if ext is None:  # no building source at all: an empty layer, recorded in StudyArea.absent
             return gpd.GeoDataFrame({"building": pd.Series(dtype=object), "levels_raw": pd.Series(dtype=object),
@@ -336,7 +339,7 @@ def _buildings(src: LayerSource | None, ext: OsmExtract | None, crs: CRS, ledger
         b = _to_study(clean_geometries(b, layer=layer, kinds=POLYGONAL, ledger=ledger), crs, layer, ledger)
         _closed_rings(raw, ledger, layer)
     b = b.reset_index(drop=True)
-    fl = estimate_floors(b, default_floors=cfg.buildings.default_floors, storey_height_m=cfg.buildings.storey_height_m)
+    fl = estimate_floors(b, default_floors=opts.default_floors, storey_height_m=opts.storey_height_m)
     b["floors"] = fl["floors"].to_numpy()
     b["floors_source"] = fl["floors_source"].to_numpy()
     _count_implausible(ledger.layer(layer), fl["floors_implausible"].to_numpy(dtype=bool), b.pop("made_valid").to_numpy(dtype=bool))

@@ -1,8 +1,9 @@
 """What the data of a run can support: absent layers, units beyond a layer's data, empty categories and kinds, residents.
 
-The decisions are the configuration's (confirmed absences, the residents threshold); the rules are in
-:mod:`ditan.spatial.standards.evidence`. Every data gap is named in the ledger (data_quality.csv, layer
-"data gap: …") and returned as a line for the run summary.
+The decisions are the configuration's (confirmed absences, the residents threshold: ``ComputeParams``); the rules
+are in :mod:`ditan.spatial.standards.evidence`. Every data gap is named in the computation's ledger (merged into
+data_quality.csv, layer "data gap: …"; the study area's own ledger is not changed) and returned as a line for the
+run summary.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from ditan.pipelines.config.schema import Config
+from ditan.pipelines.config.params import ComputeParams
 from ditan.spatial.engine.origins import Origins
 from ditan.spatial.errors import feature_list
 from ditan.spatial.indicators import parcels
@@ -34,8 +35,12 @@ from ditan.spatial.study_area.model import StudyArea, data_extent
 OPTIONAL = ("raster", "parcels", "floor_area")
 
 
-def data_evidence(sa: StudyArea, cfg: Config, lu: pd.DataFrame, origins: Origins, radii: list[float]) -> tuple[Evidence, list[str]]:
-    """The Evidence of one run (see ditan.spatial.standards.evidence) and the data-gap lines of its summary."""
+def data_evidence(sa: StudyArea, params: ComputeParams, lu: pd.DataFrame, origins: Origins, radii: list[float], *,
+                  ledger: Ledger) -> tuple[Evidence, list[str]]:  # fmt: skip
+    """The Evidence of one run (see ditan.spatial.standards.evidence) and the data-gap lines of its summary.
+
+    The data gaps are named in ``ledger`` (the computation's own, not the study area's).
+    """
     absent = absent_layers(sa, lu)
     ev = Evidence(absent=absent)
     lines: list[str] = []
@@ -43,22 +48,22 @@ def data_evidence(sa: StudyArea, cfg: Config, lu: pd.DataFrame, origins: Origins
         en, zh = NEED_NAMES.get(key, (key, key))
         cols = needing(key)
         if key == "floor_area":  # floor area from neither buildings nor parcels: the buildings gap leaves these NaN too
-            sa.ledger.gap("layer buildings", why, cols)
+            ledger.gap("layer buildings", why, cols)
         elif key in sa.absent:  # named by the loader (ditan.pipelines.assemble.absent); the columns are added up
-            sa.ledger.gap(f"layer {key}", why, cols)
+            ledger.gap(f"layer {key}", why, cols)
         else:
-            sa.ledger.gap(f"layer {key}", f"{why}; the indicators that need {en} data are NaN (not assessable)", cols)
+            ledger.gap(f"layer {key}", f"{why}; the indicators that need {en} data are NaN (not assessable)", cols)
         if key not in OPTIONAL:
             lines.append(f"无{zh}数据 no {en} data: {why}")
-    lines += _outside(sa.units, {k: sa.extent(k) for k in sa.extents}, absent, ev, sa.ledger, sa.parcels)
+    lines += _outside(sa.units, {k: sa.extent(k) for k in sa.extents}, absent, ev, ledger, sa.parcels)
     if "facilities" not in absent:
-        lines += _category_gaps(sa, cfg, ev)
+        lines += _category_gaps(sa, [*params.life_circle.confirmed_absent, *sa.confirmed_absent], ev, ledger)
     if "stations" not in absent:
-        lines += _station_gaps(sa, cfg, ev, radii)
+        lines += _station_gaps(sa, [*params.transit.confirmed_absent, *sa.confirmed_absent], ev, radii, ledger)
     if "residents" in absent:
         ev.residents = np.zeros(len(sa.units), dtype=bool)
     else:
-        a = cfg.assessment
+        a = params.assessment
         w = origins.weights
         tot = np.bincount(w["unit"].to_numpy(), weights=w["weight"].to_numpy(), minlength=len(sa.units))
         land = None if "landuse" in absent else lu["residential_land_m2"].to_numpy()
@@ -123,9 +128,9 @@ def _outside(units: gpd.GeoDataFrame, extents: dict, absent: dict[str, str], ev:
     return lines
 
 
-def _category_gaps(sa: StudyArea, cfg: Config, ev: Evidence) -> list[str]:
-    """Life-circle categories and community amenities with no facility anywhere: data gaps (unless confirmed absent)."""
-    cat, ledger, confirmed = sa.catalogue, sa.ledger, [*cfg.life_circle.confirmed_absent, *sa.confirmed_absent]
+def _category_gaps(sa: StudyArea, confirmed: list[str], ev: Evidence, ledger: Ledger) -> list[str]:
+    """Life-circle categories and community amenities with no facility anywhere: data gaps (unless ``confirmed`` absent)."""
+    cat = sa.catalogue
     lines = []
     for cid in empty_kinds(sa.facilities["category"], list(cat.categories), confirmed):
         c = cat.categories[cid]
@@ -150,10 +155,10 @@ def _category_gaps(sa: StudyArea, cfg: Config, ev: Evidence) -> list[str]:
     return lines
 
 
-def _station_gaps(sa: StudyArea, cfg: Config, ev: Evidence, radii: list[float]) -> list[str]:
-    """Station kinds with no station anywhere: data gaps (unless confirmed absent)."""
+def _station_gaps(sa: StudyArea, confirmed: list[str], ev: Evidence, radii: list[float], ledger: Ledger) -> list[str]:
+    """Station kinds with no station anywhere: data gaps (unless ``confirmed`` absent)."""
     lines = []
-    for kind in empty_kinds(sa.stations["kind"], list(columns.STATION_COUNTS), [*cfg.transit.confirmed_absent, *sa.confirmed_absent]):
+    for kind in empty_kinds(sa.stations["kind"], list(columns.STATION_COUNTS), confirmed):
         s = sa.catalogue.stations.get(kind)
         zh, en = (s.zh, s.en) if s else (kind, kind)
         cols = [columns.STATION_COUNTS[kind]]
@@ -161,7 +166,7 @@ def _station_gaps(sa: StudyArea, cfg: Config, ev: Evidence, radii: list[float]) 
             cols += [columns.proximity(kind, r, m) for r in radii for m in columns.METHODS]
         for c in cols:
             ev.gaps[c] = R.STATION_GAP.format(name=f"{zh} {en}")
-        sa.ledger.gap(f"station kind {kind} {zh}", f"no {zh} {_lc(en)} in any source: add a stations layer (inputs.stations) or "
+        ledger.gap(f"station kind {kind} {zh}", f"no {zh} {_lc(en)} in any source: add a stations layer (inputs.stations) or "
                       f"confirm none exists (transit.confirmed_absent: [{kind}])", cols)  # fmt: skip
         lines.append(f"无{zh} no {_lc(en)}")
     return lines

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import geopandas as gpd
@@ -13,7 +10,8 @@ import numpy as np
 import pandas as pd
 
 from ditan.pipelines.compute.data_gaps import data_evidence
-from ditan.pipelines.config.schema import Config
+from ditan.pipelines.compute.timer import Timer
+from ditan.pipelines.config.params import ComputeParams, LifeCircleParams
 from ditan.spatial.engine.network import (
     Network,
     Snap,
@@ -33,6 +31,7 @@ from ditan.spatial.engine.origins import (
 from ditan.spatial.engine.service_areas import service_area_frame
 from ditan.spatial.errors import ConfigError
 from ditan.spatial.indicators import amenities, green, greenway, intensity, landuse, life_circle, parcels, parks, roads, transit
+from ditan.spatial.io.validate import Ledger
 from ditan.spatial.standards import columns
 from ditan.spatial.standards import reasons as R
 from ditan.spatial.standards.evidence import apply_evidence
@@ -55,22 +54,6 @@ def reasons_frame_empty() -> pd.DataFrame:
 
 
 @dataclass
-class Timer:
-    """Wall time of each stage; ``on_stage`` lets the CLI show progress."""
-
-    seconds: dict[str, float] = field(default_factory=dict)
-    on_stage: Callable[[str], None] | None = None
-
-    @contextmanager
-    def stage(self, name: str) -> Iterator[None]:
-        if self.on_stage:
-            self.on_stage(name)
-        t0 = time.perf_counter()
-        yield
-        self.seconds[name] = round(time.perf_counter() - t0, 3)
-
-
-@dataclass
 class RunResult:
     indicators: pd.DataFrame  # index unit_id, registry columns
     units: gpd.GeoDataFrame  # units with the indicators
@@ -81,6 +64,9 @@ class RunResult:
     service_areas: gpd.GeoDataFrame  # category, tier, distance_m, reachable_network_km, area_km2, geometry
     reasons: pd.DataFrame = field(default_factory=reasons_frame_empty)  # why each NaN is NaN (ditan.spatial.standards.reasons)
     gaps: list[str] = field(default_factory=list)  # the data gaps of the run, one line each (bilingual), for the summary
+    #: the computation's own rows of data_quality.csv (walk-network snapping, data gaps): the study area's ledger is
+    #: not changed; ``sa.ledger.merged(result.ledger)`` is the run's whole ledger
+    ledger: Ledger = field(default_factory=Ledger)
 
 
 def gap_free_categories(res: RunResult, catalogue) -> list[str]:
@@ -90,10 +76,10 @@ def gap_free_categories(res: RunResult, catalogue) -> list[str]:
     return [c for c in catalogue.categories if columns.lc_category(c) not in gaps]
 
 
-def walk_roads(sa: StudyArea, cfg: Config) -> gpd.GeoDataFrame:
-    """Walkable ways: all highways but the excluded classes and those tagged foot/access=no."""
-    r = sa.roads
-    keep = ~r["highway"].isin(cfg.life_circle.walk_exclude)
+def walk_roads(roads: gpd.GeoDataFrame, exclude: tuple[str, ...] | list[str]) -> gpd.GeoDataFrame:
+    """Walkable ways: all highways but the ``exclude`` classes (life_circle.walk_exclude) and those tagged foot/access=no."""
+    r = roads
+    keep = ~r["highway"].isin(list(exclude))
     for key in ("foot", "access"):
         if key in r:
             keep &= ~r[key].isin(["no"])
@@ -130,21 +116,25 @@ def column_registry(sa: StudyArea, radii_m: list[float] | None = None) -> dict[s
     return {k: reg[k] for k in dict.fromkeys(order)}
 
 
-def compute(sa: StudyArea, cfg: Config, timer: Timer | None = None, *, extra_radii_m: tuple[float, ...] = ()) -> RunResult:
+def compute(sa: StudyArea, params: ComputeParams, timer: Timer | None = None, *,
+            extra_radii_m: tuple[float, ...] = ()) -> RunResult:  # fmt: skip
     """Every indicator of every unit; NaN with a reason (``RunResult.reasons``) wherever the data behind a value is absent.
 
-    ``extra_radii_m``: station radii measured besides ``transit.radius_m`` (those a profile's rules name).
+    ``params``: what the computation needs of the config (:func:`ditan.pipelines.config.params.params_from_config`).
+    ``extra_radii_m``: station radii measured besides ``params.transit.radius_m`` (those a profile's rules name).
+    ``sa`` is not changed: the computation's rows of the data-quality ledger are ``RunResult.ledger``.
     """
     timer = timer or Timer()
+    ledger = Ledger()
     units = sa.units
     n = len(units)
     idx = units.index
-    radii = list(dict.fromkeys([float(cfg.transit.radius_m), *map(float, extra_radii_m)]))
+    radii = list(dict.fromkeys([float(params.transit.radius_m), *map(float, extra_radii_m)]))
     parts: list[pd.DataFrame] = [pd.DataFrame({"name": units["name"], "area_km2": units.geometry.area / 1e6}, index=idx)]
-    include = tuple(cfg.roads.include)
+    rp = params.roads
     with timer.stage("roads"):
-        parts.append(roads.road_density(units, sa.roads, include=include, divided=cfg.roads.divided, max_gap_m=cfg.roads.divided_max_gap_m))
-        parts.append(roads.intersection_density(units, sa.roads, include=include, junction_tolerance_m=cfg.roads.junction_tolerance_m))
+        parts.append(roads.road_density(units, sa.roads, include=rp.include, divided=rp.divided, max_gap_m=rp.divided_max_gap_m))
+        parts.append(roads.intersection_density(units, sa.roads, include=rp.include, junction_tolerance_m=rp.junction_tolerance_m))
     with timer.stage("intensity"):
         pieces = intensity.building_pieces(units, sa.buildings)
         dense = intensity.intensity(units, sa.buildings, pieces)
@@ -167,7 +157,7 @@ def compute(sa: StudyArea, cfg: Config, timer: Timer | None = None, *, extra_rad
                 lu["green_space_source"] = "land use + parcel green ratios"
             if sa.parcels["height_limit_m"].notna().any():
                 lu["parcel_height_limit_max_m"] = attrs["parcel_height_limit_max_m"]
-        p = cfg.parks
+        p = params.parks
         lu = lu.join(parks.park_service_coverage(units, faces, parks.merged_parks(sa.landuse), large_min_area_m2=p.large_min_area_m2,
                                                  large_radius_m=p.large_radius_m, small_min_area_m2=p.small_min_area_m2,
                                                  small_radius_m=p.small_radius_m))  # fmt: skip
@@ -184,12 +174,12 @@ def compute(sa: StudyArea, cfg: Config, timer: Timer | None = None, *, extra_rad
             green_land = faces[faces["lu_class"].isin(landuse.GREEN_SPACE_CLASSES)]
             parts.append(green.green_coverage_from_polygons(units, sa.vegetation, green_land))
     with timer.stage("walk network"):
-        net = build_network(walk_roads(sa, cfg).geometry.to_numpy())
+        net = build_network(walk_roads(sa.roads, params.life_circle.walk_exclude).geometry.to_numpy())
         housing = residential_origins(units, sa.buildings, pieces, faces)
-        origins = make_origins(sa, cfg, pieces, housing)
+        origins = make_origins(sa, params.life_circle, pieces, housing)
     with timer.stage("network distances"):
-        dist, stats, reach = _distances(sa, cfg, net, origins, max(radii))
-    ev, gap_lines = data_evidence(sa, cfg, lu, origins, radii)
+        dist, stats, reach = _distances(sa, net, origins, max(radii), snap_max_m=params.life_circle.snap_max_m, ledger=ledger)
+    ev, gap_lines = data_evidence(sa, params, lu, origins, radii, ledger=ledger)
     with timer.stage("life circles and 500 m"):
         parts.append(pd.DataFrame({"residential_floor_area_m2": housing.floor_area_m2(n), "has_residents": ev.residents}, index=idx))
         assessed = {c for c in sa.catalogue.categories if columns.lc_category(c) not in ev.gaps}
@@ -199,9 +189,9 @@ def compute(sa: StudyArea, cfg: Config, timer: Timer | None = None, *, extra_rad
         parts.append(transit.station_counts(units, sa.stations))
         if sa.amenities is not None:
             parts.append(amenities.amenity_counts(units, sa.amenities, list(sa.catalogue.amenities)))
-        parts.append(_population(sa, cfg, pieces, origins, housing, ways["greenway_km"].to_numpy()))
+        parts.append(_population(sa, params.life_circle, pieces, origins, housing, ways["greenway_km"].to_numpy()))
     with timer.stage("service areas"):
-        areas = _service_areas(sa, cfg, net, reach)
+        areas = _service_areas(sa, params.life_circle, params.transit.radius_m, net, reach)
     table = pd.concat(parts, axis=1)
     cols = {k: v for k, v in column_registry(sa, radii).items() if k == "unit_id" or k in table.columns}
     table = table[[c for c in cols if c != "unit_id"]]
@@ -211,10 +201,10 @@ def compute(sa: StudyArea, cfg: Config, timer: Timer | None = None, *, extra_rad
     stats.update(walk_nodes=net.n_nodes, walk_edges=len(net.u), origins=len(origins.points))
     out_units = gpd.GeoDataFrame(table.drop(columns=["name"]).join(units[["name", "geometry"]]), geometry="geometry", crs=units.crs)
     return RunResult(indicators=table, units=out_units, columns=cols, network=net, origin_distances=dist, stats=stats,
-                     service_areas=areas, reasons=why, gaps=gap_lines)  # fmt: skip
+                     service_areas=areas, reasons=why, gaps=gap_lines, ledger=ledger)  # fmt: skip
 
 
-def _population(sa: StudyArea, cfg: Config, pieces: pd.DataFrame, origins: Origins, housing: Origins,
+def _population(sa: StudyArea, lc: LifeCircleParams, pieces: pd.DataFrame, origins: Origins, housing: Origins,
                 greenway_km: np.ndarray) -> pd.DataFrame:  # fmt: skip
     """Residents per unit, when the data has them, and the per-person indicators that need them."""
     n, idx = len(sa.units), sa.units.index
@@ -222,8 +212,8 @@ def _population(sa: StudyArea, cfg: Config, pieces: pd.DataFrame, origins: Origi
         pop = population_per_unit(origins, n)
     elif "population" in sa.buildings and sa.buildings["population"].notna().any():
         pop = population_per_unit(building_population_origins(sa.units, sa.buildings, pieces), n)
-    elif cfg.life_circle.population_raster is not None:
-        pop = population_per_unit(raster_population_origins(sa.units, str(cfg.life_circle.population_raster)), n)
+    elif lc.population_raster is not None:
+        pop = population_per_unit(raster_population_origins(sa.units, lc.population_raster), n)
     else:
         pop = np.full(n, np.nan)
     out = pd.DataFrame({"population": pop}, index=idx)
@@ -233,12 +223,11 @@ def _population(sa: StudyArea, cfg: Config, pieces: pd.DataFrame, origins: Origi
     return out
 
 
-def make_origins(sa: StudyArea, cfg: Config, pieces: pd.DataFrame, housing: Origins) -> Origins:
-    """Where residents start from, weighted as the config says (residential floor area by default)."""
-    lc = cfg.life_circle
+def make_origins(sa: StudyArea, lc: LifeCircleParams, pieces: pd.DataFrame, housing: Origins) -> Origins:
+    """Where residents start from, weighted as ``lc.weight_by`` says (residential floor area by default)."""
     if lc.weight_by == "population":
         if lc.population_raster is not None:
-            return raster_population_origins(sa.units, str(lc.population_raster))
+            return raster_population_origins(sa.units, lc.population_raster)
         if "population" in sa.buildings and sa.buildings["population"].notna().any():
             return building_population_origins(sa.units, sa.buildings, pieces)
         raise ConfigError("life_circle.weight_by is 'population' but there is no population: set life_circle.population_raster "
@@ -256,8 +245,12 @@ class _Reach:
     groups: list[str]
 
 
-def _distances(sa: StudyArea, cfg: Config, net: Network, origins: Origins, station_cut_m: float) -> tuple[pd.DataFrame, dict, _Reach]:
-    """Walking distance from every origin to the nearest facility of each category and station kind."""
+def _distances(sa: StudyArea, net: Network, origins: Origins, station_cut_m: float, *, snap_max_m: float,
+               ledger: Ledger) -> tuple[pd.DataFrame, dict, _Reach]:  # fmt: skip
+    """Walking distance from every origin to the nearest facility of each category and station kind.
+
+    The points farther than ``snap_max_m`` from the network are counted in ``ledger`` (walk-network snapping).
+    """
     groups = list(sa.catalogue.categories) + PROXIMITY
     fac = sa.facilities
     st = sa.stations[sa.stations["kind"].isin(PROXIMITY)]
@@ -270,7 +263,7 @@ def _distances(sa: StudyArea, cfg: Config, net: Network, origins: Origins, stati
     cat = sa.catalogue
     group_cut = np.array([cat.tiers[c.tier].distance_m for c in cat.categories.values()] + [station_cut_m] * len(PROXIMITY))
     cutoff = float(group_cut.max())
-    snap_max = cfg.life_circle.snap_max_m
+    snap_max = snap_max_m
     o_snap = snap_points(net, origins.points, max_distance_m=snap_max)
     t_snap = snap_points(net, targets, max_distance_m=snap_max)
     node_dist = group_distances(net, t_snap, tgroups, len(groups), cutoff_m=group_cut)
@@ -280,7 +273,7 @@ def _distances(sa: StudyArea, cfg: Config, net: Network, origins: Origins, stati
     feature = np.concatenate([owner, len(fac) + st_owner])
     snapped = np.zeros(len(fac) + len(st), dtype=bool)
     snapped[feature[t_snap.ok]] = True
-    rec = sa.ledger.layer("walk-network snapping: facilities and stations")
+    rec = ledger.layer("walk-network snapping: facilities and stations")
     rec.read += len(snapped)
     rec.kept += int(snapped.sum())
     if (~snapped).any():
@@ -288,7 +281,7 @@ def _distances(sa: StudyArea, cfg: Config, net: Network, origins: Origins, stati
     rec.note = "areas (parks, schools) are reached at points every 50 m along their edge; radius indicators use every station"
     used = np.unique(origins.weights["origin"].to_numpy())  # origins that carry a weight
     lost = int((~o_snap.ok[used]).sum())
-    rec = sa.ledger.layer("walk-network snapping: residential origins")
+    rec = ledger.layer("walk-network snapping: residential origins")
     rec.read += len(used)
     rec.kept += len(used) - lost
     if lost:
@@ -301,12 +294,11 @@ def _distances(sa: StudyArea, cfg: Config, net: Network, origins: Origins, stati
     return pd.DataFrame(d, columns=groups), stats, _Reach(node_dist, t_snap, tgroups, groups)
 
 
-def _service_areas(sa: StudyArea, cfg: Config, net: Network, reach: _Reach) -> gpd.GeoDataFrame:
-    """Service-area polygons: one per facility category at its tier distance, one per station kind at the radius."""
+def _service_areas(sa: StudyArea, lc: LifeCircleParams, radius_m: float, net: Network, reach: _Reach) -> gpd.GeoDataFrame:
+    """Service-area polygons: one per facility category at its tier distance, one per station kind at ``radius_m``."""
     cat = sa.catalogue
     spec = [(c.id, c.tier, cat.tiers[c.tier].distance_m) for c in cat.categories.values()]
-    spec += [(k, f"{cfg.transit.radius_m:g}m", cfg.transit.radius_m) for k in PROXIMITY]
+    spec += [(k, f"{radius_m:g}m", radius_m) for k in PROXIMITY]
     assert [g for g, _, _ in spec] == reach.groups
-    lc = cfg.life_circle
     return service_area_frame(net, reach.node_dist, spec, buffer_m=lc.service_area_buffer_m, crs=sa.crs, sources=reach.targets,
                               source_groups=reach.target_groups, form=lc.service_areas, max_pieces=lc.service_area_max_pieces)  # fmt: skip

@@ -30,7 +30,7 @@ from ditan.pipelines.config.sources import (  # noqa: F401  (re-exported: the in
     _Model,
     _resolve,
 )
-from ditan.spatial.errors import ConfigError
+from ditan.spatial.errors import ConfigError, format_validation_errors
 
 
 class UnitsOptions(_Options):
@@ -298,53 +298,13 @@ class Config(_Options):
 RENAMED = {"landuse": "parcels (with code_column and code_system)"}
 
 
-def _hint(loc: tuple, err: dict) -> str:
-    if err["type"] == "extra_forbidden" and str(loc[-1]) in RENAMED:
-        return f" — did you mean '{RENAMED[str(loc[-1])]}'?"
-    if err["type"] == "extra_forbidden":
-        model = _model_at(loc[:-1])
-        if model is not None:
-            keys = [f.alias or name for name, f in model.model_fields.items()]
-            close = difflib.get_close_matches(str(loc[-1]), keys, n=1)
-            if close:
-                return f" — did you mean '{close[0]}'?"
-            return f" — known keys: {', '.join(keys)}"
-    if err["type"] == "missing":
-        return " — this key is required"
-    if err["type"] in ("finite_number", "greater_than", "greater_than_equal"):
-        keys = [str(p) for p in loc if isinstance(p, str)]
-        unit = next((u for k in reversed(keys) for suffix, u in (("_m2", " of m²"), ("_m", " of metres"), ("_pct", " (%)"))
-                     if k.endswith(suffix)), "")  # fmt: skip
-        model = _model_at(loc[:-1]) if loc else None
-        field = model.model_fields.get(str(loc[-1])) if model is not None else None
-        default = f" (default: {field.default:.10g})" if field is not None and isinstance(field.default, int | float) else ""
-        nan = "; .nan and .inf are not values" if err["type"] == "finite_number" else ""
-        return f" — write a number{unit}{default}{nan}"
-    return ""
+def format_errors(exc: ValidationError, source: str, *, root: type[BaseModel] | None = None) -> str:
+    """Every problem of a config (``root``: its model, default Config), one line each with its key path and a hint.
 
-
-def _model_at(loc: tuple) -> type[BaseModel] | None:
-    model: type[BaseModel] = Config
-    for part in loc:
-        field = model.model_fields.get(str(part))
-        if field is None:
-            return None
-        ann = field.annotation
-        inner = [a for a in getattr(ann, "__args__", (ann,)) if isinstance(a, type) and issubclass(a, BaseModel)]
-        if not inner:
-            return None
-        model = inner[0]
-    return model
-
-
-def format_errors(exc: ValidationError, source: str) -> str:
-    lines = []
-    for err in exc.errors():
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith(("function-", "tuple["))))
-        key = ".".join(str(p) for p in loc) or "(top level)"
-        msg = err["msg"].removeprefix("Value error, ")
-        lines.append(f"  - {key}: {msg}{_hint(loc, err)}")
-    return f"{len(lines)} problem(s) in {source}:\n" + "\n".join(lines)
+    The one formatter of ditan's YAML files (:func:`ditan.spatial.errors.format_validation_errors`), with the
+    config's renamed keys.
+    """
+    return format_validation_errors(exc, source, root=root or Config, renamed=RENAMED)
 
 
 def load_config(path: str | Path, *, deriving_units: bool = False) -> Config:

@@ -8,7 +8,6 @@ replaces the output folder (default ``out/<name>_annex/``, beside the ``ditan ru
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import re
 import time
@@ -23,9 +22,10 @@ import shapely
 from ditan.maps.annex import PAPER_MM, SHEETS, AnnexLayers, draw_unit, find_cjk_font
 from ditan.pipelines.assemble.load import load_study_area
 from ditan.pipelines.compute.indicators import PROXIMITY, RunResult, Timer, compute, gap_free_categories
+from ditan.pipelines.config.params import params_from_config
 from ditan.pipelines.config.schema import Config
-from ditan.pipelines.jobs.run import attribution
-from ditan.pipelines.outputs import files as write
+from ditan.pipelines.jobs.skeleton import Context, Job
+from ditan.pipelines.outputs.manifest import attribution
 from ditan.spatial.errors import ConfigError
 from ditan.spatial.indicators.landuse import landuse_faces
 from ditan.spatial.indicators.roads import classify_roads
@@ -34,6 +34,8 @@ from ditan.spatial.study_area.model import RasterInput, StudyArea
 log = logging.getLogger(__name__)
 MANIFEST = "annex.json"
 DPI = 300
+#: the names of the files an annex writes (any unit's): the folder may hold them from a previous annex
+ANNEX_FILE = re.compile(rf"[\w.\-]+(\.pdf|_[1-{len(SHEETS)}]_({'|'.join(key for key, _ in SHEETS)})\.png)")
 
 
 @dataclass
@@ -71,14 +73,16 @@ def pick_units(sa: StudyArea, wanted: list[str] | None) -> list[str]:
     return list(dict.fromkeys(wanted))
 
 
-def building_flags(sa: StudyArea, res: RunResult, cfg: Config, tier: str, radius_m: float) -> gpd.GeoDataFrame:
-    """Buildings with ``lc_ok`` (every category of ``tier`` within its distance) and ``transit`` (500 m reach)."""
+def building_flags(sa: StudyArea, res: RunResult, tier: str, radius_m: float, *, per_building: bool = True) -> gpd.GeoDataFrame:
+    """Buildings with ``lc_ok`` (every category of ``tier`` within its distance) and ``transit`` (500 m reach).
+
+    ``per_building``: the origins start with every building (not so for residents from a population raster).
+    """
     b = sa.buildings[["residential", "geometry"]].copy()
     b["residential"] = b["residential"].fillna(False).astype(bool)
     n = len(b)
     d = res.origin_distances
     cats = [c for c in gap_free_categories(res, sa.catalogue) if sa.catalogue.categories[c].tier == tier]
-    per_building = not (cfg.life_circle.weight_by == "population" and cfg.life_circle.population_raster is not None)
     lc = pd.Series(pd.NA, index=b.index, dtype=object)
     if per_building and len(d) >= n and cats and sa.has_facility_source:  # origins: every building first, then grid points
         ok = (d[cats].iloc[:n].to_numpy() <= sa.catalogue.tiers[tier].distance_m).all(axis=1)
@@ -144,7 +148,8 @@ def annex_layers(sa: StudyArea, res: RunResult, cfg: Config, date: str) -> Annex
     radius = cfg.transit.radius_m
     return AnnexLayers(
         units=res.units[["name", "geometry"]], indicators=res.indicators, roads=roads, landuse=landuse_faces(sa.landuse),
-        buildings=building_flags(sa, res, cfg, tier, radius),
+        buildings=building_flags(sa, res, tier, radius, per_building=not (cfg.life_circle.weight_by == "population"
+                                                                          and cfg.life_circle.population_raster is not None)),
         facilities=sa.facilities[sa.facilities["category"].isin(list(cats))],
         stations=sa.stations[sa.stations["kind"].isin(PROXIMITY)], service_areas=areas[areas["tier"] == tier],
         vegetation=sa.vegetation, categories=cats, tier_label=tiers[tier].zh, radius_m=radius, attribution=attribution(cfg),
@@ -154,6 +159,66 @@ def annex_layers(sa: StudyArea, res: RunResult, cfg: Config, date: str) -> Annex
     )  # fmt: skip
 
 
+@dataclass
+class AnnexDrawing:
+    sa: StudyArea
+    chosen: list[str]
+    layers: AnnexLayers
+
+
+class AnnexJob(Job[StudyArea, AnnexDrawing]):
+    """``ditan annex``: compute once, then draw the six sheets of each unit (all, or ``units``); manifest annex.json.
+
+    ``computed``: the study area and result of a run of the same config (``RunOutput.study``, ``.result``), to draw
+    without loading and computing again.
+    """
+
+    manifest_name = MANIFEST
+
+    def __init__(self, cfg: Config, *, units: list[str] | None = None, paper: str | None = None,
+                 computed: tuple[StudyArea, RunResult] | None = None) -> None:  # fmt: skip
+        self.paper = paper or cfg.map.paper
+        if self.paper not in PAPER_MM:
+            raise ConfigError(f"paper must be one of {', '.join(PAPER_MM)}, not '{self.paper}'")
+        self.font = find_cjk_font()  # before any work: no font, no annex
+        logging.getLogger("fontTools").setLevel(logging.WARNING)  # the font subsetter logs every table at INFO
+        self.cfg, self.units, self.computed = cfg, units, computed
+        self.seconds: dict[str, float] = {}
+
+    def allowed(self, name: str) -> bool:
+        return name == MANIFEST or ANNEX_FILE.fullmatch(name) is not None
+
+    def load(self, ctx: Context) -> StudyArea:
+        return self.computed[0] if self.computed is not None else load_study_area(self.cfg)
+
+    def compute(self, sa: StudyArea, ctx: Context) -> AnnexDrawing:
+        chosen = pick_units(sa, self.units)
+        res = self.computed[1] if self.computed is not None else compute(sa, params_from_config(self.cfg), ctx.timer)
+        return AnnexDrawing(sa, chosen, annex_layers(sa, res, self.cfg, ctx.started.astimezone().date().isoformat()))
+
+    def write(self, a: AnnexDrawing, stage: Path, ctx: Context) -> list[str]:
+        """The drawing itself: each unit's PDF and PNGs, straight into the staging folder."""
+        names: list[str] = []
+        with ctx.timer.stage("annex"):
+            for uid in a.chosen:
+                t0 = time.perf_counter()
+                mine = file_names(uid)
+                draw_unit(a.layers, uid, paper=self.paper, font=self.font, pdf_path=stage / mine[0],
+                          png_paths=[stage / n for n in mine[1:]], dpi=DPI)  # fmt: skip
+                self.seconds[uid] = round(time.perf_counter() - t0, 2)
+                names += mine
+                log.info("annex %s: %d sheets in %.1f s", uid, len(SHEETS), self.seconds[uid])
+        return names
+
+    def manifest(self, a: AnnexDrawing, base: dict, ctx: Context) -> dict:
+        font = self.font
+        return {"ditan": base["ditan"], "run_started_utc": base["run_started_utc"], "config_file": str(self.cfg.source_path),
+                "paper": self.paper, "dpi": DPI, "font": {"name": font.name, "file": font.path, "face": font.index},
+                "attribution": a.layers.attribution, "crs": a.layers.crs_name,
+                "units": {u: file_names(u) for u in a.chosen}, "seconds_per_unit": self.seconds,
+                "timings_s": base["timings_s"], "output_sha256": base["output_sha256"]}  # fmt: skip
+
+
 def run_annex(cfg: Config, out_dir: Path, *, units: list[str] | None = None, paper: str | None = None, timer: Timer | None = None,
               computed: tuple[StudyArea, RunResult] | None = None) -> AnnexOutput:  # fmt: skip
     """Compute once, then draw the six sheets of each unit (all, or ``units``) into ``out_dir`` (replaced whole).
@@ -161,39 +226,7 @@ def run_annex(cfg: Config, out_dir: Path, *, units: list[str] | None = None, pap
     ``computed``: the study area and result of a run of the same config (``RunOutput.study``, ``.result``), to draw without
     computing again.
     """
-    timer = timer or Timer()
-    paper = paper or cfg.map.paper
-    if paper not in PAPER_MM:
-        raise ConfigError(f"paper must be one of {', '.join(PAPER_MM)}, not '{paper}'")
-    font = find_cjk_font()  # before any work: no font, no annex
-    logging.getLogger("fontTools").setLevel(logging.WARNING)  # the font subsetter logs every table at INFO
-    started = dt.datetime.now(dt.UTC)
-    if computed is None:
-        with timer.stage("load"):
-            sa = load_study_area(cfg)
-    else:
-        sa, res = computed
-    allowed = {MANIFEST} | {name for uid in sa.units.index for name in file_names(str(uid))}
-    write.check_output_folder(Path(out_dir), allowed)
-    chosen = pick_units(sa, units)
-    if computed is None:
-        res = compute(sa, cfg, timer)
-    layers = annex_layers(sa, res, cfg, started.astimezone().date().isoformat())
-    files, seconds = {}, {}
-    with write.staged_dir(Path(out_dir), allowed=allowed) as stage:
-        with timer.stage("annex"):
-            for uid in chosen:
-                t0 = time.perf_counter()
-                names = file_names(uid)
-                draw_unit(layers, uid, paper=paper, font=font, pdf_path=stage / names[0],
-                          png_paths=[stage / n for n in names[1:]], dpi=DPI)
-                seconds[uid] = round(time.perf_counter() - t0, 2)
-                files[uid] = [Path(out_dir) / n for n in names]
-                log.info("annex %s: %d sheets in %.1f s", uid, len(SHEETS), seconds[uid])
-        manifest = {"run_started_utc": started.isoformat(timespec="seconds"), "config_file": str(cfg.source_path), "paper": paper,
-                    "dpi": DPI, "font": {"name": font.name, "file": font.path, "face": font.index},
-                    "attribution": layers.attribution,
-                    "crs": layers.crs_name, "units": {u: [p.name for p in files[u]] for u in chosen}, "seconds_per_unit": seconds,
-                    "timings_s": timer.seconds}  # fmt: skip
-        write.write_json(stage / MANIFEST, manifest)
-    return AnnexOutput(out_dir=Path(out_dir), files=files, seconds_per_unit=seconds, font=font.name, paper=paper)
+    job = AnnexJob(cfg, units=units, paper=paper, computed=computed)
+    done = job.run(out_dir, timer=timer)
+    files = {uid: [done.out_dir / n for n in file_names(uid)] for uid in done.computed.chosen}
+    return AnnexOutput(out_dir=done.out_dir, files=files, seconds_per_unit=job.seconds, font=job.font.name, paper=job.paper)

@@ -23,9 +23,11 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import difflib
 import io
 import logging
+import os
+import shutil
+import tempfile
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,8 +37,11 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from ditan.pipelines.config.schema import Config, parse_config
-from ditan.spatial.errors import ConfigError, DitanError
+from ditan.pipelines.config.schema import Config, format_errors, parse_config
+from ditan.pipelines.jobs.run import ALLOWED as RUN_ALLOWED
+from ditan.pipelines.jobs.skeleton import Context, Job
+from ditan.pipelines.outputs import files as write
+from ditan.spatial.errors import ConfigError, DitanError, require
 
 log = logging.getLogger(__name__)
 NAME_PATTERN = r"^[A-Za-z0-9_\-]+$"
@@ -127,20 +132,6 @@ def is_batch_file(path: str | Path) -> bool:
     return isinstance(data, dict) and "areas" in data
 
 
-def _format(exc: ValidationError, source: str) -> str:
-    lines = []
-    for err in exc.errors():
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-        key = ".".join(str(p) for p in loc) or "(top level)"
-        hint = " — this key is required" if err["type"] == "missing" else ""
-        if err["type"] == "extra_forbidden":
-            model = AreaSpec if len(loc) > 1 and loc[0] == "areas" else BatchSpec
-            close = difflib.get_close_matches(str(loc[-1]), list(model.model_fields), n=1)
-            hint = f" — did you mean '{close[0]}'?" if close else f" — known keys: {', '.join(model.model_fields)}"
-        lines.append(f"  - {key}: {err['msg'].removeprefix('Value error, ')}{hint}")
-    return f"{len(lines)} problem(s) in batch config {source}:\n" + "\n".join(lines)
-
-
 def _path_key(keys: list[str]) -> bool:
     """Whether a dotted key names a file path of the config (inputs.units.path, life_circle.catalogue, …)."""
     model: type[BaseModel] = Config
@@ -203,7 +194,7 @@ def load_batch(path: str | Path) -> Batch:
     try:
         spec = BatchSpec.model_validate(data, context={"base_dir": base})
     except ValidationError as exc:
-        raise ConfigError(_format(exc, str(path))) from None
+        raise ConfigError(format_errors(exc, f"batch config {path}", root=BatchSpec)) from None
     problems: list[str] = []
     areas: list[Area] = []
     for i, a in enumerate(spec.areas):
@@ -250,17 +241,13 @@ class BatchResult:
 
 def _check_areas_folder(folder: Path) -> None:
     """The previous batch's areas/ may hold only area folders of ditan outputs (the swap replaces them)."""
-    from ditan.pipelines.jobs import run as run_job
-    from ditan.pipelines.outputs import files as write
-
     if not folder.is_dir():
         return
-    allowed = set(run_job.OUTPUTS) | set(run_job.SCENARIO_OUTPUTS) | set(run_job.COMPLIANCE_OUTPUTS)
     for p in sorted(folder.iterdir()):
         if not p.is_dir():
             raise ConfigError(f"{folder} holds a file ditan did not write ({p.name}); a batch replaces the whole folder, "
                               "so choose a new or empty one with --out")  # fmt: skip
-        write.check_output_folder(p, allowed)
+        write.check_output_folder(p, RUN_ALLOWED)
 
 
 def _gather(rows: list[tuple[str, Any]], second: str):
@@ -283,6 +270,121 @@ def _compliance_frame(data: bytes | None):
     return pd.read_csv(io.BytesIO(data), encoding="utf-8-sig", dtype=str, keep_default_na=False).set_index("unit_id")
 
 
+@dataclass
+class BatchRan:
+    """The areas run: each one's result (its files spooled to ``spool``) and the gathered tables."""
+
+    mode: str
+    results: list[dict]
+    spool: Path  # the areas' folders, beside the output folder until the write moves them in
+    areas: Any  # pandas.DataFrame, areas.csv
+    indicators: Any
+    quality: Any
+    compliance: Any  # None when no area has a profile
+
+
+class BatchJob(Job[Batch, BatchRan]):
+    """Every area of a batch as an independent run (:mod:`ditan.pipelines.jobs.cluster`), the tables gathered.
+
+    Each area's outputs are spooled beside the output folder as the area finishes (nothing stays in memory), then
+    moved to ``areas/<area>/`` of the staging folder with the gathered tables and the manifest.
+    """
+
+    def __init__(self, batch: Batch | str | Path, *, workers: int | None = None, scheduler: str | None = None,
+                 on_area: Callable[[int, int, dict], None] | None = None, task: Callable[[dict], dict] | None = None) -> None:  # fmt: skip
+        if workers is not None and scheduler is not None:
+            raise ConfigError("give either --workers (a local dask cluster) or --scheduler (a running one), not both")
+        if workers is not None and workers < 1:
+            raise ConfigError(f"--workers must be 1 or more, not {workers}")
+        if workers is not None or scheduler is not None:
+            require("distributed")  # before any work: DependencyError (install ditan[cluster])
+        self.batch = batch if isinstance(batch, Batch) else load_batch(batch)
+        self.workers, self.scheduler, self.on_area, self.task = workers, scheduler, on_area, task
+
+    def allowed(self, name: str) -> bool:
+        return name in BATCH_OUTPUTS or name == AREAS_DIR
+
+    def check_folder(self, out_dir: Path) -> None:
+        super().check_folder(out_dir)
+        _check_areas_folder(out_dir / AREAS_DIR)
+
+    def load(self, ctx: Context) -> Batch:
+        return self.batch  # validated in full when the job was made
+
+    def compute(self, batch: Batch, ctx: Context) -> BatchRan:
+        import pandas as pd
+
+        from ditan.pipelines.jobs import cluster as batch_cluster
+
+        folder = ctx.out_dir.parent
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in folder.glob(f".{ctx.out_dir.name}.*.spool"):  # left by a batch killed outright
+            shutil.rmtree(stale, ignore_errors=True)
+        spool = Path(tempfile.mkdtemp(prefix=f".{ctx.out_dir.name}.", suffix=".spool", dir=folder))
+        level = logging.getLogger("ditan").getEffectiveLevel()
+        tasks = [a.task(log_level=min(level, logging.INFO)) for a in batch.areas]
+        results: list[dict | None] = [None] * len(tasks)
+
+        def done(i: int, res: dict) -> None:
+            area = batch.areas[i].name
+            for lvl, msg in res.pop("log", []):
+                log.log(lvl, "%s: %s", area, msg)
+            for w in res.pop("warnings", []):
+                log.log(logging.DEBUG if "DeprecationWarning" in w or w.startswith("FutureWarning") else logging.WARNING, "%s: %s", area, w)
+            files = res.pop("files", {}) or {}
+            if res["status"] == "ok":
+                here = spool / area
+                here.mkdir(parents=True, exist_ok=True)
+                for name, data in sorted(files.items()):
+                    (here / name).write_bytes(data)
+                res["compliance"] = _compliance_frame(files.get("compliance.csv"))
+            else:
+                log.debug("%s failed:\n%s", area, res.get("traceback") or res["error"])
+            results[i] = res
+            if self.on_area is not None:
+                self.on_area(sum(r is not None for r in results), len(results), _row(batch, i, res))
+
+        try:
+            mode = batch_cluster.execute(tasks, done, workers=self.workers, scheduler=self.scheduler, task=self.task)
+        except BaseException:  # interrupted, or the cluster could not start: no areas' files left behind
+            shutil.rmtree(spool, ignore_errors=True)
+            raise
+        ran: list[dict] = [r for r in results if r is not None]
+        areas = pd.DataFrame([_row(batch, i, r) for i, r in enumerate(ran)]).set_index("area")
+        areas = areas.astype({"units": "Int64", "seconds": float})
+        names = [a.name for a in batch.areas]
+        indicators = _gather([(n, r["indicators"]) for n, r in zip(names, ran, strict=True)], "unit_id")
+        quality = _gather([(n, r["data_quality"]) for n, r in zip(names, ran, strict=True)], "layer")
+        has_compliance = any(r.get("compliance") is not None for r in ran)
+        compliance = _gather([(n, r.get("compliance")) for n, r in zip(names, ran, strict=True)], "unit_id") if has_compliance else None
+        return BatchRan(mode, ran, spool, areas, indicators, quality, compliance)
+
+    def write(self, r: BatchRan, stage: Path, ctx: Context) -> list[str]:
+        if any(r.spool.iterdir()):  # the areas that ran: their folders move in whole
+            os.replace(r.spool, stage / AREAS_DIR)
+        shutil.rmtree(r.spool, ignore_errors=True)
+        write.write_csv(stage / "indicators.csv", r.indicators)
+        write.write_csv(stage / "data_quality.csv", r.quality)
+        write.write_csv(stage / "areas.csv", r.areas)
+        names = ["indicators.csv", "data_quality.csv", "areas.csv"]
+        if r.compliance is not None:
+            write.write_csv(stage / "compliance.csv", r.compliance)
+            names.append("compliance.csv")
+        return [n for n in BATCH_OUTPUTS if n in names]
+
+    def manifest(self, r: BatchRan, base: dict, ctx: Context) -> dict:
+        batch, failed = self.batch, int((r.areas["status"] != "ok").sum())
+        return {
+            "ditan": base["ditan"], "batch": batch.name, "title": batch.title, "batch_file": str(batch.source_path),
+            "run_started_utc": base["run_started_utc"], "mode": r.mode,
+            "areas": [{**_row(batch, i, res), "timings_s": res.get("timings_s", {}),
+                       **({"traceback": res["traceback"]} if res.get("traceback") else {})} for i, res in enumerate(r.results)],
+            "status_counts": {"ok": len(r.results) - failed, "failed": failed},
+            "seconds": round((dt.datetime.now(dt.UTC) - ctx.started).total_seconds(), 3),
+            "outputs": base["outputs"], "output_sha256": base["output_sha256"],
+        }  # fmt: skip
+
+
 def run_batch(batch: Batch | str | Path, out_dir: str | Path, *, workers: int | None = None, scheduler: str | None = None,
               on_area: Callable[[int, int, dict], None] | None = None, task: Callable[[dict], dict] | None = None) -> BatchResult:  # fmt: skip
     """Run every area of ``batch`` as an independent task and gather the tables into ``out_dir``.
@@ -294,79 +396,12 @@ def run_batch(batch: Batch | str | Path, out_dir: str | Path, *, workers: int | 
     written into a staging folder that replaces ``out_dir`` whole at the end. ``on_area(done, total,
     row)`` is called as each area finishes; ``task`` replaces the per-area function (tests).
     """
-    import pandas as pd
-
-    from ditan.pipelines.jobs import cluster as batch_cluster
-    from ditan.pipelines.jobs.run import versions
-    from ditan.pipelines.outputs import files as write
-
-    if workers is not None and scheduler is not None:
-        raise ConfigError("give either --workers (a local dask cluster) or --scheduler (a running one), not both")
-    if workers is not None and workers < 1:
-        raise ConfigError(f"--workers must be 1 or more, not {workers}")
-    batch = batch if isinstance(batch, Batch) else load_batch(batch)
-    out_dir = Path(out_dir)
-    allowed = set(BATCH_OUTPUTS) | {AREAS_DIR}
-    write.check_output_folder(out_dir, allowed)  # before any work, not after
-    _check_areas_folder(out_dir / AREAS_DIR)
-    started = dt.datetime.now(dt.UTC)
-    level = logging.getLogger("pipelines").getEffectiveLevel()
-    tasks = [a.task(log_level=min(level, logging.INFO)) for a in batch.areas]
-    results: list[dict | None] = [None] * len(tasks)
-    with write.staged_dir(out_dir, allowed=allowed) as stage:
-
-        def done(i: int, res: dict) -> None:
-            area = batch.areas[i].name
-            for lvl, msg in res.pop("log", []):
-                log.log(lvl, "%s: %s", area, msg)
-            for w in res.pop("warnings", []):
-                log.log(logging.DEBUG if "DeprecationWarning" in w or w.startswith("FutureWarning") else logging.WARNING, "%s: %s", area, w)
-            files = res.pop("files", {}) or {}
-            if res["status"] == "ok":
-                folder = stage / AREAS_DIR / area
-                folder.mkdir(parents=True, exist_ok=True)
-                for name, data in sorted(files.items()):
-                    (folder / name).write_bytes(data)
-                res["compliance"] = _compliance_frame(files.get("compliance.csv"))
-            else:
-                log.debug("%s failed:\n%s", area, res.get("traceback") or res["error"])
-            results[i] = res
-            if on_area is not None:
-                on_area(sum(r is not None for r in results), len(results), _row(batch, i, res))
-
-        mode = batch_cluster.execute(tasks, done, workers=workers, scheduler=scheduler, task=task)
-        areas = pd.DataFrame([_row(batch, i, r) for i, r in enumerate(results)]).set_index("area")
-        areas = areas.astype({"units": "Int64", "seconds": float})
-        names = [a.name for a in batch.areas]
-        indicators = _gather([(n, r["indicators"]) for n, r in zip(names, results, strict=True)], "unit_id")
-        quality = _gather([(n, r["data_quality"]) for n, r in zip(names, results, strict=True)], "layer")
-        has_compliance = any(r.get("compliance") is not None for r in results)
-        compliance = _gather([(n, r.get("compliance")) for n, r in zip(names, results, strict=True)], "unit_id") if has_compliance else None
-        files = {n: stage / n for n in BATCH_OUTPUTS if n != "compliance.csv" or has_compliance}
-        write.write_csv(files["indicators.csv"], indicators)
-        write.write_csv(files["data_quality.csv"], quality)
-        write.write_csv(files["areas.csv"], areas)
-        if compliance is not None:
-            write.write_csv(files["compliance.csv"], compliance)
-        failed = {a: str(e) for a, e in areas.loc[areas["status"] != "ok", "error"].items()}
-        manifest = {
-            "ditan": versions()["ditan"],
-            "batch": batch.name,
-            "title": batch.title,
-            "batch_file": str(batch.source_path),
-            "run_started_utc": started.isoformat(timespec="seconds"),
-            "mode": mode,
-            "areas": [{**_row(batch, i, r), "timings_s": r.get("timings_s", {}), **({"traceback": r["traceback"]} if r.get("traceback") else {})}
-                      for i, r in enumerate(results)],  # fmt: skip
-            "status_counts": {"ok": len(names) - len(failed), "failed": len(failed)},
-            "seconds": round((dt.datetime.now(dt.UTC) - started).total_seconds(), 3),
-            "outputs": sorted(files),
-            "output_sha256": {n: write.file_sha256(p) for n, p in sorted(files.items()) if n != "manifest.json"},
-        }
-        write.write_json(files["manifest.json"], manifest)
-    files = {n: out_dir / n for n in files}
-    return BatchResult(out_dir=out_dir, mode=mode, areas=areas, indicators=indicators, compliance=compliance, data_quality=quality,
-                       failed=failed, files=files, manifest=manifest)  # fmt: skip
+    done = BatchJob(batch, workers=workers, scheduler=scheduler, on_area=on_area, task=task).run(Path(out_dir))
+    r = done.computed
+    failed = {a: str(e) for a, e in r.areas.loc[r.areas["status"] != "ok", "error"].items()}
+    files = {n: p for n, p in done.files.items() if n in BATCH_OUTPUTS}
+    return BatchResult(out_dir=done.out_dir, mode=r.mode, areas=r.areas, indicators=r.indicators, compliance=r.compliance,
+                       data_quality=r.quality, failed=failed, files=files, manifest=done.manifest or {})  # fmt: skip
 
 
 def _row(batch: Batch, i: int, res: dict) -> dict:

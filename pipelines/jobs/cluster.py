@@ -24,11 +24,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ditan.spatial.errors import ConfigError, DitanError
+from ditan.spatial.errors import ConfigError, DitanError, require
 
 log = logging.getLogger(__name__)
 #: the loggers whose messages a task collects and hands back to the client (prefixed with the area)
-LOGGERS = ("pipelines", "spatial", "maps")
+LOGGERS = ("ditan",)
 
 
 class _Collect(logging.Handler):
@@ -77,7 +77,7 @@ def run_area(task: dict) -> dict:
             res = run(cfg, tmp / task["area"])
             out.update(
                 status="ok", units=len(res.result.indicators), timings_s=res.manifest["timings_s"],
-                indicators=res.result.indicators, data_quality=res.study.ledger.to_frame(),
+                indicators=res.result.indicators, data_quality=res.quality,
                 files={p.name: p.read_bytes() for p in sorted(res.out_dir.iterdir()) if p.is_file()},
             )  # fmt: skip
         except Exception as exc:  # a failed area is data, not an exception: the other areas go on
@@ -136,6 +136,7 @@ def execute(tasks: list[dict], done: Callable[[int, dict], None], *, workers: in
         for i, t in enumerate(tasks):
             done(i, fn(t))
         return "serial"
+    require("distributed")  # DependencyError with the install hint (ditan[cluster])
     from distributed import Client, LocalCluster, as_completed
 
     cluster = client = None

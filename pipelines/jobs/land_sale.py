@@ -29,6 +29,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
@@ -40,8 +41,11 @@ from openpyxl.styles import Font
 
 from ditan.pipelines.assemble.load import load_study_area, read_parcels
 from ditan.pipelines.compute.indicators import PROXIMITY, compute, walk_roads
+from ditan.pipelines.config.params import ComputeParams, params_from_config
 from ditan.pipelines.config.schema import Config
-from ditan.pipelines.jobs.parcel_verdict import RESULT, not_applicable_reason, summarize
+from ditan.pipelines.jobs.parcel_rows import APPLICATION, COLUMNS, KINDS, check_row, num, rule_reason, rules_for
+from ditan.pipelines.jobs.parcel_verdict import not_applicable_reason, summarize
+from ditan.pipelines.jobs.skeleton import Context, Job
 from ditan.pipelines.outputs import files as write
 from ditan.spatial.engine.network import access_points, build_network, group_distances, point_distances, snap_points
 from ditan.spatial.errors import ConfigError
@@ -50,50 +54,13 @@ from ditan.spatial.io.validate import Ledger, require_unique_ids
 from ditan.spatial.standards import columns
 from ditan.spatial.standards.compliance import RTOL, evaluate
 from ditan.spatial.standards.evidence import empty_kinds
-from ditan.spatial.standards.profiles import BINDING_ZH, Profile, Rule, indicator_entry, load_profile
+from ditan.spatial.standards.profiles import Profile, Rule, indicator_entry, load_profile
 from ditan.spatial.study_area.model import StudyArea
 
 OUTPUTS = ("parcel_check.csv", "parcel_summary.csv", "parcel_check.xlsx", "parcels")
-GROUPS = {"plan": "规划指标 plan", "location": "区位 location", "unit": "所在单元 unit after"}
-BINDING = {**{k: f"{v} {k}" for k, v in BINDING_ZH.items()}, "info": "参考 reported"}
-COLUMNS = ["parcel_id", "parcel_name", "group", "item", "indicator", "unit_id", "measured", "unit", "before", "target",
-           "result", "status", "binding", "counts", "reason", "source", "clause"]  # fmt: skip
 PLAN_INDICATORS = ("far_ratio", "green_space_ratio_pct", "max_floors")
 UNIT_INDICATORS = ("far_ratio", "public_service_pct", "public_service_incl_community_pct", "industrial_residential_ratio",
                    "green_space_ratio_pct")  # fmt: skip
-KINDS = {"bus_stop": ("公交站", "bus stop"), "bike_rental": ("自行车租赁点", "bike rental"), "metro": ("地铁站", "metro")}
-APPLICATION = ("低碳社区（近零碳排放社区）申报创建指标体系", "附件4 第11项 倡导居民低碳出行")
-WORDS = {"within": ("在", " 范围内", "within"), "below": ("低于", "", "below"), "above": ("超出", "", "above"),
-         ">=": ("≥", "", "≥"), "<=": ("≤", "", "≤"), ">": (">", "", ">"), "<": ("<", "", "<")}  # fmt: skip
-NOT = {">=": "below", ">": "below", "<=": "above", "<": "above"}
-
-
-def _num(v: float) -> str:
-    return "—" if not np.isfinite(v) else f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.4g}"
-
-
-def rule_reason(rule: Rule, zh: str, en: str, v: float, ok: bool, unit: str = "") -> str:
-    """Bilingual reason: '容积率 3.6 超出 1.2–3 / FAR 3.6 above 1.2–3'."""
-    u = f" {unit}" if unit and unit not in ("ratio", "count", "yes/no") else ""
-    if rule.comparator == "present":
-        return f"{zh} {_num(v)}{'（有）' if ok else '（无）'} / {en} {_num(v)} ({'present' if ok else 'none present'})"
-    word = ("within" if ok else "below" if v < (rule.target or 0) else "above") if rule.comparator == "range" else (
-        rule.comparator if ok else NOT[rule.comparator])  # fmt: skip
-    target = rule.target_text() if rule.comparator == "range" else f"{rule.target:g}"
-    a, b, e = WORDS[word]
-    return f"{zh} {_num(v)}{u} {a} {target}{u}{b} / {en} {_num(v)}{u} {e} {target}{u}"
-
-
-def _rules(profile: Profile, kind: str, indicators: tuple[str, ...]) -> Profile:
-    """The profile cut to the rules on ``indicators`` that apply to ``kind``."""
-    rules = [r for r in profile.rules if r.indicator in indicators and (not r.applies_to or kind in r.applies_to)]
-    return profile.model_copy(update={"rules": rules, "levels": []})
-
-
-def _row(pid: str, name: str, group: str, item: str, status: str, reason: str, **kw) -> dict:
-    binding = kw.pop("binding", "info")
-    return {"parcel_id": pid, "parcel_name": name, "group": GROUPS[group], "item": item, "result": RESULT[status], "status": status,
-            "binding": BINDING[binding], "counts": kw.pop("counts", binding == "binding"), "reason": reason, **kw}  # fmt: skip
 
 
 def read_sale_parcels(cfg: Config, sa: StudyArea, path: Path | None = None) -> gpd.GeoDataFrame:
@@ -119,7 +86,7 @@ def read_sale_parcels(cfg: Config, sa: StudyArea, path: Path | None = None) -> g
 def plan_checks(p: gpd.GeoDataFrame, profile: Profile, kind: str, code_system: str) -> list[dict]:
     """规划指标: completeness (binding) and the profile's rules on the planned FAR, green ratio and floors."""
     rows = []
-    sub = _rules(profile, kind, PLAN_INDICATORS)
+    sub = rules_for(profile, kind, PLAN_INDICATORS)
     table = pd.DataFrame({"far_ratio": p["far_plan"].to_numpy(), "green_space_ratio_pct": p["green_ratio_pct"].to_numpy(),
                           "max_floors": p["floors_plan"].to_numpy()}, index=p["parcel_id"].to_numpy())  # fmt: skip
     long = evaluate(table, sub, kind=kind) if sub.rules else pd.DataFrame(columns=["unit_id"])
@@ -137,7 +104,7 @@ def plan_checks(p: gpd.GeoDataFrame, profile: Profile, kind: str, code_system: s
             gaps.append(f"用地代码 '{r['tag']}' 无法识别 / unknown {code_system} land-use code '{r['tag']}'")
         soft = [zh for c, zh in (("green_ratio_pct", "绿地率 green ratio"), ("height_limit_m", "限高 height limit")) if pd.isna(r[c])]
         ok_text = "规划条件完整 / plan complete" + (f"（未给 not given: {', '.join(soft)}）" if soft else "")
-        rows.append(_row(pid, name, "plan", "规划条件完整 Plan complete", "fail" if gaps else "pass", "; ".join(gaps) or ok_text,
+        rows.append(check_row(pid, name, "plan", "规划条件完整 Plan complete", "fail" if gaps else "pass", "; ".join(gaps) or ok_text,
                          binding="binding", indicator="plan_complete", target="用地代码 + 容积率/建筑面积 code + FAR/floor area",
                          source="ditan", clause="出让条件 (land-sale conditions)"))  # fmt: skip
         for _, e in long[long["unit_id"] == pid].iterrows():
@@ -149,31 +116,32 @@ def plan_checks(p: gpd.GeoDataFrame, profile: Profile, kind: str, code_system: s
                 status, reason = "not_assessable", "用地类别未知，无法判断是否适用 / land-use class unknown: cannot tell whether the rule applies"
             elif lu_class is not None and not rule.applies_to_class(lu_class):
                 status, reason = "not_applicable", not_applicable_reason(rule, lu_class)
-            rows.append(_row(pid, name, "plan", f"{rule.zh} {ind.en}", status, reason, binding=rule.binding, indicator=rule.indicator,
+            rows.append(check_row(pid, name, "plan", f"{rule.zh} {ind.en}", status, reason, binding=rule.binding, indicator=rule.indicator,
                              measured=v, unit=ind.unit, target=rule.target_text(), source=rule.source, clause=rule.clause,
                              counts=rule.binding == "binding" and status != "not_applicable"))  # fmt: skip
     return rows
 
 
-def _network(sa: StudyArea, cfg: Config, parcels: gpd.GeoDataFrame, cutoff: float):
+def _network(sa: StudyArea, parcels: gpd.GeoDataFrame, cutoff: float, *, snap_max_m: float, walk_exclude: tuple[str, ...]):
     """The walk network around the parcels (ways within cutoff + 2 × snap distance: exact up to the cutoff)."""
-    near = shapely.union_all(parcels.geometry.to_numpy()).buffer(cutoff + 2 * cfg.life_circle.snap_max_m)
-    roads = walk_roads(sa, cfg)
+    near = shapely.union_all(parcels.geometry.to_numpy()).buffer(cutoff + 2 * snap_max_m)
+    roads = walk_roads(sa.roads, walk_exclude)
     return build_network(roads[roads.intersects(near)].geometry.to_numpy())
 
 
-def reach(sa: StudyArea, cfg: Config, parcels: gpd.GeoDataFrame) -> list[dict]:
+def reach(sa: StudyArea, parcels: gpd.GeoDataFrame, *, snap_max_m: float, walk_exclude: tuple[str, ...],
+          radius_m: float) -> list[dict]:  # fmt: skip
     """Per parcel: straight and network distance to each station kind and facility category, and the nearest ones."""
     cat = sa.catalogue
-    cutoff = max([t.distance_m for t in cat.tiers.values()] + [cfg.transit.radius_m])
-    snap_max = cfg.life_circle.snap_max_m
+    cutoff = max([t.distance_m for t in cat.tiers.values()] + [radius_m])
+    snap_max = snap_max_m
     fac, st = sa.facilities, sa.stations[sa.stations["kind"].isin(PROXIMITY)]
     feats = pd.concat([fac[["category", "name", "geometry"]].rename(columns={"category": "group"}),
                        st[["kind", "name", "geometry"]].rename(columns={"kind": "group"})], ignore_index=True)  # fmt: skip
     fac_pts, owner = access_points(fac.geometry.to_numpy(), fac["outline"].to_numpy() if "outline" in fac else None)
     tpts = np.concatenate([fac_pts, st.geometry.to_numpy()])
     tfeat = np.concatenate([owner, len(fac) + np.arange(len(st))])
-    net = _network(sa, cfg, parcels, cutoff)
+    net = _network(sa, parcels, cutoff, snap_max_m=snap_max_m, walk_exclude=walk_exclude)
     t_snap = snap_points(net, tpts, max_distance_m=snap_max)
     out = []
     for geom in parcels.geometry:
@@ -198,32 +166,34 @@ def _nearest(f: pd.DataFrame, group: str, by: str) -> pd.Series | None:
 
 
 def _tier_binding(profile: Profile, kind: str, tier: str, residential: bool) -> tuple[str, str, str]:
-    for r in _rules(profile, kind, (columns.lc_all(tier),)).rules:
+    for r in rules_for(profile, kind, (columns.lc_all(tier),)).rules:
         if residential:
             return r.binding, r.source, r.clause
     return ("guiding" if residential else "info"), "GB 50180-2018", "生活圈 life circles"
 
 
-def location_checks(p: gpd.GeoDataFrame, reached: list[dict], sa: StudyArea, cfg: Config, profile: Profile, kind: str) -> list[dict]:
+def location_checks(p: gpd.GeoDataFrame, reached: list[dict], sa: StudyArea, params: ComputeParams, profile: Profile,
+                    kind: str) -> list[dict]:  # fmt: skip
     """区位: stations within the radius (straight and walking) and life-circle categories reached per tier."""
-    rows, R = [], cfg.transit.radius_m
+    rows, R, snap_max_m = [], params.transit.radius_m, params.life_circle.snap_max_m
     cat = sa.catalogue
     # kinds and categories with no feature anywhere in the study area (and not confirmed absent): data gaps, not fails
-    kind_gaps = set(empty_kinds(sa.stations["kind"], list(KINDS), [*cfg.transit.confirmed_absent, *sa.confirmed_absent]))
-    cat_gaps = set(empty_kinds(sa.facilities["category"], list(cat.categories), [*cfg.life_circle.confirmed_absent, *sa.confirmed_absent]))
+    kind_gaps = set(empty_kinds(sa.stations["kind"], list(KINDS), [*params.transit.confirmed_absent, *sa.confirmed_absent]))
+    cat_gaps = set(empty_kinds(sa.facilities["category"], list(cat.categories),
+                               [*params.life_circle.confirmed_absent, *sa.confirmed_absent]))  # fmt: skip
     for (_, r), info in zip(p.iterrows(), reached, strict=True):
         pid, name, f = r["parcel_id"], r["name"], info["features"]
         for k, (zh, en) in KINDS.items():
             for how, col, hz, he in (("radius", "straight_m", "直线", "straight line"), ("network", "walk_m", "步行", "walking")):
                 ind = columns.proximity(k, R, how)
-                rules = _rules(profile, kind, (ind,)).rules
+                rules = rules_for(profile, kind, (ind,)).rules
                 binding, source, clause = (rules[0].binding, rules[0].source, rules[0].clause) if rules else (
                     ("info", "ditan", "TOD") if k == "metro" else ("guiding", *APPLICATION))  # fmt: skip
                 near = _nearest(f, k, col)
                 v = float(near[col]) if near is not None else np.inf
                 label = f"{R:g} 米内{zh}（{hz}）{en} within {R:g} m ({he})"
                 if how == "network" and not info["snapped"]:
-                    status, why = "not_assessable", f"地块距步行路网超过 {cfg.life_circle.snap_max_m:g} 米 / parcel edge not near the walk network"
+                    status, why = "not_assessable", f"地块距步行路网超过 {snap_max_m:g} 米 / parcel edge not near the walk network"
                 elif k in kind_gaps:
                     status, why = "not_assessable", f"数据缺失：研究范围内任何数据源均无{zh} / data gap: no {en} in any source of the study area"
                 elif near is None:
@@ -234,7 +204,7 @@ def location_checks(p: gpd.GeoDataFrame, reached: list[dict], sa: StudyArea, cfg
                     nm = "" if pd.isna(near["name"]) else f" {near['name']}"
                     why = (f"最近{zh}{nm} {hz}距离 {v:,.0f} 米 {'≤' if status == 'pass' else '>'} {R:g} 米 / nearest {en}{nm} "
                            f"{v:,.0f} m {he} {'≤' if status == 'pass' else '>'} {R:g} m")  # fmt: skip
-                rows.append(_row(pid, name, "location", label, status, why, binding=binding, indicator=ind,
+                rows.append(check_row(pid, name, "location", label, status, why, binding=binding, indicator=ind,
                                  measured=v if np.isfinite(v) else np.nan, unit="m", target=f"≤ {R:g}", source=source, clause=clause))  # fmt: skip
         for tid, tier in cat.tiers.items():
             ids = [c.id for c in cat.categories.values() if c.tier == tid]
@@ -252,14 +222,14 @@ def location_checks(p: gpd.GeoDataFrame, reached: list[dict], sa: StudyArea, cfg
                        f"{names(got, 1) or 'none'}; missing: {names(gone, 1) or 'none'}")  # fmt: skip
                 if gaps:
                     why += f"；数据缺失 {names(gaps, 0)} / data gap: {names(gaps, 1)}"
-            rows.append(_row(pid, name, "location", f"{tier.zh} {tier.en}", status, why, binding=binding, indicator=columns.lc_all(tid),
+            rows.append(check_row(pid, name, "location", f"{tier.zh} {tier.en}", status, why, binding=binding, indicator=columns.lc_all(tid),
                              measured=float(len(got)), unit=f"of {len(ids)} categories", target=f"全部 all {len(ids)} ≤ {tier.distance_m:g} m",
                              source=source, clause=clause))  # fmt: skip
     return rows
 
 
 def _restricted(sa: StudyArea, units: gpd.GeoDataFrame) -> StudyArea:
-    """A copy of the study area with only ``units`` and the features near them (a fresh ledger)."""
+    """A copy of the study area with only ``units`` and the features near them."""
     near = shapely.box(*units.total_bounds).buffer(200.0)
 
     def keep(g):
@@ -267,7 +237,7 @@ def _restricted(sa: StudyArea, units: gpd.GeoDataFrame) -> StudyArea:
 
     return dataclasses.replace(sa, units=units, roads=keep(sa.roads), buildings=keep(sa.buildings), landuse=keep(sa.landuse),
                                vegetation=keep(sa.vegetation), facilities=keep(sa.facilities), stations=keep(sa.stations),
-                               amenities=keep(sa.amenities), parcels=keep(sa.parcels), ledger=Ledger())  # fmt: skip
+                               amenities=keep(sa.amenities), parcels=keep(sa.parcels))  # fmt: skip
 
 
 def with_parcel(sa: StudyArea, parcel: pd.Series) -> StudyArea:
@@ -290,7 +260,7 @@ def with_parcel(sa: StudyArea, parcel: pd.Series) -> StudyArea:
     pa = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=sa.crs)
     for c in ("floor_area_m2", "far", "height_limit_m", "green_ratio_pct"):
         pa[c] = pd.to_numeric(pa[c], errors="coerce").astype(float)
-    return dataclasses.replace(sa, landuse=lu, parcels=pa, ledger=Ledger())
+    return dataclasses.replace(sa, landuse=lu, parcels=pa)
 
 
 def _gap(rule: Rule, v: float) -> float:
@@ -300,9 +270,9 @@ def _gap(rule: Rule, v: float) -> float:
             "<=": max(v - t, 0.0), "<": max(v - t, 0.0)}.get(rule.comparator, 0.0)  # fmt: skip
 
 
-def unit_checks(p: gpd.GeoDataFrame, sa: StudyArea, cfg: Config, profile: Profile, kind: str) -> list[dict]:
+def unit_checks(p: gpd.GeoDataFrame, sa: StudyArea, params: ComputeParams, profile: Profile, kind: str) -> list[dict]:
     """所在单元: the profile's unit rules on FAR, land use and green space, before and after each parcel is built."""
-    rows, sub = [], _rules(profile, kind, UNIT_INDICATORS)
+    rows, sub = [], rules_for(profile, kind, UNIT_INDICATORS)
     for _, r in p.iterrows():
         pid, name = r["parcel_id"], r["name"]
         touched = sa.units[shapely.area(shapely.intersection(sa.units.geometry.to_numpy(), r.geometry)) > 1.0]
@@ -310,12 +280,12 @@ def unit_checks(p: gpd.GeoDataFrame, sa: StudyArea, cfg: Config, profile: Profil
         if touched.empty or not complete or not sub.rules:
             why = ("地块不在任何单元内 / the parcel lies in no unit" if touched.empty else "规划条件不完整，无法推算 / plan incomplete: "
                    "the unit after cannot be worked out" if not complete else "配置的规划无单元规则 / the profile has no unit rule on these")  # fmt: skip
-            rows.append(_row(pid, name, "unit", "单元指标 Unit indicators", "not_assessable", why, binding="info"))
+            rows.append(check_row(pid, name, "unit", "单元指标 Unit indicators", "not_assessable", why, binding="info"))
             continue
         part = _restricted(sa, touched)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            res_b, res_a = compute(part, cfg), compute(with_parcel(part, r), cfg)
+            res_b, res_a = compute(part, params), compute(with_parcel(part, r), params)
         before, after = res_b.indicators, res_a.indicators
         lb = evaluate(before, sub, kind=kind, reasons=getattr(res_b, "reasons", None))
         la = evaluate(after, sub, kind=kind, reasons=getattr(res_a, "reasons", None))
@@ -328,7 +298,7 @@ def unit_checks(p: gpd.GeoDataFrame, sa: StudyArea, cfg: Config, profile: Profil
                 worse = False
             else:
                 why = rule_reason(rule, f"单元 {a['unit_id']} {rule.zh}", f"unit {a['unit_id']} {ind.en}", va, a["status"] == "pass", ind.unit)
-                why += f"（出让前 before {_num(vb)}）"
+                why += f"（出让前 before {num(vb)}）"
                 worse = a["status"] == "fail" and (b["status"] != "fail" or _gap(rule, va) > _gap(rule, vb) + RTOL)
                 why += "；地块造成或加剧未达标 / the parcel causes or worsens this" if worse else (
                     "；出让前已未达标，地块未加剧 / already short before; the parcel does not worsen it" if a["status"] == "fail" else "")  # fmt: skip
@@ -336,7 +306,7 @@ def unit_checks(p: gpd.GeoDataFrame, sa: StudyArea, cfg: Config, profile: Profil
             if not held:
                 why += f"；{not_applicable_reason(rule, r['lu_class']).replace('不适用：', '不计入判定：').replace('not applicable:', 'not counted:')}"
             decides = held and rule.binding == "binding" and (a["status"] != "fail" or worse)  # short before and not worsened: not the parcel's
-            rows.append(_row(pid, name, "unit", f"{rule.zh} {ind.en}", a["status"], why, binding=rule.binding, counts=decides,
+            rows.append(check_row(pid, name, "unit", f"{rule.zh} {ind.en}", a["status"], why, binding=rule.binding, counts=decides,
                              indicator=rule.indicator, unit_id=a["unit_id"], measured=va, before=vb, unit=ind.unit, target=rule.target_text(),
                              source=rule.source, clause=rule.clause))  # fmt: skip
         ruled = {x.indicator for x in sub.rules}
@@ -344,7 +314,7 @@ def unit_checks(p: gpd.GeoDataFrame, sa: StudyArea, cfg: Config, profile: Profil
             ind = indicator_entry(ind_id)
             for uid in after.index:
                 vb, va = float(before.at[uid, ind_id]), float(after.at[uid, ind_id])
-                rows.append(_row(pid, name, "unit", f"{ind.zh} {ind.en}（无目标 no target）", "pass" if np.isfinite(va) else "not_assessable", f"单元 unit {uid}: {_num(vb)} → {_num(va)}"
+                rows.append(check_row(pid, name, "unit", f"{ind.zh} {ind.en}（无目标 no target）", "pass" if np.isfinite(va) else "not_assessable", f"单元 unit {uid}: {num(vb)} → {num(va)}"
                                  f"{' ' + ind.unit if ind.unit == '%' else ''}", indicator=ind_id, unit_id=uid, measured=va, before=vb,
                                  unit=ind.unit, target="—", source="ditan", clause="—"))  # fmt: skip
     return rows
@@ -371,7 +341,7 @@ def _file_name(pid: str) -> str:
     return re.sub(r"[^\w\-.]", "_", pid).strip(".") or "parcel"
 
 
-def parcel_map(r: pd.Series, info: dict, summary: pd.Series, sa: StudyArea, cfg: Config) -> str:
+def parcel_map(r: pd.Series, info: dict, summary: pd.Series, sa: StudyArea, *, radius_m: float, tiles: bool) -> str:
     """A one-page map of one parcel: what to show (units, nearest stations, reached and missing facilities, reasons)."""
     from ditan.maps.pages import parcel_page  # rendering stays out of the computation
 
@@ -390,39 +360,76 @@ def parcel_map(r: pd.Series, info: dict, summary: pd.Series, sa: StudyArea, cfg:
         walk = "—" if not np.isfinite(near["walk_m"]) else f"{near['walk_m']:,.0f}"
         text = f"{label} {'' if pd.isna(near['name']) else near['name']}: 直线 straight {near['straight_m']:,.0f} m, 步行 walking {walk} m"
         points.append((near.geometry, col, text))
-    headline = f"{summary['verdict']} · {r['tag']} · FAR {_num(r['far_plan'])}"
+    headline = f"{summary['verdict']} · {r['tag']} · FAR {num(r['far_plan'])}"
     return parcel_page(
-        r.geometry, crs=sa.crs, units=sa.units[sa.units.intersects(r.geometry)], radius_m=cfg.transit.radius_m, marks=points,
+        r.geometry, crs=sa.crs, units=sa.units[sa.units.intersects(r.geometry)], radius_m=radius_m, marks=points,
         ok=summary["status"] == "pass", title=f"地块出让前指标核查 {r['parcel_id']} {r['name']}", headline=headline,
         reasons=str(summary["main_reasons"]).split(" | "), parcel_label=f"地块 parcel {r['parcel_id']} {r['name']} ({r['tag']})",
-        tiles=cfg.map.tiles,
+        tiles=tiles,
     )
+
+
+@dataclass
+class SaleInputs:
+    sa: StudyArea
+    parcels: gpd.GeoDataFrame
+
+
+@dataclass
+class ParcelChecks:
+    sale: SaleInputs
+    reached: list[dict]
+    checks: pd.DataFrame
+    summary: pd.DataFrame
+
+
+class ParcelCheckJob(Job[SaleInputs, ParcelChecks]):
+    """``ditan check-parcels``: every parcel for sale checked (plan, location, unit after); no manifest."""
+
+    manifest_name = None
+
+    def __init__(self, cfg: Config, *, parcels: Path | None = None) -> None:
+        if cfg.land_sale is None:
+            raise ConfigError(f"{cfg.source_path}: no land_sale section; add land_sale: {{parcels: {{path, code_column, far_column …}}}}")
+        self.cfg, self.parcels, self.params = cfg, parcels, params_from_config(cfg)
+        self.profile = load_profile(cfg.land_sale.profile)
+        kind = self.profile.kind_id(cfg.land_sale.kind) if self.profile.kinds else cfg.land_sale.kind
+        if kind is None:
+            raise ConfigError(f"land_sale.kind '{cfg.land_sale.kind}' is not a kind of profile '{self.profile.id}' "
+                              f"({', '.join(self.profile.kinds)})")  # fmt: skip
+        self.kind = kind
+
+    def allowed(self, name: str) -> bool:
+        return name in OUTPUTS
+
+    def load(self, ctx: Context) -> SaleInputs:
+        sa = load_study_area(self.cfg, crop_to_units=False)  # parcels for sale may lie beyond the units
+        return SaleInputs(sa, read_sale_parcels(self.cfg, sa, self.parcels))
+
+    def compute(self, sale: SaleInputs, ctx: Context) -> ParcelChecks:
+        sa, p, prm, profile, kind = sale.sa, sale.parcels, self.params, self.profile, self.kind
+        reached = reach(sa, p, snap_max_m=prm.life_circle.snap_max_m, walk_exclude=prm.life_circle.walk_exclude,
+                        radius_m=prm.transit.radius_m)  # fmt: skip
+        rows = plan_checks(p, profile, kind, self.cfg.land_sale.parcels.code_system)
+        rows += location_checks(p, reached, sa, prm, profile, kind) + unit_checks(p, sa, prm, profile, kind)
+        checks = pd.DataFrame(rows).reindex(columns=COLUMNS)
+        order = {pid: i for i, pid in enumerate(p["parcel_id"])}
+        checks = checks.sort_values("parcel_id", key=lambda s: s.map(order), kind="stable").reset_index(drop=True)
+        return ParcelChecks(sale, reached, checks, summarize(checks, p))
+
+    def write(self, c: ParcelChecks, stage: Path, ctx: Context) -> list[str]:
+        sa, p = c.sale.sa, c.sale.parcels
+        write.write_csv(stage / "parcel_check.csv", c.checks.set_index("parcel_id"))
+        write.write_csv(stage / "parcel_summary.csv", c.summary.set_index("parcel_id"))
+        _xlsx(stage / "parcel_check.xlsx", c.checks, c.summary)
+        (stage / "parcels").mkdir()
+        for (_, r), info, (_, s) in zip(p.iterrows(), c.reached, c.summary.iterrows(), strict=True):
+            page = parcel_map(r, info, s, sa, radius_m=self.params.transit.radius_m, tiles=self.cfg.map.tiles)
+            write.write_text(stage / "parcels" / f"{_file_name(r['parcel_id'])}.html", page)
+        return list(OUTPUTS)
 
 
 def check_parcels(cfg: Config, out_dir: Path, *, parcels: Path | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Check every parcel, write the outputs into ``out_dir`` (replaced whole) and return (checks, summary)."""
-    if cfg.land_sale is None:
-        raise ConfigError(f"{cfg.source_path}: no land_sale section; add land_sale: {{parcels: {{path, code_column, far_column …}}}}")
-    opts = cfg.land_sale
-    profile = load_profile(opts.profile)
-    kind = profile.kind_id(opts.kind) if profile.kinds else opts.kind
-    if kind is None:
-        raise ConfigError(f"land_sale.kind '{opts.kind}' is not a kind of profile '{profile.id}' ({', '.join(profile.kinds)})")
-    write.check_output_folder(Path(out_dir), set(OUTPUTS))
-    sa = load_study_area(cfg, crop_to_units=False)  # parcels for sale may lie beyond the units
-    p = read_sale_parcels(cfg, sa, parcels)
-    reached = reach(sa, cfg, p)
-    rows = plan_checks(p, profile, kind, opts.parcels.code_system) + location_checks(p, reached, sa, cfg, profile, kind)
-    rows += unit_checks(p, sa, cfg, profile, kind)
-    checks = pd.DataFrame(rows).reindex(columns=COLUMNS)
-    order = {pid: i for i, pid in enumerate(p["parcel_id"])}
-    checks = checks.sort_values("parcel_id", key=lambda s: s.map(order), kind="stable").reset_index(drop=True)
-    summary = summarize(checks, p)
-    with write.staged_dir(Path(out_dir), allowed=set(OUTPUTS)) as stage:
-        write.write_csv(stage / "parcel_check.csv", checks.set_index("parcel_id"))
-        write.write_csv(stage / "parcel_summary.csv", summary.set_index("parcel_id"))
-        _xlsx(stage / "parcel_check.xlsx", checks, summary)
-        (stage / "parcels").mkdir()
-        for (_, r), info, (_, s) in zip(p.iterrows(), reached, summary.iterrows(), strict=True):
-            write.write_text(stage / "parcels" / f"{_file_name(r['parcel_id'])}.html", parcel_map(r, info, s, sa, cfg))
-    return checks, summary
+    done = ParcelCheckJob(cfg, parcels=parcels).run(out_dir)
+    return done.computed.checks, done.computed.summary

@@ -1,14 +1,10 @@
-"""`ditan run`: load, compute, draw and write one study area."""
+"""`ditan run`: load, compute, draw and write one study area (a :class:`~ditan.pipelines.jobs.skeleton.Job`)."""
 
 from __future__ import annotations
 
-import datetime as dt
 import gc
 import logging
-import platform
-import sys
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -17,30 +13,27 @@ import shapely
 
 from ditan.pipelines.assemble.load import load_study_area
 from ditan.pipelines.compute.indicators import RunResult, Timer, compute, gap_free_categories
+from ditan.pipelines.config.params import params_from_config
 from ditan.pipelines.config.schema import Config
-from ditan.pipelines.jobs.scenario import apply_scenario, compare, read_scenario, write_scenario_xlsx
+from ditan.pipelines.jobs.scenario import Scenario, apply_scenario, compare, read_scenario, write_scenario_xlsx
+from ditan.pipelines.jobs.skeleton import Context, Job
 from ditan.pipelines.outputs import files as write
 from ditan.pipelines.outputs import postgis as db_write
+from ditan.pipelines.outputs.manifest import attribution, input_files, versions
 from ditan.spatial.indicators.roads import classify_roads
 from ditan.spatial.standards import columns
 from ditan.spatial.standards.compliance import evaluate, summarize
-from ditan.spatial.standards.profiles import load_profile
+from ditan.spatial.standards.profiles import Profile, load_profile
 from ditan.spatial.study_area.model import StudyArea
 
 log = logging.getLogger(__name__)
-PACKAGES = ("ditan", "geopandas", "shapely", "pyproj", "osmium", "networkx", "osmnx", "scipy", "numpy",
-            "pandas", "rasterio", "folium", "pyogrio", "pydantic", "openpyxl", "psycopg")  # fmt: skip
-ATTRIBUTION = "© OpenStreetMap contributors (ODbL 1.0)"
 OUTPUTS = ("indicators.csv", "indicators.xlsx", "communities.gpkg", "map.html", "data_quality.csv", "manifest.json")
 #: written besides OUTPUTS by a run with a scenario (``ditan run --scenario FILE``)
 SCENARIO_OUTPUTS = ("scenario_comparison.csv", "scenario.xlsx", "scenario_indicators.csv")
 #: written besides OUTPUTS when the config names a programme profile (compliance.profile)
 COMPLIANCE_OUTPUTS = ("compliance.csv", "compliance_summary.csv")
-
-
-def attribution(cfg: Config) -> str:
-    """The data attribution of a run: the config's, else OpenStreetMap's."""
-    return cfg.attribution or ATTRIBUTION
+#: every name a run may leave in its output folder
+ALLOWED = frozenset(OUTPUTS + SCENARIO_OUTPUTS + COMPLIANCE_OUTPUTS)
 
 
 @dataclass
@@ -50,14 +43,7 @@ class RunOutput:
     study: StudyArea
     files: dict[str, Path]
     manifest: dict
-
-
-def input_files(cfg: Config) -> list[Path]:
-    inp = cfg.inputs
-    layers = [inp.osm, *inp.vector_layers().values(), inp.landcover]  # several stations layers each
-    paths = [src.path for src in layers if src is not None and src.path is not None]  # PostGIS layers: manifest database_inputs
-    paths += [p for p in (cfg.life_circle.catalogue, cfg.life_circle.population_raster) if p]
-    return paths
+    quality: pd.DataFrame  # data_quality.csv: the study area's ledger with the computation's rows merged in
 
 
 def service_area_layers(areas) -> dict:
@@ -122,14 +108,161 @@ def not_assessable_sheet(res: RunResult) -> pd.DataFrame:
     })  # fmt: skip
 
 
-def versions() -> dict[str, str]:
-    out = {"python": sys.version.split()[0]}
-    for p in PACKAGES:
+@dataclass
+class RunInputs:
+    sa: StudyArea
+    profile: Profile | None
+    plan: Scenario | None
+
+
+@dataclass
+class RunComputed:
+    sa: StudyArea
+    res: RunResult
+    quality: pd.DataFrame  # data_quality.csv
+    html: str = ""  # map.html
+    compliance: RunCompliance | None = None  # with a profile (compliance.profile)
+    what_if: WhatIf | None = None  # with a scenario (--scenario)
+
+
+@dataclass
+class RunCompliance:
+    profile: Profile
+    checks: pd.DataFrame  # compliance.csv
+    summary: pd.DataFrame  # compliance_summary.csv
+
+
+@dataclass
+class WhatIf:
+    plan: Scenario
+    result: RunResult  # the changed study area's
+    comparison: pd.DataFrame  # scenario_comparison.csv
+
+
+class RunJob(Job[RunInputs, RunComputed]):
+    """``ditan run``: every indicator of every unit, the compliance check, a scenario, the map and the tables.
+
+    With ``scenario`` (a scenario file, see :mod:`ditan.pipelines.jobs.scenario`) the changed study area is
+    computed too and SCENARIO_OUTPUTS are written beside the base outputs.
+    """
+
+    def __init__(self, cfg: Config, *, scenario: Path | None = None) -> None:
+        self.cfg, self.scenario = cfg, scenario
+        self.params = params_from_config(cfg)
+        self.db_target = db_write.target(cfg)  # output.database: the results also go to PostGIS, as run_id
+
+    def allowed(self, name: str) -> bool:
+        return name in ALLOWED
+
+    def load(self, ctx: Context) -> RunInputs:
+        sa = load_study_area(self.cfg)
+        plan = read_scenario(self.scenario, sa) if self.scenario is not None else None  # a bad scenario stops here
+        profile = load_profile(self.cfg.compliance.profile) if self.cfg.compliance.profile else None  # so does a bad profile
+        return RunInputs(sa, profile, plan)
+
+    def compute(self, loaded: RunInputs, ctx: Context) -> RunComputed:
+        sa, profile, plan, timer = loaded.sa, loaded.profile, loaded.plan, ctx.timer
+        radii = profile_radii(profile)
+        # the loaded layers live through the run: keep the garbage collector from re-scanning their millions of
+        # objects at every collection (on a whole city that made later stages slower than their size)
+        gc.collect()
+        gc.freeze()
         try:
-            out[p] = metadata.version(p)
-        except metadata.PackageNotFoundError:
-            out[p] = "not installed"
-    return out
+            res = compute(sa, self.params, timer, extra_radii_m=radii)
+        finally:
+            gc.unfreeze()
+        out = RunComputed(sa, res, sa.ledger.merged(res.ledger).to_frame())
+        if profile is not None:
+            with timer.stage("compliance"):
+                kind = sa.units["kind"] if "kind" in sa.units else self.cfg.compliance.kind
+                checks = evaluate(res.indicators, profile, kind=kind, reasons=res.reasons)
+                out.compliance = RunCompliance(profile, checks, summarize(checks, profile))
+        if plan is not None:
+            with timer.stage("scenario"):
+                scen = compute(apply_scenario(sa, plan), self.params, Timer(), extra_radii_m=radii)
+                out.what_if = WhatIf(plan, scen, compare(res, scen))
+        with timer.stage("map"):
+            out.html = run_map(self.cfg, sa, res, out.compliance.checks if out.compliance else None)
+        return out
+
+    def write(self, c: RunComputed, stage: Path, ctx: Context) -> list[str]:
+        res, quality, comp, what_if = c.res, c.quality, c.compliance, c.what_if
+        names = [n for n in OUTPUTS if n != self.manifest_name]
+        sheets = {"无法评估 not_assessable": not_assessable_sheet(res)}
+        if comp is not None:
+            sheets |= {"达标核查 compliance": comp.checks, "达标汇总 compliance summary": comp.summary}
+        with ctx.timer.stage("write"):
+            write.write_csv(stage / "indicators.csv", res.indicators)
+            write.write_xlsx(stage / "indicators.xlsx", res.indicators, res.columns, quality, extra_sheets=sheets)
+            write.write_gpkg(stage / "communities.gpkg", {"communities": res.units, **service_area_layers(res.service_areas)})
+            write.write_text(stage / "map.html", c.html)
+            write.write_csv(stage / "data_quality.csv", quality.set_index("layer"))
+            if comp is not None:
+                write.write_csv(stage / "compliance.csv", comp.checks.set_index("unit_id"))
+                write.write_csv(stage / "compliance_summary.csv", comp.summary)
+                names += COMPLIANCE_OUTPUTS
+            if what_if is not None:
+                write.write_csv(stage / "scenario_comparison.csv", what_if.comparison.set_index("unit_id"))
+                write_scenario_xlsx(stage / "scenario.xlsx", what_if.comparison, what_if.plan, res.columns)
+                write.write_csv(stage / "scenario_indicators.csv", what_if.result.indicators)
+                names += SCENARIO_OUTPUTS
+        return names
+
+    def manifest(self, c: RunComputed, base: dict, ctx: Context) -> dict:
+        cfg, sa, res = self.cfg, c.sa, c.res
+        run_id = db_write.new_run_id(cfg.name, ctx.started) if self.db_target else None
+        manifest = {
+            "ditan": base["ditan"], "run_started_utc": base["run_started_utc"], "config_file": str(cfg.source_path),
+            "config": cfg.model_dump(mode="json"), "crs": {"epsg": sa.crs.to_epsg(), "name": sa.crs.name},
+            "inputs": {str(p): write.file_sha256(p) for p in input_files(cfg)},
+            **db_write.manifest_entries(cfg, self.db_target, run_id),
+            "packages": versions(), "platform": base["platform"], "units": len(res.indicators), "network": res.stats,
+            "timings_s": base["timings_s"], "data_gaps": res.gaps, "not_assessable_values": int(len(res.reasons)),
+            "outputs": base["outputs"], "output_sha256": base["output_sha256"], "attribution": attribution(cfg),
+        }  # fmt: skip
+        if c.compliance is not None:
+            prof, checks = c.compliance.profile, c.compliance.checks
+            manifest["compliance"] = {"profile": prof.id, "source": prof.source,
+                                      "status_counts": checks["status"].value_counts().sort_index().to_dict()}  # fmt: skip
+        if c.what_if is not None:
+            cmp = c.what_if.comparison
+            manifest["scenario"] = {**c.what_if.plan.summary(), "changed_values": int(cmp["changed"].sum()),
+                                    "changed_units": int(cmp.loc[cmp["changed"], "unit_id"].nunique())}  # fmt: skip
+        return manifest
+
+    def publish(self, c: RunComputed, manifest: dict | None, ctx: Context) -> None:
+        """The results to PostGIS (output.database): a failed write leaves the previous outputs, and no rows."""
+        if self.db_target is None or manifest is None:
+            return
+        comp = c.compliance
+        with ctx.timer.stage("database"):
+            db_write.write_run(self.db_target, manifest["database_output"]["run_id"], self.cfg, c.res, crs=c.sa.crs,
+                               quality=c.quality, manifest=manifest, checks=comp.checks if comp else None,
+                               summary=comp.summary if comp else None)  # fmt: skip
+
+
+def run_map(cfg: Config, sa: StudyArea, res: RunResult, checks: pd.DataFrame | None) -> str:
+    """map.html of a run: the units coloured by their indicators, the detail layers small enough for a browser."""
+    from ditan.maps.interactive import build_map, coverage_gaps, map_html  # rendering stays out of the computation
+
+    cats = {c.id: (c.zh, c.en) for c in sa.catalogue.categories.values()}
+    city = sa.roads.assign(road_class=classify_roads(sa.roads, include=tuple(cfg.roads.include)).to_numpy())
+    city = city[city["road_class"].notna()]
+    city = city[city.intersects(sa.bounds)]
+    color_by = cfg.map.color_by if cfg.map.color_by in res.units.columns else "road_density_km_per_km2"
+    keys = key_indicators(res, cfg.transit.radius_m)
+    gaps = (None if cfg.life_circle.weight_by == "population" and cfg.life_circle.population_raster
+            else coverage_gaps(sa.buildings, res.origin_distances, sa.catalogue,
+                               data_gaps=set(sa.catalogue.categories) - set(gap_free_categories(res, sa.catalogue))))  # fmt: skip
+    layers, left_out = map_detail_layers(
+        {"roads": city, "buildings": sa.buildings, "facilities": sa.facilities, "stations": sa.stations,
+         "service_areas": res.service_areas, "landuse": sa.landuse, "gaps": gaps}, cfg.map.max_vertices_per_layer)  # fmt: skip
+    return map_html(build_map(
+        res.units, indicators={k: v for k, v in res.columns.items() if k in res.units.columns}, color_by=color_by,
+        categories=cats, station_radius_m=cfg.transit.radius_m, compliance=checks,
+        attribution=attribution(cfg) + (f" · {left_out}" if left_out else ""), tiles=cfg.map.tiles, key_indicators=keys,
+        reasons=res.reasons, **layers,
+    ))  # fmt: skip
 
 
 def run(cfg: Config, out_dir: Path, *, timer: Timer | None = None, scenario: Path | None = None) -> RunOutput:
@@ -138,103 +271,7 @@ def run(cfg: Config, out_dir: Path, *, timer: Timer | None = None, scenario: Pat
     With ``scenario`` (a scenario file, see :mod:`ditan.pipelines.jobs.scenario`) the changed study area is computed too and
     SCENARIO_OUTPUTS are written beside the base outputs.
     """
-    from ditan.maps.interactive import build_map, coverage_gaps, map_html  # rendering stays out of the computation
-
-    timer = timer or Timer()
-    allowed = set(OUTPUTS) | set(SCENARIO_OUTPUTS) | set(COMPLIANCE_OUTPUTS)
-    write.check_output_folder(Path(out_dir), allowed)  # before any work, not after
-    started = dt.datetime.now(dt.UTC)
-    db_target = db_write.target(cfg)  # output.database: the results also go to PostGIS, as run_id
-    run_id = db_write.new_run_id(cfg.name, started) if db_target else None
-    with timer.stage("load"):
-        sa = load_study_area(cfg)
-        plan = read_scenario(scenario, sa, cfg) if scenario is not None else None  # a bad scenario stops the run here
-        profile = load_profile(cfg.compliance.profile) if cfg.compliance.profile else None  # so does a bad profile
-    # the loaded layers live through the run: keep the garbage collector from re-scanning their millions of
-    # objects at every collection (on a whole city that made later stages slower than their size)
-    gc.collect()
-    gc.freeze()
-    try:
-        res = compute(sa, cfg, timer, extra_radii_m=profile_radii(profile))
-    finally:
-        gc.unfreeze()
-    if profile is not None:
-        with timer.stage("compliance"):
-            kind = sa.units["kind"] if "kind" in sa.units else cfg.compliance.kind
-            checks = evaluate(res.indicators, profile, kind=kind, reasons=getattr(res, "reasons", None))
-            summary = summarize(checks, profile)
-    if plan is not None:
-        with timer.stage("scenario"):
-            scen = compute(apply_scenario(sa, plan), cfg, Timer(), extra_radii_m=profile_radii(profile))
-            comparison = compare(res, scen)
-    with timer.stage("map"):
-        cats = {c.id: (c.zh, c.en) for c in sa.catalogue.categories.values()}
-        city = sa.roads.assign(road_class=classify_roads(sa.roads, include=tuple(cfg.roads.include)).to_numpy())
-        city = city[city["road_class"].notna()]
-        city = city[city.intersects(sa.bounds)]
-        color_by = cfg.map.color_by if cfg.map.color_by in res.units.columns else "road_density_km_per_km2"
-        keys = key_indicators(res, cfg.transit.radius_m)
-        gaps = (None if cfg.life_circle.weight_by == "population" and cfg.life_circle.population_raster
-                else coverage_gaps(sa.buildings, res.origin_distances, sa.catalogue,
-                                   data_gaps=set(sa.catalogue.categories) - set(gap_free_categories(res, sa.catalogue))))
-        layers, left_out = map_detail_layers(
-            {"roads": city, "buildings": sa.buildings, "facilities": sa.facilities, "stations": sa.stations,
-             "service_areas": res.service_areas, "landuse": sa.landuse, "gaps": gaps}, cfg.map.max_vertices_per_layer)  # fmt: skip
-        html = map_html(build_map(
-            res.units, indicators={k: v for k, v in res.columns.items() if k in res.units.columns}, color_by=color_by,
-            categories=cats, station_radius_m=cfg.transit.radius_m, compliance=checks if profile is not None else None,
-            attribution=attribution(cfg) + (f" · {left_out}" if left_out else ""), tiles=cfg.map.tiles, key_indicators=keys,
-            reasons=res.reasons, **layers,
-        ))  # fmt: skip
-    quality = sa.ledger.to_frame()
-    names = OUTPUTS + (SCENARIO_OUTPUTS if plan is not None else ()) + (COMPLIANCE_OUTPUTS if profile is not None else ())
-    sheets = {"无法评估 not_assessable": not_assessable_sheet(res)}
-    if profile is not None:
-        sheets |= {"达标核查 compliance": checks, "达标汇总 compliance summary": summary}
-    with write.staged_dir(out_dir, allowed=allowed) as stage:
-        files = {name: stage / name for name in names}
-        with timer.stage("write"):
-            write.write_csv(files["indicators.csv"], res.indicators)
-            write.write_xlsx(files["indicators.xlsx"], res.indicators, res.columns, quality, extra_sheets=sheets)
-            write.write_gpkg(files["communities.gpkg"], {"communities": res.units, **service_area_layers(res.service_areas)})
-            write.write_text(files["map.html"], html)
-            write.write_csv(files["data_quality.csv"], quality.set_index("layer"))
-            if profile is not None:
-                write.write_csv(files["compliance.csv"], checks.set_index("unit_id"))
-                write.write_csv(files["compliance_summary.csv"], summary)
-            if plan is not None:
-                write.write_csv(files["scenario_comparison.csv"], comparison.set_index("unit_id"))
-                write_scenario_xlsx(files["scenario.xlsx"], comparison, plan, res.columns)
-                write.write_csv(files["scenario_indicators.csv"], scen.indicators)
-        manifest = {
-            "ditan": versions()["ditan"],
-            "run_started_utc": started.isoformat(timespec="seconds"),
-            "config_file": str(cfg.source_path),
-            "config": cfg.model_dump(mode="json"),
-            "crs": {"epsg": sa.crs.to_epsg(), "name": sa.crs.name},
-            "inputs": {str(p): write.file_sha256(p) for p in input_files(cfg)},
-            **db_write.manifest_entries(cfg, db_target, run_id),
-            "packages": versions(),
-            "platform": platform.platform(),
-            "units": len(res.indicators),
-            "network": res.stats,
-            "timings_s": timer.seconds,
-            "data_gaps": res.gaps,
-            "not_assessable_values": int(len(res.reasons)),
-            "outputs": sorted(files),
-            "output_sha256": {name: write.file_sha256(p) for name, p in sorted(files.items()) if name != "manifest.json"},
-            "attribution": attribution(cfg),
-        }
-        if profile is not None:
-            manifest["compliance"] = {"profile": profile.id, "source": profile.source,
-                                      "status_counts": checks["status"].value_counts().sort_index().to_dict()}  # fmt: skip
-        if plan is not None:
-            manifest["scenario"] = {**plan.summary(), "changed_values": int(comparison["changed"].sum()),
-                                    "changed_units": int(comparison.loc[comparison["changed"], "unit_id"].nunique())}  # fmt: skip
-        write.write_json(files["manifest.json"], manifest)
-        if db_target is not None:  # inside the staging block: a failed database write leaves the previous outputs, and no rows
-            with timer.stage("database"):
-                db_write.write_run(db_target, run_id, cfg, res, crs=sa.crs, quality=quality, manifest=manifest,
-                                   checks=checks if profile is not None else None, summary=summary if profile is not None else None)
-    files = {name: out_dir / name for name in names}
-    return RunOutput(out_dir=out_dir, result=res, study=sa, files=files, manifest=manifest)
+    done = RunJob(cfg, scenario=scenario).run(out_dir, timer=timer)
+    c = done.computed
+    return RunOutput(out_dir=done.out_dir, result=c.res, study=c.sa, files=done.files, manifest=done.manifest or {},
+                     quality=c.quality)  # fmt: skip

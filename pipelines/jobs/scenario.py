@@ -19,7 +19,6 @@ with a category removes that category of the feature only; without, the feature 
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +31,6 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 
 from ditan.pipelines.compute.indicators import RunResult
-from ditan.pipelines.config.schema import Config
 from ditan.pipelines.outputs import files as write
 from ditan.spatial.crs.metric import to_metric
 from ditan.spatial.errors import ConfigError
@@ -124,10 +122,11 @@ def _read(path: Path, crs: str | None) -> gpd.GeoDataFrame:
     raise ConfigError(f"scenario {path.name}: a CSV needs coordinate columns x and y (or lon and lat, WGS 84); it has {', '.join(original)}")
 
 
-def read_scenario(path: str | Path, sa: StudyArea, cfg: Config, *, crs: str | None = None) -> Scenario:
+def read_scenario(path: str | Path, sa: StudyArea, *, crs: str | None = None) -> Scenario:
     """Read and validate a scenario file against the study area; every bad row is reported in one ConfigError.
 
-    ``crs`` declares the file's coordinate system (default: the file's own; a CSV: EPSG:4326).
+    ``crs`` declares the file's coordinate system (default: the file's own; a CSV: EPSG:4326). An added parcel's
+    code is read in the study area's code system (the config's inputs.parcels.code_system) unless its row says.
     """
     path = Path(path)
     if not path.is_file():
@@ -140,7 +139,7 @@ def read_scenario(path: str | Path, sa: StudyArea, cfg: Config, *, crs: str | No
                           f"and layer (facility | station | parcel); it has {', '.join(map(str, raw.columns))}")  # fmt: skip
     if raw.crs is not None:
         raw = to_metric(raw, sa.crs, "scenario")
-    default_system = cfg.inputs.parcels.code_system if cfg.inputs.parcels else sa.code_system
+    default_system = sa.code_system
     problems: list[str] = []
     changes = []
     for i, rec in enumerate(raw.to_dict("records")):
@@ -330,7 +329,7 @@ def _combine(base: gpd.GeoDataFrame | None, removes: list, added: gpd.GeoDataFra
 
 
 def apply_scenario(sa: StudyArea, scenario: Scenario) -> StudyArea:
-    """A new StudyArea with the scenario's changes; ``sa`` is not modified (the ledger is copied)."""
+    """A new StudyArea with the scenario's changes; ``sa`` is not modified (the ledger is shared: compute does not change it)."""
     ch = scenario.changes
     gone = {layer: [lab for c in ch if c.action == "remove" and c.layer == layer for lab in c.removes] for layer in ID_COLUMN}
     for layer, labels in gone.items():
@@ -342,7 +341,7 @@ def apply_scenario(sa: StudyArea, scenario: Scenario) -> StudyArea:
     # a category or kind whose last feature the scenario removes is gone on purpose: a measured 0, not a data gap
     emptied = ({c for c in sa.facilities["category"].unique() if not (facilities["category"] == c).any()}
                | {k for k in sa.stations["kind"].unique() if not (stations["kind"] == k).any()})  # fmt: skip
-    new = {"facilities": facilities, "stations": stations, "ledger": copy.deepcopy(sa.ledger),
+    new = {"facilities": facilities, "stations": stations,
            "confirmed_absent": sa.confirmed_absent | frozenset(map(str, emptied))}  # fmt: skip
     added_parcels = _added(ch, "parcel", sa, sa.crs)
     if added_parcels is not None or gone["parcel"]:

@@ -37,11 +37,17 @@ import pandas as pd
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
+from ditan.pipelines.assemble.load import load_study_area
+from ditan.pipelines.compute.indicators import Timer, compute
+from ditan.pipelines.config.params import params_from_config
 from ditan.pipelines.config.schema import Config
+from ditan.pipelines.jobs.skeleton import Context, Job
 from ditan.pipelines.outputs import files as write
+from ditan.pipelines.outputs.manifest import attribution
 from ditan.spatial.errors import ConfigError
 from ditan.spatial.standards.compliance import RTOL, _fmt, evaluate, summarize
 from ditan.spatial.standards.profiles import Profile, Rule, list_profiles, load_profile
+from ditan.spatial.study_area.model import StudyArea
 
 DEFAULT_PROFILE = "lowcarbon_pilot_2015"
 DEFAULT_KIND = "existing"
@@ -315,53 +321,78 @@ def profile_ref(value: str, base_dir: Path | None) -> str | Path:
     return p if p.is_absolute() or base_dir is None else (base_dir / p).resolve()
 
 
-def run_screening(cfg: Config, out_dir: Path, *, profile: str | None = None, kind: str | None = None,
-                  top: int | None = None, timer=None) -> ScreeningOutput:  # fmt: skip
-    """Compute the indicators of every unit of ``cfg``, screen them and write OUTPUTS into ``out_dir`` (staged, whole).
+@dataclass
+class Screened:
+    screening: Screening
+    kind: str | pd.Series | None
+    page: str
+
+
+class ScreenJob(Job[StudyArea, Screened]):
+    """``ditan screen``: the indicators of every candidate unit, scored, ranked and shortlisted; no manifest.
 
     ``profile`` (CLI, relative to the working folder), ``kind`` and ``top`` override ``cfg.screening``.
     Kind: ``kind``, else the units' kind column (inputs.units.kind_column), else screening.kind, else
     compliance.kind, else 'existing' when the profile has that kind; none for a profile without kinds.
     """
-    from ditan.pipelines.assemble.load import load_study_area
-    from ditan.pipelines.compute.indicators import Timer, compute
-    from ditan.pipelines.jobs.run import attribution
 
-    opts = cfg.screening
-    comp = getattr(cfg, "compliance", None)
-    if top is not None and top < 1:
-        raise ConfigError(f"--top must be at least 1, not {top}")
-    base = cfg.source_path.resolve().parent if cfg.source_path else None
-    if profile is not None:
-        prof = load_profile(profile_ref(profile, Path.cwd()))
-    else:
-        prof = load_profile(profile_ref(opts.profile or getattr(comp, "profile", None) or DEFAULT_PROFILE, base))
-    allowed = set(OUTPUTS)
-    write.check_output_folder(Path(out_dir), allowed)
-    timer = timer or Timer()
-    with timer.stage("load"):
-        sa = load_study_area(cfg)
-    res = compute(sa, cfg, timer)
-    unit_kind: str | pd.Series | None = kind
-    if unit_kind is None and "kind" in sa.units.columns and sa.units["kind"].notna().any():
-        unit_kind = sa.units["kind"].rename(index=str)
-    if unit_kind is None:
-        unit_kind = opts.kind or getattr(comp, "kind", None) or (DEFAULT_KIND if DEFAULT_KIND in prof.kinds else None)
-    if not prof.kinds:  # a profile without kinds (lowcarbon_application) applies every rule to every unit
-        unit_kind = None
-    with timer.stage("screen"):
-        scr = screen(res.indicators, prof, kind=unit_kind, method=opts.method, weights=opts.weights, direction=opts.direction,
-                     top=top or opts.top, min_binding_pct=opts.min_binding_pct, reasons=getattr(res, "reasons", None))  # fmt: skip
-    with timer.stage("map"):
-        from ditan.maps.pages import screening_map  # rendering stays out of the computation
+    manifest_name = None
 
-        page = screening_map(res.units.rename(index=str), scr.all_rows(), method=scr.method, profile_zh=scr.profile.zh,
-                             attribution=attribution(cfg), tiles=cfg.map.tiles)  # fmt: skip
-    with write.staged_dir(Path(out_dir), allowed=allowed) as stage, timer.stage("write"):
-        files = {name: stage / name for name in OUTPUTS}
-        write.write_csv(files["screening.csv"], scr.all_rows().set_index("rank"))  # the units listed apart last, rank empty
-        write_xlsx(files["screening.xlsx"], scr, method_text(scr, opts.weights if scr.method == "weights" else None))
-        write.write_text(files["screening_map.html"], page)
-        write.write_csv(files["compliance.csv"], scr.long.set_index("unit_id"))
+    def __init__(self, cfg: Config, *, profile: str | None = None, kind: str | None = None, top: int | None = None) -> None:
+        opts, comp = cfg.screening, getattr(cfg, "compliance", None)
+        if top is not None and top < 1:
+            raise ConfigError(f"--top must be at least 1, not {top}")
+        base = cfg.source_path.resolve().parent if cfg.source_path else None
+        if profile is not None:
+            self.profile = load_profile(profile_ref(profile, Path.cwd()))
+        else:
+            self.profile = load_profile(profile_ref(opts.profile or getattr(comp, "profile", None) or DEFAULT_PROFILE, base))
+        self.cfg, self.kind, self.top = cfg, kind, top
+
+    def allowed(self, name: str) -> bool:
+        return name in OUTPUTS
+
+    def load(self, ctx: Context) -> StudyArea:
+        return load_study_area(self.cfg)
+
+    def compute(self, sa: StudyArea, ctx: Context) -> Screened:
+        cfg, prof, opts = self.cfg, self.profile, self.cfg.screening
+        comp = getattr(cfg, "compliance", None)
+        res = compute(sa, params_from_config(cfg), ctx.timer)
+        unit_kind: str | pd.Series | None = self.kind
+        if unit_kind is None and "kind" in sa.units.columns and sa.units["kind"].notna().any():
+            unit_kind = sa.units["kind"].rename(index=str)
+        if unit_kind is None:
+            unit_kind = opts.kind or getattr(comp, "kind", None) or (DEFAULT_KIND if DEFAULT_KIND in prof.kinds else None)
+        if not prof.kinds:  # a profile without kinds (lowcarbon_application) applies every rule to every unit
+            unit_kind = None
+        with ctx.timer.stage("screen"):
+            scr = screen(res.indicators, prof, kind=unit_kind, method=opts.method, weights=opts.weights, direction=opts.direction,
+                         top=self.top or opts.top, min_binding_pct=opts.min_binding_pct, reasons=res.reasons)  # fmt: skip
+        with ctx.timer.stage("map"):
+            from ditan.maps.pages import screening_map  # rendering stays out of the computation
+
+            page = screening_map(res.units.rename(index=str), scr.all_rows(), method=scr.method, profile_zh=scr.profile.zh,
+                                 attribution=attribution(cfg), tiles=cfg.map.tiles)  # fmt: skip
+        return Screened(scr, unit_kind, page)
+
+    def write(self, s: Screened, stage: Path, ctx: Context) -> list[str]:
+        scr, weights = s.screening, self.cfg.screening.weights
+        with ctx.timer.stage("write"):
+            write.write_csv(stage / "screening.csv", scr.all_rows().set_index("rank"))  # the units listed apart last, rank empty
+            write_xlsx(stage / "screening.xlsx", scr, method_text(scr, weights if scr.method == "weights" else None))
+            write.write_text(stage / "screening_map.html", s.page)
+            write.write_csv(stage / "compliance.csv", scr.long.set_index("unit_id"))
+        return list(OUTPUTS)
+
+
+def run_screening(cfg: Config, out_dir: Path, *, profile: str | None = None, kind: str | None = None,
+                  top: int | None = None, timer: Timer | None = None) -> ScreeningOutput:  # fmt: skip
+    """Compute the indicators of every unit of ``cfg``, screen them and write OUTPUTS into ``out_dir`` (staged, whole).
+
+    See :class:`ScreenJob` for how ``profile``, ``kind`` and ``top`` are chosen.
+    """
+    done = ScreenJob(cfg, profile=profile, kind=kind, top=top).run(out_dir, timer=timer)
+    unit_kind = done.computed.kind
     kind_text = None if isinstance(unit_kind, pd.Series) else unit_kind
-    return ScreeningOutput(Path(out_dir), scr, {name: Path(out_dir) / name for name in OUTPUTS}, kind_text)
+    return ScreeningOutput(done.out_dir, done.computed.screening, done.files, kind_text)

@@ -18,7 +18,7 @@ import os
 import shutil
 import signal
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -69,12 +69,17 @@ def _old(final: Path) -> Path:
     return final.parent / f".{final.name}.old"
 
 
-def check_output_folder(final: Path, allowed: set[str]) -> None:
+#: the names a previous run may have left in an output folder: a set, or a test of one name
+Allowed = set[str] | frozenset[str] | Callable[[str], bool]
+
+
+def check_output_folder(final: Path, allowed: Allowed) -> None:
     """Stop before any work if ``final`` holds files a run would remove (the swap replaces the folder)."""
     if final.exists() and not final.is_dir():
         raise ConfigError(f"output folder {final} is a file; choose a folder with --out")
     if final.is_dir():
-        foreign = sorted(p.name for p in final.iterdir() if p.name not in allowed)
+        ok = allowed if callable(allowed) else allowed.__contains__
+        foreign = sorted(p.name for p in final.iterdir() if not ok(p.name))
         if foreign:
             raise ConfigError(
                 f"output folder {final} holds files ditan did not write ({', '.join(foreign[:5])}"
@@ -83,7 +88,7 @@ def check_output_folder(final: Path, allowed: set[str]) -> None:
 
 
 @contextmanager
-def staged_dir(final: Path, *, allowed: set[str]) -> Iterator[Path]:
+def staged_dir(final: Path, *, allowed: Allowed) -> Iterator[Path]:
     """A staging folder that replaces ``final`` as a whole when the block completes.
 
     ``allowed``: the names a previous run may have left in ``final``; any other file there stops

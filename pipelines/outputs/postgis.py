@@ -33,6 +33,7 @@ from pyproj import CRS
 
 from ditan.pipelines.compute.indicators import RunResult
 from ditan.pipelines.config.schema import Config
+from ditan.spatial.errors import require
 from ditan.spatial.io.postgis import DatabaseError, connect, describe_database, scrub
 
 log = logging.getLogger(__name__)
@@ -87,6 +88,7 @@ def manifest_entries(cfg: Config, tgt: Target | None, run_id: str | None) -> dic
 def write_run(tgt: Target, run_id: str, cfg: Config, res: RunResult, *, crs: CRS, quality: pd.DataFrame, manifest: dict,
               checks: pd.DataFrame | None = None, summary: pd.DataFrame | None = None) -> None:  # fmt: skip
     """Write one run to ``tgt`` in a single transaction; raise DatabaseError (and write nothing) on any failure."""
+    require("psycopg")  # DependencyError with the install hint when it is missing
     import psycopg
 
     units = res.units.reset_index()

@@ -28,6 +28,12 @@ from pyproj import CRS, Transformer
 
 from ditan.spatial.errors import CRSError
 
+__all__ = [
+    "china_system", "out_of_china", "wgs84_to_gcj02", "gcj02_to_bd09", "gcj02_to_wgs84",
+    "bd09_to_gcj02", "wgs84_to_bd09", "bd09_to_wgs84", "to_wgs84", "suggest_crs",
+    "check_coordinates",
+]
+
 #: Krasovsky 1940 ellipsoid, as used by the GCJ-02 formula.
 KRASOVSKY_A = 6378245.0
 KRASOVSKY_EE = 0.00669342162296594323

@@ -13,6 +13,8 @@ from pyproj import CRS
 
 from ditan.spatial.errors import CRSError
 
+__all__ = ["gauss_kruger_3deg_epsg", "choose_metric_crs", "ensure_projected", "to_metric"]
+
 #: China's extent (lon/lat) used to decide between CGCS2000 Gauss–Krüger and UTM.
 CHINA_LON_RANGE = (73.0, 136.0)
 CHINA_LAT_RANGE = (3.0, 54.0)

@@ -45,6 +45,8 @@ from pyproj import CRS, Transformer
 from ditan.spatial.crs.china import SYSTEM_NAMES, TO_WGS84, out_of_china
 from ditan.spatial.errors import CRSError
 
+__all__ = ["Reference", "Reading", "Offset", "in_scope", "find_offset", "check_layer"]
+
 #: radius (m) and number of the ring positions a point's distance to a reference is compared with
 RING_RADIUS_M = 100.0
 RING_POINTS = 8
@@ -188,6 +190,7 @@ def find_offset(points: gpd.GeoDataFrame, study_crs: CRS, references: list[Refer
         compared |= seen
     declared = readings.pop(None)
     best = max(readings.values(), key=lambda r: r.matches)
+    assert best.system is not None  # the declared reading (system None) was popped above
     n = int(compared.sum())
     if best.matches < max(MIN_MATCHES, MATCH_FACTOR * declared.matches, MIN_SHARE * n):
         return None

@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
+__all__ = ["line_pieces", "point_units", "polygon_pieces"]
+
 #: distance within which a point is "on" a unit
 BOUNDARY_TOL_M = 0.5
 #: distance within which a line is on a unit's boundary, and two units' pieces of one line are the same piece

@@ -48,6 +48,10 @@ from scipy.spatial import cKDTree
 
 from ditan.spatial.crs.metric import ensure_projected
 
+__all__ = [
+    "oneway_state", "road_pieces", "pair_carriageways", "merge_runs", "consolidate_junctions",
+]
+
 #: one-way states of a road line
 ONEWAY_FORWARD, ONEWAY_REVERSE, TWO_WAY, UNKNOWN, NEVER = 1, -1, 0, 2, 3
 _FORWARD = {"yes", "true", "1"}

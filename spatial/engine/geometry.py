@@ -20,6 +20,8 @@ import shapely
 from scipy import sparse
 from scipy.sparse import csgraph
 
+__all__ = ["overlap_groups", "merge_touching", "tiled_union", "partition"]
+
 #: DE-9IM pattern: the interiors of a and b intersect in an area
 INTERIORS_OVERLAP = "2********"
 
@@ -70,8 +72,8 @@ def tiled_union(geoms: np.ndarray, tile_m: float = 2000.0) -> np.ndarray:
         return np.array([], dtype=object)
     x0, y0, x1, y1 = shapely.total_bounds(geoms)
     nx, ny = max(int(np.ceil((x1 - x0) / tile_m)), 1), max(int(np.ceil((y1 - y0) / tile_m)), 1)
-    ix, iy = np.meshgrid(np.arange(nx), np.arange(ny), indexing="xy")
-    ix, iy = ix.ravel(), iy.ravel()
+    gx, gy = np.meshgrid(np.arange(nx), np.arange(ny), indexing="xy")
+    ix, iy = gx.ravel(), gy.ravel()
     tiles = shapely.box(x0 + ix * tile_m, y0 + iy * tile_m, x0 + (ix + 1) * tile_m, y0 + (iy + 1) * tile_m)
     gi, ti = shapely.STRtree(tiles).query(geoms, predicate="intersects")
     out = _union_by_label(shapely.intersection(geoms[gi], tiles[ti]), ti)

@@ -22,6 +22,11 @@ import shapely
 from scipy import sparse
 from scipy.sparse import csgraph
 
+__all__ = [
+    "Network", "build_network", "Snap", "snap_points", "group_distances", "point_distances",
+    "nearest_by_group", "access_points",
+]
+
 #: weight given to zero-length virtual edges (csgraph treats explicit zeros as "no edge")
 _EPS = 1e-9
 

@@ -26,6 +26,11 @@ from ditan.spatial.crs.metric import ensure_projected
 from ditan.spatial.engine.allocate import point_units
 from ditan.spatial.errors import LayerError
 
+__all__ = [
+    "Origins", "residential_origins", "building_population_origins",
+    "raster_population_origins", "population_per_unit",
+]
+
 GRID_M = 25.0
 
 

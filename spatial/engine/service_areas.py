@@ -31,6 +31,8 @@ from pyproj import CRS
 from ditan.spatial.engine.network import Network, Snap
 from ditan.spatial.errors import CRSError
 
+__all__ = ["Pieces", "reachable_pieces", "service_areas", "service_area_frame"]
+
 #: segments per quarter circle of the buffers (4 keeps a city's union fast; area error < 1 %)
 QUAD_SEGS = 4
 

@@ -12,6 +12,8 @@ import pandas as pd
 from ditan.spatial.crs.metric import ensure_projected
 from ditan.spatial.engine.allocate import point_units
 
+__all__ = ["amenity_counts"]
+
 
 def amenity_counts(units: gpd.GeoDataFrame, amenities: gpd.GeoDataFrame, kinds: list[str]) -> pd.DataFrame:
     """<kind>_count per unit for every kind in ``kinds`` (0 where none)."""

@@ -26,6 +26,8 @@ from ditan.spatial.engine.allocate import polygon_pieces
 from ditan.spatial.errors import LayerError
 from ditan.spatial.io.raster import raster_cover_shares
 
+__all__ = ["green_coverage_from_polygons", "green_coverage_from_raster"]
+
 #: ESA WorldCover vegetation classes: trees, shrubland, grassland, herbaceous wetland, mangroves
 WORLDCOVER_VEGETATION = (10, 20, 30, 90, 95)
 #: ESA WorldCover impervious classes: built-up
@@ -61,11 +63,11 @@ def green_coverage_from_polygons(
     """
     ensure_projected(units, "units")
     ensure_projected(vegetation, "vegetation")
-    geoms = [vegetation.geometry.to_numpy()]
+    layers = [vegetation.geometry.to_numpy()]
     if green_land is not None and len(green_land):
         ensure_projected(green_land, "green land")
-        geoms.append(green_land.geometry.to_numpy())
-    geoms = np.concatenate(geoms)
+        layers.append(green_land.geometry.to_numpy())
+    geoms = np.concatenate(layers)
     merged = shapely.get_parts(shapely.union_all(geoms)) if len(geoms) else np.array([], dtype=object)
     pieces = polygon_pieces(units.geometry.to_numpy(), np.asarray(merged, dtype=object))
     veg = np.bincount(pieces["unit"].to_numpy(), weights=pieces["area_m2"].to_numpy(), minlength=len(units))

@@ -20,6 +20,8 @@ from ditan.spatial.engine.allocate import line_pieces
 from ditan.spatial.engine.geometry import merge_touching
 from ditan.spatial.study_area.stations import station_access_points
 
+__all__ = ["greenways"]
+
 GREENWAY_HIGHWAYS = ("footway", "cycleway", "path", "pedestrian", "bridleway")
 GREEN_CLASSES = ("park", "green")
 LINK_KINDS = ("bus_stop", "metro")

@@ -27,6 +27,8 @@ from ditan.spatial.crs.metric import ensure_projected
 from ditan.spatial.engine.allocate import polygon_pieces
 from ditan.spatial.engine.geometry import partition
 
+__all__ = ["estimate_floors", "resolve_overlaps", "building_pieces", "intensity", "housing_heights"]
+
 #: plausible floor counts; values outside are treated as unknown (issue a repair, not a number)
 MAX_FLOORS = 150
 DEFAULT_FLOORS = {"house": 2, "detached": 2, "bungalow": 1, "residential": 6, "apartments": 6,

@@ -19,6 +19,8 @@ from ditan.spatial.engine.geometry import overlap_groups, partition
 from ditan.spatial.landuse.classes import LANDUSE_CLASSES
 from ditan.spatial.landuse.codes import community_service_separable
 
+__all__ = ["landuse_faces", "landuse_shares"]
+
 #: the internal land-use classes of green land (绿地率): park and other green land; squares excluded
 GREEN_SPACE_CLASSES = ("park", "green")
 

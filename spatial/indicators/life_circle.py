@@ -15,6 +15,8 @@ from ditan.spatial.engine.origins import Origins
 from ditan.spatial.standards import columns
 from ditan.spatial.standards.catalogue import Catalogue
 
+__all__ = ["life_circle_coverage"]
+
 
 def life_circle_coverage(
     n_units: int, origins: Origins, distances: pd.DataFrame, catalogue: Catalogue, *, index: pd.Index,

@@ -24,6 +24,8 @@ from ditan.spatial.crs.metric import ensure_projected
 from ditan.spatial.engine.allocate import polygon_pieces
 from ditan.spatial.indicators.intensity import building_pieces
 
+__all__ = ["parcel_floor_area_m2", "far_with_parcels", "parcel_attributes"]
+
 GREEN_CLASSES = ("park", "green")
 #: a unit this much covered by parcels with floor area takes its FAR from them alone
 FULL_COVER_PCT = 99.5

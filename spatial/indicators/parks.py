@@ -21,6 +21,8 @@ from ditan.spatial.crs.metric import ensure_projected
 from ditan.spatial.engine.allocate import polygon_pieces
 from ditan.spatial.engine.geometry import merge_touching, tiled_union
 
+__all__ = ["merged_parks", "park_service_coverage"]
+
 RESIDENTIAL_LAND = ("residential", "community_service")
 
 

@@ -36,6 +36,8 @@ from ditan.spatial.engine.allocate import line_pieces, point_units
 from ditan.spatial.engine.carriageways import consolidate_junctions, merge_runs, pair_carriageways
 from ditan.spatial.engine.network import build_network
 
+__all__ = ["classify_roads", "road_density", "intersection_density"]
+
 ROAD_CLASS = {
     "motorway": "expressway", "motorway_link": "expressway", "trunk": "expressway", "trunk_link": "expressway",
     "primary": "arterial", "primary_link": "arterial",

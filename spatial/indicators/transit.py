@@ -7,6 +7,8 @@ of stations (including EV charging) inside each unit.
 
 from __future__ import annotations
 
+from typing import cast
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -18,6 +20,8 @@ from ditan.spatial.engine.allocate import point_units
 from ditan.spatial.engine.origins import Origins
 from ditan.spatial.standards import columns
 from ditan.spatial.study_area.stations import station_access_points
+
+__all__ = ["straight_distances", "proximity_coverage", "station_counts"]
 
 PROXIMITY_KINDS = columns.PROXIMITY_KINDS
 COUNT_COLUMNS = columns.STATION_COUNTS
@@ -51,7 +55,8 @@ def proximity_coverage(
     ``network`` distances must be searched at least as far as the largest radius.
     """
     out = pd.DataFrame(index=index)
-    for r in [radius_m] if np.isscalar(radius_m) else list(radius_m):
+    scalar = np.isscalar(radius_m)
+    for r in [cast(float, radius_m)] if scalar else list(cast(list[float], radius_m)):
         for kind in PROXIMITY_KINDS:
             out[columns.proximity(kind, r, "radius")] = origins.share(radius[kind].to_numpy() <= r, n_units)
             out[columns.proximity(kind, r, "network")] = origins.share(network[kind].to_numpy() <= r, n_units)

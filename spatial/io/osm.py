@@ -18,6 +18,7 @@ import os
 from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -26,6 +27,8 @@ import pandas as pd
 import shapely
 
 from ditan.spatial.errors import LayerError
+
+__all__ = ["OsmExtract", "read_osm"]
 
 log = logging.getLogger(__name__)
 
@@ -121,9 +124,11 @@ def read_osm(path: str | os.PathLike) -> OsmExtract:
 
     try:
         # untagged nodes (most of a file) only feed the location index: the filter keeps them out of Python
-        fp = (osmium.FileProcessor(str(path)).with_locations().with_areas()
-              .with_filter(osmium.filter.EmptyTagFilter().enable_for(osmium.osm.NODE)))
+        nodes_filter = osmium.filter.EmptyTagFilter()
+        nodes_filter.enable_for(osmium.osm.NODE)  # (osmium's stub says it returns None)
+        fp = osmium.FileProcessor(str(path)).with_locations().with_areas().with_filter(nodes_filter)
         header_box = fp.header.box()
+        o: Any  # osmium types the objects as a union that is_node() / is_way() … do not narrow
         for o in fp:
             if o.is_node():
                 if any(k in o.tags for k in NODE_KEYS):

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -29,8 +29,13 @@ import shapely
 from pyproj import CRS
 from shapely.errors import GEOSException
 
-from ditan.spatial.errors import LayerError
+from ditan.spatial.errors import LayerError, require
 from ditan.spatial.io.vector import declare_crs
+
+__all__ = [
+    "DatabaseError", "conninfo_parts", "has_password", "describe_database", "redact", "scrub",
+    "connect", "split_table", "read_postgis",
+]
 
 log = logging.getLogger(__name__)
 #: libpq's environment variables for the parts of a connection (used when the connection string leaves them out)
@@ -52,8 +57,10 @@ class DatabaseError(LayerError):
 def conninfo_parts(conninfo: str | None) -> dict[str, str]:
     """The parts of a libpq connection string (URL or key=value), with libpq's PG* environment filling the gaps.
 
-    Raises ValueError (without echoing the string, which may hold a password) when it cannot be parsed.
+    Raises ValueError (without echoing the string, which may hold a password) when it cannot be
+    parsed; DependencyError (a ValueError too) with the install hint when psycopg is missing.
     """
+    require("psycopg")
     from psycopg.conninfo import conninfo_to_dict
 
     try:
@@ -134,6 +141,7 @@ def scrub(text: str, conninfo: str | None) -> str:
 
 def connect(conninfo: str | None, *, what: str, read_only: bool = False):
     """A psycopg connection; ``what`` names the purpose in the error raised when it fails (no password in it)."""
+    require("psycopg")  # DependencyError with the install hint when it is missing
     import psycopg
 
     try:
@@ -180,6 +188,7 @@ def read_postgis(
     except ValueError as exc:
         raise LayerError(f"layer '{layer_name}': {exc}") from None
     where = f"layer '{layer_name}' ({label} in {describe_database(conninfo)})"
+    require("psycopg")  # DependencyError with the install hint when it is missing
     import psycopg
     from psycopg import sql
 
@@ -191,7 +200,7 @@ def read_postgis(
                 _require_table(conn, ident, table, where)
                 cur = conn.execute(sql.SQL("SELECT * FROM {}").format(ident))
             else:
-                cur = conn.execute(query, dict(params) if params else None)  # type: ignore[arg-type]  # the config's own SQL
+                cur = conn.execute(query, dict(params) if params else None)  # the config's own SQL
             if cur.description is None:
                 raise LayerError(f"{where}: the statement returns no rows; write a SELECT")
             names = [c.name for c in cur.description]
@@ -263,7 +272,7 @@ def _frame(names: list[str], rows: list[tuple], geom_i: int, numeric: list[int],
     for i, name in enumerate(names):
         if i == geom_i:
             continue
-        values = cols[i]
+        values: Sequence = cols[i]
         if i in numeric:  # numeric arrives as Decimal: read as float, as GDAL reads a file's Real fields
             values = [float(v) if isinstance(v, Decimal) else v for v in values]
             data[name] = pd.Series(values, dtype=float)

@@ -33,6 +33,8 @@ from rasterio.windows import Window, from_bounds
 from ditan.spatial.crs.metric import ensure_projected
 from ditan.spatial.errors import LayerError
 
+__all__ = ["raster_cover_shares"]
+
 log = logging.getLogger(__name__)
 
 NODATA_COL = "raster_nodata_pct"

@@ -16,6 +16,11 @@ import shapely
 
 from ditan.spatial.errors import LayerError, feature_list
 
+__all__ = [
+    "LayerRecord", "DataGap", "Ledger", "clean_geometries", "require_columns",
+    "require_unique_ids",
+]
+
 POLYGONAL = ("Polygon", "MultiPolygon")
 LINEAR = ("LineString", "MultiLineString")
 PUNTAL = ("Point", "MultiPoint")
@@ -75,6 +80,28 @@ class Ledger:
         if name not in self.records:
             self.records[name] = LayerRecord(layer=name)
         return self.records[name]
+
+    def merged(self, *others: Ledger) -> Ledger:
+        """A new ledger: this one's rows, then each of ``others`` added in; none of them is changed.
+
+        A layer in both has its counts summed and its notes joined; a gap in both keeps its fix and
+        adds up its columns (as :meth:`gap` does). Rows keep their order: this ledger's first.
+        """
+        out = Ledger()
+        for ledger in (self, *others):
+            for name, r in ledger.records.items():
+                rec = out.layer(name)
+                rec.read += r.read
+                rec.kept += r.kept
+                rec.outside_study_area += r.outside_study_area
+                rec.repaired.update(r.repaired)
+                rec.dropped.update(r.dropped)
+                rec.flagged.update(r.flagged)
+                if r.note and r.note != rec.note:
+                    rec.note = f"{rec.note}; {r.note}" if rec.note else r.note
+            for g in ledger.gaps.values():
+                out.gap(g.what, g.fix, g.columns)
+        return out
 
     def to_frame(self) -> pd.DataFrame:
         rows = []

@@ -13,6 +13,8 @@ from pyproj import CRS
 from ditan.spatial.crs.china import SYSTEM_NAMES, check_coordinates, china_system, to_wgs84
 from ditan.spatial.errors import CRSError, LayerError
 
+__all__ = ["read_vector", "declare_crs"]
+
 CSV_ENCODINGS = ("utf-8-sig", "gb18030")
 
 

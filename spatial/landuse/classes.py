@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
+__all__ = ["osm_landuse_table", "vegetation_table", "classify_tags", "vegetation_mask"]
+
 #: Internal classes, in table order, with Chinese and English names. ``industrial`` is 产业用地
 #: (manufacturing, mining and logistics/warehousing); ``community_service`` is the residential
 #: community's own service land (GB 50137 R12/R22/R32, 2023 guide 0702/0704), kept apart from

@@ -24,6 +24,8 @@ import pandas as pd
 from ditan.spatial.errors import ConfigError
 from ditan.spatial.landuse.classes import LANDUSE_CLASSES, _table, osm_landuse_table
 
+__all__ = ["code_table", "community_service_separable", "classify_codes"]
+
 #: Code systems understood by :func:`code_table` and :func:`classify_codes`.
 CODE_SYSTEMS = ("gb50137", "gb2023", "osm", "overture", "internal")
 

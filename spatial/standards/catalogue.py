@@ -17,6 +17,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
+__all__ = ["Tier", "Category", "Catalogue", "load_catalogue", "value_lookup", "rule_mask", "match"]
+
 SPECIAL = ("name_regex", "min_area_m2")
 
 

@@ -9,6 +9,11 @@ from __future__ import annotations
 
 import re
 
+__all__ = [
+    "distance_tag", "proximity", "proximity_columns", "parse_proximity", "lc_category",
+    "lc_all", "lc_score", "lc_assessed", "lc_categories_total",
+]
+
 #: station kinds measured by distance (500 m radius and network), in table order
 PROXIMITY_KINDS = ("bus_stop", "metro", "bike_rental")
 #: station kinds counted inside each unit → count column

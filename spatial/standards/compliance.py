@@ -10,11 +10,15 @@ meets a 100 % target.
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import pandas as pd
 
 from ditan.spatial.errors import ConfigError, feature_list
 from ditan.spatial.standards.profiles import BINDING_ZH, Profile, Rule, indicator_entry
+
+__all__ = ["evaluate", "summarize"]
 
 STATUS_ZH = {"pass": "达标", "fail": "未达标", "not_assessable": "无法评估"}
 COLUMNS = [
@@ -119,7 +123,8 @@ def _kinds_text(profile: Profile) -> str:
 
 def _judge(rule: Rule, v: np.ndarray) -> np.ndarray:
     """Pass mask of finite values ``v`` against the rule (NaN is handled by the caller)."""
-    t, t2 = rule.target, rule.target_max
+    # Rule's validation gives every comparator but 'present' a target (and 'range' a target_max)
+    t, t2 = cast(float, rule.target), cast(float, rule.target_max)
     tol = RTOL * max(1.0, abs(t or 0.0), abs(t2 or 0.0))
     c = rule.comparator
     if c == ">=":
@@ -179,15 +184,15 @@ def _rule_rows(rule: Rule, table: pd.DataFrame, units: pd.Index, reasons: pd.Dat
         ok = np.zeros(n, dtype=bool)
         ok[have] = _judge(rule, measured[have])
         status[have] = np.where(ok[have], "pass", "fail")
-        reason = np.array([_nan_reason(rule.indicator)] * n, dtype=object)
+        texts = np.array([_nan_reason(rule.indicator)] * n, dtype=object)
         given = _given(reasons, rule.indicator, units)
         known = ~have & given["reason_en"].notna().to_numpy()  # a NaN with its reason recorded by the run
-        reason[known] = given["reason_en"].to_numpy()[known]
+        texts[known] = given["reason_en"].to_numpy()[known]
         given_zh = given["reason_zh"].where(pd.Series(known)).tolist()
         gap = known & given["data_gap"].fillna(False).astype(bool).to_numpy()
         label = ind.en[:1].lower() + ind.en[1:] if ind.en[1:2].islower() else ind.en  # keep 'EV …', 'FAR'
-        reason[have] = _reasons(rule, label, ind.unit, measured[have], ok[have])
-        reason = list(reason)
+        texts[have] = _reasons(rule, label, ind.unit, measured[have], ok[have])
+        reason = list(texts)
     reason_zh = [_reason_zh(rule, rule.zh, st, m, r, g) for st, m, r, g in zip(status, measured, reason, given_zh, strict=True)]
     points = np.where(status == "pass", rule.points, 0.0) if rule.points is not None else np.full(n, np.nan)
     return pd.DataFrame({

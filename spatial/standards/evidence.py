@@ -26,6 +26,8 @@ from ditan.spatial.crs.metric import ensure_projected
 from ditan.spatial.standards import reasons as R
 from ditan.spatial.standards.registry import Indicator
 
+__all__ = ["Evidence", "extent_shares", "apply_evidence", "empty_kinds", "has_residents"]
+
 #: a need → (English, Chinese) name of what is missing, for NO_LAYER and OUTSIDE_LAYER
 NEED_NAMES = {
     "roads": ("road", "道路"), "buildings": ("building", "建筑"), "floor_area": ("building or parcel floor-area", "建筑或地块建筑面积"),

@@ -16,9 +16,14 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from ditan.spatial.errors import ConfigError
+from ditan.spatial.errors import ConfigError, format_validation_errors
 from ditan.spatial.landuse.classes import LANDUSE_CLASSES
 from ditan.spatial.standards.registry import Indicator, registry
+
+__all__ = [
+    "known_indicator", "indicator_entry", "Rule", "Level", "Profile", "list_profiles",
+    "parse_profile", "load_profile",
+]
 
 DYNAMIC = re.compile(r"^lc_[a-z0-9_]+_pct$")  # life-circle columns made from the facility catalogue
 Comparator = Literal[">=", "<=", ">", "<", "range", "present"]
@@ -199,17 +204,6 @@ def list_profiles() -> list[str]:
     return sorted(p.name.removesuffix(".yaml") for p in _profiles_dir().iterdir() if p.name.endswith(".yaml"))
 
 
-def _format(exc: ValidationError, source: str) -> str:
-    lines = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"] if not (isinstance(p, str) and p.startswith(("function-", "tagged-"))))
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key"
-        lines.append(f"  - {loc or '(top level)'}: {msg}")
-    return f"{len(lines)} problem(s) in profile {source}:\n" + "\n".join(lines)
-
-
 def parse_profile(data: object, *, source: str = "profile") -> Profile:
     """Validate a profile given as a mapping; raise ConfigError listing every problem."""
     if not isinstance(data, dict):
@@ -219,7 +213,7 @@ def parse_profile(data: object, *, source: str = "profile") -> Profile:
     try:
         return Profile.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_format(exc, source)) from None
+        raise ConfigError(format_validation_errors(exc, f"profile {source}", root=Profile)) from None
 
 
 def load_profile(name_or_path: str | Path) -> Profile:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+__all__ = ["Reason", "reasons_frame", "lookup"]
+
 REASON_COLUMNS = ["unit_id", "column", "reason", "reason_en", "reason_zh", "data_gap"]
 
 

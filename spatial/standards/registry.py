@@ -10,6 +10,11 @@ import yaml
 
 from ditan.spatial.standards import columns
 
+__all__ = [
+    "Indicator", "proximity_indicator", "life_circle_tier_indicators", "life_circle_indicator",
+    "registry", "indicator",
+]
+
 
 @dataclass(frozen=True)
 class Indicator:

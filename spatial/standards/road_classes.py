@@ -22,6 +22,11 @@ import yaml
 from ditan.spatial.errors import LayerError, feature_list
 from ditan.spatial.io.validate import LayerRecord
 
+__all__ = [
+    "normalise", "RoadClassTable", "table", "to_osm", "accepted", "did_you_mean",
+    "resolve_include", "classify_layer",
+]
+
 _SPACE = re.compile(r"[\s_\-]+")
 
 

@@ -13,6 +13,8 @@ from ditan.spatial.crs.metric import ensure_projected
 from ditan.spatial.io.validate import Ledger
 from ditan.spatial.standards.catalogue import Catalogue
 
+__all__ = ["RasterInput", "StudyArea", "data_extent", "reach_zone", "within_zone"]
+
 
 @dataclass
 class RasterInput:

@@ -19,6 +19,12 @@ from ditan.spatial.io.validate import LINEAR, POLYGONAL, Ledger, clean_geometrie
 from ditan.spatial.landuse.classes import classify_tags, vegetation_mask
 from ditan.spatial.standards.catalogue import Catalogue, match
 
+__all__ = [
+    "roads_from_osm", "buildings_from_osm", "mark_residential", "landuse_from_osm",
+    "vegetation_from_osm", "points_from_osm", "facilities_from_points", "stations_from_points",
+    "amenities_from_points",
+]
+
 #: OSM building values that are housing.
 RESIDENTIAL_BUILDINGS = {
     "residential", "apartments", "house", "detached", "dormitory", "terrace",

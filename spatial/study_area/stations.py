@@ -33,6 +33,11 @@ from scipy.spatial import cKDTree
 
 from ditan.spatial.standards.catalogue import Catalogue, load_catalogue, value_lookup
 
+__all__ = [
+    "station_name_key", "merge_duplicates", "station_values", "unknown_kind",
+    "station_access_points",
+]
+
 #: rows of the same kind this close (m) are one station, whatever their names
 SAME_PLACE_M = 50.0
 #: rows of the same kind and the same name this close (m) are one station (a transfer station listed once per line)

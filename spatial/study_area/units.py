@@ -19,6 +19,8 @@ import shapely
 from ditan.spatial.crs.metric import ensure_projected
 from ditan.spatial.engine.allocate import polygon_pieces
 
+__all__ = ["derive_units", "name_units"]
+
 BLOCK_HIGHWAYS = ("motorway", "motorway_link", "trunk", "trunk_link", "primary", "primary_link",
                   "secondary", "secondary_link", "tertiary", "tertiary_link")  # fmt: skip
 
@@ -48,9 +50,11 @@ def derive_units(
     faces = _blocks(geoms[hw.isin(highways).to_numpy()], bounds, min_area_m2, min_width_m)
     named_service = (hw == "service") & (roads["name"].notna() if "name" in roads else False)
     minor = geoms[(hw.isin(subdivide_highways) | named_service).to_numpy()]
-    out = []
+    out: list = []
     for face in faces:  # only the few oversized blocks are subdivided
-        parts = _blocks(minor, face, min_area_m2, min_width_m) if shapely.area(face) > max_area_m2 else []
+        parts: np.ndarray | list = []
+        if shapely.area(face) > max_area_m2:
+            parts = _blocks(minor, face, min_area_m2, min_width_m)
         out.extend(parts if len(parts) >= 2 else [face])
     faces = np.array(out, dtype=object)
     faces = faces[np.argsort(-shapely.area(faces), kind="stable")]

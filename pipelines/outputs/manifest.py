@@ -1,0 +1,66 @@
+"""What every job's manifest and maps share: the attribution, the package versions, the input files, file hashes.
+
+The helpers of the job skeleton (:mod:`ditan.pipelines.jobs.skeleton`); no job imports them from another job.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import platform
+import sys
+from importlib import metadata
+from pathlib import Path
+
+from ditan.pipelines.config.schema import Config
+from ditan.pipelines.outputs import files as write
+
+__all__ = ["ATTRIBUTION", "PACKAGES", "attribution", "base_entries", "input_files", "versions"]
+
+#: the packages whose versions a manifest records
+PACKAGES = (
+    "ditan", "geopandas", "shapely", "pyproj", "osmium", "networkx", "osmnx", "scipy", "numpy",
+    "pandas", "rasterio", "folium", "pyogrio", "pydantic", "openpyxl", "psycopg",
+)  # fmt: skip
+ATTRIBUTION = "© OpenStreetMap contributors (ODbL 1.0)"
+
+
+def attribution(cfg: Config) -> str:
+    """The data attribution of a job: the config's, else OpenStreetMap's."""
+    return cfg.attribution or ATTRIBUTION
+
+
+def versions() -> dict[str, str]:
+    """Python's version and each of PACKAGES' ("not installed" when absent)."""
+    out = {"python": sys.version.split()[0]}
+    for p in PACKAGES:
+        try:
+            out[p] = metadata.version(p)
+        except metadata.PackageNotFoundError:
+            out[p] = "not installed"
+    return out
+
+
+def input_files(cfg: Config) -> list[Path]:
+    """The files a config reads (PostGIS layers are recorded apart, in the manifest's database_inputs)."""
+    inp = cfg.inputs
+    layers = [inp.osm, *inp.vector_layers().values(), inp.landcover]  # several stations layers each
+    paths = [src.path for src in layers if src is not None and src.path is not None]
+    paths += [p for p in (cfg.life_circle.catalogue, cfg.life_circle.population_raster) if p]
+    return paths
+
+
+def base_entries(started: dt.datetime, files: dict[str, Path], timings_s: dict[str, float]) -> dict:
+    """The entries every manifest has: ditan's version, the start, the timings and each output's sha256.
+
+    ``files``: name → staged path of every output, the manifest's own included (it is listed, not hashed).
+    """
+    return {
+        "ditan": versions()["ditan"],
+        "run_started_utc": started.isoformat(timespec="seconds"),
+        "platform": platform.platform(),
+        "timings_s": timings_s,
+        "outputs": sorted(files),
+        "output_sha256": {
+            name: write.file_sha256(p) for name, p in sorted(files.items()) if p.is_file()
+        },
+    }
