@@ -36,7 +36,7 @@ def _pyproject() -> dict:
 
 
 def test_packages_list_names_every_package_folder():
-    """[tool.setuptools] packages: each folder with an __init__.py in spatial/, maps/, pipelines."""
+    """[tool.setuptools] packages: each folder with an __init__.py in spatial/, maps/, pipelines, and the data folders."""
     st = _pyproject()["tool"]["setuptools"]
     assert st["package-dir"] == {"ditan": "ditan", **{f"ditan.{f}": f for f in FOLDERS}}
     on_disk = {"ditan"} | {
@@ -45,7 +45,9 @@ def test_packages_list_names_every_package_folder():
         for p in (ROOT / f).rglob("__init__.py")
         if "__pycache__" not in p.parts
     }
-    assert set(st["packages"]) == on_disk
+    data_only = {"ditan.spatial.standards.profiles", "ditan.pipelines.configs", "ditan.maps.vendor"}  # no code: package data
+    assert set(st["packages"]) == on_disk | data_only
+    assert all(not (ROOT / p.removeprefix("ditan.").replace(".", "/") / "__init__.py").exists() for p in data_only)
 
 
 def _data_files() -> set[str]:
