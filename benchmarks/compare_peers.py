@@ -112,8 +112,14 @@ def machine() -> dict:
             versions[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
             versions[pkg] = None
-    return {"cpu": cpu, "cores": os.cpu_count(), "ram_gb": ram_gb, "python": platform.python_version(),
-            "platform": platform.platform(), "packages": versions}  # fmt: skip
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "ram_gb": ram_gb,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "packages": versions,
+    }
 
 
 class Workload:
@@ -129,7 +135,9 @@ class Workload:
         self.n = self.net.n_nodes
         self.m = len(self.net.u)
         self.groups = list(CATEGORIES) + list(STATION_KINDS)
-        self.cutoff = np.array([FACILITY_CUTOFF_M] * len(CATEGORIES) + [STATION_CUTOFF_M] * len(STATION_KINDS))
+        self.cutoff = np.array(
+            [FACILITY_CUTOFF_M] * len(CATEGORIES) + [STATION_CUTOFF_M] * len(STATION_KINDS)
+        )
         pois, stations = city.pois, city.stations
         pts, gid = [], []
         for g, name in enumerate(self.groups):
@@ -140,8 +148,12 @@ class Workload:
         self.points = np.concatenate(pts)  # the facilities' own points (for ditan's full path)
         self.point_group = np.concatenate(gid)
         _, self.point_node = cKDTree(self.net.node_xy).query(shapely.get_coordinates(self.points))
-        self.group_nodes = [np.unique(self.point_node[self.point_group == g]) for g in range(len(self.groups))]
-        self.counts = {name: int((self.point_group == g).sum()) for g, name in enumerate(self.groups)}
+        self.group_nodes = [
+            np.unique(self.point_node[self.point_group == g]) for g in range(len(self.groups))
+        ]
+        self.counts = {
+            name: int((self.point_group == g).sum()) for g, name in enumerate(self.groups)
+        }
         del city
 
     def cap(self, dist: np.ndarray) -> np.ndarray:
@@ -159,7 +171,9 @@ def run_scipy(w: Workload) -> tuple[float, np.ndarray, dict]:
     out = np.empty((len(w.groups), w.n))
     t0 = time.perf_counter()
     for g, nodes in enumerate(w.group_nodes):
-        out[g] = csgraph.dijkstra(csr, directed=True, indices=nodes, min_only=True, limit=w.cutoff[g])
+        out[g] = csgraph.dijkstra(
+            csr, directed=True, indices=nodes, min_only=True, limit=w.cutoff[g]
+        )
     return time.perf_counter() - t0, w.cap(out), {}
 
 
@@ -171,9 +185,15 @@ def run_ditan(w: Workload) -> tuple[float, np.ndarray, dict]:
     incident[net.v] = np.arange(w.m)
     incident[net.u] = np.arange(w.m)
     edge = incident[w.point_node]
-    snap = Snap(edge=edge, t=(net.u[edge] != w.point_node).astype(float), access_m=np.zeros(len(edge)),
-                ok=np.ones(len(edge), dtype=bool))  # fmt: skip
-    dist = group_distances(net, snap, w.point_group, len(w.groups), cutoff_m=w.cutoff)  # each group to its own cap
+    snap = Snap(
+        edge=edge,
+        t=(net.u[edge] != w.point_node).astype(float),
+        access_m=np.zeros(len(edge)),
+        ok=np.ones(len(edge), dtype=bool),
+    )
+    dist = group_distances(
+        net, snap, w.point_group, len(w.groups), cutoff_m=w.cutoff
+    )  # each group to its own cap
     dist = w.cap(dist)
     return time.perf_counter() - t0, dist, {}
 
@@ -181,8 +201,15 @@ def run_ditan(w: Workload) -> tuple[float, np.ndarray, dict]:
 def run_ditan_full(w: Workload) -> tuple[float, np.ndarray, dict]:
     origins = shapely.points(w.net.node_xy)
     t0 = time.perf_counter()
-    dist, _, t_snap = nearest_by_group(w.net, origins, w.points, w.point_group, len(w.groups),
-                                       cutoff_m=w.cutoff, snap_max_m=SNAP_MAX_M)  # fmt: skip
+    dist, _, t_snap = nearest_by_group(
+        w.net,
+        origins,
+        w.points,
+        w.point_group,
+        len(w.groups),
+        cutoff_m=w.cutoff,
+        snap_max_m=SNAP_MAX_M,
+    )
     dist = w.cap(dist.T)
     return time.perf_counter() - t0, dist, {"facilities_snapped": int(t_snap.ok.sum())}
 
@@ -193,13 +220,20 @@ def run_networkx(w: Workload) -> tuple[float, np.ndarray, dict]:
     t0 = time.perf_counter()
     G = nx.Graph()
     G.add_nodes_from(range(w.n))
-    G.add_weighted_edges_from(zip(w.net.u.tolist(), w.net.v.tolist(), w.net.length_m.tolist(), strict=True), weight="length")
+    G.add_weighted_edges_from(
+        zip(w.net.u.tolist(), w.net.v.tolist(), w.net.length_m.tolist(), strict=True),
+        weight="length",
+    )
     convert_s = time.perf_counter() - t0
     out = np.full((len(w.groups), w.n), np.inf)
     t0 = time.perf_counter()
     for g, nodes in enumerate(w.group_nodes):
-        d = nx.multi_source_dijkstra_path_length(G, set(nodes.tolist()), cutoff=w.cutoff[g], weight="length")
-        out[g, np.fromiter(d.keys(), dtype=np.int64, count=len(d))] = np.fromiter(d.values(), dtype=float, count=len(d))
+        d = nx.multi_source_dijkstra_path_length(
+            G, set(nodes.tolist()), cutoff=w.cutoff[g], weight="length"
+        )
+        out[g, np.fromiter(d.keys(), dtype=np.int64, count=len(d))] = np.fromiter(
+            d.values(), dtype=float, count=len(d)
+        )
     elapsed = time.perf_counter() - t0
     del G
     return elapsed, w.cap(out), {"convert_s": convert_s}
@@ -211,9 +245,14 @@ def run_pandana(w: Workload) -> tuple[float, np.ndarray, dict]:
 
     ids = pd.RangeIndex(w.n)
     t0 = time.perf_counter()
-    pnet = pandana.Network(pd.Series(w.net.node_xy[:, 0], index=ids), pd.Series(w.net.node_xy[:, 1], index=ids),
-                           pd.Series(w.net.u), pd.Series(w.net.v), pd.DataFrame({"length": w.net.length_m}),
-                           twoway=True)  # fmt: skip
+    pnet = pandana.Network(
+        pd.Series(w.net.node_xy[:, 0], index=ids),
+        pd.Series(w.net.node_xy[:, 1], index=ids),
+        pd.Series(w.net.u),
+        pd.Series(w.net.v),
+        pd.DataFrame({"length": w.net.length_m}),
+        twoway=True,
+    )
     construct_s = time.perf_counter() - t0
     out = np.full((len(w.groups), w.n), np.inf)
     t0 = time.perf_counter()
@@ -226,8 +265,15 @@ def run_pandana(w: Workload) -> tuple[float, np.ndarray, dict]:
         out[g, res.index.to_numpy()] = res[1].to_numpy()
     elapsed = time.perf_counter() - t0
     del pnet
-    return elapsed, w.cap(out), {"construct_s": construct_s, "precompute_s": precompute_s,
-                                 "total_with_construct_s": construct_s + elapsed}  # fmt: skip
+    return (
+        elapsed,
+        w.cap(out),
+        {
+            "construct_s": construct_s,
+            "precompute_s": precompute_s,
+            "total_with_construct_s": construct_s + elapsed,
+        },
+    )
 
 
 def run_cityseer(w: Workload) -> tuple[float, np.ndarray, dict]:
@@ -256,8 +302,14 @@ def run_cityseer(w: Workload) -> tuple[float, np.ndarray, dict]:
         dm.insert(k, f"POINT ({x!r} {y!r})")
         landuses[k] = w.groups[g]
     dm.assign_data_to_network(ns, SNAP_MAX_M, 50)
-    res = dm.accessibility(ns, landuses, list(w.groups), distances=[int(FACILITY_CUTOFF_M)], speed_m_s=1.0,
-                           pbar_disabled=True)  # fmt: skip
+    res = dm.accessibility(
+        ns,
+        landuses,
+        list(w.groups),
+        distances=[int(FACILITY_CUTOFF_M)],
+        speed_m_s=1.0,
+        pbar_disabled=True,
+    )
     elapsed = time.perf_counter() - t0
     nodes = np.asarray(res.node_indices)
     out = np.full((len(w.groups), w.n), np.inf)
@@ -284,20 +336,41 @@ def compare(ref: np.ndarray, got: np.ndarray) -> dict:
         "mismatches": int((fr != fg).sum() + (diff > TOLERANCE_M).sum()),
         # a few found/not-found mismatches as (group, node, scipy m, tool m), to explain them
         "found_mismatch_examples": [
-            [int(g), int(i), float(ref[g, i]), float(got[g, i])] for g, i in zip(*np.nonzero(fr != fg), strict=True)
+            [int(g), int(i), float(ref[g, i]), float(got[g, i])]
+            for g, i in zip(*np.nonzero(fr != fg), strict=True)
         ][:5],
     }
 
 
 def run_size(n_nodes: int, args: argparse.Namespace) -> dict:
     w = Workload(n_nodes, args.seed)
-    print(f"\n## {n_nodes:,} nodes requested: graph {w.n:,} nodes, {w.m:,} edges "
-          f"(generate {w.generate_s:.1f} s, build_network {w.build_s:.1f} s)", flush=True)  # fmt: skip
-    row = {"size": n_nodes, "nodes": w.n, "edges": w.m, "generate_s": w.generate_s, "build_network_s": w.build_s,
-           "facilities": w.counts, "tools": {}}  # fmt: skip
-    runners = {"scipy": run_scipy, "ditan": run_ditan, "ditan_full": run_ditan_full, "networkx": run_networkx,
-               "pandana": run_pandana, "cityseer": run_cityseer}  # fmt: skip
-    limits = {"networkx": args.networkx_max_nodes, "pandana": args.peer_max_nodes, "cityseer": args.peer_max_nodes}
+    print(
+        f"\n## {n_nodes:,} nodes requested: graph {w.n:,} nodes, {w.m:,} edges "
+        f"(generate {w.generate_s:.1f} s, build_network {w.build_s:.1f} s)",
+        flush=True,
+    )
+    row = {
+        "size": n_nodes,
+        "nodes": w.n,
+        "edges": w.m,
+        "generate_s": w.generate_s,
+        "build_network_s": w.build_s,
+        "facilities": w.counts,
+        "tools": {},
+    }
+    runners = {
+        "scipy": run_scipy,
+        "ditan": run_ditan,
+        "ditan_full": run_ditan_full,
+        "networkx": run_networkx,
+        "pandana": run_pandana,
+        "cityseer": run_cityseer,
+    }
+    limits = {
+        "networkx": args.networkx_max_nodes,
+        "pandana": args.peer_max_nodes,
+        "cityseer": args.peer_max_nodes,
+    }
     ref = None
     for name, fn in runners.items():
         if name not in args.tools and name != "scipy":
@@ -319,22 +392,40 @@ def run_size(n_nodes: int, args: argparse.Namespace) -> dict:
         if ref is not None and name != "scipy":
             entry["vs_scipy"] = compare(ref, dist)
         row["tools"][name] = entry
-        extra = ", ".join(f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}" for k, v in info.items())
-        print(f"  {name:10s} {sec:9.2f} s  (load before {load:.1f}" + (f"; {extra})" if extra else ")"), flush=True)
+        extra = ", ".join(
+            f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}" for k, v in info.items()
+        )
+        print(
+            f"  {name:10s} {sec:9.2f} s  (load before {load:.1f}"
+            + (f"; {extra})" if extra else ")"),
+            flush=True,
+        )
         del dist
     t = {k: v["seconds"] for k, v in row["tools"].items() if "seconds" in v}
-    row["ratios"] = {f"{k}/ditan": t[k] / t["ditan"] for k in ("scipy", "networkx", "pandana", "cityseer") if k in t}
+    row["ratios"] = {
+        f"{k}/ditan": t[k] / t["ditan"]
+        for k in ("scipy", "networkx", "pandana", "cityseer")
+        if k in t
+    }
     if "pandana" in row["tools"] and "total_with_construct_s" in row["tools"]["pandana"]:
-        row["ratios"]["pandana_with_construct/ditan"] = row["tools"]["pandana"]["total_with_construct_s"] / t["ditan"]
+        row["ratios"]["pandana_with_construct/ditan"] = (
+            row["tools"]["pandana"]["total_with_construct_s"] / t["ditan"]
+        )
     if "ditan_full" in t:
         row["ratios"]["ditan_full/ditan"] = t["ditan_full"] / t["ditan"]
     for name, entry in row["tools"].items():
         c = entry.get("vs_scipy")
         if c and name != "scipy":
-            print(f"  {name:10s} vs scipy: max |Δ| {c['max_diff_m']:.4f} m, found/not-found mismatches "
-                  f"{c['found_mismatch']}, |Δ| > {TOLERANCE_M:g} m: {c['over_tolerance']}"
-                  + (f", p95 |Δ| {c['p95_diff_m']:.1f} m (facilities on edges, not nodes: not held to 1 m)"
-                     if name == "ditan_full" else ""), flush=True)  # fmt: skip
+            print(
+                f"  {name:10s} vs scipy: max |Δ| {c['max_diff_m']:.4f} m, found/not-found mismatches "
+                f"{c['found_mismatch']}, |Δ| > {TOLERANCE_M:g} m: {c['over_tolerance']}"
+                + (
+                    f", p95 |Δ| {c['p95_diff_m']:.1f} m (facilities on edges, not nodes: not held to 1 m)"
+                    if name == "ditan_full"
+                    else ""
+                ),
+                flush=True,
+            )
     return row
 
 
@@ -371,28 +462,58 @@ def markdown(rows: list[dict]) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000], help="street nodes per city")
-    ap.add_argument("--peer-max-nodes", type=int, default=200_000, help="largest size pandana and cityseer run at")
     ap.add_argument(
-        "--networkx-max-nodes", type=int, default=None, help="largest size networkx runs at (default: --peer-max-nodes)"
+        "--sizes", type=int, nargs="+", default=[10_000, 100_000], help="street nodes per city"
     )
     ap.add_argument(
-        "--tools", nargs="+", default=list(TOOLS), choices=TOOLS, help="tools to run (scipy, the reference, always runs)"
+        "--peer-max-nodes",
+        type=int,
+        default=200_000,
+        help="largest size pandana and cityseer run at",
+    )
+    ap.add_argument(
+        "--networkx-max-nodes",
+        type=int,
+        default=None,
+        help="largest size networkx runs at (default: --peer-max-nodes)",
+    )
+    ap.add_argument(
+        "--tools",
+        nargs="+",
+        default=list(TOOLS),
+        choices=TOOLS,
+        help="tools to run (scipy, the reference, always runs)",
     )
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--json", type=Path, help="write all timings, ratios and differences here")
     ap.add_argument("--append", action="store_true", help="keep the other sizes already in --json")
-    ap.add_argument("--readme", type=Path, help="write the table between the peers markers of this file (benchmarks/README.md)")
+    ap.add_argument(
+        "--readme",
+        type=Path,
+        help="write the table between the peers markers of this file (benchmarks/README.md)",
+    )
     args = ap.parse_args()
     if args.networkx_max_nodes is None:
         args.networkx_max_nodes = args.peer_max_nodes
     info = machine()
-    print(f"{info['cpu']}, {info['cores']} cores, {info['ram_gb']} GB, Python {info['python']}, "
-          + ", ".join(f"{k} {v}" for k, v in info["packages"].items()))  # fmt: skip
-    result = {"workload": {"categories": CATEGORIES, "station_kinds": STATION_KINDS, "facility_cutoff_m": FACILITY_CUTOFF_M,
-                           "station_cutoff_m": STATION_CUTOFF_M, "tolerance_m": TOLERANCE_M, "seed": args.seed,
-                           "peer_max_nodes": args.peer_max_nodes, "networkx_max_nodes": args.networkx_max_nodes},
-              "machine": info, "sizes": []}  # fmt: skip
+    print(
+        f"{info['cpu']}, {info['cores']} cores, {info['ram_gb']} GB, Python {info['python']}, "
+        + ", ".join(f"{k} {v}" for k, v in info["packages"].items())
+    )
+    result = {
+        "workload": {
+            "categories": CATEGORIES,
+            "station_kinds": STATION_KINDS,
+            "facility_cutoff_m": FACILITY_CUTOFF_M,
+            "station_cutoff_m": STATION_CUTOFF_M,
+            "tolerance_m": TOLERANCE_M,
+            "seed": args.seed,
+            "peer_max_nodes": args.peer_max_nodes,
+            "networkx_max_nodes": args.networkx_max_nodes,
+        },
+        "machine": info,
+        "sizes": [],
+    }
     if args.append and args.json and args.json.exists():
         # keep the sizes of an earlier run that this run does not repeat (each size is still one run)
         earlier = json.loads(args.json.read_text(encoding="utf-8"))
@@ -405,7 +526,9 @@ def main() -> None:
         result["sizes"].sort(key=lambda r: r["size"])
         if args.json:
             args.json.parent.mkdir(parents=True, exist_ok=True)
-            args.json.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+            args.json.write_text(
+                json.dumps(result, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
+            )
     table = markdown(result["sizes"])
     print("\n" + table)
     if args.readme and args.readme.exists():
@@ -413,9 +536,14 @@ def main() -> None:
         text = args.readme.read_text(encoding="utf-8")
         if start in text and end in text:
             m = result["machine"]
-            block = (f"{start}\nOne run per size, {m['cpu']}, {m['cores']} cores; seconds of the distance computation only "
-                     f"(graph conversion and pandana's network build excluded, see `results/peers.json`).\n\n{table}\n{end}")
-            args.readme.write_text(text[: text.index(start)] + block + text[text.index(end) + len(end) :], encoding="utf-8")
+            block = (
+                f"{start}\nOne run per size, {m['cpu']}, {m['cores']} cores; seconds of the distance computation only "
+                f"(graph conversion and pandana's network build excluded, see `results/peers.json`).\n\n{table}\n{end}"
+            )
+            args.readme.write_text(
+                text[: text.index(start)] + block + text[text.index(end) + len(end) :],
+                encoding="utf-8",
+            )
 
 
 if __name__ == "__main__":

@@ -66,12 +66,22 @@ def run_size(n: int) -> dict:
     city = ensure_city(n)
     res = RESULTS / f"run_{label(n)}.json"
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, str(HERE / "run_one.py"), str(city / "config.yaml"), str(RESULTS / f"out_{label(n)}"), str(res)],
-                   check=True)  # fmt: skip
+    subprocess.run(
+        [
+            sys.executable,
+            str(HERE / "run_one.py"),
+            str(city / "config.yaml"),
+            str(RESULTS / f"out_{label(n)}"),
+            str(res),
+        ],
+        check=True,
+    )
     out = json.loads(res.read_text(encoding="utf-8"))
     out["process_wall_s"] = round(time.perf_counter() - t0, 2)
     pbf = city / "streets.osm.pbf"
-    osm = subprocess.run([sys.executable, "-c", OSM_READ, str(pbf)], check=True, capture_output=True, text=True)
+    osm = subprocess.run(
+        [sys.executable, "-c", OSM_READ, str(pbf)], check=True, capture_output=True, text=True
+    )
     o = json.loads(osm.stdout)
     o["mb"] = pbf.stat().st_size / 2**20
     o["objects_per_s"] = (o["nodes"] + o["ways"]) / o["seconds"]
@@ -88,26 +98,60 @@ def table(results: dict[int, dict]) -> str:
     head = "| stage | " + " | ".join(f"{label(n)} nodes" for n in sizes) + " |"
     lines = [head, "|" + "---|" * (len(sizes) + 1)]
     for s in stages:
-        lines.append(f"| {s} | " + " | ".join(f"{results[n]['stages_s'].get(s, 0):.2f} s" for n in sizes) + " |")
+        lines.append(
+            f"| {s} | "
+            + " | ".join(f"{results[n]['stages_s'].get(s, 0):.2f} s" for n in sizes)
+            + " |"
+        )
     for s in subs:
-        lines.append(f"| ↳ {s} | " + " | ".join(f"{results[n]['sub_stages_s'].get(s, 0):.2f} s" for n in sizes) + " |")
-    lines.append("| **whole run** | " + " | ".join(f"**{results[n]['wall_s']:.1f} s**" for n in sizes) + " |")
-    lines.append("| peak memory | " + " | ".join(f"{results[n]['peak_rss_mb']:,.0f} MB" for n in sizes) + " |")
-    lines.append("| walk-network nodes used / generated | " + " | ".join(
-        f"{results[n]['network']['walk_nodes']:,} / {n:,}" for n in sizes) + " |")  # fmt: skip
-    lines.append("| units · homes (origins) | " + " | ".join(f"{results[n]['units']:,} · {results[n]['network']['origins']:,}" for n in sizes) + " |")
-    lines.append("| OSM PBF read (pyosmium, streaming) | " + " | ".join(
-        f"{results[n]['osm_pbf_read']['seconds']:.1f} s, {results[n]['osm_pbf_read']['objects_per_s'] / 1e6:.2f} M objects/s, "
-        f"{results[n]['osm_pbf_read']['mb_per_s']:.1f} MB/s" for n in sizes) + " |")  # fmt: skip
+        lines.append(
+            f"| ↳ {s} | "
+            + " | ".join(f"{results[n]['sub_stages_s'].get(s, 0):.2f} s" for n in sizes)
+            + " |"
+        )
+    lines.append(
+        "| **whole run** | " + " | ".join(f"**{results[n]['wall_s']:.1f} s**" for n in sizes) + " |"
+    )
+    lines.append(
+        "| peak memory | "
+        + " | ".join(f"{results[n]['peak_rss_mb']:,.0f} MB" for n in sizes)
+        + " |"
+    )
+    lines.append(
+        "| walk-network nodes used / generated | "
+        + " | ".join(f"{results[n]['network']['walk_nodes']:,} / {n:,}" for n in sizes)
+        + " |"
+    )
+    lines.append(
+        "| units · homes (origins) | "
+        + " | ".join(
+            f"{results[n]['units']:,} · {results[n]['network']['origins']:,}" for n in sizes
+        )
+        + " |"
+    )
+    lines.append(
+        "| OSM PBF read (pyosmium, streaming) | "
+        + " | ".join(
+            f"{results[n]['osm_pbf_read']['seconds']:.1f} s, {results[n]['osm_pbf_read']['objects_per_s'] / 1e6:.2f} M objects/s, "
+            f"{results[n]['osm_pbf_read']['mb_per_s']:.1f} MB/s"
+            for n in sizes
+        )
+        + " |"
+    )
     if 100_000 in results and 1_000_000 in results:
         a, b = results[100_000], results[1_000_000]
         bound = 10 * math.log(1e6) / math.log(1e5)
         units = b["units"] / a["units"]
         nodes = b["network"]["walk_nodes"] / a["network"]["walk_nodes"]
         homes = b["network"]["origins"] / a["network"]["origins"]
-        lines += ["", f"Growth from 100k to 1M generated nodes: O(n log n) allows ×{bound:.1f}. What the stages work on grew "
-                  f"×{units:.1f} (units), ×{nodes:.1f} (walk nodes used) and ×{homes:.1f} (homes).", "",
-                  "| stage | 100k | 1M | ×growth | within n log n |", "|---|---|---|---|---|"]  # fmt: skip
+        lines += [
+            "",
+            f"Growth from 100k to 1M generated nodes: O(n log n) allows ×{bound:.1f}. What the stages work on grew "
+            f"×{units:.1f} (units), ×{nodes:.1f} (walk nodes used) and ×{homes:.1f} (homes).",
+            "",
+            "| stage | 100k | 1M | ×growth | within n log n |",
+            "|---|---|---|---|---|",
+        ]
         for s in stages:
             x, y = a["stages_s"].get(s, 0.0), b["stages_s"].get(s, 0.0)
             g = y / x if x > 0 else float("nan")
@@ -119,7 +163,9 @@ def table(results: dict[int, dict]) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
-    ap.add_argument("--no-readme", action="store_true", help="do not rewrite the table in benchmarks/README.md")
+    ap.add_argument(
+        "--no-readme", action="store_true", help="do not rewrite the table in benchmarks/README.md"
+    )
     args = ap.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
     results = {}
@@ -127,23 +173,37 @@ def main() -> None:
         print(f"== {label(n)} nodes", flush=True)
         results[n] = run_size(n)
         r = results[n]
-        print(f"   whole run {r['wall_s']:.1f} s, peak {r['peak_rss_mb']:,.0f} MB, stages {r['stages_s']}", flush=True)
+        print(
+            f"   whole run {r['wall_s']:.1f} s, peak {r['peak_rss_mb']:,.0f} MB, stages {r['stages_s']}",
+            flush=True,
+        )
         target = TARGETS.get(n)
         if target:
             t_ok = r["wall_s"] < target[0]
             m_ok = target[1] is None or r["peak_rss_mb"] < target[1]
-            print(f"   target < {target[0]:.0f} s{'' if target[1] is None else f' and < {target[1]:,.0f} MB'}: "
-                  f"{'met' if t_ok and m_ok else 'NOT MET'}", flush=True)  # fmt: skip
-    doc = {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "results": {label(n): results[n] for n in results}}
-    (RESULTS / "bench.json").write_text(json.dumps(doc, indent=1, ensure_ascii=False), encoding="utf-8")
+            print(
+                f"   target < {target[0]:.0f} s{'' if target[1] is None else f' and < {target[1]:,.0f} MB'}: "
+                f"{'met' if t_ok and m_ok else 'NOT MET'}",
+                flush=True,
+            )
+    doc = {
+        "machine": machine(),
+        "date": time.strftime("%Y-%m-%d"),
+        "results": {label(n): results[n] for n in results},
+    }
+    (RESULTS / "bench.json").write_text(
+        json.dumps(doc, indent=1, ensure_ascii=False), encoding="utf-8"
+    )
     text = table(results)
     print(text)
     if not args.no_readme and README.exists():
         readme = README.read_text(encoding="utf-8")
         if START in readme and END in readme:
             m = doc["machine"]
-            block = (f"{START}\nMeasured {doc['date']} on {m['cpu']}, {m['cores']} cores, {m['ram_gb']} GB RAM, Python {m['python']}.\n\n"
-                     f"{text}\n{END}")  # fmt: skip
+            block = (
+                f"{START}\nMeasured {doc['date']} on {m['cpu']}, {m['cores']} cores, {m['ram_gb']} GB RAM, Python {m['python']}.\n\n"
+                f"{text}\n{END}"
+            )
             readme = readme[: readme.index(START)] + block + readme[readme.index(END) + len(END) :]
             README.write_text(readme, encoding="utf-8")
 

@@ -23,15 +23,24 @@ from pathlib import Path
 #: sub-stages: (module, function) → label; their time is also inside a ditan stage
 PROBES = {
     ("ditan.pipelines.assemble.load", "_read"): "load: read files",
+    ("ditan.pipelines.assemble.reading", "_read"): "load: read files",
+    ("ditan.pipelines.assemble.parcels", "_read"): "load: read files",
+    ("ditan.pipelines.assemble.buildings", "_read"): "load: read files",
     ("ditan.pipelines.assemble.load", "read_osm"): "load: read OSM",
-    ("ditan.pipelines.assemble.load", "to_metric"): "load: project",
-    ("ditan.pipelines.assemble.load", "clean_geometries"): "load: validate geometries",
+    ("ditan.pipelines.assemble.reading", "to_metric"): "load: project",
+    ("ditan.pipelines.assemble.units", "clean_geometries"): "load: validate geometries",
+    ("ditan.pipelines.assemble.roads", "clean_geometries"): "load: validate geometries",
+    ("ditan.pipelines.assemble.parcels", "clean_geometries"): "load: validate geometries",
+    ("ditan.pipelines.assemble.buildings", "clean_geometries"): "load: validate geometries",
     ("ditan.pipelines.compute.indicators", "build_network"): "network: build",
-    ("ditan.pipelines.compute.indicators", "snap_points"): "network: snap points",
-    ("ditan.pipelines.compute.indicators", "group_distances"): "network: shortest paths (csgraph)",
-    ("ditan.pipelines.compute.indicators", "point_distances"): "network: origin distances",
+    ("ditan.pipelines.compute.distances", "snap_points"): "network: snap points",
+    ("ditan.pipelines.compute.distances", "group_distances"): "network: shortest paths (csgraph)",
+    ("ditan.pipelines.compute.distances", "point_distances"): "network: origin distances",
 }
-MAP_PROBES = {"build_map": "map: build layers", "map_html": "map: render html"}  # ditan.maps.interactive, imported by run()
+MAP_PROBES = {
+    "build_map": "map: build layers",
+    "map_html": "map: render html",
+}  # ditan.maps.interactive, imported by run()
 
 
 def _probe(seconds: dict[str, float], label: str, fn):
@@ -75,12 +84,25 @@ def main(config: str, out_dir: str, result: str) -> None:
     wall = time.perf_counter() - t0
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     sizes = {p.name: p.stat().st_size for p in Path(out_dir).iterdir()}
-    Path(result).write_text(json.dumps({
-        "config": config, "wall_s": round(wall, 3), "imports_s": round(t_imports, 3),
-        "stages_s": timer.seconds, "sub_stages_s": {k: round(v, 3) for k, v in sub.items()},
-        "peak_rss_mb": round(peak_kb / 1024, 1), "network": out.manifest["network"], "units": out.manifest["units"],
-        "output_bytes": sizes, "ledger": out.quality.to_dict(orient="records"),
-    }, indent=1, default=str), encoding="utf-8")  # fmt: skip
+    Path(result).write_text(
+        json.dumps(
+            {
+                "config": config,
+                "wall_s": round(wall, 3),
+                "imports_s": round(t_imports, 3),
+                "stages_s": timer.seconds,
+                "sub_stages_s": {k: round(v, 3) for k, v in sub.items()},
+                "peak_rss_mb": round(peak_kb / 1024, 1),
+                "network": out.manifest["network"],
+                "units": out.manifest["units"],
+                "output_bytes": sizes,
+                "ledger": out.quality.to_dict(orient="records"),
+            },
+            indent=1,
+            default=str,
+        ),
+        encoding="utf-8",
+    )
 
 
 if __name__ == "__main__":

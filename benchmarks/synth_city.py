@@ -103,10 +103,17 @@ def generate(n_nodes: int, seed: int = 7) -> City:
     streets = _streets(rng, side, xy)
     parcels, green = _parcels(rng, side, gx, gy)
     return City(
-        streets=streets, buildings=_buildings(rng, side, xy), parcels=parcels, pois=_facilities(rng, gx, gy),
-        stations=_stations(rng, side, xy, gx, gy, streets), units=_units(rng, side, gx, gy), grid_x=gx, grid_y=gy,
-        node_xy=xy, parcel_green=green,
-    )  # fmt: skip
+        streets=streets,
+        buildings=_buildings(rng, side, xy),
+        parcels=parcels,
+        pois=_facilities(rng, gx, gy),
+        stations=_stations(rng, side, xy, gx, gy, streets),
+        units=_units(rng, side, gx, gy),
+        grid_x=gx,
+        grid_y=gy,
+        node_xy=xy,
+        parcel_green=green,
+    )
 
 
 def _line_class(index: np.ndarray) -> np.ndarray:
@@ -138,11 +145,24 @@ def _streets(rng: np.random.Generator, side: int, xy: np.ndarray) -> gpd.GeoData
         last = np.concatenate([sw[1:] != sw[:-1], [True]])
         verts = np.concatenate([sa, sb[last]])
         vway = np.concatenate([sw, sw[last]])
-        order = np.argsort(vway * 2 + np.concatenate([np.zeros(len(sa), int), np.ones(last.sum(), int)]), kind="stable")
-        lines = shapely.linestrings(flat[verts[order]], indices=np.unique(vway[order], return_inverse=True)[1])
+        order = np.argsort(
+            vway * 2 + np.concatenate([np.zeros(len(sa), int), np.ones(last.sum(), int)]),
+            kind="stable",
+        )
+        lines = shapely.linestrings(
+            flat[verts[order]], indices=np.unique(vway[order], return_inverse=True)[1]
+        )
         first = np.flatnonzero(np.concatenate([[True], sw[1:] != sw[:-1]]))
         ln = line_no.ravel()[k][first]
-        frames.append(pd.DataFrame({"class": _line_class(ln), "name": [f"{label}{i + 1}" for i in ln], "geometry": lines}))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "class": _line_class(ln),
+                    "name": [f"{label}{i + 1}" for i in ln],
+                    "geometry": lines,
+                }
+            )
+        )
     # diagonal footways across 3 % of the blocks
     cells = np.argwhere(rng.random((side - 1, side - 1)) < 0.03)
     i, j = cells[:, 0], cells[:, 1]
@@ -159,18 +179,28 @@ def _buildings(rng: np.random.Generator, side: int, xy: np.ndarray) -> gpd.GeoDa
     centre = (xy[i, j] + xy[i + 1, j + 1] + xy[i, j + 1] + xy[i + 1, j]) / 4
     n = len(cells)
     w, h = rng.uniform(15, 45, n), rng.uniform(15, 45, n)
-    geom = shapely.box(centre[:, 0] - w / 2, centre[:, 1] - h / 2, centre[:, 0] + w / 2, centre[:, 1] + h / 2)
+    geom = shapely.box(
+        centre[:, 0] - w / 2, centre[:, 1] - h / 2, centre[:, 0] + w / 2, centre[:, 1] + h / 2
+    )
     res = rng.random(n) < 0.65
-    kind = np.where(res, np.array(RES_TYPES, dtype=object)[rng.integers(0, 2, n)],
-                    np.array(OTHER_TYPES, dtype=object)[rng.integers(0, len(OTHER_TYPES), n)])  # fmt: skip
+    kind = np.where(
+        res,
+        np.array(RES_TYPES, dtype=object)[rng.integers(0, 2, n)],
+        np.array(OTHER_TYPES, dtype=object)[rng.integers(0, len(OTHER_TYPES), n)],
+    )
     floors = np.where(res, rng.integers(3, 34, n), rng.integers(1, 21, n)).astype(float)
     height = np.round(floors * 3.0 + rng.uniform(0, 2, n), 1)
     floors[rng.random(n) < 0.1] = np.nan  # Overture often has only the height
-    return gpd.GeoDataFrame({"id": [f"b{k}" for k in range(n)], "class": kind, "num_floors": floors, "height": height},
-                            geometry=geom, crs=METRIC_CRS)  # fmt: skip
+    return gpd.GeoDataFrame(
+        {"id": [f"b{k}" for k in range(n)], "class": kind, "num_floors": floors, "height": height},
+        geometry=geom,
+        crs=METRIC_CRS,
+    )
 
 
-def _parcels(rng: np.random.Generator, side: int, gx: np.ndarray, gy: np.ndarray) -> tuple[gpd.GeoDataFrame, np.ndarray]:
+def _parcels(
+    rng: np.random.Generator, side: int, gx: np.ndarray, gy: np.ndarray
+) -> tuple[gpd.GeoDataFrame, np.ndarray]:
     bx, by = gx[::2], gy[::2]
     ni, nj = len(by) - 1, len(bx) - 1
     codes = np.array(list(PARCEL_CODES), dtype=object)
@@ -180,7 +210,11 @@ def _parcels(rng: np.random.Generator, side: int, gx: np.ndarray, gy: np.ndarray
     ii, jj = ii.ravel(), jj.ravel()
     geom = shapely.box(bx[jj] + 10, by[ii] + 10, bx[jj + 1] - 10, by[ii + 1] - 10)
     green = np.isin(code, GREEN_CODES)
-    df = gpd.GeoDataFrame({"id": [f"p{k}" for k in range(len(ii))], "code": code.ravel()}, geometry=geom, crs=METRIC_CRS)
+    df = gpd.GeoDataFrame(
+        {"id": [f"p{k}" for k in range(len(ii))], "code": code.ravel()},
+        geometry=geom,
+        crs=METRIC_CRS,
+    )
     return df, green
 
 
@@ -190,18 +224,33 @@ def _random_points(rng: np.random.Generator, n: int, gx: np.ndarray, gy: np.ndar
 
 def _facilities(rng: np.random.Generator, gx: np.ndarray, gy: np.ndarray) -> gpd.GeoDataFrame:
     area_km2 = (gx[-1] - gx[0]) * (gy[-1] - gy[0]) / 1e6
-    counts = {c: max(int(rng.poisson(d * area_km2)), 1) for c, d in FACILITY_DENSITY_PER_KM2.items()}
+    counts = {
+        c: max(int(rng.poisson(d * area_km2)), 1) for c, d in FACILITY_DENSITY_PER_KM2.items()
+    }
     cat = np.repeat(np.array(list(counts), dtype=object), list(counts.values()))
-    return gpd.GeoDataFrame({"id": [f"f{k}" for k in range(len(cat))], "category": cat},
-                            geometry=_random_points(rng, len(cat), gx, gy), crs=METRIC_CRS)  # fmt: skip
+    return gpd.GeoDataFrame(
+        {"id": [f"f{k}" for k in range(len(cat))], "category": cat},
+        geometry=_random_points(rng, len(cat), gx, gy),
+        crs=METRIC_CRS,
+    )
 
 
-def _stations(rng: np.random.Generator, side: int, xy: np.ndarray, gx: np.ndarray, gy: np.ndarray,
-              streets: gpd.GeoDataFrame) -> gpd.GeoDataFrame:  # fmt: skip
-    main = streets.geometry.to_numpy()[streets["class"].isin(["tertiary", "secondary", "primary"]).to_numpy()]
+def _stations(
+    rng: np.random.Generator,
+    side: int,
+    xy: np.ndarray,
+    gx: np.ndarray,
+    gy: np.ndarray,
+    streets: gpd.GeoDataFrame,
+) -> gpd.GeoDataFrame:
+    main = streets.geometry.to_numpy()[
+        streets["class"].isin(["tertiary", "secondary", "primary"]).to_numpy()
+    ]
     length = shapely.length(main)
     # stops every BUS_STOP_SPACING_M along each main way, offset by a random phase, 6 m to the side
-    per = np.floor(length / BUS_STOP_SPACING_M).astype(int) + (rng.random(len(main)) < (length % BUS_STOP_SPACING_M) / BUS_STOP_SPACING_M)
+    per = np.floor(length / BUS_STOP_SPACING_M).astype(int) + (
+        rng.random(len(main)) < (length % BUS_STOP_SPACING_M) / BUS_STOP_SPACING_M
+    )
     way = np.repeat(np.arange(len(main)), per)
     k = np.arange(len(way)) - np.repeat(np.cumsum(per) - per, per)
     at = (k + rng.random(len(way))) * BUS_STOP_SPACING_M
@@ -210,10 +259,16 @@ def _stations(rng: np.random.Generator, side: int, xy: np.ndarray, gx: np.ndarra
     bus = shapely.transform(bus, lambda c: c + rng.uniform(-6, 6, c.shape))
     area_km2 = (gx[-1] - gx[0]) * (gy[-1] - gy[0]) / 1e6
     counts = {k: max(int(rng.poisson(d * area_km2)), 1) for k, d in STATION_DENSITY_PER_KM2.items()}
-    kinds = np.concatenate([np.full(len(bus), "bus_stop", dtype=object),
-                            np.repeat(np.array(list(counts), dtype=object), list(counts.values()))])  # fmt: skip
+    kinds = np.concatenate(
+        [
+            np.full(len(bus), "bus_stop", dtype=object),
+            np.repeat(np.array(list(counts), dtype=object), list(counts.values())),
+        ]
+    )
     pts = np.concatenate([bus, _random_points(rng, sum(counts.values()), gx, gy)])
-    return gpd.GeoDataFrame({"id": [f"t{k}" for k in range(len(kinds))], "kind": kinds}, geometry=pts, crs=METRIC_CRS)
+    return gpd.GeoDataFrame(
+        {"id": [f"t{k}" for k in range(len(kinds))], "kind": kinds}, geometry=pts, crs=METRIC_CRS
+    )
 
 
 def _breaks(rng: np.random.Generator, lo: int, hi: int) -> np.ndarray:
@@ -232,7 +287,11 @@ def _units(rng: np.random.Generator, side: int, gx: np.ndarray, gy: np.ndarray) 
     ii, jj = ii.ravel(), jj.ravel()
     geom = shapely.box(gx[cols[jj]], gy[rows[ii]], gx[cols[jj + 1]], gy[rows[ii + 1]])
     ids = [f"U{k + 1:05d}" for k in range(len(ii))]
-    return gpd.GeoDataFrame({"unit_id": ids, "name": [f"单元{k + 1}" for k in range(len(ii))]}, geometry=geom, crs=METRIC_CRS)
+    return gpd.GeoDataFrame(
+        {"unit_id": ids, "name": [f"单元{k + 1}" for k in range(len(ii))]},
+        geometry=geom,
+        crs=METRIC_CRS,
+    )
 
 
 def write_landcover(city: City, path: Path, *, pixel_m: float = 10.0, seed: int = 7) -> None:
@@ -246,9 +305,20 @@ def write_landcover(city: City, path: Path, *, pixel_m: float = 10.0, seed: int 
     width, height = int(math.ceil((gx[-1] - x0) / pixel_m)), int(math.ceil((y1 - gy[0]) / pixel_m))
     bx, by = gx[::2], gy[::2]
     green = city.parcel_green
-    profile = {"driver": "GTiff", "width": width, "height": height, "count": 1, "dtype": "uint8", "crs": METRIC_CRS,
-               "transform": from_origin(x0, y1, pixel_m, pixel_m), "nodata": 0, "tiled": True, "blockxsize": 512,
-               "blockysize": 512, "compress": "deflate"}  # fmt: skip
+    profile = {
+        "driver": "GTiff",
+        "width": width,
+        "height": height,
+        "count": 1,
+        "dtype": "uint8",
+        "crs": METRIC_CRS,
+        "transform": from_origin(x0, y1, pixel_m, pixel_m),
+        "nodata": 0,
+        "tiled": True,
+        "blockxsize": 512,
+        "blockysize": 512,
+        "compress": "deflate",
+    }
     xc = x0 + (np.arange(width) + 0.5) * pixel_m
     col_block = np.clip(np.searchsorted(bx, xc) - 1, 0, green.shape[1] - 1)
     with rasterio.open(path, "w", **profile) as dst:
@@ -259,7 +329,11 @@ def write_landcover(city: City, path: Path, *, pixel_m: float = 10.0, seed: int 
             row_block = np.clip(np.searchsorted(by, yc) - 1, 0, green.shape[0] - 1)
             g = green[row_block[:, None], col_block[None, :]]
             noise = rng.random(g.shape)
-            out = np.where(g, np.where(noise < 0.8, 10, 30), np.where(noise < 0.12, 30, np.where(noise < 0.13, 80, 50)))
+            out = np.where(
+                g,
+                np.where(noise < 0.8, 10, 30),
+                np.where(noise < 0.12, 30, np.where(noise < 0.13, 80, 50)),
+            )
             dst.write(out.astype(np.uint8), 1, window=((r0, r1), (0, width)))
 
 
@@ -286,8 +360,16 @@ def write_pbf(city: City, path: Path) -> None:
         way_nodes = node_ids[inv]
         classes, names = city.streets["class"].to_numpy(), city.streets["name"].to_numpy()
         for w, (s, e) in enumerate(zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)):
-            tags = {"highway": classes[w]} if names[w] is None else {"highway": classes[w], "name": names[w]}
-            writer.add_way(osmium.osm.mutable.Way(id=w + 1, nodes=way_nodes[s:e].tolist(), tags=tags, version=1))
+            tags = (
+                {"highway": classes[w]}
+                if names[w] is None
+                else {"highway": classes[w], "name": names[w]}
+            )
+            writer.add_way(
+                osmium.osm.mutable.Way(
+                    id=w + 1, nodes=way_nodes[s:e].tolist(), tags=tags, version=1
+                )
+            )
     finally:
         writer.close()
 
@@ -317,10 +399,18 @@ def write_city(n_nodes: int, out: Path, *, seed: int = 7, pbf: bool = True) -> d
     if pbf:
         write_pbf(city, out / "streets.osm.pbf")
     label = f"{n_nodes // 1000}k" if n_nodes < 1_000_000 else f"{n_nodes // 1_000_000}M"
-    (out / "config.yaml").write_text(CONFIG.format(n_nodes=n_nodes, seed=seed, label=label), encoding="utf-8")
-    return {"nodes": int(city.node_xy.shape[0] * city.node_xy.shape[1]), "streets": len(city.streets),
-            "buildings": len(city.buildings), "parcels": len(city.parcels), "pois": len(city.pois),
-            "stations": len(city.stations), "units": len(city.units)}  # fmt: skip
+    (out / "config.yaml").write_text(
+        CONFIG.format(n_nodes=n_nodes, seed=seed, label=label), encoding="utf-8"
+    )
+    return {
+        "nodes": int(city.node_xy.shape[0] * city.node_xy.shape[1]),
+        "streets": len(city.streets),
+        "buildings": len(city.buildings),
+        "parcels": len(city.parcels),
+        "pois": len(city.pois),
+        "stations": len(city.stations),
+        "units": len(city.units),
+    }
 
 
 def main() -> None:

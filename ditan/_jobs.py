@@ -264,7 +264,8 @@ def annex(
         )
     from matplotlib import rc_context
 
-    from ditan.maps.annex import SHEETS, sheet_figure
+    from ditan.maps.annex import sheet_figure
+    from ditan.maps.annex_sheets import SHEETS
 
     with rc_context(
         {"font.family": [job.font.name], "axes.unicode_minus": False, "hatch.linewidth": 0.4}

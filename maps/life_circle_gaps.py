@@ -13,8 +13,14 @@ from ditan.spatial.standards.catalogue import Catalogue
 __all__ = ["coverage_gaps"]
 
 
-def coverage_gaps(buildings: gpd.GeoDataFrame, distances: pd.DataFrame, catalogue: Catalogue, *, tier: str | None = None,
-                  data_gaps: Sequence[str] = ()) -> gpd.GeoDataFrame:  # fmt: skip
+def coverage_gaps(
+    buildings: gpd.GeoDataFrame,
+    distances: pd.DataFrame,
+    catalogue: Catalogue,
+    *,
+    tier: str | None = None,
+    data_gaps: Sequence[str] = (),
+) -> gpd.GeoDataFrame:
     """Residential buildings from which some category of the life-circle ``tier`` (default: the widest) is out of reach.
 
     The complement of ``lc_<tier>_all_pct``: beyond the tier's walking distance on the network.
@@ -23,16 +29,32 @@ def coverage_gaps(buildings: gpd.GeoDataFrame, distances: pd.DataFrame, catalogu
     Categories in ``data_gaps`` (no facility in any source) are not counted: their absence is not measured.
     """
     tier = tier or max(catalogue.tiers, key=lambda t: catalogue.tiers[t].distance_m)
-    cats = [c for c in catalogue.categories.values() if c.tier == tier and c.id in distances.columns and c.id not in data_gaps]
+    cats = [
+        c
+        for c in catalogue.categories.values()
+        if c.tier == tier and c.id in distances.columns and c.id not in data_gaps
+    ]
     if len(distances) < len(buildings):
-        raise ValueError("origin distances do not start with one row per building; coverage gaps need building origins")
+        raise ValueError(
+            "origin distances do not start with one row per building; coverage gaps need building origins"
+        )
     d = distances.iloc[: len(buildings)]
     reach = catalogue.tiers[tier].distance_m
-    out = np.column_stack([~(d[c.id].to_numpy(dtype=float) <= reach) for c in cats] or [np.zeros(len(d), bool)])
-    gap = buildings["residential"].eq(True).to_numpy() & out.any(axis=1) if "residential" in buildings else np.zeros(len(d), bool)
+    out = np.column_stack(
+        [~(d[c.id].to_numpy(dtype=float) <= reach) for c in cats] or [np.zeros(len(d), bool)]
+    )
+    gap = (
+        buildings["residential"].eq(True).to_numpy() & out.any(axis=1)
+        if "residential" in buildings
+        else np.zeros(len(d), bool)
+    )
     keep = [c for c in ("building", "floors") if c in buildings.columns]
-    g = gpd.GeoDataFrame(buildings.loc[gap, keep], geometry=buildings.geometry[gap].to_numpy(), crs=buildings.crs)
-    g["missing"] = ["、".join(c.zh for c, o in zip(cats, row, strict=True) if o) for row in out[gap]]
+    g = gpd.GeoDataFrame(
+        buildings.loc[gap, keep], geometry=buildings.geometry[gap].to_numpy(), crs=buildings.crs
+    )
+    g["missing"] = [
+        "、".join(c.zh for c, o in zip(cats, row, strict=True) if o) for row in out[gap]
+    ]
     g["n_missing"] = out[gap].sum(axis=1)
     g.attrs["tier"] = tier
     return g

@@ -27,8 +27,14 @@ from folium.plugins import Fullscreen, MeasureControl
 from folium.template import Template
 
 __all__ = [
-    "OfflineError", "asset_text", "inline_assets", "vendored_files", "script_json",
-    "PageChrome", "Extras", "add_tools",
+    "OfflineError",
+    "asset_text",
+    "inline_assets",
+    "vendored_files",
+    "script_json",
+    "PageChrome",
+    "Extras",
+    "add_tools",
 ]
 
 VENDOR = Path(__file__).with_name("vendor")
@@ -63,10 +69,15 @@ _USES = {"jQuery": re.compile(r"\$\(|\$\.|jQuery"), "bootstrap": re.compile(r"bo
 
 _TAG = re.compile(r"<(script|link)\b([^>]*)>(\s*</script>)?", re.IGNORECASE)
 _ATTR = re.compile(r"""\b(src|href)\s*=\s*(["'])(.*?)\2""", re.IGNORECASE)
-_OTHER_TAG = re.compile(r"""<(img|iframe|source|embed|object|audio|video)\b[^>]*\b(?:src|data)\s*=\s*["']?([^"'\s>]+)""", re.I)
+_OTHER_TAG = re.compile(
+    r"""<(img|iframe|source|embed|object|audio|video)\b[^>]*\b(?:src|data)\s*=\s*["']?([^"'\s>]+)""",
+    re.I,
+)
 _STYLE = re.compile(r"<style\b[^>]*>(.*?)</style>", re.IGNORECASE | re.DOTALL)
 _CSS_URL = re.compile(r"""url\(\s*(["']?)([^)"']+)\1\s*\)|@import\s+["']([^"']+)""")
-_JS_URL = re.compile(r"""L\.(?:tileLayer(?:\.wms)?|imageOverlay|videoOverlay)\(\s*["']([^"']+)|fetch\(\s*["']([^"']+)""")
+_JS_URL = re.compile(
+    r"""L\.(?:tileLayer(?:\.wms)?|imageOverlay|videoOverlay)\(\s*["']([^"']+)|fetch\(\s*["']([^"']+)"""
+)
 _MIME = {".png": "image/png", ".svg": "image/svg+xml", ".gif": "image/gif"}
 
 
@@ -100,7 +111,9 @@ def _data_url(m: re.Match, css: str) -> str:
 
 
 def _external(url: str) -> bool:
-    return bool(re.match(r"(?:[a-z][a-z0-9+.-]*:)?//", url, re.IGNORECASE)) and not url.startswith("data:")
+    return bool(re.match(r"(?:[a-z][a-z0-9+.-]*:)?//", url, re.IGNORECASE)) and not url.startswith(
+        "data:"
+    )
 
 
 def inline_assets(page: str, allow: Iterable[str] = ()) -> str:
@@ -120,14 +133,18 @@ def inline_assets(page: str, allow: Iterable[str] = ()) -> str:
         url = attr.group(3)
         if m.group(1).lower() == "link" and "stylesheet" not in m.group(2).lower():
             if _external(url) and not url.startswith(allowed):
-                raise OfflineError(f"the map page links {url}, which is not vendored (maps/offline.py)")
+                raise OfflineError(
+                    f"the map page links {url}, which is not vendored (maps/offline.py)"
+                )
             return m.group(0)
         if url in UNUSED:
             dropped.add(UNUSED[url])
             return ""
         if url not in VENDORED:
-            raise OfflineError(f"the map page loads {url}, which is not vendored; add it to maps/vendor and "
-                               "ditan.maps.offline.VENDORED (or UNUSED if the page does not need it)")  # fmt: skip
+            raise OfflineError(
+                f"the map page loads {url}, which is not vendored; add it to maps/vendor and "
+                "ditan.maps.offline.VENDORED (or UNUSED if the page does not need it)"
+            )
         if m.group(1).lower() == "script":
             return f"<script>{asset_text(VENDORED[url])}</script>"
         return f"<style>{asset_text(VENDORED[url])}</style>"
@@ -145,12 +162,18 @@ def _check_rest(out: str, page: str, allowed: tuple[str, ...], dropped: set[str]
     refs += [m.group(1) or m.group(2) for m in _JS_URL.finditer(page)]
     bad = sorted({r for r in refs if _external(r) and not r.startswith(allowed)})
     if bad:
-        raise OfflineError(f"the map page loads {', '.join(bad)} from the internet; it is not vendored (maps/offline.py)")
+        raise OfflineError(
+            f"the map page loads {', '.join(bad)} from the internet; it is not vendored (maps/offline.py)"
+        )
     scripts = "".join(re.findall(r"<script>(.*?)</script>", page, re.DOTALL))
     for lib in sorted(dropped & set(_USES)):
         if _USES[lib].search(scripts):
-            raise OfflineError(f"the map page uses {lib}, which maps/offline.py drops as unused; vendor it")
-    if re.search(r"<(?:script|link)\b[^>]*\b(?:src|href)\s*=\s*[\"']?(?:https?:)?//", out, re.IGNORECASE):
+            raise OfflineError(
+                f"the map page uses {lib}, which maps/offline.py drops as unused; vendor it"
+            )
+    if re.search(
+        r"<(?:script|link)\b[^>]*\b(?:src|href)\s*=\s*[\"']?(?:https?:)?//", out, re.IGNORECASE
+    ):
         raise OfflineError("an external <script>/<link> is left in the map page")
 
 
@@ -188,7 +211,17 @@ class PageChrome(MacroElement):
         """
     )
 
-    def __init__(self, units: Element, control: Element, cfg: dict, toggled: list, *, attribution: str, css: str, body: str):
+    def __init__(
+        self,
+        units: Element,
+        control: Element,
+        cfg: dict,
+        toggled: list,
+        *,
+        attribution: str,
+        css: str,
+        body: str,
+    ):
         super().__init__()
         self._name = "DitanChrome"
         self.units, self.control, self.toggled = units, control, toggled
@@ -219,23 +252,35 @@ class Extras(MacroElement):
     )
 
     def __init__(self, road_classes: list[str], attribution: str) -> None:
+        from ditan.maps import legend as lg
         from ditan.maps import style as st
 
         super().__init__()
         self._name = "DitanExtras"
-        rows = [f'<div><span class="ditan-sw" style="background:{st.NODATA_HATCH}"></span>{html.escape(st.NODATA_LABEL)}</div>']
+        rows = [
+            f'<div><span class="ditan-sw" style="background:{lg.NODATA_HATCH}"></span>{html.escape(st.NODATA_LABEL)}</div>'
+        ]
         rows += ["<div><b>道路 Roads</b></div>"] if road_classes else []
         for cls in road_classes:
             s = st.ROAD_STYLE.get(cls, st.OTHER_ROAD_STYLE)
             name = html.escape(st.bilingual(st.ROAD_CLASSES.get(cls, st.OTHER_ROAD)))
-            rows.append(f'<div>{st.line_swatch(str(s["color"]), float(s["weight"]))}{name}</div>')
-        self.body = st.HATCH_SVG + '<div class="ditan-legend ditan-fixed">' + "".join(rows) + "</div>"
-        self.css = asset_text("ditan-map.css") + st.NODATA_CSS
+            rows.append(f"<div>{lg.line_swatch(str(s['color']), float(s['weight']))}{name}</div>")
+        self.body = (
+            lg.HATCH_SVG + '<div class="ditan-legend ditan-fixed">' + "".join(rows) + "</div>"
+        )
+        self.css = asset_text("ditan-map.css") + lg.NODATA_CSS
         self.attribution = json.dumps(html.escape(attribution), ensure_ascii=False)
 
 
 def add_tools(m: Element) -> None:
     """Full-screen button and distance/area measuring tool (both vendored: leaflet.fullscreen, leaflet-measure)."""
-    Fullscreen(position="topleft", title="全屏 Full screen", title_cancel="退出全屏 Exit full screen").add_to(m)
-    MeasureControl(position="topleft", primary_length_unit="meters", secondary_length_unit="kilometers",
-                   primary_area_unit="sqmeters", secondary_area_unit="hectares").add_to(m)  # fmt: skip
+    Fullscreen(
+        position="topleft", title="全屏 Full screen", title_cancel="退出全屏 Exit full screen"
+    ).add_to(m)
+    MeasureControl(
+        position="topleft",
+        primary_length_unit="meters",
+        secondary_length_unit="kilometers",
+        primary_area_unit="sqmeters",
+        secondary_area_unit="hectares",
+    ).add_to(m)

@@ -15,8 +15,10 @@ import shapely
 from branca.colormap import StepColormap
 
 from ditan.maps import style as st
-from ditan.maps.interactive import _esc, _Extras, _geojson, _prep, map_html
-from ditan.maps.interactive import _fmt as fmt
+from ditan.maps.geojson_layer import _esc, _geojson, _prep
+from ditan.maps.geojson_layer import _fmt as fmt
+from ditan.maps.interactive import map_html
+from ditan.maps.offline import Extras as _Extras
 
 __all__ = ["screening_map", "parcel_page"]
 
@@ -28,8 +30,15 @@ def _first(text: str, n: int = 3) -> str:
     return REASON_SEP.join(parts[:n]) + (" …" if len(parts) > n else "") if parts else "—"
 
 
-def screening_map(units: gpd.GeoDataFrame, table: pd.DataFrame, *, method: str, profile_zh: str, attribution: str,
-                  tiles: bool = True) -> str:  # fmt: skip
+def screening_map(
+    units: gpd.GeoDataFrame,
+    table: pd.DataFrame,
+    *,
+    method: str,
+    profile_zh: str,
+    attribution: str,
+    tiles: bool = True,
+) -> str:
     """HTML page of a screening: units coloured by score, the shortlist outlined in red, units not ranked uncoloured.
 
     The tooltip gives rank (or why the unit is not ranked: no residents), score, rules assessed and the first reasons.
@@ -46,22 +55,42 @@ def screening_map(units: gpd.GeoDataFrame, table: pd.DataFrame, *, method: str, 
     breaks = st.class_breaks(values, k=5, method="quantile")
     colors = st.class_colors(len(breaks) - 1)
     props = {
-        "uid": [_esc(i) for i in u.index], "name": [_esc(v) for v in u["name"]],
-        "rank": [_esc(nr or "—") if pd.isna(r) else str(int(r)) for r, nr in zip(u["rank"], u.get("not_ranked", [""] * len(u)), strict=True)],
-        "score": [fmt(v) for v in u["score"]], "assessed": [_esc(v) for v in u.get("rules_assessed", ["—"] * len(u))],
-        "binding": [f"{a}/{b}" for a, b in zip(u["binding_met"], u["binding_assessable"], strict=True)],
+        "uid": [_esc(i) for i in u.index],
+        "name": [_esc(v) for v in u["name"]],
+        "rank": [
+            _esc(nr or "—") if pd.isna(r) else str(int(r))
+            for r, nr in zip(u["rank"], u.get("not_ranked", [""] * len(u)), strict=True)
+        ],
+        "score": [fmt(v) for v in u["score"]],
+        "assessed": [_esc(v) for v in u.get("rules_assessed", ["—"] * len(u))],
+        "binding": [
+            f"{a}/{b}" for a, b in zip(u["binding_met"], u["binding_assessable"], strict=True)
+        ],
         "level": [_esc(v or "—") for v in u["level_zh"].where(u["level_zh"] != "", u["level"])],
         "short": [_esc("入围 yes" if s == "yes" else "否 no") for s in u["shortlisted"]],
-        "met": [_esc(_first(v)) for v in u["reasons_met"]], "missed": [_esc(_first(v)) for v in u["reasons_missed"]],
-        "c": [int(c) for c in st.classify(values, breaks)], "s": [int(s == "yes") for s in u["shortlisted"]],
-    }  # fmt: skip
-    tip = {"rank": "排名 Rank", "uid": "单元编号 Unit id", "name": "单元名称 Unit name", "score": f"得分 Score ({method})",
-           "assessed": "规则可评估 Rules assessed", "binding": "约束性达标 Binding met", "level": "可达等级 Level", "short": "入围 Shortlisted",
-           "met": "达标项 Rules met", "missed": "未达标项 Rules missed"}  # fmt: skip
+        "met": [_esc(_first(v)) for v in u["reasons_met"]],
+        "missed": [_esc(_first(v)) for v in u["reasons_missed"]],
+        "c": [int(c) for c in st.classify(values, breaks)],
+        "s": [int(s == "yes") for s in u["shortlisted"]],
+    }
+    tip = {
+        "rank": "排名 Rank",
+        "uid": "单元编号 Unit id",
+        "name": "单元名称 Unit name",
+        "score": f"得分 Score ({method})",
+        "assessed": "规则可评估 Rules assessed",
+        "binding": "约束性达标 Binding met",
+        "level": "可达等级 Level",
+        "short": "入围 Shortlisted",
+        "met": "达标项 Rules met",
+        "missed": "未达标项 Rules missed",
+    }
 
     def style(feature: dict) -> dict:
         p = feature["properties"]
-        base = dict(st.NODATA_STYLE) if p["c"] < 0 else {**st.UNIT_STYLE, "fillColor": colors[p["c"]]}
+        base = (
+            dict(st.NODATA_STYLE) if p["c"] < 0 else {**st.UNIT_STYLE, "fillColor": colors[p["c"]]}
+        )
         return {**base, "color": "#d7191c", "weight": 4.0, "dashArray": None} if p["s"] else base
 
     w, s, e, n = u.total_bounds
@@ -69,8 +98,18 @@ def screening_map(units: gpd.GeoDataFrame, table: pd.DataFrame, *, method: str, 
     if tiles:
         folium.TileLayer("OpenStreetMap", name="OpenStreetMap", control=False).add_to(m)
     name = f"遴选得分 Screening score · {html.escape(profile_zh)}"
-    _geojson(m, u, props, style, tip, name=name, highlight_function=lambda _f: {"weight": 5, "color": "#000000"})
-    StepColormap(colors, index=breaks, vmin=breaks[0], vmax=breaks[-1], caption=f"得分 Score ({method})").add_to(m)
+    _geojson(
+        m,
+        u,
+        props,
+        style,
+        tip,
+        name=name,
+        highlight_function=lambda _f: {"weight": 5, "color": "#000000"},
+    )
+    StepColormap(
+        colors, index=breaks, vmin=breaks[0], vmax=breaks[-1], caption=f"得分 Score ({method})"
+    ).add_to(m)
     extras = _Extras([], attribution)
     row = '<div><span class="ditan-sw" style="border:3px solid #d7191c;background:none"></span>入围 Shortlisted</div>'
     if pd.isna(u["rank"]).any():
@@ -82,9 +121,20 @@ def screening_map(units: gpd.GeoDataFrame, table: pd.DataFrame, *, method: str, 
     return map_html(m)
 
 
-def parcel_page(parcel: shapely.Geometry, *, crs: object, units: gpd.GeoDataFrame, radius_m: float,
-                marks: Sequence[tuple[shapely.Geometry, str, str]], ok: bool, title: str, headline: str,
-                reasons: Sequence[str], parcel_label: str, tiles: bool = True) -> str:  # fmt: skip
+def parcel_page(
+    parcel: shapely.Geometry,
+    *,
+    crs: object,
+    units: gpd.GeoDataFrame,
+    radius_m: float,
+    marks: Sequence[tuple[shapely.Geometry, str, str]],
+    ok: bool,
+    title: str,
+    headline: str,
+    reasons: Sequence[str],
+    parcel_label: str,
+    tiles: bool = True,
+) -> str:
     """One-page map of a parcel for sale, with a box of the title, the headline and the reasons.
 
     Shows the parcel (green if it passes, red if not), its units, the radius ring from its edge, and ``marks``
@@ -96,25 +146,53 @@ def parcel_page(parcel: shapely.Geometry, *, crs: object, units: gpd.GeoDataFram
 
     esc = html.escape
     c = wgs([parcel.centroid]).iloc[0]
-    m = folium.Map(location=[c.y, c.x], zoom_start=16, tiles="OpenStreetMap" if tiles else None, control_scale=True)
+    m = folium.Map(
+        location=[c.y, c.x],
+        zoom_start=16,
+        tiles="OpenStreetMap" if tiles else None,
+        control_scale=True,
+    )
     for uid, g in zip(units.index, wgs(units.geometry), strict=True):
-        folium.GeoJson(shapely.geometry.mapping(g), style_function=lambda _: {"color": "#555", "weight": 2, "fillOpacity": 0.05},
-                       tooltip=esc(f"单元 unit {uid} {units.at[uid, 'name']}")).add_to(m)  # fmt: skip
+        folium.GeoJson(
+            shapely.geometry.mapping(g),
+            style_function=lambda _: {"color": "#555", "weight": 2, "fillOpacity": 0.05},
+            tooltip=esc(f"单元 unit {uid} {units.at[uid, 'name']}"),
+        ).add_to(m)
     ring = wgs([parcel.buffer(radius_m)]).iloc[0]
-    folium.GeoJson(shapely.geometry.mapping(ring), style_function=lambda _: {"color": "#1565c0", "weight": 1.5, "dashArray": "6",
-                   "fillOpacity": 0.03}, tooltip=esc(f"地块边界外 {radius_m:g} 米 {radius_m:g} m from the parcel's edge")).add_to(m)  # fmt: skip
+    folium.GeoJson(
+        shapely.geometry.mapping(ring),
+        style_function=lambda _: {
+            "color": "#1565c0",
+            "weight": 1.5,
+            "dashArray": "6",
+            "fillOpacity": 0.03,
+        },
+        tooltip=esc(f"地块边界外 {radius_m:g} 米 {radius_m:g} m from the parcel's edge"),
+    ).add_to(m)
     color = "#2e7d32" if ok else "#c62828"
-    folium.GeoJson(shapely.geometry.mapping(wgs([parcel]).iloc[0]), style_function=lambda _: {"color": color, "weight": 3,
-                   "fillColor": color, "fillOpacity": 0.35}, tooltip=esc(parcel_label)).add_to(m)  # fmt: skip
+    folium.GeoJson(
+        shapely.geometry.mapping(wgs([parcel]).iloc[0]),
+        style_function=lambda _: {
+            "color": color,
+            "weight": 3,
+            "fillColor": color,
+            "fillOpacity": 0.35,
+        },
+        tooltip=esc(parcel_label),
+    ).add_to(m)
     for geom, col, text in marks:
         pt = wgs([geom.representative_point()]).iloc[0]
-        folium.CircleMarker([pt.y, pt.x], radius=6, color=col, fill=True, fill_opacity=0.8, tooltip=esc(text)).add_to(m)
+        folium.CircleMarker(
+            [pt.y, pt.x], radius=6, color=col, fill=True, fill_opacity=0.8, tooltip=esc(text)
+        ).add_to(m)
     w, s, e, n = wgs([parcel.buffer(radius_m * 1.1)]).total_bounds
     m.fit_bounds([[s, w], [n, e]])
     items = "".join(f"<li>{esc(x)}</li>" for x in reasons)
-    box = (f'<div style="position:fixed;top:10px;left:50px;z-index:9999;max-width:480px;max-height:80%;overflow:auto;background:#fff;'
-           f'padding:8px 12px;border:2px solid {color};font:13px sans-serif"><b>{esc(title)}</b><br>{esc(headline)}'
-           f'<ul style="margin:4px 0;padding-left:18px">{items}</ul></div>')  # fmt: skip
+    box = (
+        f'<div style="position:fixed;top:10px;left:50px;z-index:9999;max-width:480px;max-height:80%;overflow:auto;background:#fff;'
+        f'padding:8px 12px;border:2px solid {color};font:13px sans-serif"><b>{esc(title)}</b><br>{esc(headline)}'
+        f'<ul style="margin:4px 0;padding-left:18px">{items}</ul></div>'
+    )
     m.get_root().header.add_child(folium.Element(f"<title>{esc(title)}</title>"))
     m.get_root().html.add_child(folium.Element(box))
     return map_html(m)

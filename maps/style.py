@@ -8,7 +8,6 @@ grey, utilities blue, green space green, water blue), one per internal class of 
 
 from __future__ import annotations
 
-import html
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -19,11 +18,15 @@ import pandas as pd
 from ditan.spatial.landuse.classes import LANDUSE_CLASSES as _LANDUSE_CLASSES
 
 __all__ = [
-    "point_style", "category_colors", "facility_categories", "category_order",
-    "service_area_names", "bilingual", "class_colors", "class_breaks", "classify", "marker_svg",
-    "facility_icons", "station_icon", "line_swatch", "fill_swatch", "number_text",
-    "legend_rows", "indicator_scheme", "compliance_scheme", "escaped_text", "value_text",
-    "km2_text",
+    "point_style",
+    "category_colors",
+    "facility_categories",
+    "category_order",
+    "service_area_names",
+    "bilingual",
+    "class_colors",
+    "class_breaks",
+    "classify",
 ]
 
 # --- roads -------------------------------------------------------------------------------------
@@ -129,7 +132,11 @@ def category_colors(category_ids: Iterable[str]) -> dict[str, str]:
 
 def facility_categories(gdf: pd.DataFrame) -> pd.Series:
     """Category id of each facility as str ('__other__' where missing)."""
-    raw = gdf["category"] if "category" in gdf.columns else pd.Series(None, index=gdf.index, dtype=object)
+    raw = (
+        gdf["category"]
+        if "category" in gdf.columns
+        else pd.Series(None, index=gdf.index, dtype=object)
+    )
     return raw.where(raw.notna(), "__other__").astype(str)
 
 
@@ -172,10 +179,16 @@ def service_area_names(tier: str) -> tuple[tuple[str, str], tuple[str, str]]:
     """
     if m := _MINUTES.fullmatch(tier):
         n = m.group(1)
-        return (f"{n}分钟生活圈服务范围", f"{n}-minute service areas"), (f"{n}分钟生活圈", f"{n}-minute life circle")
+        return (f"{n}分钟生活圈服务范围", f"{n}-minute service areas"), (
+            f"{n}分钟生活圈",
+            f"{n}-minute life circle",
+        )
     if m := _METRES.fullmatch(tier):
         n = m.group(1)
-        return (f"站点{n}米步行范围", f"{n} m walking areas (stations)"), (f"站点{n}米", f"{n} m walk from stations")
+        return (f"站点{n}米步行范围", f"{n} m walking areas (stations)"), (
+            f"站点{n}米",
+            f"{n} m walk from stations",
+        )
     return (f"{tier}服务范围", f"{tier} service areas"), ("层级", tier)
 
 
@@ -214,7 +227,9 @@ def class_colors(n: int) -> list[str]:
     return [SEQUENTIAL[i] for i in idx]
 
 
-def class_breaks(values: Sequence[float] | np.ndarray, k: int = 5, method: str = "quantile") -> list[float]:
+def class_breaks(
+    values: Sequence[float] | np.ndarray, k: int = 5, method: str = "quantile"
+) -> list[float]:
     """Strictly increasing class breaks (2 … k+1 numbers) covering the finite ``values``.
 
     ``method`` is "quantile" (equal counts) or "equal" (equal intervals). Inner breaks are
@@ -252,44 +267,8 @@ def classify(values: Sequence[float] | np.ndarray, breaks: Sequence[float]) -> n
     return np.where(np.isfinite(v), idx, -1)
 
 
-# --- legend ------------------------------------------------------------------------------------
+# --- compliance and coverage gaps ---------------------------------------------------------------
 
-_HATCH_ID = "ditan-nodata-hatch"
-_LEGEND_CSS = (
-    f"path.{NODATA_CLASS}{{fill:url(#{_HATCH_ID});}}"
-    ".ditan-legend{position:fixed;bottom:28px;left:10px;z-index:1000;background:rgba(255,255,255,.9);"
-    "padding:6px 8px;border-radius:4px;font:12px/1.5 sans-serif;box-shadow:0 0 4px rgba(0,0,0,.3);}"
-    ".ditan-sw{display:inline-block;width:16px;height:12px;margin-right:6px;vertical-align:middle;"
-    "border:1px solid #555;}"
-    ".ditan-ln{display:inline-block;width:24px;margin-right:6px;vertical-align:middle;}"
-)
-_HATCH_SVG = (
-    '<svg width="0" height="0" style="position:absolute" aria-hidden="true"><defs>'
-    f'<pattern id="{_HATCH_ID}" patternUnits="userSpaceOnUse" width="8" height="8" '
-    f'patternTransform="rotate(45)"><rect width="8" height="8" fill="{NODATA_COLOR}"/>'
-    '<line x1="0" y1="0" x2="0" y2="8" stroke="#737373" stroke-width="2"/></pattern></defs></svg>'
-)
-
-
-# --- interactive map: indicator choice, compliance, icons and swatches ------------------------------
-
-#: Indicators the interactive map can colour the units by (those present are offered, in this order).
-KEY_INDICATORS: tuple[str, ...] = (
-    "road_density_km_per_km2",
-    "intersection_density_per_km2",
-    "far_ratio",
-    "building_density_pct",
-    "green_space_ratio_pct",
-    "green_coverage_pct",
-    "park_service_coverage_pct",
-    "lc_15min_all_pct",
-    "lc_10min_all_pct",
-    "lc_5min_all_pct",
-    "bus_stop_500m_radius_pct",
-    "bus_stop_500m_network_pct",
-    "metro_500m_network_pct",
-    "lu_mix_index",
-)
 #: Per-unit result of the binding (约束性) rules of a compliance profile: class id, names, fill colour.
 COMPLIANCE_CLASSES: tuple[tuple[str, tuple[str, str], str], ...] = (
     ("pass", ("约束性指标全部达标", "All binding rules pass"), "#1a9850"),
@@ -298,151 +277,3 @@ COMPLIANCE_CLASSES: tuple[tuple[str, tuple[str, str], str], ...] = (
 )
 #: Residential buildings outside the 15-minute life circle (coverage gaps).
 GAP_COLOR = "#b2182b"
-#: Marker shapes of facility categories (with the category colour, a category's icon is unique).
-MARKER_SHAPES: tuple[str, ...] = ("circle", "triangle", "square", "diamond", "pentagon", "star", "hexagon", "down")
-#: Letter drawn on a station kind's rounded-square marker.
-STATION_GLYPHS: dict[str, str] = {"bus_stop": "B", "metro": "M", "bike_rental": "C", "ev_charging": "E"}
-_SHAPE_POINTS = {
-    "triangle": "8,1 15,14 1,14",
-    "square": "2,2 14,2 14,14 2,14",
-    "diamond": "8,0.5 15.5,8 8,15.5 0.5,8",
-    "pentagon": "8,1 15,6.2 12.3,14.5 3.7,14.5 1,6.2",
-    "star": "8,0.5 10.2,5.6 15.6,5.9 11.5,9.4 12.8,14.8 8,11.9 3.2,14.8 4.5,9.4 0.4,5.9 5.8,5.6",
-    "hexagon": "4.5,1.5 11.5,1.5 15,8 11.5,14.5 4.5,14.5 1,8",
-    "down": "1,2 15,2 8,15",
-}
-
-
-def marker_svg(shape: str, color: str, glyph: str = "", size: int = 16) -> str:
-    """Inline SVG of a map marker (no web font, no image file): a ``shape`` in ``color``, optional letter."""
-    if shape == "circle":
-        body = f'<circle cx="8" cy="8" r="6.5" fill="{color}" stroke="#fff" stroke-width="1.5"/>'
-    elif shape == "station":
-        body = f'<rect x="1" y="1" width="14" height="14" rx="3" fill="{color}" stroke="#fff" stroke-width="1.5"/>'
-    else:
-        body = f'<polygon points="{_SHAPE_POINTS[shape]}" fill="{color}" stroke="#fff" stroke-width="1.3"/>'
-    if glyph:
-        body += (f'<text x="8" y="12" text-anchor="middle" font-family="Arial,sans-serif" font-size="10" font-weight="bold" '
-                 f'fill="#fff">{html.escape(glyph)}</text>')  # fmt: skip
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" viewBox="0 0 16 16" '
-            f'style="filter:drop-shadow(0 0 1px #000)">{body}</svg>')  # fmt: skip
-
-
-def facility_icons(order: Sequence[str], colors: dict[str, str]) -> dict[str, str]:
-    """Marker SVG per facility category: its colour and the next shape (category i gets shape i mod 8)."""
-    return {c: marker_svg(MARKER_SHAPES[i % len(MARKER_SHAPES)], colors[c]) for i, c in enumerate(order)}
-
-
-def station_icon(kind: str) -> str:
-    """Marker SVG of a station kind: rounded square in the kind's colour with its letter."""
-    return marker_svg("station", STATION_COLORS.get(kind, OTHER_STATION_COLOR), STATION_GLYPHS.get(kind, "S"))
-
-
-def line_swatch(color: str, weight: float) -> str:
-    """Layer-control swatch of a line layer."""
-    return f'<span class="ditan-ln" style="border-top:{weight:g}px solid {color}"></span>'
-
-
-def fill_swatch(fill: str, outline: str | None = None, dashed: bool = False) -> str:
-    """Layer-control swatch of a polygon layer."""
-    border = f"{'dashed' if dashed else 'solid'} {outline or fill}"
-    return f'<span class="ditan-sw" style="background:{fill};border:1px {border}"></span>'
-
-
-def number_text(v: float) -> str:
-    """Short display of a class break: no more digits than a legend needs."""
-    if not math.isfinite(v):
-        return "—"
-    return f"{v:,.0f}" if abs(v) >= 100 or float(v).is_integer() else f"{v:,.2f}".rstrip("0").rstrip(".")
-
-
-def legend_rows(rows: Iterable[tuple[str, str]]) -> str:
-    """Legend HTML: one row per (CSS background, already escaped text)."""
-    return "".join(f'<div><span class="ditan-sw" style="background:{bg}"></span>{text}</div>' for bg, text in rows)
-
-
-#: CSS background of the no-data swatch (the same hatch as the units' no-data fill).
-NODATA_HATCH = f"repeating-linear-gradient(45deg,{NODATA_COLOR} 0 3px,#737373 3px 4px)"
-#: SVG hatch pattern and CSS that fill no-data unit paths (``path.ditan-nodata``) on the interactive map.
-HATCH_SVG = _HATCH_SVG
-NODATA_CSS = f"path.{NODATA_CLASS}{{fill:url(#{_HATCH_ID});}}"
-
-
-# --- interactive map: colouring schemes ---------------------------------------------------------
-
-
-def indicator_scheme(values: Sequence[float] | np.ndarray, label: str, unit: str, key: str) -> tuple[dict, list[int]]:
-    """Quantile classes of one indicator: the scheme (key, escaped label, colours, legend HTML) and the class per unit.
-
-    ``unit`` is shown after every class range (not for "count" and "ratio"); -1 is a unit without value.
-    """
-    v = np.asarray(values, dtype=float)
-    breaks = class_breaks(v, k=5, method="quantile")
-    colors = class_colors(len(breaks) - 1)
-    cls = [int(c) for c in classify(v, breaks)]
-    suffix = html.escape(f" {unit}" if unit and unit not in ("count", "ratio") else "")
-    rows = [(c, f"{number_text(lo)} – {number_text(hi)}{suffix}") for c, lo, hi in zip(colors, breaks, breaks[1:], strict=False)]
-    if min(cls, default=0) < 0:
-        rows.append((NODATA_HATCH, html.escape(NODATA_LABEL)))
-    label = html.escape(label)
-    legend = f'<div class="ditan-cap">{label}</div>' + legend_rows(rows)
-    return {"key": key, "label": label, "colors": colors, "legend": legend}, cls
-
-
-def compliance_scheme(unit_ids: Iterable[str], checks: pd.DataFrame) -> tuple[dict, dict[str, list]]:
-    """Binding result per unit (COMPLIANCE_CLASSES index; -1 when no binding rule applies) and its tooltip text.
-
-    ``checks`` is the long table of ``ditan.spatial.standards.compliance.evaluate`` (unit_id, binding,
-    status, zh). Returns the scheme (key "kc") and the properties kc (class), cb / cg (binding /
-    guiding pass / fail / n.a. counts) and cf (the failing rules, escaped).
-    """
-    keys = [k for k, _, _ in COMPLIANCE_CLASSES]
-    by_unit = dict(tuple(checks.groupby(checks["unit_id"].astype(str), sort=False)))
-    empty = checks.iloc[:0]
-    props: dict[str, list] = {"kc": [], "cb": [], "cg": [], "cf": []}
-    for uid in unit_ids:
-        rows = by_unit.get(str(uid), empty)
-        binding = rows["binding"].eq("binding")
-        n = [int((rows.loc[binding, "status"] == s).sum()) for s in ("pass", "fail", "not_assessable")]
-        g = [int((rows.loc[~binding, "status"] == s).sum()) for s in ("pass", "fail", "not_assessable")]
-        props["kc"].append(-1 if not sum(n) else keys.index("fail" if n[1] else "not_assessable" if n[2] else "pass"))
-        props["cb"].append(" / ".join(map(str, n)))
-        props["cg"].append(" / ".join(map(str, g)))
-        names = [str(z) for z in rows.loc[rows["status"] == "fail", "zh"]]
-        props["cf"].append(html.escape("；".join(names[:8]) + ("…" if len(names) > 8 else "")) or "—")
-    rows = [(color, html.escape(bilingual(names))) for _, names, color in COMPLIANCE_CLASSES]
-    if min(props["kc"], default=0) < 0:
-        rows.append((NODATA_HATCH, "无约束性规则 No binding rule"))
-    label = "达标情况（约束性） Compliance (binding rules)"
-    legend = f'<div class="ditan-cap">{label}</div>' + legend_rows(rows)
-    return {"key": "kc", "label": label, "colors": [c for _, _, c in COMPLIANCE_CLASSES], "legend": legend}, props
-
-
-# --- display text ------------------------------------------------------------------------------------
-
-MISSING = "—"
-
-
-def escaped_text(value: object) -> str:
-    """Escaped text of a data value; "—" when missing."""
-    if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)):
-        return MISSING
-    return html.escape(str(value))
-
-
-def value_text(value: object) -> str:
-    """Display text of an indicator value: integers as is, other numbers to 2 decimals, text escaped."""
-    if isinstance(value, (bool, np.bool_)):
-        return "是 yes" if value else "否 no"
-    if isinstance(value, (int, float, np.integer, np.floating)):
-        f = float(value)
-        if not math.isfinite(f):
-            return MISSING
-        return f"{f:,.0f}" if f.is_integer() and abs(f) < 1e15 else f"{f:,.2f}"
-    return escaped_text(value)
-
-
-def km2_text(value: object) -> str:
-    """Display text of an area in km², to 3 decimals (1,000 m²)."""
-    f = pd.to_numeric(value, errors="coerce")
-    return f"{f:,.3f}" if pd.notna(f) and math.isfinite(f) else MISSING

@@ -9,8 +9,15 @@ from collections.abc import Sequence
 from types import ModuleType
 
 __all__ = [
-    "DitanError", "CRSError", "LayerError", "GeometryError", "ConfigError", "DependencyError",
-    "feature_list", "require", "format_validation_errors",
+    "DitanError",
+    "CRSError",
+    "LayerError",
+    "GeometryError",
+    "ConfigError",
+    "DependencyError",
+    "feature_list",
+    "require",
+    "format_validation_errors",
 ]
 
 
@@ -40,7 +47,11 @@ class DependencyError(DitanError):
 
 #: the optional packages: import name → (distribution, ditan extra that installs it, what needs it)
 OPTIONAL = {
-    "psycopg": ("psycopg[binary]", "postgis", "PostGIS input or output (database:, output.database)"),
+    "psycopg": (
+        "psycopg[binary]",
+        "postgis",
+        "PostGIS input or output (database:, output.database)",
+    ),
     "distributed": ("distributed", "cluster", "running a batch on dask (--workers, --scheduler)"),
     "networkx": ("networkx", "graph", "a networkx graph as the street network"),
     "osmnx": ("osmnx", "graph", "an osmnx graph as the street network"),
@@ -75,7 +86,9 @@ def feature_list(ids: Sequence[object], *, first: int = 5) -> str:
 _NOT_KEYS = ("function-", "tuple[", "tagged-")
 
 
-def format_validation_errors(exc, source: str, *, root: type[typing.Any] | None = None, renamed: dict[str, str] | None = None) -> str:
+def format_validation_errors(
+    exc, source: str, *, root: type[typing.Any] | None = None, renamed: dict[str, str] | None = None
+) -> str:
     """Every problem of a pydantic ``ValidationError``, one line each with its key path and a hint.
 
     The one formatter of ditan's YAML files (run and batch configs, programme profiles)::
@@ -108,14 +121,29 @@ def _hint(loc: tuple, kind: str, root: type[typing.Any] | None, renamed: dict[st
             return " — unknown key"
         keys = [f.alias or name for name, f in model.model_fields.items()]
         close = difflib.get_close_matches(str(loc[-1]), keys, n=1)
-        return f" — did you mean '{close[0]}'?" if close else f" — unknown key; known keys: {', '.join(keys)}"
+        return (
+            f" — did you mean '{close[0]}'?"
+            if close
+            else f" — unknown key; known keys: {', '.join(keys)}"
+        )
     if kind in ("finite_number", "greater_than", "greater_than_equal"):
         keys = [str(p) for p in loc if isinstance(p, str)]
-        unit = next((u for k in reversed(keys) for suffix, u in (("_m2", " of m²"), ("_m", " of metres"), ("_pct", " (%)"))
-                     if k.endswith(suffix)), "")  # fmt: skip
+        unit = next(
+            (
+                u
+                for k in reversed(keys)
+                for suffix, u in (("_m2", " of m²"), ("_m", " of metres"), ("_pct", " (%)"))
+                if k.endswith(suffix)
+            ),
+            "",
+        )
         model = _model_at(root, loc[:-1]) if loc else None
         field = model.model_fields.get(str(loc[-1])) if model is not None else None
-        default = f" (default: {field.default:.10g})" if field is not None and isinstance(field.default, int | float) else ""
+        default = (
+            f" (default: {field.default:.10g})"
+            if field is not None and isinstance(field.default, int | float)
+            else ""
+        )
         nan = "; .nan and .inf are not values" if kind == "finite_number" else ""
         return f" — write a number{unit}{default}{nan}"
     return ""
@@ -132,7 +160,14 @@ def _model_at(root: type[typing.Any] | None, loc: tuple) -> type[typing.Any] | N
         field = next((f for name, f in model.model_fields.items() if part in (name, f.alias)), None)
         if field is None:
             return None
-        model = next((a for a in _types(field.annotation) if isinstance(a, type) and hasattr(a, "model_fields")), None)
+        model = next(
+            (
+                a
+                for a in _types(field.annotation)
+                if isinstance(a, type) and hasattr(a, "model_fields")
+            ),
+            None,
+        )
     return model
 
 

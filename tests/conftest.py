@@ -38,8 +38,12 @@ def gdf(rows: list[dict], **kw) -> gpd.GeoDataFrame:
 @pytest.fixture
 def two_units() -> gpd.GeoDataFrame:
     """Unit A = 1 km × 1 km at (0..1000, 0..1000); unit B the same to its east."""
-    return gdf([{"unit_id": "A", "name": "甲", "geometry": box(0, 0, 1000, 1000)},
-                {"unit_id": "B", "name": "乙", "geometry": box(1000, 0, 2000, 1000)}]).set_index("unit_id")  # fmt: skip
+    return gdf(
+        [
+            {"unit_id": "A", "name": "甲", "geometry": box(0, 0, 1000, 1000)},
+            {"unit_id": "B", "name": "乙", "geometry": box(1000, 0, 2000, 1000)},
+        ]
+    ).set_index("unit_id")
 
 
 def require_or_skip(ok: bool, reason: str) -> None:
@@ -59,8 +63,12 @@ def brute_force_line_km(lines, unit_geoms, *, step_m: float = 0.1):
     import numpy as np
 
     units = np.asarray(unit_geoms, dtype=object)
-    clipped = shapely.intersection(np.asarray(lines, dtype=object), shapely.buffer(shapely.union_all(units), 1.0))
-    near = shapely.segmentize(shapely.get_parts(clipped), step_m)  # parts first: no step may jump between parts
+    clipped = shapely.intersection(
+        np.asarray(lines, dtype=object), shapely.buffer(shapely.union_all(units), 1.0)
+    )
+    near = shapely.segmentize(
+        shapely.get_parts(clipped), step_m
+    )  # parts first: no step may jump between parts
     xy, idx = shapely.get_coordinates(near, return_index=True)
     same = idx[1:] == idx[:-1]
     a, b = xy[:-1][same], xy[1:][same]

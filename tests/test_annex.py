@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 from pypdf import PdfReader
 
-from ditan.maps import annex, fonts
+from ditan.maps import annex, annex_page, annex_sheets, fonts
 from ditan.pipelines.assemble.load import load_study_area
 from ditan.pipelines.cli import main
 from ditan.pipelines.compute.indicators import compute
@@ -30,8 +30,10 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "pipelines" / "configs" / "beijing_haidian.yaml"
-UNITS = {"U001": ("landscape", "清华大学（中关村北大街、荷清路）"),  # orientation of the page, unit name
-         "U003": ("portrait", "清华大学（学堂路、成府路）")}
+UNITS = {
+    "U001": ("landscape", "清华大学（中关村北大街、荷清路）"),  # orientation of the page, unit name
+    "U003": ("portrait", "清华大学（学堂路、成府路）"),
+}
 A4_PT = (595.28, 841.89)
 ARTIFACTS = ROOT / "test-artifacts"
 
@@ -39,8 +41,8 @@ ARTIFACTS = ROOT / "test-artifacts"
 @pytest.fixture(scope="module")
 def font():
     try:
-        return annex.find_cjk_font()
-    except annex.FontMissingError as exc:
+        return fonts.find_cjk_font()
+    except fonts.FontMissingError as exc:
         require_or_skip(False, f"no CJK font for the map annex ({exc})")
 
 
@@ -84,12 +86,15 @@ def test_pdf_has_six_a4_pages_turned_to_the_unit(drawn, uid):
 
 @pytest.mark.parametrize("uid", list(UNITS))
 def test_pngs_are_300_dpi_pages(drawn, uid):
-    w_in, h_in = (v / 25.4 for v in annex.PAPER_MM["A4"])
+    w_in, h_in = (v / 25.4 for v in annex_page.PAPER_MM["A4"])
     if UNITS[uid][0] == "landscape":
         w_in, h_in = h_in, w_in
     for name in file_names(uid)[1:]:
         with Image.open(drawn.out_dir / name) as im:
-            assert abs(im.size[0] - w_in * 300) <= 2 and abs(im.size[1] - h_in * 300) <= 2, (name, im.size)
+            assert abs(im.size[0] - w_in * 300) <= 2 and abs(im.size[1] - h_in * 300) <= 2, (
+                name,
+                im.size,
+            )
             assert im.info["dpi"] == pytest.approx((300, 300), abs=0.01)
 
 
@@ -101,8 +106,16 @@ def _fonts(reader: PdfReader) -> list[tuple[str, str, bytes]]:
             f = ref.get_object()
             desc = f["/DescendantFonts"][0].get_object() if "/DescendantFonts" in f else f
             fd = desc["/FontDescriptor"].get_object()
-            stream = next((fd[k] for k in ("/FontFile2", "/FontFile3", "/FontFile") if k in fd), None)
-            out.append((str(f["/BaseFont"]), str(desc["/Subtype"]), stream.get_object().get_data()[:4] if stream else b""))
+            stream = next(
+                (fd[k] for k in ("/FontFile2", "/FontFile3", "/FontFile") if k in fd), None
+            )
+            out.append(
+                (
+                    str(f["/BaseFont"]),
+                    str(desc["/Subtype"]),
+                    stream.get_object().get_data()[:4] if stream else b"",
+                )
+            )
     return out
 
 
@@ -111,15 +124,22 @@ def test_pdf_embeds_a_truetype_cjk_font(drawn, uid):
     fonts = _fonts(PdfReader(drawn.out_dir / f"{uid}.pdf"))
     assert fonts and all("CJK" in name for name, _, _ in fonts), fonts
     # TrueType outlines in FontFile2 (matplotlib would otherwise put the .ttc's CFF outlines there)
-    assert all(sub == "/CIDFontType2" and data == b"\x00\x01\x00\x00" for _, sub, data in fonts), fonts
+    assert all(sub == "/CIDFontType2" and data == b"\x00\x01\x00\x00" for _, sub, data in fonts), (
+        fonts
+    )
 
 
 @pytest.mark.parametrize("uid", list(UNITS))
 def test_pdf_text_holds_the_chinese_titles_and_unit_name(drawn, uid):
     pages = [p.extract_text() for p in PdfReader(drawn.out_dir / f"{uid}.pdf").pages]
-    for n, ((_, title), text) in enumerate(zip(annex.SHEETS, pages, strict=True), start=1):
+    for n, ((_, title), text) in enumerate(zip(annex_sheets.SHEETS, pages, strict=True), start=1):
         assert f"附图{n} {title} — {UNITS[uid][1]}" in text, text[:200]
-        assert "比例尺 1:" in text and "制图日期" in text and "CGCS2000" in text and "OpenStreetMap" in text
+        assert (
+            "比例尺 1:" in text
+            and "制图日期" in text
+            and "CGCS2000" in text
+            and "OpenStreetMap" in text
+        )
     assert "km/km²" in pages[2] and "绿地率" in pages[5] and "绿化覆盖率" in pages[5]
 
 
@@ -135,7 +155,9 @@ def test_cli_annex_one_unit(tmp_path, font, monkeypatch):
     assert main(["annex", str(CONFIG), "--units", "U013", "--paper", "A3", "--out", str(out)]) == 0
     assert sorted(p.name for p in out.iterdir()) == sorted([*file_names("U013"), "annex.json"])
     page = PdfReader(out / "U013.pdf").pages[0]
-    assert float(page.mediabox.width) == pytest.approx(1190.55, abs=1)  # U013 is wider than tall: A3 landscape
+    assert float(page.mediabox.width) == pytest.approx(
+        1190.55, abs=1
+    )  # U013 is wider than tall: A3 landscape
 
 
 def test_cli_unknown_unit_exits_2(tmp_path, font, capsys):
@@ -154,8 +176,18 @@ def test_raster_vegetation_is_reprojected_into_the_map_extent(tmp_path):
     west, north, step = 116.30, 40.02, 0.0001
     data = np.where(np.arange(400)[None, :] < 200, 10, 50).astype(np.uint8).repeat(400, axis=0)
     path = tmp_path / "lc.tif"
-    with rasterio.open(path, "w", driver="GTiff", width=400, height=400, count=1, dtype="uint8", crs="EPSG:4326",
-                       transform=from_origin(west, north, step, step), nodata=0) as dst:  # fmt: skip
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=400,
+        height=400,
+        count=1,
+        dtype="uint8",
+        crs="EPSG:4326",
+        transform=from_origin(west, north, step, step),
+        nodata=0,
+    ) as dst:
         dst.write(data, 1)
     from pyproj import Transformer
 
@@ -172,7 +204,10 @@ def test_raster_vegetation_is_reprojected_into_the_map_extent(tmp_path):
 def test_green_sheet_draws_the_raster(beijing, font, tmp_path):
     cfg, sa, res = beijing
     layers = annex_layers(sa, res, cfg, "2025-01-01")
-    layers.vegetation_raster = lambda ext: (np.ones((10, 10), dtype=np.uint8), (ext[0], ext[2], ext[1], ext[3]))
+    layers.vegetation_raster = lambda ext: (
+        np.ones((10, 10), dtype=np.uint8),
+        (ext[0], ext[2], ext[1], ext[3]),
+    )
     fig = annex.sheet_figure(layers, "U003", 6)
     assert fig.axes[0].images, "the vegetation pixels are drawn"
     assert any("土地覆盖栅格" in t.get_text() for t in fig.findobj(annex.Text))
@@ -181,50 +216,65 @@ def test_green_sheet_draws_the_raster(beijing, font, tmp_path):
 # --- scale bar, orientation, font ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("x", "nice"), [(999, 500), (1000, 1000), (0.37, 0.2), (7, 5), (2.5, 2), (180, 100), (4999, 2000)])
+@pytest.mark.parametrize(
+    ("x", "nice"),
+    [(999, 500), (1000, 1000), (0.37, 0.2), (7, 5), (2.5, 2), (180, 100), (4999, 2000)],
+)
 def test_nice_length(x, nice):
-    assert annex.nice_length(x) == pytest.approx(nice)
+    assert annex_page.nice_length(x) == pytest.approx(nice)
 
 
-@pytest.mark.parametrize(("width_m", "axes_in"), [(1234.0, 6.0), (870.0, 10.5), (5300.0, 7.3), (96.0, 4.0)])
+@pytest.mark.parametrize(
+    ("width_m", "axes_in"), [(1234.0, 6.0), (870.0, 10.5), (5300.0, 7.3), (96.0, 4.0)]
+)
 def test_scale_bar_is_round_and_drawn_to_scale(width_m, axes_in):
     from matplotlib.figure import Figure
 
-    bar = annex.scale_bar(width_m, axes_in)
+    bar = annex_page.scale_bar(width_m, axes_in)
     mant = bar.length_m / 10 ** math.floor(math.log10(bar.length_m))
     assert min(abs(mant - m) for m in (1, 2, 5)) < 1e-9
     assert 0.1 * width_m < bar.length_m <= 0.25 * width_m
     assert bar.length_in == pytest.approx(bar.length_m / width_m * axes_in)
     assert bar.scale == pytest.approx(width_m / (axes_in * 0.0254))
     fig = Figure(figsize=(axes_in + 2, axes_in + 2), dpi=100)
-    ax = fig.add_axes((1 / (axes_in + 2), 1 / (axes_in + 2), axes_in / (axes_in + 2), axes_in / (axes_in + 2)))
+    ax = fig.add_axes(
+        (1 / (axes_in + 2), 1 / (axes_in + 2), axes_in / (axes_in + 2), axes_in / (axes_in + 2))
+    )
     ext = (500_000.0, 4_400_000.0, 500_000.0 + width_m, 4_400_000.0 + width_m)
     ax.set(xlim=(ext[0], ext[2]), ylim=(ext[1], ext[3]))
-    rects = annex.draw_scale_bar(ax, bar, ext)
+    rects = annex_page.draw_scale_bar(ax, bar, ext)
     x0 = ax.transData.transform((rects[0].get_x(), 0))[0]
     x1 = ax.transData.transform((rects[-1].get_x() + rects[-1].get_width(), 0))[0]
-    assert (x1 - x0) / fig.dpi == pytest.approx(bar.length_in, rel=1e-6)  # drawn length on paper, inches
+    assert (x1 - x0) / fig.dpi == pytest.approx(
+        bar.length_in, rel=1e-6
+    )  # drawn length on paper, inches
 
 
 def test_map_extent_keeps_the_unit_and_fills_the_frame():
-    ext = annex.map_extent((0, 0, 1000, 400), 6.0, 8.0)
+    ext = annex_page.map_extent((0, 0, 1000, 400), 6.0, 8.0)
     assert ext[0] < 0 and ext[1] < 0 and ext[2] > 1000 and ext[3] > 400
     assert (ext[2] - ext[0]) / (ext[3] - ext[1]) == pytest.approx(6.0 / 8.0)
 
 
-@pytest.mark.parametrize(("bounds", "orient"), [((0, 0, 1500, 800), "landscape"), ((0, 0, 600, 1400), "portrait")])
+@pytest.mark.parametrize(
+    ("bounds", "orient"), [((0, 0, 1500, 800), "landscape"), ((0, 0, 600, 1400), "portrait")]
+)
 def test_orientation_follows_the_unit(bounds, orient):
-    assert annex.orientation(bounds) == orient
-    w, h = annex.page_inches("A3", orient)
+    assert annex_page.orientation(bounds) == orient
+    w, h = annex_page.page_inches("A3", orient)
     assert (w > h) == (orient == "landscape")
     assert sorted((w * 25.4, h * 25.4)) == pytest.approx([297, 420])
 
 
 def test_missing_font_is_a_clear_error(monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(fonts, "_font_entries", lambda: [])
-    with pytest.raises(annex.FontMissingError, match=r"apt-get install fonts-noto-cjk.*make system-packages"):
-        annex.find_cjk_font()
-    assert main(["annex", str(CONFIG), "--units", "U001", "--out", str(tmp_path / "x")]) == 2  # stops before any work
+    with pytest.raises(
+        fonts.FontMissingError, match=r"apt-get install fonts-noto-cjk.*make system-packages"
+    ):
+        fonts.find_cjk_font()
+    assert (
+        main(["annex", str(CONFIG), "--units", "U001", "--out", str(tmp_path / "x")]) == 2
+    )  # stops before any work
     assert "fonts-noto-cjk" in capsys.readouterr().err and not (tmp_path / "x").exists()
 
 
@@ -235,7 +285,7 @@ def test_truetype_subset_draws_the_same_glyphs(font, tmp_path):
     from matplotlib.font_manager import FontProperties
 
     text = "附图2 用地现状图 — 清华大学（学堂路）km/km²"
-    sub = annex.truetype_subset(font, text, tmp_path)
+    sub = fonts.truetype_subset(font, text, tmp_path)
 
     def render(props):
         fig = Figure(figsize=(6, 0.6), dpi=100)
@@ -251,7 +301,11 @@ def test_truetype_subset_draws_the_same_glyphs(font, tmp_path):
         b = render(FontProperties(fname=str(sub), size=16))
     ink_a, ink_b = 255 - a, 255 - b
     assert (a < 128).sum() > 500  # ink
-    assert ink_b.sum() == pytest.approx(ink_a.sum(), rel=0.05)  # same amount of ink (tofu boxes or lost glyphs would change it)
+    assert ink_b.sum() == pytest.approx(
+        ink_a.sum(), rel=0.05
+    )  # same amount of ink (tofu boxes or lost glyphs would change it)
     cols_a, cols_b = np.flatnonzero(ink_a.sum(axis=0)), np.flatnonzero(ink_b.sum(axis=0))
-    assert abs(cols_a[0] - cols_b[0]) <= 2 and abs(cols_a[-1] - cols_b[-1]) <= 2  # same advance widths
+    assert (
+        abs(cols_a[0] - cols_b[0]) <= 2 and abs(cols_a[-1] - cols_b[-1]) <= 2
+    )  # same advance widths
     assert np.corrcoef(ink_a.ravel(), ink_b.ravel())[0, 1] > 0.9  # same shapes (up to hinting)

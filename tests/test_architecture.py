@@ -23,7 +23,16 @@ MAX_LINES = 450
 FORBIDDEN = {"spatial": {"maps", "pipelines"}, "maps": {"pipelines"}, "pipelines": set()}
 #: the order of the sub-packages (and top modules) of each layer: one may import only those of a lower rank
 RANK = {
-    "spatial": {"errors": 0, "crs": 1, "landuse": 1, "io": 2, "engine": 3, "standards": 4, "study_area": 5, "indicators": 6},
+    "spatial": {
+        "errors": 0,
+        "crs": 1,
+        "landuse": 1,
+        "io": 2,
+        "engine": 3,
+        "standards": 4,
+        "study_area": 5,
+        "indicators": 6,
+    },
     "pipelines": {"config": 0, "assemble": 1, "compute": 2, "outputs": 3, "jobs": 4, "cli": 5},
 }
 
@@ -33,7 +42,9 @@ def _modules() -> list[str]:
     for pkg in PACKAGES:
         mod = importlib.import_module(f"ditan.{pkg}")
         names.append(f"ditan.{pkg}")
-        names.extend(info.name for info in pkgutil.walk_packages(mod.__path__, prefix=f"ditan.{pkg}."))
+        names.extend(
+            info.name for info in pkgutil.walk_packages(mod.__path__, prefix=f"ditan.{pkg}.")
+        )
     return sorted(names)
 
 
@@ -102,7 +113,9 @@ def test_lower_layers_never_import_higher_ones():
         for line, mod in _imported(path):
             names = mod.split(".")
             if names[0] in PACKAGES:
-                offenders.append(f"{path.relative_to(ROOT)}:{line} imports {mod} (import through ditan.)")
+                offenders.append(
+                    f"{path.relative_to(ROOT)}:{line} imports {mod} (import through ditan.)"
+                )
             elif names[0] == "ditan" and len(names) > 1 and names[1] in FORBIDDEN[layer]:
                 offenders.append(f"{path.relative_to(ROOT)}:{line} imports {mod}")
     assert not offenders, "layering violated (spatial → maps → pipelines):\n" + "\n".join(offenders)
@@ -118,14 +131,18 @@ def test_sub_packages_follow_the_data_flow(layer):
         if len(inner) == 1 and inner[0] == "__init__.py":
             continue
         here = _part(inner)
-        assert here in rank, f"{path.relative_to(ROOT)}: {here} has no place in the flow; add it to RANK"
+        assert here in rank, (
+            f"{path.relative_to(ROOT)}: {here} has no place in the flow; add it to RANK"
+        )
         for line, mod in _imported(path):
             names = mod.split(".")
             if names[:2] != ["ditan", layer] or len(names) < 3:
                 continue
             there = names[2]
             if there in rank and there != here and rank[there] >= rank[here]:
-                offenders.append(f"{path.relative_to(ROOT)}:{line} ({here}) imports {mod} ({there})")
+                offenders.append(
+                    f"{path.relative_to(ROOT)}:{line} ({here}) imports {mod} ({there})"
+                )
     assert not offenders, "against the flow:\n" + "\n".join(offenders)
 
 

@@ -12,14 +12,27 @@ import pytest
 import shapely
 
 from ditan.spatial.errors import CRSError
-from ditan.spatial.indicators.intensity import building_pieces, estimate_floors, intensity, resolve_overlaps
+from ditan.spatial.indicators.intensity import (
+    building_pieces,
+    estimate_floors,
+    intensity,
+    resolve_overlaps,
+)
 from tests.conftest import ROOT, box, gdf, require_or_skip
 
-HK = [ROOT / "data" / "hongkong_kowloon" / "buildings.parquet", Path("/work/shared/data/hongkong_kowloon/buildings.parquet")]
+HK = [
+    ROOT / "data" / "hongkong_kowloon" / "buildings.parquet",
+    Path("/work/shared/data/hongkong_kowloon/buildings.parquet"),
+]
 
 
 def _b(geom, floors, source="levels", residential=False):
-    return {"floors": float(floors), "floors_source": source, "residential": residential, "geometry": geom}
+    return {
+        "floors": float(floors),
+        "floors_source": source,
+        "residential": residential,
+        "geometry": geom,
+    }
 
 
 def _floor_area(resolved: gpd.GeoDataFrame) -> float:
@@ -40,7 +53,11 @@ def test_podium_and_tower_count_once():
     # each face carries the flags of the footprint that gave its floors
     assert by_src.loc[0, "residential"] and not by_src.loc[1, "residential"]
     assert res.crs == b.crs
-    assert stats == {"overlapping_buildings": 2, "overlap_pairs": 1, "overlap_area_m2": pytest.approx(100)}
+    assert stats == {
+        "overlapping_buildings": 2,
+        "overlap_pairs": 1,
+        "overlap_area_m2": pytest.approx(100),
+    }
 
 
 def test_partial_overlap_takes_the_taller():
@@ -50,7 +67,9 @@ def test_partial_overlap_takes_the_taller():
     assert res.geometry.area.sum() == pytest.approx(600)
     # first only 200 × 5 = 1000; overlap 200 × 8 = 1600; second only 200 × 8 = 1600 -> 4200 (as drawn: 400 × 5 + 400 × 8 = 5200)
     assert _floor_area(res) == pytest.approx(4200)
-    assert res.groupby("source_building").apply(lambda g: g.geometry.area.sum(), include_groups=False).to_dict() == {
+    assert res.groupby("source_building").apply(
+        lambda g: g.geometry.area.sum(), include_groups=False
+    ).to_dict() == {
         0: pytest.approx(200),
         1: pytest.approx(400),
     }
@@ -106,21 +125,23 @@ def test_empty_and_geographic():
 
 @pytest.fixture
 def overlapping():
-    return gdf([
-        # 40 × 40 podium (3 floors) across the A|B boundary x = 1000: 30 × 40 in A, 10 × 40 in B;
-        # 10 × 10 tower (30 floors, from height) over it, 5 × 10 = 50 m² on each side
-        _b(box(970, 500, 1010, 540), 3, residential=True),
-        _b(box(995, 515, 1005, 525), 30, "height"),
-        # partial overlap in A: 5 floors and 8 floors (from height), union 600 m²
-        _b(box(100, 100, 120, 120), 5),
-        _b(box(110, 100, 130, 120), 8, "height"),
-        # touching in A: 4 and 2 floors
-        _b(box(300, 300, 310, 310), 4),
-        _b(box(310, 300, 320, 310), 2),
-        # duplicates in A, 6 floors: a default and a levels
-        _b(box(600, 600, 610, 610), 6, "default"),
-        _b(box(600, 600, 610, 610), 6, "levels"),
-    ])  # fmt: skip
+    return gdf(
+        [
+            # 40 × 40 podium (3 floors) across the A|B boundary x = 1000: 30 × 40 in A, 10 × 40 in B;
+            # 10 × 10 tower (30 floors, from height) over it, 5 × 10 = 50 m² on each side
+            _b(box(970, 500, 1010, 540), 3, residential=True),
+            _b(box(995, 515, 1005, 525), 30, "height"),
+            # partial overlap in A: 5 floors and 8 floors (from height), union 600 m²
+            _b(box(100, 100, 120, 120), 5),
+            _b(box(110, 100, 130, 120), 8, "height"),
+            # touching in A: 4 and 2 floors
+            _b(box(300, 300, 310, 310), 4),
+            _b(box(310, 300, 320, 310), 2),
+            # duplicates in A, 6 floors: a default and a levels
+            _b(box(600, 600, 610, 610), 6, "default"),
+            _b(box(600, 600, 610, 610), 6, "levels"),
+        ]
+    )
 
 
 def test_far_and_density_through_intensity(two_units, overlapping):
@@ -146,7 +167,9 @@ def test_far_and_density_through_intensity(two_units, overlapping):
     assert b["footprint_overlap_m2"] == pytest.approx(50)
     # additivity: podium + tower 7500, pair 4200, touching 600, duplicate 600
     assert out["floor_area_m2"].sum() == pytest.approx(12900)
-    assert out["footprint_overlap_m2"].sum() == pytest.approx(resolve_overlaps(overlapping)[1]["overlap_area_m2"])
+    assert out["footprint_overlap_m2"].sum() == pytest.approx(
+        resolve_overlaps(overlapping)[1]["overlap_area_m2"]
+    )
 
 
 def test_pieces_point_at_source_buildings(two_units, overlapping):
@@ -154,9 +177,15 @@ def test_pieces_point_at_source_buildings(two_units, overlapping):
     assert list(pieces.columns) == ["unit", "building", "footprint_m2", "floor_area_m2"]
     assert not pieces.duplicated(["unit", "building"]).any()
     got = pieces.set_index(["unit", "building"])["footprint_m2"]
-    assert got[(0, 0)] == pytest.approx(1150) and got[(1, 0)] == pytest.approx(350)  # podium around the tower
-    assert got[(0, 1)] == pytest.approx(50) and got[(1, 1)] == pytest.approx(50)  # tower on each side
-    assert (0, 6) not in got.index and got[(0, 7)] == pytest.approx(100)  # duplicate: the levels one
+    assert got[(0, 0)] == pytest.approx(1150) and got[(1, 0)] == pytest.approx(
+        350
+    )  # podium around the tower
+    assert got[(0, 1)] == pytest.approx(50) and got[(1, 1)] == pytest.approx(
+        50
+    )  # tower on each side
+    assert (0, 6) not in got.index and got[(0, 7)] == pytest.approx(
+        100
+    )  # duplicate: the levels one
     # residential weights (life circles) still look buildings up by position
     res = overlapping["residential"].to_numpy()[pieces["building"].to_numpy()]
     assert pieces.loc[res, "floor_area_m2"].sum() == pytest.approx(1500 * 3)
@@ -176,7 +205,9 @@ def test_hong_kong_overlaps():
     require_or_skip(path is not None, "Hong Kong (Kowloon) buildings sample not found")
     raw = gpd.read_parquet(path).to_crs(32650)
     b = gpd.GeoDataFrame(
-        {"levels_raw": raw["num_floors"], "height_raw": raw["height"]}, geometry=raw.geometry.to_numpy(), crs=raw.crs
+        {"levels_raw": raw["num_floors"], "height_raw": raw["height"]},
+        geometry=raw.geometry.to_numpy(),
+        crs=raw.crs,
     )
     fl = estimate_floors(b)
     b = b.assign(floors=fl["floors"].to_numpy(), floors_source=fl["floors_source"].to_numpy())
@@ -187,9 +218,11 @@ def test_hong_kong_overlaps():
     summed = b.geometry.area.sum()
     resolved = res.geometry.area.sum()
     over_pct = (summed - union) / summed * 100
-    print(f"\nHK: {len(b)} footprints, {stats['overlapping_buildings']} overlapping ({stats['overlap_pairs']} pairs), "
-          f"summed {summed:,.0f} m², union {union:,.0f} m², resolved {resolved:,.0f} m²; summed − union = {over_pct:.2f} % of summed "
-          f"({(summed / union - 1) * 100:.2f} % over the union); resolve_overlaps {took:.2f} s")  # fmt: skip
+    print(
+        f"\nHK: {len(b)} footprints, {stats['overlapping_buildings']} overlapping ({stats['overlap_pairs']} pairs), "
+        f"summed {summed:,.0f} m², union {union:,.0f} m², resolved {resolved:,.0f} m²; summed − union = {over_pct:.2f} % of summed "
+        f"({(summed / union - 1) * 100:.2f} % over the union); resolve_overlaps {took:.2f} s"
+    )
     assert resolved == pytest.approx(union, rel=1e-4)
     assert stats["overlap_area_m2"] == pytest.approx(summed - resolved)
     assert 5.0 < over_pct < 10.0

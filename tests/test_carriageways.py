@@ -29,25 +29,112 @@ def divided() -> gpd.GeoDataFrame:
     # rows 11, 12: oneway=-1 makes a carriageway drawn eastwards run westwards -> paired (500 m + 500 m -> 500 m).
     # rows 13, 14: one carriageway unnamed -> names compatible, paired (300 m + 300 m -> 300 m).
     # rows 15, 16: a oneway primary beside a oneway secondary -> different classes, not paired.
-    return gdf([
-        {"highway": "primary", "name": "成府路", "oneway": "yes", "geometry": line((0, 0), (500, 0), (1000, 0))},
-        {"highway": "primary", "name": "成府路", "oneway": "yes", "geometry": line((1000, 20), (500, 20), (0, 20))},
-        {"highway": "residential", "name": "小街", "oneway": None, "geometry": line((500, -200), (500, 0), (500, 20), (500, 220))},
-        {"highway": "secondary", "name": "甲路", "oneway": "yes", "geometry": line((0, 1000), (500, 1000))},
-        {"highway": "secondary", "name": "乙路", "oneway": "yes", "geometry": line((500, 1020), (0, 1020))},
-        {"highway": "tertiary", "name": "丙路", "oneway": "yes", "geometry": line((0, 2000), (500, 2000))},
-        {"highway": "tertiary", "name": "丙路", "oneway": "no", "geometry": line((500, 2020), (0, 2020))},
-        {"highway": "secondary", "name": "丁路", "oneway": "yes", "geometry": line((0, 3000), (500, 3000))},
-        {"highway": "secondary", "name": "丁路", "oneway": "yes", "geometry": line((500, 3060), (0, 3060))},
-        {"highway": "secondary", "name": "戊路", "oneway": "yes", "geometry": line((0, 4000), (500, 4000))},
-        {"highway": "secondary", "name": "戊路", "oneway": "yes", "geometry": line((0, 4020), (500, 4020))},
-        {"highway": "secondary", "name": "己路", "oneway": "yes", "geometry": line((0, 5000), (500, 5000))},
-        {"highway": "secondary", "name": "己路", "oneway": "-1", "geometry": line((0, 5020), (500, 5020))},
-        {"highway": "tertiary", "name": "庚路", "oneway": "yes", "geometry": line((0, 6000), (300, 6000))},
-        {"highway": "tertiary", "name": None, "oneway": "yes", "geometry": line((300, 6020), (0, 6020))},
-        {"highway": "primary", "name": "辛路", "oneway": "yes", "geometry": line((0, 7000), (500, 7000))},
-        {"highway": "secondary", "name": "辛路", "oneway": "yes", "geometry": line((500, 7020), (0, 7020))},
-    ])  # fmt: skip
+    return gdf(
+        [
+            {
+                "highway": "primary",
+                "name": "成府路",
+                "oneway": "yes",
+                "geometry": line((0, 0), (500, 0), (1000, 0)),
+            },
+            {
+                "highway": "primary",
+                "name": "成府路",
+                "oneway": "yes",
+                "geometry": line((1000, 20), (500, 20), (0, 20)),
+            },
+            {
+                "highway": "residential",
+                "name": "小街",
+                "oneway": None,
+                "geometry": line((500, -200), (500, 0), (500, 20), (500, 220)),
+            },
+            {
+                "highway": "secondary",
+                "name": "甲路",
+                "oneway": "yes",
+                "geometry": line((0, 1000), (500, 1000)),
+            },
+            {
+                "highway": "secondary",
+                "name": "乙路",
+                "oneway": "yes",
+                "geometry": line((500, 1020), (0, 1020)),
+            },
+            {
+                "highway": "tertiary",
+                "name": "丙路",
+                "oneway": "yes",
+                "geometry": line((0, 2000), (500, 2000)),
+            },
+            {
+                "highway": "tertiary",
+                "name": "丙路",
+                "oneway": "no",
+                "geometry": line((500, 2020), (0, 2020)),
+            },
+            {
+                "highway": "secondary",
+                "name": "丁路",
+                "oneway": "yes",
+                "geometry": line((0, 3000), (500, 3000)),
+            },
+            {
+                "highway": "secondary",
+                "name": "丁路",
+                "oneway": "yes",
+                "geometry": line((500, 3060), (0, 3060)),
+            },
+            {
+                "highway": "secondary",
+                "name": "戊路",
+                "oneway": "yes",
+                "geometry": line((0, 4000), (500, 4000)),
+            },
+            {
+                "highway": "secondary",
+                "name": "戊路",
+                "oneway": "yes",
+                "geometry": line((0, 4020), (500, 4020)),
+            },
+            {
+                "highway": "secondary",
+                "name": "己路",
+                "oneway": "yes",
+                "geometry": line((0, 5000), (500, 5000)),
+            },
+            {
+                "highway": "secondary",
+                "name": "己路",
+                "oneway": "-1",
+                "geometry": line((0, 5020), (500, 5020)),
+            },
+            {
+                "highway": "tertiary",
+                "name": "庚路",
+                "oneway": "yes",
+                "geometry": line((0, 6000), (300, 6000)),
+            },
+            {
+                "highway": "tertiary",
+                "name": None,
+                "oneway": "yes",
+                "geometry": line((300, 6020), (0, 6020)),
+            },
+            {
+                "highway": "primary",
+                "name": "辛路",
+                "oneway": "yes",
+                "geometry": line((0, 7000), (500, 7000)),
+            },
+            {
+                "highway": "secondary",
+                "name": "辛路",
+                "oneway": "yes",
+                "geometry": line((500, 7020), (0, 7020)),
+            },
+        ]
+    )
 
 
 def _weighted_m(pieces: gpd.GeoDataFrame) -> pd.Series:
@@ -68,8 +155,19 @@ def test_divided_road_counts_one_centre_line(divided):
     assert p.loc[p["road"].isin([0, 1]), "weight"].eq(0.5).all()
     assert w[0] + w[1] == pytest.approx(1000.0)
     # the crossing street and the near misses (a)-(d) and the class mismatch count in full
-    for road, full_m in {2: 420.0, 3: 500.0, 4: 500.0, 5: 500.0, 6: 500.0, 7: 500.0, 8: 500.0, 9: 500.0, 10: 500.0,
-                         15: 500.0, 16: 500.0}.items():  # fmt: skip
+    for road, full_m in {
+        2: 420.0,
+        3: 500.0,
+        4: 500.0,
+        5: 500.0,
+        6: 500.0,
+        7: 500.0,
+        8: 500.0,
+        9: 500.0,
+        10: 500.0,
+        15: 500.0,
+        16: 500.0,
+    }.items():
         assert w[road] == pytest.approx(full_m), road
         assert p.loc[p["road"] == road, "weight"].eq(1.0).all(), road
     # oneway=-1 reverses the drawing direction; an unnamed carriageway pairs with a named one
@@ -83,25 +181,40 @@ def test_gap_and_angle_limits(divided):
     w = _weighted_m(_pieces(divided, max_gap_m=70.0))
     assert w[7] + w[8] == pytest.approx(500.0)
     # a carriageway turned 30° away is not paired at 20°, is at 40°
-    skew = gdf([
-        {"highway": "primary", "name": None, "oneway": "yes", "geometry": line((0, 0), (200, 0))},
-        {"highway": "primary", "name": None, "oneway": "yes",
-         "geometry": line((100 * np.cos(np.radians(30)), 10 + 100 * np.sin(np.radians(30))), (0, 10))},
-    ])  # fmt: skip
+    skew = gdf(
+        [
+            {
+                "highway": "primary",
+                "name": None,
+                "oneway": "yes",
+                "geometry": line((0, 0), (200, 0)),
+            },
+            {
+                "highway": "primary",
+                "name": None,
+                "oneway": "yes",
+                "geometry": line(
+                    (100 * np.cos(np.radians(30)), 10 + 100 * np.sin(np.radians(30))), (0, 10)
+                ),
+            },
+        ]
+    )
     assert (_pieces(skew)["weight"] == 0.5).sum() == 0
     assert (_pieces(skew, max_angle_deg=40.0)["weight"] == 0.5).sum() > 0
 
 
 def test_no_oneway_data_pairs_parallel_lines():
     # Overture-like: no oneway column; same-class lines 15 m apart pair whichever way they are drawn
-    roads = gdf([
-        {"highway": "secondary", "geometry": line((0, 0), (400, 0))},
-        {"highway": "secondary", "geometry": line((0, 15), (400, 15))},
-        {"highway": "secondary", "geometry": line((400, 1000), (0, 1000))},
-        {"highway": "secondary", "geometry": line((0, 1015), (400, 1015))},
-        {"highway": "secondary", "geometry": line((0, 2000), (400, 2000))},
-        {"highway": "secondary", "geometry": line((0, 2060), (400, 2060))},
-    ])  # fmt: skip
+    roads = gdf(
+        [
+            {"highway": "secondary", "geometry": line((0, 0), (400, 0))},
+            {"highway": "secondary", "geometry": line((0, 15), (400, 15))},
+            {"highway": "secondary", "geometry": line((400, 1000), (0, 1000))},
+            {"highway": "secondary", "geometry": line((0, 1015), (400, 1015))},
+            {"highway": "secondary", "geometry": line((0, 2000), (400, 2000))},
+            {"highway": "secondary", "geometry": line((0, 2060), (400, 2060))},
+        ]
+    )
     w = _weighted_m(_pieces(roads))
     assert w[0] + w[1] == pytest.approx(400.0)
     assert w[2] + w[3] == pytest.approx(400.0)
@@ -127,18 +240,41 @@ def test_road_density_deduplicates(divided):
     area = 1.2 * 7.4
     assert d.loc["U", "road_density_arterial_km_per_km2"] == pytest.approx((1.0 + 0.5) / area)
     assert d.loc["U", "road_density_km_per_km2"] == pytest.approx((total - saved) / area)
-    assert road_density(units, divided, divided=False).loc["U", "road_length_km"] == pytest.approx(total)
+    assert road_density(units, divided, divided=False).loc["U", "road_length_km"] == pytest.approx(
+        total
+    )
 
 
 def test_divided_road_on_a_unit_boundary_is_split():
     # carriageways at y=-10 and y=+10 either side of the A|B edge y=0, plus a piece of both on the edge itself
-    units = gdf([{"unit_id": "A", "geometry": box(0, -500, 1000, 0)},
-                 {"unit_id": "B", "geometry": box(0, 0, 1000, 500)}]).set_index("unit_id")  # fmt: skip
-    roads = gdf([
-        {"highway": "primary", "name": "学院路", "oneway": "yes", "geometry": line((0, -10), (1000, -10))},
-        {"highway": "primary", "name": "学院路", "oneway": "yes", "geometry": line((1000, 10), (0, 10))},
-        {"highway": "residential", "name": None, "oneway": None, "geometry": line((100, 0), (300, 0))},
-    ])  # fmt: skip
+    units = gdf(
+        [
+            {"unit_id": "A", "geometry": box(0, -500, 1000, 0)},
+            {"unit_id": "B", "geometry": box(0, 0, 1000, 500)},
+        ]
+    ).set_index("unit_id")
+    roads = gdf(
+        [
+            {
+                "highway": "primary",
+                "name": "学院路",
+                "oneway": "yes",
+                "geometry": line((0, -10), (1000, -10)),
+            },
+            {
+                "highway": "primary",
+                "name": "学院路",
+                "oneway": "yes",
+                "geometry": line((1000, 10), (0, 10)),
+            },
+            {
+                "highway": "residential",
+                "name": None,
+                "oneway": None,
+                "geometry": line((100, 0), (300, 0)),
+            },
+        ]
+    )
     d = road_density(units, roads)
     # each carriageway 1000 m × 0.5 in its own unit; the 200 m street on the edge split 100 / 100
     assert d.loc["A", "road_length_km"] == pytest.approx(0.6)
@@ -170,7 +306,11 @@ def _osmnx_count(xy: np.ndarray, tolerance: float) -> int:
     g = nx.MultiDiGraph(crs=CRS)
     for i, (x, y) in enumerate(xy.tolist()):
         g.add_node(i, x=x, y=y)
-    return len(ox.simplification.consolidate_intersections(g, tolerance=tolerance, rebuild_graph=False, dead_ends=True))
+    return len(
+        ox.simplification.consolidate_intersections(
+            g, tolerance=tolerance, rebuild_graph=False, dead_ends=True
+        )
+    )
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -196,18 +336,38 @@ def test_crossing_of_two_divided_roads_is_one_junction():
     # an E-W divided primary (y=0, y=20) crossing a N-S divided secondary (x=500, x=520): 4 degree-4 nodes
     # on the corners of a 20 × 20 m square; a residential T-junction 300 m away stays separate
     units = gdf([{"unit_id": "U", "geometry": box(0, -500, 1000, 500)}]).set_index("unit_id")
-    roads = gdf([
-        {"highway": "primary", "oneway": "yes", "geometry": line((0, 0), (500, 0), (520, 0), (800, 0), (1000, 0))},
-        {"highway": "primary", "oneway": "yes", "geometry": line((1000, 20), (520, 20), (500, 20), (0, 20))},
-        {"highway": "secondary", "oneway": "yes", "geometry": line((500, -500), (500, 0), (500, 20), (500, 500))},
-        {"highway": "secondary", "oneway": "yes", "geometry": line((520, 500), (520, 20), (520, 0), (520, -500))},
-        {"highway": "residential", "oneway": None, "geometry": line((800, 0), (800, -300))},
-    ])  # fmt: skip
+    roads = gdf(
+        [
+            {
+                "highway": "primary",
+                "oneway": "yes",
+                "geometry": line((0, 0), (500, 0), (520, 0), (800, 0), (1000, 0)),
+            },
+            {
+                "highway": "primary",
+                "oneway": "yes",
+                "geometry": line((1000, 20), (520, 20), (500, 20), (0, 20)),
+            },
+            {
+                "highway": "secondary",
+                "oneway": "yes",
+                "geometry": line((500, -500), (500, 0), (500, 20), (500, 500)),
+            },
+            {
+                "highway": "secondary",
+                "oneway": "yes",
+                "geometry": line((520, 500), (520, 20), (520, 0), (520, -500)),
+            },
+            {"highway": "residential", "oneway": None, "geometry": line((800, 0), (800, -300))},
+        ]
+    )
     d = intersection_density(units, roads)
     assert d.loc["U", "intersection_count_raw"] == pytest.approx(5.0)
     assert d.loc["U", "intersection_count"] == pytest.approx(2.0)
     assert d.loc["U", "intersection_density_per_km2"] == pytest.approx(2.0)
-    assert intersection_density(units, roads, junction_tolerance_m=0).loc["U", "intersection_count"] == pytest.approx(5.0)
+    assert intersection_density(units, roads, junction_tolerance_m=0).loc[
+        "U", "intersection_count"
+    ] == pytest.approx(5.0)
 
 
 # --- the real Beijing sample ---------------------------------------------------------------------
@@ -224,7 +384,9 @@ def test_beijing_divided_roads_and_junctions():
     from ditan.spatial.study_area.osm_layers import roads_from_osm
 
     roads = roads_from_osm(read_osm(BEIJING), CRS, Ledger())
-    unit = gpd.GeoDataFrame({"unit_id": ["sample"]}, geometry=[shapely.box(*BEIJING_BOUNDS)], crs=4326)
+    unit = gpd.GeoDataFrame(
+        {"unit_id": ["sample"]}, geometry=[shapely.box(*BEIJING_BOUNDS)], crs=4326
+    )
     unit = unit.to_crs(CRS).set_index("unit_id")
     cls = classify_roads(roads)
     city = roads[cls.notna().to_numpy()].reset_index(drop=True)
@@ -256,7 +418,9 @@ def test_beijing_divided_roads_and_junctions():
         g.add_edge(u, v)
         g.add_edge(v, u)
     nx.set_node_attributes(g, ox.stats.count_streets_per_node(g), "street_count")
-    osmnx_pts = ox.simplification.consolidate_intersections(ox.simplify_graph(g), tolerance=15, rebuild_graph=False)
+    osmnx_pts = ox.simplification.consolidate_intersections(
+        ox.simplify_graph(g), tolerance=15, rebuild_graph=False
+    )
     osmnx_n = len(osmnx_pts)
     osmnx_in = int(shapely.contains(unit.geometry.iloc[0], osmnx_pts.to_numpy()).sum())
     ours_n = len(consolidate_junctions(net.node_xy[net.degree() >= 3])[1])

@@ -13,7 +13,14 @@ from ditan.spatial.standards.catalogue import load_catalogue, value_lookup
 from tests.conftest import box, gdf, line, point
 
 #: the entries whose tier or listing could not be checked against the printed GB 50180-2018
-UNCONFIRMED = {"sports_centre", "large_park", "market", "health_station", "small_park", "playground"}
+UNCONFIRMED = {
+    "sports_centre",
+    "large_park",
+    "market",
+    "health_station",
+    "small_park",
+    "playground",
+}
 
 
 def test_every_category_has_a_source_names_and_mappings():
@@ -37,18 +44,40 @@ def test_every_category_has_a_source_names_and_mappings():
 def test_value_lookup_accepts_ids_chinese_names_and_aliases():
     cat = load_catalogue()
     lk = value_lookup(cat.categories, "catalogue")
-    for value, cid in [("kindergarten", "kindergarten"), ("幼儿园/托育", "kindergarten"), ("托儿所", "kindergarten"),
-                       ("初中", "middle_school"), ("菜市场", "market")]:  # fmt: skip
+    for value, cid in [
+        ("kindergarten", "kindergarten"),
+        ("幼儿园/托育", "kindergarten"),
+        ("托儿所", "kindergarten"),
+        ("初中", "middle_school"),
+        ("菜市场", "market"),
+    ]:
         assert cid in lk.loc[lk["value"] == value, "category"].tolist(), value
     ov = value_lookup(cat.categories, "overture")
     assert ov.loc[ov["value"] == "elementary_school", "category"].tolist() == ["primary_school"]
 
 
 def test_extra_categories_from_the_config_replace_or_add():
-    extra = [{"id": "canteen", "tier": "5min", "zh": "社区食堂", "en": "Community canteen", "match": [{"amenity": "canteen"}]},
-             {"id": "market", "tier": "5min", "zh": "菜市场", "en": "Market", "match": [{"amenity": "marketplace"}]}]  # fmt: skip
+    extra = [
+        {
+            "id": "canteen",
+            "tier": "5min",
+            "zh": "社区食堂",
+            "en": "Community canteen",
+            "match": [{"amenity": "canteen"}],
+        },
+        {
+            "id": "market",
+            "tier": "5min",
+            "zh": "菜市场",
+            "en": "Market",
+            "match": [{"amenity": "marketplace"}],
+        },
+    ]
     cat = load_catalogue(extra_categories=extra)
-    assert cat.categories["canteen"].tier == "5min" and cat.categories["canteen"].source == "added in the run configuration"
+    assert (
+        cat.categories["canteen"].tier == "5min"
+        and cat.categories["canteen"].source == "added in the run configuration"
+    )
     assert cat.categories["market"].tier == "5min"  # replaced by id
     assert list(cat.categories)[-2:] == ["canteen", "market"]
     with pytest.raises(ValueError, match="names tier '20min'"):
@@ -57,30 +86,69 @@ def test_extra_categories_from_the_config_replace_or_add():
 
 def test_overture_places_and_a_config_category_through_the_run(tmp_path):
     gdf([{"unit_id": "A", "geometry": box(0, 0, 1000, 1000)}]).to_file(tmp_path / "units.gpkg")
-    gdf([{"hw": "residential", "geometry": line((0, 500), (1000, 500))}]).to_file(tmp_path / "roads.gpkg")
-    gdf([{"use": "apartments", "geometry": box(100, 510, 140, 540)}]).to_file(tmp_path / "buildings.gpkg")
-    gdf([{"cat": "elementary_school", "geometry": point(400, 505)},  # 270 m along the street from the home
-         {"cat": "convenience_store", "geometry": point(900, 505)},  # 770 m: beyond 300 m
-         {"cat": "social_club", "geometry": point(200, 505)}]).to_file(tmp_path / "places.gpkg")  # not a category  # fmt: skip
-    cfg = parse_config({
-        "name": "overture_places",
-        "inputs": {"units": {"path": "units.gpkg", "id_column": "unit_id"},
-                   "roads": {"path": "roads.gpkg", "class_column": "hw"},
-                   "buildings": {"path": "buildings.gpkg", "type_column": "use"},
-                   "pois": {"path": "places.gpkg", "category_column": "cat", "category_system": "overture"}},
-        "life_circle": {"extra_categories": [{"id": "corner_shop", "tier": "15min", "zh": "小卖部", "en": "Corner shop",
-                                              "overture": ["convenience_store"]}]},
-    }, base_dir=tmp_path)  # fmt: skip
+    gdf([{"hw": "residential", "geometry": line((0, 500), (1000, 500))}]).to_file(
+        tmp_path / "roads.gpkg"
+    )
+    gdf([{"use": "apartments", "geometry": box(100, 510, 140, 540)}]).to_file(
+        tmp_path / "buildings.gpkg"
+    )
+    gdf(
+        [
+            {
+                "cat": "elementary_school",
+                "geometry": point(400, 505),
+            },  # 270 m along the street from the home
+            {"cat": "convenience_store", "geometry": point(900, 505)},  # 770 m: beyond 300 m
+            {"cat": "social_club", "geometry": point(200, 505)},
+        ]
+    ).to_file(tmp_path / "places.gpkg")  # not a category
+    cfg = parse_config(
+        {
+            "name": "overture_places",
+            "inputs": {
+                "units": {"path": "units.gpkg", "id_column": "unit_id"},
+                "roads": {"path": "roads.gpkg", "class_column": "hw"},
+                "buildings": {"path": "buildings.gpkg", "type_column": "use"},
+                "pois": {
+                    "path": "places.gpkg",
+                    "category_column": "cat",
+                    "category_system": "overture",
+                },
+            },
+            "life_circle": {
+                "extra_categories": [
+                    {
+                        "id": "corner_shop",
+                        "tier": "15min",
+                        "zh": "小卖部",
+                        "en": "Corner shop",
+                        "overture": ["convenience_store"],
+                    }
+                ]
+            },
+        },
+        base_dir=tmp_path,
+    )
     sa = load_study_area(cfg)
-    assert sorted(sa.facilities["category"]) == ["convenience_store", "corner_shop", "primary_school"]
+    assert sorted(sa.facilities["category"]) == [
+        "convenience_store",
+        "corner_shop",
+        "primary_school",
+    ]
     q = sa.ledger.to_frame().set_index("layer").loc["life-circle facilities"]
     assert q["features_read"] == 3 and q["kept"] == 2
-    assert q["dropped_why"] == "'social_club' is not a category of the catalogue (overture values): 1"
+    assert (
+        q["dropped_why"] == "'social_club' is not a category of the catalogue (overture values): 1"
+    )
     res = compute(sa, params_from_config(cfg))
     t = res.indicators.loc["A"]
     # home at (120, 525), 25 m off the street: 25 + 280 + 5 = 310 m to the school, within 500 m
     assert t["lc_primary_school_pct"] == pytest.approx(100.0)
     assert t["lc_convenience_store_pct"] == pytest.approx(0.0)  # 25 + 780 + 5 m > 300 m
-    assert t["lc_corner_shop_pct"] == pytest.approx(100.0)  # the same shop, as a 15-minute category (1000 m)
+    assert t["lc_corner_shop_pct"] == pytest.approx(
+        100.0
+    )  # the same shop, as a 15-minute category (1000 m)
     assert res.columns["lc_corner_shop_pct"].source == "added in the run configuration"
-    assert isinstance(res.service_areas, pd.DataFrame) and "corner_shop" in set(res.service_areas["category"])
+    assert isinstance(res.service_areas, pd.DataFrame) and "corner_shop" in set(
+        res.service_areas["category"]
+    )

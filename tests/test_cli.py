@@ -25,8 +25,15 @@ ENV = {**os.environ, "COLUMNS": "500", "NO_COLOR": "1", "PYTHONIOENCODING": "utf
 
 
 def ditan(*args: object, cwd: Path = ROOT, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([*DITAN, *map(str, args)], cwd=cwd, env=ENV, capture_output=True, text=True,
-                          encoding="utf-8", timeout=timeout)  # fmt: skip
+    return subprocess.run(
+        [*DITAN, *map(str, args)],
+        cwd=cwd,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=timeout,
+    )
 
 
 def _derive_config(tmp_path: Path) -> Path:
@@ -53,13 +60,54 @@ def _broken_config(tmp_path: Path) -> Path:
 # --- help ---------------------------------------------------------------------------------
 
 HELP = {
-    (): ["run", "units", "check-config", "screen", "check-parcels", "-v", "--verbose", "-h", "--help"],
-    ("run",): ["config", "--out", "-q", "--quiet", "--scenario", "default: out/<name>/", "beijing_haidian.yaml"],
-    ("screen",): ["config", "--profile", "--kind", "--top", "--out", "out/<name>_screening/", "lowcarbon_pilot_2015"],
-    ("check-parcels",): ["config", "--parcels", "--out", "land_sale", "default: out/<name>_land_sale/"],
+    (): [
+        "run",
+        "units",
+        "check-config",
+        "screen",
+        "check-parcels",
+        "-v",
+        "--verbose",
+        "-h",
+        "--help",
+    ],
+    ("run",): [
+        "config",
+        "--out",
+        "-q",
+        "--quiet",
+        "--scenario",
+        "default: out/<name>/",
+        "beijing_haidian.yaml",
+    ],
+    ("screen",): [
+        "config",
+        "--profile",
+        "--kind",
+        "--top",
+        "--out",
+        "out/<name>_screening/",
+        "lowcarbon_pilot_2015",
+    ],
+    ("check-parcels",): [
+        "config",
+        "--parcels",
+        "--out",
+        "land_sale",
+        "default: out/<name>_land_sale/",
+    ],
     ("units",): ["config", "--out", "--min-area-m2", ".gpkg", ".geojson", "units.min_area_m2"],
     ("check-config",): ["config", "every problem"],
-    ("annex",): ["config", "--units", "--paper", "A4", "A3", "--out", "default: out/<name>_annex/", "fonts-noto-cjk"],
+    ("annex",): [
+        "config",
+        "--units",
+        "--paper",
+        "A4",
+        "A3",
+        "--out",
+        "default: out/<name>_annex/",
+        "fonts-noto-cjk",
+    ],
 }
 
 
@@ -78,7 +126,7 @@ def test_subparser_options_all_in_help():
     """Every option string the parser defines appears in its help text (no undocumented flags)."""
     import argparse
 
-    from ditan.pipelines.cli import _parser
+    from ditan.pipelines.cli.parser import _parser
 
     top = _parser()
     parsers = {(): top}
@@ -159,14 +207,18 @@ def test_units_command_writes_units(derived):
     assert len(units) >= 6
     assert units["unit_id"].is_unique
     assert units["unit_id"].str.fullmatch(r"U\d{3}").all()
-    assert units["name"].notna().all() and units["name"].astype(str).str.strip().str.len().gt(0).all()
+    assert (
+        units["name"].notna().all() and units["name"].astype(str).str.strip().str.len().gt(0).all()
+    )
     assert units["name"].is_unique
     assert units.crs.to_epsg() == 4326
     assert units.geometry.geom_type.isin(["Polygon", "MultiPolygon"]).all()
     assert units.is_valid.all()
     # no two units overlap
     m = units.to_crs(4548)
-    overlap = sum(a.intersection(b).area for i, a in enumerate(m.geometry) for b in m.geometry[i + 1 :])
+    overlap = sum(
+        a.intersection(b).area for i, a in enumerate(m.geometry) for b in m.geometry[i + 1 :]
+    )
     assert overlap < 1.0
     assert f"{len(units)} units written" in res.stderr
     # written atomically: no temporary ".units.*.partial.gpkg" left beside it
@@ -217,7 +269,9 @@ def _check_run_outputs(res: subprocess.CompletedProcess, out: Path) -> None:
     assert ind.exists()
     df = pd.read_csv(ind, encoding="utf-8-sig")
     shipped = gpd.read_file(SAMPLE / "units.gpkg")
-    assert sorted(df["unit_id"]) == sorted(shipped["unit_id"])  # one row per unit of the config's units layer
+    assert sorted(df["unit_id"]) == sorted(
+        shipped["unit_id"]
+    )  # one row per unit of the config's units layer
     assert "road_density_km_per_km2" in df.columns
     assert res.stdout.strip().endswith(out.name)  # the output folder is printed on stdout
 
@@ -242,13 +296,17 @@ def test_run_summary_lists_the_data_gaps(tmp_path):
 @pytest.mark.slow
 def test_run_default_config(tmp_path):
     out = tmp_path / "default"
-    res = ditan("run", "--out", out, "-q", cwd=ROOT)  # CONFIG omitted: the default, relative to the repo
+    res = ditan(
+        "run", "--out", out, "-q", cwd=ROOT
+    )  # CONFIG omitted: the default, relative to the repo
     _check_run_outputs(res, out)
 
 
 @pytest.mark.parametrize("value", ["-5", "0"])
 def test_units_rejects_non_positive_min_area(tmp_path, value):
-    res = ditan("units", _derive_config(tmp_path), "--out", tmp_path / "u.gpkg", "--min-area-m2", value)
+    res = ditan(
+        "units", _derive_config(tmp_path), "--out", tmp_path / "u.gpkg", "--min-area-m2", value
+    )
     assert res.returncode == 2
     assert "--min-area-m2 must be greater than 0" in res.stderr
     assert not (tmp_path / "u.gpkg").exists()

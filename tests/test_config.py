@@ -20,7 +20,9 @@ BOUNDS = [116.3084, 39.9905, 116.3320, 40.0123]
 
 def _write(folder: Path, data: object, name: str = "config.yaml") -> Path:
     path = folder / name
-    text = data if isinstance(data, str) else yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
+    text = (
+        data if isinstance(data, str) else yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
+    )
     path.write_text(text, encoding="utf-8")
     return path
 
@@ -46,10 +48,12 @@ def test_configs_found():
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
 def test_shipped_configs_validate(path, tmp_path, monkeypatch):
-    from ditan.pipelines.jobs.batch import is_batch_file, load_batch
+    from ditan.pipelines.config.batch import is_batch_file, load_batch
 
     monkeypatch.chdir(tmp_path)  # relative paths must not depend on the working folder
-    if is_batch_file(path):  # a batch config (areas:): validated with the batch loader, each area's config too
+    if is_batch_file(
+        path
+    ):  # a batch config (areas:): validated with the batch loader, each area's config too
         batch = load_batch(path)
         assert batch.name and batch.areas
         cfgs = [a.cfg for a in batch.areas]
@@ -60,7 +64,9 @@ def test_shipped_configs_validate(path, tmp_path, monkeypatch):
         assert cfg.name
         assert cfg.inputs.osm is not None or cfg.inputs.roads is not None
         for src in (cfg.inputs.osm, cfg.inputs.units, cfg.inputs.roads, cfg.inputs.pois):
-            if src is not None and src.path is not None:  # a PostGIS layer (table / sql) has no path
+            if (
+                src is not None and src.path is not None
+            ):  # a PostGIS layer (table / sql) has no path
                 assert src.path.is_absolute() and src.path.exists()
             elif src is not None:
                 assert src.database is cfg.database is not None
@@ -71,9 +77,16 @@ def test_beijing_config_values():
     assert cfg.name == "beijing_haidian"
     assert cfg.inputs.osm.path == PBF.resolve()
     assert cfg.inputs.osm.bounds == tuple(BOUNDS)
-    assert cfg.inputs.units.path == (ROOT / "data" / "beijing_haidian_tsinghua" / "units.gpkg").resolve()
+    assert (
+        cfg.inputs.units.path
+        == (ROOT / "data" / "beijing_haidian_tsinghua" / "units.gpkg").resolve()
+    )
     assert cfg.inputs.units.id_column == "unit_id"
-    assert (cfg.units.min_area_m2, cfg.units.min_width_m, cfg.units.max_area_m2) == (20_000, 30, 1_000_000)
+    assert (cfg.units.min_area_m2, cfg.units.min_width_m, cfg.units.max_area_m2) == (
+        20_000,
+        30,
+        1_000_000,
+    )
     assert cfg.life_circle.tiers_m == {"5min": 300, "10min": 500, "15min": 1000}
     assert cfg.transit.radius_m == 500
     assert cfg.source_path is not None
@@ -83,19 +96,28 @@ def test_beijing_config_values():
 
 
 def test_several_problems_reported_once(tmp_path):
-    path = _write(tmp_path, {
-        "nmae": "typo",
-        "name": "many_problems",
-        "crs": "EPSG:4326",
-        "inputs": {"osm": {"path": "missing.osm.pbf"}},
-        "life_circle": {"snap_max": 50},
-        "transit": {"radius_m": "far"},
-    })  # fmt: skip
+    path = _write(
+        tmp_path,
+        {
+            "nmae": "typo",
+            "name": "many_problems",
+            "crs": "EPSG:4326",
+            "inputs": {"osm": {"path": "missing.osm.pbf"}},
+            "life_circle": {"snap_max": 50},
+            "transit": {"radius_m": "far"},
+        },
+    )
     with pytest.raises(ConfigError) as exc:
         load_config(path)
     msg = str(exc.value)
     problems = _problems(msg)
-    assert set(problems) == {"nmae", "life_circle.snap_max", "transit.radius_m", "inputs.osm.path", "crs"}, msg
+    assert set(problems) == {
+        "nmae",
+        "life_circle.snap_max",
+        "transit.radius_m",
+        "inputs.osm.path",
+        "crs",
+    }, msg
     assert msg.startswith(f"5 problem(s) in {path}")
     assert "did you mean 'name'" in problems["nmae"]
     assert "did you mean 'snap_max_m'" in problems["life_circle.snap_max"]
@@ -107,14 +129,19 @@ def test_several_problems_reported_once(tmp_path):
 
 
 def test_unknown_key_without_close_match_lists_known_keys(tmp_path, pbf_here):
-    path = _write(tmp_path, {"name": "x", "inputs": {"osm": {"path": "map.osm.pbf"}}, "transit": {"zzzzzz": 1}})
+    path = _write(
+        tmp_path,
+        {"name": "x", "inputs": {"osm": {"path": "map.osm.pbf"}}, "transit": {"zzzzzz": 1}},
+    )
     with pytest.raises(ConfigError) as exc:
         load_config(path)
     assert "known keys: radius_m" in _problems(str(exc.value))["transit.zzzzzz"]
 
 
 def test_unknown_nested_input_key_hint(tmp_path, pbf_here):
-    path = _write(tmp_path, {"name": "x", "inputs": {"osm": {"path": "map.osm.pbf", "bound": BOUNDS}}})
+    path = _write(
+        tmp_path, {"name": "x", "inputs": {"osm": {"path": "map.osm.pbf", "bound": BOUNDS}}}
+    )
     with pytest.raises(ConfigError) as exc:
         load_config(path)
     assert "did you mean 'bounds'" in _problems(str(exc.value))["inputs.osm.bound"]
@@ -132,7 +159,9 @@ def test_bad_crs(tmp_path, pbf_here, crs, words):
 
 
 def test_projected_crs_accepted(tmp_path, pbf_here):
-    path = _write(tmp_path, {"name": "x", "crs": "EPSG:4548", "inputs": {"osm": {"path": "map.osm.pbf"}}})
+    path = _write(
+        tmp_path, {"name": "x", "crs": "EPSG:4548", "inputs": {"osm": {"path": "map.osm.pbf"}}}
+    )
     assert load_config(path).crs == "EPSG:4548"
 
 
@@ -140,7 +169,9 @@ def test_projected_crs_accepted(tmp_path, pbf_here):
 
 
 def test_relative_osm_path_next_to_config(tmp_path, pbf_here, monkeypatch):
-    path = _write(tmp_path, {"name": "rel", "inputs": {"osm": {"path": "map.osm.pbf", "bounds": BOUNDS}}})
+    path = _write(
+        tmp_path, {"name": "rel", "inputs": {"osm": {"path": "map.osm.pbf", "bounds": BOUNDS}}}
+    )
     monkeypatch.chdir(ROOT)  # not the config's folder
     cfg = load_config(path)
     assert cfg.inputs.osm.path == pbf_here.resolve()
@@ -186,7 +217,13 @@ def test_not_an_osm_file(tmp_path):
 
 
 def test_bounds_order_checked(tmp_path, pbf_here):
-    path = _write(tmp_path, {"name": "x", "inputs": {"osm": {"path": "map.osm.pbf", "bounds": [116.33, 39.99, 116.30, 40.01]}}})
+    path = _write(
+        tmp_path,
+        {
+            "name": "x",
+            "inputs": {"osm": {"path": "map.osm.pbf", "bounds": [116.33, 39.99, 116.30, 40.01]}},
+        },
+    )
     with pytest.raises(ConfigError) as exc:
         load_config(path)
     assert "west < east" in _problems(str(exc.value))["inputs.osm.bounds"]
@@ -197,8 +234,16 @@ def test_bounds_order_checked(tmp_path, pbf_here):
 
 @pytest.mark.parametrize("columns", [{}, {"x_column": "lon"}, {"y_column": "lat"}])
 def test_csv_layer_needs_coordinate_columns(tmp_path, pbf_here, columns):
-    (tmp_path / "pois.csv").write_text("lon,lat,category\n116.32,40.0,kindergarten\n", encoding="utf-8")
-    path = _write(tmp_path, {"name": "x", "inputs": {"osm": {"path": "map.osm.pbf"}, "pois": {"path": "pois.csv", **columns}}})
+    (tmp_path / "pois.csv").write_text(
+        "lon,lat,category\n116.32,40.0,kindergarten\n", encoding="utf-8"
+    )
+    path = _write(
+        tmp_path,
+        {
+            "name": "x",
+            "inputs": {"osm": {"path": "map.osm.pbf"}, "pois": {"path": "pois.csv", **columns}},
+        },
+    )
     with pytest.raises(ConfigError) as exc:
         load_config(path)
     problems = _problems(str(exc.value))
@@ -208,8 +253,21 @@ def test_csv_layer_needs_coordinate_columns(tmp_path, pbf_here, columns):
 
 def test_csv_layer_with_coordinate_columns_ok(tmp_path, pbf_here):
     (tmp_path / "pois.csv").write_text("lon,lat\n116.32,40.0\n", encoding="utf-8")
-    path = _write(tmp_path, {"name": "x", "inputs": {"osm": {"path": "map.osm.pbf"},
-                                                    "pois": {"path": "pois.csv", "x_column": "lon", "y_column": "lat", "crs": "EPSG:4326"}}})  # fmt: skip
+    path = _write(
+        tmp_path,
+        {
+            "name": "x",
+            "inputs": {
+                "osm": {"path": "map.osm.pbf"},
+                "pois": {
+                    "path": "pois.csv",
+                    "x_column": "lon",
+                    "y_column": "lat",
+                    "crs": "EPSG:4326",
+                },
+            },
+        },
+    )
     cfg = load_config(path)
     assert cfg.inputs.pois.path == (tmp_path / "pois.csv").resolve()
     assert (cfg.inputs.pois.x_column, cfg.inputs.pois.y_column) == ("lon", "lat")
@@ -245,8 +303,16 @@ def test_name_pattern(tmp_path, pbf_here):
 
 
 def test_deriving_units_ignores_missing_units_file(tmp_path, pbf_here):
-    path = _write(tmp_path, {"name": "x", "inputs": {"osm": {"path": "map.osm.pbf"},
-                                                    "units": {"path": "units.gpkg", "id_column": "unit_id"}}})  # fmt: skip
+    path = _write(
+        tmp_path,
+        {
+            "name": "x",
+            "inputs": {
+                "osm": {"path": "map.osm.pbf"},
+                "units": {"path": "units.gpkg", "id_column": "unit_id"},
+            },
+        },
+    )
     with pytest.raises(ConfigError) as exc:
         load_config(path)
     assert "file not found" in _problems(str(exc.value))["inputs.units.path"]
@@ -256,8 +322,14 @@ def test_deriving_units_ignores_missing_units_file(tmp_path, pbf_here):
 
 
 def test_deriving_units_still_reports_other_problems(tmp_path, pbf_here):
-    path = _write(tmp_path, {"name": "x", "inputs": {"osm": {"path": "map.osm.pbf"}, "units": {"path": "units.gpkg"}},
-                             "units": {"min_area_m2": -1}})  # fmt: skip
+    path = _write(
+        tmp_path,
+        {
+            "name": "x",
+            "inputs": {"osm": {"path": "map.osm.pbf"}, "units": {"path": "units.gpkg"}},
+            "units": {"min_area_m2": -1},
+        },
+    )
     with pytest.raises(ConfigError) as exc:
         load_config(path, deriving_units=True)
     assert set(_problems(str(exc.value))) == {"units.min_area_m2"}
@@ -266,7 +338,9 @@ def test_deriving_units_still_reports_other_problems(tmp_path, pbf_here):
 # --- unreadable config files --------------------------------------------------------------
 
 
-@pytest.mark.parametrize("text", ["- a\n- b\n", "just a string\n", "42\n", ""], ids=["list", "str", "int", "empty"])
+@pytest.mark.parametrize(
+    "text", ["- a\n- b\n", "just a string\n", "42\n", ""], ids=["list", "str", "int", "empty"]
+)
 def test_non_mapping_yaml(tmp_path, text):
     path = _write(tmp_path, text)
     with pytest.raises(ConfigError, match="must hold a mapping"):
@@ -290,7 +364,9 @@ def test_missing_config_file_mentions_default(tmp_path):
 
 def test_utf8_bom_accepted(tmp_path, pbf_here):
     path = tmp_path / "bom.yaml"
-    path.write_bytes("\ufeffname: bom\ntitle: 北京\ninputs:\n  osm:\n    path: map.osm.pbf\n".encode())
+    path.write_bytes(
+        "\ufeffname: bom\ntitle: 北京\ninputs:\n  osm:\n    path: map.osm.pbf\n".encode()
+    )
     cfg = load_config(path)
     assert (cfg.name, cfg.title) == ("bom", "北京")
 

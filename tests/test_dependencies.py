@@ -37,7 +37,7 @@ SOURCES = ("ditan", "spatial", "maps", "pipelines")
 #: points call ditan.spatial.errors.require, which raises the install hint when it is missing)
 USES = {
     "postgis": {"spatial/io/postgis.py", "pipelines/outputs/postgis.py"},
-    "cluster": {"pipelines/jobs/cluster.py", "pipelines/cli.py"},
+    "cluster": {"pipelines/jobs/cluster.py", "pipelines/cli/run.py"},
     "graph": {"ditan/indicators.py"},
 }
 HINTS = {"postgis": r'pip install "ditan\[postgis\]"', "cluster": r'pip install "ditan\[cluster\]"'}

@@ -37,8 +37,16 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "pipelines" / "configs" / "beijing_haidian.yaml"
 DATA = ROOT / "data" / "beijing_haidian_tsinghua"
-OUTPUTS = ("indicators.csv", "indicators.xlsx", "communities.gpkg", "map.html", "data_quality.csv", "manifest.json",
-           "compliance.csv", "compliance_summary.csv")  # the config names the 低碳社区试点建设指南 profile
+OUTPUTS = (
+    "indicators.csv",
+    "indicators.xlsx",
+    "communities.gpkg",
+    "map.html",
+    "data_quality.csv",
+    "manifest.json",
+    "compliance.csv",
+    "compliance_summary.csv",
+)  # the config names the 低碳社区试点建设指南 profile
 ROAD_CLASSES = ("expressway", "arterial", "collector", "local")
 BOM = b"\xef\xbb\xbf"
 
@@ -113,7 +121,9 @@ def test_indicators_xlsx_has_chinese_and_english_header_rows(out):
     assert en[:3] == ["Unit id", "Unit name", "Land area (km²)"]
     assert "路网密度" in zh and "Road network density (km/km²)" in en
     cjk = re.compile(r"[\u4e00-\u9fff]")
-    assert all(isinstance(h, str) and cjk.search(h) for h in zh), [h for h in zh if not (isinstance(h, str) and cjk.search(h))]
+    assert all(isinstance(h, str) and cjk.search(h) for h in zh), [
+        h for h in zh if not (isinstance(h, str) and cjk.search(h))
+    ]
     assert all(isinstance(h, str) and h and not cjk.search(h) for h in en), en
     assert [r[0] for r in data] == list(out.result.indicators.index)
 
@@ -123,9 +133,17 @@ def test_communities_gpkg(out):
 
     path = out.out_dir / "communities.gpkg"
     layers = [name for name, _ in pyogrio.list_layers(path)]
-    assert layers == ["communities", "service_areas_15min", "service_areas_10min", "service_areas_5min", "service_areas_500m"]
+    assert layers == [
+        "communities",
+        "service_areas_15min",
+        "service_areas_10min",
+        "service_areas_5min",
+        "service_areas_500m",
+    ]
     areas = gpd.read_file(path, layer="service_areas_15min")
-    assert set(areas["category"]) == {c.id for c in out.study.catalogue.categories.values() if c.tier == "15min"}
+    assert set(areas["category"]) == {
+        c.id for c in out.study.catalogue.categories.values() if c.tier == "15min"
+    }
     assert areas.crs.to_epsg() == 4548 and (areas["distance_m"] == 1000).all()
     # an area reached by no facility is empty; the reachable network of the others lies inside their polygon
     assert (areas.geometry.area / 1e6).round(6).tolist() == areas["area_km2"].round(6).tolist()
@@ -137,7 +155,9 @@ def test_communities_gpkg(out):
     assert g.geometry.notna().all() and not g.geometry.is_empty.any()
     # geometry round-trips: area from the file equals area_km2
     area = g.set_index("unit_id").geometry.area / 1e6
-    np.testing.assert_allclose(area.loc[out.result.indicators.index], out.result.indicators["area_km2"], rtol=1e-9)
+    np.testing.assert_allclose(
+        area.loc[out.result.indicators.index], out.result.indicators["area_km2"], rtol=1e-9
+    )
 
 
 def test_manifest(out, cfg):
@@ -147,10 +167,32 @@ def test_manifest(out, cfg):
     assert m["inputs"][str(pbf.resolve())] == hashlib.sha256(pbf.read_bytes()).hexdigest()
     units = DATA / "units.gpkg"
     assert m["inputs"][str(units.resolve())] == hashlib.sha256(units.read_bytes()).hexdigest()
-    for pkg in ("python", "ditan", "geopandas", "shapely", "pyproj", "osmium", "networkx", "pandas", "numpy"):
+    for pkg in (
+        "python",
+        "ditan",
+        "geopandas",
+        "shapely",
+        "pyproj",
+        "osmium",
+        "networkx",
+        "pandas",
+        "numpy",
+    ):
         assert m["packages"][pkg] and m["packages"][pkg] != "not installed", pkg
-    stages = {"load", "roads", "intensity", "land use", "green coverage", "walk network", "network distances",
-              "life circles and 500 m", "service areas", "compliance", "map", "write"}  # fmt: skip
+    stages = {
+        "load",
+        "roads",
+        "intensity",
+        "land use",
+        "green coverage",
+        "walk network",
+        "network distances",
+        "life circles and 500 m",
+        "service areas",
+        "compliance",
+        "map",
+        "write",
+    }
     assert set(m["timings_s"]) == stages
     assert all(isinstance(v, (int, float)) and v >= 0 for v in m["timings_s"].values())
     assert m["units"] == len(out.result.indicators)
@@ -161,8 +203,14 @@ def test_map_html_layers_and_attribution(out, ind):
     text = _decode_js((out.out_dir / "map.html").read_text(encoding="utf-8"))
     assert "© OpenStreetMap contributors (ODbL 1.0)" in text
     overlays = text[text.index("overlays") :]
-    expected = ["分析单元 Analysis units", "建筑 Buildings", "站点500米范围 Station 500 m radius",
-                "公交站 Bus stop", "地铁站 Metro", "便利店 Convenience store"]  # fmt: skip
+    expected = [
+        "分析单元 Analysis units",
+        "建筑 Buildings",
+        "站点500米范围 Station 500 m radius",
+        "公交站 Bus stop",
+        "地铁站 Metro",
+        "便利店 Convenience store",
+    ]
     # every road class with length inside the units gets a layer
     names = {
         "expressway": "快速路 Expressway",
@@ -181,7 +229,9 @@ def test_map_html_layers_and_attribution(out, ind):
 def test_percentages_in_range_and_nan_only_where_documented(out, ind):
     cols = out.result.columns
     pct = [c for c, i in cols.items() if i.unit == "%"]
-    assert "lu_unknown_pct" in pct and "lc_15min_all_pct" in pct and "bus_stop_500m_network_pct" in pct
+    assert (
+        "lu_unknown_pct" in pct and "lc_15min_all_pct" in pct and "bus_stop_500m_network_pct" in pct
+    )
     no_origins = (ind["lc_basis"] == "none").to_numpy()
     assert set(ind["lc_basis"]) <= {"floor_area", "land_area", "none"}
     no_floor_area = (ind["floor_area_m2"] == 0).to_numpy()
@@ -189,20 +239,35 @@ def test_percentages_in_range_and_nan_only_where_documented(out, ind):
     # so is every tier's "all" column whose tier holds one
     fac, am = out.study.facilities["category"], out.study.amenities["kind"]
     gap_columns = {f"lc_{c}_pct" for c in out.study.catalogue.categories if not (fac == c).any()}
-    assert {"lc_elderly_home_pct", "lc_elderly_daycare_pct"} <= gap_columns  # map.osm has no nursing_home, social_facility or 养老 tag (grep)
+    assert {
+        "lc_elderly_home_pct",
+        "lc_elderly_daycare_pct",
+    } <= gap_columns  # map.osm has no nursing_home, social_facility or 养老 tag (grep)
     gap_counts = {f"{k}_count" for k in out.study.catalogue.amenities if not (am == k).any()}
-    assert gap_columns | gap_counts == set(out.result.reasons.loc[out.result.reasons["reason"] == "category_gap", "column"])
+    assert gap_columns | gap_counts == set(
+        out.result.reasons.loc[out.result.reasons["reason"] == "category_gap", "column"]
+    )
     for c in pct:
         v = ind[c].astype(float).to_numpy()
         nan = np.isnan(v)
-        if c in ("raster_nodata_pct", "permeable_surface_pct"):  # no land-cover raster in this config
+        if c in (
+            "raster_nodata_pct",
+            "permeable_surface_pct",
+        ):  # no land-cover raster in this config
             assert nan.all(), c
             continue
         if c == "public_service_incl_community_pct":  # OSM cannot tell community-service land apart
             assert nan.all(), c
             continue
-        if c == "park_service_coverage_pct":  # not assessable without residential land, nor where nobody lives
-            assert (nan == ((ind["residential_land_m2"] == 0) | ~ind["has_residents"].astype(bool)).to_numpy()).all(), c
+        if (
+            c == "park_service_coverage_pct"
+        ):  # not assessable without residential land, nor where nobody lives
+            assert (
+                nan
+                == (
+                    (ind["residential_land_m2"] == 0) | ~ind["has_residents"].astype(bool)
+                ).to_numpy()
+            ).all(), c
         if c.startswith("lc_") or "_500m_" in c:
             # NaN where nobody lives (no origins, or has_residents false), or where the category / kind is a data gap
             gap = c in gap_columns or (c.startswith("lc_") and c.endswith("_all_pct"))
@@ -223,7 +288,9 @@ def test_every_nan_has_a_reason_and_no_value_has_one(out, ind):
     """Three states: measured, or NaN with exactly one reason row (data gap or property of the unit)."""
     why = out.result.reasons
     assert not why.duplicated(["unit_id", "column"]).any()
-    numeric = [c for c in ind.columns if pd.api.types.is_numeric_dtype(ind[c]) and c in out.result.columns]
+    numeric = [
+        c for c in ind.columns if pd.api.types.is_numeric_dtype(ind[c]) and c in out.result.columns
+    ]
     nan_cells = {(u, c) for c in numeric for u in ind.index[ind[c].isna()]}
     assert nan_cells == set(zip(why["unit_id"], why["column"], strict=True))
     assert why["reason_zh"].str.len().gt(0).all() and why["reason_en"].str.len().gt(0).all()
@@ -246,7 +313,9 @@ def test_industrial_residential_ratio_nan_only_without_residential_land(ind):
     assert (nan == (ind["lu_residential_pct"] == 0).to_numpy()).all()
     with_res = ind[ind["lu_residential_pct"] > 0]
     np.testing.assert_allclose(
-        with_res["industrial_residential_ratio"], with_res["lu_industrial_pct"] / with_res["lu_residential_pct"], rtol=1e-9
+        with_res["industrial_residential_ratio"],
+        with_res["lu_industrial_pct"] / with_res["lu_residential_pct"],
+        rtol=1e-9,
     )
 
 
@@ -264,13 +333,20 @@ def test_land_use_shares_sum_to_100(ind):
     assert "lu_unknown_pct" in lu and "lu_residential_pct" in lu and len(lu) >= 9
     total = ind[lu].sum(axis=1)
     assert (total - 100.0).abs().max() <= 0.01, total
-    np.testing.assert_allclose(ind["green_space_ratio_pct"], ind["lu_park_pct"] + ind["lu_green_pct"])
+    np.testing.assert_allclose(
+        ind["green_space_ratio_pct"], ind["lu_park_pct"] + ind["lu_green_pct"]
+    )
 
 
 def test_road_density_is_the_sum_of_the_classes(ind):
     parts = ind[[f"road_density_{c}_km_per_km2" for c in ROAD_CLASSES]].sum(axis=1)
     np.testing.assert_allclose(ind["road_density_km_per_km2"], parts, rtol=1e-9, atol=1e-12)
-    np.testing.assert_allclose(ind["road_density_km_per_km2"] * ind["area_km2"], ind["road_length_km"], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(
+        ind["road_density_km_per_km2"] * ind["area_km2"],
+        ind["road_length_km"],
+        rtol=1e-9,
+        atol=1e-12,
+    )
 
 
 # --- 3. data-quality ledger -----------------------------------------------------------------------
@@ -304,7 +380,9 @@ def test_road_length_per_unit_matches_osmnx_brute_force(out, cfg, ind):
     ways = ways[ways["highway"].isin(cfg.roads.include)]
     ways = ways[ways.geom_type == "LineString"]
     assert len(ways) > 50
-    brute_km = brute_force_line_km(ways.to_crs(4548).geometry.to_numpy(), out.result.units.geometry.to_numpy())
+    brute_km = brute_force_line_km(
+        ways.to_crs(4548).geometry.to_numpy(), out.result.units.geometry.to_numpy()
+    )
     got = ind["road_length_naive_km"].to_numpy()
     assert got.sum() == pytest.approx(brute_km.sum(), rel=0.005)
     np.testing.assert_allclose(got, brute_km, rtol=0.005, atol=0.002)
@@ -345,10 +423,17 @@ def test_life_circle_and_station_distances_match_networkx(out, cfg):
     f_pts, owner = access_points(fac.geometry.to_numpy(), fac["outline"].to_numpy())
     # a station listed more than once (both platforms) is one station with every listed position (``members``)
     st = sa.stations[sa.stations["kind"].isin(["bus_stop", "metro", "bike_rental"])]
-    spots = [(p, k) for g, m, k in zip(st.geometry, st.get("members", [None] * len(st)), st["kind"], strict=True)
-             for p in (list(m.geoms) if isinstance(m, shapely.MultiPoint) else [g])]  # fmt: skip
+    spots = [
+        (p, k)
+        for g, m, k in zip(
+            st.geometry, st.get("members", [None] * len(st)), st["kind"], strict=True
+        )
+        for p in (list(m.geoms) if isinstance(m, shapely.MultiPoint) else [g])
+    ]
     f_pts = np.concatenate([f_pts, np.array([p for p, _ in spots], dtype=object)])
-    f_cat = np.concatenate([fac["category"].to_numpy()[owner], np.array([k for _, k in spots], dtype=object)])
+    f_cat = np.concatenate(
+        [fac["category"].to_numpy()[owner], np.array([k for _, k in spots], dtype=object)]
+    )
     f_snap_all = snap_points(net, f_pts, max_distance_m=snap_max)
     snapped_cats = pd.Series(f_cat[f_snap_all.ok]).value_counts()
     cats = list(snapped_cats.index)  # every category and station kind with a target on the network
@@ -380,10 +465,16 @@ def test_life_circle_and_station_distances_match_networkx(out, cfg):
                 # a facility on the origin's own edge: the direct walk along the edge
                 for k in sel[f_snap_all.edge[sel] == o_snap.edge[j]]:
                     L = float(net.length_m[o_snap.edge[j]])
-                    direct = o_snap.access_m[j] + f_snap_all.access_m[k] + abs(o_snap.t[j] - f_snap_all.t[k]) * L
+                    direct = (
+                        o_snap.access_m[j]
+                        + f_snap_all.access_m[k]
+                        + abs(o_snap.t[j] - f_snap_all.t[k]) * L
+                    )
                     expected = min(expected, direct)
             got = res.origin_distances.loc[b, cat]
-            cutoff = group_cutoff[cat]  # each category is searched to its tier's distance, each station kind to the radius
+            cutoff = group_cutoff[
+                cat
+            ]  # each category is searched to its tier's distance, each station kind to the radius
             if expected > cutoff + 0.01:
                 assert math.isinf(got), (cat, b, expected, got)
             elif expected < cutoff - 0.01:
@@ -392,7 +483,9 @@ def test_life_circle_and_station_distances_match_networkx(out, cfg):
         checked_finite[cat] = n_finite
     # the comparison is not vacuous: most groups are reached from several origins within their distance
     assert sum(n >= 3 for n in checked_finite.values()) >= 8, checked_finite
-    assert checked_finite["bus_stop"] >= 50 and checked_finite["metro"] >= 2, checked_finite  # within 500 m
+    assert checked_finite["bus_stop"] >= 50 and checked_finite["metro"] >= 2, (
+        checked_finite
+    )  # within 500 m
 
 
 # --- 6. determinism and 7. run time ----------------------------------------------------------------
@@ -401,7 +494,13 @@ def test_life_circle_and_station_distances_match_networkx(out, cfg):
 def test_second_run_is_byte_identical(out, cfg, tmp_path_factory):
     again = run(cfg, tmp_path_factory.mktemp("again"))
     # every table, the GeoPackage and the map: no timestamps inside (the manifest holds the run time)
-    for name in ("indicators.csv", "data_quality.csv", "indicators.xlsx", "communities.gpkg", "map.html"):
+    for name in (
+        "indicators.csv",
+        "data_quality.csv",
+        "indicators.xlsx",
+        "communities.gpkg",
+        "map.html",
+    ):
         assert (again.out_dir / name).read_bytes() == (out.out_dir / name).read_bytes(), name
 
 
@@ -428,11 +527,22 @@ def test_compliance_table_for_existing_communities(out, ind):
     expected = np.where(ind["green_coverage_pct"] >= 5, "pass", "fail")
     assert green.loc[ind.index, "status"].tolist() == expected.tolist()
     bikes = c[c["indicator"] == "bike_rental_count"].set_index("unit_id")
-    assert bikes.loc[ind.index, "status"].tolist() == np.where(ind["bike_rental_count"] >= 1, "pass", "fail").tolist()
+    assert (
+        bikes.loc[ind.index, "status"].tolist()
+        == np.where(ind["bike_rental_count"] >= 1, "pass", "fail").tolist()
+    )
     survey = c[c["indicator"] == "transit_mode_share_pct"]
-    assert (survey["status"] == "not_assessable").all() and survey["reason"].str.contains("not assessable from spatial data").all()
-    s = pd.read_csv(out.out_dir / "compliance_summary.csv", encoding="utf-8-sig").set_index("unit_id")
-    per_unit = c.groupby(["unit_id", "binding", "status"]).size().unstack(["binding", "status"], fill_value=0)
+    assert (survey["status"] == "not_assessable").all() and survey["reason"].str.contains(
+        "not assessable from spatial data"
+    ).all()
+    s = pd.read_csv(out.out_dir / "compliance_summary.csv", encoding="utf-8-sig").set_index(
+        "unit_id"
+    )
+    per_unit = (
+        c.groupby(["unit_id", "binding", "status"])
+        .size()
+        .unstack(["binding", "status"], fill_value=0)
+    )
     assert (s.loc[per_unit.index, "binding_pass"] == per_unit.get(("binding", "pass"), 0)).all()
     wb = openpyxl.load_workbook(out.out_dir / "indicators.xlsx", read_only=True)
     try:
@@ -463,17 +573,31 @@ def test_not_assessable_sheet_lists_every_nan_with_its_reason(out):
 def test_data_gaps_named_in_data_quality_manifest_and_map(out, ind):
     q = pd.read_csv(out.out_dir / "data_quality.csv", encoding="utf-8-sig").set_index("layer")
     row = q.loc["data gap: life-circle category elderly_home 养老院"]
-    assert "confirm none exists (life_circle.confirmed_absent: [elderly_home])" in row["note"] and "lc_elderly_home_pct" in row["note"]
+    assert (
+        "confirm none exists (life_circle.confirmed_absent: [elderly_home])" in row["note"]
+        and "lc_elderly_home_pct" in row["note"]
+    )
     manifest = json.loads((out.out_dir / "manifest.json").read_text(encoding="utf-8"))
-    assert any("养老院" in g for g in manifest["data_gaps"]) and manifest["not_assessable_values"] == len(out.result.reasons)
+    assert any("养老院" in g for g in manifest["data_gaps"]) and manifest[
+        "not_assessable_values"
+    ] == len(out.result.reasons)
     text = _decode_js((out.out_dir / "map.html").read_text(encoding="utf-8"))
     assert "无法评估：数据缺失" in text  # a NaN in the tooltip carries its reason
 
 
 def test_compliance_never_fails_on_a_missing_value(out, ind):
     checks = pd.read_csv(out.out_dir / "compliance.csv", encoding="utf-8-sig")
-    measured = [ind.at[u, c] if c in ind.columns else np.nan for u, c in zip(checks["unit_id"], checks["indicator"], strict=True)]
+    measured = [
+        ind.at[u, c] if c in ind.columns else np.nan
+        for u, c in zip(checks["unit_id"], checks["indicator"], strict=True)
+    ]
     nan = pd.isna(pd.to_numeric(pd.Series(measured), errors="coerce")).to_numpy()
     assert not (checks["status"].to_numpy()[nan] == "fail").any()
-    gap_rules = checks[checks["indicator"].isin(["canteen_count", "ev_charging_count", "recycling_count"])]
-    assert len(gap_rules) and (gap_rules["status"] == "not_assessable").all() and gap_rules["data_gap"].all()
+    gap_rules = checks[
+        checks["indicator"].isin(["canteen_count", "ev_charging_count", "recycling_count"])
+    ]
+    assert (
+        len(gap_rules)
+        and (gap_rules["status"] == "not_assessable").all()
+        and gap_rules["data_gap"].all()
+    )

@@ -63,7 +63,12 @@ def test_run_measures_in_cgcs2000_gk_cm114(out, ind):
 
 def test_unit_areas_match_geodesic_areas(ind, units_wgs84):
     geod = Geod(ellps="GRS80")
-    geodesic_km2 = np.array([abs(geod.geometry_area_perimeter(g)[0]) for g in units_wgs84.loc[ind.index].geometry]) / 1e6
+    geodesic_km2 = (
+        np.array(
+            [abs(geod.geometry_area_perimeter(g)[0]) for g in units_wgs84.loc[ind.index].geometry]
+        )
+        / 1e6
+    )
     np.testing.assert_allclose(ind["area_km2"].to_numpy(), geodesic_km2, rtol=0.005)
 
 
@@ -77,7 +82,9 @@ def test_beijing_unit_areas_match_geodesic_areas():
     np.testing.assert_allclose(metric, geodesic, rtol=0.005)
 
 
-def _supersampled_shares(geom: shapely.Geometry, src, data: np.ndarray, k: int = 10) -> tuple[float, float]:
+def _supersampled_shares(
+    geom: shapely.Geometry, src, data: np.ndarray, k: int = 10
+) -> tuple[float, float]:
     """Green and permeable % of a WGS 84 polygon by counting k×k sub-pixel centres, nodata excluded."""
     r0, c0 = src.index(geom.bounds[0], geom.bounds[3])
     r1, c1 = src.index(geom.bounds[2], geom.bounds[1])
@@ -106,8 +113,12 @@ def test_raster_shares_match_a_supersampled_count(ind, units_wgs84):
     brute = pd.DataFrame(got, index=ind.index, columns=["green", "permeable"])
     assert (ind["green_coverage_pct"] - brute["green"]).abs().max() <= 1.0
     assert (ind["permeable_surface_pct"] - brute["permeable"]).abs().max() <= 1.0
-    assert ind["green_coverage_pct"].max() > 20 and ind["permeable_surface_pct"].min() < 20  # a real spread
-    assert (ind["raster_nodata_pct"] < 2.0).all()  # units at the raster's edge reach a hair beyond it
+    assert (
+        ind["green_coverage_pct"].max() > 20 and ind["permeable_surface_pct"].min() < 20
+    )  # a real spread
+    assert (
+        ind["raster_nodata_pct"] < 2.0
+    ).all()  # units at the raster's edge reach a hair beyond it
 
 
 def test_floor_area_matches_a_point_grid_with_the_overlap_rule(out, ind):
@@ -121,7 +132,9 @@ def test_floor_area_matches_a_point_grid_with_the_overlap_rule(out, ind):
     for uid in overlap.index[:4]:
         unit = sa.units.geometry.loc[uid]
         x0, y0, x1, y1 = unit.bounds
-        gx, gy = np.meshgrid(np.arange(np.floor(x0) + 0.5, x1, 1.0), np.arange(np.floor(y0) + 0.5, y1, 1.0))
+        gx, gy = np.meshgrid(
+            np.arange(np.floor(x0) + 0.5, x1, 1.0), np.arange(np.floor(y0) + 0.5, y1, 1.0)
+        )
         gx, gy = gx.ravel(), gy.ravel()
         keep = shapely.contains_xy(unit, gx, gy)
         pts = shapely.points(gx[keep], gy[keep])
@@ -146,19 +159,27 @@ def test_every_overture_land_use_class_is_classified(out, ind):
     assert q["flagged"] == 0, q["flagged_why"]
     lu = [c for c in ind.columns if c.startswith("lu_") and c.endswith("_pct")]
     assert ((ind[lu].sum(axis=1) - 100.0).abs() < 0.01).all()
-    assert ind["public_service_incl_community_pct"].isna().all()  # Overture cannot tell community services apart
+    assert (
+        ind["public_service_incl_community_pct"].isna().all()
+    )  # Overture cannot tell community services apart
 
 
 def test_road_lengths_per_unit_match_a_brute_force_allocation(cfg, ind, out):
     streets = gpd.read_parquet(DATA / "streets.parquet")
-    lines = streets[streets["class"].isin(cfg.roads.include)].to_crs(out.study.crs).geometry.to_numpy()
+    lines = (
+        streets[streets["class"].isin(cfg.roads.include)].to_crs(out.study.crs).geometry.to_numpy()
+    )
     units = out.study.units.loc[ind.index].geometry.to_numpy()
     brute = brute_force_line_km(lines, units)
-    np.testing.assert_allclose(ind["road_length_naive_km"].to_numpy(), brute, rtol=0.005, atol=0.002)
+    np.testing.assert_allclose(
+        ind["road_length_naive_km"].to_numpy(), brute, rtol=0.005, atol=0.002
+    )
     # the same total from a plain shapely clip; the 1 µm buffer keeps streets drawn on the units' outer
     # edges, which floating-point noise would otherwise put a hair outside (14 of 103 km here)
     union = shapely.buffer(shapely.union_all(units), 1e-6)
-    assert ind["road_length_naive_km"].sum() == pytest.approx(shapely.length(shapely.intersection(lines, union)).sum() / 1000, rel=1e-4)
+    assert ind["road_length_naive_km"].sum() == pytest.approx(
+        shapely.length(shapely.intersection(lines, union)).sum() / 1000, rel=1e-4
+    )
     assert (ind["road_length_km"] <= ind["road_length_naive_km"] + 1e-9).all()
 
 

@@ -14,16 +14,38 @@ from tests.conftest import box, gdf
 
 @pytest.fixture
 def buildings():
-    b = gdf([
-        # 20 × 50 = 1000 m², 6 floors from building:levels -> 6000 m²
-        {"building": "residential", "levels_raw": "6", "height_raw": None, "geometry": box(100, 100, 120, 150)},
-        # 40 × 25 = 1000 m², height 30 m ÷ 3 m = 10 floors -> 10000 m²
-        {"building": "apartments", "levels_raw": None, "height_raw": "30 m", "geometry": box(300, 300, 340, 325)},
-        # 10 × 10 = 100 m², a house with nothing known: default 2 floors -> 200 m²
-        {"building": "house", "levels_raw": None, "height_raw": None, "geometry": box(600, 600, 610, 610)},
-        # 20 × 10 straddling the A|B boundary: 100 m² on each side, 4 floors -> 400 m² each
-        {"building": "commercial", "levels_raw": "4", "height_raw": None, "geometry": box(990, 100, 1010, 110)},
-    ])  # fmt: skip
+    b = gdf(
+        [
+            # 20 × 50 = 1000 m², 6 floors from building:levels -> 6000 m²
+            {
+                "building": "residential",
+                "levels_raw": "6",
+                "height_raw": None,
+                "geometry": box(100, 100, 120, 150),
+            },
+            # 40 × 25 = 1000 m², height 30 m ÷ 3 m = 10 floors -> 10000 m²
+            {
+                "building": "apartments",
+                "levels_raw": None,
+                "height_raw": "30 m",
+                "geometry": box(300, 300, 340, 325),
+            },
+            # 10 × 10 = 100 m², a house with nothing known: default 2 floors -> 200 m²
+            {
+                "building": "house",
+                "levels_raw": None,
+                "height_raw": None,
+                "geometry": box(600, 600, 610, 610),
+            },
+            # 20 × 10 straddling the A|B boundary: 100 m² on each side, 4 floors -> 400 m² each
+            {
+                "building": "commercial",
+                "levels_raw": "4",
+                "height_raw": None,
+                "geometry": box(990, 100, 1010, 110),
+            },
+        ]
+    )
     fl = estimate_floors(b)
     return b.assign(floors=fl["floors"].to_numpy(), floors_source=fl["floors_source"].to_numpy())
 
@@ -33,7 +55,10 @@ def test_floors_sources(buildings):
     assert buildings["floors_source"].tolist() == ["levels", "height", "default", "levels"]
 
 
-@pytest.mark.parametrize(("levels", "height", "expected"), [("3;5", None, 3), ("0", "9", 3), ("500", None, 3), ("abc", "7.4", 2), (None, "-5", 3)])
+@pytest.mark.parametrize(
+    ("levels", "height", "expected"),
+    [("3;5", None, 3), ("0", "9", 3), ("500", None, 3), ("abc", "7.4", 2), (None, "-5", 3)],
+)
 def test_floors_parsing_and_implausible_values(levels, height, expected):
     # "3;5" -> first number 3; "0" and "500" floors are implausible -> height 9 m / 3 m = 3, or the default 3
     # ("yes" buildings default to 3); 7.4 m / 3 m rounds to 2; a negative height is ignored.
@@ -62,14 +87,16 @@ def test_far_and_building_density(two_units, buildings):
 
 @pytest.fixture
 def landuse():
-    return gdf([
-        {"lu_class": "residential", "geometry": box(0, 0, 500, 500)},  # 250 000 m²
-        {"lu_class": "park", "geometry": box(100, 100, 200, 200)},  # park inside it: 10 000 m²
-        {"lu_class": "public_service", "geometry": box(600, 600, 800, 700)},  # school 20 000 m²
-        {"lu_class": "green", "geometry": box(600, 100, 700, 200)},  # grass 10 000 m²
-        {"lu_class": "industrial", "geometry": box(800, 800, 900, 900)},  # 10 000 m²
-        {"lu_class": "commercial", "geometry": box(1500, 500, 1600, 600)},  # in B: 10 000 m²
-    ])  # fmt: skip
+    return gdf(
+        [
+            {"lu_class": "residential", "geometry": box(0, 0, 500, 500)},  # 250 000 m²
+            {"lu_class": "park", "geometry": box(100, 100, 200, 200)},  # park inside it: 10 000 m²
+            {"lu_class": "public_service", "geometry": box(600, 600, 800, 700)},  # school 20 000 m²
+            {"lu_class": "green", "geometry": box(600, 100, 700, 200)},  # grass 10 000 m²
+            {"lu_class": "industrial", "geometry": box(800, 800, 900, 900)},  # 10 000 m²
+            {"lu_class": "commercial", "geometry": box(1500, 500, 1600, 600)},  # in B: 10 000 m²
+        ]
+    )
 
 
 def test_landuse_shares_smallest_polygon_wins(two_units, landuse):
@@ -92,12 +119,22 @@ def test_landuse_shares_smallest_polygon_wins(two_units, landuse):
 
 
 def test_green_coverage_counts_overlaps_once(two_units):
-    veg = gdf([
-        {"tag": "landuse=grass", "geometry": box(600, 100, 700, 200)},  # 10 000 m²
-        {"tag": "natural=wood", "geometry": box(650, 150, 750, 250)},  # 10 000 m², 2 500 m² over the grass
-        {"tag": "natural=wood", "geometry": box(1950, 950, 2050, 1050)},  # 50 × 50 = 2 500 m² inside B
-    ])  # fmt: skip
+    veg = gdf(
+        [
+            {"tag": "landuse=grass", "geometry": box(600, 100, 700, 200)},  # 10 000 m²
+            {
+                "tag": "natural=wood",
+                "geometry": box(650, 150, 750, 250),
+            },  # 10 000 m², 2 500 m² over the grass
+            {
+                "tag": "natural=wood",
+                "geometry": box(1950, 950, 2050, 1050),
+            },  # 50 × 50 = 2 500 m² inside B
+        ]
+    )
     out = green_coverage_from_polygons(two_units, veg)
-    assert out.loc["A", "green_coverage_pct"] == pytest.approx((10_000 + 10_000 - 2_500) / 1e6 * 100)
+    assert out.loc["A", "green_coverage_pct"] == pytest.approx(
+        (10_000 + 10_000 - 2_500) / 1e6 * 100
+    )
     assert out.loc["B", "green_coverage_pct"] == pytest.approx(2_500 / 1e6 * 100)
     assert (out["green_coverage_source"] == "vegetation polygons").all()

@@ -37,7 +37,11 @@ def _assert_one_complete_run(out: Path) -> dict:
     assert names == sorted(manifest["outputs"]) and set(run_job.OUTPUTS) <= set(names), names
     for name, digest in manifest["output_sha256"].items():
         assert _sha(out / name) == digest, name
-    leftovers = [p.name for p in out.parent.iterdir() if p.name.startswith(".") and (".partial" in p.name or p.name.endswith(".old"))]
+    leftovers = [
+        p.name
+        for p in out.parent.iterdir()
+        if p.name.startswith(".") and (".partial" in p.name or p.name.endswith(".old"))
+    ]
     assert not leftovers, leftovers
     return manifest
 
@@ -92,18 +96,37 @@ def test_sigint_at_any_moment_leaves_one_complete_run(first_run):
     out, manifest = first_run
     outcomes = []
     for delay in (1.0, 2.0, 2.6, 3.2, 3.8, 4.4):
-        proc = subprocess.Popen([sys.executable, "-m", "ditan.pipelines.cli", "run", str(CONFIG), "--out", str(out), "--quiet"],
-                                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "ditan.pipelines.cli",
+                "run",
+                str(CONFIG),
+                "--out",
+                str(out),
+                "--quiet",
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         time.sleep(delay)
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=120)
         # 130: interrupted and said so; 0: finished first; −SIGINT: the signal came while the interpreter was
         # starting or shutting down, outside ditan's own code — the folder check below holds in every case
-        assert proc.returncode in (0, 130, -signal.SIGINT), (delay, proc.returncode, err.decode(errors="replace"))
+        assert proc.returncode in (0, 130, -signal.SIGINT), (
+            delay,
+            proc.returncode,
+            err.decode(errors="replace"),
+        )
         if proc.returncode == 130:
             assert b"interrupted" in err
         now = _assert_one_complete_run(out)
-        outcomes.append((delay, proc.returncode, now["run_started_utc"] != manifest["run_started_utc"]))
+        outcomes.append(
+            (delay, proc.returncode, now["run_started_utc"] != manifest["run_started_utc"])
+        )
         manifest = now
     print("SIGINT trials (delay s, exit code, new run published):", outcomes)
     # the trials did interrupt some runs part-way (not all finished before the signal)

@@ -30,7 +30,9 @@ ROOT = Path(__file__).resolve().parents[1]
 class Toy(Job[str, str]):
     """Loads 'in', computes 'in!', writes it to a.txt; records the order of its steps."""
 
-    def __init__(self, fail_in_write: bool = False, manifest_name: str | None = "manifest.json") -> None:
+    def __init__(
+        self, fail_in_write: bool = False, manifest_name: str | None = "manifest.json"
+    ) -> None:
         self.calls: list[str] = []
         self.fail_in_write = fail_in_write
         self.manifest_name = manifest_name
@@ -68,12 +70,16 @@ def test_skeleton_runs_the_steps_in_order_and_writes_a_manifest(tmp_path):
     job = Toy()
     done = job.run(out)
     assert job.calls == ["load", "compute", "write", "manifest", "publish"]
-    assert job.seen_during_publish is False  # still staged while publishing: the folder appears after
+    assert (
+        job.seen_during_publish is False
+    )  # still staged while publishing: the folder appears after
     assert (out / "a.txt").read_text(encoding="utf-8") == "in!"
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert manifest == done.manifest
     assert manifest["outputs"] == ["a.txt", "manifest.json"]
-    assert manifest["output_sha256"] == {"a.txt": hashlib.sha256(b"in!").hexdigest()}  # the manifest is listed, not hashed
+    assert manifest["output_sha256"] == {
+        "a.txt": hashlib.sha256(b"in!").hexdigest()
+    }  # the manifest is listed, not hashed
     assert manifest["toy"] == "in!" and "load" in manifest["timings_s"]
     assert done.files == {"a.txt": out / "a.txt", "manifest.json": out / "manifest.json"}
 
@@ -94,7 +100,9 @@ def test_a_failed_write_leaves_the_previous_outputs(tmp_path):
     with pytest.raises(RuntimeError, match="disk full"):
         Toy(fail_in_write=True).run(out)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
-    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")], "no staging folder left"
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")], (
+        "no staging folder left"
+    )
 
 
 def test_a_job_without_a_manifest(tmp_path):
@@ -119,10 +127,23 @@ def test_every_job_is_a_skeleton_job():
 
 #: which job modules a job module may import: its own parts, the skeleton, and (batch) the run it repeats
 JOB_PARTS = {
-    "run": {"skeleton", "scenario"},
+    "run": {"skeleton", "scenario", "scenario_apply", "scenario_compare"},
     "scenario": set(),
-    "screen": {"skeleton"},
-    "land_sale": {"skeleton", "parcel_rows", "parcel_verdict"},
+    "scenario_apply": {"scenario"},
+    "scenario_compare": {"scenario"},
+    "screen": {"skeleton", "screen_scoring"},
+    "screen_scoring": set(),
+    "land_sale": {
+        "skeleton",
+        "parcel_rows",
+        "parcel_verdict",
+        "land_sale_plan",
+        "land_sale_location",
+        "land_sale_unit",
+    },
+    "land_sale_plan": {"parcel_rows", "parcel_verdict"},
+    "land_sale_location": {"parcel_rows"},
+    "land_sale_unit": {"parcel_rows", "parcel_verdict"},
     "parcel_rows": {"parcel_verdict"},
     "parcel_verdict": set(),
     "annex": {"skeleton"},
@@ -140,13 +161,19 @@ def _jobs_imported(path: Path) -> set[str]:
             if parts[:3] == ["ditan", "pipelines", "jobs"]:
                 found |= {parts[3]} if len(parts) > 3 else {a.name for a in node.names}
         elif isinstance(node, ast.Import):
-            found |= {a.name.split(".")[3] for a in node.names if a.name.startswith("ditan.pipelines.jobs.")}
+            found |= {
+                a.name.split(".")[3]
+                for a in node.names
+                if a.name.startswith("ditan.pipelines.jobs.")
+            }
     return found
 
 
 def test_no_job_imports_another_jobs_helpers():
     files = sorted(p for p in (ROOT / "pipelines" / "jobs").glob("*.py") if p.name != "__init__.py")
-    assert {p.stem for p in files} == set(JOB_PARTS), "a new job module: say which job modules it may import"
+    assert {p.stem for p in files} == set(JOB_PARTS), (
+        "a new job module: say which job modules it may import"
+    )
     wrong = {p.stem: sorted(_jobs_imported(p) - JOB_PARTS[p.stem] - {p.stem}) for p in files}
     assert not {k: v for k, v in wrong.items() if v}, wrong
 
@@ -185,7 +212,11 @@ def test_annex_owns_the_files_of_any_unit():
     for uid in ("U001", "单元 7", "a/b"):
         assert all(job.allowed(name) for name in file_names(uid)), uid
     assert job.allowed("annex.json")
-    assert not job.allowed("notes.txt") and not job.allowed("U001_7_extra.png") and not job.allowed("U001.docx")
+    assert (
+        not job.allowed("notes.txt")
+        and not job.allowed("U001_7_extra.png")
+        and not job.allowed("U001.docx")
+    )
 
 
 # --- explicit parameters ------------------------------------------------------------------------
@@ -225,6 +256,15 @@ def test_the_scanner_sees_a_config_parameter():
 
 
 def test_no_spatial_or_compute_function_takes_the_config():
-    files = sorted([*(ROOT / "spatial").rglob("*.py"), *(ROOT / "pipelines" / "compute").glob("*.py")])
-    offenders = [hit for f in files for hit in _takes_config(f.read_text(encoding="utf-8"), str(f.relative_to(ROOT)))]
-    assert not offenders, "take ComputeParams (ditan.pipelines.config.params) or keywords, not Config:\n" + "\n".join(offenders)
+    files = sorted(
+        [*(ROOT / "spatial").rglob("*.py"), *(ROOT / "pipelines" / "compute").glob("*.py")]
+    )
+    offenders = [
+        hit
+        for f in files
+        for hit in _takes_config(f.read_text(encoding="utf-8"), str(f.relative_to(ROOT)))
+    ]
+    assert not offenders, (
+        "take ComputeParams (ditan.pipelines.config.params) or keywords, not Config:\n"
+        + "\n".join(offenders)
+    )

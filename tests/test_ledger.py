@@ -9,7 +9,14 @@ import shapely
 from shapely.geometry import LineString, Point, Polygon, box
 
 from ditan.spatial.errors import DitanError, LayerError
-from ditan.spatial.io.validate import LINEAR, POLYGONAL, Ledger, clean_geometries, require_columns, require_unique_ids
+from ditan.spatial.io.validate import (
+    LINEAR,
+    POLYGONAL,
+    Ledger,
+    clean_geometries,
+    require_columns,
+    require_unique_ids,
+)
 
 CRS = "EPSG:4548"
 X0, Y0 = 440000.0, 4428000.0
@@ -73,11 +80,24 @@ def test_ledger_frame_shows_reasons(mixed):
     assert (row["features_read"], row["kept"], row["repaired"], row["dropped"]) == (5, 1, 1, 3)
     assert row["features_read"] == row["kept"] + row["repaired"] + row["dropped"]
     assert row["repaired_how"] == "make_valid: 1"
-    assert row["dropped_why"] == "null or empty geometry: 2; wrong geometry type: Point (expected Polygon/MultiPolygon): 1"
+    assert (
+        row["dropped_why"]
+        == "null or empty geometry: 2; wrong geometry type: Point (expected Polygon/MultiPolygon): 1"
+    )
     assert bool(row["balanced"]) is True
     assert row["outside_study_area"] == 0
-    assert {"layer", "features_read", "kept", "repaired", "repaired_how", "dropped", "dropped_why",
-            "outside_study_area", "balanced", "note"} <= set(frame.columns)  # fmt: skip
+    assert {
+        "layer",
+        "features_read",
+        "kept",
+        "repaired",
+        "repaired_how",
+        "dropped",
+        "dropped_why",
+        "outside_study_area",
+        "balanced",
+        "note",
+    } <= set(frame.columns)
 
 
 def test_collapsed_polygon_dropped_not_repaired():
@@ -96,7 +116,9 @@ def test_collapsed_polygon_dropped_not_repaired():
 
 def test_linear_layer_drops_polygons_and_keeps_lines():
     line = LineString([(X0, Y0), (X0 + 100, Y0)])
-    gdf = gpd.GeoDataFrame({"highway": ["primary", "service", "x"]}, geometry=[line, VALID, None], crs=CRS)
+    gdf = gpd.GeoDataFrame(
+        {"highway": ["primary", "service", "x"]}, geometry=[line, VALID, None], crs=CRS
+    )
     ledger = Ledger()
     out = clean_geometries(gdf, layer="roads", kinds=LINEAR, ledger=ledger)
     assert out["highway"].tolist() == ["primary"]
@@ -114,8 +136,18 @@ def test_ledger_accumulates_over_calls_and_layers(mixed):
     clean_geometries(mixed, layer="units", kinds=POLYGONAL, ledger=ledger)
     clean_geometries(mixed.iloc[:1], layer="buildings", kinds=POLYGONAL, ledger=ledger)
     frame = ledger.to_frame().set_index("layer")
-    assert frame.loc["units", ["features_read", "kept", "repaired", "dropped"]].tolist() == [10, 2, 2, 6]
-    assert frame.loc["buildings", ["features_read", "kept", "repaired", "dropped"]].tolist() == [1, 1, 0, 0]
+    assert frame.loc["units", ["features_read", "kept", "repaired", "dropped"]].tolist() == [
+        10,
+        2,
+        2,
+        6,
+    ]
+    assert frame.loc["buildings", ["features_read", "kept", "repaired", "dropped"]].tolist() == [
+        1,
+        1,
+        0,
+        0,
+    ]
     assert frame["balanced"].all()
     assert ledger.layer("units") is ledger.records["units"]
 

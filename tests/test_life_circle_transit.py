@@ -37,32 +37,80 @@ def l_shaped(tmp_path):
     b1 (3 floors of 2 × 2 m = 12 m²) stands at (100, −10): 10 m from P, 100 m along it.
     b2 (1 floor, 4 m²) stands at (590, 700): 10 m from Q, 700 m along the L from (0, 0).
     """
-    roads = gdf([{"highway": "residential", "name": "P", "geometry": line((0, 0), (600, 0))},
-                 {"highway": "residential", "name": "Q", "geometry": line((600, 0), (600, 800))}])  # fmt: skip
+    roads = gdf(
+        [
+            {"highway": "residential", "name": "P", "geometry": line((0, 0), (600, 0))},
+            {"highway": "residential", "name": "Q", "geometry": line((600, 0), (600, 800))},
+        ]
+    )
     roads_file = tmp_path / "roads.geojson"
     roads.to_file(roads_file)
     (tmp_path / "cat.yaml").write_text(CATALOGUE, encoding="utf-8")
-    cfg = parse_config({"name": "l", "inputs": {"roads": {"path": "roads.geojson", "class_column": "highway"}},
-                        "life_circle": {"catalogue": "cat.yaml"}}, base_dir=tmp_path)  # fmt: skip
-    units = gdf([{"unit_id": "L", "name": "L", "geometry": box(-100, -100, 700, 900)}]).set_index("unit_id")
-    buildings = gdf([
-        {"building": "residential", "floors": 3.0, "floors_source": "levels", "residential": True, "geometry": box(99, -11, 101, -9)},
-        {"building": "residential", "floors": 1.0, "floors_source": "levels", "residential": True, "geometry": box(589, 699, 591, 701)},
-    ])  # fmt: skip
-    facilities = gdf([
-        {"category": "kindergarten", "name": "k", "geometry": point(300, 5)},  # on P, 5 m off, 200 m from b1 along P
-        {"category": "hospital", "name": "h", "geometry": point(610, 250)},  # on Q, 10 m off
-    ])  # fmt: skip
-    stations = gdf([
-        {"kind": "bus_stop", "name": "bus", "geometry": point(100, 400)},  # 400 m from P, 500 m from Q: never snapped
-        {"kind": "metro", "name": "metro", "geometry": point(600, 300)},  # on Q
-        {"kind": "bike_rental", "name": "bike", "geometry": point(450, 20)},  # 20 m off P
-        {"kind": "ev_charging", "name": "ev", "geometry": point(650, 850)},  # inside the unit
-    ])  # fmt: skip
+    cfg = parse_config(
+        {
+            "name": "l",
+            "inputs": {"roads": {"path": "roads.geojson", "class_column": "highway"}},
+            "life_circle": {"catalogue": "cat.yaml"},
+        },
+        base_dir=tmp_path,
+    )
+    units = gdf([{"unit_id": "L", "name": "L", "geometry": box(-100, -100, 700, 900)}]).set_index(
+        "unit_id"
+    )
+    buildings = gdf(
+        [
+            {
+                "building": "residential",
+                "floors": 3.0,
+                "floors_source": "levels",
+                "residential": True,
+                "geometry": box(99, -11, 101, -9),
+            },
+            {
+                "building": "residential",
+                "floors": 1.0,
+                "floors_source": "levels",
+                "residential": True,
+                "geometry": box(589, 699, 591, 701),
+            },
+        ]
+    )
+    facilities = gdf(
+        [
+            {
+                "category": "kindergarten",
+                "name": "k",
+                "geometry": point(300, 5),
+            },  # on P, 5 m off, 200 m from b1 along P
+            {"category": "hospital", "name": "h", "geometry": point(610, 250)},  # on Q, 10 m off
+        ]
+    )
+    stations = gdf(
+        [
+            {
+                "kind": "bus_stop",
+                "name": "bus",
+                "geometry": point(100, 400),
+            },  # 400 m from P, 500 m from Q: never snapped
+            {"kind": "metro", "name": "metro", "geometry": point(600, 300)},  # on Q
+            {"kind": "bike_rental", "name": "bike", "geometry": point(450, 20)},  # 20 m off P
+            {"kind": "ev_charging", "name": "ev", "geometry": point(650, 850)},  # inside the unit
+        ]
+    )
     empty = gpd.GeoDataFrame({"lu_class": [], "tag": [], "name": []}, geometry=[], crs=CRS)
-    sa = StudyArea(crs=units.crs, bounds=box(-100, -100, 700, 900), units=units, roads=roads, buildings=buildings,
-                   landuse=empty, vegetation=gpd.GeoDataFrame({"tag": []}, geometry=[], crs=CRS), facilities=facilities,
-                   stations=stations, catalogue=load_catalogue(tmp_path / "cat.yaml"), ledger=Ledger())  # fmt: skip
+    sa = StudyArea(
+        crs=units.crs,
+        bounds=box(-100, -100, 700, 900),
+        units=units,
+        roads=roads,
+        buildings=buildings,
+        landuse=empty,
+        vegetation=gpd.GeoDataFrame({"tag": []}, geometry=[], crs=CRS),
+        facilities=facilities,
+        stations=stations,
+        catalogue=load_catalogue(tmp_path / "cat.yaml"),
+        ledger=Ledger(),
+    )
     return sa, cfg
 
 
@@ -100,14 +148,18 @@ def test_radius_and_network_methods_differ(l_shaped):
     # bike: b1 is 351 m straight and 10 + 350 + 20 = 380 m walking; b2 is 694 m / 880 m
     assert t["bike_rental_500m_radius_pct"] == pytest.approx(75.0)
     assert t["bike_rental_500m_network_pct"] == pytest.approx(75.0)
-    assert t[["bus_stop_count", "metro_station_count", "bike_rental_count", "ev_charging_count"]].tolist() == [1, 1, 1, 1]
+    assert t[
+        ["bus_stop_count", "metro_station_count", "bike_rental_count", "ev_charging_count"]
+    ].tolist() == [1, 1, 1, 1]
     rec = res.ledger.records["walk-network snapping: facilities and stations"]
     assert rec.dropped_total == 1 and rec.balanced()  # the bus stop, 400 m from the network
 
 
 def _random_grid(rng, n=12, spacing=100.0):
     """A jittered street grid with some streets missing: lines between neighbouring jittered nodes."""
-    xy = np.stack(np.meshgrid(np.arange(n), np.arange(n)), -1).reshape(-1, 2) * spacing + rng.normal(0, 15, (n * n, 2))
+    xy = np.stack(np.meshgrid(np.arange(n), np.arange(n)), -1).reshape(
+        -1, 2
+    ) * spacing + rng.normal(0, 15, (n * n, 2))
     lines = []
     for i in range(n):
         for j in range(n):
@@ -127,7 +179,9 @@ def test_network_distances_match_networkx(seed):
     origins = shapely.points(rng.uniform(0, 1100, (60, 2)))
     targets = shapely.points(rng.uniform(0, 1100, (25, 2)))
     groups = rng.integers(0, 3, 25)
-    dist, o_snap, t_snap = nearest_by_group(net, origins, targets, groups, 3, cutoff_m=5000, snap_max_m=80)
+    dist, o_snap, t_snap = nearest_by_group(
+        net, origins, targets, groups, 3, cutoff_m=5000, snap_max_m=80
+    )
 
     # independent: networkx over the same edges, every origin and target inserted as a node on its edge
     g = nx.Graph()
@@ -149,7 +203,11 @@ def test_network_distances_match_networkx(seed):
         for j in np.flatnonzero(tsnap.ok):  # same edge: the direct walk along it
             if tsnap.edge[j] == osnap.edge[i]:
                 L = net.length_m[osnap.edge[i]]
-                g.add_edge(("o", i), ("t", j), weight=osnap.access_m[i] + tsnap.access_m[j] + abs(osnap.t[i] - tsnap.t[j]) * L)
+                g.add_edge(
+                    ("o", i),
+                    ("t", j),
+                    weight=osnap.access_m[i] + tsnap.access_m[j] + abs(osnap.t[i] - tsnap.t[j]) * L,
+                )
     checked = 0
     for grp in range(3):
         srcs = [("t", j) for j in np.flatnonzero(tsnap.ok & (groups == grp))]
@@ -172,13 +230,25 @@ def test_area_facilities_are_reached_at_their_edge():
     from ditan.spatial.engine.network import access_points
 
     park = shapely.box(0, 0, 400, 400)
-    pts, owner = access_points(np.array([shapely.Point(200, 200), shapely.Point(-500, 0)], dtype=object),
-                               np.array([park, None], dtype=object), spacing_m=50)  # fmt: skip
-    assert (owner == 0).sum() == 32 + 1  # 1600 m of edge at 50 m spacing (closed ring repeats its first point)
+    pts, owner = access_points(
+        np.array([shapely.Point(200, 200), shapely.Point(-500, 0)], dtype=object),
+        np.array([park, None], dtype=object),
+        spacing_m=50,
+    )
+    assert (
+        owner == 0
+    ).sum() == 32 + 1  # 1600 m of edge at 50 m spacing (closed ring repeats its first point)
     assert (owner == 1).sum() == 1  # a plain point stays itself
     on_edge = shapely.distance(pts[owner == 0], park.boundary)
     assert np.allclose(on_edge, 0)
     net = build_network(np.array([shapely.LineString([(-20, -100), (-20, 500)])], dtype=object))
-    d, _, _ = nearest_by_group(net, np.array([shapely.Point(-30, 200)]), pts, np.zeros(len(pts), dtype=np.int64), 1,
-                               cutoff_m=1000, snap_max_m=100)  # fmt: skip
+    d, _, _ = nearest_by_group(
+        net,
+        np.array([shapely.Point(-30, 200)]),
+        pts,
+        np.zeros(len(pts), dtype=np.int64),
+        1,
+        cutoff_m=1000,
+        snap_max_m=100,
+    )
     assert d[0, 0] == pytest.approx(10 + 20)

@@ -37,14 +37,22 @@ const units = Object.values(map._layers).find(l => l.feature === undefined && l.
 @pytest.fixture(scope="module")
 def browser():
     require_or_skip(Path(CHROMIUM).is_file(), "chromium is not installed (apt install chromium)")
-    require_or_skip(Path(CHROMEDRIVER).is_file(), "chromedriver is not installed (apt install chromium-driver)")
+    require_or_skip(
+        Path(CHROMEDRIVER).is_file(), "chromedriver is not installed (apt install chromium-driver)"
+    )
     from selenium import webdriver
     from selenium.webdriver.chrome.options import Options
     from selenium.webdriver.chrome.service import Service
 
     opts = Options()
     opts.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1400,900", "--disable-dev-shm-usage"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--window-size=1400,900",
+        "--disable-dev-shm-usage",
+    ):
         opts.add_argument(arg)
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
@@ -66,7 +74,9 @@ def _run(tmp: Path, tiles: bool, rename: dict[str, str] | None = None) -> Path:
 
         def renamed(c):
             sa = original(c)
-            sa.units["name"] = [rename.get(i, n) for i, n in zip(sa.units.index, sa.units["name"], strict=True)]
+            sa.units["name"] = [
+                rename.get(i, n) for i, n in zip(sa.units.index, sa.units["name"], strict=True)
+            ]
             return sa
 
         try:
@@ -87,7 +97,9 @@ def page(tmp_path_factory) -> Path:
 def _open(driver, path: Path) -> list[dict]:
     driver.get_log("browser")  # drop what an earlier page left
     driver.get(path.resolve().as_uri())
-    driver.execute_script("return 1")  # the page's scripts have run (they are inline and synchronous)
+    driver.execute_script(
+        "return 1"
+    )  # the page's scripts have run (they are inline and synchronous)
     time.sleep(0.3)
     return driver.get_log("browser")
 
@@ -100,37 +112,64 @@ def test_map_in_browser(browser, page):
     assert browser.execute_script(FIND + "return map instanceof L.Map && !!units;")
     assert browser.execute_script("return L.version") == "1.9.4"
     # no request may leave the machine: every script and stylesheet is inline
-    assert browser.execute_script("return document.querySelectorAll('script[src], link[href]').length") == 0
+    assert (
+        browser.execute_script("return document.querySelectorAll('script[src], link[href]').length")
+        == 0
+    )
 
-    labels = [e.text.strip() for e in browser.find_elements("css selector", ".leaflet-control-layers-overlays label")]
-    for name in ("分析单元 Analysis units", "用地 Land use (GB 50137)", "建筑 Buildings", "站点500米范围 Station 500 m radius",
-                 "15分钟生活圈未覆盖的居住建筑 Residential buildings outside the 15-minute life circle", "快速路 Expressway",
-                 "公交站 Bus stop", "地铁站 Metro", "便利店 Convenience store", "15分钟生活圈服务范围 15-minute service areas"):  # fmt: skip
+    labels = [
+        e.text.strip()
+        for e in browser.find_elements("css selector", ".leaflet-control-layers-overlays label")
+    ]
+    for name in (
+        "分析单元 Analysis units",
+        "用地 Land use (GB 50137)",
+        "建筑 Buildings",
+        "站点500米范围 Station 500 m radius",
+        "15分钟生活圈未覆盖的居住建筑 Residential buildings outside the 15-minute life circle",
+        "快速路 Expressway",
+        "公交站 Bus stop",
+        "地铁站 Metro",
+        "便利店 Convenience store",
+        "15分钟生活圈服务范围 15-minute service areas",
+    ):
         assert name in labels, (name, "|".join(labels))
-    assert browser.find_elements("css selector", ".leaflet-control-fullscreen, .leaflet-control-measure")
+    assert browser.find_elements(
+        "css selector", ".leaflet-control-fullscreen, .leaflet-control-measure"
+    )
 
     # hover a unit: its tooltip shows the name and road density with a number
-    tip = browser.execute_script(FIND + """
+    tip = browser.execute_script(
+        FIND
+        + """
         const f = units.getLayers()[0];
         f.fire('mouseover', {latlng: f.getBounds().getCenter(), originalEvent: new MouseEvent('mouseover')}, true);
         const t = document.querySelector('.leaflet-tooltip');
         return [f.feature.properties.name, t ? t.innerText : ''];
-    """)
+    """
+    )
     name, text = tip
     assert name and name in text, tip
     assert "路网密度" in text and any(ch.isdigit() for ch in text.split("路网密度")[1]), text
     # click: the popup lists every indicator
-    popup = browser.execute_script(FIND + """
+    popup = browser.execute_script(
+        FIND
+        + """
         const f = units.getLayers()[0];
         f.fire('click', {latlng: f.getBounds().getCenter()}, true);
         const p = document.querySelector('.leaflet-popup-content');
         return p ? p.innerText : '';
-    """)
+    """
+    )
     assert "容积率" in popup and "绿地率" in popup, popup
 
     # the colouring selector switches the scheme and its legend
-    options = browser.execute_script("return [...document.querySelectorAll('.ditan-select option')].map(o => o.textContent)")
-    assert any(o.startswith("容积率") for o in options) and any("Compliance" in o for o in options), options
+    options = browser.execute_script(
+        "return [...document.querySelectorAll('.ditan-select option')].map(o => o.textContent)"
+    )
+    assert any(o.startswith("容积率") for o in options) and any(
+        "Compliance" in o for o in options
+    ), options
     legend = browser.execute_script("""
         const s = document.querySelector('.ditan-select');
         s.value = String([...s.options].findIndex(o => o.textContent.startsWith('容积率')));
@@ -140,8 +179,11 @@ def test_map_in_browser(browser, page):
     assert not [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
 
     ARTIFACTS.mkdir(exist_ok=True)
-    browser.execute_script(FIND + "map.closePopup(); units.eachLayer(l => l.fire('mouseout', {}, true)); map.closeTooltip && 0;"
-                           "document.querySelectorAll('.leaflet-tooltip').forEach(t => t.remove());")
+    browser.execute_script(
+        FIND
+        + "map.closePopup(); units.eachLayer(l => l.fire('mouseout', {}, true)); map.closeTooltip && 0;"
+        "document.querySelectorAll('.leaflet-tooltip').forEach(t => t.remove());"
+    )
     time.sleep(0.4)  # the popup fades out
     assert browser.save_screenshot(str(ARTIFACTS / "map_beijing.png"))
     assert time.perf_counter() - started < 30
@@ -156,15 +198,21 @@ def test_unit_name_runs_no_script(browser, tmp_path):
     logs = _open(browser, path)
     assert not [e for e in logs if e["level"] == "SEVERE"], logs
     assert browser.execute_script("return window.__xss") is None
-    text = browser.execute_script(FIND + """
+    text = browser.execute_script(
+        FIND
+        + """
         const f = units.getLayers().find(l => l.feature.properties.uid === arguments[0]);
         f.fire('mouseover', {latlng: f.getBounds().getCenter(), originalEvent: new MouseEvent('mouseover')}, true);
         f.fire('click', {latlng: f.getBounds().getCenter()}, true);
         return document.querySelector('.leaflet-tooltip').innerText + document.querySelector('.leaflet-popup-content').innerText;
-    """, str(first))
+    """,
+        str(first),
+    )
     assert XSS in text  # shown as text
     assert browser.execute_script("return window.__xss") is None
-    assert not browser.find_elements("css selector", ".leaflet-tooltip img, .leaflet-popup-content img")
+    assert not browser.find_elements(
+        "css selector", ".leaflet-tooltip img, .leaflet-popup-content img"
+    )
 
 
 def test_tiles_on_offline_only_network_errors(browser, tmp_path):
@@ -172,4 +220,6 @@ def test_tiles_on_offline_only_network_errors(browser, tmp_path):
     logs = _open(browser, path)
     js_errors = [e for e in logs if e["level"] == "SEVERE" and e.get("source") != "network"]
     assert not js_errors, js_errors
-    assert browser.execute_script(FIND + "return !!units && Object.values(map._layers).some(l => l instanceof L.TileLayer);")
+    assert browser.execute_script(
+        FIND + "return !!units && Object.values(map._layers).some(l => l instanceof L.TileLayer);"
+    )

@@ -13,8 +13,11 @@ import pytest
 from branca.colormap import StepColormap
 from shapely.geometry import LineString, Point, Polygon, box, shape
 
+from ditan.maps import icons as map_icons
 from ditan.maps import style
-from ditan.maps.interactive import SIMPLIFY_M, build_map, coverage_gaps, map_html
+from ditan.maps.input_layers import SIMPLIFY_M
+from ditan.maps.interactive import build_map, map_html
+from ditan.maps.life_circle_gaps import coverage_gaps
 from ditan.maps.offline import PageChrome
 from ditan.spatial.standards.registry import Indicator
 
@@ -30,7 +33,12 @@ INDICATORS = {
     "green_space_ratio_pct": Indicator("green_space_ratio_pct", "绿地率", "Green-space ratio", "%"),
 }
 CATEGORIES = {"kindergarten": ("幼儿园", "Kindergarten"), "clinic": ("社区卫生服务站", "Clinic")}
-STATION_LAYERS = ["公交站 Bus stop", "地铁站 Metro", "共享单车/自行车租赁 Bike rental", "充电站 EV charging"]
+STATION_LAYERS = [
+    "公交站 Bus stop",
+    "地铁站 Metro",
+    "共享单车/自行车租赁 Bike rental",
+    "充电站 EV charging",
+]
 ROAD_LAYERS = ["快速路 Expressway", "主干路 Arterial", "次干路 Collector", "支路 Local"]
 
 
@@ -64,7 +72,9 @@ def layers() -> dict[str, gpd.GeoDataFrame]:
             "name": ["京藏高速", "<b>主路</b>", None, "小巷", "x"],
             "highway": ["motorway", "primary", "secondary", "residential", "service"],
         },
-        geometry=[LineString([(X0, Y0 + 100 * i), (X0 + 2000, Y0 + 100 * i + 50)]) for i in range(1, 6)],
+        geometry=[
+            LineString([(X0, Y0 + 100 * i), (X0 + 2000, Y0 + 100 * i + 50)]) for i in range(1, 6)
+        ],
         crs=CRS,
     )
     buildings = gpd.GeoDataFrame(
@@ -169,7 +179,11 @@ def test_tooltip_popup_and_schemes(layers):
     m = _build(layers)
     label = "路网密度 Road network density (km/km²)"
     assert INDICATORS["road_density_km_per_km2"].label == label
-    units_json = next(e for e in _walk(m) if isinstance(e, folium.GeoJson) and e.layer_name == "分析单元 Analysis units")
+    units_json = next(
+        e
+        for e in _walk(m)
+        if isinstance(e, folium.GeoJson) and e.layer_name == "分析单元 Analysis units"
+    )
     tip = next(c for c in units_json._children.values() if isinstance(c, folium.GeoJsonTooltip))
     popup = next(c for c in units_json._children.values() if isinstance(c, folium.GeoJsonPopup))
     for ind in INDICATORS.values():
@@ -180,14 +194,24 @@ def test_tooltip_popup_and_schemes(layers):
     assert [p[fields[INDICATORS["green_space_ratio_pct"].label]] for p in props] == ["—", "31.42"]
     # one colouring scheme per key indicator present, color_by first; each with its legend and unit
     cfg = json.loads(_chrome(m).cfg)
-    assert [s["label"] for s in cfg["schemes"]] == [label, "容积率 Floor-area ratio (FAR)", "绿地率 Green-space ratio (%)"]
+    assert [s["label"] for s in cfg["schemes"]] == [
+        label,
+        "容积率 Floor-area ratio (FAR)",
+        "绿地率 Green-space ratio (%)",
+    ]
     assert [p["k0"] for p in props] == [0, -1]  # NaN unit drawn as no data (hatched)
     assert props[0]["k1"] == 0 < props[1]["k1"]
     first = cfg["schemes"][0]["legend"]
-    assert first.startswith(f'<div class="ditan-cap">{label}</div>') and "km/km²" in first and style.NODATA_LABEL in first
+    assert (
+        first.startswith(f'<div class="ditan-cap">{label}</div>')
+        and "km/km²" in first
+        and style.NODATA_LABEL in first
+    )
     assert "%" in cfg["schemes"][2]["legend"]
     assert units_json.style_function({"properties": {"k0": -1}})["className"] == style.NODATA_CLASS
-    assert not [e for e in _walk(m) if isinstance(e, StepColormap)]  # no d3 legend: the page's own legend instead
+    assert not [
+        e for e in _walk(m) if isinstance(e, StepColormap)
+    ]  # no d3 legend: the page's own legend instead
 
 
 def test_page_is_self_contained_and_deterministic(layers):
@@ -196,12 +220,22 @@ def test_page_is_self_contained_and_deterministic(layers):
     for tiles in (False, True):
         page = map_html(_build(layers, tiles=tiles))
         assert not re.search(r"<(script|link)\b[^>]*(src|href)=", page)
-        assert "https://cdn" not in page and "jquery" not in page.lower() and "bootstrap" not in page.lower()
+        assert (
+            "https://cdn" not in page
+            and "jquery" not in page.lower()
+            and "bootstrap" not in page.lower()
+        )
         assert page == map_html(_build(layers, tiles=tiles))
         url = re.compile(r"https?://[^\s\"'\\)]+")
-        in_vendored = {u for f in offline.vendored_files() for u in url.findall(offline.asset_text(f.name))}  # comments, namespaces
-        allowed = {"https://tile.openstreetmap.org/{z}/{x}/{y}.png", "https://www.openstreetmap.org/copyright", "http://www.w3.org/2000/svg",
-                   "https://github.com/ljagis/leaflet-measure/issues/171"}  # the last in a comment of folium's MeasureControl
+        in_vendored = {
+            u for f in offline.vendored_files() for u in url.findall(offline.asset_text(f.name))
+        }  # comments, namespaces
+        allowed = {
+            "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+            "https://www.openstreetmap.org/copyright",
+            "http://www.w3.org/2000/svg",
+            "https://github.com/ljagis/leaflet-measure/issues/171",
+        }  # the last in a comment of folium's MeasureControl
         assert set(url.findall(page)) - in_vendored <= allowed
     assert "Leaflet 1.9.4" in page or "1.9.4" in offline.asset_text("leaflet.js")[:200]
     assert "L.Control.Measure" in page and "L.control.fullscreen" in page
@@ -212,50 +246,91 @@ def test_page_is_self_contained_and_deterministic(layers):
     with pytest.raises(offline.OfflineError, match="internet"):
         offline.inline_assets('<img src="https://example.org/x.png">')
     with pytest.raises(offline.OfflineError):
-        offline.inline_assets('<script>L.tileLayer("https://tiles.example.org/{z}/{x}/{y}.png")</script>')
-    assert offline.inline_assets('<script>L.tileLayer("https://a.org/{z}")</script>', allow=["https://a.org/"])
+        offline.inline_assets(
+            '<script>L.tileLayer("https://tiles.example.org/{z}/{x}/{y}.png")</script>'
+        )
+    assert offline.inline_assets(
+        '<script>L.tileLayer("https://a.org/{z}")</script>', allow=["https://a.org/"]
+    )
 
 
 def test_icons_distinct_per_category_and_swatches(layers):
     cats = {f"c{i}": (f"类{i}", f"Cat {i}") for i in range(25)}
     order = list(cats)
-    icons = style.facility_icons(order, style.category_colors(order))
+    icons = map_icons.facility_icons(order, style.category_colors(order))
     assert len(set(icons.values())) == len(icons)
     assert all(i.startswith("<svg") and "font-face" not in i for i in icons.values())
     m = _build(layers)
     sw = json.loads(_chrome(m).cfg)["swatches"]
-    for name in ("幼儿园 Kindergarten", "公交站 Bus stop", "快速路 Expressway", "分析单元 Analysis units"):
+    for name in (
+        "幼儿园 Kindergarten",
+        "公交站 Bus stop",
+        "快速路 Expressway",
+        "分析单元 Analysis units",
+    ):
         assert name in sw, name
     assert sw["幼儿园 Kindergarten"] != sw["社区卫生服务站 Clinic"]
-    div = [e.marker.icon for e in _walk(m) if isinstance(e, folium.GeoJson) and e.marker]  # DivIcons with inline SVG, no web font
-    assert len(div) == 7 and all(isinstance(d, folium.DivIcon) and d.options.get("class_name", d.options.get("className")) == "ditan-icon" for d in div)
+    div = [
+        e.marker.icon for e in _walk(m) if isinstance(e, folium.GeoJson) and e.marker
+    ]  # DivIcons with inline SVG, no web font
+    assert len(div) == 7 and all(
+        isinstance(d, folium.DivIcon)
+        and d.options.get("class_name", d.options.get("className")) == "ditan-icon"
+        for d in div
+    )
 
 
 def test_compliance_landuse_and_gaps(layers):
     import pandas as pd
 
-    checks = pd.DataFrame({
-        "unit_id": ["u1", "u1", "u2", "u2"], "binding": ["binding", "guiding", "binding", "binding"],
-        "status": ["pass", "fail", "not_assessable", "fail"], "zh": ["路网密度", "绿地率", "容积率", "<b>x</b>"],
-    })  # fmt: skip
-    landuse = gpd.GeoDataFrame({"lu_class": ["residential", "park", "residential"]}, crs=CRS, geometry=[
-        box(X0, Y0, X0 + 800, Y0 + 800), box(X0 + 200, Y0 + 200, X0 + 400, Y0 + 400), box(X0 + 1000, Y0, X0 + 1500, Y0 + 500)])  # fmt: skip
+    checks = pd.DataFrame(
+        {
+            "unit_id": ["u1", "u1", "u2", "u2"],
+            "binding": ["binding", "guiding", "binding", "binding"],
+            "status": ["pass", "fail", "not_assessable", "fail"],
+            "zh": ["路网密度", "绿地率", "容积率", "<b>x</b>"],
+        }
+    )
+    landuse = gpd.GeoDataFrame(
+        {"lu_class": ["residential", "park", "residential"]},
+        crs=CRS,
+        geometry=[
+            box(X0, Y0, X0 + 800, Y0 + 800),
+            box(X0 + 200, Y0 + 200, X0 + 400, Y0 + 400),
+            box(X0 + 1000, Y0, X0 + 1500, Y0 + 500),
+        ],
+    )
     gaps = layers["buildings"].iloc[:1].assign(missing=["医院、<i>中学</i>"], n_missing=[2])
     gaps.attrs["tier"] = "15min"
     m = _build(layers, compliance=checks, landuse=landuse, gaps=gaps)
     page = _decode(map_html(m))
     cfg = json.loads(_chrome(m).cfg)
     assert cfg["schemes"][-1]["key"] == "kc"
-    units_json = next(e for e in _walk(m) if isinstance(e, folium.GeoJson) and e.layer_name == "分析单元 Analysis units")
+    units_json = next(
+        e
+        for e in _walk(m)
+        if isinstance(e, folium.GeoJson) and e.layer_name == "分析单元 Analysis units"
+    )
     props = [f["properties"] for f in units_json.data["features"]]
     keys = [k for k, _, _ in style.COMPLIANCE_CLASSES]
     assert [keys[p["kc"]] for p in props] == ["pass", "fail"]
     assert [p["cb"] for p in props] == ["1 / 0 / 0", "0 / 1 / 1"]
     assert props[1]["cf"] == "&lt;b&gt;x&lt;/b&gt;" and props[0]["cf"] == "绿地率"
     assert "用地 Land use (GB 50137)" in page and style.LANDUSE_COLOURS["park"] in page
-    lu = [e for e in _walk(m) if isinstance(e, folium.GeoJson) and getattr(e._parent, "layer_name", "") == "用地 Land use (GB 50137)"]
-    assert {lay.style_function({})["fillColor"] for lay in lu} == {style.LANDUSE_COLOURS["residential"], style.LANDUSE_COLOURS["park"]}
-    assert "15分钟生活圈未覆盖的居住建筑 Residential buildings outside the 15-minute life circle" in page
+    lu = [
+        e
+        for e in _walk(m)
+        if isinstance(e, folium.GeoJson)
+        and getattr(e._parent, "layer_name", "") == "用地 Land use (GB 50137)"
+    ]
+    assert {lay.style_function({})["fillColor"] for lay in lu} == {
+        style.LANDUSE_COLOURS["residential"],
+        style.LANDUSE_COLOURS["park"],
+    }
+    assert (
+        "15分钟生活圈未覆盖的居住建筑 Residential buildings outside the 15-minute life circle"
+        in page
+    )
     assert "<i>中学</i>" not in page and "&lt;i&gt;中学&lt;/i&gt;" in page
     assert cfg["legends"] and "居住用地" in cfg["legends"][0] or "Residential" in cfg["legends"][0]
 
@@ -265,14 +340,26 @@ def test_coverage_gaps_from_origin_distances(layers):
 
     from ditan.spatial.standards.catalogue import Catalogue, Category, Tier
 
-    cat = Catalogue(tiers={"5min": Tier("5min", 300.0, "5分钟", "5 min"), "15min": Tier("15min", 1000.0, "15分钟", "15 min")},
-                    categories={"k": Category("k", "5min", "幼儿园", "Kindergarten", ()),
-                                "h": Category("h", "15min", "医院", "Hospital", ()),
-                                "s": Category("s", "15min", "中学", "Middle school", ())}, stations={})  # fmt: skip
+    cat = Catalogue(
+        tiers={
+            "5min": Tier("5min", 300.0, "5分钟", "5 min"),
+            "15min": Tier("15min", 1000.0, "15分钟", "15 min"),
+        },
+        categories={
+            "k": Category("k", "5min", "幼儿园", "Kindergarten", ()),
+            "h": Category("h", "15min", "医院", "Hospital", ()),
+            "s": Category("s", "15min", "中学", "Middle school", ()),
+        },
+        stations={},
+    )
     b = layers["buildings"].assign(residential=[True, False, True])
-    dist = pd.DataFrame({"k": [9e9, 10, 10, 5], "h": [500, 9e9, float("inf"), 1], "s": [900, 9e9, 1200, 1]})
+    dist = pd.DataFrame(
+        {"k": [9e9, 10, 10, 5], "h": [500, 9e9, float("inf"), 1], "s": [900, 9e9, 1200, 1]}
+    )
     g = coverage_gaps(b, dist, cat)
-    assert g.attrs["tier"] == "15min" and list(g.index) == [2]  # building 1 is not residential; building 0 reaches both
+    assert g.attrs["tier"] == "15min" and list(g.index) == [
+        2
+    ]  # building 1 is not residential; building 0 reaches both
     assert g["missing"].tolist() == ["医院、中学"] and g["n_missing"].tolist() == [2]
     with pytest.raises(ValueError, match="building"):
         coverage_gaps(b, dist.iloc[:2], cat)
@@ -310,7 +397,9 @@ def test_unknown_color_by_lists_columns(layers):
 def test_no_tiles_still_attributed(layers):
     page_tiles = map_html(_build(layers))
     assert "tile.openstreetmap.org" in page_tiles
-    page = map_html(_build(layers, tiles=False, attribution="© OpenStreetMap contributors (ODbL) & 高德"))
+    page = map_html(
+        _build(layers, tiles=False, attribution="© OpenStreetMap contributors (ODbL) & 高德")
+    )
     assert "L.tileLayer" not in page
     assert "© OpenStreetMap contributors (ODbL) &amp; 高德" in page
 
@@ -394,7 +483,9 @@ def _area_layers(m: folium.Map) -> list[folium.GeoJson]:
     return [
         e
         for e in _walk(m)
-        if isinstance(e, folium.GeoJson) and isinstance(e._parent, folium.FeatureGroup) and e._parent.layer_name in SA_GROUPS
+        if isinstance(e, folium.GeoJson)
+        and isinstance(e._parent, folium.FeatureGroup)
+        and e._parent.layer_name in SA_GROUPS
     ]
 
 
@@ -402,13 +493,19 @@ def test_service_area_layers_named_and_hidden(layers, service_areas):
     m = _build(layers, service_areas=service_areas)
     page = map_html(m)
     overlays = _decode(page[page.index("overlays") :])
-    found = [name for name in re.findall(r'"([^"]+)" : feature_group_', overlays) if name in SA_GROUPS]
-    assert found == SA_GROUPS  # by walking distance, station tiers last; no group for the all-empty 15min tier
+    found = [
+        name for name in re.findall(r'"([^"]+)" : feature_group_', overlays) if name in SA_GROUPS
+    ]
+    assert (
+        found == SA_GROUPS
+    )  # by walking distance, station tiers last; no group for the all-empty 15min tier
     assert "15分钟" not in _decode(page)
     groups = _groups(m)
     for name in SA_GROUPS:
         assert groups[name].show is False
-        assert f"{groups[name].get_name()}.addTo(" not in page  # only in the layer control, not on the map
+        assert (
+            f"{groups[name].get_name()}.addTo(" not in page
+        )  # only in the layer control, not on the map
     assert groups["建筑 Buildings"].show is False
     assert groups["公交站 Bus stop"].show is True
 
@@ -428,14 +525,36 @@ def test_service_area_tooltip_and_empty_rows(layers, service_areas):
         for f in layer.data["features"]:
             props[f["properties"]["cls"]] = [f["properties"][k] for k in tip.fields]
     assert props == {
-        "幼儿园 Kindergarten": ["幼儿园 Kindergarten", "5分钟生活圈 5-minute life circle", "300", "1.50", "0.200"],
-        "社区卫生服务站 Clinic": ["社区卫生服务站 Clinic", "10分钟生活圈 10-minute life circle", "500", "3.25", "0.600"],
+        "幼儿园 Kindergarten": [
+            "幼儿园 Kindergarten",
+            "5分钟生活圈 5-minute life circle",
+            "300",
+            "1.50",
+            "0.200",
+        ],
+        "社区卫生服务站 Clinic": [
+            "社区卫生服务站 Clinic",
+            "10分钟生活圈 10-minute life circle",
+            "500",
+            "3.25",
+            "0.600",
+        ],
         "market": ["market", "10分钟生活圈 10-minute life circle", "500", "1", "0.040"],
-        "公交站 Bus stop": ["公交站 Bus stop", "站点500米 500 m walk from stations", "500", "2", "0.500"],
+        "公交站 Bus stop": [
+            "公交站 Bus stop",
+            "站点500米 500 m walk from stations",
+            "500",
+            "2",
+            "0.500",
+        ],
     }
     assert "empty_cat" not in _decode(map_html(m))
     # smaller areas drawn after (on top of) larger ones within a tier
-    ten = [lay.data["features"][0]["properties"]["cls"] for lay in _area_layers(m) if lay._parent.layer_name == SA_GROUPS[1]]
+    ten = [
+        lay.data["features"][0]["properties"]["cls"]
+        for lay in _area_layers(m)
+        if lay._parent.layer_name == SA_GROUPS[1]
+    ]
     assert ten == ["社区卫生服务站 Clinic", "market"]
 
 
@@ -449,19 +568,30 @@ def test_service_areas_simplified_in_wgs84_and_coloured_like_facilities(layers, 
         assert len(poly.exterior.coords) < 257  # 64 segments per quadrant, thinned
         metric = gpd.GeoSeries([poly], crs="EPSG:4326").to_crs(CRS).iloc[0]
         original = service_areas.geometry[service_areas["category"] == _category_of(feat)].iloc[0]
-        assert original.hausdorff_distance(metric) < SIMPLIFY_M + 0.5  # within the tolerance (+ rounding)
+        assert (
+            original.hausdorff_distance(metric) < SIMPLIFY_M + 0.5
+        )  # within the tolerance (+ rounding)
         assert metric.symmetric_difference(original).area < original.length * SIMPLIFY_M
-    colors = {lay.data["features"][0]["properties"]["cls"]: lay.style_function({})["fillColor"] for lay in _area_layers(m)}
+    colors = {
+        lay.data["features"][0]["properties"]["cls"]: lay.style_function({})["fillColor"]
+        for lay in _area_layers(m)
+    }
     assert colors["公交站 Bus stop"] == style.STATION_COLORS["bus_stop"]
     assert len(set(colors.values())) == len(colors)
     icons = json.loads(_chrome(m).cfg)["swatches"]
     for name in ("幼儿园 Kindergarten", "社区卫生服务站 Clinic"):
-        assert f'fill="{colors[name]}"' in icons[name], name  # the marker icon has the colour of the category's areas
+        assert f'fill="{colors[name]}"' in icons[name], (
+            name
+        )  # the marker icon has the colour of the category's areas
 
 
 def _category_of(feature: dict) -> str:
     cls = feature["properties"]["cls"]
-    names = {"幼儿园 Kindergarten": "kindergarten", "社区卫生服务站 Clinic": "clinic", "公交站 Bus stop": "bus_stop"}
+    names = {
+        "幼儿园 Kindergarten": "kindergarten",
+        "社区卫生服务站 Clinic": "clinic",
+        "公交站 Bus stop": "bus_stop",
+    }
     return names.get(cls, cls)
 
 

@@ -38,7 +38,11 @@ def extracts(tmp_path_factory):
 
 
 def _highway_way_ids(root: ET.Element) -> set[int]:
-    return {int(w.get("id")) for w in root.iter("way") if any(t.get("k") == "highway" for t in w.iter("tag"))}
+    return {
+        int(w.get("id"))
+        for w in root.iter("way")
+        if any(t.get("k") == "highway" for t in w.iter("tag"))
+    }
 
 
 def test_three_encodings_read_the_same(extracts):
@@ -46,7 +50,11 @@ def test_three_encodings_read_the_same(extracts):
     assert len(ref.ways) > 0 and len(ref.areas) > 0 and len(ref.nodes) > 0
     for key in ("pbf", "bz2"):
         ext = extracts[key]
-        assert (len(ext.ways), len(ext.areas), len(ext.nodes)) == (len(ref.ways), len(ref.areas), len(ref.nodes)), key
+        assert (len(ext.ways), len(ext.areas), len(ext.nodes)) == (
+            len(ref.ways),
+            len(ref.areas),
+            len(ref.nodes),
+        ), key
         assert set(ext.ways["osm_id"]) == set(ref.ways["osm_id"]), key
         assert ext.failures == ref.failures, key
 
@@ -80,13 +88,19 @@ def test_highway_way_vertices_are_their_xml_nodes(extracts, xml_root):
 
     Locations come from the XML nodes; a location repeated at once is one vertex, as osmium draws it.
     """
-    loc = {int(n.get("id")): (float(n.get("lon")), float(n.get("lat"))) for n in xml_root.iter("node")}
+    loc = {
+        int(n.get("id")): (float(n.get("lon")), float(n.get("lat"))) for n in xml_root.iter("node")
+    }
 
     def vertices(way) -> list:
         pts = [loc[int(n.get("ref"))] for n in way.iter("nd")]
         return [p for k, p in enumerate(pts) if k == 0 or p != pts[k - 1]]
 
-    want = {int(w.get("id")): vertices(w) for w in xml_root.iter("way") if any(t.get("k") == "highway" for t in w.iter("tag"))}
+    want = {
+        int(w.get("id")): vertices(w)
+        for w in xml_root.iter("way")
+        if any(t.get("k") == "highway" for t in w.iter("tag"))
+    }
     for key in ("osm", "pbf"):
         ways = extracts[key].ways
         assert sorted(int(i) for i in ways["osm_id"]) == sorted(want), key

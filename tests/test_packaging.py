@@ -45,9 +45,16 @@ def test_packages_list_names_every_package_folder():
         for p in (ROOT / f).rglob("__init__.py")
         if "__pycache__" not in p.parts
     }
-    data_only = {"ditan.spatial.standards.profiles", "ditan.pipelines.configs", "ditan.maps.vendor"}  # no code: package data
+    data_only = {
+        "ditan.spatial.standards.profiles",
+        "ditan.pipelines.configs",
+        "ditan.maps.vendor",
+    }  # no code: package data
     assert set(st["packages"]) == on_disk | data_only
-    assert all(not (ROOT / p.removeprefix("ditan.").replace(".", "/") / "__init__.py").exists() for p in data_only)
+    assert all(
+        not (ROOT / p.removeprefix("ditan.").replace(".", "/") / "__init__.py").exists()
+        for p in data_only
+    )
 
 
 def _data_files() -> set[str]:

@@ -17,9 +17,17 @@ from ditan.spatial.standards.registry import _read, indicator, registry
 SRC = {"source": "test document", "clause": "table 9"}
 
 
-def _profile(rules: list[dict], *, kinds: dict | None = None, levels: list[dict] | None = None) -> dict:
-    return {"id": "fixture", "zh": "测试", "source": "test document", "kinds": kinds or {}, "rules": [{**SRC, **r} for r in rules],
-            "levels": levels or []}  # fmt: skip
+def _profile(
+    rules: list[dict], *, kinds: dict | None = None, levels: list[dict] | None = None
+) -> dict:
+    return {
+        "id": "fixture",
+        "zh": "测试",
+        "source": "test document",
+        "kinds": kinds or {},
+        "rules": [{**SRC, **r} for r in rules],
+        "levels": levels or [],
+    }
 
 
 def _table(**cols) -> pd.DataFrame:
@@ -28,7 +36,9 @@ def _table(**cols) -> pd.DataFrame:
 
 
 def _status(long: pd.DataFrame) -> dict[tuple[str, str], str]:
-    return {(u, r): s for u, r, s in zip(long["unit_id"], long["rule_id"], long["status"], strict=True)}
+    return {
+        (u, r): s for u, r, s in zip(long["unit_id"], long["rule_id"], long["status"], strict=True)
+    }
 
 
 # ---- registry -------------------------------------------------------------------------------------------------
@@ -48,7 +58,9 @@ def test_nonspatial_file_does_not_redefine_spatial_ids():
     spatial_ids = {d["id"] for d in _read("indicators.yaml")}
     nonspatial = [d["id"] for d in _read("indicators_nonspatial.yaml")]
     assert len(nonspatial) == len(set(nonspatial))
-    assert not spatial_ids & set(nonspatial), "an id is in both files: remove it from indicators_nonspatial.yaml"
+    assert not spatial_ids & set(nonspatial), (
+        "an id is in both files: remove it from indicators_nonspatial.yaml"
+    )
     assert all(d.get("spatial") is False for d in _read("indicators_nonspatial.yaml"))
 
 
@@ -63,9 +75,12 @@ def test_dynamic_indicators_still_come_last():
 
 
 def test_packaged_profiles_are_listed():
-    assert {"lowcarbon_pilot_2015", "lowcarbon_application", "chongqing_carbon_peak", "gb50180_life_circle"} <= set(
-        list_profiles()
-    )
+    assert {
+        "lowcarbon_pilot_2015",
+        "lowcarbon_application",
+        "chongqing_carbon_peak",
+        "gb50180_life_circle",
+    } <= set(list_profiles())
 
 
 @pytest.mark.parametrize("name", list_profiles())
@@ -83,8 +98,24 @@ def test_every_packaged_profile_loads_and_validates(name):
 
 def test_load_profile_from_a_path(tmp_path):
     path = tmp_path / "mine.yaml"
-    path.write_text(yaml.safe_dump(_profile([{"id": "r", "indicator": "far_ratio", "zh": "容积率", "comparator": "<=", "target": 2,
-                                               "binding": "guiding"}]), allow_unicode=True), encoding="utf-8")  # fmt: skip
+    path.write_text(
+        yaml.safe_dump(
+            _profile(
+                [
+                    {
+                        "id": "r",
+                        "indicator": "far_ratio",
+                        "zh": "容积率",
+                        "comparator": "<=",
+                        "target": 2,
+                        "binding": "guiding",
+                    }
+                ]
+            ),
+            allow_unicode=True,
+        ),
+        encoding="utf-8",
+    )
     assert load_profile(path).rules[0].target == 2
     assert load_profile(str(path)).id == "fixture"
 
@@ -99,8 +130,17 @@ def test_pilot_profile_encodes_the_guide_tables():
     assert p.levels == []
     assert set(p.kinds) == {"new", "existing", "rural"}
     far = p.rule("t1_far")
-    assert (far.comparator, far.target, far.target_max, far.binding, far.applies_to) == ("range", 1.2, 3, "binding", ["new"])
-    assert p.rule("t1_ev_charging").binding == "binding" and p.rule("t2_ev_charging").binding == "guiding"
+    assert (far.comparator, far.target, far.target_max, far.binding, far.applies_to) == (
+        "range",
+        1.2,
+        3,
+        "binding",
+        ["new"],
+    )
+    assert (
+        p.rule("t1_ev_charging").binding == "binding"
+        and p.rule("t2_ev_charging").binding == "guiding"
+    )
     assert p.rule("t1_rainwater").target == 3000 and p.rule("t2_rainwater").target == 1000
     assert p.rule("t1_basic_services").unconfirmed
     promo = [r for r in p.rules if r.indicator == "low_carbon_promotion_present"]
@@ -109,7 +149,14 @@ def test_pilot_profile_encodes_the_guide_tables():
 
 # ---- schema errors --------------------------------------------------------------------------------------------
 
-GOOD = {"id": "r1", "indicator": "far_ratio", "zh": "容积率", "comparator": ">=", "target": 1, "binding": "binding"}
+GOOD = {
+    "id": "r1",
+    "indicator": "far_ratio",
+    "zh": "容积率",
+    "comparator": ">=",
+    "target": 1,
+    "binding": "binding",
+}
 
 
 @pytest.mark.parametrize(
@@ -125,7 +172,10 @@ GOOD = {"id": "r1", "indicator": "far_ratio", "zh": "容积率", "comparator": "
         ({"binding": "mandatory"}, "binding"),
         ({"item": "7"}, "item '7' given without points"),
         ({"colour": "red"}, "unknown key"),
-        ({"applies_to": ["suburban"]}, "applies_to \\['suburban'\\], not among the profile's kinds \\['new'\\]"),
+        (
+            {"applies_to": ["suburban"]},
+            "applies_to \\['suburban'\\], not among the profile's kinds \\['new'\\]",
+        ),
     ],
 )
 def test_schema_errors_are_config_errors(change, message):
@@ -150,7 +200,10 @@ def test_every_rule_problem_is_listed_at_once():
 
 
 def test_dynamic_ids_are_accepted():
-    rules = [{**GOOD, "id": "a", "indicator": "lc_kindergarten_pct"}, {**GOOD, "id": "b", "indicator": "canteen_count"}]
+    rules = [
+        {**GOOD, "id": "a", "indicator": "lc_kindergarten_pct"},
+        {**GOOD, "id": "b", "indicator": "canteen_count"},
+    ]
     assert len(parse_profile(_profile(rules)).rules) == 2
 
 
@@ -163,18 +216,74 @@ def test_profile_that_is_not_a_mapping(tmp_path):
 
 # ---- comparators ----------------------------------------------------------------------------------------------
 
-COMPARATORS = _profile([
-    {"id": "ge", "indicator": "road_density_km_per_km2", "zh": "路网密度", "comparator": ">=", "target": 3, "binding": "binding"},
-    {"id": "le", "indicator": "building_density_pct", "zh": "建筑密度", "comparator": "<=", "target": 30, "binding": "guiding"},
-    {"id": "gt", "indicator": "green_space_ratio_pct", "zh": "绿地率", "comparator": ">", "target": 8, "binding": "guiding"},
-    {"id": "lt", "indicator": "lu_industrial_pct", "zh": "工业用地", "comparator": "<", "target": 10, "binding": "guiding"},
-    {"id": "range", "indicator": "far_ratio", "zh": "容积率", "comparator": "range", "target": 1.2, "target_max": 3,
-     "binding": "binding"},
-    {"id": "present", "indicator": "ev_charging_count", "zh": "充电站", "comparator": "present", "binding": "binding"},
-    {"id": "survey", "indicator": "transit_mode_share_pct", "zh": "公交分担率", "comparator": ">=", "target": 60,
-     "binding": "binding"},
-    {"id": "absent", "indicator": "permeable_surface_pct", "zh": "可渗透", "comparator": ">=", "target": 45, "binding": "guiding"},
-])  # fmt: skip
+COMPARATORS = _profile(
+    [
+        {
+            "id": "ge",
+            "indicator": "road_density_km_per_km2",
+            "zh": "路网密度",
+            "comparator": ">=",
+            "target": 3,
+            "binding": "binding",
+        },
+        {
+            "id": "le",
+            "indicator": "building_density_pct",
+            "zh": "建筑密度",
+            "comparator": "<=",
+            "target": 30,
+            "binding": "guiding",
+        },
+        {
+            "id": "gt",
+            "indicator": "green_space_ratio_pct",
+            "zh": "绿地率",
+            "comparator": ">",
+            "target": 8,
+            "binding": "guiding",
+        },
+        {
+            "id": "lt",
+            "indicator": "lu_industrial_pct",
+            "zh": "工业用地",
+            "comparator": "<",
+            "target": 10,
+            "binding": "guiding",
+        },
+        {
+            "id": "range",
+            "indicator": "far_ratio",
+            "zh": "容积率",
+            "comparator": "range",
+            "target": 1.2,
+            "target_max": 3,
+            "binding": "binding",
+        },
+        {
+            "id": "present",
+            "indicator": "ev_charging_count",
+            "zh": "充电站",
+            "comparator": "present",
+            "binding": "binding",
+        },
+        {
+            "id": "survey",
+            "indicator": "transit_mode_share_pct",
+            "zh": "公交分担率",
+            "comparator": ">=",
+            "target": 60,
+            "binding": "binding",
+        },
+        {
+            "id": "absent",
+            "indicator": "permeable_surface_pct",
+            "zh": "可渗透",
+            "comparator": ">=",
+            "target": 45,
+            "binding": "guiding",
+        },
+    ]
+)
 
 
 @pytest.fixture
@@ -197,7 +306,11 @@ def test_every_comparator_passes_fails_and_skips_nan(comparator_table):
     assert list(long.columns) == COLUMNS
     st = _status(long)
     for rule in ("ge", "le", "gt", "lt", "range", "present"):
-        assert (st[("u1", rule)], st[("u2", rule)], st[("u3", rule)]) == ("pass", "fail", "not_assessable"), rule
+        assert (st[("u1", rule)], st[("u2", rule)], st[("u3", rule)]) == (
+            "pass",
+            "fail",
+            "not_assessable",
+        ), rule
     for u in ("u1", "u2", "u3"):
         assert st[(u, "survey")] == "not_assessable"  # non-spatial, whatever the column says
         assert st[(u, "absent")] == "not_assessable"  # no column
@@ -208,13 +321,26 @@ def test_every_comparator_passes_fails_and_skips_nan(comparator_table):
     assert row.loc[("u1", "survey"), "reason"].startswith("not assessable from spatial data")
     assert "no column permeable_surface_pct" in row.loc[("u1", "absent"), "reason"]
     assert row.loc[("u3", "ge"), "reason"].startswith("no value")
-    assert row.loc[("u1", "range"), "target"] == "1.2–3" and row.loc[("u1", "ge"), "target"] == "≥ 3"
+    assert (
+        row.loc[("u1", "range"), "target"] == "1.2–3" and row.loc[("u1", "ge"), "target"] == "≥ 3"
+    )
     assert row.loc[("u1", "present"), "target"] == "present"
-    assert row.loc[("u2", "ge"), "status_zh"] == "未达标" and row.loc[("u1", "ge"), "status_zh"] == "达标"
+    assert (
+        row.loc[("u2", "ge"), "status_zh"] == "未达标"
+        and row.loc[("u1", "ge"), "status_zh"] == "达标"
+    )
     assert row.loc[("u3", "ge"), "status_zh"] == "无法评估"
-    assert row.loc[("u1", "ge"), "binding_zh"] == "约束性" and row.loc[("u1", "le"), "binding_zh"] == "引导性"
-    assert row.loc[("u2", "ge"), "measured"] == 2.4 and np.isnan(row.loc[("u1", "survey"), "measured"])
-    assert row.loc[("u1", "ge"), "name"] == "甲" and row.loc[("u1", "ge"), "indicator_zh"] == "路网密度"
+    assert (
+        row.loc[("u1", "ge"), "binding_zh"] == "约束性"
+        and row.loc[("u1", "le"), "binding_zh"] == "引导性"
+    )
+    assert row.loc[("u2", "ge"), "measured"] == 2.4 and np.isnan(
+        row.loc[("u1", "survey"), "measured"]
+    )
+    assert (
+        row.loc[("u1", "ge"), "name"] == "甲"
+        and row.loc[("u1", "ge"), "indicator_zh"] == "路网密度"
+    )
     # rows are unit-major, rules in profile order
     assert list(long["unit_id"]) == ["u1"] * 8 + ["u2"] * 8 + ["u3"] * 8
 
@@ -222,16 +348,42 @@ def test_every_comparator_passes_fails_and_skips_nan(comparator_table):
 def test_summary_counts(comparator_table):
     p = parse_profile(COMPARATORS)
     s = summarize(evaluate(comparator_table, p), p)
-    assert s.loc["u1", ["binding_pass", "binding_fail", "binding_na", "guiding_pass", "guiding_fail", "guiding_na"]].tolist() == [
-        3, 0, 1, 3, 0, 1]  # fmt: skip
-    assert s.loc["u2", ["binding_pass", "binding_fail", "guiding_fail", "guiding_na"]].tolist() == [0, 3, 3, 1]
+    assert s.loc[
+        "u1",
+        [
+            "binding_pass",
+            "binding_fail",
+            "binding_na",
+            "guiding_pass",
+            "guiding_fail",
+            "guiding_na",
+        ],
+    ].tolist() == [3, 0, 1, 3, 0, 1]
+    assert s.loc["u2", ["binding_pass", "binding_fail", "guiding_fail", "guiding_na"]].tolist() == [
+        0,
+        3,
+        3,
+        1,
+    ]
     assert s.loc["u3", ["binding_na", "guiding_na"]].tolist() == [4, 4]
     assert np.isnan(s.loc["u1", "points"]) and s.loc["u1", "level"] is None
 
 
 def test_tolerance_lets_a_rounded_full_coverage_pass():
-    p = parse_profile(_profile([{"id": "full", "indicator": "lc_15min_all_pct", "zh": "全覆盖", "comparator": ">=", "target": 100,
-                                 "binding": "guiding"}]))  # fmt: skip
+    p = parse_profile(
+        _profile(
+            [
+                {
+                    "id": "full",
+                    "indicator": "lc_15min_all_pct",
+                    "zh": "全覆盖",
+                    "comparator": ">=",
+                    "target": 100,
+                    "binding": "guiding",
+                }
+            ]
+        )
+    )
     st = _status(evaluate(_table(lc_15min_all_pct=[100 - 1e-12, 99.9]), p))
     assert st[("u1", "full")] == "pass" and st[("u2", "full")] == "fail"
 
@@ -246,19 +398,48 @@ def test_unit_id_column_instead_of_index():
 # ---- kinds ----------------------------------------------------------------------------------------------------
 
 KINDS = {"new": "城市新建社区", "existing": "城市既有社区"}
-KINDED = _profile([
-    {"id": "new_only", "indicator": "road_density_km_per_km2", "zh": "路网密度", "comparator": ">=", "target": 3,
-     "binding": "binding", "applies_to": ["new"]},
-    {"id": "existing_only", "indicator": "green_coverage_pct", "zh": "绿化覆盖率", "comparator": ">=", "target": 5,
-     "binding": "guiding", "applies_to": ["existing"]},
-    {"id": "all", "indicator": "ev_charging_count", "zh": "充电站", "comparator": "present", "binding": "guiding"},
-], kinds=KINDS)  # fmt: skip
+KINDED = _profile(
+    [
+        {
+            "id": "new_only",
+            "indicator": "road_density_km_per_km2",
+            "zh": "路网密度",
+            "comparator": ">=",
+            "target": 3,
+            "binding": "binding",
+            "applies_to": ["new"],
+        },
+        {
+            "id": "existing_only",
+            "indicator": "green_coverage_pct",
+            "zh": "绿化覆盖率",
+            "comparator": ">=",
+            "target": 5,
+            "binding": "guiding",
+            "applies_to": ["existing"],
+        },
+        {
+            "id": "all",
+            "indicator": "ev_charging_count",
+            "zh": "充电站",
+            "comparator": "present",
+            "binding": "guiding",
+        },
+    ],
+    kinds=KINDS,
+)
 
 
 def test_kinds_per_unit_from_a_series():
     p = parse_profile(KINDED)
-    t = _table(road_density_km_per_km2=[4.0, 1.0, 1.0], green_coverage_pct=[1.0, 9.0, 1.0], ev_charging_count=[1, 1, 0])
-    kinds = pd.Series({"u3": "城市既有社区", "u1": "new", "u2": "existing"})  # by unit id, any order; Chinese names accepted
+    t = _table(
+        road_density_km_per_km2=[4.0, 1.0, 1.0],
+        green_coverage_pct=[1.0, 9.0, 1.0],
+        ev_charging_count=[1, 1, 0],
+    )
+    kinds = pd.Series(
+        {"u3": "城市既有社区", "u1": "new", "u2": "existing"}
+    )  # by unit id, any order; Chinese names accepted
     long = evaluate(t, p, kind=kinds)
     assert set(zip(long["unit_id"], long["rule_id"], strict=True)) == {
         ("u1", "new_only"),
@@ -270,7 +451,11 @@ def test_kinds_per_unit_from_a_series():
     }
     assert set(long.loc[long["unit_id"] == "u3", "kind"]) == {"existing"}
     st = _status(long)
-    assert st[("u1", "new_only")] == "pass" and st[("u2", "existing_only")] == "pass" and st[("u3", "existing_only")] == "fail"
+    assert (
+        st[("u1", "new_only")] == "pass"
+        and st[("u2", "existing_only")] == "pass"
+        and st[("u3", "existing_only")] == "fail"
+    )
     # the same from a 'kind' column of the table
     assert _status(evaluate(t.assign(kind=["new", "existing", "existing"]), p)) == st
 
@@ -278,7 +463,9 @@ def test_kinds_per_unit_from_a_series():
 def test_missing_or_unknown_kind_names_the_units():
     p = parse_profile(KINDED)
     t = _table(road_density_km_per_km2=[4.0, 1.0, 1.0])
-    with pytest.raises(ConfigError, match=r"u2 \('suburb'\), u3 \(nan\).*new 城市新建社区, existing 城市既有社区"):
+    with pytest.raises(
+        ConfigError, match=r"u2 \('suburb'\), u3 \(nan\).*new 城市新建社区, existing 城市既有社区"
+    ):
         evaluate(t, p, kind=pd.Series({"u1": "new", "u2": "suburb"}))
     with pytest.raises(ConfigError, match="pass kind="):
         evaluate(t, p)
@@ -288,22 +475,71 @@ def test_missing_or_unknown_kind_names_the_units():
 
 # ---- points and levels ----------------------------------------------------------------------------------------
 
-SCORED = _profile([
-    {"id": "bike", "indicator": "bike_rental_count", "zh": "单车", "comparator": ">=", "target": 1, "binding": "guiding",
-     "points": 1, "item": "11_bike"},
-    {"id": "bus", "indicator": "bus_stop_count", "zh": "公交", "comparator": ">=", "target": 1, "binding": "guiding", "points": 1},
-    {"id": "greenway", "indicator": "greenway_km", "zh": "绿道", "comparator": ">", "target": 0, "binding": "guiding",
-     "points": 1, "item": "23"},
-    {"id": "linked", "indicator": "greenway_station_links", "zh": "接驳", "comparator": ">=", "target": 1, "binding": "guiding",
-     "points": 3, "item": "23"},
-    {"id": "plan", "indicator": "greenway_plan_present", "zh": "规划", "comparator": "present", "binding": "guiding",
-     "points": 0.5, "item": "23"},
-    {"id": "road", "indicator": "road_density_km_per_km2", "zh": "路网", "comparator": ">=", "target": 3, "binding": "binding"},
-], levels=[
-    {"id": "bronze", "zh": "铜", "min_points": 2},
-    {"id": "silver", "zh": "银", "min_points": 4, "requires": ["road"]},
-    {"id": "gold", "zh": "金", "min_points": 5},
-])  # fmt: skip
+SCORED = _profile(
+    [
+        {
+            "id": "bike",
+            "indicator": "bike_rental_count",
+            "zh": "单车",
+            "comparator": ">=",
+            "target": 1,
+            "binding": "guiding",
+            "points": 1,
+            "item": "11_bike",
+        },
+        {
+            "id": "bus",
+            "indicator": "bus_stop_count",
+            "zh": "公交",
+            "comparator": ">=",
+            "target": 1,
+            "binding": "guiding",
+            "points": 1,
+        },
+        {
+            "id": "greenway",
+            "indicator": "greenway_km",
+            "zh": "绿道",
+            "comparator": ">",
+            "target": 0,
+            "binding": "guiding",
+            "points": 1,
+            "item": "23",
+        },
+        {
+            "id": "linked",
+            "indicator": "greenway_station_links",
+            "zh": "接驳",
+            "comparator": ">=",
+            "target": 1,
+            "binding": "guiding",
+            "points": 3,
+            "item": "23",
+        },
+        {
+            "id": "plan",
+            "indicator": "greenway_plan_present",
+            "zh": "规划",
+            "comparator": "present",
+            "binding": "guiding",
+            "points": 0.5,
+            "item": "23",
+        },
+        {
+            "id": "road",
+            "indicator": "road_density_km_per_km2",
+            "zh": "路网",
+            "comparator": ">=",
+            "target": 3,
+            "binding": "binding",
+        },
+    ],
+    levels=[
+        {"id": "bronze", "zh": "铜", "min_points": 2},
+        {"id": "silver", "zh": "银", "min_points": 4, "requires": ["road"]},
+        {"id": "gold", "zh": "金", "min_points": 5},
+    ],
+)
 
 
 def test_item_scoring_takes_the_max_within_an_item_and_sums_items():
@@ -332,12 +568,26 @@ def test_level_requirements_must_pass():
     no_gold = copy.deepcopy(SCORED)
     no_gold["levels"] = no_gold["levels"][:2]
     p2 = parse_profile(no_gold)
-    t = _table(bike_rental_count=[1, 1], bus_stop_count=[1, 1], greenway_km=[1, 1], greenway_station_links=[1, 1],
-               road_density_km_per_km2=[5.0, 1.0])  # fmt: skip
-    assert summarize(evaluate(t, p2), p2)["level"].tolist() == ["silver", "bronze"]  # u2 fails the required road rule
+    t = _table(
+        bike_rental_count=[1, 1],
+        bus_stop_count=[1, 1],
+        greenway_km=[1, 1],
+        greenway_station_links=[1, 1],
+        road_density_km_per_km2=[5.0, 1.0],
+    )
+    assert summarize(evaluate(t, p2), p2)["level"].tolist() == [
+        "silver",
+        "bronze",
+    ]  # u2 fails the required road rule
     t["road_density_km_per_km2"] = np.nan
-    assert summarize(evaluate(t, p2), p2)["level"].tolist() == ["bronze", "bronze"]  # not assessable is not met
-    assert summarize(evaluate(t, p), p)["level"].tolist() == ["gold", "gold"]  # gold has no requirement
+    assert summarize(evaluate(t, p2), p2)["level"].tolist() == [
+        "bronze",
+        "bronze",
+    ]  # not assessable is not met
+    assert summarize(evaluate(t, p), p)["level"].tolist() == [
+        "gold",
+        "gold",
+    ]  # gold has no requirement
 
 
 # ---- the packaged pilot guide, by hand ------------------------------------------------------------------------
@@ -370,21 +620,45 @@ def test_pilot_guide_existing_communities_by_hand():
     assert set(long["rule_id"]) == set(expected)
     assert {r: (st[("u1", r)], st[("u2", r)]) for r in expected} == expected
     s = summarize(long, p)
-    cols = ["binding_pass", "binding_fail", "binding_na", "guiding_pass", "guiding_fail", "guiding_na"]
+    cols = [
+        "binding_pass",
+        "binding_fail",
+        "binding_na",
+        "guiding_pass",
+        "guiding_fail",
+        "guiding_na",
+    ]
     assert s.loc["u1", cols].tolist() == [2, 1, 2, 1, 1, 2]
     assert s.loc["u2", cols].tolist() == [1, 1, 3, 1, 1, 2]
     assert s.loc["u1", "name"] == "老城社区" and s.loc["u1", "level"] is None
-    assert long.loc[long["rule_id"] == "t2_green_coverage", "reason"].tolist() == ["green coverage 12.5 % ≥ 5",
-                                                                                  "green coverage 4.9 % < 5"]  # fmt: skip
+    assert long.loc[long["rule_id"] == "t2_green_coverage", "reason"].tolist() == [
+        "green coverage 12.5 % ≥ 5",
+        "green coverage 4.9 % < 5",
+    ]
 
 
 def test_reason_prints_enough_digits_and_booleans_count_as_present():
     p = parse_profile(
-        _profile([
-            {"id": "full", "indicator": "lc_15min_all_pct", "zh": "全覆盖", "comparator": ">=", "target": 100, "binding": "guiding"},
-            {"id": "ev", "indicator": "ev_charging_count", "zh": "充电站", "comparator": "present", "binding": "guiding"},
-        ])
-    )  # fmt: skip
+        _profile(
+            [
+                {
+                    "id": "full",
+                    "indicator": "lc_15min_all_pct",
+                    "zh": "全覆盖",
+                    "comparator": ">=",
+                    "target": 100,
+                    "binding": "guiding",
+                },
+                {
+                    "id": "ev",
+                    "indicator": "ev_charging_count",
+                    "zh": "充电站",
+                    "comparator": "present",
+                    "binding": "guiding",
+                },
+            ]
+        )
+    )
     long = evaluate(_table(lc_15min_all_pct=[99.95, 100.0], ev_charging_count=[True, False]), p)
     row = long.set_index(["unit_id", "rule_id"])
     assert row.loc[("u1", "full"), "reason"].endswith("99.95 % < 100")
@@ -393,7 +667,10 @@ def test_reason_prints_enough_digits_and_booleans_count_as_present():
 
 def test_reasons_in_chinese():
     profile = load_profile("lowcarbon_pilot_2015")
-    table = pd.DataFrame({"green_coverage_pct": [3.5, float("nan")], "bike_rental_count": [2.0, 0.0]}, index=["A", "B"])
+    table = pd.DataFrame(
+        {"green_coverage_pct": [3.5, float("nan")], "bike_rental_count": [2.0, 0.0]},
+        index=["A", "B"],
+    )
     c = evaluate(table, profile, kind="existing").set_index(["unit_id", "indicator"])["reason_zh"]
     assert c[("A", "green_coverage_pct")] == "社区绿化覆盖率 3.5，目标 ≥ 5，未达标"
     assert c[("B", "green_coverage_pct")] == "社区绿化覆盖率：无法评估（该单元无数值）"

@@ -37,15 +37,29 @@ from tests.conftest import CRS, X0, Y0
 SLACK = 1e-9
 #: multiply every max_examples, e.g. DITAN_PROPERTY_SCALE=20 for a long bug hunt
 SCALE = int(os.environ.get("DITAN_PROPERTY_SCALE", "1"))
-SETTINGS = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large]}
-HIGHWAYS = ["residential", "primary", "secondary", "tertiary", "motorway", "living_street", "footway"]
+SETTINGS = {
+    "deadline": None,
+    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large],
+}
+HIGHWAYS = [
+    "residential",
+    "primary",
+    "secondary",
+    "tertiary",
+    "motorway",
+    "living_street",
+    "footway",
+]
 CATEGORIES = {"kindergarten": "5min", "clinic": "10min", "school": "15min", "hospital": "15min"}
 CATALOGUE = Catalogue(
-    tiers={"5min": Tier("5min", 300.0, "5分钟", "5-minute"), "10min": Tier("10min", 500.0, "10分钟", "10-minute"),
-           "15min": Tier("15min", 1000.0, "15分钟", "15-minute")},
+    tiers={
+        "5min": Tier("5min", 300.0, "5分钟", "5-minute"),
+        "10min": Tier("10min", 500.0, "10分钟", "10-minute"),
+        "15min": Tier("15min", 1000.0, "15分钟", "15-minute"),
+    },
     categories={c: Category(c, t, c, c, ()) for c, t in CATEGORIES.items()},
     stations={},
-)  # fmt: skip
+)
 PROXIMITY = list(transit.PROXIMITY_KINDS)
 STATION_KINDS = [*PROXIMITY, "ev_charging"]
 SNAP_MAX_M = 100.0
@@ -82,21 +96,49 @@ class Scene:
             return shapely.box(ox + r[0], oy + r[1], ox + r[2], oy + r[3])
 
         rects = [(0.0, 0.0, self.width, self.height)] if whole else list(self.units)
-        units = gpd.GeoDataFrame({"unit_id": [f"u{i}" for i in range(len(rects))], "name": [f"u{i}" for i in range(len(rects))]},
-                                 geometry=[rect(r) for r in rects], crs=CRS).set_index("unit_id")  # fmt: skip
-        road = gpd.GeoDataFrame({"highway": [r[0] for r in self.roads], "name": [r[1] for r in self.roads]},
-                                geometry=[shapely.LineString([(ox + x, oy + y) for x, y in r[2]]) for r in self.roads],
-                                crs=CRS)  # fmt: skip
-        bld = gpd.GeoDataFrame({"building": ["residential" if b[6] else "commercial" for b in self.buildings],
-                                "floors": [float(b[4]) for b in self.buildings], "floors_source": [b[5] for b in self.buildings],
-                                "residential": np.array([b[6] for b in self.buildings], dtype=bool)},
-                               geometry=[rect(b) for b in self.buildings], crs=CRS)  # fmt: skip
-        lu = gpd.GeoDataFrame({"lu_class": [r[4] for r in self.landuse]}, geometry=[rect(r) for r in self.landuse], crs=CRS)
-        veg = gpd.GeoDataFrame({"tag": ["wood"] * len(self.vegetation)}, geometry=[rect(r) for r in self.vegetation], crs=CRS)
-        fac = gpd.GeoDataFrame({"category": [f[2] for f in self.facilities]},
-                               geometry=[shapely.Point(ox + f[0], oy + f[1]) for f in self.facilities], crs=CRS)  # fmt: skip
-        sta = gpd.GeoDataFrame({"kind": [s[2] for s in self.stations]},
-                               geometry=[shapely.Point(ox + s[0], oy + s[1]) for s in self.stations], crs=CRS)  # fmt: skip
+        units = gpd.GeoDataFrame(
+            {
+                "unit_id": [f"u{i}" for i in range(len(rects))],
+                "name": [f"u{i}" for i in range(len(rects))],
+            },
+            geometry=[rect(r) for r in rects],
+            crs=CRS,
+        ).set_index("unit_id")
+        road = gpd.GeoDataFrame(
+            {"highway": [r[0] for r in self.roads], "name": [r[1] for r in self.roads]},
+            geometry=[shapely.LineString([(ox + x, oy + y) for x, y in r[2]]) for r in self.roads],
+            crs=CRS,
+        )
+        bld = gpd.GeoDataFrame(
+            {
+                "building": ["residential" if b[6] else "commercial" for b in self.buildings],
+                "floors": [float(b[4]) for b in self.buildings],
+                "floors_source": [b[5] for b in self.buildings],
+                "residential": np.array([b[6] for b in self.buildings], dtype=bool),
+            },
+            geometry=[rect(b) for b in self.buildings],
+            crs=CRS,
+        )
+        lu = gpd.GeoDataFrame(
+            {"lu_class": [r[4] for r in self.landuse]},
+            geometry=[rect(r) for r in self.landuse],
+            crs=CRS,
+        )
+        veg = gpd.GeoDataFrame(
+            {"tag": ["wood"] * len(self.vegetation)},
+            geometry=[rect(r) for r in self.vegetation],
+            crs=CRS,
+        )
+        fac = gpd.GeoDataFrame(
+            {"category": [f[2] for f in self.facilities]},
+            geometry=[shapely.Point(ox + f[0], oy + f[1]) for f in self.facilities],
+            crs=CRS,
+        )
+        sta = gpd.GeoDataFrame(
+            {"kind": [s[2] for s in self.stations]},
+            geometry=[shapely.Point(ox + s[0], oy + s[1]) for s in self.stations],
+            crs=CRS,
+        )
         return {
             "units": units,
             "roads": road,
@@ -124,7 +166,11 @@ def partitions(draw, max_units: int = 6) -> tuple[float, float, list]:
         ny = draw(st.integers(1, max_units // nx))
         xs = [0.0, *_cuts(draw, 0, w, nx - 1), w]
         ys = [0.0, *_cuts(draw, 0, h, ny - 1), h]
-        rects = [(xs[i], ys[j], xs[i + 1], ys[j + 1]) for i in range(len(xs) - 1) for j in range(len(ys) - 1)]
+        rects = [
+            (xs[i], ys[j], xs[i + 1], ys[j + 1])
+            for i in range(len(xs) - 1)
+            for j in range(len(ys) - 1)
+        ]
     else:
         rects = [(0.0, 0.0, w, h)]
         for _ in range(draw(st.integers(0, max_units - 1))):
@@ -136,12 +182,18 @@ def partitions(draw, max_units: int = 6) -> tuple[float, float, list]:
             if not cut:
                 continue
             c = cut[0]
-            a, b = ((x0, y0, c, y1), (c, y0, x1, y1)) if vertical else ((x0, y0, x1, c), (x0, c, x1, y1))
+            a, b = (
+                ((x0, y0, c, y1), (c, y0, x1, y1))
+                if vertical
+                else ((x0, y0, x1, c), (x0, c, x1, y1))
+            )
             rects[i : i + 1] = [a, b]
     return w, h, rects
 
 
-def _rect(draw, w: float, h: float, *, margin: float, size: tuple[float, float]) -> tuple[float, float, float, float]:
+def _rect(
+    draw, w: float, h: float, *, margin: float, size: tuple[float, float]
+) -> tuple[float, float, float, float]:
     x0, y0 = draw(half(-margin, w + margin)), draw(half(-margin, h + margin))
     return x0, y0, x0 + draw(half(*size)), y0 + draw(half(*size))
 
@@ -153,8 +205,12 @@ def scenes(draw, *, max_units: int = 6) -> Scene:
     edges_x = sorted({r[0] for r in rects} | {r[2] for r in rects})
     edges_y = sorted({r[1] for r in rects} | {r[3] for r in rects})
     # lattice coordinates: unit edges (roads along boundaries) and free ones
-    xs = draw(st.lists(st.sampled_from(edges_x) | half(-80, w + 80), min_size=2, max_size=5, unique=True))
-    ys = draw(st.lists(st.sampled_from(edges_y) | half(-80, h + 80), min_size=2, max_size=5, unique=True))
+    xs = draw(
+        st.lists(st.sampled_from(edges_x) | half(-80, w + 80), min_size=2, max_size=5, unique=True)
+    )
+    ys = draw(
+        st.lists(st.sampled_from(edges_y) | half(-80, h + 80), min_size=2, max_size=5, unique=True)
+    )
     nodes = [(x, y) for x in xs for y in ys]
     node = st.integers(0, len(nodes) - 1)
     road_list = []
@@ -164,18 +220,39 @@ def scenes(draw, *, max_units: int = 6) -> Scene:
             if nodes[k] != pts[-1]:
                 pts.append(nodes[k])
         if len(pts) >= 2:
-            road_list.append((draw(st.sampled_from(HIGHWAYS)), draw(st.sampled_from([None, "甲路", "乙路"])), tuple(pts)))
+            road_list.append(
+                (
+                    draw(st.sampled_from(HIGHWAYS)),
+                    draw(st.sampled_from([None, "甲路", "乙路"])),
+                    tuple(pts),
+                )
+            )
     buildings = tuple(
-        (*_rect(draw, w, h, margin=30, size=(2, 60)), draw(st.integers(1, 40)), draw(st.sampled_from(["levels", "height", "default"])),
-         draw(st.booleans()))
+        (
+            *_rect(draw, w, h, margin=30, size=(2, 60)),
+            draw(st.integers(1, 40)),
+            draw(st.sampled_from(["levels", "height", "default"])),
+            draw(st.booleans()),
+        )
         for _ in range(draw(st.integers(0, 8)))
-    )  # fmt: skip
-    lu = tuple((*_rect(draw, w, h, margin=100, size=(5, 600)), draw(st.sampled_from(list(LANDUSE_CLASSES))))
-               for _ in range(draw(st.integers(0, 6))))  # fmt: skip
-    veg = tuple(_rect(draw, w, h, margin=100, size=(5, 400)) for _ in range(draw(st.integers(0, 4))))
+    )
+    lu = tuple(
+        (
+            *_rect(draw, w, h, margin=100, size=(5, 600)),
+            draw(st.sampled_from(list(LANDUSE_CLASSES))),
+        )
+        for _ in range(draw(st.integers(0, 6)))
+    )
+    veg = tuple(
+        _rect(draw, w, h, margin=100, size=(5, 400)) for _ in range(draw(st.integers(0, 4)))
+    )
     pt = near_roads(w, h, nodes)
-    fac = tuple((*draw(pt), draw(st.sampled_from(list(CATEGORIES)))) for _ in range(draw(st.integers(0, 6))))
-    sta = tuple((*draw(pt), draw(st.sampled_from(STATION_KINDS))) for _ in range(draw(st.integers(0, 5))))
+    fac = tuple(
+        (*draw(pt), draw(st.sampled_from(list(CATEGORIES)))) for _ in range(draw(st.integers(0, 6)))
+    )
+    sta = tuple(
+        (*draw(pt), draw(st.sampled_from(STATION_KINDS))) for _ in range(draw(st.integers(0, 5)))
+    )
     return Scene(w, h, tuple(rects), tuple(road_list), buildings, lu, veg, fac, sta, tuple(nodes))
 
 
@@ -184,22 +261,32 @@ def near_roads(w: float, h: float, nodes) -> st.SearchStrategy[tuple[float, floa
     anywhere = st.tuples(half(-200, w + 200), half(-200, h + 200))
     if not nodes:
         return anywhere
-    near = st.tuples(st.sampled_from(list(nodes)), half(-40, 40), half(-40, 40)).map(lambda t: (t[0][0] + t[1], t[0][1] + t[2]))
+    near = st.tuples(st.sampled_from(list(nodes)), half(-40, 40), half(-40, 40)).map(
+        lambda t: (t[0][0] + t[1], t[0][1] + t[2])
+    )
     return anywhere | near | near
 
 
 # --------------------------------------------------------------------------- pipeline pieces
 
 
-def network_distances(net, origins: Origins, facilities: gpd.GeoDataFrame, stations: gpd.GeoDataFrame) -> pd.DataFrame:
-    """Walking distance per origin to each category and station kind, as ditan.pipelines.compute.indicators._distances."""
+def network_distances(
+    net, origins: Origins, facilities: gpd.GeoDataFrame, stations: gpd.GeoDataFrame
+) -> pd.DataFrame:
+    """Walking distance per origin to each category and station kind, as ditan.pipelines.compute.distances._distances."""
     groups = list(CATALOGUE.categories) + PROXIMITY
     gid = {g: i for i, g in enumerate(groups)}
     st_ = stations[stations["kind"].isin(PROXIMITY)]
-    targets = np.concatenate([facilities.geometry.to_numpy(), st_.geometry.to_numpy()]).astype(object)
-    tgroups = np.concatenate([facilities["category"].map(gid).to_numpy(), st_["kind"].map(gid).to_numpy()]).astype(np.int64)
+    targets = np.concatenate([facilities.geometry.to_numpy(), st_.geometry.to_numpy()]).astype(
+        object
+    )
+    tgroups = np.concatenate(
+        [facilities["category"].map(gid).to_numpy(), st_["kind"].map(gid).to_numpy()]
+    ).astype(np.int64)
     cutoff = max([t.distance_m for t in CATALOGUE.tiers.values()] + [500.0])
-    d, _, _ = nearest_by_group(net, origins.points, targets, tgroups, len(groups), cutoff_m=cutoff, snap_max_m=SNAP_MAX_M)
+    d, _, _ = nearest_by_group(
+        net, origins.points, targets, tgroups, len(groups), cutoff_m=cutoff, snap_max_m=SNAP_MAX_M
+    )
     return pd.DataFrame(d, columns=groups)
 
 
@@ -259,10 +346,21 @@ def test_shares_within_0_100(scene):
 def rasters(draw):
     """A small class raster (10 m pixels, codes incl. nodata 0) and units, some partly or wholly off the raster."""
     rows, cols = draw(st.integers(1, 12)), draw(st.integers(1, 12))
-    codes = draw(st.lists(st.sampled_from([0, 10, 20, 30, 50, 60, 80]), min_size=rows * cols, max_size=rows * cols))
+    codes = draw(
+        st.lists(
+            st.sampled_from([0, 10, 20, 30, 50, 60, 80]), min_size=rows * cols, max_size=rows * cols
+        )
+    )
     arr = np.array(codes, dtype="uint8").reshape(rows, cols)
-    units = draw(st.lists(st.tuples(half(-40, cols * 10 + 20), half(-40, rows * 10 + 20), half(0.5, 80), half(0.5, 80)),
-                          min_size=1, max_size=5))  # fmt: skip
+    units = draw(
+        st.lists(
+            st.tuples(
+                half(-40, cols * 10 + 20), half(-40, rows * 10 + 20), half(0.5, 80), half(0.5, 80)
+            ),
+            min_size=1,
+            max_size=5,
+        )
+    )
     return arr, [(x, y, x + a, y + b) for x, y, a, b in units]
 
 
@@ -271,20 +369,34 @@ def rasters(draw):
 def test_raster_cover_shares_within_0_100(raster, nodata):
     arr, rects = raster
     rows = arr.shape[0]
-    units = gpd.GeoDataFrame(geometry=[shapely.box(X0 + a, Y0 + b, X0 + c, Y0 + d) for a, b, c, d in rects], crs=CRS)
+    units = gpd.GeoDataFrame(
+        geometry=[shapely.box(X0 + a, Y0 + b, X0 + c, Y0 + d) for a, b, c, d in rects], crs=CRS
+    )
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "lc.tif"
-        profile = {"driver": "GTiff", "height": rows, "width": arr.shape[1], "count": 1, "dtype": "uint8", "crs": CRS,
-                   "transform": from_origin(X0, Y0 + rows * 10, 10.0, 10.0), "nodata": nodata}  # fmt: skip
+        profile = {
+            "driver": "GTiff",
+            "height": rows,
+            "width": arr.shape[1],
+            "count": 1,
+            "dtype": "uint8",
+            "crs": CRS,
+            "transform": from_origin(X0, Y0 + rows * 10, 10.0, 10.0),
+            "nodata": nodata,
+        }
         with rasterio.open(path, "w", **profile) as dst:
             dst.write(arr, 1)
-        shares = raster_cover_shares(units, path, classes={"green": [10, 20, 30], "impervious": [50], "water": [80]})
+        shares = raster_cover_shares(
+            units, path, classes={"green": [10, 20, 30], "impervious": [50], "water": [80]}
+        )
         cover = green.green_coverage_from_raster(units, path)
     assert_pct(shares)
     assert_pct(cover)
     v = shares[["green_pct", "impervious_pct", "water_pct"]].to_numpy()
     total = np.nansum(v, axis=1)
-    assert (total <= 100 + 1e-6).all()  # disjoint classes never add up to more than the assessed area
+    assert (
+        total <= 100 + 1e-6
+    ).all()  # disjoint classes never add up to more than the assessed area
     assert (shares["raster_assessed_km2"] >= 0).all()
     assert (shares["raster_assessed_km2"] <= units.area / 1e6 * (1 + 1e-9)).all()
 
@@ -334,12 +446,16 @@ def test_additivity_over_disjoint_units(scene):
     split = _totals(f)
     whole = _totals(scene.frames(whole=True))
     km = ["road_length_km", "road_length_naive_km"]
-    pd.testing.assert_series_equal(split.drop(km), whole.drop(km), check_exact=False, rtol=1e-6, atol=1e-6)
+    pd.testing.assert_series_equal(
+        split.drop(km), whole.drop(km), check_exact=False, rtol=1e-6, atol=1e-6
+    )
     # Known, sub-millimetre flaw of allocate.line_pieces: where k >= 3 units meet, the k grown units' pieces
     # of a road through the corner overlap over ~2 × OVERLAP_TOL_M and the pairwise halving removes
     # (k - 1) / 2 of that overlap from every piece instead of (k - 1) / k: ~6 µm at most per road and 4-unit corner.
     slack_km = _multi_unit_corner_hits(f["units"], f["roads"]) * 2e-5 / 1000
-    assert np.allclose(split[km].to_numpy(float), whole[km].to_numpy(float), rtol=1e-6, atol=1e-6 + slack_km), (
+    assert np.allclose(
+        split[km].to_numpy(float), whole[km].to_numpy(float), rtol=1e-6, atol=1e-6 + slack_km
+    ), (
         split[km],
         whole[km],
     )
@@ -353,7 +469,9 @@ def _multi_unit_corner_hits(units: gpd.GeoDataFrame, road: gpd.GeoDataFrame) -> 
     multi = corners[np.bincount(ci, minlength=len(corners)) >= 3]
     if len(multi) == 0 or len(road) == 0:
         return 0
-    _, ri = shapely.STRtree(road.geometry.to_numpy()).query(multi, predicate="dwithin", distance=10 * allocate.OVERLAP_TOL_M)
+    _, ri = shapely.STRtree(road.geometry.to_numpy()).query(
+        multi, predicate="dwithin", distance=10 * allocate.OVERLAP_TOL_M
+    )
     return len(ri)
 
 
@@ -366,7 +484,9 @@ def _with_point(scene: Scene, field: str, item: tuple) -> Scene:
 
 def _assert_not_lower(before: pd.DataFrame, after: pd.DataFrame, cols: list[str]) -> None:
     b, a = before[cols].to_numpy(dtype=float), after[cols].to_numpy(dtype=float)
-    assert np.array_equal(np.isnan(b), np.isnan(a))  # the origins, hence which units have any, are unchanged
+    assert np.array_equal(
+        np.isnan(b), np.isnan(a)
+    )  # the origins, hence which units have any, are unchanged
     lower = ~np.isnan(b) & (a < b - SLACK)
     assert not lower.any(), {
         "before": before[cols][lower.any(axis=1)].to_dict("index"),
@@ -410,25 +530,69 @@ RAW = st.one_of(
     st.none(),
     st.text(max_size=12),
     st.floats(allow_nan=True, allow_infinity=True),
-    st.integers(-10**6, 10**6),
-    st.sampled_from(["12;15", "3 floors", "0", "-3", "500", "150", "151", "450", "451", "0.4", "1.5", "2,5", "1e3", "NaN", "",
-                     "  7 ", "-0", "4.49", "١٢", "１２", "G+3", "12m", "3.0E2", "+5"]),
+    st.integers(-(10**6), 10**6),
+    st.sampled_from(
+        [
+            "12;15",
+            "3 floors",
+            "0",
+            "-3",
+            "500",
+            "150",
+            "151",
+            "450",
+            "451",
+            "0.4",
+            "1.5",
+            "2,5",
+            "1e3",
+            "NaN",
+            "",
+            "  7 ",
+            "-0",
+            "4.49",
+            "١٢",
+            "１２",
+            "G+3",
+            "12m",
+            "3.0E2",
+            "+5",
+        ]
+    ),
     st.sampled_from([0.0, -1.0, float("nan"), 500.0, 1e300, -1e-300, 0.5, 1.4999, 450.0, 451.5]),
-)  # fmt: skip
+)
 
 
 @settings(max_examples=300 * SCALE, deadline=None)
-@given(st.lists(st.tuples(RAW, RAW, st.sampled_from([None, "yes", "house", "apartments", "warehouse", "未知"])), min_size=1, max_size=8),
-       st.sampled_from([(True, True), (True, False)]), st.floats(0.5, 6.0))  # fmt: skip
+@given(
+    st.lists(
+        st.tuples(
+            RAW, RAW, st.sampled_from([None, "yes", "house", "apartments", "warehouse", "未知"])
+        ),
+        min_size=1,
+        max_size=8,
+    ),
+    st.sampled_from([(True, True), (True, False)]),
+    st.floats(0.5, 6.0),
+)
 def test_estimate_floors_always_plausible(rows, columns, storey_height_m):
-    df = pd.DataFrame({"levels_raw": pd.Series([r[0] for r in rows], dtype=object),
-                       "height_raw": pd.Series([r[1] for r in rows], dtype=object),
-                       "building": [r[2] for r in rows]})  # fmt: skip
-    df = df[[c for c, keep in zip(("levels_raw", "height_raw"), columns, strict=True) if keep] + ["building"]]
+    df = pd.DataFrame(
+        {
+            "levels_raw": pd.Series([r[0] for r in rows], dtype=object),
+            "height_raw": pd.Series([r[1] for r in rows], dtype=object),
+            "building": [r[2] for r in rows],
+        }
+    )
+    df = df[
+        [c for c, keep in zip(("levels_raw", "height_raw"), columns, strict=True) if keep]
+        + ["building"]
+    ]
     out = intensity.estimate_floors(df, storey_height_m=storey_height_m)
     floors = out["floors"].to_numpy()
     assert np.isfinite(floors).all()
-    assert ((floors >= 1) & (floors <= intensity.MAX_FLOORS)).all(), out.assign(**df).to_dict("records")
+    assert ((floors >= 1) & (floors <= intensity.MAX_FLOORS)).all(), out.assign(**df).to_dict(
+        "records"
+    )
     assert set(out["floors_source"]) <= {"levels", "height", "default"}
 
 
@@ -438,7 +602,11 @@ def test_estimate_floors_without_levels_column():
     assert out["floors"].tolist() == [10.0, 3.0]
 
 
-@pytest.mark.parametrize("raw", ["12;15", "3 floors", "500", "0", "-2", "NaN", "", None, float("nan"), -5.0, 0.0, 1e9])
+@pytest.mark.parametrize(
+    "raw", ["12;15", "3 floors", "500", "0", "-2", "NaN", "", None, float("nan"), -5.0, 0.0, 1e9]
+)
 def test_estimate_floors_examples(raw):
-    out = intensity.estimate_floors(pd.DataFrame({"levels_raw": [raw], "height_raw": [raw], "building": ["yes"]}))
+    out = intensity.estimate_floors(
+        pd.DataFrame({"levels_raw": [raw], "height_raw": [raw], "building": ["yes"]})
+    )
     assert 1 <= out["floors"].iloc[0] <= intensity.MAX_FLOORS

@@ -70,7 +70,9 @@ class OsmXml:
 
     def __init__(self, path: Path):
         self.root = ET.parse(path).getroot()
-        self.nodes = {n.get("id"): (float(n.get("lon")), float(n.get("lat"))) for n in self.root.iter("node")}
+        self.nodes = {
+            n.get("id"): (float(n.get("lon")), float(n.get("lat"))) for n in self.root.iter("node")
+        }
 
     def ways(self, want) -> list[tuple[ET.Element, dict, list[tuple[float, float]]]]:
         out = []
@@ -82,7 +84,9 @@ class OsmXml:
         return out
 
     def tagged_nodes(self, want) -> list[tuple[dict, float, float]]:
-        return [(t, *self.nodes[n.get("id")]) for n in self.root.iter("node") if want(t := _tags(n))]
+        return [
+            (t, *self.nodes[n.get("id")]) for n in self.root.iter("node") if want(t := _tags(n))
+        ]
 
     def write(self, path: Path, keep, *, only_nodes_of_kept_ways: bool = False) -> Path:
         """A copy of the file with the ways and relations ``keep(tags)`` accepts (nodes: all, or those of the kept ways, untagged)."""
@@ -94,7 +98,9 @@ class OsmXml:
             if not only_nodes_of_kept_ways:
                 out.append(n)
             elif n.get("id") in used:
-                out.append(ET.Element("node", n.attrib))  # the node without its tags (no stop, no crossing)
+                out.append(
+                    ET.Element("node", n.attrib)
+                )  # the node without its tags (no stop, no crossing)
         out.extend(ways)
         if not only_nodes_of_kept_ways:
             out.extend(r for r in self.root.iter("relation") if keep(_tags(r)))
@@ -112,8 +118,11 @@ def _is_building(t: dict) -> bool:
 
 def _is_metro(t: dict) -> bool:
     """The metro rules of spatial/standards/life_circle.yaml (stations: metro: match), written out."""
-    return (t.get("railway") == "subway_entrance" or (t.get("railway") == "station" and "subway" in (t.get("station"), t.get("subway")))
-            or (t.get("public_transport") == "station" and t.get("subway") == "yes"))  # fmt: skip
+    return (
+        t.get("railway") == "subway_entrance"
+        or (t.get("railway") == "station" and "subway" in (t.get("station"), t.get("subway")))
+        or (t.get("public_transport") == "station" and t.get("subway") == "yes")
+    )
 
 
 def _metric(lonlat: list[tuple[float, float]] | np.ndarray) -> np.ndarray:
@@ -142,7 +151,9 @@ def _gcj02_forward(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.nda
 
 def _needs() -> dict[str, set[str]]:
     """Column → what it rests on, read straight from spatial/standards/indicators.yaml."""
-    rows = yaml.safe_load((ROOT / "spatial" / "standards" / "indicators.yaml").read_text(encoding="utf-8"))
+    rows = yaml.safe_load(
+        (ROOT / "spatial" / "standards" / "indicators.yaml").read_text(encoding="utf-8")
+    )
     return {r["id"]: set(r.get("needs", [])) for r in rows}
 
 
@@ -198,39 +209,73 @@ def work(tmp_path_factory, osm, units_metric) -> Path:
     """Every reduced input of the suite, in one folder."""
     d = tmp_path_factory.mktemp("reduced")
     u = gpd.read_file(DATA / "units.gpkg")
-    u["kind"] = np.where(np.arange(len(u)) % 2 == 0, "new", "existing")  # both tables of the guide get checked
+    u["kind"] = np.where(
+        np.arange(len(u)) % 2 == 0, "new", "existing"
+    )  # both tables of the guide get checked
     u.to_file(d / "units.gpkg", driver="GPKG")
     # a 500 m square 5 km east of the sample's data (the OSM export ends at 116.332°E)
     east = shapely.box(*units_metric.total_bounds).bounds[2] + 5000.0
     y0 = units_metric.total_bounds[1] + 1000.0
-    far = gpd.GeoDataFrame({"unit_id": ["FAR"], "name": ["数据范围外 beyond the data"], "kind": ["new"]},
-                           geometry=[shapely.box(east, y0, east + 500, y0 + 500)], crs=METRIC).to_crs(4326)  # fmt: skip
+    far = gpd.GeoDataFrame(
+        {"unit_id": ["FAR"], "name": ["数据范围外 beyond the data"], "kind": ["new"]},
+        geometry=[shapely.box(east, y0, east + 500, y0 + 500)],
+        crs=METRIC,
+    ).to_crs(4326)
     pd.concat([u, far], ignore_index=True).to_file(d / "units_far.gpkg", driver="GPKG")
     # OSM files: without buildings; with only roads
     osm.write(d / "no_buildings.osm", lambda t: not _is_building(t))
     osm.write(d / "only_roads.osm", _is_road, only_nodes_of_kept_ways=True)
     # layers: roads (OSM classes, and Chinese classes) and buildings, from the XML
-    roads = [(t["highway"], t.get("name"), shapely.LineString(c)) for _, t, c in osm.ways(_is_road) if len(c) >= 2]
-    r = gpd.GeoDataFrame({"hw": [x[0] for x in roads], "nm": [x[1] for x in roads]}, geometry=[x[2] for x in roads], crs=4326)
+    roads = [
+        (t["highway"], t.get("name"), shapely.LineString(c))
+        for _, t, c in osm.ways(_is_road)
+        if len(c) >= 2
+    ]
+    r = gpd.GeoDataFrame(
+        {"hw": [x[0] for x in roads], "nm": [x[1] for x in roads]},
+        geometry=[x[2] for x in roads],
+        crs=4326,
+    )
     r.to_file(d / "roads.gpkg", driver="GPKG")
-    r.assign(hw=r["hw"].map(CHINESE_CLASS).fillna(r["hw"])).to_file(d / "roads_cn.gpkg", driver="GPKG")
-    blds = [(t["building"], t.get("building:levels"), t.get("height"), shapely.Polygon(c))
-            for _, t, c in osm.ways(_is_building) if len(c) >= 4 and c[0] == c[-1]]  # fmt: skip
-    gpd.GeoDataFrame({"use": [b[0] for b in blds], "fl": [b[1] for b in blds], "h": [b[2] for b in blds]},
-                     geometry=[b[3] for b in blds], crs=4326).to_file(d / "buildings.gpkg", driver="GPKG")  # fmt: skip
+    r.assign(hw=r["hw"].map(CHINESE_CLASS).fillna(r["hw"])).to_file(
+        d / "roads_cn.gpkg", driver="GPKG"
+    )
+    blds = [
+        (t["building"], t.get("building:levels"), t.get("height"), shapely.Polygon(c))
+        for _, t, c in osm.ways(_is_building)
+        if len(c) >= 4 and c[0] == c[-1]
+    ]
+    gpd.GeoDataFrame(
+        {"use": [b[0] for b in blds], "fl": [b[1] for b in blds], "h": [b[2] for b in blds]},
+        geometry=[b[3] for b in blds],
+        crs=4326,
+    ).to_file(d / "buildings.gpkg", driver="GPKG")
     # bus stops (highway=bus_stop nodes) as CSV: as they are, and shifted to GCJ-02 as Amap would list them
     stops = osm.tagged_nodes(lambda t: t.get("highway") == "bus_stop")
-    bus = pd.DataFrame({"lon": [s[1] for s in stops], "lat": [s[2] for s in stops], "name": [s[0].get("name", "") for s in stops]})
+    bus = pd.DataFrame(
+        {
+            "lon": [s[1] for s in stops],
+            "lat": [s[2] for s in stops],
+            "name": [s[0].get("name", "") for s in stops],
+        }
+    )
     bus.to_csv(d / "bus.csv", index=False)
     g_lon, g_lat = _gcj02_forward(bus["lon"].to_numpy(), bus["lat"].to_numpy())
     bus.assign(lon=g_lon, lat=g_lat).to_csv(d / "bus_gcj02.csv", index=False)
     # the catalogue with its tiers renamed near / mid / far at 300 / 600 / 1200 m
-    cat = yaml.safe_load((ROOT / "spatial" / "standards" / "life_circle.yaml").read_text(encoding="utf-8"))
+    cat = yaml.safe_load(
+        (ROOT / "spatial" / "standards" / "life_circle.yaml").read_text(encoding="utf-8")
+    )
     rename = {"5min": "near", "10min": "mid", "15min": "far"}
-    cat["tiers"] = {rename[k]: {**v, "distance_m": {"5min": 300, "10min": 600, "15min": 1200}[k]} for k, v in cat["tiers"].items()}
+    cat["tiers"] = {
+        rename[k]: {**v, "distance_m": {"5min": 300, "10min": 600, "15min": 1200}[k]}
+        for k, v in cat["tiers"].items()
+    }
     for c in cat["categories"]:
         c["tier"] = rename[c["tier"]]
-    (d / "tiers.yaml").write_text(yaml.safe_dump(cat, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    (d / "tiers.yaml").write_text(
+        yaml.safe_dump(cat, allow_unicode=True, sort_keys=False), encoding="utf-8"
+    )
     _clcd_raster(d / "clcd.tif", units_metric)
     return d
 
@@ -245,8 +290,18 @@ def _clcd_raster(path: Path, units: gpd.GeoDataFrame) -> None:
     x1, y1 = math.ceil(x1 / PIXEL_M) * PIXEL_M + 300, math.ceil(y1 / PIXEL_M) * PIXEL_M + 300
     w, h = int(round((x1 - x0) / PIXEL_M)), int(round((y1 - y0) / PIXEL_M))
     codes = np.random.default_rng(2015).integers(1, 10, size=(h, w)).astype("uint8")
-    with rasterio.open(path, "w", driver="GTiff", width=w, height=h, count=1, dtype="uint8", crs=METRIC,
-                       transform=from_origin(x0, y1, PIXEL_M, PIXEL_M), nodata=0) as dst:  # fmt: skip
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=w,
+        height=h,
+        count=1,
+        dtype="uint8",
+        crs=METRIC,
+        transform=from_origin(x0, y1, PIXEL_M, PIXEL_M),
+        nodata=0,
+    ) as dst:
         dst.write(codes, 1)
 
 
@@ -254,7 +309,12 @@ def _base(work: Path, **changes) -> dict:
     """The sample's config (PBF, bounds, units with a kind column, profile lowcarbon_pilot_2015), changed as given."""
     data = yaml.safe_load(CONFIG.read_text(encoding="utf-8"))
     data["inputs"]["osm"]["path"] = str(DATA / "map.osm.pbf")
-    data["inputs"]["units"] = {"path": str(work / "units.gpkg"), "id_column": "unit_id", "name_column": "name", "kind_column": "kind"}
+    data["inputs"]["units"] = {
+        "path": str(work / "units.gpkg"),
+        "id_column": "unit_id",
+        "name_column": "name",
+        "kind_column": "kind",
+    }
     data["compliance"] = {"profile": "lowcarbon_pilot_2015"}
     data.update(changes)  # whole sections: inputs=…, transit=…
     return data
@@ -271,12 +331,31 @@ def _xml(work: Path, name: str) -> dict:
 
 def _layers(work: Path, roads: str) -> dict:
     """Roads and buildings as layers, nothing else: no OSM, no land use, no raster, no POIs, no stations."""
-    return {"units": {"path": str(work / "units.gpkg"), "id_column": "unit_id", "name_column": "name", "kind_column": "kind"},
-            "roads": {"path": str(work / roads), "class_column": "hw", "name_column": "nm"},
-            "buildings": {"path": str(work / "buildings.gpkg"), "type_column": "use", "floors_column": "fl", "height_column": "h"}}  # fmt: skip
+    return {
+        "units": {
+            "path": str(work / "units.gpkg"),
+            "id_column": "unit_id",
+            "name_column": "name",
+            "kind_column": "kind",
+        },
+        "roads": {"path": str(work / roads), "class_column": "hw", "name_column": "nm"},
+        "buildings": {
+            "path": str(work / "buildings.gpkg"),
+            "type_column": "use",
+            "floors_column": "fl",
+            "height_column": "h",
+        },
+    }
 
 
-BUS = {"path": "bus.csv", "x_column": "lon", "y_column": "lat", "crs": "EPSG:4326", "kind": "bus_stop", "name_column": "name"}
+BUS = {
+    "path": "bus.csv",
+    "x_column": "lon",
+    "y_column": "lat",
+    "crs": "EPSG:4326",
+    "kind": "bus_stop",
+    "name_column": "name",
+}
 
 
 @pytest.fixture(scope="module")
@@ -329,7 +408,11 @@ def custom_tiers(work):
 @pytest.fixture(scope="module")
 def clcd(work):
     data = _base(work)
-    data["inputs"]["landcover"] = {"path": str(work / "clcd.tif"), "vegetation_classes": [2, 3, 4], "impervious_classes": [8]}
+    data["inputs"]["landcover"] = {
+        "path": str(work / "clcd.tif"),
+        "vegetation_classes": [2, 3, 4],
+        "impervious_classes": [8],
+    }
     return _run(work, data, "clcd")
 
 
@@ -373,22 +456,44 @@ def _columns_needing(out, *layers: str) -> list[str]:
 def test_no_buildings_building_columns_are_data_gaps(no_buildings):
     ind = no_buildings.result.indicators
     cols = _columns_needing(no_buildings, "buildings", "floor_area")
-    assert {"far_ratio", "building_density_pct", "floor_area_m2", "footprint_area_m2", "far_buildings_ratio",
-            "residential_floor_area_m2", "max_floors"} <= set(cols)  # fmt: skip
+    assert {
+        "far_ratio",
+        "building_density_pct",
+        "floor_area_m2",
+        "footprint_area_m2",
+        "far_buildings_ratio",
+        "residential_floor_area_m2",
+        "max_floors",
+    } <= set(cols)
     _nan_with(no_buildings, cols, "no_layer")
     assert (ind["far_source"] == "none").all()
     why = _reason(no_buildings, ind.index[0], "far_ratio")
     assert "building" in why["reason_en"] and "建筑" in why["reason_zh"]
 
 
-def test_no_buildings_roads_still_measured_and_equal_a_plain_clip(no_buildings, base, osm, units_metric):
+def test_no_buildings_roads_still_measured_and_equal_a_plain_clip(
+    no_buildings, base, osm, units_metric
+):
     ind = no_buildings.result.indicators
-    assert set(ROAD_COLUMNS) <= set(_columns_needing(no_buildings, "roads")) and not ind[ROAD_COLUMNS].isna().any().any()
-    ways = [shapely.LineString(_metric(c)) for _, t, c in osm.ways(_is_road) if t["highway"] in CITY_ROADS and len(c) >= 2]
-    brute = brute_force_line_km(np.array(ways, dtype=object), units_metric.loc[ind.index].geometry.to_numpy())
-    np.testing.assert_allclose(ind["road_length_naive_km"].to_numpy(), brute, rtol=0.005, atol=0.002)
+    assert (
+        set(ROAD_COLUMNS) <= set(_columns_needing(no_buildings, "roads"))
+        and not ind[ROAD_COLUMNS].isna().any().any()
+    )
+    ways = [
+        shapely.LineString(_metric(c))
+        for _, t, c in osm.ways(_is_road)
+        if t["highway"] in CITY_ROADS and len(c) >= 2
+    ]
+    brute = brute_force_line_km(
+        np.array(ways, dtype=object), units_metric.loc[ind.index].geometry.to_numpy()
+    )
+    np.testing.assert_allclose(
+        ind["road_length_naive_km"].to_numpy(), brute, rtol=0.005, atol=0.002
+    )
     # and unchanged from the full run: buildings take no part in road density
-    pd.testing.assert_frame_equal(ind[ROAD_COLUMNS], base.result.indicators[ROAD_COLUMNS], rtol=1e-9)
+    pd.testing.assert_frame_equal(
+        ind[ROAD_COLUMNS], base.result.indicators[ROAD_COLUMNS], rtol=1e-9
+    )
 
 
 def test_no_buildings_far_rule_not_assessable_never_fail(no_buildings):
@@ -410,24 +515,36 @@ def test_no_buildings_data_quality_names_the_gap(no_buildings):
     # the row lists every column the gap leaves NaN: those whose reason is this layer's no_layer
     listed = set(note.rsplit("(NaN: ", 1)[1].rstrip(")").split(", "))
     r = no_buildings.result.reasons
-    left_nan = set(r.loc[(r["reason"] == "no_layer") & r["reason_en"].str.startswith("no building"), "column"])
+    left_nan = set(
+        r.loc[(r["reason"] == "no_layer") & r["reason_en"].str.startswith("no building"), "column"]
+    )
     assert {"far_ratio", "floor_area_m2", "building_density_pct"} <= left_nan
-    assert left_nan <= listed, f"NaN for want of buildings but not named in data_quality.csv: {sorted(left_nan - listed)}"
+    assert left_nan <= listed, (
+        f"NaN for want of buildings but not named in data_quality.csv: {sorted(left_nan - listed)}"
+    )
 
 
 # ─────────────────────────────────────────────────────────────── no land use; no raster and no vegetation
 def test_no_land_use_columns_are_data_gaps(layers):
     ind = layers.result.indicators
     cols = _columns_needing(layers, "landuse")
-    assert {"lu_residential_pct", "lu_unknown_pct", "green_space_ratio_pct", "public_service_pct", "industrial_residential_ratio",
-            "park_service_coverage_pct"} <= set(cols)  # fmt: skip
+    assert {
+        "lu_residential_pct",
+        "lu_unknown_pct",
+        "green_space_ratio_pct",
+        "public_service_pct",
+        "industrial_residential_ratio",
+        "park_service_coverage_pct",
+    } <= set(cols)
     _nan_with(layers, cols, "no_layer")
     assert (ind["lu_code_system"] == "none").all() and (ind["green_space_source"] == "none").all()
 
 
 def test_no_raster_and_no_vegetation(layers):
     ind = layers.result.indicators
-    _nan_with(layers, ["green_coverage_pct", "permeable_surface_pct", "raster_nodata_pct"], "no_layer")
+    _nan_with(
+        layers, ["green_coverage_pct", "permeable_surface_pct", "raster_nodata_pct"], "no_layer"
+    )
     assert (ind["green_coverage_source"] == "none").all()
     # the buildings and roads given are measured: FAR from the footprints, road density from the roads
     assert ind["far_ratio"].notna().all() and ind["road_density_km_per_km2"].notna().all()
@@ -437,8 +554,12 @@ def test_no_land_use_run_measures_roads_as_a_plain_clip(layers, work, units_metr
     r = gpd.read_file(work / "roads.gpkg").to_crs(METRIC)
     r = r[r["hw"].isin(CITY_ROADS)]
     ind = layers.result.indicators
-    brute = brute_force_line_km(r.geometry.to_numpy(), units_metric.loc[ind.index].geometry.to_numpy())
-    np.testing.assert_allclose(ind["road_length_naive_km"].to_numpy(), brute, rtol=0.005, atol=0.002)
+    brute = brute_force_line_km(
+        r.geometry.to_numpy(), units_metric.loc[ind.index].geometry.to_numpy()
+    )
+    np.testing.assert_allclose(
+        ind["road_length_naive_km"].to_numpy(), brute, rtol=0.005, atol=0.002
+    )
 
 
 # ─────────────────────────────────────────────────────────────── Chinese road classes
@@ -447,7 +568,9 @@ def test_chinese_road_classes_give_the_same_road_columns(layers, work):
     cn = gpd.read_file(work / "roads_cn.gpkg")
     assert {"快速路", "主干路", "次干路", "支路"} <= set(cn["hw"])
     out = _run(work, _base(work, inputs=_layers(work, "roads_cn.gpkg")), "roads_cn")
-    pd.testing.assert_frame_equal(out.result.indicators[ROAD_COLUMNS], layers.result.indicators[ROAD_COLUMNS], rtol=1e-9)
+    pd.testing.assert_frame_equal(
+        out.result.indicators[ROAD_COLUMNS], layers.result.indicators[ROAD_COLUMNS], rtol=1e-9
+    )
     assert out.result.indicators["road_density_km_per_km2"].gt(0).any()
     _check_compliance(out, absent={"landuse", "vegetation", "raster", "facilities", "stations"})
 
@@ -456,21 +579,30 @@ def test_chinese_road_classes_give_the_same_road_columns(layers, work):
 def test_unit_outside_the_data(outside, base):
     ind, ref = outside.result.indicators, base.result.indicators
     cols = _columns_needing(outside, "roads", "buildings", "floor_area", "landuse")
-    assert {"road_density_km_per_km2", "far_ratio", "building_density_pct", "lu_residential_pct"} <= set(cols)
+    assert {
+        "road_density_km_per_km2",
+        "far_ratio",
+        "building_density_pct",
+        "lu_residential_pct",
+    } <= set(cols)
     _nan_with(outside, cols, "outside_layer", units=["FAR"])
     # the other units are as in the normal run, value for value and reason for reason
     pd.testing.assert_frame_equal(ind.drop(index="FAR"), ref, check_dtype=False)
     mine = outside.result.reasons
     key = ["unit_id", "column"]
-    pd.testing.assert_frame_equal(mine[mine["unit_id"] != "FAR"].sort_values(key).reset_index(drop=True),
-                                  base.result.reasons.sort_values(key).reset_index(drop=True))  # fmt: skip
+    pd.testing.assert_frame_equal(
+        mine[mine["unit_id"] != "FAR"].sort_values(key).reset_index(drop=True),
+        base.result.reasons.sort_values(key).reset_index(drop=True),
+    )
     q = pd.read_csv(outside.out_dir / "data_quality.csv", encoding="utf-8-sig")
     assert q["layer"].str.contains("units outside the road data").any()
 
 
 # ─────────────────────────────────────────────────────────────── a category with no facility
 def _catalogue_15min() -> list[str]:
-    cat = yaml.safe_load((ROOT / "spatial" / "standards" / "life_circle.yaml").read_text(encoding="utf-8"))
+    cat = yaml.safe_load(
+        (ROOT / "spatial" / "standards" / "life_circle.yaml").read_text(encoding="utf-8")
+    )
     return [c["id"] for c in cat["categories"] if c["tier"] == "15min"]
 
 
@@ -506,7 +638,9 @@ def test_confirmed_absent_category_is_a_measured_zero(confirmed, base):
     fifteen = _catalogue_15min()
     assert (ind["lc_15min_assessed_count"] == len(fifteen)).all()
     # the score over 6 categories, one of them 0 for everyone: 5/6 of the score over the other 5
-    np.testing.assert_allclose(ind.loc[res, "lc_15min_score_pct"], ref.loc[res, "lc_15min_score_pct"] * 5 / 6, rtol=1e-9)
+    np.testing.assert_allclose(
+        ind.loc[res, "lc_15min_score_pct"], ref.loc[res, "lc_15min_score_pct"] * 5 / 6, rtol=1e-9
+    )
     r = _all_reasons(confirmed, ["lc_elderly_home_pct"])
     assert set(r["reason"]) <= {"no_residents"} and set(r["unit_id"]) == set(ind.index[~res])
 
@@ -523,13 +657,17 @@ def test_bus_only_layer_keeps_metro_from_osm(bus_only, base, osm, units_metric):
         pd.testing.assert_series_equal(ind[c], base.result.indicators[c])
     assert not _all_reasons(bus_only, ["metro_station_count"])["reason"].eq("station_gap").any()
     st = bus_only.study.stations
-    assert set(st.loc[st["kind"] == "bus_stop", "source"]) == {"bus.csv"} and set(st.loc[st["kind"] == "metro", "source"]) == {"OSM"}
+    assert set(st.loc[st["kind"] == "bus_stop", "source"]) == {"bus.csv"} and set(
+        st.loc[st["kind"] == "metro", "source"]
+    ) == {"OSM"}
 
 
 def test_bus_only_layer_counts_its_stops(bus_only, work, units_metric):
     bus = pd.read_csv(work / "bus.csv", keep_default_na=False)
     ind = bus_only.result.indicators
-    expected = _dedup_count(_metric(bus[["lon", "lat"]].to_numpy()), bus["name"].tolist(), units_metric.loc[ind.index])
+    expected = _dedup_count(
+        _metric(bus[["lon", "lat"]].to_numpy()), bus["name"].tolist(), units_metric.loc[ind.index]
+    )
     np.testing.assert_allclose(ind["bus_stop_count"].to_numpy(), expected)
 
 
@@ -557,7 +695,9 @@ def test_radius_400_is_measured_and_500_kept_for_the_profile(bus_only, work):
     ind = bus_only.result.indicators
     for kind in ("bus_stop", "metro", "bike_rental"):
         for method in ("radius", "network"):
-            assert f"{kind}_400m_{method}_pct" in ind and f"{kind}_500m_{method}_pct" in ind  # t3_bus_access names 500 m
+            assert (
+                f"{kind}_400m_{method}_pct" in ind and f"{kind}_500m_{method}_pct" in ind
+            )  # t3_bus_access names 500 m
     # every stop position of the layer counts: stops merged into one station (a platform each side of the road) are counted
     # once but reached wherever they were listed (spatial/station_layers.py), on the network and in a straight line alike
     bus = pd.read_csv(work / "bus.csv", keep_default_na=False)
@@ -565,9 +705,16 @@ def test_radius_400_is_measured_and_500_kept_for_the_profile(bus_only, work):
     res = ind["has_residents"].astype(bool).to_numpy()
     for r in (400, 500):
         want = _radius_share(bus_only, xy, r)
-        np.testing.assert_allclose(ind[f"bus_stop_{r}m_radius_pct"].to_numpy()[res], want.to_numpy()[res], rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(
+            ind[f"bus_stop_{r}m_radius_pct"].to_numpy()[res],
+            want.to_numpy()[res],
+            rtol=1e-9,
+            atol=1e-9,
+        )
         assert ind[f"bus_stop_{r}m_radius_pct"][~res].isna().all()
-    assert (ind["bus_stop_400m_radius_pct"][res] <= ind["bus_stop_500m_radius_pct"][res] + 1e-9).all()
+    assert (
+        ind["bus_stop_400m_radius_pct"][res] <= ind["bus_stop_500m_radius_pct"][res] + 1e-9
+    ).all()
 
 
 # ─────────────────────────────────────────────────────────────── GCJ-02 stops
@@ -575,13 +722,19 @@ def test_gcj02_transform_agrees_with_ditans():
     from ditan.spatial.crs.china import wgs84_to_gcj02
 
     lon, lat = np.array([116.3084, 116.332, 116.32]), np.array([39.9905, 40.0123, 40.0])
-    np.testing.assert_allclose(np.column_stack(_gcj02_forward(lon, lat)), np.column_stack(wgs84_to_gcj02(lon, lat)), atol=1e-10)
+    np.testing.assert_allclose(
+        np.column_stack(_gcj02_forward(lon, lat)),
+        np.column_stack(wgs84_to_gcj02(lon, lat)),
+        atol=1e-10,
+    )
 
 
 def test_gcj02_stops_declared_wgs84_stop_the_run(work):
     data = _base(work, transit={"radius_m": 400})
     data["inputs"]["stations"] = [BUS | {"path": "bus_gcj02.csv"}]
-    with pytest.raises(DitanError, match=r"bus_gcj02\.csv.*GCJ-02.*set crs: gcj02 under inputs\.stations"):
+    with pytest.raises(
+        DitanError, match=r"bus_gcj02\.csv.*GCJ-02.*set crs: gcj02 under inputs\.stations"
+    ):
         _run(work, data, "gcj_wrong")
 
 
@@ -591,7 +744,9 @@ def test_gcj02_stops_declared_gcj02_match_the_true_stops(work, bus_only):
     out = _run(work, data, "gcj_declared")
     cols = [c for c in out.result.indicators if c.startswith("bus_stop_")]
     assert len(cols) == 5
-    pd.testing.assert_frame_equal(out.result.indicators[cols], bus_only.result.indicators[cols], atol=1e-6)
+    pd.testing.assert_frame_equal(
+        out.result.indicators[cols], bus_only.result.indicators[cols], atol=1e-6
+    )
     q = pd.read_csv(out.out_dir / "data_quality.csv", encoding="utf-8-sig").set_index("layer")
     assert "GCJ-02" in q.loc["stations", "note"]
     _check_compliance(out, absent={"raster"})
@@ -609,7 +764,11 @@ def test_swapped_bounds_are_refused_with_the_order_to_write(tmp_path, work, wher
     path = tmp_path / "swapped.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     key = re.escape(where)
-    with pytest.raises(ConfigError, match=key + r":.*look like \[south, west, north, east\].*write \[116\.3084, 39\.9905, 116\.332, 40\.0123\]"):
+    with pytest.raises(
+        ConfigError,
+        match=key
+        + r":.*look like \[south, west, north, east\].*write \[116\.3084, 39\.9905, 116\.332, 40\.0123\]",
+    ):
         load_config(path)
 
 
@@ -617,10 +776,17 @@ def test_swapped_bounds_are_refused_with_the_order_to_write(tmp_path, work, wher
 def test_custom_tier_ids_name_the_columns(custom_tiers, base):
     ind, ref = custom_tiers.result.indicators, base.result.indicators
     for t in ("near", "mid", "far"):
-        for c in (f"lc_{t}_all_pct", f"lc_{t}_score_pct", f"lc_{t}_assessed_count", f"lc_{t}_categories_count"):
+        for c in (
+            f"lc_{t}_all_pct",
+            f"lc_{t}_score_pct",
+            f"lc_{t}_assessed_count",
+            f"lc_{t}_categories_count",
+        ):
             assert c in ind, c
     assert not [c for c in ind if c.startswith(("lc_5min", "lc_10min", "lc_15min"))]
-    cat = yaml.safe_load((ROOT / "spatial" / "standards" / "life_circle.yaml").read_text(encoding="utf-8"))
+    cat = yaml.safe_load(
+        (ROOT / "spatial" / "standards" / "life_circle.yaml").read_text(encoding="utf-8")
+    )
     res = ref["has_residents"].astype(bool)
     wider = 0
     for c in cat["categories"]:
@@ -635,14 +801,19 @@ def test_custom_tier_ids_name_the_columns(custom_tiers, base):
             assert a.isna().all()  # a data gap stays a gap
     assert wider > 0  # the longer distances reached somebody more
     # the tier gaps follow the tiers: every tier of the sample holds a category with no facility
-    assert ind["lc_far_all_pct"].isna().all() and (ind["lc_far_assessed_count"] == ref["lc_15min_assessed_count"]).all()
+    assert (
+        ind["lc_far_all_pct"].isna().all()
+        and (ind["lc_far_assessed_count"] == ref["lc_15min_assessed_count"]).all()
+    )
 
 
 # ─────────────────────────────────────────────────────────────── a CLCD-coded raster
 def test_clcd_raster_read_with_worldcover_classes_stops_naming_the_codes(work):
     data = _base(work)
     data["inputs"]["landcover"] = {"path": str(work / "clcd.tif")}
-    with pytest.raises(LayerError, match=r"clcd\.tif.*codes 1, 2, 3, 4, 5, 6, 7, 8, 9.*vegetation_classes"):
+    with pytest.raises(
+        LayerError, match=r"clcd\.tif.*codes 1, 2, 3, 4, 5, 6, 7, 8, 9.*vegetation_classes"
+    ):
         _run(work, data, "clcd_worldcover")
 
 
@@ -663,16 +834,24 @@ def test_clcd_raster_with_its_classes_equals_exact_pixel_areas(clcd, work, units
         sealed = area[code[hit] == 8].sum() / area.sum() * 100.0
         assert ind.at[uid, "green_coverage_pct"] == pytest.approx(green, rel=1e-6), uid
         assert ind.at[uid, "permeable_surface_pct"] == pytest.approx(100.0 - sealed, rel=1e-6), uid
-    assert (ind["green_coverage_source"] == "raster").all() and (ind["raster_nodata_pct"].abs() < 1e-9).all()
+    assert (ind["green_coverage_source"] == "raster").all() and (
+        ind["raster_nodata_pct"].abs() < 1e-9
+    ).all()
 
 
 # ─────────────────────────────────────────────────────────────── an OSM file with only roads
 def test_osm_with_only_roads(only_roads, base, work):
     root = ET.parse(work / "only_roads.osm").getroot()
-    assert {e.tag for e in root} == {"bounds", "node", "way"} and all(_is_road(_tags(w)) for w in root.iter("way"))
+    assert {e.tag for e in root} == {"bounds", "node", "way"} and all(
+        _is_road(_tags(w)) for w in root.iter("way")
+    )
     ind = only_roads.result.indicators
-    _nan_with(only_roads, _columns_needing(only_roads, "buildings", "floor_area", "landuse"), "no_layer")
-    pd.testing.assert_frame_equal(ind[ROAD_COLUMNS], base.result.indicators[ROAD_COLUMNS], rtol=1e-9)
+    _nan_with(
+        only_roads, _columns_needing(only_roads, "buildings", "floor_area", "landuse"), "no_layer"
+    )
+    pd.testing.assert_frame_equal(
+        ind[ROAD_COLUMNS], base.result.indicators[ROAD_COLUMNS], rtol=1e-9
+    )
     # no POI and no station in the file: every category and station kind is a data gap, never a measured 0
     lc = [c for c in ind if c.startswith("lc_") and c.endswith("_pct")]
     assert ind[lc].isna().all().all() and ind["bus_stop_count"].isna().all()
@@ -690,9 +869,14 @@ def _check_compliance(out, absent: set[str], gap_columns: set[str] = frozenset()
     assert len(c) > 0 and set(c["status"]) <= {"pass", "fail", "not_assessable"}
     spatial = c[c["indicator"].isin(ind.columns)]
     assert len(spatial) > 0
-    value = np.array([ind.at[u, i] for u, i in zip(spatial["unit_id"], spatial["indicator"], strict=True)], dtype=float)
+    value = np.array(
+        [ind.at[u, i] for u, i in zip(spatial["unit_id"], spatial["indicator"], strict=True)],
+        dtype=float,
+    )
     nan = np.isnan(value)
-    assert not (spatial["status"].eq("fail").to_numpy() & nan).any(), spatial[spatial["status"].eq("fail").to_numpy() & nan]
+    assert not (spatial["status"].eq("fail").to_numpy() & nan).any(), spatial[
+        spatial["status"].eq("fail").to_numpy() & nan
+    ]
     assert spatial.loc[nan, "status"].eq("not_assessable").all()
     assert not spatial.loc[~nan, "status"].eq("not_assessable").any()
     why = out.result.reasons.set_index(["unit_id", "column"])["data_gap"]
@@ -712,7 +896,10 @@ RUNS = {  # fixture → the layers it lacks by construction, and columns known t
     "bus_only": ({"raster"}, {"lc_15min_all_pct"}),
     "custom_tiers": ({"raster"}, {"lc_far_all_pct"}),
     "clcd": (set(), {"lc_15min_all_pct"}),
-    "only_roads": ({"buildings", "floor_area", "landuse", "vegetation", "raster"}, {"lc_15min_all_pct", "ev_charging_count"}),
+    "only_roads": (
+        {"buildings", "floor_area", "landuse", "vegetation", "raster"},
+        {"lc_15min_all_pct", "ev_charging_count"},
+    ),
 }
 
 
@@ -721,7 +908,15 @@ def test_compliance_never_fails_on_absent_data(request, name):
     out = request.getfixturevalue(name)
     absent, gaps = RUNS[name]
     _check_compliance(out, absent, gaps)
-    if name == "outside":  # the unit beyond the data: its road density rule is a data gap, not a fail
-        c = pd.read_csv(out.out_dir / "compliance.csv", encoding="utf-8-sig", dtype={"unit_id": str})
+    if (
+        name == "outside"
+    ):  # the unit beyond the data: its road density rule is a data gap, not a fail
+        c = pd.read_csv(
+            out.out_dir / "compliance.csv", encoding="utf-8-sig", dtype={"unit_id": str}
+        )
         road = c[(c["unit_id"] == "FAR") & (c["indicator"] == "road_density_km_per_km2")]
-        assert len(road) == 1 and road["status"].iloc[0] == "not_assessable" and bool(road["data_gap"].iloc[0])
+        assert (
+            len(road) == 1
+            and road["status"].iloc[0] == "not_assessable"
+            and bool(road["data_gap"].iloc[0])
+        )

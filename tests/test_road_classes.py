@@ -25,21 +25,34 @@ from tests.conftest import box, gdf, line
 #: (so no divided-road pairing): lengths 800, 600, 500 and 400 m
 FOUR = [
     {"hw": " 快速路 ", "geometry": line((100, 100), (900, 100))},  # 800 m, spaces around the value
-    {"hw": "主干道", "geometry": line((200, 150), (200, 750))},  # 600 m, the common variant of 主干路
+    {
+        "hw": "主干道",
+        "geometry": line((200, 150), (200, 750)),
+    },  # 600 m, the common variant of 主干路
     {"hw": "次干路", "geometry": line((300, 800), (800, 800))},  # 500 m
     {"hw": "支路", "geometry": line((950, 50), (950, 450))},  # 400 m
 ]
 
 
 def _layers(d, roads: list[dict]) -> None:
-    gdf([{"uid": "A", "geometry": box(0, 0, 1000, 1000)}]).to_file(d / "units.geojson", driver="GeoJSON")
+    gdf([{"uid": "A", "geometry": box(0, 0, 1000, 1000)}]).to_file(
+        d / "units.geojson", driver="GeoJSON"
+    )
     gdf(roads).to_file(d / "roads.geojson", driver="GeoJSON")
 
 
 def _config(d, **roads_options):
-    return parse_config({"name": "cn_roads", "inputs": {"units": {"path": "units.geojson", "id_column": "uid"},
-                                                        "roads": {"path": "roads.geojson", "class_column": "hw"}},
-                         **({"roads": roads_options} if roads_options else {})}, base_dir=d)  # fmt: skip
+    return parse_config(
+        {
+            "name": "cn_roads",
+            "inputs": {
+                "units": {"path": "units.geojson", "id_column": "uid"},
+                "roads": {"path": "roads.geojson", "class_column": "hw"},
+            },
+            **({"roads": roads_options} if roads_options else {}),
+        },
+        base_dir=d,
+    )
 
 
 def test_chinese_classes_give_the_class_densities(tmp_path):
@@ -66,7 +79,9 @@ def test_english_and_highway_grades(tmp_path):
     cfg = _config(tmp_path)
     sa = load_study_area(cfg)
     d = road_density(sa.units, sa.roads, include=tuple(cfg.roads.include)).loc["A"]
-    assert [d[f"road_density_{c}_km_per_km2"] for c in ("expressway", "arterial", "collector", "local")] == pytest.approx([0.8, 0.6, 0.5, 0.4])
+    assert [
+        d[f"road_density_{c}_km_per_km2"] for c in ("expressway", "arterial", "collector", "local")
+    ] == pytest.approx([0.8, 0.6, 0.5, 0.4])
 
 
 def test_unmatched_values_are_flagged_with_their_length(tmp_path):
@@ -83,7 +98,9 @@ def test_unmatched_values_are_flagged_with_their_length(tmp_path):
     (empty,) = [k for k in flagged if "(empty)" in k]
     assert "'(empty)' (1 roads, 0.10 km)" in empty and flagged[empty] == 1
     rec = sa.ledger.layer("roads")
-    assert rec.read == 7 and rec.kept == 7 and rec.balanced()  # flagged roads are kept (walkable), not dropped
+    assert (
+        rec.read == 7 and rec.kept == 7 and rec.balanced()
+    )  # flagged roads are kept (walkable), not dropped
     # … and not counted: the class densities are those of the four classed roads
     d = road_density(sa.units, sa.roads, include=tuple(cfg.roads.include)).loc["A"]
     assert d["road_density_km_per_km2"] == pytest.approx(2.3)
@@ -94,24 +111,35 @@ def test_no_value_matching_stops_with_the_values_found(tmp_path):
     _layers(tmp_path, [{"hw": "A级", "geometry": line((100, 100), (900, 100))},  # 800 m
                        {"hw": "B级", "geometry": line((200, 150), (200, 750))},  # 600 m
                        {"hw": "B级", "geometry": line((300, 800), (800, 800))}])  # fmt: skip  # 500 m
-    with pytest.raises(LayerError, match=r"^layer 'roads' \(roads\.geojson\): no value of class_column 'hw' is a road class ditan "
-                                         r"knows \(found 'B级' \(2 roads, 1\.10 km\), 'A级' \(1 roads, 0\.80 km\) \(2 in all\)\); "
-                                         r"use OSM highway values \(motorway, trunk, primary.*快速路.*主干路"):  # fmt: skip
+    with pytest.raises(
+        LayerError,
+        match=r"^layer 'roads' \(roads\.geojson\): no value of class_column 'hw' is a road class ditan "
+        r"knows \(found 'B级' \(2 roads, 1\.10 km\), 'A级' \(1 roads, 0\.80 km\) \(2 in all\)\); "
+        r"use OSM highway values \(motorway, trunk, primary.*快速路.*主干路",
+    ):
         load_study_area(_config(tmp_path))
 
 
 def test_include_typo_refused_with_did_you_mean(tmp_path):
     _layers(tmp_path, FOUR)
-    with pytest.raises(ConfigError, match=r"roads\.include: 'primery' \(did you mean 'primary'\?\) is not a road class ditan knows"):
+    with pytest.raises(
+        ConfigError,
+        match=r"roads\.include: 'primery' \(did you mean 'primary'\?\) is not a road class ditan knows",
+    ):
         _config(tmp_path, include=["primery", "residential"])
-    with pytest.raises(ConfigError, match=r"roads\.include: '主干道路' \(did you mean '主干道'\?\)"):
+    with pytest.raises(
+        ConfigError, match=r"roads\.include: '主干道路' \(did you mean '主干道'\?\)"
+    ):
         _config(tmp_path, include=["主干道路"])
 
 
 def test_check_config_names_the_bad_include(tmp_path, capsys):
     _layers(tmp_path, FOUR)
-    (tmp_path / "c.yaml").write_text("name: c\ninputs:\n  roads: {path: roads.geojson, class_column: hw}\n"
-                                     "roads:\n  include: [primary, secondry]\n", encoding="utf-8")  # fmt: skip
+    (tmp_path / "c.yaml").write_text(
+        "name: c\ninputs:\n  roads: {path: roads.geojson, class_column: hw}\n"
+        "roads:\n  include: [primary, secondry]\n",
+        encoding="utf-8",
+    )
     assert main(["check-config", str(tmp_path / "c.yaml")]) == 2
     err = capsys.readouterr().err
     assert "roads.include: 'secondry' (did you mean 'secondary'?)" in err and "Traceback" not in err
@@ -130,8 +158,17 @@ def test_include_chinese_names_mean_their_osm_value(tmp_path):
 
 def test_table_agrees_with_the_standards():
     """GB/T 51328: 快速路 → expressway, 主干路 → arterial, 次干路 → collector, 支路 → local; 高速公路 is an expressway."""
-    expected = {"快速路": "expressway", "城市快速路": "expressway", "高速公路": "expressway", "主干路": "arterial",
-                "主干道": "arterial", "次干路": "collector", "次干道": "collector", "支路": "local", "街坊路": "local"}  # fmt: skip
+    expected = {
+        "快速路": "expressway",
+        "城市快速路": "expressway",
+        "高速公路": "expressway",
+        "主干路": "arterial",
+        "主干道": "arterial",
+        "次干路": "collector",
+        "次干道": "collector",
+        "支路": "local",
+        "街坊路": "local",
+    }
     osm = road_classes.to_osm(list(expected))
     assert [ROAD_CLASS.get(v) for v in osm] == list(expected.values())
     # estate roads, footways and cycleways are no city roads (not in the default include)
@@ -144,6 +181,11 @@ def test_table_agrees_with_the_standards():
 
 
 def test_normalisation_ignores_case_space_and_width():
-    assert road_classes.normalise(" Motorway_Link ") == road_classes.normalise("motorway link") == "motorwaylink"
-    assert list(road_classes.to_osm(["Ⅱ级主干路", "II级 主干路", "ＰＲＩＭＡＲＹ", "xyz", None])) == [
-        "primary", "primary", "primary", None, None]
+    assert (
+        road_classes.normalise(" Motorway_Link ")
+        == road_classes.normalise("motorway link")
+        == "motorwaylink"
+    )
+    assert list(
+        road_classes.to_osm(["Ⅱ级主干路", "II级 主干路", "ＰＲＩＭＡＲＹ", "xyz", None])
+    ) == ["primary", "primary", "primary", None, None]

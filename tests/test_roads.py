@@ -17,16 +17,21 @@ def grid_roads() -> gpd.GeoDataFrame:
     # A trunk runs along the shared boundary x=1000, y=0..1000: 1000 m shared -> 500 m to A, 500 m to B.
     # A residential road y=500, x=1000..2000: 1000 m inside B.
     # A footway and a service road are not city roads.
-    return gdf([
-        {"highway": "primary", "geometry": line((250, -100), (250, 500), (250, 1100))},
-        {"highway": "secondary", "geometry": line((500, -100), (500, 500), (500, 1100))},
-        {"highway": "residential", "geometry": line((750, -100), (750, 500), (750, 1100))},
-        {"highway": "tertiary", "geometry": line((-100, 500), (250, 500), (500, 500), (750, 500), (1000, 500))},
-        {"highway": "trunk", "geometry": line((1000, 0), (1000, 500), (1000, 1000))},
-        {"highway": "residential", "geometry": line((1000, 500), (2000, 500))},
-        {"highway": "footway", "geometry": line((100, 200), (400, 200))},
-        {"highway": "service", "geometry": line((1200, 100), (1800, 100))},
-    ])  # fmt: skip
+    return gdf(
+        [
+            {"highway": "primary", "geometry": line((250, -100), (250, 500), (250, 1100))},
+            {"highway": "secondary", "geometry": line((500, -100), (500, 500), (500, 1100))},
+            {"highway": "residential", "geometry": line((750, -100), (750, 500), (750, 1100))},
+            {
+                "highway": "tertiary",
+                "geometry": line((-100, 500), (250, 500), (500, 500), (750, 500), (1000, 500)),
+            },
+            {"highway": "trunk", "geometry": line((1000, 0), (1000, 500), (1000, 1000))},
+            {"highway": "residential", "geometry": line((1000, 500), (2000, 500))},
+            {"highway": "footway", "geometry": line((100, 200), (400, 200))},
+            {"highway": "service", "geometry": line((1200, 100), (1800, 100))},
+        ]
+    )
 
 
 def test_density_by_class_and_boundary_split(two_units, grid_roads):
@@ -43,7 +48,9 @@ def test_density_by_class_and_boundary_split(two_units, grid_roads):
     # no divided roads here (parallel roads are 250 m apart): the naive length is the same
     assert d["road_length_naive_km"].tolist() == pytest.approx([4.5, 1.5])
     assert d["road_length_km"].tolist() == pytest.approx([4.5, 1.5])
-    assert road_density(two_units, grid_roads, divided=False)["road_length_km"].tolist() == pytest.approx([4.5, 1.5])
+    assert road_density(two_units, grid_roads, divided=False)[
+        "road_length_km"
+    ].tolist() == pytest.approx([4.5, 1.5])
 
 
 def test_included_classes_are_configurable(two_units, grid_roads):
@@ -51,7 +58,13 @@ def test_included_classes_are_configurable(two_units, grid_roads):
     # only the 300 m footway (A) and the 600 m service road (B) count, as local roads
     assert d.loc["A", "road_length_km"] == pytest.approx(0.3)
     assert d.loc["B", "road_density_local_km_per_km2"] == pytest.approx(0.6)
-    assert classify_roads(grid_roads).tolist()[:5] == ["arterial", "collector", "local", "local", "expressway"]
+    assert classify_roads(grid_roads).tolist()[:5] == [
+        "arterial",
+        "collector",
+        "local",
+        "local",
+        "expressway",
+    ]
 
 
 def test_intersections(two_units, grid_roads):
@@ -73,8 +86,17 @@ def test_geographic_crs_rejected(two_units, grid_roads):
         road_density(two_units.to_crs(4326), grid_roads)
 
 
-@pytest.mark.parametrize(("x", "expected"), [(99.7, [80.0, 0.0]), (99.999, [80.0, 0.0]), (99.9999999, [40.0, 40.0]),
-                                             (100.0, [40.0, 40.0]), (100.0000001, [40.0, 40.0]), (100.001, [0.0, 80.0])])
+@pytest.mark.parametrize(
+    ("x", "expected"),
+    [
+        (99.7, [80.0, 0.0]),
+        (99.999, [80.0, 0.0]),
+        (99.9999999, [40.0, 40.0]),
+        (100.0, [40.0, 40.0]),
+        (100.0000001, [40.0, 40.0]),
+        (100.001, [0.0, 80.0]),
+    ],
+)
 def test_boundary_rule_never_loses_length(x, expected):
     # an 80 m line off, on, or within 1 µm (floating-point noise: on) the shared edge x=100 of two 100 m squares: 80 m in all
     import numpy as np

@@ -17,7 +17,9 @@ from ditan.spatial.indicators.landuse import landuse_faces
 from ditan.spatial.study_area.model import reach_zone, within_zone
 
 
-def _random_boxes(rng: np.random.Generator, n: int, span: float = 2000.0, size: tuple[float, float] = (20, 300)) -> np.ndarray:
+def _random_boxes(
+    rng: np.random.Generator, n: int, span: float = 2000.0, size: tuple[float, float] = (20, 300)
+) -> np.ndarray:
     x, y = rng.uniform(0, span, n) + X0, rng.uniform(0, span, n) + Y0
     w, h = rng.uniform(*size, n), rng.uniform(*size, n)
     return shapely.box(x, y, x + w, y + h)
@@ -45,7 +47,12 @@ def test_overlap_groups_match_pairwise_overlap_areas(seed):
 @pytest.mark.parametrize("seed", [4, 5])
 def test_merge_touching_equals_union_all_parts(seed):
     rng = np.random.default_rng(seed)
-    polys = np.concatenate([_random_boxes(rng, 150), [shapely.MultiPolygon([shapely.box(0, 0, 5, 5), shapely.box(20, 0, 25, 5)])]])
+    polys = np.concatenate(
+        [
+            _random_boxes(rng, 150),
+            [shapely.MultiPolygon([shapely.box(0, 0, 5, 5), shapely.box(20, 0, 25, 5)])],
+        ]
+    )
     mine, ref = merge_touching(polys), shapely.get_parts(shapely.union_all(polys))
     assert len(mine) == len(ref)
     assert sorted(np.round(shapely.area(mine), 6)) == sorted(np.round(shapely.area(ref), 6))
@@ -54,11 +61,15 @@ def test_merge_touching_equals_union_all_parts(seed):
 @pytest.mark.parametrize("tile_m", [150.0, 700.0, 5000.0])
 def test_tiled_union_covers_the_union_without_overlap(tile_m):
     rng = np.random.default_rng(6)
-    polys = shapely.buffer(shapely.points(rng.uniform(0, 1500, 80) + X0, rng.uniform(0, 1500, 80) + Y0), 120.0)
+    polys = shapely.buffer(
+        shapely.points(rng.uniform(0, 1500, 80) + X0, rng.uniform(0, 1500, 80) + Y0), 120.0
+    )
     tiles = tiled_union(polys, tile_m)
     whole = shapely.union_all(polys)
     assert shapely.area(tiles).sum() == pytest.approx(whole.area, rel=1e-9)
-    assert shapely.area(shapely.union_all(tiles)) == pytest.approx(whole.area, rel=1e-9)  # pieces do not overlap
+    assert shapely.area(shapely.union_all(tiles)) == pytest.approx(
+        whole.area, rel=1e-9
+    )  # pieces do not overlap
     assert shapely.area(shapely.symmetric_difference(shapely.union_all(tiles), whole)) < 1e-3
 
 
@@ -70,7 +81,9 @@ def test_landuse_faces_equal_the_full_planar_partition():
     lu = gpd.GeoDataFrame({"lu_class": cls}, geometry=geoms, crs=CRS)
     faces = landuse_faces(lu)
     # reference: polygonize every ring, give each face the smallest polygon containing it
-    parts = shapely.get_parts(shapely.polygonize(shapely.get_parts(shapely.union_all(shapely.boundary(geoms)))))
+    parts = shapely.get_parts(
+        shapely.polygonize(shapely.get_parts(shapely.union_all(shapely.boundary(geoms))))
+    )
     parts = parts[shapely.area(parts) > 0]
     probe = shapely.point_on_surface(parts)
     ref = {}
@@ -84,7 +97,9 @@ def test_landuse_faces_equal_the_full_planar_partition():
     assert got.keys() == ref.keys()
     for k in ref:
         assert got[k] == pytest.approx(ref[k], rel=1e-9)
-    assert shapely.area(shapely.union_all(faces.geometry.to_numpy())) == pytest.approx(faces.area.sum(), rel=1e-9)  # no overlaps
+    assert shapely.area(shapely.union_all(faces.geometry.to_numpy())) == pytest.approx(
+        faces.area.sum(), rel=1e-9
+    )  # no overlaps
 
 
 def test_near_parallel_finds_every_pair_the_exact_rule_accepts():
@@ -120,7 +135,9 @@ def test_group_distances_with_a_cutoff_per_group_match_networkx():
     xs, ys = np.meshgrid(np.arange(k) * 100.0, np.arange(k) * 100.0)
     xy = np.column_stack([xs.ravel(), ys.ravel()]) + rng.uniform(-10, 10, (k * k, 2)) + [X0, Y0]
     idx = np.arange(k * k).reshape(k, k)
-    pairs = [(idx[i, j], idx[i, j + 1]) for i in range(k) for j in range(k - 1)] + [(idx[i, j], idx[i + 1, j]) for i in range(k - 1) for j in range(k)]
+    pairs = [(idx[i, j], idx[i, j + 1]) for i in range(k) for j in range(k - 1)] + [
+        (idx[i, j], idx[i + 1, j]) for i in range(k - 1) for j in range(k)
+    ]
     net = build_network(np.array([shapely.LineString([xy[u], xy[v]]) for u, v in pairs]))
     sources = rng.choice(net.n_nodes, 12, replace=False)
     groups = np.arange(12) % 3
@@ -151,8 +168,12 @@ def test_reach_zone_keeps_what_touches_it_whole():
 
 def test_map_detail_layers_leave_out_what_a_browser_cannot_draw():
     small = gpd.GeoDataFrame(geometry=[shapely.box(0, 0, 1, 1)] * 3, crs=CRS)  # 15 vertices
-    stations = gpd.GeoDataFrame({"kind": ["bus_stop"]}, geometry=[shapely.Point(0, 0)], crs=CRS)  # 1 + 65 circle vertices
-    keep, note = map_detail_layers({"buildings": small, "stations": stations, "roads": None}, max_vertices=20)
+    stations = gpd.GeoDataFrame(
+        {"kind": ["bus_stop"]}, geometry=[shapely.Point(0, 0)], crs=CRS
+    )  # 1 + 65 circle vertices
+    keep, note = map_detail_layers(
+        {"buildings": small, "stations": stations, "roads": None}, max_vertices=20
+    )
     assert set(keep) == {"buildings", "roads"} and "站点 stations (1 features, 66 vertices)" in note
     keep, note = map_detail_layers({"buildings": small, "stations": stations}, max_vertices=100)
     assert set(keep) == {"buildings", "stations"} and note == ""
@@ -164,11 +185,29 @@ def test_group_distances_on_two_processes_equal_one(monkeypatch):
 
     rng = np.random.default_rng(10)
     k = 12
-    pts = [shapely.LineString([(X0 + i * 100.0, Y0 + j * 100.0), (X0 + (i + 1) * 100.0, Y0 + j * 100.0 + rng.uniform(-5, 5))])
-           for i in range(k) for j in range(k)]  # fmt: skip
-    pts += [shapely.LineString([(X0 + i * 100.0, Y0 + j * 100.0), (X0 + i * 100.0, Y0 + (j + 1) * 100.0)]) for i in range(k) for j in range(k)]
+    pts = [
+        shapely.LineString(
+            [
+                (X0 + i * 100.0, Y0 + j * 100.0),
+                (X0 + (i + 1) * 100.0, Y0 + j * 100.0 + rng.uniform(-5, 5)),
+            ]
+        )
+        for i in range(k)
+        for j in range(k)
+    ]
+    pts += [
+        shapely.LineString(
+            [(X0 + i * 100.0, Y0 + j * 100.0), (X0 + i * 100.0, Y0 + (j + 1) * 100.0)]
+        )
+        for i in range(k)
+        for j in range(k)
+    ]
     net = build_network(np.array(pts, dtype=object))
-    snap = snap_points(net, shapely.points(rng.uniform(X0, X0 + 1200, (30, 2)) * [1, 0] + [0, Y0 + 300]), max_distance_m=200)
+    snap = snap_points(
+        net,
+        shapely.points(rng.uniform(X0, X0 + 1200, (30, 2)) * [1, 0] + [0, Y0 + 300]),
+        max_distance_m=200,
+    )
     groups, cut = np.arange(30) % 5, np.array([300.0, 500.0, 1000.0, 1000.0, 500.0])
     serial = group_distances(net, snap, groups, 5, cutoff_m=cut)
     monkeypatch.setattr(network, "PARALLEL_MIN_NODES", 0)

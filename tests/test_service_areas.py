@@ -10,7 +10,12 @@ import pytest
 import shapely
 
 from ditan.spatial.engine.network import Network, build_network, group_distances, snap_points
-from ditan.spatial.engine.service_areas import QUAD_SEGS, reachable_pieces, service_area_frame, service_areas
+from ditan.spatial.engine.service_areas import (
+    QUAD_SEGS,
+    reachable_pieces,
+    service_area_frame,
+    service_areas,
+)
 from tests.conftest import CRS, X0, Y0, at, line, point
 
 BUF = 25.0
@@ -31,14 +36,19 @@ def test_straight_street_facility_in_the_middle(access, half):
     net = build_network(np.array([line((0, 0), (1000, 0))]))
     snap = snap_points(net, np.array([point(500, access)]), max_distance_m=50)
     node_dist = group_distances(net, snap, np.array([0]), 1, cutoff_m=2000)
-    assert node_dist[0] == pytest.approx([500 + access] * 2)  # both ends out of reach: only the direct walk counts
+    assert node_dist[0] == pytest.approx(
+        [500 + access] * 2
+    )  # both ends out of reach: only the direct walk counts
     kw = {"sources": snap, "source_groups": np.array([0])}
     pieces = reachable_pieces(net, node_dist, [300.0], **kw)
     assert len(pieces.geometry) == 1
     piece = pieces.geometry[0]
     assert shapely.length(piece) == pytest.approx(2 * half)
-    assert shapely.equals_exact(piece, shapely.LineString([at(500 - half, 0), at(500 + half, 0)]), tolerance=1e-6) or \
-        shapely.equals_exact(piece, shapely.LineString([at(500 + half, 0), at(500 - half, 0)]), tolerance=1e-6)  # fmt: skip
+    assert shapely.equals_exact(
+        piece, shapely.LineString([at(500 - half, 0), at(500 + half, 0)]), tolerance=1e-6
+    ) or shapely.equals_exact(
+        piece, shapely.LineString([at(500 + half, 0), at(500 - half, 0)]), tolerance=1e-6
+    )
     area = service_areas(net, node_dist, [300.0], buffer_m=BUF, crs=CRS, **kw)
     assert area.crs == CRS
     exact_round = 2 * half * 2 * BUF + np.pi * BUF**2
@@ -46,27 +56,55 @@ def test_straight_street_facility_in_the_middle(access, half):
     assert area.area[0] == pytest.approx(2 * half * 2 * BUF + _polygon_cap_area(BUF), rel=1e-9)
     # ... which is within the polygon-approximation error (< 0.2 % here) of the round-capped formula
     assert area.area[0] == pytest.approx(exact_round, rel=2e-3)
-    frame = service_area_frame(net, node_dist, [("kindergarten", "5min", 300.0)], buffer_m=BUF, crs=CRS, **kw)
-    assert list(frame.columns) == ["category", "tier", "distance_m", "reachable_network_km", "area_km2", "form", "geometry"]
+    frame = service_area_frame(
+        net, node_dist, [("kindergarten", "5min", 300.0)], buffer_m=BUF, crs=CRS, **kw
+    )
+    assert list(frame.columns) == [
+        "category",
+        "tier",
+        "distance_m",
+        "reachable_network_km",
+        "area_km2",
+        "form",
+        "geometry",
+    ]
     assert frame.loc[0, "reachable_network_km"] == pytest.approx(2 * half / 1000)
     assert frame.loc[0, "area_km2"] == pytest.approx(area.area[0] / 1e6)
     assert frame.loc[0, "form"] == "polygon"
     # as streets (a city's dissolve would take minutes): the same reachable street, no area
-    lines = service_area_frame(net, node_dist, [("kindergarten", "5min", 300.0)], buffer_m=BUF, crs=CRS, form="lines", **kw)
+    lines = service_area_frame(
+        net, node_dist, [("kindergarten", "5min", 300.0)], buffer_m=BUF, crs=CRS, form="lines", **kw
+    )
     assert lines.loc[0, "form"] == "streets" and np.isnan(lines.loc[0, "area_km2"])
     assert shapely.length(lines.geometry[0]) == pytest.approx(2 * half)
     assert lines.loc[0, "reachable_network_km"] == frame.loc[0, "reachable_network_km"]
     # auto: polygons up to max_pieces reachable pieces, else streets
-    assert service_area_frame(net, node_dist, [("k", "5min", 300.0)], crs=CRS, form="auto", max_pieces=1, **kw).loc[0, "form"] == "polygon"
-    assert service_area_frame(net, node_dist, [("k", "5min", 300.0)], crs=CRS, form="auto", max_pieces=0, **kw).loc[0, "form"] == "streets"
+    assert (
+        service_area_frame(
+            net, node_dist, [("k", "5min", 300.0)], crs=CRS, form="auto", max_pieces=1, **kw
+        ).loc[0, "form"]
+        == "polygon"
+    )
+    assert (
+        service_area_frame(
+            net, node_dist, [("k", "5min", 300.0)], crs=CRS, form="auto", max_pieces=0, **kw
+        ).loc[0, "form"]
+        == "streets"
+    )
 
 
 def test_partial_edge_cut_on_a_bent_line_drawn_from_v():
     """A hand-made edge u=(0,0) → v=(300,400) whose line is drawn v → bend (300,0) → u, 700 m long."""
     xy = np.array([at(0, 0), at(300, 400)])
     edge_line = np.array([line((300, 400), (300, 0), (0, 0))])
-    net = Network(node_xy=xy, u=np.array([0]), v=np.array([1]), length_m=np.array([700.0]),
-                  edge_line=edge_line, tree=shapely.STRtree(edge_line))  # fmt: skip
+    net = Network(
+        node_xy=xy,
+        u=np.array([0]),
+        v=np.array([1]),
+        length_m=np.array([700.0]),
+        edge_line=edge_line,
+        tree=shapely.STRtree(edge_line),
+    )
     # from u only: 450 m reaches the bend (300 m) and 150 m up the second segment
     p = reachable_pieces(net, np.array([[0.0, np.inf]]), [450.0])
     assert shapely.equals_exact(p.geometry[0], line((0, 0), (300, 0), (300, 150)), tolerance=1e-6)
@@ -75,8 +113,9 @@ def test_partial_edge_cut_on_a_bent_line_drawn_from_v():
     p = reachable_pieces(net, np.array([[100.0, 50.0]]), [200.0])
     got = sorted(p.geometry, key=lambda g: shapely.get_coordinates(g)[0, 1])
     assert shapely.equals_exact(got[0], line((0, 0), (100, 0)), tolerance=1e-6)
-    assert shapely.equals_exact(got[1], line((300, 250), (300, 400)), tolerance=1e-6) or \
-        shapely.equals_exact(got[1], line((300, 400), (300, 250)), tolerance=1e-6)  # fmt: skip
+    assert shapely.equals_exact(
+        got[1], line((300, 250), (300, 400)), tolerance=1e-6
+    ) or shapely.equals_exact(got[1], line((300, 400), (300, 250)), tolerance=1e-6)
     # overlapping intervals merge into the whole edge, counted once
     p = reachable_pieces(net, np.array([[100.0, 50.0]]), [500.0])
     assert p.length_m.sum() == pytest.approx(700.0) and len(p.geometry) == 1
@@ -91,9 +130,17 @@ def test_groups_without_facilities_are_empty():
     groups = np.array([0, 2])
     node_dist = group_distances(net, snap, groups, 3, cutoff_m=1000)
     kw = {"sources": snap, "source_groups": groups}
-    frame = service_area_frame(net, node_dist, [("a", "5min", 300.0), ("b", "5min", 300.0), ("c", "5min", 300.0)],
-                               buffer_m=BUF, crs=CRS, **kw)  # fmt: skip
-    assert not frame.geometry[0].is_empty and frame.loc[0, "reachable_network_km"] == pytest.approx((100 + 295) / 1000)
+    frame = service_area_frame(
+        net,
+        node_dist,
+        [("a", "5min", 300.0), ("b", "5min", 300.0), ("c", "5min", 300.0)],
+        buffer_m=BUF,
+        crs=CRS,
+        **kw,
+    )
+    assert not frame.geometry[0].is_empty and frame.loc[0, "reachable_network_km"] == pytest.approx(
+        (100 + 295) / 1000
+    )
     for g in (1, 2):
         assert frame.geometry[g].is_empty and frame.geometry[g].geom_type == "Polygon"
         assert frame.loc[g, "reachable_network_km"] == 0.0 and frame.loc[g, "area_km2"] == 0.0
@@ -105,8 +152,12 @@ def test_groups_without_facilities_are_empty():
 # ---------------------------------------------------------------- brute force with networkx
 
 
-def _grid_lines(n: int, spacing: float, rng=None, jitter: float = 0.0, drop: float = 0.0) -> list[shapely.LineString]:
-    xy = np.stack(np.meshgrid(np.arange(n), np.arange(n)), -1).reshape(-1, 2) * spacing + np.array([X0, Y0])
+def _grid_lines(
+    n: int, spacing: float, rng=None, jitter: float = 0.0, drop: float = 0.0
+) -> list[shapely.LineString]:
+    xy = np.stack(np.meshgrid(np.arange(n), np.arange(n)), -1).reshape(-1, 2) * spacing + np.array(
+        [X0, Y0]
+    )
     if rng is not None:
         xy = xy + rng.normal(0, jitter, xy.shape)
     out = []
@@ -163,7 +214,13 @@ def _setup(lines, facility, dmax):
     node_dist = group_distances(net, snap, np.array([0]), 1, cutoff_m=dmax + 1)
     pieces = reachable_pieces(net, node_dist, [dmax], sources=snap, source_groups=np.array([0]))
     frame = service_area_frame(
-        net, node_dist, [("c", "t", dmax)], buffer_m=BUF, crs=CRS, sources=snap, source_groups=np.array([0])
+        net,
+        node_dist,
+        [("c", "t", dmax)],
+        buffer_m=BUF,
+        crs=CRS,
+        sources=snap,
+        source_groups=np.array([0]),
     )
     return pieces, frame
 
@@ -176,9 +233,14 @@ def test_grid_reachable_length_matches_brute_force(dmax, facility):
     pieces, frame = _setup(lines, fac, dmax)
     brute = _Brute(lines, fac).reachable_length(dmax)
     assert frame.loc[0, "reachable_network_km"] * 1000 == pytest.approx(brute, abs=2.0)
-    assert shapely.length(pieces.geometry).sum() == pytest.approx(frame.loc[0, "reachable_network_km"] * 1000)
+    assert shapely.length(pieces.geometry).sum() == pytest.approx(
+        frame.loc[0, "reachable_network_km"] * 1000
+    )
     # the area holds every reachable piece and the buffer around it
-    assert shapely.covers(shapely.buffer(frame.geometry[0], 1e-6), shapely.buffer(shapely.union_all(pieces.geometry), BUF - 0.5))
+    assert shapely.covers(
+        shapely.buffer(frame.geometry[0], 1e-6),
+        shapely.buffer(shapely.union_all(pieces.geometry), BUF - 0.5),
+    )
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -204,12 +266,18 @@ def test_points_on_and_off_pieces_against_networkx(seed):
 
     # on: 50 random positions on each piece (its ends included)
     geoms = pieces.geometry
-    frac = np.concatenate([np.zeros((len(geoms), 1)), np.ones((len(geoms), 1)), rng.random((len(geoms), 50))], axis=1)
-    on = shapely.line_interpolate_point(np.repeat(geoms, frac.shape[1]), frac.ravel(), normalized=True)
+    frac = np.concatenate(
+        [np.zeros((len(geoms), 1)), np.ones((len(geoms), 1)), rng.random((len(geoms), 50))], axis=1
+    )
+    on = shapely.line_interpolate_point(
+        np.repeat(geoms, frac.shape[1]), frac.ravel(), normalized=True
+    )
     d_on = dist_of(on)
     assert np.isfinite(d_on).all() and (d_on <= dmax + 1e-6).all()
     # off: 1 m points of every street not on any piece
-    pts = np.concatenate([shapely.line_interpolate_point(ln, np.arange(0.0, ln.length, 1.0)) for ln in lines])
+    pts = np.concatenate(
+        [shapely.line_interpolate_point(ln, np.arange(0.0, ln.length, 1.0)) for ln in lines]
+    )
     reach = shapely.union_all(geoms)
     off = pts[shapely.distance(pts, reach) > 1e-6]
     assert len(off) > 0
@@ -222,7 +290,12 @@ def test_performance_city_sized_grid():
     n = 200
     xy = np.stack(np.meshgrid(np.arange(n), np.arange(n)), -1).reshape(-1, 2) * 100.0
     k = np.arange(n * n).reshape(n, n)
-    pairs = np.concatenate([np.stack([k[:, :-1].ravel(), k[:, 1:].ravel()], 1), np.stack([k[:-1].ravel(), k[1:].ravel()], 1)])
+    pairs = np.concatenate(
+        [
+            np.stack([k[:, :-1].ravel(), k[:, 1:].ravel()], 1),
+            np.stack([k[:-1].ravel(), k[1:].ravel()], 1),
+        ]
+    )
     net = build_network(shapely.linestrings(xy[pairs]))
     assert net.n_nodes == 40_000
     fac = shapely.points(rng.uniform(0, 19_900, (90, 2)))
@@ -230,8 +303,14 @@ def test_performance_city_sized_grid():
     snap = snap_points(net, fac, max_distance_m=60)
     node_dist = group_distances(net, snap, groups, 3, cutoff_m=1000)
     t0 = time.perf_counter()
-    frame = service_area_frame(net, node_dist, [("a", "5min", 300.0), ("b", "10min", 500.0), ("c", "15min", 1000.0)],
-                               buffer_m=BUF, sources=snap, source_groups=groups)  # fmt: skip
+    frame = service_area_frame(
+        net,
+        node_dist,
+        [("a", "5min", 300.0), ("b", "10min", 500.0), ("c", "15min", 1000.0)],
+        buffer_m=BUF,
+        sources=snap,
+        source_groups=groups,
+    )
     elapsed = time.perf_counter() - t0
     print(
         f"service_area_frame on a 40k-node grid, 3 groups: {elapsed:.2f} s; reachable km {frame['reachable_network_km'].round(1).tolist()}"
@@ -247,9 +326,17 @@ def test_position_reached_with_nothing_to_spare_is_a_point():
 
     xy = np.array([at(0, 0), at(300, 400)])
     edge_line = np.array([line((300, 400), (300, 0), (0, 0))])
-    net = Network(node_xy=xy, u=np.array([0]), v=np.array([1]), length_m=np.array([700.0]),
-                  edge_line=edge_line, tree=shapely.STRtree(edge_line))  # fmt: skip
-    snap = Snap(edge=np.array([0]), t=np.array([450 / 700]), access_m=np.array([300.0]), ok=np.array([True]))
+    net = Network(
+        node_xy=xy,
+        u=np.array([0]),
+        v=np.array([1]),
+        length_m=np.array([700.0]),
+        edge_line=edge_line,
+        tree=shapely.STRtree(edge_line),
+    )
+    snap = Snap(
+        edge=np.array([0]), t=np.array([450 / 700]), access_m=np.array([300.0]), ok=np.array([True])
+    )
     kw = {"sources": snap, "source_groups": np.array([0])}
     p = reachable_pieces(net, np.array([[np.inf, np.inf]]), [300.0], **kw)
     assert p.geometry[0].equals(point(300, 150)) and p.length_m.sum() == 0.0

@@ -18,20 +18,43 @@ from ditan.spatial.indicators.life_circle import life_circle_coverage
 from ditan.spatial.standards import columns
 from ditan.spatial.standards import reasons as R
 from ditan.spatial.standards.catalogue import load_catalogue
-from ditan.spatial.standards.evidence import Evidence, apply_evidence, empty_kinds, extent_shares, has_residents
+from ditan.spatial.standards.evidence import (
+    Evidence,
+    apply_evidence,
+    empty_kinds,
+    extent_shares,
+    has_residents,
+)
 from ditan.spatial.standards.registry import Indicator
 from tests.conftest import CRS, X0, Y0, box, gdf, point
 
 
 def _table() -> tuple[pd.DataFrame, dict[str, Indicator]]:
-    t = pd.DataFrame({"road_density_km_per_km2": [0.0, 5.0, 0.0], "lc_school_pct": [0.0, 50.0, 0.0],
-                      "industrial_residential_ratio": [np.nan, 0.5, 0.2], "area_km2": [1.0, 1.0, 1.0]},
-                     index=pd.Index(["A", "B", "C"], name="unit_id"))  # fmt: skip
-    cols = {"road_density_km_per_km2": Indicator("road_density_km_per_km2", "路网密度", "Road density", needs=("roads",)),
-            "lc_school_pct": Indicator("lc_school_pct", "学校", "School", needs=("facilities", "residents")),
-            "industrial_residential_ratio": Indicator("industrial_residential_ratio", "产居比", "Ratio", needs=("landuse",),
-                                                      nan="no_residential_land"),
-            "area_km2": Indicator("area_km2", "面积", "Area")}  # fmt: skip
+    t = pd.DataFrame(
+        {
+            "road_density_km_per_km2": [0.0, 5.0, 0.0],
+            "lc_school_pct": [0.0, 50.0, 0.0],
+            "industrial_residential_ratio": [np.nan, 0.5, 0.2],
+            "area_km2": [1.0, 1.0, 1.0],
+        },
+        index=pd.Index(["A", "B", "C"], name="unit_id"),
+    )
+    cols = {
+        "road_density_km_per_km2": Indicator(
+            "road_density_km_per_km2", "路网密度", "Road density", needs=("roads",)
+        ),
+        "lc_school_pct": Indicator(
+            "lc_school_pct", "学校", "School", needs=("facilities", "residents")
+        ),
+        "industrial_residential_ratio": Indicator(
+            "industrial_residential_ratio",
+            "产居比",
+            "Ratio",
+            needs=("landuse",),
+            nan="no_residential_land",
+        ),
+        "area_km2": Indicator("area_km2", "面积", "Area"),
+    }
     return t, cols
 
 
@@ -41,20 +64,32 @@ def test_absent_layer_makes_every_value_nan_with_a_data_gap_reason():
     assert t["road_density_km_per_km2"].isna().all()
     assert t["area_km2"].tolist() == [1.0, 1.0, 1.0]  # rests on nothing but the unit
     r = why[why["column"] == "road_density_km_per_km2"]
-    assert r["unit_id"].tolist() == ["A", "B", "C"] and r["data_gap"].all() and (r["reason"] == "no_layer").all()
+    assert (
+        r["unit_id"].tolist() == ["A", "B", "C"]
+        and r["data_gap"].all()
+        and (r["reason"] == "no_layer").all()
+    )
     assert "no roads layer" in r["reason_en"].iloc[0] and "道路" in r["reason_zh"].iloc[0]
 
 
 def test_precedence_outside_then_gap_then_residents_then_own_nan():
     t, cols = _table()
-    ev = Evidence(outside={"roads": np.array([True, False, False])}, residents=np.array([True, True, False]))
+    ev = Evidence(
+        outside={"roads": np.array([True, False, False])}, residents=np.array([True, True, False])
+    )
     why = apply_evidence(t, cols, ev).set_index(["unit_id", "column"])
     # A is beyond the road data: NaN, a data gap; B and C measured (0 km/km² in C is a measured 0)
-    assert np.isnan(t.at["A", "road_density_km_per_km2"]) and t.at["C", "road_density_km_per_km2"] == 0.0
+    assert (
+        np.isnan(t.at["A", "road_density_km_per_km2"])
+        and t.at["C", "road_density_km_per_km2"] == 0.0
+    )
     assert why.loc[("A", "road_density_km_per_km2"), "reason"] == "outside_layer"
     # C has no residents: its life-circle share is not assessable (a property of the unit, not a data gap)
     assert np.isnan(t.at["C", "lc_school_pct"]) and t.at["A", "lc_school_pct"] == 0.0
-    assert why.loc[("C", "lc_school_pct"), "reason"] == "no_residents" and not why.loc[("C", "lc_school_pct"), "data_gap"]
+    assert (
+        why.loc[("C", "lc_school_pct"), "reason"] == "no_residents"
+        and not why.loc[("C", "lc_school_pct"), "data_gap"]
+    )
     # A's ratio was NaN from the computation: the column's own reason
     assert why.loc[("A", "industrial_residential_ratio"), "reason"] == "no_residential_land"
     assert len(why) == 3  # nothing else is NaN
@@ -62,10 +97,17 @@ def test_precedence_outside_then_gap_then_residents_then_own_nan():
 
 def test_category_gap_beats_residents():
     t, cols = _table()
-    ev = Evidence(gaps={"lc_school_pct": R.CATEGORY_GAP.format(name="学校 school")}, residents=np.array([True, True, False]))
+    ev = Evidence(
+        gaps={"lc_school_pct": R.CATEGORY_GAP.format(name="学校 school")},
+        residents=np.array([True, True, False]),
+    )
     why = apply_evidence(t, cols, ev)
     r = why[why["column"] == "lc_school_pct"]
-    assert t["lc_school_pct"].isna().all() and (r["reason"] == "category_gap").all() and r["data_gap"].all()
+    assert (
+        t["lc_school_pct"].isna().all()
+        and (r["reason"] == "category_gap").all()
+        and r["data_gap"].all()
+    )
 
 
 def test_empty_kinds_and_confirmed_absence():
@@ -84,13 +126,29 @@ def test_has_residents_land_use_decides_where_it_is_mapped():
     weight = np.array([500.0, 500.0, 8.5e-9, 200.0, 60.0, 0.0])
     land = np.array([0.0, 0.0, 8.5e-9, 200.0, 60.0, 0.0])
     unknown = np.array([0.0, 80.0, 0.0, 0.0, 0.0, 0.0])
-    got = has_residents(basis, weight, land, np.full(6, 10_000.0), min_land_m2=100.0, min_land_pct=0.5, unknown_land_pct=unknown)
+    got = has_residents(
+        basis,
+        weight,
+        land,
+        np.full(6, 10_000.0),
+        min_land_m2=100.0,
+        min_land_pct=0.5,
+        unknown_land_pct=unknown,
+    )
     assert got.tolist() == [False, True, False, True, False, False]
     # 0.5 % of a 10 ha unit is 500 m²: 200 m² of residential land is not enough there
-    assert not has_residents(basis[3:4], weight[3:4], land[3:4], np.array([100_000.0]), min_land_m2=100.0, min_land_pct=0.5)[0]
+    assert not has_residents(
+        basis[3:4],
+        weight[3:4],
+        land[3:4],
+        np.array([100_000.0]),
+        min_land_m2=100.0,
+        min_land_pct=0.5,
+    )[0]
     # without land use (no layer) a weight is enough
-    assert has_residents(basis, weight, None, np.full(6, 10_000.0), min_land_m2=100.0, min_land_pct=0.5).tolist() == [
-        True, True, True, True, True, False]
+    assert has_residents(
+        basis, weight, None, np.full(6, 10_000.0), min_land_m2=100.0, min_land_pct=0.5
+    ).tolist() == [True, True, True, True, True, False]
 
 
 def test_extent_shares(two_units):
@@ -108,9 +166,11 @@ def test_life_circle_score_is_the_weighted_share_of_categories_reached():
     d = pd.DataFrame({c: [np.inf, np.inf] for c in cat.categories})
     d[a] = [100.0, 900.0]  # home 1 reaches a (within 300 m), home 2 does not
     d[b] = [250.0, 250.0]  # both reach b
-    origins = Origins(points=np.array([point(0, 0), point(10, 10)]),
-                      weights=pd.DataFrame({"unit": [0, 0], "origin": [0, 1], "weight": [3.0, 1.0]}),
-                      basis=pd.Series(["floor_area"]))  # fmt: skip
+    origins = Origins(
+        points=np.array([point(0, 0), point(10, 10)]),
+        weights=pd.DataFrame({"unit": [0, 0], "origin": [0, 1], "weight": [3.0, 1.0]}),
+        basis=pd.Series(["floor_area"]),
+    )
     assessed = set(cat.categories) - {gap}
     out = life_circle_coverage(1, origins, d, cat, index=pd.Index(["U"]), assessed=assessed)
     # by hand, per home: k/K with K = the assessed 5-minute categories; home 1 reaches a and b, home 2 only b
@@ -124,9 +184,16 @@ def test_life_circle_score_is_the_weighted_share_of_categories_reached():
 
 def test_green_coverage_never_below_green_space_ratio_on_the_same_polygons(two_units):
     """A 400 × 400 m park with a 100 × 100 m lake in unit A; a 50 × 50 m lawn (tagged vegetation) in the park's corner."""
-    park_face = box(100, 100, 500, 500).difference(box(200, 200, 300, 300))  # the land-use face: park less the lake
+    park_face = box(100, 100, 500, 500).difference(
+        box(200, 200, 300, 300)
+    )  # the land-use face: park less the lake
     green_land = gdf([{"lu_class": "park", "geometry": park_face}])
-    lawn = gdf([{"tag": "landuse=grass", "geometry": box(100, 100, 150, 150)}, {"tag": "natural=wood", "geometry": box(1100, 0, 1200, 100)}])
+    lawn = gdf(
+        [
+            {"tag": "landuse=grass", "geometry": box(100, 100, 150, 150)},
+            {"tag": "natural=wood", "geometry": box(1100, 0, 1200, 100)},
+        ]
+    )
     got = green.green_coverage_from_polygons(two_units, lawn, green_land)
     # A: 400² − 100² = 150,000 m² of 1 km² (the lawn lies inside the park: counted once) → 15 %
     assert got.at["A", "green_coverage_pct"] == pytest.approx(15.0)
@@ -138,20 +205,36 @@ def test_green_coverage_never_below_green_space_ratio_on_the_same_polygons(two_u
 
 
 def _raster(path, codes: np.ndarray) -> None:
-    with rasterio.open(path, "w", driver="GTiff", width=codes.shape[1], height=codes.shape[0], count=1, dtype="uint8",
-                       crs=CRS, transform=from_origin(X0, Y0 + 1000, 100, 100), nodata=0) as dst:  # fmt: skip
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=codes.shape[1],
+        height=codes.shape[0],
+        count=1,
+        dtype="uint8",
+        crs=CRS,
+        transform=from_origin(X0, Y0 + 1000, 100, 100),
+        nodata=0,
+    ) as dst:
         dst.write(codes.astype("uint8"), 1)
 
 
 def test_raster_of_another_product_stops_with_the_codes_found(tmp_path, two_units):
     """A CLCD-coded raster (1 cropland, 2 forest, 5 water, 8 impervious) read with the WorldCover classes."""
-    codes = np.tile(np.array([1, 2, 5, 8, 2, 1, 1, 8, 2, 5] * 2), (10, 1))  # 10 rows × 20 columns of 100 m
+    codes = np.tile(
+        np.array([1, 2, 5, 8, 2, 1, 1, 8, 2, 5] * 2), (10, 1)
+    )  # 10 rows × 20 columns of 100 m
     path = tmp_path / "clcd.tif"
     _raster(path, codes)
-    with pytest.raises(LayerError, match=r"no pixel under the units has a configured class.*codes 1, 2, 5, 8.*CLCD"):
+    with pytest.raises(
+        LayerError, match=r"no pixel under the units has a configured class.*codes 1, 2, 5, 8.*CLCD"
+    ):
         green.green_coverage_from_raster(two_units, path)
     # with CLCD's classes it measures: forest (2) is 3 of the 10 columns of each unit → 30 %; impervious (8) 2 of 10
-    got = green.green_coverage_from_raster(two_units, path, vegetation_classes=(2, 3, 4), impervious_classes=(8,))
+    got = green.green_coverage_from_raster(
+        two_units, path, vegetation_classes=(2, 3, 4), impervious_classes=(8,)
+    )
     assert got["green_coverage_pct"].tolist() == pytest.approx([30.0, 30.0])
     assert got["permeable_surface_pct"].tolist() == pytest.approx([80.0, 80.0])
 
@@ -160,12 +243,21 @@ def test_reasons_frame_shape():
     empty = R.reasons_frame([])
     assert list(empty.columns) == R.REASON_COLUMNS and empty.empty
     one = R.reasons_frame([("A", "x_pct", R.NO_RESIDENTIAL_LAND)])
-    assert one.iloc[0].to_dict() == {"unit_id": "A", "column": "x_pct", "reason": "no_residential_land",
-                                     "reason_en": R.NO_RESIDENTIAL_LAND.en, "reason_zh": R.NO_RESIDENTIAL_LAND.zh, "data_gap": False}  # fmt: skip
+    assert one.iloc[0].to_dict() == {
+        "unit_id": "A",
+        "column": "x_pct",
+        "reason": "no_residential_land",
+        "reason_en": R.NO_RESIDENTIAL_LAND.en,
+        "reason_zh": R.NO_RESIDENTIAL_LAND.zh,
+        "data_gap": False,
+    }
 
 
 def test_column_names_carry_the_configured_values():
     assert columns.proximity("bus_stop", 400, "network") == "bus_stop_400m_network_pct"
     assert columns.parse_proximity("metro_312.5m_radius_pct") == ("metro", 312.5, "radius")
     assert columns.parse_proximity("lc_15min_all_pct") is None
-    assert columns.lc_all("far") == "lc_far_all_pct" and columns.lc_score("near") == "lc_near_score_pct"
+    assert (
+        columns.lc_all("far") == "lc_far_all_pct"
+        and columns.lc_score("near") == "lc_near_score_pct"
+    )

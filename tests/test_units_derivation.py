@@ -41,7 +41,9 @@ def _local_bounds(geom: shapely.Geometry) -> tuple[int, ...]:
     return tuple(round(v) for v in (x0 - X0, y0 - Y0, x1 - X0, y1 - Y0))
 
 
-def _grid(step: float = 400.0, n: int = 3, highway: str = "tertiary") -> list[tuple[str, str | None, LineString]]:
+def _grid(
+    step: float = 400.0, n: int = 3, highway: str = "tertiary"
+) -> list[tuple[str, str | None, LineString]]:
     """Roads: n vertical and n horizontal at 0, step, …, extended EXT beyond the frame."""
     end = step * (n - 1)
     rows = []
@@ -70,8 +72,11 @@ def test_grid_gives_four_400m_blocks():
     assert units["unit_id"].tolist() == ["U001", "U002", "U003", "U004"]
     assert units.area.round(0).tolist() == [160_000.0] * 4  # 400 m × 400 m
     assert sorted(_local_bounds(g) for g in units.geometry) == [
-        (0, 0, 400, 400), (0, 400, 400, 800), (400, 0, 800, 400), (400, 400, 800, 800),
-    ]  # fmt: skip
+        (0, 0, 400, 400),
+        (0, 400, 400, 800),
+        (400, 0, 800, 400),
+        (400, 400, 800, 800),
+    ]
     # the 50 m stubs beyond the frame make no units: the frame is tiled exactly
     assert shapely.union_all(units.geometry.to_numpy()).area == pytest.approx(FRAME_800.area)
 
@@ -85,8 +90,12 @@ def test_divided_road_median_strip_dropped_by_width():
     assert len(units) == 5
     assert units.area.round(0).tolist() == [160_000.0, 160_000.0, 160_000.0, 76_000.0, 76_000.0]
     assert sorted(_local_bounds(g) for g in units.geometry) == [
-        (0, 0, 190, 400), (0, 400, 400, 800), (210, 0, 400, 400), (400, 0, 800, 400), (400, 400, 800, 800),
-    ]  # fmt: skip
+        (0, 0, 190, 400),
+        (0, 400, 400, 800),
+        (210, 0, 400, 400),
+        (400, 0, 800, 400),
+        (400, 400, 800, 800),
+    ]
     assert units["unit_id"].is_unique
     assert units["unit_id"].tolist() == [f"U{i:03d}" for i in range(1, 6)]  # largest first
     # 3 × 160 000 + 2 × 76 000: the frame less the median
@@ -101,14 +110,26 @@ def test_divided_road_median_strip_dropped_by_width():
 
 def test_divided_road_with_default_options():
     units = derive_units(_roads(_grid() + DIVIDED), FRAME_800)
-    assert sorted(units.area.round(0).tolist()) == [76_000.0, 76_000.0, 160_000.0, 160_000.0, 160_000.0]
+    assert sorted(units.area.round(0).tolist()) == [
+        76_000.0,
+        76_000.0,
+        160_000.0,
+        160_000.0,
+        160_000.0,
+    ]
 
 
 @pytest.mark.parametrize(
     ("highway", "name"),
-    [("footway", "荷清路"), ("service", None), ("service", "荷清路"), ("residential", "荷清路"),
-     ("cycleway", None), ("path", None)],
-)  # fmt: skip
+    [
+        ("footway", "荷清路"),
+        ("service", None),
+        ("service", "荷清路"),
+        ("residential", "荷清路"),
+        ("cycleway", None),
+        ("path", None),
+    ],
+)
 def test_minor_roads_do_not_split_ordinary_blocks(highway, name):
     # a minor road straight across the south-west block (160 000 m² < max_area 1 km²)
     roads = _roads(_grid() + [(highway, name, _line((200, -EXT), (200, 450)))])
@@ -117,12 +138,20 @@ def test_minor_roads_do_not_split_ordinary_blocks(highway, name):
     assert units.area.round(0).tolist() == [160_000.0] * 4
 
 
-@pytest.mark.parametrize("highway", ["tertiary", "tertiary_link", "secondary", "primary", "trunk", "motorway"])
+@pytest.mark.parametrize(
+    "highway", ["tertiary", "tertiary_link", "secondary", "primary", "trunk", "motorway"]
+)
 def test_tertiary_and_above_split_blocks(highway):
     # the same line as a tertiary+ road splits the block into 200 × 400 = 80 000 m² halves
     roads = _roads(_grid() + [(highway, None, _line((200, -EXT), (200, 450)))])
     units = derive_units(roads, FRAME_800)
-    assert sorted(units.area.round(0).tolist()) == [80_000.0, 80_000.0, 160_000.0, 160_000.0, 160_000.0]
+    assert sorted(units.area.round(0).tolist()) == [
+        80_000.0,
+        80_000.0,
+        160_000.0,
+        160_000.0,
+        160_000.0,
+    ]
 
 
 # --- oversized blocks: 1 200 m × 1 000 m = 1.2 km² ----------------------------------------
@@ -137,19 +166,30 @@ RING_BIG = [
 MIDDLE = _line((600, -10), (600, 1010))
 
 
-@pytest.mark.parametrize(("highway", "name"), [("residential", None), ("unclassified", None),
-                                                ("living_street", None), ("service", "清华路")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("highway", "name"),
+    [("residential", None), ("unclassified", None), ("living_street", None), ("service", "清华路")],
+)
 def test_oversized_block_split_by_next_tier(highway, name):
-    units = derive_units(_roads(RING_BIG + [(highway, name, MIDDLE)]), FRAME_BIG, max_area_m2=1_000_000)
+    units = derive_units(
+        _roads(RING_BIG + [(highway, name, MIDDLE)]), FRAME_BIG, max_area_m2=1_000_000
+    )
     # 1.2 km² > 1 km²: split at x = 600 into two 600 × 1000 = 600 000 m² halves
     assert len(units) == 2
     assert units.area.round(0).tolist() == [600_000.0, 600_000.0]
-    assert sorted(_local_bounds(g) for g in units.geometry) == [(0, 0, 600, 1000), (600, 0, 1200, 1000)]
+    assert sorted(_local_bounds(g) for g in units.geometry) == [
+        (0, 0, 600, 1000),
+        (600, 0, 1200, 1000),
+    ]
 
 
-@pytest.mark.parametrize(("highway", "name"), [("service", None), ("footway", "清华路"), ("cycleway", None)])
+@pytest.mark.parametrize(
+    ("highway", "name"), [("service", None), ("footway", "清华路"), ("cycleway", None)]
+)
 def test_oversized_block_not_split_by_unnamed_service_or_footway(highway, name):
-    units = derive_units(_roads(RING_BIG + [(highway, name, MIDDLE)]), FRAME_BIG, max_area_m2=1_000_000)
+    units = derive_units(
+        _roads(RING_BIG + [(highway, name, MIDDLE)]), FRAME_BIG, max_area_m2=1_000_000
+    )
     assert len(units) == 1
     assert units.area.iloc[0] == pytest.approx(1_200_000.0)
 
@@ -160,13 +200,15 @@ def test_block_below_max_area_not_subdivided():
     assert len(units) == 1
     assert units.area.iloc[0] == pytest.approx(1_200_000.0)
     # an 800 × 1000 = 0.8 km² block with the default max_area (1 km²) stays whole too
-    small = _roads([
-        ("tertiary", None, _line((-EXT, 0), (800 + EXT, 0))),
-        ("tertiary", None, _line((-EXT, 1000), (800 + EXT, 1000))),
-        ("tertiary", None, _line((0, -EXT), (0, 1000 + EXT))),
-        ("tertiary", None, _line((800, -EXT), (800, 1000 + EXT))),
-        ("residential", None, _line((400, -10), (400, 1010))),
-    ])  # fmt: skip
+    small = _roads(
+        [
+            ("tertiary", None, _line((-EXT, 0), (800 + EXT, 0))),
+            ("tertiary", None, _line((-EXT, 1000), (800 + EXT, 1000))),
+            ("tertiary", None, _line((0, -EXT), (0, 1000 + EXT))),
+            ("tertiary", None, _line((800, -EXT), (800, 1000 + EXT))),
+            ("residential", None, _line((400, -10), (400, 1010))),
+        ]
+    )
     units = derive_units(small, _box(0, 0, 800, 1000))
     assert len(units) == 1
     assert units.area.iloc[0] == pytest.approx(800_000.0)
@@ -190,7 +232,13 @@ def test_small_blocks_dropped_by_area():
     dropped = derive_units(roads, FRAME_800, min_area_m2=30_000)
     assert sorted(dropped.area.round(0).tolist()) == [136_000.0, 160_000.0, 160_000.0, 160_000.0]
     kept = derive_units(roads, FRAME_800, min_area_m2=20_000)
-    assert sorted(kept.area.round(0).tolist()) == [24_000.0, 136_000.0, 160_000.0, 160_000.0, 160_000.0]
+    assert sorted(kept.area.round(0).tolist()) == [
+        24_000.0,
+        136_000.0,
+        160_000.0,
+        160_000.0,
+        160_000.0,
+    ]
     # a block of exactly min_area is kept (only smaller ones are slivers)
     exact = derive_units(roads, FRAME_800, min_area_m2=24_000)
     assert len(exact) == 5
@@ -211,11 +259,18 @@ def test_derive_units_refuses_degrees():
 # --- name_units -----------------------------------------------------------------------------
 
 # four 400 m units: A south-west, B south-east, C north-west, D north-east
-A, B, C, D = _box(0, 0, 400, 400), _box(400, 0, 800, 400), _box(0, 400, 400, 800), _box(400, 400, 800, 800)
+A, B, C, D = (
+    _box(0, 0, 400, 400),
+    _box(400, 0, 800, 400),
+    _box(0, 400, 400, 800),
+    _box(400, 400, 800, 800),
+)
 
 
 def _units(*geoms: shapely.Polygon) -> gpd.GeoDataFrame:
-    return gpd.GeoDataFrame({"unit_id": [f"U{i + 1:03d}" for i in range(len(geoms))]}, geometry=list(geoms), crs=CRS)
+    return gpd.GeoDataFrame(
+        {"unit_id": [f"U{i + 1:03d}" for i in range(len(geoms))]}, geometry=list(geoms), crs=CRS
+    )
 
 
 def _areas(rows: list[tuple[str, shapely.Polygon]]) -> gpd.GeoDataFrame:
@@ -228,12 +283,14 @@ NO_ROADS = _roads([])
 
 def test_smallest_named_area_covering_30_percent_wins():
     units = _units(A, B)
-    areas = _areas([
-        ("清华大学", _box(-100, -100, 900, 500)),  # covers A and B wholly (400 000 m²)
-        ("荷清苑", _box(0, 0, 400, 125)),  # 50 000 / 160 000 = 31.25 % of A
-        ("小花园", _box(0, 0, 100, 100)),  # 6.25 % of A: too little, though smallest
-        ("东园", _box(400, 0, 800, 100)),  # 25 % of B: too little
-    ])  # fmt: skip
+    areas = _areas(
+        [
+            ("清华大学", _box(-100, -100, 900, 500)),  # covers A and B wholly (400 000 m²)
+            ("荷清苑", _box(0, 0, 400, 125)),  # 50 000 / 160 000 = 31.25 % of A
+            ("小花园", _box(0, 0, 100, 100)),  # 6.25 % of A: too little, though smallest
+            ("东园", _box(400, 0, 800, 100)),  # 25 % of B: too little
+        ]
+    )
     names = name_units(units, areas, NO_ROADS)
     assert names.tolist() == ["荷清苑", "清华大学"]
     assert names.index.equals(units.index)
@@ -249,16 +306,18 @@ def test_name_share_threshold_is_inclusive():
 
 def test_names_from_the_two_longest_bounding_roads_else_generated():
     units = _units(A, B, C, D)
-    roads = _roads([
-        # along the south edge of A and B (x −50…850)
-        ("tertiary", "成府路", _line((-EXT, 0), (800 + EXT, 0))),
-        # along the east edge of B and D
-        ("tertiary", "荷清路", _line((800, -EXT), (800, 800 + EXT))),
-        # on the A|B edge, only y 200…400: 200 m inside the 15 m rings of A and B,
-        # shorter than 成府路 and 荷清路 (430 m each); reaches C's ring over 15 m only (< 30 m)
-        ("residential", "学堂路", _line((400, 200), (400, 400))),
-        ("tertiary", None, _line((-EXT, 400), (800 + EXT, 400))),  # unnamed: ignored
-    ])  # fmt: skip
+    roads = _roads(
+        [
+            # along the south edge of A and B (x −50…850)
+            ("tertiary", "成府路", _line((-EXT, 0), (800 + EXT, 0))),
+            # along the east edge of B and D
+            ("tertiary", "荷清路", _line((800, -EXT), (800, 800 + EXT))),
+            # on the A|B edge, only y 200…400: 200 m inside the 15 m rings of A and B,
+            # shorter than 成府路 and 荷清路 (430 m each); reaches C's ring over 15 m only (< 30 m)
+            ("residential", "学堂路", _line((400, 200), (400, 400))),
+            ("tertiary", None, _line((-EXT, 400), (800 + EXT, 400))),  # unnamed: ignored
+        ]
+    )
     names = name_units(units, NO_AREAS, roads)
     assert names.tolist() == [
         "学堂路、成府路围合街区",  # A: 成府路 430 m, 学堂路 200 m (sorted by code point)
@@ -280,12 +339,14 @@ def test_area_name_beats_road_names():
 def test_duplicate_names_disambiguated():
     units = _units(A, B, C, D)
     areas = _areas([("清华大学", _box(0, 0, 800, 400))])  # covers A and B wholly
-    roads = _roads([
-        ("tertiary", "成府路", _line((-EXT, 0), (800 + EXT, 0))),  # south of A and B
-        ("tertiary", "荷清路", _line((800, -EXT), (800, 400 + 10))),  # east of B
-        ("tertiary", "学堂路", _line((0, -EXT), (0, 400 + 10))),  # west of A
-        ("tertiary", "中关村北大街", _line((-EXT, 800), (800 + EXT, 800))),  # north of C and D
-    ])  # fmt: skip
+    roads = _roads(
+        [
+            ("tertiary", "成府路", _line((-EXT, 0), (800 + EXT, 0))),  # south of A and B
+            ("tertiary", "荷清路", _line((800, -EXT), (800, 400 + 10))),  # east of B
+            ("tertiary", "学堂路", _line((0, -EXT), (0, 400 + 10))),  # west of A
+            ("tertiary", "中关村北大街", _line((-EXT, 800), (800 + EXT, 800))),  # north of C and D
+        ]
+    )
     names = name_units(units, areas, roads)
     assert names.tolist() == [
         "清华大学（学堂路、成府路）",  # same area name: bounding roads added
@@ -321,10 +382,12 @@ def test_strip_exactly_min_width_is_kept():
     def strip(width):
         roads = gpd.GeoDataFrame(
             {"highway": ["tertiary", "tertiary"], "name": [None, None]},
-            geometry=[shapely.LineString([(440000, 4428000), (440000, 4429000)]),
-                      shapely.LineString([(440000 + width, 4428000), (440000 + width, 4429000)])],
+            geometry=[
+                shapely.LineString([(440000, 4428000), (440000, 4429000)]),
+                shapely.LineString([(440000 + width, 4428000), (440000 + width, 4429000)]),
+            ],
             crs="EPSG:4548",
-        )  # fmt: skip
+        )
         frame = shapely.box(440000 - 200, 4428000, 440000 + width + 200, 4429000)
         units = derive_units(roads, frame, min_area_m2=1000, min_width_m=30)
         return sorted(round(a) for a in units.geometry.area)

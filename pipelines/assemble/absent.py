@@ -34,7 +34,9 @@ ABSENT_LAYERS = {
 }  # fmt: skip
 
 
-def absent_layers(inp: Inputs, ext: OsmExtract | None, ledger: Ledger, **layers: gpd.GeoDataFrame | None) -> dict[str, str]:
+def absent_layers(
+    inp: Inputs, ext: OsmExtract | None, ledger: Ledger, **layers: gpd.GeoDataFrame | None
+) -> dict[str, str]:
     """Why each of roads, buildings, landuse and vegetation has no feature at all (before cropping), by key.
 
     ``inp``: the config's inputs. Each absent layer is also named as a data gap in the ledger (what is missing,
@@ -44,21 +46,29 @@ def absent_layers(inp: Inputs, ext: OsmExtract | None, ledger: Ledger, **layers:
     for key, gdf in layers.items():
         cfg_key, what, osm_layer, fix = ABSENT_LAYERS[key]
         src = getattr(inp, cfg_key.split(".")[1])
-        if src is not None and key == "vegetation":  # a land-cover raster: green coverage does not need the polygons
+        if (
+            src is not None and key == "vegetation"
+        ):  # a land-cover raster: green coverage does not need the polygons
             continue
         if gdf is not None and len(gdf):
             continue
         rec = ledger.records.get(osm_layer) if osm_layer else None
-        if src is not None:  # a given layer, empty or with every feature unusable: no data (a placeholder says nothing)
+        if (
+            src is not None
+        ):  # a given layer, empty or with every feature unusable: no data (a placeholder says nothing)
             given = ledger.records.get(key if key != "landuse" else "land-use parcels")
             if given is None or not given.read:
                 out[key] = f"{cfg_key} ({src.label}) has no features"
             else:
-                out[key] = f"none of the {given.read} features of {cfg_key} ({src.label}) could be used (see data_quality.csv)"
+                out[key] = (
+                    f"none of the {given.read} features of {cfg_key} ({src.label}) could be used (see data_quality.csv)"
+                )
         elif ext is None:
             out[key] = f"neither inputs.osm nor {cfg_key} is set"
         elif rec is not None and rec.read:
-            out[key] = f"none of the {rec.read} {what} of the OSM file could be used ({'; '.join(rec.dropped)}) and {cfg_key} is not set"
+            out[key] = (
+                f"none of the {rec.read} {what} of the OSM file could be used ({'; '.join(rec.dropped)}) and {cfg_key} is not set"
+            )
         else:
             out[key] = f"the OSM file has no {what} and {cfg_key} is not set"
         columns = [i.id for i in registry().values() if i.spatial and key in i.needs]

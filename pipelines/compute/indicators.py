@@ -10,17 +10,10 @@ import numpy as np
 import pandas as pd
 
 from ditan.pipelines.compute.data_gaps import data_evidence
+from ditan.pipelines.compute.distances import PROXIMITY, _distances, _service_areas
 from ditan.pipelines.compute.timer import Timer
 from ditan.pipelines.config.params import ComputeParams, LifeCircleParams
-from ditan.spatial.engine.network import (
-    Network,
-    Snap,
-    access_points,
-    build_network,
-    group_distances,
-    point_distances,
-    snap_points,
-)
+from ditan.spatial.engine.network import Network, build_network
 from ditan.spatial.engine.origins import (
     Origins,
     building_population_origins,
@@ -28,9 +21,19 @@ from ditan.spatial.engine.origins import (
     raster_population_origins,
     residential_origins,
 )
-from ditan.spatial.engine.service_areas import service_area_frame
 from ditan.spatial.errors import ConfigError
-from ditan.spatial.indicators import amenities, green, greenway, intensity, landuse, life_circle, parcels, parks, roads, transit
+from ditan.spatial.indicators import (
+    amenities,
+    green,
+    greenway,
+    intensity,
+    landuse,
+    life_circle,
+    parcels,
+    parks,
+    roads,
+    transit,
+)
 from ditan.spatial.io.validate import Ledger
 from ditan.spatial.standards import columns
 from ditan.spatial.standards import reasons as R
@@ -43,10 +46,8 @@ from ditan.spatial.standards.registry import (
     registry,
 )
 from ditan.spatial.study_area.model import StudyArea
-from ditan.spatial.study_area.stations import station_access_points
 
 log = logging.getLogger(__name__)
-PROXIMITY = list(columns.PROXIMITY_KINDS)
 
 
 def reasons_frame_empty() -> pd.DataFrame:
@@ -59,11 +60,19 @@ class RunResult:
     units: gpd.GeoDataFrame  # units with the indicators
     columns: dict[str, Indicator]  # the registry entries of the columns, in order
     network: Network
-    origin_distances: pd.DataFrame  # per origin: network metres to each category / station kind, inf beyond its tier / radius
+    origin_distances: (
+        pd.DataFrame
+    )  # per origin: network metres to each category / station kind, inf beyond its tier / radius
     stats: dict
-    service_areas: gpd.GeoDataFrame  # category, tier, distance_m, reachable_network_km, area_km2, geometry
-    reasons: pd.DataFrame = field(default_factory=reasons_frame_empty)  # why each NaN is NaN (ditan.spatial.standards.reasons)
-    gaps: list[str] = field(default_factory=list)  # the data gaps of the run, one line each (bilingual), for the summary
+    service_areas: (
+        gpd.GeoDataFrame
+    )  # category, tier, distance_m, reachable_network_km, area_km2, geometry
+    reasons: pd.DataFrame = field(
+        default_factory=reasons_frame_empty
+    )  # why each NaN is NaN (ditan.spatial.standards.reasons)
+    gaps: list[str] = field(
+        default_factory=list
+    )  # the data gaps of the run, one line each (bilingual), for the summary
     #: the computation's own rows of data_quality.csv (walk-network snapping, data gaps): the study area's ledger is
     #: not changed; ``sa.ledger.merged(result.ledger)`` is the run's whole ledger
     ledger: Ledger = field(default_factory=Ledger)
@@ -94,13 +103,25 @@ def column_registry(sa: StudyArea, radii_m: list[float] | None = None) -> dict[s
     """
     cat = sa.catalogue
     lc = [
-        life_circle_indicator(c.id, c.zh, c.en, cat.tiers[c.tier].zh, cat.tiers[c.tier].distance_m,
-                              source=c.source or "GB 50180-2018", unconfirmed=c.unconfirmed)  # fmt: skip
+        life_circle_indicator(
+            c.id,
+            c.zh,
+            c.en,
+            cat.tiers[c.tier].zh,
+            cat.tiers[c.tier].distance_m,
+            source=c.source or "GB 50180-2018",
+            unconfirmed=c.unconfirmed,
+        )
         for c in cat.categories.values()
     ]
     for t in cat.tiers.values():
         lc += life_circle_tier_indicators(t.id, t.zh, t.en, t.distance_m)
-    prox = [proximity_indicator(k, r, m) for r in (radii_m or [500.0]) for k in columns.PROXIMITY_KINDS for m in columns.METHODS]
+    prox = [
+        proximity_indicator(k, r, m)
+        for r in (radii_m or [500.0])
+        for k in columns.PROXIMITY_KINDS
+        for m in columns.METHODS
+    ]
     static = registry()
     dynamic = {i.id: i for i in lc + prox}
     order: list[str] = []
@@ -116,8 +137,13 @@ def column_registry(sa: StudyArea, radii_m: list[float] | None = None) -> dict[s
     return {k: reg[k] for k in dict.fromkeys(order)}
 
 
-def compute(sa: StudyArea, params: ComputeParams, timer: Timer | None = None, *,
-            extra_radii_m: tuple[float, ...] = ()) -> RunResult:  # fmt: skip
+def compute(
+    sa: StudyArea,
+    params: ComputeParams,
+    timer: Timer | None = None,
+    *,
+    extra_radii_m: tuple[float, ...] = (),
+) -> RunResult:
     """Every indicator of every unit; NaN with a reason (``RunResult.reasons``) wherever the data behind a value is absent.
 
     ``params``: what the computation needs of the config (:func:`ditan.pipelines.config.params.params_from_config`).
@@ -130,11 +156,25 @@ def compute(sa: StudyArea, params: ComputeParams, timer: Timer | None = None, *,
     n = len(units)
     idx = units.index
     radii = list(dict.fromkeys([float(params.transit.radius_m), *map(float, extra_radii_m)]))
-    parts: list[pd.DataFrame] = [pd.DataFrame({"name": units["name"], "area_km2": units.geometry.area / 1e6}, index=idx)]
+    parts: list[pd.DataFrame] = [
+        pd.DataFrame({"name": units["name"], "area_km2": units.geometry.area / 1e6}, index=idx)
+    ]
     rp = params.roads
     with timer.stage("roads"):
-        parts.append(roads.road_density(units, sa.roads, include=rp.include, divided=rp.divided, max_gap_m=rp.divided_max_gap_m))
-        parts.append(roads.intersection_density(units, sa.roads, include=rp.include, junction_tolerance_m=rp.junction_tolerance_m))
+        parts.append(
+            roads.road_density(
+                units,
+                sa.roads,
+                include=rp.include,
+                divided=rp.divided,
+                max_gap_m=rp.divided_max_gap_m,
+            )
+        )
+        parts.append(
+            roads.intersection_density(
+                units, sa.roads, include=rp.include, junction_tolerance_m=rp.junction_tolerance_m
+            )
+        )
     with timer.stage("intensity"):
         pieces = intensity.building_pieces(units, sa.buildings)
         dense = intensity.intensity(units, sa.buildings, pieces)
@@ -153,59 +193,124 @@ def compute(sa: StudyArea, params: ComputeParams, timer: Timer | None = None, *,
         if sa.parcels is not None:
             attrs = parcels.parcel_attributes(units, sa.parcels)
             if "attached_green_m2" in attrs and sa.parcels["green_ratio_pct"].notna().any():
-                lu["green_space_ratio_pct"] += attrs["attached_green_m2"].to_numpy() / units.geometry.area.to_numpy() * 100.0
+                lu["green_space_ratio_pct"] += (
+                    attrs["attached_green_m2"].to_numpy() / units.geometry.area.to_numpy() * 100.0
+                )
                 lu["green_space_source"] = "land use + parcel green ratios"
             if sa.parcels["height_limit_m"].notna().any():
                 lu["parcel_height_limit_max_m"] = attrs["parcel_height_limit_max_m"]
         p = params.parks
-        lu = lu.join(parks.park_service_coverage(units, faces, parks.merged_parks(sa.landuse), large_min_area_m2=p.large_min_area_m2,
-                                                 large_radius_m=p.large_radius_m, small_min_area_m2=p.small_min_area_m2,
-                                                 small_radius_m=p.small_radius_m))  # fmt: skip
+        lu = lu.join(
+            parks.park_service_coverage(
+                units,
+                faces,
+                parks.merged_parks(sa.landuse),
+                large_min_area_m2=p.large_min_area_m2,
+                large_radius_m=p.large_radius_m,
+                small_min_area_m2=p.small_min_area_m2,
+                small_radius_m=p.small_radius_m,
+            )
+        )
         parts.append(lu)
         ways = greenway.greenways(units, sa.roads, faces, sa.stations)
         parts.append(ways)
     with timer.stage("green coverage"):
         if sa.landcover is not None:
             lc = sa.landcover
-            parts.append(green.green_coverage_from_raster(units, lc.path, vegetation_classes=lc.vegetation_classes,
-                                                          impervious_classes=lc.impervious_classes,
-                                                          ndvi_threshold=lc.ndvi_threshold, nodata=lc.nodata))  # fmt: skip
+            parts.append(
+                green.green_coverage_from_raster(
+                    units,
+                    lc.path,
+                    vegetation_classes=lc.vegetation_classes,
+                    impervious_classes=lc.impervious_classes,
+                    ndvi_threshold=lc.ndvi_threshold,
+                    nodata=lc.nodata,
+                )
+            )
         else:
             green_land = faces[faces["lu_class"].isin(landuse.GREEN_SPACE_CLASSES)]
             parts.append(green.green_coverage_from_polygons(units, sa.vegetation, green_land))
     with timer.stage("walk network"):
-        net = build_network(walk_roads(sa.roads, params.life_circle.walk_exclude).geometry.to_numpy())
+        net = build_network(
+            walk_roads(sa.roads, params.life_circle.walk_exclude).geometry.to_numpy()
+        )
         housing = residential_origins(units, sa.buildings, pieces, faces)
         origins = make_origins(sa, params.life_circle, pieces, housing)
     with timer.stage("network distances"):
-        dist, stats, reach = _distances(sa, net, origins, max(radii), snap_max_m=params.life_circle.snap_max_m, ledger=ledger)
+        dist, stats, reach = _distances(
+            sa, net, origins, max(radii), snap_max_m=params.life_circle.snap_max_m, ledger=ledger
+        )
     ev, gap_lines = data_evidence(sa, params, lu, origins, radii, ledger=ledger)
     with timer.stage("life circles and 500 m"):
-        parts.append(pd.DataFrame({"residential_floor_area_m2": housing.floor_area_m2(n), "has_residents": ev.residents}, index=idx))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "residential_floor_area_m2": housing.floor_area_m2(n),
+                    "has_residents": ev.residents,
+                },
+                index=idx,
+            )
+        )
         assessed = {c for c in sa.catalogue.categories if columns.lc_category(c) not in ev.gaps}
-        parts.append(life_circle.life_circle_coverage(n, origins, dist, sa.catalogue, index=idx, assessed=assessed))
+        parts.append(
+            life_circle.life_circle_coverage(
+                n, origins, dist, sa.catalogue, index=idx, assessed=assessed
+            )
+        )
         radius = transit.straight_distances(origins.points, sa.stations, PROXIMITY)
-        parts.append(transit.proximity_coverage(n, origins, radius, dist[PROXIMITY], index=idx, radius_m=radii))
+        parts.append(
+            transit.proximity_coverage(
+                n, origins, radius, dist[PROXIMITY], index=idx, radius_m=radii
+            )
+        )
         parts.append(transit.station_counts(units, sa.stations))
         if sa.amenities is not None:
-            parts.append(amenities.amenity_counts(units, sa.amenities, list(sa.catalogue.amenities)))
-        parts.append(_population(sa, params.life_circle, pieces, origins, housing, ways["greenway_km"].to_numpy()))
+            parts.append(
+                amenities.amenity_counts(units, sa.amenities, list(sa.catalogue.amenities))
+            )
+        parts.append(
+            _population(
+                sa, params.life_circle, pieces, origins, housing, ways["greenway_km"].to_numpy()
+            )
+        )
     with timer.stage("service areas"):
         areas = _service_areas(sa, params.life_circle, params.transit.radius_m, net, reach)
     table = pd.concat(parts, axis=1)
-    cols = {k: v for k, v in column_registry(sa, radii).items() if k == "unit_id" or k in table.columns}
+    cols = {
+        k: v for k, v in column_registry(sa, radii).items() if k == "unit_id" or k in table.columns
+    }
     table = table[[c for c in cols if c != "unit_id"]]
     table.index.name = "unit_id"
     why = apply_evidence(table, cols, ev)
     table = table.copy()  # one block per dtype again after the columns set to NaN
     stats.update(walk_nodes=net.n_nodes, walk_edges=len(net.u), origins=len(origins.points))
-    out_units = gpd.GeoDataFrame(table.drop(columns=["name"]).join(units[["name", "geometry"]]), geometry="geometry", crs=units.crs)
-    return RunResult(indicators=table, units=out_units, columns=cols, network=net, origin_distances=dist, stats=stats,
-                     service_areas=areas, reasons=why, gaps=gap_lines, ledger=ledger)  # fmt: skip
+    out_units = gpd.GeoDataFrame(
+        table.drop(columns=["name"]).join(units[["name", "geometry"]]),
+        geometry="geometry",
+        crs=units.crs,
+    )
+    return RunResult(
+        indicators=table,
+        units=out_units,
+        columns=cols,
+        network=net,
+        origin_distances=dist,
+        stats=stats,
+        service_areas=areas,
+        reasons=why,
+        gaps=gap_lines,
+        ledger=ledger,
+    )
 
 
-def _population(sa: StudyArea, lc: LifeCircleParams, pieces: pd.DataFrame, origins: Origins, housing: Origins,
-                greenway_km: np.ndarray) -> pd.DataFrame:  # fmt: skip
+def _population(
+    sa: StudyArea,
+    lc: LifeCircleParams,
+    pieces: pd.DataFrame,
+    origins: Origins,
+    housing: Origins,
+    greenway_km: np.ndarray,
+) -> pd.DataFrame:
     """Residents per unit, when the data has them, and the per-person indicators that need them."""
     n, idx = len(sa.units), sa.units.index
     if origins.basis.eq("population").any():
@@ -223,82 +328,17 @@ def _population(sa: StudyArea, lc: LifeCircleParams, pieces: pd.DataFrame, origi
     return out
 
 
-def make_origins(sa: StudyArea, lc: LifeCircleParams, pieces: pd.DataFrame, housing: Origins) -> Origins:
+def make_origins(
+    sa: StudyArea, lc: LifeCircleParams, pieces: pd.DataFrame, housing: Origins
+) -> Origins:
     """Where residents start from, weighted as ``lc.weight_by`` says (residential floor area by default)."""
     if lc.weight_by == "population":
         if lc.population_raster is not None:
             return raster_population_origins(sa.units, lc.population_raster)
         if "population" in sa.buildings and sa.buildings["population"].notna().any():
             return building_population_origins(sa.units, sa.buildings, pieces)
-        raise ConfigError("life_circle.weight_by is 'population' but there is no population: set life_circle.population_raster "
-                          "or inputs.buildings.population_column")  # fmt: skip
+        raise ConfigError(
+            "life_circle.weight_by is 'population' but there is no population: set life_circle.population_raster "
+            "or inputs.buildings.population_column"
+        )
     return housing
-
-
-@dataclass
-class _Reach:
-    """What the service areas need from the distance stage."""
-
-    node_dist: np.ndarray  # (groups, nodes)
-    targets: Snap
-    target_groups: np.ndarray
-    groups: list[str]
-
-
-def _distances(sa: StudyArea, net: Network, origins: Origins, station_cut_m: float, *, snap_max_m: float,
-               ledger: Ledger) -> tuple[pd.DataFrame, dict, _Reach]:  # fmt: skip
-    """Walking distance from every origin to the nearest facility of each category and station kind.
-
-    The points farther than ``snap_max_m`` from the network are counted in ``ledger`` (walk-network snapping).
-    """
-    groups = list(sa.catalogue.categories) + PROXIMITY
-    fac = sa.facilities
-    st = sa.stations[sa.stations["kind"].isin(PROXIMITY)]
-    fac_pts, owner = access_points(fac.geometry.to_numpy(), fac["outline"].to_numpy() if "outline" in fac else None)
-    st_pts, st_owner = station_access_points(st)  # a merged station is reached from every position it was listed at
-    targets = np.concatenate([fac_pts, st_pts])
-    gid = {g: i for i, g in enumerate(groups)}
-    tgroups = np.concatenate([fac["category"].map(gid).to_numpy()[owner], st["kind"].map(gid).to_numpy()[st_owner]]).astype(np.int64)
-    # each group is searched as far as its own distance (its tier, or the station radius): beyond it, inf
-    cat = sa.catalogue
-    group_cut = np.array([cat.tiers[c.tier].distance_m for c in cat.categories.values()] + [station_cut_m] * len(PROXIMITY))
-    cutoff = float(group_cut.max())
-    snap_max = snap_max_m
-    o_snap = snap_points(net, origins.points, max_distance_m=snap_max)
-    t_snap = snap_points(net, targets, max_distance_m=snap_max)
-    node_dist = group_distances(net, t_snap, tgroups, len(groups), cutoff_m=group_cut)
-    d = point_distances(net, node_dist, o_snap, targets=t_snap, target_groups=tgroups)
-    d[d > group_cut[None, :]] = np.inf
-    # a facility counts as reached on the network when any of its access points snapped
-    feature = np.concatenate([owner, len(fac) + st_owner])
-    snapped = np.zeros(len(fac) + len(st), dtype=bool)
-    snapped[feature[t_snap.ok]] = True
-    rec = ledger.layer("walk-network snapping: facilities and stations")
-    rec.read += len(snapped)
-    rec.kept += int(snapped.sum())
-    if (~snapped).any():
-        rec.dropped[f"more than {snap_max:g} m from the walk network (not used for network distances)"] += int((~snapped).sum())
-    rec.note = "areas (parks, schools) are reached at points every 50 m along their edge; radius indicators use every station"
-    used = np.unique(origins.weights["origin"].to_numpy())  # origins that carry a weight
-    lost = int((~o_snap.ok[used]).sum())
-    rec = ledger.layer("walk-network snapping: residential origins")
-    rec.read += len(used)
-    rec.kept += len(used) - lost
-    if lost:
-        rec.dropped[f"more than {snap_max:g} m from the walk network (counted as not covered)"] += lost
-    pieces = net.n_components()
-    if pieces > 1:
-        rec.note = (f"the walk network is in {pieces} unconnected pieces: homes and facilities on different pieces are "
-                    "not reachable (distance inf)")  # fmt: skip
-    stats = {"targets_not_snapped": int((~snapped).sum()), "origins_not_snapped": lost, "cutoff_m": cutoff, "walk_components": pieces}
-    return pd.DataFrame(d, columns=groups), stats, _Reach(node_dist, t_snap, tgroups, groups)
-
-
-def _service_areas(sa: StudyArea, lc: LifeCircleParams, radius_m: float, net: Network, reach: _Reach) -> gpd.GeoDataFrame:
-    """Service-area polygons: one per facility category at its tier distance, one per station kind at ``radius_m``."""
-    cat = sa.catalogue
-    spec = [(c.id, c.tier, cat.tiers[c.tier].distance_m) for c in cat.categories.values()]
-    spec += [(k, f"{radius_m:g}m", radius_m) for k in PROXIMITY]
-    assert [g for g, _, _ in spec] == reach.groups
-    return service_area_frame(net, reach.node_dist, spec, buffer_m=lc.service_area_buffer_m, crs=sa.crs, sources=reach.targets,
-                              source_groups=reach.target_groups, form=lc.service_areas, max_pieces=lc.service_area_max_pieces)  # fmt: skip

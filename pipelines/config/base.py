@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import ConfigDict, Field, ValidationError, ValidationInfo
 from pydantic_core import PydanticCustomError
 
-from ditan.pipelines.config.sources import _existing, _Model
+from ditan.pipelines.config.model import _existing, _Model
 
 
 class _Options(_Model):
@@ -24,9 +24,17 @@ Positive = Annotated[float, Field(gt=0)]
 def _refuse(problems: list[tuple[tuple, str]], title: str = "Config") -> None:
     """Raise every problem a validator found, each at its own key path (format_errors lists them all)."""
     if problems:
-        raise ValidationError.from_exception_data(title, [
-            {"type": PydanticCustomError("config_value", "{why}", {"why": why}), "loc": loc, "input": None} for loc, why in problems
-        ])  # fmt: skip
+        raise ValidationError.from_exception_data(
+            title,
+            [
+                {
+                    "type": PydanticCustomError("config_value", "{why}", {"why": why}),
+                    "loc": loc,
+                    "input": None,
+                }
+                for loc, why in problems
+            ],
+        )
 
 
 def _did_you_mean(value: str, known: list[str], what: str) -> str:

@@ -19,9 +19,18 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from ditan.maps.annex import PAPER_MM, SHEETS, AnnexLayers, draw_unit, find_cjk_font
+from ditan.maps.annex import draw_unit
+from ditan.maps.annex_page import PAPER_MM
+from ditan.maps.annex_sheets import SHEETS, AnnexLayers
+from ditan.maps.fonts import find_cjk_font
 from ditan.pipelines.assemble.load import load_study_area
-from ditan.pipelines.compute.indicators import PROXIMITY, RunResult, Timer, compute, gap_free_categories
+from ditan.pipelines.compute.indicators import (
+    PROXIMITY,
+    RunResult,
+    Timer,
+    compute,
+    gap_free_categories,
+)
 from ditan.pipelines.config.params import params_from_config
 from ditan.pipelines.config.schema import Config
 from ditan.pipelines.jobs.skeleton import Context, Job
@@ -35,7 +44,9 @@ log = logging.getLogger(__name__)
 MANIFEST = "annex.json"
 DPI = 300
 #: the names of the files an annex writes (any unit's): the folder may hold them from a previous annex
-ANNEX_FILE = re.compile(rf"[\w.\-]+(\.pdf|_[1-{len(SHEETS)}]_({'|'.join(key for key, _ in SHEETS)})\.png)")
+ANNEX_FILE = re.compile(
+    rf"[\w.\-]+(\.pdf|_[1-{len(SHEETS)}]_({'|'.join(key for key, _ in SHEETS)})\.png)"
+)
 
 
 @dataclass
@@ -68,12 +79,16 @@ def pick_units(sa: StudyArea, wanted: list[str] | None) -> list[str]:
         return ids
     missing = [u for u in wanted if u not in ids]
     if missing:
-        raise ConfigError(f"--units names units not in the study area: {', '.join(missing)} (units: {', '.join(ids[:20])}"
-                          f"{' …' if len(ids) > 20 else ''})")  # fmt: skip
+        raise ConfigError(
+            f"--units names units not in the study area: {', '.join(missing)} (units: {', '.join(ids[:20])}"
+            f"{' …' if len(ids) > 20 else ''})"
+        )
     return list(dict.fromkeys(wanted))
 
 
-def building_flags(sa: StudyArea, res: RunResult, tier: str, radius_m: float, *, per_building: bool = True) -> gpd.GeoDataFrame:
+def building_flags(
+    sa: StudyArea, res: RunResult, tier: str, radius_m: float, *, per_building: bool = True
+) -> gpd.GeoDataFrame:
     """Buildings with ``lc_ok`` (every category of ``tier`` within its distance) and ``transit`` (500 m reach).
 
     ``per_building``: the origins start with every building (not so for residents from a population raster).
@@ -82,9 +97,13 @@ def building_flags(sa: StudyArea, res: RunResult, tier: str, radius_m: float, *,
     b["residential"] = b["residential"].fillna(False).astype(bool)
     n = len(b)
     d = res.origin_distances
-    cats = [c for c in gap_free_categories(res, sa.catalogue) if sa.catalogue.categories[c].tier == tier]
+    cats = [
+        c for c in gap_free_categories(res, sa.catalogue) if sa.catalogue.categories[c].tier == tier
+    ]
     lc = pd.Series(pd.NA, index=b.index, dtype=object)
-    if per_building and len(d) >= n and cats and sa.has_facility_source:  # origins: every building first, then grid points
+    if (
+        per_building and len(d) >= n and cats and sa.has_facility_source
+    ):  # origins: every building first, then grid points
         ok = (d[cats].iloc[:n].to_numpy() <= sa.catalogue.tiers[tier].distance_m).all(axis=1)
         lc[:] = np.where(b["residential"].to_numpy(), ok, None)
     b["lc_ok"] = lc
@@ -94,9 +113,13 @@ def building_flags(sa: StudyArea, res: RunResult, tier: str, radius_m: float, *,
         st = sa.stations[sa.stations["kind"].isin(kinds)].geometry.to_numpy()
         hit = np.zeros(n, dtype=bool)
         if len(st):
-            hit[np.unique(shapely.STRtree(st).query(pts, predicate="dwithin", distance=radius_m)[0])] = True
+            hit[
+                np.unique(shapely.STRtree(st).query(pts, predicate="dwithin", distance=radius_m)[0])
+            ] = True
         reach[kinds[0]] = hit
-    transit = np.where(reach["bus_stop"], "bus_metro", np.where(reach["bike_rental"], "bike", "none")).astype(object)
+    transit = np.where(
+        reach["bus_stop"], "bus_metro", np.where(reach["bike_rental"], "bike", "none")
+    ).astype(object)
     b["transit"] = np.where(b["residential"].to_numpy() & sa.has_station_source, transit, None)
     return b
 
@@ -111,9 +134,17 @@ def raster_reader(lc: RasterInput, crs):
 
     def read(ext: tuple[float, float, float, float]):
         with rasterio.open(lc.path) as src:
-            same = src.crs is not None and rasterio.crs.CRS.from_user_input(src.crs) == rasterio.crs.CRS.from_user_input(crs)
-            box = ext if same else rasterio.warp.transform_bounds(crs, src.crs, *ext, densify_pts=21)
-            win = rasterio.windows.from_bounds(*box, transform=src.transform).round_offsets().round_lengths()
+            same = src.crs is not None and rasterio.crs.CRS.from_user_input(
+                src.crs
+            ) == rasterio.crs.CRS.from_user_input(crs)
+            box = (
+                ext if same else rasterio.warp.transform_bounds(crs, src.crs, *ext, densify_pts=21)
+            )
+            win = (
+                rasterio.windows.from_bounds(*box, transform=src.transform)
+                .round_offsets()
+                .round_lengths()
+            )
             win = win.intersection(rasterio.windows.Window(0, 0, src.width, src.height))
             data = src.read(1, window=win, masked=True)
             nodata = lc.nodata if lc.nodata is not None else src.nodata
@@ -121,7 +152,9 @@ def raster_reader(lc: RasterInput, crs):
                 veg = np.asarray(data.filled(np.nan), dtype=float) >= lc.ndvi_threshold
             else:
                 veg = np.isin(np.asarray(data.filled(0)), list(lc.vegetation_classes))
-            valid = ~np.ma.getmaskarray(data) & (np.asarray(data.filled(0)) != nodata if nodata is not None else True)
+            valid = ~np.ma.getmaskarray(data) & (
+                np.asarray(data.filled(0)) != nodata if nodata is not None else True
+            )
             mask = np.where(valid, veg.astype(np.uint8), 255).astype(np.uint8)
             tr = src.window_transform(win)
             if not same:
@@ -129,10 +162,21 @@ def raster_reader(lc: RasterInput, crs):
                 b = rasterio.windows.bounds(rasterio.windows.Window(0, 0, w, h), tr)
                 dtr, dw, dh = rasterio.warp.calculate_default_transform(src.crs, crs, w, h, *b)
                 out = np.full((dh, dw), 255, dtype=np.uint8)
-                rasterio.warp.reproject(mask, out, src_transform=tr, src_crs=src.crs, src_nodata=255, dst_transform=dtr,
-                                        dst_crs=crs, dst_nodata=255, resampling=Resampling.nearest)  # fmt: skip
+                rasterio.warp.reproject(
+                    mask,
+                    out,
+                    src_transform=tr,
+                    src_crs=src.crs,
+                    src_nodata=255,
+                    dst_transform=dtr,
+                    dst_crs=crs,
+                    dst_nodata=255,
+                    resampling=Resampling.nearest,
+                )
                 mask, tr = out, dtr
-        left, bottom, right, top = rasterio.windows.bounds(rasterio.windows.Window(0, 0, mask.shape[1], mask.shape[0]), tr)
+        left, bottom, right, top = rasterio.windows.bounds(
+            rasterio.windows.Window(0, 0, mask.shape[1], mask.shape[0]), tr
+        )
         return (mask, (left, right, bottom, top)) if mask.size else None
 
     return read
@@ -143,20 +187,40 @@ def annex_layers(sa: StudyArea, res: RunResult, cfg: Config, date: str) -> Annex
     tiers = sa.catalogue.tiers
     tier = "15min" if "15min" in tiers else max(tiers, key=lambda t: tiers[t].distance_m)
     cats = {c.id: (c.zh, c.en) for c in sa.catalogue.categories.values() if c.tier == tier}
-    roads = sa.roads[["geometry"]].assign(road_class=classify_roads(sa.roads, include=tuple(cfg.roads.include)).to_numpy())
+    roads = sa.roads[["geometry"]].assign(
+        road_class=classify_roads(sa.roads, include=tuple(cfg.roads.include)).to_numpy()
+    )
     areas = res.service_areas
     radius = cfg.transit.radius_m
     return AnnexLayers(
-        units=res.units[["name", "geometry"]], indicators=res.indicators, roads=roads, landuse=landuse_faces(sa.landuse),
-        buildings=building_flags(sa, res, tier, radius, per_building=not (cfg.life_circle.weight_by == "population"
-                                                                          and cfg.life_circle.population_raster is not None)),
+        units=res.units[["name", "geometry"]],
+        indicators=res.indicators,
+        roads=roads,
+        landuse=landuse_faces(sa.landuse),
+        buildings=building_flags(
+            sa,
+            res,
+            tier,
+            radius,
+            per_building=not (
+                cfg.life_circle.weight_by == "population"
+                and cfg.life_circle.population_raster is not None
+            ),
+        ),
         facilities=sa.facilities[sa.facilities["category"].isin(list(cats))],
-        stations=sa.stations[sa.stations["kind"].isin(PROXIMITY)], service_areas=areas[areas["tier"] == tier],
-        vegetation=sa.vegetation, categories=cats, tier_label=tiers[tier].zh, radius_m=radius, attribution=attribution(cfg),
-        date=date, crs_name=f"{sa.crs.name}" + (f"（EPSG:{sa.crs.to_epsg()}）" if sa.crs.to_epsg() else ""),
-        vegetation_raster=raster_reader(sa.landcover, sa.crs) if sa.landcover is not None else None, tier=tier,
+        stations=sa.stations[sa.stations["kind"].isin(PROXIMITY)],
+        service_areas=areas[areas["tier"] == tier],
+        vegetation=sa.vegetation,
+        categories=cats,
+        tier_label=tiers[tier].zh,
+        radius_m=radius,
+        attribution=attribution(cfg),
+        date=date,
+        crs_name=f"{sa.crs.name}" + (f"（EPSG:{sa.crs.to_epsg()}）" if sa.crs.to_epsg() else ""),
+        vegetation_raster=raster_reader(sa.landcover, sa.crs) if sa.landcover is not None else None,
+        tier=tier,
         reasons=res.reasons,
-    )  # fmt: skip
+    )
 
 
 @dataclass
@@ -175,13 +239,21 @@ class AnnexJob(Job[StudyArea, AnnexDrawing]):
 
     manifest_name = MANIFEST
 
-    def __init__(self, cfg: Config, *, units: list[str] | None = None, paper: str | None = None,
-                 computed: tuple[StudyArea, RunResult] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        cfg: Config,
+        *,
+        units: list[str] | None = None,
+        paper: str | None = None,
+        computed: tuple[StudyArea, RunResult] | None = None,
+    ) -> None:
         self.paper = paper or cfg.map.paper
         if self.paper not in PAPER_MM:
             raise ConfigError(f"paper must be one of {', '.join(PAPER_MM)}, not '{self.paper}'")
         self.font = find_cjk_font()  # before any work: no font, no annex
-        logging.getLogger("fontTools").setLevel(logging.WARNING)  # the font subsetter logs every table at INFO
+        logging.getLogger("fontTools").setLevel(
+            logging.WARNING
+        )  # the font subsetter logs every table at INFO
         self.cfg, self.units, self.computed = cfg, units, computed
         self.seconds: dict[str, float] = {}
 
@@ -193,8 +265,14 @@ class AnnexJob(Job[StudyArea, AnnexDrawing]):
 
     def compute(self, sa: StudyArea, ctx: Context) -> AnnexDrawing:
         chosen = pick_units(sa, self.units)
-        res = self.computed[1] if self.computed is not None else compute(sa, params_from_config(self.cfg), ctx.timer)
-        return AnnexDrawing(sa, chosen, annex_layers(sa, res, self.cfg, ctx.started.astimezone().date().isoformat()))
+        res = (
+            self.computed[1]
+            if self.computed is not None
+            else compute(sa, params_from_config(self.cfg), ctx.timer)
+        )
+        return AnnexDrawing(
+            sa, chosen, annex_layers(sa, res, self.cfg, ctx.started.astimezone().date().isoformat())
+        )
 
     def write(self, a: AnnexDrawing, stage: Path, ctx: Context) -> list[str]:
         """The drawing itself: each unit's PDF and PNGs, straight into the staging folder."""
@@ -203,8 +281,15 @@ class AnnexJob(Job[StudyArea, AnnexDrawing]):
             for uid in a.chosen:
                 t0 = time.perf_counter()
                 mine = file_names(uid)
-                draw_unit(a.layers, uid, paper=self.paper, font=self.font, pdf_path=stage / mine[0],
-                          png_paths=[stage / n for n in mine[1:]], dpi=DPI)  # fmt: skip
+                draw_unit(
+                    a.layers,
+                    uid,
+                    paper=self.paper,
+                    font=self.font,
+                    pdf_path=stage / mine[0],
+                    png_paths=[stage / n for n in mine[1:]],
+                    dpi=DPI,
+                )
                 self.seconds[uid] = round(time.perf_counter() - t0, 2)
                 names += mine
                 log.info("annex %s: %d sheets in %.1f s", uid, len(SHEETS), self.seconds[uid])
@@ -212,15 +297,31 @@ class AnnexJob(Job[StudyArea, AnnexDrawing]):
 
     def manifest(self, a: AnnexDrawing, base: dict, ctx: Context) -> dict:
         font = self.font
-        return {"ditan": base["ditan"], "run_started_utc": base["run_started_utc"], "config_file": str(self.cfg.source_path),
-                "paper": self.paper, "dpi": DPI, "font": {"name": font.name, "file": font.path, "face": font.index},
-                "attribution": a.layers.attribution, "crs": a.layers.crs_name,
-                "units": {u: file_names(u) for u in a.chosen}, "seconds_per_unit": self.seconds,
-                "timings_s": base["timings_s"], "output_sha256": base["output_sha256"]}  # fmt: skip
+        return {
+            "ditan": base["ditan"],
+            "run_started_utc": base["run_started_utc"],
+            "config_file": str(self.cfg.source_path),
+            "paper": self.paper,
+            "dpi": DPI,
+            "font": {"name": font.name, "file": font.path, "face": font.index},
+            "attribution": a.layers.attribution,
+            "crs": a.layers.crs_name,
+            "units": {u: file_names(u) for u in a.chosen},
+            "seconds_per_unit": self.seconds,
+            "timings_s": base["timings_s"],
+            "output_sha256": base["output_sha256"],
+        }
 
 
-def run_annex(cfg: Config, out_dir: Path, *, units: list[str] | None = None, paper: str | None = None, timer: Timer | None = None,
-              computed: tuple[StudyArea, RunResult] | None = None) -> AnnexOutput:  # fmt: skip
+def run_annex(
+    cfg: Config,
+    out_dir: Path,
+    *,
+    units: list[str] | None = None,
+    paper: str | None = None,
+    timer: Timer | None = None,
+    computed: tuple[StudyArea, RunResult] | None = None,
+) -> AnnexOutput:
     """Compute once, then draw the six sheets of each unit (all, or ``units``) into ``out_dir`` (replaced whole).
 
     ``computed``: the study area and result of a run of the same config (``RunOutput.study``, ``.result``), to draw without
@@ -229,4 +330,10 @@ def run_annex(cfg: Config, out_dir: Path, *, units: list[str] | None = None, pap
     job = AnnexJob(cfg, units=units, paper=paper, computed=computed)
     done = job.run(out_dir, timer=timer)
     files = {uid: [done.out_dir / n for n in file_names(uid)] for uid in done.computed.chosen}
-    return AnnexOutput(out_dir=done.out_dir, files=files, seconds_per_unit=job.seconds, font=job.font.name, paper=job.paper)
+    return AnnexOutput(
+        out_dir=done.out_dir,
+        files=files,
+        seconds_per_unit=job.seconds,
+        font=job.font.name,
+        paper=job.paper,
+    )

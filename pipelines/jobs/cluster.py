@@ -53,7 +53,9 @@ def _captured(level: int) -> Iterator[tuple[_Collect, list]]:
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("default")
-            warnings.filterwarnings("ignore", category=PendingDeprecationWarning, module="rasterio")  # its own Affine use
+            warnings.filterwarnings(
+                "ignore", category=PendingDeprecationWarning, module="rasterio"
+            )  # its own Affine use
             yield handler, caught
     finally:
         for lg, (lvl, prop) in zip(loggers, saved, strict=True):
@@ -63,10 +65,19 @@ def _captured(level: int) -> Iterator[tuple[_Collect, list]]:
 
 
 def run_area(task: dict) -> dict:
-    """Run one study area (``task`` from :meth:`ditan.pipelines.jobs.batch.Area.task`) and return plain data; never raises on failure."""
+    """Run one study area (``task`` from :meth:`ditan.pipelines.config.batch.Area.task`) and return plain data; never raises on failure."""
     t0 = time.perf_counter()
-    out: dict = {"area": task["area"], "status": "failed", "error": None, "units": None, "timings_s": {}, "host": socket.gethostname(),
-                 "indicators": None, "data_quality": None, "files": {}}  # fmt: skip
+    out: dict = {
+        "area": task["area"],
+        "status": "failed",
+        "error": None,
+        "units": None,
+        "timings_s": {},
+        "host": socket.gethostname(),
+        "indicators": None,
+        "data_quality": None,
+        "files": {},
+    }
     tmp = Path(tempfile.mkdtemp(prefix=f"ditan-{task['area']}-"))
     with _captured(task.get("log_level", logging.INFO)) as (handler, caught):
         try:
@@ -76,10 +87,15 @@ def run_area(task: dict) -> dict:
             cfg = parse_config(task["data"], base_dir=Path(task["base_dir"]), source=task["source"])
             res = run(cfg, tmp / task["area"])
             out.update(
-                status="ok", units=len(res.result.indicators), timings_s=res.manifest["timings_s"],
-                indicators=res.result.indicators, data_quality=res.quality,
-                files={p.name: p.read_bytes() for p in sorted(res.out_dir.iterdir()) if p.is_file()},
-            )  # fmt: skip
+                status="ok",
+                units=len(res.result.indicators),
+                timings_s=res.manifest["timings_s"],
+                indicators=res.result.indicators,
+                data_quality=res.quality,
+                files={
+                    p.name: p.read_bytes() for p in sorted(res.out_dir.iterdir()) if p.is_file()
+                },
+            )
         except Exception as exc:  # a failed area is data, not an exception: the other areas go on
             out["error"] = f"{type(exc).__name__}: {exc}"
             if not isinstance(exc, DitanError):
@@ -100,8 +116,18 @@ def failure(area: str, exc: BaseException) -> dict:
         hint = " — the worker running it died (out of memory?); fewer --workers give each more memory (工作进程退出)"
     elif isinstance(exc, ModuleNotFoundError | ImportError):
         hint = " — is ditan installed on every dask worker (pip install ditan in the worker's environment)?"
-    return {"area": area, "status": "failed", "error": f"{name}: {exc}{hint}", "units": None, "timings_s": {}, "host": None,
-            "indicators": None, "data_quality": None, "files": {}, "seconds": None}  # fmt: skip
+    return {
+        "area": area,
+        "status": "failed",
+        "error": f"{name}: {exc}{hint}",
+        "units": None,
+        "timings_s": {},
+        "host": None,
+        "indicators": None,
+        "data_quality": None,
+        "files": {},
+        "seconds": None,
+    }
 
 
 def _connect(scheduler: str):
@@ -111,21 +137,39 @@ def _connect(scheduler: str):
     try:
         scheme, location = parse_address(scheduler)
         if scheme in ("tcp", "tls"):
-            parse_host_port(location)  # checked first: a Client made with a bad address hangs when it is collected
+            parse_host_port(
+                location
+            )  # checked first: a Client made with a bad address hangs when it is collected
         client = Client(scheduler, set_as_default=False)
-    except (OSError, TimeoutError, ValueError) as exc:  # refused, timed out, or not an address (missing port …)
-        raise ConfigError(f"cannot reach the dask scheduler at {scheduler} ({type(exc).__name__}: {exc}); start one with "
-                          "`dask scheduler` and workers with `dask worker tcp://HOST:8786` (无法连接调度器)") from None  # fmt: skip
+    except (
+        OSError,
+        TimeoutError,
+        ValueError,
+    ) as exc:  # refused, timed out, or not an address (missing port …)
+        raise ConfigError(
+            f"cannot reach the dask scheduler at {scheduler} ({type(exc).__name__}: {exc}); start one with "
+            "`dask scheduler` and workers with `dask worker tcp://HOST:8786` (无法连接调度器)"
+        ) from None
     n = len(client.scheduler_info().get("workers", {}))
     if n == 0:
-        log.warning("the dask scheduler at %s has no workers yet: the areas wait until `dask worker %s` runs somewhere", scheduler, scheduler)
+        log.warning(
+            "the dask scheduler at %s has no workers yet: the areas wait until `dask worker %s` runs somewhere",
+            scheduler,
+            scheduler,
+        )
     else:
         log.info("dask scheduler %s: %d worker(s)", scheduler, n)
     return client
 
 
-def execute(tasks: list[dict], done: Callable[[int, dict], None], *, workers: int | None = None, scheduler: str | None = None,
-            task: Callable[[dict], dict] | None = None) -> str:  # fmt: skip
+def execute(
+    tasks: list[dict],
+    done: Callable[[int, dict], None],
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    task: Callable[[dict], dict] | None = None,
+) -> str:
     """Run every task, calling ``done(index, result)`` as each finishes; return how they ran.
 
     No ``workers`` and no ``scheduler``: in this process, in order ("serial"). ``workers``: a local
@@ -144,16 +188,25 @@ def execute(tasks: list[dict], done: Callable[[int, dict], None], *, workers: in
         if scheduler is not None:
             client, mode = _connect(scheduler), scheduler
         else:
-            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
-            client, mode = Client(cluster, set_as_default=False), f"local cluster, {workers} workers"
+            cluster = LocalCluster(
+                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+            )
+            client, mode = (
+                Client(cluster, set_as_default=False),
+                f"local cluster, {workers} workers",
+            )
         run_id = uuid.uuid4().hex[:8]
-        futures = client.map(fn, tasks, key=[f"ditan-area-{t['area']}-{run_id}" for t in tasks], pure=False)
+        futures = client.map(
+            fn, tasks, key=[f"ditan-area-{t['area']}-{run_id}" for t in tasks], pure=False
+        )
         index = {f.key: i for i, f in enumerate(futures)}
         for fut in as_completed(futures, loop=client.loop):
             i = index[fut.key]
             try:
                 res = fut.result()
-            except Exception as exc:  # KilledWorker, CancelledError, a task that could not be unpickled …
+            except (
+                Exception
+            ) as exc:  # KilledWorker, CancelledError, a task that could not be unpickled …
                 res = failure(tasks[i]["area"], exc)
             fut.release()
             done(i, res)

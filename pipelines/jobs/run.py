@@ -15,7 +15,9 @@ from ditan.pipelines.assemble.load import load_study_area
 from ditan.pipelines.compute.indicators import RunResult, Timer, compute, gap_free_categories
 from ditan.pipelines.config.params import params_from_config
 from ditan.pipelines.config.schema import Config
-from ditan.pipelines.jobs.scenario import Scenario, apply_scenario, compare, read_scenario, write_scenario_xlsx
+from ditan.pipelines.jobs.scenario import Scenario, read_scenario
+from ditan.pipelines.jobs.scenario_apply import apply_scenario
+from ditan.pipelines.jobs.scenario_compare import compare, write_scenario_xlsx
 from ditan.pipelines.jobs.skeleton import Context, Job
 from ditan.pipelines.outputs import files as write
 from ditan.pipelines.outputs import postgis as db_write
@@ -27,7 +29,14 @@ from ditan.spatial.standards.profiles import Profile, load_profile
 from ditan.spatial.study_area.model import StudyArea
 
 log = logging.getLogger(__name__)
-OUTPUTS = ("indicators.csv", "indicators.xlsx", "communities.gpkg", "map.html", "data_quality.csv", "manifest.json")
+OUTPUTS = (
+    "indicators.csv",
+    "indicators.xlsx",
+    "communities.gpkg",
+    "map.html",
+    "data_quality.csv",
+    "manifest.json",
+)
 #: written besides OUTPUTS by a run with a scenario (``ditan run --scenario FILE``)
 SCENARIO_OUTPUTS = ("scenario_comparison.csv", "scenario.xlsx", "scenario_indicators.csv")
 #: written besides OUTPUTS when the config names a programme profile (compliance.profile)
@@ -43,35 +52,63 @@ class RunOutput:
     study: StudyArea
     files: dict[str, Path]
     manifest: dict
-    quality: pd.DataFrame  # data_quality.csv: the study area's ledger with the computation's rows merged in
+    quality: (
+        pd.DataFrame
+    )  # data_quality.csv: the study area's ledger with the computation's rows merged in
 
 
 def service_area_layers(areas) -> dict:
     """One GeoPackage layer per tier (service_areas_5min …, service_areas_500m), one row per category."""
-    return {f"service_areas_{tier}": grp.reset_index(drop=True) for tier, grp in areas.groupby("tier", sort=False)}
+    return {
+        f"service_areas_{tier}": grp.reset_index(drop=True)
+        for tier, grp in areas.groupby("tier", sort=False)
+    }
 
 
 #: map layer → its name on the map (for the note on layers left out)
-MAP_LAYER_NAMES = {"roads": "道路 roads", "buildings": "建筑 buildings", "facilities": "设施 facilities", "stations": "站点 stations",
-                   "service_areas": "服务范围 service areas", "landuse": "用地 land use", "gaps": "覆盖缺口 coverage gaps"}
+MAP_LAYER_NAMES = {
+    "roads": "道路 roads",
+    "buildings": "建筑 buildings",
+    "facilities": "设施 facilities",
+    "stations": "站点 stations",
+    "service_areas": "服务范围 service areas",
+    "landuse": "用地 land use",
+    "gaps": "覆盖缺口 coverage gaps",
+}
 
 
-CIRCLE_VERTICES = 65  # ditan.maps.interactive buffers a station by 16 segments per quarter circle
+CIRCLE_VERTICES = 65  # ditan.maps.input_layers buffers a station by 16 segments per quarter circle
 
 
 def map_detail_layers(layers: dict, max_vertices: int) -> tuple[dict, str]:
     """The detail layers small enough for a web map, and a bilingual note naming those left out (with their size)."""
     keep, out = {}, []
     for key, gdf in layers.items():
-        n = 0 if gdf is None or gdf.empty else int(shapely.get_num_coordinates(gdf.geometry.to_numpy()).sum())
+        n = (
+            0
+            if gdf is None or gdf.empty
+            else int(shapely.get_num_coordinates(gdf.geometry.to_numpy()).sum())
+        )
         if key == "stations":  # each is drawn with its radius circle too
             n *= 1 + CIRCLE_VERTICES
         if n > max_vertices:
             out.append(f"{MAP_LAYER_NAMES[key]} ({len(gdf):,} features, {n:,} vertices)")
-            log.warning("map: layer %s left out (%d vertices > map.max_vertices_per_layer %d)", key, n, max_vertices)
+            log.warning(
+                "map: layer %s left out (%d vertices > map.max_vertices_per_layer %d)",
+                key,
+                n,
+                max_vertices,
+            )
         else:
             keep[key] = gdf
-    note = ("地图未绘 not drawn (too large for a web map; see communities.gpkg and the inputs): " + "; ".join(out)) if out else ""
+    note = (
+        (
+            "地图未绘 not drawn (too large for a web map; see communities.gpkg and the inputs): "
+            + "; ".join(out)
+        )
+        if out
+        else ""
+    )
     return keep, note
 
 
@@ -85,13 +122,28 @@ def profile_radii(profile) -> tuple[float, ...]:
 
 def key_indicators(res: RunResult, radius_m: float) -> list[str]:
     """The map's colourings: built from the run's own tiers and radius."""
-    tiers = [c.removeprefix("lc_").removesuffix("_all_pct") for c in res.columns if c.startswith("lc_") and c.endswith("_all_pct")]
-    keys = ["road_density_km_per_km2", "intersection_density_per_km2", "far_ratio", "building_density_pct", "green_space_ratio_pct",
-            "green_coverage_pct", "park_service_coverage_pct"]  # fmt: skip
+    tiers = [
+        c.removeprefix("lc_").removesuffix("_all_pct")
+        for c in res.columns
+        if c.startswith("lc_") and c.endswith("_all_pct")
+    ]
+    keys = [
+        "road_density_km_per_km2",
+        "intersection_density_per_km2",
+        "far_ratio",
+        "building_density_pct",
+        "green_space_ratio_pct",
+        "green_coverage_pct",
+        "park_service_coverage_pct",
+    ]
     for t in reversed(tiers):
         keys += [columns.lc_all(t), columns.lc_score(t)]
-    keys += [columns.proximity("bus_stop", radius_m, "radius"), columns.proximity("bus_stop", radius_m, "network"),
-             columns.proximity("metro", radius_m, "network"), columns.proximity("bike_rental", radius_m, "network")]  # fmt: skip
+    keys += [
+        columns.proximity("bus_stop", radius_m, "radius"),
+        columns.proximity("bus_stop", radius_m, "network"),
+        columns.proximity("metro", radius_m, "network"),
+        columns.proximity("bike_rental", radius_m, "network"),
+    ]
     return [k for k in keys if k in res.columns]
 
 
@@ -100,12 +152,20 @@ def not_assessable_sheet(res: RunResult) -> pd.DataFrame:
     r = res.reasons
     names = res.indicators["name"].reindex(r["unit_id"]).to_numpy() if len(r) else []
     ind = [res.columns.get(c) for c in r["column"]]
-    return pd.DataFrame({
-        "单元 unit_id": r["unit_id"].to_numpy(), "名称 name": names, "指标 column": r["column"].to_numpy(),
-        "指标名称 indicator": [f"{i.zh} {i.en}" if i else c for i, c in zip(ind, r["column"], strict=True)],
-        "原因 reason (中文)": r["reason_zh"].to_numpy(), "reason (English)": r["reason_en"].to_numpy(),
-        "数据缺失 data gap": np.where(r["data_gap"].to_numpy(dtype=bool), "是 yes", "否 no"), "code": r["reason"].to_numpy(),
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "单元 unit_id": r["unit_id"].to_numpy(),
+            "名称 name": names,
+            "指标 column": r["column"].to_numpy(),
+            "指标名称 indicator": [
+                f"{i.zh} {i.en}" if i else c for i, c in zip(ind, r["column"], strict=True)
+            ],
+            "原因 reason (中文)": r["reason_zh"].to_numpy(),
+            "reason (English)": r["reason_en"].to_numpy(),
+            "数据缺失 data gap": np.where(r["data_gap"].to_numpy(dtype=bool), "是 yes", "否 no"),
+            "code": r["reason"].to_numpy(),
+        }
+    )
 
 
 @dataclass
@@ -149,15 +209,21 @@ class RunJob(Job[RunInputs, RunComputed]):
     def __init__(self, cfg: Config, *, scenario: Path | None = None) -> None:
         self.cfg, self.scenario = cfg, scenario
         self.params = params_from_config(cfg)
-        self.db_target = db_write.target(cfg)  # output.database: the results also go to PostGIS, as run_id
+        self.db_target = db_write.target(
+            cfg
+        )  # output.database: the results also go to PostGIS, as run_id
 
     def allowed(self, name: str) -> bool:
         return name in ALLOWED
 
     def load(self, ctx: Context) -> RunInputs:
         sa = load_study_area(self.cfg)
-        plan = read_scenario(self.scenario, sa) if self.scenario is not None else None  # a bad scenario stops here
-        profile = load_profile(self.cfg.compliance.profile) if self.cfg.compliance.profile else None  # so does a bad profile
+        plan = (
+            read_scenario(self.scenario, sa) if self.scenario is not None else None
+        )  # a bad scenario stops here
+        profile = (
+            load_profile(self.cfg.compliance.profile) if self.cfg.compliance.profile else None
+        )  # so does a bad profile
         return RunInputs(sa, profile, plan)
 
     def compute(self, loaded: RunInputs, ctx: Context) -> RunComputed:
@@ -190,11 +256,19 @@ class RunJob(Job[RunInputs, RunComputed]):
         names = [n for n in OUTPUTS if n != self.manifest_name]
         sheets = {"无法评估 not_assessable": not_assessable_sheet(res)}
         if comp is not None:
-            sheets |= {"达标核查 compliance": comp.checks, "达标汇总 compliance summary": comp.summary}
+            sheets |= {
+                "达标核查 compliance": comp.checks,
+                "达标汇总 compliance summary": comp.summary,
+            }
         with ctx.timer.stage("write"):
             write.write_csv(stage / "indicators.csv", res.indicators)
-            write.write_xlsx(stage / "indicators.xlsx", res.indicators, res.columns, quality, extra_sheets=sheets)
-            write.write_gpkg(stage / "communities.gpkg", {"communities": res.units, **service_area_layers(res.service_areas)})
+            write.write_xlsx(
+                stage / "indicators.xlsx", res.indicators, res.columns, quality, extra_sheets=sheets
+            )
+            write.write_gpkg(
+                stage / "communities.gpkg",
+                {"communities": res.units, **service_area_layers(res.service_areas)},
+            )
             write.write_text(stage / "map.html", c.html)
             write.write_csv(stage / "data_quality.csv", quality.set_index("layer"))
             if comp is not None:
@@ -202,8 +276,12 @@ class RunJob(Job[RunInputs, RunComputed]):
                 write.write_csv(stage / "compliance_summary.csv", comp.summary)
                 names += COMPLIANCE_OUTPUTS
             if what_if is not None:
-                write.write_csv(stage / "scenario_comparison.csv", what_if.comparison.set_index("unit_id"))
-                write_scenario_xlsx(stage / "scenario.xlsx", what_if.comparison, what_if.plan, res.columns)
+                write.write_csv(
+                    stage / "scenario_comparison.csv", what_if.comparison.set_index("unit_id")
+                )
+                write_scenario_xlsx(
+                    stage / "scenario.xlsx", what_if.comparison, what_if.plan, res.columns
+                )
                 write.write_csv(stage / "scenario_indicators.csv", what_if.result.indicators)
                 names += SCENARIO_OUTPUTS
         return names
@@ -212,22 +290,38 @@ class RunJob(Job[RunInputs, RunComputed]):
         cfg, sa, res = self.cfg, c.sa, c.res
         run_id = db_write.new_run_id(cfg.name, ctx.started) if self.db_target else None
         manifest = {
-            "ditan": base["ditan"], "run_started_utc": base["run_started_utc"], "config_file": str(cfg.source_path),
-            "config": cfg.model_dump(mode="json"), "crs": {"epsg": sa.crs.to_epsg(), "name": sa.crs.name},
+            "ditan": base["ditan"],
+            "run_started_utc": base["run_started_utc"],
+            "config_file": str(cfg.source_path),
+            "config": cfg.model_dump(mode="json"),
+            "crs": {"epsg": sa.crs.to_epsg(), "name": sa.crs.name},
             "inputs": {str(p): write.file_sha256(p) for p in input_files(cfg)},
             **db_write.manifest_entries(cfg, self.db_target, run_id),
-            "packages": versions(), "platform": base["platform"], "units": len(res.indicators), "network": res.stats,
-            "timings_s": base["timings_s"], "data_gaps": res.gaps, "not_assessable_values": int(len(res.reasons)),
-            "outputs": base["outputs"], "output_sha256": base["output_sha256"], "attribution": attribution(cfg),
-        }  # fmt: skip
+            "packages": versions(),
+            "platform": base["platform"],
+            "units": len(res.indicators),
+            "network": res.stats,
+            "timings_s": base["timings_s"],
+            "data_gaps": res.gaps,
+            "not_assessable_values": int(len(res.reasons)),
+            "outputs": base["outputs"],
+            "output_sha256": base["output_sha256"],
+            "attribution": attribution(cfg),
+        }
         if c.compliance is not None:
             prof, checks = c.compliance.profile, c.compliance.checks
-            manifest["compliance"] = {"profile": prof.id, "source": prof.source,
-                                      "status_counts": checks["status"].value_counts().sort_index().to_dict()}  # fmt: skip
+            manifest["compliance"] = {
+                "profile": prof.id,
+                "source": prof.source,
+                "status_counts": checks["status"].value_counts().sort_index().to_dict(),
+            }
         if c.what_if is not None:
             cmp = c.what_if.comparison
-            manifest["scenario"] = {**c.what_if.plan.summary(), "changed_values": int(cmp["changed"].sum()),
-                                    "changed_units": int(cmp.loc[cmp["changed"], "unit_id"].nunique())}  # fmt: skip
+            manifest["scenario"] = {
+                **c.what_if.plan.summary(),
+                "changed_values": int(cmp["changed"].sum()),
+                "changed_units": int(cmp.loc[cmp["changed"], "unit_id"].nunique()),
+            }
         return manifest
 
     def publish(self, c: RunComputed, manifest: dict | None, ctx: Context) -> None:
@@ -236,36 +330,76 @@ class RunJob(Job[RunInputs, RunComputed]):
             return
         comp = c.compliance
         with ctx.timer.stage("database"):
-            db_write.write_run(self.db_target, manifest["database_output"]["run_id"], self.cfg, c.res, crs=c.sa.crs,
-                               quality=c.quality, manifest=manifest, checks=comp.checks if comp else None,
-                               summary=comp.summary if comp else None)  # fmt: skip
+            db_write.write_run(
+                self.db_target,
+                manifest["database_output"]["run_id"],
+                self.cfg,
+                c.res,
+                crs=c.sa.crs,
+                quality=c.quality,
+                manifest=manifest,
+                checks=comp.checks if comp else None,
+                summary=comp.summary if comp else None,
+            )
 
 
 def run_map(cfg: Config, sa: StudyArea, res: RunResult, checks: pd.DataFrame | None) -> str:
     """map.html of a run: the units coloured by their indicators, the detail layers small enough for a browser."""
-    from ditan.maps.interactive import build_map, coverage_gaps, map_html  # rendering stays out of the computation
+    from ditan.maps.interactive import build_map, map_html  # rendering stays out of the computation
+    from ditan.maps.life_circle_gaps import coverage_gaps
 
     cats = {c.id: (c.zh, c.en) for c in sa.catalogue.categories.values()}
-    city = sa.roads.assign(road_class=classify_roads(sa.roads, include=tuple(cfg.roads.include)).to_numpy())
+    city = sa.roads.assign(
+        road_class=classify_roads(sa.roads, include=tuple(cfg.roads.include)).to_numpy()
+    )
     city = city[city["road_class"].notna()]
     city = city[city.intersects(sa.bounds)]
-    color_by = cfg.map.color_by if cfg.map.color_by in res.units.columns else "road_density_km_per_km2"
+    color_by = (
+        cfg.map.color_by if cfg.map.color_by in res.units.columns else "road_density_km_per_km2"
+    )
     keys = key_indicators(res, cfg.transit.radius_m)
-    gaps = (None if cfg.life_circle.weight_by == "population" and cfg.life_circle.population_raster
-            else coverage_gaps(sa.buildings, res.origin_distances, sa.catalogue,
-                               data_gaps=set(sa.catalogue.categories) - set(gap_free_categories(res, sa.catalogue))))  # fmt: skip
+    gaps = (
+        None
+        if cfg.life_circle.weight_by == "population" and cfg.life_circle.population_raster
+        else coverage_gaps(
+            sa.buildings,
+            res.origin_distances,
+            sa.catalogue,
+            data_gaps=set(sa.catalogue.categories) - set(gap_free_categories(res, sa.catalogue)),
+        )
+    )
     layers, left_out = map_detail_layers(
-        {"roads": city, "buildings": sa.buildings, "facilities": sa.facilities, "stations": sa.stations,
-         "service_areas": res.service_areas, "landuse": sa.landuse, "gaps": gaps}, cfg.map.max_vertices_per_layer)  # fmt: skip
-    return map_html(build_map(
-        res.units, indicators={k: v for k, v in res.columns.items() if k in res.units.columns}, color_by=color_by,
-        categories=cats, station_radius_m=cfg.transit.radius_m, compliance=checks,
-        attribution=attribution(cfg) + (f" · {left_out}" if left_out else ""), tiles=cfg.map.tiles, key_indicators=keys,
-        reasons=res.reasons, **layers,
-    ))  # fmt: skip
+        {
+            "roads": city,
+            "buildings": sa.buildings,
+            "facilities": sa.facilities,
+            "stations": sa.stations,
+            "service_areas": res.service_areas,
+            "landuse": sa.landuse,
+            "gaps": gaps,
+        },
+        cfg.map.max_vertices_per_layer,
+    )
+    return map_html(
+        build_map(
+            res.units,
+            indicators={k: v for k, v in res.columns.items() if k in res.units.columns},
+            color_by=color_by,
+            categories=cats,
+            station_radius_m=cfg.transit.radius_m,
+            compliance=checks,
+            attribution=attribution(cfg) + (f" · {left_out}" if left_out else ""),
+            tiles=cfg.map.tiles,
+            key_indicators=keys,
+            reasons=res.reasons,
+            **layers,
+        )
+    )
 
 
-def run(cfg: Config, out_dir: Path, *, timer: Timer | None = None, scenario: Path | None = None) -> RunOutput:
+def run(
+    cfg: Config, out_dir: Path, *, timer: Timer | None = None, scenario: Path | None = None
+) -> RunOutput:
     """Compute everything first, then write every output into a staging folder that replaces ``out_dir`` whole.
 
     With ``scenario`` (a scenario file, see :mod:`ditan.pipelines.jobs.scenario`) the changed study area is computed too and
@@ -273,5 +407,11 @@ def run(cfg: Config, out_dir: Path, *, timer: Timer | None = None, scenario: Pat
     """
     done = RunJob(cfg, scenario=scenario).run(out_dir, timer=timer)
     c = done.computed
-    return RunOutput(out_dir=done.out_dir, result=c.res, study=c.sa, files=done.files, manifest=done.manifest or {},
-                     quality=c.quality)  # fmt: skip
+    return RunOutput(
+        out_dir=done.out_dir,
+        result=c.res,
+        study=c.sa,
+        files=done.files,
+        manifest=done.manifest or {},
+        quality=c.quality,
+    )

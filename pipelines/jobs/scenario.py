@@ -15,11 +15,13 @@ after the header). Columns:
 Geometry: a point for facilities and stations, a polygon for an added parcel. A remove without
 ``target_id`` takes the nearest feature of that layer (and category / kind) within 20 m. A remove
 with a category removes that category of the feature only; without, the feature in all its categories.
+
+This module reads and validates the file; ditan.pipelines.jobs.scenario_apply applies it to a study
+area and ditan.pipelines.jobs.scenario_compare compares the indicators.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,29 +29,62 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from openpyxl import Workbook
-from openpyxl.styles import Font
 
-from ditan.pipelines.compute.indicators import RunResult
 from ditan.pipelines.outputs import files as write
 from ditan.spatial.crs.metric import to_metric
 from ditan.spatial.errors import ConfigError
 from ditan.spatial.io.vector import read_vector
 from ditan.spatial.landuse.codes import CODE_SYSTEMS, classify_codes
 from ditan.spatial.standards.catalogue import Category, value_lookup
-from ditan.spatial.standards.registry import Indicator
 from ditan.spatial.study_area.model import StudyArea
-from ditan.spatial.study_area.osm_layers import mark_residential
 
-ACTIONS = {"add": "add", "新增": "add", "增加": "add", "remove": "remove", "删除": "remove", "拆除": "remove"}
-LAYERS = {"facility": "facility", "设施": "facility", "station": "station", "站点": "station", "parcel": "parcel", "地块": "parcel"}
+ACTIONS = {
+    "add": "add",
+    "新增": "add",
+    "增加": "add",
+    "remove": "remove",
+    "删除": "remove",
+    "拆除": "remove",
+}
+
+
+LAYERS = {
+    "facility": "facility",
+    "设施": "facility",
+    "station": "station",
+    "站点": "station",
+    "parcel": "parcel",
+    "地块": "parcel",
+}
+
+
 NUMBERS = {"far": "far", "floor_area": "floor_area_m2", "floor_area_m2": "floor_area_m2", "green_ratio": "green_ratio_pct",
            "green_ratio_pct": "green_ratio_pct", "height_limit": "height_limit_m", "height_limit_m": "height_limit_m"}  # fmt: skip
+
+
 MATCH_M = 20.0  # a remove without target_id takes the nearest feature within this distance
+
+
 OUTSIDE_M = 1000.0  # an added feature further than this from the study bounds is a mistake (usually the CRS)
+
+
 ID_COLUMN = {"facility": "osm_id", "station": "osm_id", "parcel": "parcel_id"}
+
+
 WHAT_COLUMN = {"facility": "category", "station": "kind"}
-PARCEL_COLUMNS = ("parcel_id", "tag", "name", "floor_area_m2", "far", "height_limit_m", "green_ratio_pct", "lu_class", "code")
+
+
+PARCEL_COLUMNS = (
+    "parcel_id",
+    "tag",
+    "name",
+    "floor_area_m2",
+    "far",
+    "height_limit_m",
+    "green_ratio_pct",
+    "lu_class",
+    "code",
+)
 
 
 @dataclass
@@ -59,7 +94,9 @@ class Change:
     row: int  # 1-based, in file order
     action: str  # add | remove
     layer: str  # facility | station | parcel
-    values: tuple[str, ...] = ()  # category ids / station kinds (add: what is added; remove: the filter)
+    values: tuple[
+        str, ...
+    ] = ()  # category ids / station kinds (add: what is added; remove: the filter)
     name: str | None = None
     geometry: shapely.Geometry | None = None  # in the study CRS
     parcel: dict = field(default_factory=dict)  # add parcel: tag, code, lu_class and the numbers
@@ -80,14 +117,35 @@ class Scenario:
         for c in self.changes:
             at = shapely.centroid(c.geometry) if c.geometry is not None else None
             what = "/".join(c.values) or c.parcel.get("tag", "")
-            rows.append({"row": c.row, "action": c.action, "layer": c.layer, "what": what, "name": c.name or "",
-                         "target_id": c.target_id, "matched": c.matched, "x": at.x if at else np.nan, "y": at.y if at else np.nan})  # fmt: skip
-        return pd.DataFrame(rows, columns=["row", "action", "layer", "what", "name", "target_id", "matched", "x", "y"])
+            rows.append(
+                {
+                    "row": c.row,
+                    "action": c.action,
+                    "layer": c.layer,
+                    "what": what,
+                    "name": c.name or "",
+                    "target_id": c.target_id,
+                    "matched": c.matched,
+                    "x": at.x if at else np.nan,
+                    "y": at.y if at else np.nan,
+                }
+            )
+        return pd.DataFrame(
+            rows,
+            columns=["row", "action", "layer", "what", "name", "target_id", "matched", "x", "y"],
+        )
 
     def summary(self) -> dict:
         """For the manifest: the file, its hash and the changes counted by action and layer."""
-        counts = pd.Series([f"{c.action} {c.layer}" for c in self.changes]).value_counts().sort_index()
-        return {"file": str(self.path), "sha256": self.sha256, "rows": len(self.changes), "changes": {k: int(v) for k, v in counts.items()}}
+        counts = (
+            pd.Series([f"{c.action} {c.layer}" for c in self.changes]).value_counts().sort_index()
+        )
+        return {
+            "file": str(self.path),
+            "sha256": self.sha256,
+            "rows": len(self.changes),
+            "changes": {k: int(v) for k, v in counts.items()},
+        }
 
 
 def _text(v: object) -> str:
@@ -117,9 +175,16 @@ def _read(path: Path, crs: str | None) -> gpd.GeoDataFrame:
     original = [h.strip() for h in head.split(",")]
     for x, y in (("x", "y"), ("lon", "lat"), ("lng", "lat"), ("longitude", "latitude")):
         if x in names and y in names:
-            return read_vector(path, layer_name="scenario", crs=crs or "EPSG:4326", x_column=original[names.index(x)],
-                               y_column=original[names.index(y)])  # fmt: skip
-    raise ConfigError(f"scenario {path.name}: a CSV needs coordinate columns x and y (or lon and lat, WGS 84); it has {', '.join(original)}")
+            return read_vector(
+                path,
+                layer_name="scenario",
+                crs=crs or "EPSG:4326",
+                x_column=original[names.index(x)],
+                y_column=original[names.index(y)],
+            )
+    raise ConfigError(
+        f"scenario {path.name}: a CSV needs coordinate columns x and y (or lon and lat, WGS 84); it has {', '.join(original)}"
+    )
 
 
 def read_scenario(path: str | Path, sa: StudyArea, *, crs: str | None = None) -> Scenario:
@@ -132,11 +197,15 @@ def read_scenario(path: str | Path, sa: StudyArea, *, crs: str | None = None) ->
     if not path.is_file():
         raise ConfigError(f"scenario file not found: {path}")
     raw = _read(path, crs)
-    raw = raw.rename(columns={c: str(c).strip().lower() for c in raw.columns if c != raw.geometry.name})
+    raw = raw.rename(
+        columns={c: str(c).strip().lower() for c in raw.columns if c != raw.geometry.name}
+    )
     missing = [c for c in ("action", "layer") if c not in raw.columns]
     if missing:
-        raise ConfigError(f"scenario {path.name} has no column {' or '.join(missing)}; every row needs action (add | remove) "
-                          f"and layer (facility | station | parcel); it has {', '.join(map(str, raw.columns))}")  # fmt: skip
+        raise ConfigError(
+            f"scenario {path.name} has no column {' or '.join(missing)}; every row needs action (add | remove) "
+            f"and layer (facility | station | parcel); it has {', '.join(map(str, raw.columns))}"
+        )
     if raw.crs is not None:
         raw = to_metric(raw, sa.crs, "scenario")
     default_system = sa.code_system
@@ -151,13 +220,19 @@ def read_scenario(path: str | Path, sa: StudyArea, *, crs: str | None = None) ->
         for label in c.removes:
             first = seen.setdefault((c.layer, label), c.row)
             if first != c.row:
-                problems.append(f"row {c.row}: removes the same {c.layer} as row {first} ({c.matched}); remove each feature once")
+                problems.append(
+                    f"row {c.row}: removes the same {c.layer} as row {first} ({c.matched}); remove each feature once"
+                )
                 break
     if problems:
-        raise ConfigError(f"{len(problems)} problem(s) in scenario {path.name} (rows numbered from 1 in file order):\n"
-                          + "\n".join(f"  - {p}" for p in problems))  # fmt: skip
+        raise ConfigError(
+            f"{len(problems)} problem(s) in scenario {path.name} (rows numbered from 1 in file order):\n"
+            + "\n".join(f"  - {p}" for p in problems)
+        )
     if not changes:
-        raise ConfigError(f"scenario {path.name} has no rows; add one row per change (action, layer, geometry)")
+        raise ConfigError(
+            f"scenario {path.name} has no rows; add one row per change (action, layer, geometry)"
+        )
     return Scenario(path=path, sha256=write.file_sha256(path), changes=changes)
 
 
@@ -166,19 +241,29 @@ def _lookup(entries: dict[str, Category], value: str) -> tuple[str, ...]:
     return tuple(lk.loc[lk["value"] == value, "category"].drop_duplicates())
 
 
-def _row(n: int, rec: dict, geom_col: str, sa: StudyArea, default_system: str, problems: list[str]) -> Change | None:
+def _row(
+    n: int, rec: dict, geom_col: str, sa: StudyArea, default_system: str, problems: list[str]
+) -> Change | None:
     bad = len(problems)
-    action, layer = ACTIONS.get(_text(rec.get("action")).lower()), LAYERS.get(_text(rec.get("layer")).lower())
+    action, layer = (
+        ACTIONS.get(_text(rec.get("action")).lower()),
+        LAYERS.get(_text(rec.get("layer")).lower()),
+    )
     if action is None:
         problems.append(f"row {n}: unknown action '{_text(rec.get('action'))}'; use add or remove")
     if layer is None:
-        problems.append(f"row {n}: unknown layer '{_text(rec.get('layer'))}'; use facility, station or parcel")
+        problems.append(
+            f"row {n}: unknown layer '{_text(rec.get('layer'))}'; use facility, station or parcel"
+        )
     geom = rec.get(geom_col)
     geom = None if _missing(geom) else geom
     target = _text(rec.get("target_id"))
     if geom is None and (action == "add" or (action == "remove" and not target)):
         need = "a polygon" if layer == "parcel" and action == "add" else "a point"
-        problems.append(f"row {n}: no geometry; draw {need}" + (" or give target_id" if action == "remove" else ""))
+        problems.append(
+            f"row {n}: no geometry; draw {need}"
+            + (" or give target_id" if action == "remove" else "")
+        )
     values: tuple[str, ...] = ()
     if layer in WHAT_COLUMN:
         col = WHAT_COLUMN[layer]
@@ -188,12 +273,22 @@ def _row(n: int, rec: dict, geom_col: str, sa: StudyArea, default_system: str, p
             values = _lookup(entries, value)
             if not values:
                 examples = ", ".join(f"{c.id} / {c.zh}" for c in list(entries.values())[:4])
-                problems.append(f"row {n}: unknown {col} '{value}'; use a catalogue id, Chinese name or alias (e.g. {examples} …)")
+                problems.append(
+                    f"row {n}: unknown {col} '{value}'; use a catalogue id, Chinese name or alias (e.g. {examples} …)"
+                )
         elif action == "add":
             problems.append(f"row {n}: adding a {layer} needs a {col} column value")
     if action is None or layer is None or len(problems) > bad:
         return None
-    change = Change(row=n, action=action, layer=layer, values=values, name=_text(rec.get("name")) or None, geometry=geom, target_id=target)
+    change = Change(
+        row=n,
+        action=action,
+        layer=layer,
+        values=values,
+        name=_text(rec.get("name")) or None,
+        geometry=geom,
+        target_id=target,
+    )
     if action == "add":
         _check_add(change, rec, sa, default_system, problems)
     else:
@@ -201,34 +296,50 @@ def _row(n: int, rec: dict, geom_col: str, sa: StudyArea, default_system: str, p
     return change if len(problems) == bad else None
 
 
-def _check_add(change: Change, rec: dict, sa: StudyArea, default_system: str, problems: list[str]) -> None:
+def _check_add(
+    change: Change, rec: dict, sa: StudyArea, default_system: str, problems: list[str]
+) -> None:
     n, g = change.row, change.geometry
     kinds = ("Polygon", "MultiPolygon") if change.layer == "parcel" else ("Point",)
     if g.geom_type not in kinds:
-        problems.append(f"row {n}: adding a {change.layer} needs a {' or '.join(kinds).lower()} geometry, not a {g.geom_type.lower()}")
+        problems.append(
+            f"row {n}: adding a {change.layer} needs a {' or '.join(kinds).lower()} geometry, not a {g.geom_type.lower()}"
+        )
         return
     off = shapely.distance(g, sa.bounds)
     if off > OUTSIDE_M:
-        problems.append(f"row {n}: lies {off / 1000:,.1f} km outside the study area; check the scenario file's coordinate system")
-    source = {"facility": sa.has_facility_source, "station": sa.has_station_source}.get(change.layer, True)
+        problems.append(
+            f"row {n}: lies {off / 1000:,.1f} km outside the study area; check the scenario file's coordinate system"
+        )
+    source = {"facility": sa.has_facility_source, "station": sa.has_station_source}.get(
+        change.layer, True
+    )
     if not source:
         key = "pois" if change.layer == "facility" else "stations"
-        problems.append(f"row {n}: the study area has no {change.layer} source, so its indicators are not assessed and the "
-                        f"added {change.layer} would change nothing; name inputs.{key} or inputs.osm in the config")  # fmt: skip
+        problems.append(
+            f"row {n}: the study area has no {change.layer} source, so its indicators are not assessed and the "
+            f"added {change.layer} would change nothing; name inputs.{key} or inputs.osm in the config"
+        )
     if change.layer != "parcel":
         return
     change.geometry = shapely.make_valid(g) if not shapely.is_valid(g) else g
     system = _text(rec.get("code_system")).lower() or default_system
     code = _text(rec.get("code"))
     if system not in CODE_SYSTEMS:
-        problems.append(f"row {n}: unknown code_system '{system}'; use one of {', '.join(CODE_SYSTEMS)}")
+        problems.append(
+            f"row {n}: unknown code_system '{system}'; use one of {', '.join(CODE_SYSTEMS)}"
+        )
         return
     if not code:
-        problems.append(f"row {n}: adding a parcel needs a land-use code (column code, {system} codes)")
+        problems.append(
+            f"row {n}: adding a parcel needs a land-use code (column code, {system} codes)"
+        )
         return
     cls = classify_codes(pd.Series([code]), system).iloc[0]
     if cls["lu_class"] is None:
-        problems.append(f"row {n}: '{code}' is not a {system} land-use code; use a code of that system or set code_system")
+        problems.append(
+            f"row {n}: '{code}' is not a {system} land-use code; use a code of that system or set code_system"
+        )
     numbers = dict.fromkeys(NUMBERS.values(), np.nan)
     for col, key in NUMBERS.items():
         v = _text(rec.get(col))
@@ -241,28 +352,42 @@ def _check_add(change: Change, rec: dict, sa: StudyArea, default_system: str, pr
         problems.append(f"row {n}: far {numbers['far']:g} is outside 0–30")
     if numbers["floor_area_m2"] < 0:
         problems.append(f"row {n}: floor_area {numbers['floor_area_m2']:g} is negative")
-    change.parcel = {"tag": code, "code": cls["code"], "lu_class": cls["lu_class"], "code_system": system, **numbers}
+    change.parcel = {
+        "tag": code,
+        "code": cls["code"],
+        "lu_class": cls["lu_class"],
+        "code_system": system,
+        **numbers,
+    }
 
 
-def _layer(sa: StudyArea, layer: str) -> gpd.GeoDataFrame | None:
+def base_layer(sa: StudyArea, layer: str) -> gpd.GeoDataFrame | None:
     return {"facility": sa.facilities, "station": sa.stations, "parcel": sa.parcels}[layer]
 
 
 def _match(change: Change, sa: StudyArea, problems: list[str]) -> None:
     """Find the rows of the base layer a remove takes away (change.removes), or report why none."""
-    n, frame = change.row, _layer(sa, change.layer)
+    n, frame = change.row, base_layer(sa, change.layer)
     what = change.layer + (f" ({'/'.join(change.values)})" if change.values else "")
     if frame is None or frame.empty:
-        problems.append(f"row {n}: the study area has no {change.layer} layer to remove from" +
-                        (" (name inputs.parcels in the config)" if change.layer == "parcel" else ""))  # fmt: skip
+        problems.append(
+            f"row {n}: the study area has no {change.layer} layer to remove from"
+            + (" (name inputs.parcels in the config)" if change.layer == "parcel" else "")
+        )
         return
-    sel = frame[WHAT_COLUMN[change.layer]].isin(change.values).to_numpy() if change.values else np.ones(len(frame), dtype=bool)
+    sel = (
+        frame[WHAT_COLUMN[change.layer]].isin(change.values).to_numpy()
+        if change.values
+        else np.ones(len(frame), dtype=bool)
+    )
     idcol = ID_COLUMN[change.layer]
     ids = frame[idcol].map(_text).to_numpy() if idcol in frame else None
     if change.target_id:
         if ids is None:
-            problems.append(f"row {n}: target_id given but the {change.layer} layer has no ids ({idcol}); leave target_id empty "
-                            f"and place the row within {MATCH_M:g} m of the feature")  # fmt: skip
+            problems.append(
+                f"row {n}: target_id given but the {change.layer} layer has no ids ({idcol}); leave target_id empty "
+                f"and place the row within {MATCH_M:g} m of the feature"
+            )
             return
         hit = sel & (ids == change.target_id)
         if not hit.any():
@@ -274,15 +399,25 @@ def _match(change: Change, sa: StudyArea, problems: list[str]) -> None:
         d = shapely.distance(geoms, change.geometry)
         if "outline" in frame:
             outline = frame["outline"].to_numpy()
-            has = np.array([o is not None and not (isinstance(o, float) and np.isnan(o)) for o in outline])
-            d[has] = np.minimum(d[has], shapely.distance(outline[has].astype(object), change.geometry))
+            has = np.array(
+                [o is not None and not (isinstance(o, float) and np.isnan(o)) for o in outline]
+            )
+            d[has] = np.minimum(
+                d[has], shapely.distance(outline[has].astype(object), change.geometry)
+            )
         d = np.where(sel, d, np.inf)
-        overlap = shapely.area(shapely.intersection(geoms, change.geometry)) if change.layer == "parcel" else np.zeros(len(d))
+        overlap = (
+            shapely.area(shapely.intersection(geoms, change.geometry))
+            if change.layer == "parcel"
+            else np.zeros(len(d))
+        )
         i = int(np.lexsort((-overlap, d))[0])
         if not d[i] <= MATCH_M:
             near = f"the nearest is {d[i]:,.0f} m away" if np.isfinite(d[i]) else "there is none"
-            problems.append(f"row {n}: no {what} within {MATCH_M:g} m of the row's geometry ({near}); move it onto the feature "
-                            "or give target_id")  # fmt: skip
+            problems.append(
+                f"row {n}: no {what} within {MATCH_M:g} m of the row's geometry ({near}); move it onto the feature "
+                "or give target_id"
+            )
             return
         if change.layer == "parcel":
             hit = np.arange(len(frame)) == i
@@ -295,141 +430,3 @@ def _match(change: Change, sa: StudyArea, problems: list[str]) -> None:
     change.removes = tuple(frame.index[hit])
     if change.layer != "parcel":
         change.matched += f" [{', '.join(frame[WHAT_COLUMN[change.layer]].to_numpy()[hit])}]"
-
-
-def _added(changes: list[Change], layer: str, sa: StudyArea, crs) -> gpd.GeoDataFrame | None:
-    rows = []
-    for c in (c for c in changes if c.action == "add" and c.layer == layer):
-        if layer == "parcel":
-            rows.append({"parcel_id": f"scenario_{c.row}", "name": c.name or f"方案新增 {c.parcel['tag']}", **c.parcel,
-                         "geometry": c.geometry})  # fmt: skip
-            continue
-        entries = sa.catalogue.categories if layer == "facility" else sa.catalogue.stations
-        for v in c.values:
-            rows.append({WHAT_COLUMN[layer]: v, "name": c.name or f"方案新增 {entries[v].zh}", "geometry": c.geometry})
-    if not rows:
-        return None
-    out = gpd.GeoDataFrame(rows, geometry="geometry", crs=crs)
-    return out.drop(columns=["code_system"]) if "code_system" in out else out
-
-
-def _combine(base: gpd.GeoDataFrame | None, removes: list, added: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame | None:
-    if base is not None:
-        base = base.drop(index=removes)
-    if added is None:
-        return None if base is None else base.reset_index(drop=True)
-    if base is None:
-        return added.reset_index(drop=True)
-    keep = base.astype({c: object for c in ("osm_id", "outline") if c in base})  # ids stay ids, not floats
-    out = pd.concat([keep, added.to_crs(base.crs)], ignore_index=True)
-    for c in ("osm_id", "outline"):  # added features have none: None, as the readers leave it (not NaN)
-        if c in out:
-            out[c] = out[c].astype(object).where(out[c].notna(), None)
-    return gpd.GeoDataFrame(out, geometry=base.geometry.name, crs=base.crs)
-
-
-def apply_scenario(sa: StudyArea, scenario: Scenario) -> StudyArea:
-    """A new StudyArea with the scenario's changes; ``sa`` is not modified (the ledger is shared: compute does not change it)."""
-    ch = scenario.changes
-    gone = {layer: [lab for c in ch if c.action == "remove" and c.layer == layer for lab in c.removes] for layer in ID_COLUMN}
-    for layer, labels in gone.items():
-        frame = _layer(sa, layer)
-        if labels and (frame is None or not set(labels) <= set(frame.index)):
-            raise ConfigError(f"scenario {scenario.path.name}: it was read against another study area ({layer} rows missing)")
-    facilities = _combine(sa.facilities, gone["facility"], _added(ch, "facility", sa, sa.crs))
-    stations = _combine(sa.stations, gone["station"], _added(ch, "station", sa, sa.crs))
-    # a category or kind whose last feature the scenario removes is gone on purpose: a measured 0, not a data gap
-    emptied = ({c for c in sa.facilities["category"].unique() if not (facilities["category"] == c).any()}
-               | {k for k in sa.stations["kind"].unique() if not (stations["kind"] == k).any()})  # fmt: skip
-    new = {"facilities": facilities, "stations": stations,
-           "confirmed_absent": sa.confirmed_absent | frozenset(map(str, emptied))}  # fmt: skip
-    added_parcels = _added(ch, "parcel", sa, sa.crs)
-    if added_parcels is not None or gone["parcel"]:
-        parcels = _combine(sa.parcels, gone["parcel"], added_parcels)
-        known = parcels[parcels["lu_class"].notna()]
-        if sa.parcels is not None:  # land use is the parcels of a known class, as the loader makes it
-            landuse = known[["lu_class", "tag", "name", "geometry"]].reset_index(drop=True)
-        else:  # OSM land use plus the added parcels
-            landuse = _combine(sa.landuse, [], known[["lu_class", "tag", "name", "geometry"]])
-        buildings = sa.buildings.copy()
-        buildings["residential"] = mark_residential(buildings, landuse).to_numpy()
-        new.update(parcels=parcels, landuse=landuse, buildings=buildings,
-                   absent={k: v for k, v in sa.absent.items() if k != "landuse"}, extents={**sa.extents, "landuse": None})
-    return dataclasses.replace(sa, **new)
-
-
-def compare(base: RunResult, scen: RunResult) -> pd.DataFrame:
-    """One row per unit × numeric indicator: unit_id, name, indicator, zh, en, unit, base, scenario, change, changed.
-
-    Sorted by unit, then indicator in registry order; ``changed`` is False where both are NaN or equal (to 1e-9).
-    """
-    b = base.indicators.sort_index()
-    cols = [c for c in base.columns if c in b.columns and pd.api.types.is_numeric_dtype(b[c]) and b[c].dtype != bool]
-    bv = b[cols].to_numpy(dtype=float)
-    sv = scen.indicators.reindex(index=b.index, columns=cols).to_numpy(dtype=float)
-    n, k = bv.shape
-    reg = [base.columns[c] for c in cols]
-    same = np.isclose(sv, bv, rtol=1e-9, atol=1e-9) | (np.isnan(bv) & np.isnan(sv))
-    return pd.DataFrame({
-        "unit_id": np.repeat(b.index.to_numpy(), k), "name": np.repeat(b["name"].to_numpy(), k), "indicator": np.tile(cols, n),
-        "zh": np.tile([r.zh for r in reg], n), "en": np.tile([r.en for r in reg], n), "unit": np.tile([r.unit for r in reg], n),
-        "base": bv.ravel(), "scenario": sv.ravel(), "change": (sv - bv).ravel(), "changed": ~same.ravel(),
-    })  # fmt: skip
-
-
-def compare_wide(long: pd.DataFrame, *, changed_only: bool = True) -> pd.DataFrame:
-    """The comparison as one row per unit (index unit_id, name) and columns (indicator, base | scenario | change).
-
-    With ``changed_only``, only indicators that changed in some unit (in registry order).
-    """
-    order = list(dict.fromkeys(long["indicator"]))
-    keep = set(long.loc[long["changed"], "indicator"]) if changed_only else set(order)
-    order = [i for i in order if i in keep]
-    sub = long[long["indicator"].isin(keep)]
-    wide = sub.pivot_table(index=["unit_id", "name"], columns="indicator", values=["base", "scenario", "change"], dropna=False, sort=False)
-    wide = wide.swaplevel(axis=1).reindex(columns=pd.MultiIndex.from_product([order, ["base", "scenario", "change"]]))
-    units = long.drop_duplicates("unit_id")[["unit_id", "name"]]
-    return wide.reindex(pd.MultiIndex.from_frame(units))
-
-
-def write_scenario_xlsx(path: Path, long: pd.DataFrame, scenario: Scenario, columns: dict[str, Indicator]) -> None:
-    """Sheets: the changed indicators per unit (wide), every unit × indicator (long), the scenario rows, the columns."""
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "方案对比 comparison"
-    wide = compare_wide(long)
-    inds = list(dict.fromkeys(wide.columns.get_level_values(0)))
-    zh = {"base": "基准", "scenario": "方案", "change": "变化"}
-    ws.append(["单元", "名称"] + [f"{columns[i].zh} {zh[f]}" for i in inds for f in zh])
-    ws.append(["unit_id", "name"] + [f"{_en(columns[i])} {f}" for i in inds for f in zh])
-    for (uid, name), row in wide.round(write.CSV_DECIMALS).iterrows():
-        ws.append([uid, name, *[None if v != v else float(v) for v in row.to_numpy()]])
-    if not inds:
-        ws.append(["no indicator changed in any unit / 方案未改变任何指标"])
-    ws.freeze_panes = "C3"
-    al = wb.create_sheet("全部指标 all indicators")
-    heads = [("单元", "unit_id"), ("名称", "name"), ("指标", "indicator"), ("中文名", "zh"), ("English", "en"), ("单位", "unit"),
-             ("基准", "base"), ("方案", "scenario"), ("变化", "change"), ("有变化", "changed")]  # fmt: skip
-    al.append([h[0] for h in heads])
-    al.append([h[1] for h in heads])
-    for row in long.round(write.CSV_DECIMALS).itertuples(index=False):
-        al.append([None if (isinstance(v, float) and v != v) else (bool(v) if isinstance(v, np.bool_) else v) for v in row])
-    al.freeze_panes = "C3"
-    sc = wb.create_sheet("方案 scenario")
-    table = scenario.table()
-    sc.append(list(table.columns))
-    for row in table.round(2).itertuples(index=False):
-        sc.append([None if (isinstance(v, float) and v != v) else v for v in row])
-    sc.append([])
-    sc.append([f"{scenario.path.name} sha256 {scenario.sha256}"])
-    for sheet in (ws, al):
-        for cell in (*sheet[1], *sheet[2]):
-            cell.font = Font(bold=True)
-    wb.properties.created = wb.properties.modified = write.FIXED_TIME
-    with write.atomic_path(path) as tmp:
-        wb.save(tmp)
-        write.fix_zip_times(tmp)
-
-
-def _en(ind: Indicator) -> str:
-    return f"{ind.en} ({ind.unit})" if ind.unit and ind.unit not in ("count", "ratio") else ind.en

@@ -40,7 +40,9 @@ def atomic_path(final: Path) -> Iterator[Path]:
     """A temporary path in the same folder (same suffix); renamed to ``final`` on success."""
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.stem}.", suffix=f".partial{final.suffix}", dir=final.parent)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{final.stem}.", suffix=f".partial{final.suffix}", dir=final.parent
+    )
     os.close(fd)
     os.unlink(tmp)  # writers such as GDAL want to create the file themselves
     tmp_path = Path(tmp)
@@ -128,9 +130,13 @@ def write_csv(path: Path, df: pd.DataFrame) -> None:
 
 
 def write_xlsx(
-    path: Path, indicators: pd.DataFrame, columns: dict[str, Indicator], quality: pd.DataFrame,
-    *, extra_sheets: dict[str, pd.DataFrame] | None = None,
-) -> None:  # fmt: skip
+    path: Path,
+    indicators: pd.DataFrame,
+    columns: dict[str, Indicator],
+    quality: pd.DataFrame,
+    *,
+    extra_sheets: dict[str, pd.DataFrame] | None = None,
+) -> None:
     """Sheet 指标 with a Chinese and an English header row (with units), plus quality, column notes and extra sheets."""
     wb = Workbook()
     ws = wb.active
@@ -138,7 +144,12 @@ def write_xlsx(
     table = indicators.reset_index()
     heads = [columns[c] if c in columns else Indicator(c, c, c) for c in table.columns]
     ws.append([h.zh for h in heads])
-    ws.append([f"{h.en} ({h.unit})" if h.unit and h.unit not in ("count", "ratio") else h.en for h in heads])
+    ws.append(
+        [
+            f"{h.en} ({h.unit})" if h.unit and h.unit not in ("count", "ratio") else h.en
+            for h in heads
+        ]
+    )
     for cell in (*ws[1], *ws[2]):
         cell.font = Font(bold=True)
     for row in table.round(CSV_DECIMALS).itertuples(index=False):
@@ -159,7 +170,9 @@ def write_xlsx(
             sheet.append([None if (isinstance(v, float) and v != v) else v for v in row])
         for cell in sheet[1]:
             cell.font = Font(bold=True)
-    wb.properties.created = wb.properties.modified = FIXED_TIME  # no run time inside a table (the manifest has it)
+    wb.properties.created = wb.properties.modified = (
+        FIXED_TIME  # no run time inside a table (the manifest has it)
+    )
     with atomic_path(path) as tmp:
         wb.save(tmp)
         fix_zip_times(tmp)
@@ -176,8 +189,15 @@ def fix_zip_times(path: Path) -> None:
     stamp = FIXED_TIME.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
     with zipfile.ZipFile(path) as src:
         entries = [(i, src.read(i.filename)) for i in src.infolist()]
-    entries = [(i, re.sub(rb"(<dcterms:modified[^>]*>)[^<]*(<)", rb"\g<1>" + stamp + rb"\g<2>", d) if i.filename == "docProps/core.xml" else d)
-               for i, d in entries]  # fmt: skip
+    entries = [
+        (
+            i,
+            re.sub(rb"(<dcterms:modified[^>]*>)[^<]*(<)", rb"\g<1>" + stamp + rb"\g<2>", d)
+            if i.filename == "docProps/core.xml"
+            else d,
+        )
+        for i, d in entries
+    ]
     with zipfile.ZipFile(path, "w") as dst:
         for info, data in entries:
             fixed = zipfile.ZipInfo(info.filename, date_time=FIXED_TIME.timetuple()[:6])
@@ -205,7 +225,9 @@ def write_gpkg(path: Path, layers: dict[str, gpd.GeoDataFrame]) -> None:
     with atomic_path(path) as tmp, _gdal_date(FIXED_TIME):
         for i, (name, gdf) in enumerate(layers.items()):
             frame = gdf.reset_index() if i == 0 else gdf
-            frame.to_file(tmp, layer=name, driver="GPKG", engine="pyogrio", mode="w" if i == 0 else "a")
+            frame.to_file(
+                tmp, layer=name, driver="GPKG", engine="pyogrio", mode="w" if i == 0 else "a"
+            )
 
 
 def write_json(path: Path, data: dict) -> None:

@@ -77,7 +77,12 @@ def manifest_entries(cfg: Config, tgt: Target | None, run_id: str | None) -> dic
             if src.table is not None:
                 entry["table"] = src.table
             else:
-                text = json.dumps({"sql": src.sql, "params": src.params}, sort_keys=True, ensure_ascii=False, default=str)
+                text = json.dumps(
+                    {"sql": src.sql, "params": src.params},
+                    sort_keys=True,
+                    ensure_ascii=False,
+                    default=str,
+                )
                 entry["sql_sha256"] = hashlib.sha256(text.encode()).hexdigest()
             out["database_inputs"][key] = entry
     if tgt is not None:
@@ -85,8 +90,18 @@ def manifest_entries(cfg: Config, tgt: Target | None, run_id: str | None) -> dic
     return out
 
 
-def write_run(tgt: Target, run_id: str, cfg: Config, res: RunResult, *, crs: CRS, quality: pd.DataFrame, manifest: dict,
-              checks: pd.DataFrame | None = None, summary: pd.DataFrame | None = None) -> None:  # fmt: skip
+def write_run(
+    tgt: Target,
+    run_id: str,
+    cfg: Config,
+    res: RunResult,
+    *,
+    crs: CRS,
+    quality: pd.DataFrame,
+    manifest: dict,
+    checks: pd.DataFrame | None = None,
+    summary: pd.DataFrame | None = None,
+) -> None:
     """Write one run to ``tgt`` in a single transaction; raise DatabaseError (and write nothing) on any failure."""
     require("psycopg")  # DependencyError with the install hint when it is missing
     import psycopg
@@ -94,24 +109,69 @@ def write_run(tgt: Target, run_id: str, cfg: Config, res: RunResult, *, crs: CRS
     units = res.units.reset_index()
     srid, units_geom = _ewkb(units, crs)
     _, areas_geom = _ewkb(res.service_areas, crs)
-    run = pd.DataFrame([{
-        "run_id": run_id, "name": cfg.name, "title": cfg.title, "started_utc": manifest.get("run_started_utc"),
-        "written_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "ditan_version": manifest.get("ditan"),
-        "srid": srid, "crs_name": crs.name, "units": len(units), "config": _json(cfg.model_dump(mode="json")), "manifest": _json(manifest),
-    }])  # fmt: skip
-    tables = [("units", units.drop(columns=units.geometry.name).assign(geometry=units_geom), ("run_id", "unit_id"))]
+    run = pd.DataFrame(
+        [
+            {
+                "run_id": run_id,
+                "name": cfg.name,
+                "title": cfg.title,
+                "started_utc": manifest.get("run_started_utc"),
+                "written_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                "ditan_version": manifest.get("ditan"),
+                "srid": srid,
+                "crs_name": crs.name,
+                "units": len(units),
+                "config": _json(cfg.model_dump(mode="json")),
+                "manifest": _json(manifest),
+            }
+        ]
+    )
+    tables = [
+        (
+            "units",
+            units.drop(columns=units.geometry.name).assign(geometry=units_geom),
+            ("run_id", "unit_id"),
+        )
+    ]
     if checks is not None:
         tables += [("compliance", checks, None), ("compliance_summary", summary, None)]
-    tables += [("service_areas", res.service_areas.drop(columns=res.service_areas.geometry.name).assign(geometry=areas_geom), None),
-               ("data_quality", quality, None)]  # fmt: skip
+    tables += [
+        (
+            "service_areas",
+            res.service_areas.drop(columns=res.service_areas.geometry.name).assign(
+                geometry=areas_geom
+            ),
+            None,
+        ),
+        ("data_quality", quality, None),
+    ]
     where = f"output.database: run {run_id} to {tgt.database}, schema {tgt.schema}"
     try:  # the connection block commits when it completes, else rolls back: schema, tables and rows all or nothing
         with connect(tgt.conninfo, what="output.database") as conn, conn.cursor() as cur:
             _prepare(cur, tgt.schema, where)
-            _write_table(cur, tgt.schema, "runs", run.drop(columns="run_id"), run_id, key=("run_id",),
-                         types={"started_utc": "timestamptz", "written_utc": "timestamptz", "config": "jsonb", "manifest": "jsonb"})
+            _write_table(
+                cur,
+                tgt.schema,
+                "runs",
+                run.drop(columns="run_id"),
+                run_id,
+                key=("run_id",),
+                types={
+                    "started_utc": "timestamptz",
+                    "written_utc": "timestamptz",
+                    "config": "jsonb",
+                    "manifest": "jsonb",
+                },
+            )
             for name, frame, key in tables:
-                _write_table(cur, tgt.schema, name, frame.drop(columns="run_id", errors="ignore"), run_id, key=key)
+                _write_table(
+                    cur,
+                    tgt.schema,
+                    name,
+                    frame.drop(columns="run_id", errors="ignore"),
+                    run_id,
+                    key=key,
+                )
     except psycopg.Error as exc:
         msg = scrub(" ".join(str(exc).split()) or type(exc).__name__, tgt.conninfo)
         raise DatabaseError(f"{where} failed, nothing of the run was written: {msg}") from None
@@ -124,30 +184,54 @@ def _prepare(cur, schema: str, where: str) -> None:
 
     cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"ditan_results:{schema}"])
     if cur.execute("SELECT to_regtype('geometry')").fetchone()[0] is None:
-        raise DatabaseError(f"{where}: the database has no PostGIS; install it there (CREATE EXTENSION postgis) or name another")
+        raise DatabaseError(
+            f"{where}: the database has no PostGIS; install it there (CREATE EXTENSION postgis) or name another"
+        )
     if cur.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", [schema]).fetchone() is None:
         cur.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
 
 
-def _write_table(cur, schema: str, table: str, frame: pd.DataFrame, run_id: str, *, key: tuple[str, ...] | None,
-                 types: dict[str, str] | None = None) -> None:  # fmt: skip
+def _write_table(
+    cur,
+    schema: str,
+    table: str,
+    frame: pd.DataFrame,
+    run_id: str,
+    *,
+    key: tuple[str, ...] | None,
+    types: dict[str, str] | None = None,
+) -> None:
     """Create ``schema.table`` if missing (or add the columns it lacks) and COPY ``frame``'s rows, each with ``run_id``."""
     from psycopg import sql
 
-    wanted = {c: (types or {}).get(c) or ("geometry" if c == "geometry" else _pg_type(frame[c])) for c in frame.columns}
+    wanted = {
+        c: (types or {}).get(c) or ("geometry" if c == "geometry" else _pg_type(frame[c]))
+        for c in frame.columns
+    }
     long = [c for c in ["run_id", *wanted] if len(str(c).encode()) > MAX_IDENTIFIER_BYTES]
     if long:
-        raise DatabaseError(f"output.database: column name(s) longer than {MAX_IDENTIFIER_BYTES} bytes in {table}: {', '.join(long)}")
+        raise DatabaseError(
+            f"output.database: column name(s) longer than {MAX_IDENTIFIER_BYTES} bytes in {table}: {', '.join(long)}"
+        )
     ident = sql.Identifier(schema, table)
-    existing = dict(cur.execute("SELECT column_name, udt_name FROM information_schema.columns WHERE table_schema = %s "
-                                "AND table_name = %s", [schema, table]).fetchall())  # fmt: skip
+    existing = dict(
+        cur.execute(
+            "SELECT column_name, udt_name FROM information_schema.columns WHERE table_schema = %s "
+            "AND table_name = %s",
+            [schema, table],
+        ).fetchall()
+    )
     if not existing:
         defs = [sql.SQL("run_id text NOT NULL")]
         if table != "runs":
-            defs[0] = sql.SQL("run_id text NOT NULL REFERENCES {} (run_id) ON DELETE CASCADE").format(sql.Identifier(schema, "runs"))
+            defs[0] = sql.SQL(
+                "run_id text NOT NULL REFERENCES {} (run_id) ON DELETE CASCADE"
+            ).format(sql.Identifier(schema, "runs"))
         defs += [sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(t)) for c, t in wanted.items()]
         if key:
-            defs.append(sql.SQL("PRIMARY KEY ({})").format(sql.SQL(", ").join(map(sql.Identifier, key))))
+            defs.append(
+                sql.SQL("PRIMARY KEY ({})").format(sql.SQL(", ").join(map(sql.Identifier, key)))
+            )
         cur.execute(sql.SQL("CREATE TABLE {} ({})").format(ident, sql.SQL(", ").join(defs)))
         if not key:
             cur.execute(sql.SQL("CREATE INDEX ON {} (run_id)").format(ident))
@@ -155,12 +239,20 @@ def _write_table(cur, schema: str, table: str, frame: pd.DataFrame, run_id: str,
             cur.execute(sql.SQL("CREATE INDEX ON {} USING gist (geometry)").format(ident))
         existing = {"run_id": "text", **{c: _udt(t) for c, t in wanted.items()}}
     for c, t in wanted.items():
-        if c not in existing:  # a newer ditan added a column: the table gains it, older runs hold NULL there
-            cur.execute(sql.SQL("ALTER TABLE {} ADD COLUMN {} {}").format(ident, sql.Identifier(c), sql.SQL(t)))
+        if (
+            c not in existing
+        ):  # a newer ditan added a column: the table gains it, older runs hold NULL there
+            cur.execute(
+                sql.SQL("ALTER TABLE {} ADD COLUMN {} {}").format(
+                    ident, sql.Identifier(c), sql.SQL(t)
+                )
+            )
             existing[c] = _udt(t)
     columns = ["run_id", *wanted]
     values = [[run_id] * len(frame)] + [_values(frame[c], existing[c], table, c) for c in wanted]
-    stmt = sql.SQL("COPY {} ({}) FROM STDIN").format(ident, sql.SQL(", ").join(map(sql.Identifier, columns)))
+    stmt = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        ident, sql.SQL(", ").join(map(sql.Identifier, columns))
+    )
     with cur.copy(stmt) as copy:
         for row in zip(*values, strict=True):
             copy.write_row(row)
@@ -184,21 +276,36 @@ def _pg_type(s: pd.Series) -> str:
     if pd.api.types.is_datetime64_any_dtype(s):
         return "timestamptz"
     kind = pd.api.types.infer_dtype(s, skipna=True)
-    return {"integer": "bigint", "floating": "double precision", "mixed-integer-float": "double precision",
-            "decimal": "double precision", "boolean": "boolean"}.get(kind, "text")  # fmt: skip
+    return {
+        "integer": "bigint",
+        "floating": "double precision",
+        "mixed-integer-float": "double precision",
+        "decimal": "double precision",
+        "boolean": "boolean",
+    }.get(kind, "text")
 
 
 def _values(s: pd.Series, udt: str, table: str, column: str) -> list:
     """The column as Python values for the table column's type (udt_name); NaN and NA as NULL."""
     raw = s.astype(object).where(s.notna().to_numpy(), None).tolist()
-    convert = {"int2": _int, "int4": _int, "int8": _int, "float4": float, "float8": float, "numeric": float, "bool": _bool}.get(udt)
+    convert = {
+        "int2": _int,
+        "int4": _int,
+        "int8": _int,
+        "float4": float,
+        "float8": float,
+        "numeric": float,
+        "bool": _bool,
+    }.get(udt)
     if convert is None:
         return [v if v is None or isinstance(v, str) else str(v) for v in raw]
     try:
         return [None if v is None else convert(v) for v in raw]
     except (TypeError, ValueError):
-        raise DatabaseError(f"output.database: {table}.{column} is {udt} in the database but this run's values are not "
-                            "(a column of an older ditan with another type): rename or drop that column") from None
+        raise DatabaseError(
+            f"output.database: {table}.{column} is {udt} in the database but this run's values are not "
+            "(a column of an older ditan with another type): rename or drop that column"
+        ) from None
 
 
 def _int(v) -> int:
@@ -225,6 +332,7 @@ def _ewkb(gdf: gpd.GeoDataFrame, crs: CRS) -> tuple[int, list]:
 
 def _json(value):
     """JSON text for jsonb: NaN and infinities (no JSON for them) as null, other objects as text."""
+
     def clean(v):
         if isinstance(v, float) and not math.isfinite(v):
             return None
@@ -234,4 +342,6 @@ def _json(value):
             return [clean(x) for x in v]
         return v
 
-    return json.dumps(clean(json.loads(json.dumps(value, default=str))), ensure_ascii=False, allow_nan=False)
+    return json.dumps(
+        clean(json.loads(json.dumps(value, default=str))), ensure_ascii=False, allow_nan=False
+    )

@@ -29,8 +29,16 @@ from pyproj import CRS, Transformer
 from ditan.spatial.errors import CRSError
 
 __all__ = [
-    "china_system", "out_of_china", "wgs84_to_gcj02", "gcj02_to_bd09", "gcj02_to_wgs84",
-    "bd09_to_gcj02", "wgs84_to_bd09", "bd09_to_wgs84", "to_wgs84", "suggest_crs",
+    "china_system",
+    "out_of_china",
+    "wgs84_to_gcj02",
+    "gcj02_to_bd09",
+    "gcj02_to_wgs84",
+    "bd09_to_gcj02",
+    "wgs84_to_bd09",
+    "bd09_to_wgs84",
+    "to_wgs84",
+    "suggest_crs",
     "check_coordinates",
 ]
 
@@ -73,7 +81,12 @@ def _arrays(lon: object, lat: object) -> Pair:
 def out_of_china(lon: object, lat: object) -> Array:
     """True where GCJ-02 equals WGS 84 (outside the rough box around China; NaN counts as outside)."""
     lon_a, lat_a = _arrays(lon, lat)
-    inside = (lon_a >= GCJ_LON_RANGE[0]) & (lon_a <= GCJ_LON_RANGE[1]) & (lat_a >= GCJ_LAT_RANGE[0]) & (lat_a <= GCJ_LAT_RANGE[1])
+    inside = (
+        (lon_a >= GCJ_LON_RANGE[0])
+        & (lon_a <= GCJ_LON_RANGE[1])
+        & (lat_a >= GCJ_LAT_RANGE[0])
+        & (lat_a <= GCJ_LAT_RANGE[1])
+    )
     return ~inside
 
 
@@ -181,7 +194,10 @@ def bd09_to_wgs84(lon: object, lat: object) -> Pair:
     return gcj02_to_wgs84(*bd09_to_gcj02(lon, lat))
 
 
-TO_WGS84: dict[str, Callable[[object, object], Pair]] = {"gcj02": gcj02_to_wgs84, "bd09": bd09_to_wgs84}
+TO_WGS84: dict[str, Callable[[object, object], Pair]] = {
+    "gcj02": gcj02_to_wgs84,
+    "bd09": bd09_to_wgs84,
+}
 
 
 def to_wgs84(gdf: gpd.GeoDataFrame, system: str) -> gpd.GeoDataFrame:
@@ -235,25 +251,39 @@ def suggest_crs(b: tuple[float, float, float, float]) -> str:
         zone = int(xmin // 1_000_000)
         if int(xmax // 1_000_000) == zone:
             epsg = 4513 + zone - 25
-            return (f"the x values carry a zone prefix ({zone}): this looks like CGCS2000 3° Gauss–Krüger zone {zone}; "
-                    f"try EPSG:{epsg} (CGCS2000 / 3-degree Gauss-Kruger zone {zone})")  # fmt: skip
+            return (
+                f"the x values carry a zone prefix ({zone}): this looks like CGCS2000 3° Gauss–Krüger zone {zone}; "
+                f"try EPSG:{epsg} (CGCS2000 / 3-degree Gauss-Kruger zone {zone})"
+            )
         return "the x values carry a zone prefix (25–45) but span more than one zone; each zone is its own CRS (EPSG:4513–4533)"
     if 8_000_000 <= xmin and xmax <= 15_500_000 and 1_000_000 <= ymin and ymax <= 7_500_000:
-        hint = "this looks like Web Mercator (EPSG:3857, the CRS of web-map tiles); try crs: EPSG:3857"
+        hint = (
+            "this looks like Web Mercator (EPSG:3857, the CRS of web-map tiles); try crs: EPSG:3857"
+        )
         if xmin >= 13_000_000:
             zone = int(xmin // 1_000_000)
             hint += f" (or, for survey data, CGCS2000 6° Gauss–Krüger zone {zone} with zone prefix: EPSG:{4491 + zone - 13})"
         return hint
-    if 13_000_000 <= xmin and xmax < 24_000_000 and 0 <= ymin and ymax <= 7_000_000 and xmin // 1_000_000 == xmax // 1_000_000:
+    if (
+        13_000_000 <= xmin
+        and xmax < 24_000_000
+        and 0 <= ymin
+        and ymax <= 7_000_000
+        and xmin // 1_000_000 == xmax // 1_000_000
+    ):
         zone = int(xmin // 1_000_000)
         return f"this looks like CGCS2000 6° Gauss–Krüger zone {zone} with zone prefix; try EPSG:{4491 + zone - 13}"
     if 100_000 <= xmin and xmax <= 900_000 and 1_000_000 <= ymin and ymax <= 6_000_000:
-        return ("this looks like a CGCS2000 3° Gauss–Krüger zone with false easting 500000 (no zone number); "
-                "try EPSG:4534–4554, the one whose central meridian is nearest your area, e.g. EPSG:4548 for CM 117°E (Beijing) "
-                "— or a UTM zone (EPSG:326xx, e.g. EPSG:32650 for 114°–120°E)")  # fmt: skip
+        return (
+            "this looks like a CGCS2000 3° Gauss–Krüger zone with false easting 500000 (no zone number); "
+            "try EPSG:4534–4554, the one whose central meridian is nearest your area, e.g. EPSG:4548 for CM 117°E (Beijing) "
+            "— or a UTM zone (EPSG:326xx, e.g. EPSG:32650 for 114°–120°E)"
+        )
     if 100_000 <= xmin and xmax <= 900_000 and 0 <= ymin and ymax <= 10_000_000:
-        return ("this looks like a UTM zone (false easting 500000): EPSG:326xx north of the equator, EPSG:327xx south "
-                "(zone = ⌊(longitude + 180) / 6⌋ + 1)")  # fmt: skip
+        return (
+            "this looks like a UTM zone (false easting 500000): EPSG:326xx north of the equator, EPSG:327xx south "
+            "(zone = ⌊(longitude + 180) / 6⌋ + 1)"
+        )
     return "these numbers are metres of some projected CRS; find it in the data's metadata (.prj, supplier's notes)"
 
 
@@ -267,8 +297,10 @@ def _projected_problem(crs: CRS, b: tuple[float, float, float, float]) -> str | 
     """Why bounds ``b`` cannot be in the projected ``crs`` (None if they can)."""
     xmin, ymin, xmax, ymax = b
     if max(abs(xmin), abs(xmax)) <= 180 and max(abs(ymin), abs(ymax)) <= 90:
-        return ("the coordinates look like degrees (longitude/latitude), not metres; the data is probably WGS 84 "
-                "(crs: EPSG:4326) or CGCS2000 geographic (EPSG:4490), and the .prj / declared CRS is wrong")  # fmt: skip
+        return (
+            "the coordinates look like degrees (longitude/latitude), not metres; the data is probably WGS 84 "
+            "(crs: EPSG:4326) or CGCS2000 geographic (EPSG:4490), and the .prj / declared CRS is wrong"
+        )
     aou = crs.area_of_use
     if aou is None:
         return None
@@ -278,12 +310,24 @@ def _projected_problem(crs: CRS, b: tuple[float, float, float, float]) -> str | 
     except Exception:  # pyproj raises on coordinates outside the projection's domain
         w = s = e = n = math.inf
     m = AREA_OF_USE_MARGIN_DEG
-    inside = (np.isfinite([w, s, e, n]).all() and w >= aou.west - m and e <= aou.east + m and s >= aou.south - m and n <= aou.north + m)
+    inside = (
+        np.isfinite([w, s, e, n]).all()
+        and w >= aou.west - m
+        and e <= aou.east + m
+        and s >= aou.south - m
+        and n <= aou.north + m
+    )
     if inside:
         return None
-    where = f"fall at lon {w:.2f} … {e:.2f}, lat {s:.2f} … {n:.2f}" if np.isfinite([w, s, e, n]).all() else "cannot be placed on the globe"
-    return (f"in {crs.name} these coordinates {where}, far outside the CRS's area of use "
-            f"(lon {aou.west:.2f} … {aou.east:.2f}, lat {aou.south:.2f} … {aou.north:.2f}); {suggest_crs(b)}")
+    where = (
+        f"fall at lon {w:.2f} … {e:.2f}, lat {s:.2f} … {n:.2f}"
+        if np.isfinite([w, s, e, n]).all()
+        else "cannot be placed on the globe"
+    )
+    return (
+        f"in {crs.name} these coordinates {where}, far outside the CRS's area of use "
+        f"(lon {aou.west:.2f} … {aou.east:.2f}, lat {aou.south:.2f} … {aou.north:.2f}); {suggest_crs(b)}"
+    )
 
 
 def check_coordinates(gdf: gpd.GeoDataFrame, layer: str, *, declared: str | None) -> None:
@@ -305,7 +349,11 @@ def check_coordinates(gdf: gpd.GeoDataFrame, layer: str, *, declared: str | None
             why = "x and y look swapped (x within ±90, y beyond 90); swap x_column and y_column (or the axis order)"
         else:
             why = f"the values are metres, not degrees: {suggest_crs(b)}"
-        what = f"{declared} coordinates are longitude/latitude degrees" if china_system(declared) else "a geographic CRS is in degrees"
+        what = (
+            f"{declared} coordinates are longitude/latitude degrees"
+            if china_system(declared)
+            else "a geographic CRS is in degrees"
+        )
         problem = f"{what}, so |x| ≤ 180 and |y| ≤ 90; {why}"
     elif crs is not None:
         found = _projected_problem(crs, b)

@@ -32,7 +32,10 @@ def gauss_kruger_3deg_epsg(lon: float) -> int:
 
 def choose_metric_crs(lon: float, lat: float) -> CRS:
     """The metric CRS for data centred at (lon, lat) in WGS 84 degrees."""
-    if CHINA_LON_RANGE[0] <= lon <= CHINA_LON_RANGE[1] and CHINA_LAT_RANGE[0] <= lat <= CHINA_LAT_RANGE[1]:
+    if (
+        CHINA_LON_RANGE[0] <= lon <= CHINA_LON_RANGE[1]
+        and CHINA_LAT_RANGE[0] <= lat <= CHINA_LAT_RANGE[1]
+    ):
         return CRS.from_epsg(gauss_kruger_3deg_epsg(lon))
     zone = int((lon + 180) // 6) + 1
     return CRS.from_epsg((32600 if lat >= 0 else 32700) + zone)
@@ -57,7 +60,9 @@ def ensure_projected(gdf: gpd.GeoDataFrame | gpd.GeoSeries, layer: str) -> None:
         )
     unit = crs.axis_info[0].unit_name if crs.axis_info else ""
     if unit not in ("metre", "meter", "m"):
-        raise CRSError(f"layer '{layer}' is in {crs.name} whose unit is '{unit}', not metres; reproject it")
+        raise CRSError(
+            f"layer '{layer}' is in {crs.name} whose unit is '{unit}', not metres; reproject it"
+        )
 
 
 def to_metric(gdf: gpd.GeoDataFrame, crs: CRS, layer: str) -> gpd.GeoDataFrame:

@@ -111,7 +111,9 @@ def in_scope(gdf: gpd.GeoDataFrame) -> bool:
     if gdf.crs is None or gdf.attrs.get("source_crs") in SYSTEM_NAMES:
         return False
     crs = CRS.from_user_input(gdf.crs)
-    return bool(crs.is_geographic and crs.datum is not None and any(d in crs.datum.name for d in DATUMS))
+    return bool(
+        crs.is_geographic and crs.datum is not None and any(d in crs.datum.name for d in DATUMS)
+    )
 
 
 def _lonlat(gdf: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -138,21 +140,35 @@ def _matches(xy: np.ndarray, tree: shapely.STRtree) -> tuple[np.ndarray, np.ndar
     d0 = _nearest(tree, xy)
     angles = np.arange(RING_POINTS) * 2 * np.pi / RING_POINTS
     ring = RING_RADIUS_M * np.column_stack([np.cos(angles), np.sin(angles)])
-    around = _nearest(tree, (xy[:, None, :] + ring[None, :, :]).reshape(-1, 2)).reshape(len(xy), RING_POINTS).mean(axis=1)
+    around = (
+        _nearest(tree, (xy[:, None, :] + ring[None, :, :]).reshape(-1, 2))
+        .reshape(len(xy), RING_POINTS)
+        .mean(axis=1)
+    )
     return (d0 <= MATCH_MAX_M) & (d0 < MATCH_RATIO * (around + 1.0)), d0
 
 
 def _applies(ref: Reference, kinds: np.ndarray) -> np.ndarray:
-    return np.ones(len(kinds), dtype=bool) if ref.points_of is None else np.isin(kinds, list(ref.points_of))
+    return (
+        np.ones(len(kinds), dtype=bool)
+        if ref.points_of is None
+        else np.isin(kinds, list(ref.points_of))
+    )
 
 
-def _read(xy: np.ndarray, kinds: np.ndarray, refs: list[Reference], system: str | None) -> tuple[Reading, np.ndarray]:
+def _read(
+    xy: np.ndarray, kinds: np.ndarray, refs: list[Reference], system: str | None
+) -> tuple[Reading, np.ndarray]:
     """One reading, and which points were compared with some reference; ``refs[0]`` is the main reference."""
     any_hit, compared = np.zeros(len(xy), dtype=bool), np.zeros(len(xy), dtype=bool)
     hit0, dist0 = np.zeros(len(xy), dtype=bool), np.full(len(xy), np.nan)
     for i, ref in enumerate(refs):
         use = _applies(ref, kinds)
-        groups = [(None, use)] if ref.kinds is None else [(k, use & (kinds == k)) for k in np.unique(kinds[use])]
+        groups = (
+            [(None, use)]
+            if ref.kinds is None
+            else [(k, use & (kinds == k)) for k in np.unique(kinds[use])]
+        )
         for kind, sel in groups:
             geoms = ref.geoms if kind is None else ref.geoms[ref.kinds == kind]
             if not sel.any() or len(geoms) == 0:
@@ -165,15 +181,21 @@ def _read(xy: np.ndarray, kinds: np.ndarray, refs: list[Reference], system: str 
     return Reading(system, int(any_hit.sum()), hit0, dist0), compared
 
 
-def find_offset(points: gpd.GeoDataFrame, study_crs: CRS, references: list[Reference],
-                kinds: np.ndarray | None = None) -> Offset | None:  # fmt: skip
+def find_offset(
+    points: gpd.GeoDataFrame,
+    study_crs: CRS,
+    references: list[Reference],
+    kinds: np.ndarray | None = None,
+) -> Offset | None:
     """The web-map system ``points`` (longitude/latitude, :func:`in_scope`) are really in, or None.
 
     ``kinds``: the kind of each point (station kind, facility category), for the references by kind. The
     first reference that applies to some point is the main one, whose distances the result reports.
     """
     lon, lat = _lonlat(points)
-    kinds = np.full(len(lon), "", dtype=object) if kinds is None else np.asarray(kinds, dtype=object)
+    kinds = (
+        np.full(len(lon), "", dtype=object) if kinds is None else np.asarray(kinds, dtype=object)
+    )
     keep = np.isfinite(lon) & np.isfinite(lat) & ~out_of_china(lon, lat)
     idx = np.flatnonzero(keep)
     if len(idx) > MAX_POINTS:
@@ -186,7 +208,9 @@ def find_offset(points: gpd.GeoDataFrame, study_crs: CRS, references: list[Refer
     readings, compared = {}, np.zeros(len(lon), dtype=bool)
     for system in (None, *TO_WGS84):
         x, y = (lon, lat) if system is None else TO_WGS84[system](lon, lat)
-        readings[system], seen = _read(np.column_stack(to_study.transform(x, y)), kinds, refs, system)
+        readings[system], seen = _read(
+            np.column_stack(to_study.transform(x, y)), kinds, refs, system
+        )
         compared |= seen
     declared = readings.pop(None)
     best = max(readings.values(), key=lambda r: r.matches)
@@ -198,12 +222,29 @@ def find_offset(points: gpd.GeoDataFrame, study_crs: CRS, references: list[Refer
     # (a layer reaching beyond the study's data would otherwise report mostly its points far from any data)
     either = declared.hit | best.hit
     sel = either if either.sum() >= MIN_MATCHES else np.isfinite(declared.distance_m)
-    return Offset(best.system, declared, best, n, refs[0].label, " or ".join(r.label for r in refs),
-                  float(np.median(declared.distance_m[sel])), float(np.median(best.distance_m[sel])))  # fmt: skip
+    return Offset(
+        best.system,
+        declared,
+        best,
+        n,
+        refs[0].label,
+        " or ".join(r.label for r in refs),
+        float(np.median(declared.distance_m[sel])),
+        float(np.median(best.distance_m[sel])),
+    )
 
 
-def check_layer(points: gpd.GeoDataFrame, study_crs: CRS, references: list[Reference], *, layer: str, label: str,
-                declared: str, key: str, kinds: np.ndarray | None = None) -> None:  # fmt: skip
+def check_layer(
+    points: gpd.GeoDataFrame,
+    study_crs: CRS,
+    references: list[Reference],
+    *,
+    layer: str,
+    label: str,
+    declared: str,
+    key: str,
+    kinds: np.ndarray | None = None,
+) -> None:
     """Raise :class:`CRSError` when the points of a layer declared WGS 84 / CGCS2000 are in GCJ-02 or BD-09.
 
     ``layer`` and ``label`` name the layer and its source in the message, ``declared`` its CRS as declared

@@ -51,14 +51,19 @@ def line_pieces(unit_geoms: np.ndarray, lines: np.ndarray) -> pd.DataFrame:
         # only where the line runs along the edge of both units: inside overlapping units it counts to each in full
         ua, ub = pairs["unit_a"].to_numpy(), pairs["unit_b"].to_numpy()
         edge = shapely.buffer(shapely.boundary(unit_geoms), 2 * OVERLAP_TOL_M, cap_style="flat")
-        common = shapely.intersection(shapely.intersection(a, shapely.buffer(b, 2 * OVERLAP_TOL_M, cap_style="flat")), edge[ua])
+        common = shapely.intersection(
+            shapely.intersection(a, shapely.buffer(b, 2 * OVERLAP_TOL_M, cap_style="flat")),
+            edge[ua],
+        )
         shared = shapely.length(shapely.intersection(common, edge[ub]))
         give = pd.Series(shared / 2.0).groupby(pairs["k_a"].to_numpy()).sum()
         df["length_m"] = df["length_m"] - df["k"].map(give).fillna(0.0)
     return df[["unit", "line", "length_m"]].reset_index(drop=True)
 
 
-def point_units(unit_geoms: np.ndarray, points: np.ndarray, *, tol_m: float = BOUNDARY_TOL_M) -> pd.DataFrame:
+def point_units(
+    unit_geoms: np.ndarray, points: np.ndarray, *, tol_m: float = BOUNDARY_TOL_M
+) -> pd.DataFrame:
     """Assign points to units: (unit position, point position, weight).
 
     A point within ``tol_m`` of the edges of k units counts 1/k to each; a point inside a unit,
@@ -66,7 +71,11 @@ def point_units(unit_geoms: np.ndarray, points: np.ndarray, *, tol_m: float = BO
     """
     tree = shapely.STRtree(unit_geoms)
     pi, ui = tree.query(points, predicate="dwithin", distance=tol_m)
-    on_edge = shapely.dwithin(points[pi], shapely.boundary(unit_geoms[ui]), tol_m) if len(pi) else np.zeros(0, dtype=bool)
+    on_edge = (
+        shapely.dwithin(points[pi], shapely.boundary(unit_geoms[ui]), tol_m)
+        if len(pi)
+        else np.zeros(0, dtype=bool)
+    )
     k = np.bincount(pi[on_edge], minlength=len(points))
     weight = np.where(on_edge, 1.0 / np.maximum(k[pi], 1), 1.0)
     return pd.DataFrame({"unit": ui, "point": pi, "weight": weight})

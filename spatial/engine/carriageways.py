@@ -49,7 +49,11 @@ from scipy.spatial import cKDTree
 from ditan.spatial.crs.metric import ensure_projected
 
 __all__ = [
-    "oneway_state", "road_pieces", "pair_carriageways", "merge_runs", "consolidate_junctions",
+    "oneway_state",
+    "road_pieces",
+    "pair_carriageways",
+    "merge_runs",
+    "consolidate_junctions",
 ]
 
 #: one-way states of a road line
@@ -65,11 +69,19 @@ _MIN_PIECE_M = 1e-9
 def oneway_state(roads: pd.DataFrame) -> np.ndarray:
     """One-way state of each road line: ONEWAY_FORWARD, ONEWAY_REVERSE, TWO_WAY, UNKNOWN or NEVER."""
     n = len(roads)
-    raw = roads["oneway"] if "oneway" in roads.columns else pd.Series([None] * n, index=roads.index, dtype=object)
+    raw = (
+        roads["oneway"]
+        if "oneway" in roads.columns
+        else pd.Series([None] * n, index=roads.index, dtype=object)
+    )
     if raw.isna().all():
         state = np.full(n, UNKNOWN, dtype=np.int64)
     else:
-        v = raw.astype(object).where(raw.notna(), None).map(lambda s: None if s is None else str(s).strip().lower())
+        v = (
+            raw.astype(object)
+            .where(raw.notna(), None)
+            .map(lambda s: None if s is None else str(s).strip().lower())
+        )
         state = np.full(n, TWO_WAY, dtype=np.int64)
         if "highway" in roads.columns:
             state[(roads["highway"].isin(_IMPLIED_ONEWAY) & v.isna()).to_numpy()] = ONEWAY_FORWARD
@@ -80,7 +92,9 @@ def oneway_state(roads: pd.DataFrame) -> np.ndarray:
     return state
 
 
-def road_pieces(lines: np.ndarray, *, piece_m: float = 20.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def road_pieces(
+    lines: np.ndarray, *, piece_m: float = 20.0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Cut (Multi)LineStrings into straight pieces of at most ``piece_m``: (line position, start xy, end xy)."""
     parts, part_line = shapely.get_parts(np.asarray(lines, dtype=object), return_index=True)
     coords, idx = shapely.get_coordinates(shapely.segmentize(parts, piece_m), return_index=True)
@@ -105,17 +119,25 @@ def pair_carriageways(
     CRS of ``roads`` (which must be metric). The rule is in the module docstring.
     """
     ensure_projected(roads, "roads")
-    cls_code = pd.factorize(pd.Series(np.asarray(road_class, dtype=object)), use_na_sentinel=True)[0]
-    names = roads["name"] if "name" in roads.columns else pd.Series([None] * len(roads), dtype=object)
+    cls_code = pd.factorize(pd.Series(np.asarray(road_class, dtype=object)), use_na_sentinel=True)[
+        0
+    ]
+    names = (
+        roads["name"] if "name" in roads.columns else pd.Series([None] * len(roads), dtype=object)
+    )
     names = names.astype(object).where(names.notna() & (names.astype(str).str.strip() != ""), None)
     name_code = pd.factorize(names.reset_index(drop=True), use_na_sentinel=True)[0]
     state = oneway_state(roads)
 
     road, a, b = road_pieces(roads.geometry.to_numpy(), piece_m=piece_m)
-    geom = shapely.linestrings(np.stack([a, b], axis=1)) if len(road) else np.array([], dtype=object)
+    geom = (
+        shapely.linestrings(np.stack([a, b], axis=1)) if len(road) else np.array([], dtype=object)
+    )
     weight = np.ones(len(road))
     if len(road):
-        paired = _paired(road, a, b, cls_code, name_code, state, max_gap_m=max_gap_m, max_angle_deg=max_angle_deg)
+        paired = _paired(
+            road, a, b, cls_code, name_code, state, max_gap_m=max_gap_m, max_angle_deg=max_angle_deg
+        )
         weight[paired] = 0.5
     return gpd.GeoDataFrame({"road": road, "weight": weight}, geometry=geom, crs=roads.crs)
 
@@ -134,7 +156,9 @@ def _paired(
     """Boolean per piece: another road's piece lies beside it (the pairing rule)."""
     pairable = (cls_code[road] >= 0) & (state[road] != NEVER) & (state[road] != TWO_WAY)
     cand = np.flatnonzero(pairable)
-    pi, qi = _near_parallel(a[cand], b[cand], cls_code[road[cand]], max_gap_m=max_gap_m, max_angle_deg=max_angle_deg)
+    pi, qi = _near_parallel(
+        a[cand], b[cand], cls_code[road[cand]], max_gap_m=max_gap_m, max_angle_deg=max_angle_deg
+    )
     p, q = cand[pi], cand[qi]
     rp, rq = road[p], road[q]
     ok = (rp != rq) & (cls_code[rp] == cls_code[rq])
@@ -160,7 +184,9 @@ def _paired(
     return paired
 
 
-def _near_parallel(a: np.ndarray, b: np.ndarray, cls: np.ndarray, *, max_gap_m: float, max_angle_deg: float) -> tuple[np.ndarray, np.ndarray]:
+def _near_parallel(
+    a: np.ndarray, b: np.ndarray, cls: np.ndarray, *, max_gap_m: float, max_angle_deg: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Ordered pairs (i, j) of pieces of one class that may be beside each other: a superset of the pairing rule.
 
     Each piece becomes a 4-d point: its midpoint and, at radius ``R``, its undirected direction on a circle
@@ -204,10 +230,14 @@ def merge_runs(pieces: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     pos = np.concatenate([np.arange(len(pieces)), last + 0.5])
     order = np.lexsort((pos, pts_run))
     lines = shapely.linestrings(pts[order], indices=pts_run[order])
-    return gpd.GeoDataFrame({"road": road[first], "weight": w[first]}, geometry=lines, crs=pieces.crs)
+    return gpd.GeoDataFrame(
+        {"road": road[first], "weight": w[first]}, geometry=lines, crs=pieces.crs
+    )
 
 
-def consolidate_junctions(xy: np.ndarray, *, tolerance_m: float = 15.0) -> tuple[np.ndarray, np.ndarray]:
+def consolidate_junctions(
+    xy: np.ndarray, *, tolerance_m: float = 15.0
+) -> tuple[np.ndarray, np.ndarray]:
     """Merge junction nodes closer than ``2 × tolerance_m`` (chained): (label per node, centre per junction).
 
     Same clusters as osmnx's ``consolidate_intersections(rebuild_graph=False)``; the centre is the
@@ -222,5 +252,7 @@ def consolidate_junctions(xy: np.ndarray, *, tolerance_m: float = 15.0) -> tuple
     graph = sparse.coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(k, k))
     n, labels = csgraph.connected_components(graph, directed=False)
     count = np.bincount(labels, minlength=n)
-    centres = np.stack([np.bincount(labels, weights=xy[:, i], minlength=n) / count for i in range(2)], axis=1)
+    centres = np.stack(
+        [np.bincount(labels, weights=xy[:, i], minlength=n) / count for i in range(2)], axis=1
+    )
     return labels, centres

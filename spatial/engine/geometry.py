@@ -42,7 +42,11 @@ def overlap_groups(geoms: np.ndarray) -> np.ndarray:
     a, b = shapely.STRtree(geoms).query(geoms, predicate="intersects")
     keep = a < b
     a, b = a[keep], b[keep]
-    hit = shapely.relate_pattern(geoms[a], geoms[b], INTERIORS_OVERLAP) if len(a) else np.zeros(0, dtype=bool)
+    hit = (
+        shapely.relate_pattern(geoms[a], geoms[b], INTERIORS_OVERLAP)
+        if len(a)
+        else np.zeros(0, dtype=bool)
+    )
     return _components(len(geoms), a[hit], b[hit])
 
 
@@ -74,7 +78,9 @@ def tiled_union(geoms: np.ndarray, tile_m: float = 2000.0) -> np.ndarray:
     nx, ny = max(int(np.ceil((x1 - x0) / tile_m)), 1), max(int(np.ceil((y1 - y0) / tile_m)), 1)
     gx, gy = np.meshgrid(np.arange(nx), np.arange(ny), indexing="xy")
     ix, iy = gx.ravel(), gy.ravel()
-    tiles = shapely.box(x0 + ix * tile_m, y0 + iy * tile_m, x0 + (ix + 1) * tile_m, y0 + (iy + 1) * tile_m)
+    tiles = shapely.box(
+        x0 + ix * tile_m, y0 + iy * tile_m, x0 + (ix + 1) * tile_m, y0 + (iy + 1) * tile_m
+    )
     gi, ti = shapely.STRtree(tiles).query(geoms, predicate="intersects")
     out = _union_by_label(shapely.intersection(geoms[gi], tiles[ti]), ti)
     return out[~shapely.is_empty(out)]
@@ -86,7 +92,9 @@ def _union_by_label(geoms: np.ndarray, label: np.ndarray) -> np.ndarray:
         return np.array([], dtype=object)
     order = np.argsort(label, kind="stable")
     bounds = np.flatnonzero(np.r_[True, label[order][1:] != label[order][:-1], True])
-    return np.asarray([shapely.union_all(part) for part in np.split(geoms[order], bounds[1:-1])], dtype=object)
+    return np.asarray(
+        [shapely.union_all(part) for part in np.split(geoms[order], bounds[1:-1])], dtype=object
+    )
 
 
 def partition(polys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -97,7 +105,9 @@ def partition(polys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     has no pair. Callers pick, per face, the polygon whose attributes it takes.
     """
     polys = np.asarray(polys, dtype=object)
-    faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(shapely.union_all(shapely.boundary(polys))))).ravel()
+    faces = shapely.get_parts(
+        shapely.polygonize(shapely.get_parts(shapely.union_all(shapely.boundary(polys))))
+    ).ravel()
     faces = faces[shapely.area(faces) > 0]
     fi, pi = shapely.STRtree(polys).query(shapely.point_on_surface(faces), predicate="within")
     return faces, fi, pi

@@ -23,8 +23,14 @@ from scipy import sparse
 from scipy.sparse import csgraph
 
 __all__ = [
-    "Network", "build_network", "Snap", "snap_points", "group_distances", "point_distances",
-    "nearest_by_group", "access_points",
+    "Network",
+    "build_network",
+    "Snap",
+    "snap_points",
+    "group_distances",
+    "point_distances",
+    "nearest_by_group",
+    "access_points",
 ]
 
 #: weight given to zero-length virtual edges (csgraph treats explicit zeros as "no edge")
@@ -56,7 +62,11 @@ class Network:
         if self._csr is None:
             n = self.n_nodes
             w = np.maximum(self.length_m, _EPS)
-            rows, cols, ww = np.concatenate([self.u, self.v]), np.concatenate([self.v, self.u]), np.concatenate([w, w])
+            rows, cols, ww = (
+                np.concatenate([self.u, self.v]),
+                np.concatenate([self.v, self.u]),
+                np.concatenate([w, w]),
+            )
             csr = sparse.csr_matrix((ww, (rows, cols)), shape=(n, n))  # sums repeated entries …
             # … so when some (u, v) pair repeats (a hand-made network; build_network never repeats one) keep the shortest
             self._csr = csr if csr.nnz == len(ww) else _min_csr(rows, cols, ww, n, n)
@@ -89,7 +99,14 @@ def build_network(lines: np.ndarray, *, precision_m: float = 0.01) -> Network:
     node_xy[v] = b
     edge_line = shapely.linestrings(np.stack([a, b], axis=1))
     length = np.hypot(*(b - a).T)
-    return Network(node_xy=node_xy, u=u, v=v, length_m=length, edge_line=edge_line, tree=shapely.STRtree(edge_line))
+    return Network(
+        node_xy=node_xy,
+        u=u,
+        v=v,
+        length_m=length,
+        edge_line=edge_line,
+        tree=shapely.STRtree(edge_line),
+    )
 
 
 @dataclass
@@ -109,7 +126,9 @@ def snap_points(net: Network, points: np.ndarray, *, max_distance_m: float) -> S
     t = np.zeros(k)
     access = np.full(k, np.inf)
     if k and len(net.edge_line):
-        (pi, ei), dist = net.tree.query_nearest(points, max_distance=max_distance_m, return_distance=True, all_matches=False)
+        (pi, ei), dist = net.tree.query_nearest(
+            points, max_distance=max_distance_m, return_distance=True, all_matches=False
+        )
         edge[pi] = ei
         access[pi] = dist
         proj = shapely.line_locate_point(net.edge_line[ei], points[pi])
@@ -117,7 +136,9 @@ def snap_points(net: Network, points: np.ndarray, *, max_distance_m: float) -> S
     return Snap(edge=edge, t=t, access_m=access, ok=edge >= 0)
 
 
-def group_distances(net: Network, snap: Snap, groups: np.ndarray, n_groups: int, *, cutoff_m: float | np.ndarray) -> np.ndarray:
+def group_distances(
+    net: Network, snap: Snap, groups: np.ndarray, n_groups: int, *, cutoff_m: float | np.ndarray
+) -> np.ndarray:
     """Distance from the nearest point of each group to every node: (n_groups, n_nodes).
 
     One virtual node per group is linked to both ends of each of its points' edges with the
@@ -138,16 +159,23 @@ def group_distances(net: Network, snap: Snap, groups: np.ndarray, n_groups: int,
     base = net.csr()
     # the base graph with the virtual nodes' rows appended (edges from them only): (n + n_groups) square
     graph = sparse.csr_matrix(
-        (np.concatenate([base.data, virtual.data]), np.concatenate([base.indices, virtual.indices]),
-         np.concatenate([base.indptr, base.indptr[-1] + virtual.indptr[1:]])),
+        (
+            np.concatenate([base.data, virtual.data]),
+            np.concatenate([base.indices, virtual.indices]),
+            np.concatenate([base.indptr, base.indptr[-1] + virtual.indptr[1:]]),
+        ),
         shape=(n + n_groups, n + n_groups),
-    )  # fmt: skip
+    )
     out = np.full((n_groups, n), np.inf)
-    tasks = [(np.flatnonzero(cut == c), float(c)) for c in np.unique(cut)]  # one search per distinct cutoff
+    tasks = [
+        (np.flatnonzero(cut == c), float(c)) for c in np.unique(cut)
+    ]  # one search per distinct cutoff
     workers = _search_processes(n, n_groups)
     if workers > 1:
         # split each search's groups in halves, and run them on the cores (forked: the graph is shared, not copied)
-        tasks = [(part, c) for which, c in tasks for part in np.array_split(which, workers) if len(part)]
+        tasks = [
+            (part, c) for which, c in tasks for part in np.array_split(which, workers) if len(part)
+        ]
         _SHARED.update(graph=graph, n=n)
         try:
             with multiprocessing.get_context("fork").Pool(workers) as pool:
@@ -155,7 +183,10 @@ def group_distances(net: Network, snap: Snap, groups: np.ndarray, n_groups: int,
         finally:
             _SHARED.clear()
     else:
-        results = [csgraph.dijkstra(graph, directed=True, indices=n + which, limit=c)[:, :n] for which, c in tasks]
+        results = [
+            csgraph.dijkstra(graph, directed=True, indices=n + which, limit=c)[:, :n]
+            for which, c in tasks
+        ]
     for (which, _), dist in zip(tasks, results, strict=True):
         out[which] = dist
     return out
@@ -170,7 +201,13 @@ def _search_processes(n_nodes: int, n_groups: int) -> int:
     """How many processes to search on: the cores, for a large graph, when this process may fork children."""
     cores = os.cpu_count() or 1
     daemon = multiprocessing.current_process().daemon  # e.g. a dask worker: no children allowed
-    if n_nodes < PARALLEL_MIN_NODES or cores < 2 or n_groups < 2 or daemon or "fork" not in multiprocessing.get_all_start_methods():
+    if (
+        n_nodes < PARALLEL_MIN_NODES
+        or cores < 2
+        or n_groups < 2
+        or daemon
+        or "fork" not in multiprocessing.get_all_start_methods()
+    ):
         return 1
     return min(cores, n_groups)
 
@@ -181,7 +218,9 @@ def _search(task: tuple[np.ndarray, float]) -> np.ndarray:
     return csgraph.dijkstra(_SHARED["graph"], directed=True, indices=n + which, limit=cutoff)[:, :n]
 
 
-def _min_csr(rows: np.ndarray, cols: np.ndarray, w: np.ndarray, n_rows: int, n_cols: int) -> sparse.csr_matrix:
+def _min_csr(
+    rows: np.ndarray, cols: np.ndarray, w: np.ndarray, n_rows: int, n_cols: int
+) -> sparse.csr_matrix:
     """CSR matrix keeping the smallest weight of repeated (row, col) entries (csr_matrix would sum them)."""
     order = np.lexsort((w, cols, rows))
     rows, cols, w = rows[order], cols[order], w[order]
@@ -218,10 +257,21 @@ def point_distances(
     if targets is not None and target_groups is not None:
         o = pd.DataFrame({"o": np.flatnonzero(ok), "edge": e, "to": tt, "ao": acc})
         tk = targets.ok
-        t = pd.DataFrame({"edge": targets.edge[tk], "tt": targets.t[tk], "at": targets.access_m[tk], "g": target_groups[tk]})
+        t = pd.DataFrame(
+            {
+                "edge": targets.edge[tk],
+                "tt": targets.t[tk],
+                "at": targets.access_m[tk],
+                "g": target_groups[tk],
+            }
+        )
         same = o.merge(t, on="edge")
         if len(same):
-            same["d"] = same["ao"] + same["at"] + (same["to"] - same["tt"]).abs() * net.length_m[same["edge"].to_numpy()]
+            same["d"] = (
+                same["ao"]
+                + same["at"]
+                + (same["to"] - same["tt"]).abs() * net.length_m[same["edge"].to_numpy()]
+            )
             best = same.groupby(["o", "g"])["d"].min().reset_index()
             oi, gi = best["o"].to_numpy(), best["g"].to_numpy()
             out[oi, gi] = np.minimum(out[oi, gi], best["d"].to_numpy())
@@ -250,7 +300,9 @@ def nearest_by_group(
     return dist, o_snap, t_snap
 
 
-def access_points(points: np.ndarray, outlines: np.ndarray | None, *, spacing_m: float = 50.0) -> tuple[np.ndarray, np.ndarray]:
+def access_points(
+    points: np.ndarray, outlines: np.ndarray | None, *, spacing_m: float = 50.0
+) -> tuple[np.ndarray, np.ndarray]:
     """Where each facility can be reached: its point, or points along an area's edge.
 
     An area (a park, a campus) is reached at points every ``spacing_m`` along its edge. Returns

@@ -27,8 +27,11 @@ from ditan.spatial.engine.allocate import point_units
 from ditan.spatial.errors import LayerError
 
 __all__ = [
-    "Origins", "residential_origins", "building_population_origins",
-    "raster_population_origins", "population_per_unit",
+    "Origins",
+    "residential_origins",
+    "building_population_origins",
+    "raster_population_origins",
+    "population_per_unit",
 ]
 
 GRID_M = 25.0
@@ -44,7 +47,11 @@ class Origins:
         """Residential floor area per unit (0 where the weights are land area or there are none)."""
         w = self.weights
         on_floor = self.basis.to_numpy()[w["unit"].to_numpy()] == "floor_area"
-        return np.bincount(w["unit"].to_numpy()[on_floor], weights=w["weight"].to_numpy()[on_floor], minlength=n_units)
+        return np.bincount(
+            w["unit"].to_numpy()[on_floor],
+            weights=w["weight"].to_numpy()[on_floor],
+            minlength=n_units,
+        )
 
     def share(self, covered: np.ndarray, n_units: int) -> np.ndarray:
         """Per unit: weighted share (%) of origins where ``covered`` is True; NaN without origins."""
@@ -72,7 +79,13 @@ def residential_origins(
     bp = pieces[res[pieces["building"].to_numpy()]]
     pts_b = shapely.point_on_surface(buildings.geometry.to_numpy())
     # origins are numbered: buildings first (all of them, so positions stay simple), then grid points
-    w_b = pd.DataFrame({"unit": bp["unit"].to_numpy(), "origin": bp["building"].to_numpy(), "weight": bp["floor_area_m2"].to_numpy()})
+    w_b = pd.DataFrame(
+        {
+            "unit": bp["unit"].to_numpy(),
+            "origin": bp["building"].to_numpy(),
+            "weight": bp["floor_area_m2"].to_numpy(),
+        }
+    )
     has_b = np.bincount(w_b["unit"].to_numpy(), weights=w_b["weight"].to_numpy(), minlength=n) > 0
     basis = pd.Series(np.where(has_b, "floor_area", "none"), dtype=object)
 
@@ -81,7 +94,9 @@ def residential_origins(
     todo = np.flatnonzero(~has_b)
     if len(land) and len(todo):
         res_land = shapely.union_all(land.geometry.to_numpy())
-        for ui in todo:  # a handful of units lack residential buildings; each gets one vectorised grid
+        for (
+            ui
+        ) in todo:  # a handful of units lack residential buildings; each gets one vectorised grid
             geom = shapely.intersection(units.geometry.iloc[ui], res_land)
             area = shapely.area(geom)
             if area <= 0:
@@ -112,7 +127,9 @@ def _grid_points(geom: shapely.Geometry, step: float) -> np.ndarray:
     return pts
 
 
-def building_population_origins(units: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame, pieces: pd.DataFrame) -> Origins:
+def building_population_origins(
+    units: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame, pieces: pd.DataFrame
+) -> Origins:
     """Origins weighted by residents: each building's ``population`` split over units by footprint.
 
     ``pieces`` are the building ∩ unit pieces (:func:`ditan.spatial.indicators.intensity.building_pieces`).
@@ -120,18 +137,27 @@ def building_population_origins(units: gpd.GeoDataFrame, buildings: gpd.GeoDataF
     """
     ensure_projected(units, "units")
     n = len(units)
-    pop = np.nan_to_num(pd.to_numeric(buildings["population"], errors="coerce").to_numpy(dtype=float))
+    pop = np.nan_to_num(
+        pd.to_numeric(buildings["population"], errors="coerce").to_numpy(dtype=float)
+    )
     b = pieces["building"].to_numpy()
     whole = np.bincount(b, weights=pieces["footprint_m2"].to_numpy(), minlength=len(buildings))
     w = pop[b] * pieces["footprint_m2"].to_numpy() / np.maximum(whole[b], 1e-9)
     weights = pd.DataFrame({"unit": pieces["unit"].to_numpy(), "origin": b, "weight": w})
     weights = weights[weights["weight"] > 0].reset_index(drop=True)
-    has = np.bincount(weights["unit"].to_numpy(), weights=weights["weight"].to_numpy(), minlength=n) > 0
+    has = (
+        np.bincount(weights["unit"].to_numpy(), weights=weights["weight"].to_numpy(), minlength=n)
+        > 0
+    )
     basis = pd.Series(np.where(has, "population", "none"), dtype=object)
-    return Origins(points=shapely.point_on_surface(buildings.geometry.to_numpy()), weights=weights, basis=basis)
+    return Origins(
+        points=shapely.point_on_surface(buildings.geometry.to_numpy()), weights=weights, basis=basis
+    )
 
 
-def raster_population_origins(units: gpd.GeoDataFrame, raster_path: str, *, band: int = 1) -> Origins:
+def raster_population_origins(
+    units: gpd.GeoDataFrame, raster_path: str, *, band: int = 1
+) -> Origins:
     """Origins at the centres of populated pixels of a population raster, weighted by their residents.
 
     A pixel belongs to the unit its centre falls in (shared 1/k on a boundary); nodata and
@@ -157,9 +183,17 @@ def raster_population_origins(units: gpd.GeoDataFrame, raster_path: str, *, band
         mx, my = to_metric.transform(np.asarray(xs, dtype=float), np.asarray(ys, dtype=float))
     points = shapely.points(mx, my)
     alloc = point_units(units.geometry.to_numpy(), points)
-    weights = pd.DataFrame({"unit": alloc["unit"].to_numpy(), "origin": alloc["point"].to_numpy(),
-                            "weight": data[rows, cols][alloc["point"].to_numpy()] * alloc["weight"].to_numpy()})  # fmt: skip
-    has = np.bincount(weights["unit"].to_numpy(), weights=weights["weight"].to_numpy(), minlength=n) > 0
+    weights = pd.DataFrame(
+        {
+            "unit": alloc["unit"].to_numpy(),
+            "origin": alloc["point"].to_numpy(),
+            "weight": data[rows, cols][alloc["point"].to_numpy()] * alloc["weight"].to_numpy(),
+        }
+    )
+    has = (
+        np.bincount(weights["unit"].to_numpy(), weights=weights["weight"].to_numpy(), minlength=n)
+        > 0
+    )
     basis = pd.Series(np.where(has, "population", "none"), dtype=object)
     return Origins(points=points, weights=weights, basis=basis)
 

@@ -64,7 +64,9 @@ class _Segments:
     b: np.ndarray  # (q, 2) coordinates at s1
     start: np.ndarray  # (m,) first segment of each edge
     count: np.ndarray  # (m,) number of segments of each edge
-    off: np.ndarray  # (m,) offset putting each edge's positions above every earlier edge's (for sorted searches)
+    off: (
+        np.ndarray
+    )  # (m,) offset putting each edge's positions above every earlier edge's (for sorted searches)
 
 
 def _segments(net: Network) -> _Segments:
@@ -74,7 +76,9 @@ def _segments(net: Network) -> _Segments:
     instead are detected (first vertex nearer v than u) and reversed.
     """
     m = len(net.u)
-    coords, idx = shapely.get_coordinates(np.asarray(net.edge_line, dtype=object), return_index=True)
+    coords, idx = shapely.get_coordinates(
+        np.asarray(net.edge_line, dtype=object), return_index=True
+    )
     n_coords = np.bincount(idx, minlength=m)
     first = np.concatenate([[0], np.cumsum(n_coords)[:-1]])
     same = idx[1:] == idx[:-1]
@@ -101,10 +105,19 @@ def _segments(net: Network) -> _Segments:
     order = np.lexsort((s0, e))  # reversed lines: their segments in order from u
     e, s0, s1, a, b, scale = e[order], s0[order], s1[order], a[order], b[order], scale[order]
     off = np.concatenate([[0.0], np.cumsum(np.asarray(net.length_m, dtype=float) + 1.0)])[:-1]
-    return _Segments(edge=e, s0=s0 * scale, s1=s1 * scale, a=a, b=b, start=start, count=count, off=off)
+    return _Segments(
+        edge=e, s0=s0 * scale, s1=s1 * scale, a=a, b=b, start=start, count=count, off=off
+    )
 
 
-def _intervals(net: Network, d: np.ndarray, dmax: float, src_edge: np.ndarray, src_pos: np.ndarray, src_acc: np.ndarray):
+def _intervals(
+    net: Network,
+    d: np.ndarray,
+    dmax: float,
+    src_edge: np.ndarray,
+    src_pos: np.ndarray,
+    src_acc: np.ndarray,
+):
     """Reachable intervals (edge, lo, hi) of one group, merged so that they do not overlap."""
     L = np.asarray(net.length_m, dtype=float)
     du, dv = d[net.u], d[net.v]
@@ -113,8 +126,16 @@ def _intervals(net: Network, d: np.ndarray, dmax: float, src_edge: np.ndarray, s
     es = np.flatnonzero(src_acc <= dmax)
     left = dmax - src_acc[es]
     edge = np.concatenate([eu, ev, src_edge[es]])
-    lo = np.concatenate([np.zeros(len(eu)), np.maximum(L[ev] - (dmax - dv[ev]), 0.0), np.maximum(src_pos[es] - left, 0.0)])
-    hi = np.concatenate([np.minimum(dmax - du[eu], L[eu]), L[ev], np.minimum(src_pos[es] + left, L[src_edge[es]])])
+    lo = np.concatenate(
+        [
+            np.zeros(len(eu)),
+            np.maximum(L[ev] - (dmax - dv[ev]), 0.0),
+            np.maximum(src_pos[es] - left, 0.0),
+        ]
+    )
+    hi = np.concatenate(
+        [np.minimum(dmax - du[eu], L[eu]), L[ev], np.minimum(src_pos[es] + left, L[src_edge[es]])]
+    )
     if not len(edge):
         return edge, lo, hi
     order = np.lexsort((lo, edge))
@@ -205,8 +226,13 @@ def reachable_pieces(
         edge, lo, hi = _intervals(net, node_dist[g], dg, s_edge[sel], s_pos[sel], s_acc[sel])
         parts.append((np.full(len(edge), g), edge, lo, hi, _cut(seg, edge, lo, hi)))
     cat = [np.concatenate([p[i] for p in parts]) if parts else np.zeros(0) for i in range(5)]
-    return Pieces(group=cat[0].astype(np.int64), edge=cat[1].astype(np.int64), lo_m=cat[2].astype(float),
-                  hi_m=cat[3].astype(float), geometry=cat[4].astype(object))  # fmt: skip
+    return Pieces(
+        group=cat[0].astype(np.int64),
+        edge=cat[1].astype(np.int64),
+        lo_m=cat[2].astype(float),
+        hi_m=cat[3].astype(float),
+        geometry=cat[4].astype(object),
+    )
 
 
 def _area(geoms: np.ndarray, buffer_m: float) -> shapely.Geometry:
@@ -227,17 +253,23 @@ def service_areas(
     source_groups: np.ndarray | None = None,
 ) -> gpd.GeoSeries:
     """One (Multi)Polygon per group: the reachable network buffered by ``buffer_m`` (empty: nothing reachable)."""
-    pieces = reachable_pieces(net, node_dist, max_dist_m, sources=sources, source_groups=source_groups)
+    pieces = reachable_pieces(
+        net, node_dist, max_dist_m, sources=sources, source_groups=source_groups
+    )
     return _areas(pieces, np.atleast_2d(node_dist).shape[0], buffer_m, crs)
 
 
 def _areas(pieces: Pieces, n_groups: int, buffer_m: float, crs) -> gpd.GeoSeries:
     if crs is not None and not CRS.from_user_input(crs).is_projected:
-        raise CRSError(f"service areas: CRS {CRS.from_user_input(crs).name} is geographic (degrees); the network must be "
-                       "built in a metric CRS (ditan.spatial.crs.metric.to_metric)")  # fmt: skip
+        raise CRSError(
+            f"service areas: CRS {CRS.from_user_input(crs).name} is geographic (degrees); the network must be "
+            "built in a metric CRS (ditan.spatial.crs.metric.to_metric)"
+        )
     order = np.argsort(pieces.group, kind="stable")
     bounds = np.searchsorted(pieces.group[order], np.arange(n_groups + 1))
-    geoms = [_area(pieces.geometry[order[bounds[g] : bounds[g + 1]]], buffer_m) for g in range(n_groups)]
+    geoms = [
+        _area(pieces.geometry[order[bounds[g] : bounds[g + 1]]], buffer_m) for g in range(n_groups)
+    ]
     return gpd.GeoSeries(geoms, crs=crs)
 
 
@@ -267,12 +299,17 @@ def service_area_frame(
     geom = _areas(pieces, n, buffer_m, crs).to_numpy() if polygons else _lines(pieces, n)
     reach = np.bincount(pieces.group, weights=pieces.length_m, minlength=n)
     return gpd.GeoDataFrame(
-        {"category": [g[0] for g in groups], "tier": [g[1] for g in groups], "distance_m": dist,
-         "reachable_network_km": reach / 1000.0,
-         "area_km2": shapely.area(geom) / 1e6 if polygons else np.full(n, np.nan),
-         "form": "polygon" if polygons else "streets"},
-        geometry=geom, crs=crs,
-    )  # fmt: skip
+        {
+            "category": [g[0] for g in groups],
+            "tier": [g[1] for g in groups],
+            "distance_m": dist,
+            "reachable_network_km": reach / 1000.0,
+            "area_km2": shapely.area(geom) / 1e6 if polygons else np.full(n, np.nan),
+            "form": "polygon" if polygons else "streets",
+        },
+        geometry=geom,
+        crs=crs,
+    )
 
 
 def _lines(pieces: Pieces, n_groups: int) -> np.ndarray:
@@ -283,5 +320,7 @@ def _lines(pieces: Pieces, n_groups: int) -> np.ndarray:
         g = pieces.group[line]
         order = np.argsort(g, kind="stable")
         have = np.unique(g)
-        out[have] = shapely.multilinestrings(pieces.geometry[line][order], indices=np.searchsorted(have, g[order]))
+        out[have] = shapely.multilinestrings(
+            pieces.geometry[line][order], indices=np.searchsorted(have, g[order])
+        )
     return out

@@ -15,7 +15,9 @@ from ditan.spatial.engine.allocate import point_units
 __all__ = ["amenity_counts"]
 
 
-def amenity_counts(units: gpd.GeoDataFrame, amenities: gpd.GeoDataFrame, kinds: list[str]) -> pd.DataFrame:
+def amenity_counts(
+    units: gpd.GeoDataFrame, amenities: gpd.GeoDataFrame, kinds: list[str]
+) -> pd.DataFrame:
     """<kind>_count per unit for every kind in ``kinds`` (0 where none)."""
     ensure_projected(units, "units")
     ensure_projected(amenities, "community amenities")
@@ -23,5 +25,7 @@ def amenity_counts(units: gpd.GeoDataFrame, amenities: gpd.GeoDataFrame, kinds: 
     for kind in kinds:
         sub = amenities[amenities["kind"] == kind] if len(amenities) else amenities
         alloc = point_units(units.geometry.to_numpy(), sub.geometry.to_numpy())
-        out[f"{kind}_count"] = np.bincount(alloc["unit"].to_numpy(), weights=alloc["weight"].to_numpy(), minlength=len(units))
+        out[f"{kind}_count"] = np.bincount(
+            alloc["unit"].to_numpy(), weights=alloc["weight"].to_numpy(), minlength=len(units)
+        )
     return out

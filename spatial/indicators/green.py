@@ -34,7 +34,9 @@ WORLDCOVER_VEGETATION = (10, 20, 30, 90, 95)
 WORLDCOVER_IMPERVIOUS = (50,)
 
 
-def _check_classes(raster_path, found: list, vegetation: Sequence[int] | None, impervious: Sequence[int] | None) -> None:
+def _check_classes(
+    raster_path, found: list, vegetation: Sequence[int] | None, impervious: Sequence[int] | None
+) -> None:
     """Stop when no pixel under the units has a configured class: the raster is of another product (CLCD, Esri …)."""
     wanted = set(vegetation or ()) | set(impervious or ())
     # a land-cover mosaic (three codes or more) none of which is configured: another product's legend; one or two codes
@@ -51,7 +53,9 @@ def _check_classes(raster_path, found: list, vegetation: Sequence[int] | None, i
 
 
 def green_coverage_from_polygons(
-    units: gpd.GeoDataFrame, vegetation: gpd.GeoDataFrame, green_land: gpd.GeoDataFrame | None = None
+    units: gpd.GeoDataFrame,
+    vegetation: gpd.GeoDataFrame,
+    green_land: gpd.GeoDataFrame | None = None,
 ) -> pd.DataFrame:
     """green_coverage_pct from vegetation polygons and green land (overlaps counted once).
 
@@ -68,12 +72,20 @@ def green_coverage_from_polygons(
         ensure_projected(green_land, "green land")
         layers.append(green_land.geometry.to_numpy())
     geoms = np.concatenate(layers)
-    merged = shapely.get_parts(shapely.union_all(geoms)) if len(geoms) else np.array([], dtype=object)
+    merged = (
+        shapely.get_parts(shapely.union_all(geoms)) if len(geoms) else np.array([], dtype=object)
+    )
     pieces = polygon_pieces(units.geometry.to_numpy(), np.asarray(merged, dtype=object))
-    veg = np.bincount(pieces["unit"].to_numpy(), weights=pieces["area_m2"].to_numpy(), minlength=len(units))
+    veg = np.bincount(
+        pieces["unit"].to_numpy(), weights=pieces["area_m2"].to_numpy(), minlength=len(units)
+    )
     out = pd.DataFrame(index=units.index)
     out["green_coverage_pct"] = veg / units.geometry.area.to_numpy() * 100.0
-    out["green_coverage_source"] = "vegetation + green land polygons" if green_land is not None and len(green_land) else "vegetation polygons"
+    out["green_coverage_source"] = (
+        "vegetation + green land polygons"
+        if green_land is not None and len(green_land)
+        else "vegetation polygons"
+    )
     out["permeable_surface_pct"] = np.nan
     out["raster_nodata_pct"] = np.nan
     return out
@@ -95,15 +107,24 @@ def green_coverage_from_raster(
     """
     ensure_projected(units, "units")
     if ndvi_threshold is not None:
-        shares = raster_cover_shares(units, raster_path, thresholds={"green": ndvi_threshold}, nodata=nodata)
+        shares = raster_cover_shares(
+            units, raster_path, thresholds={"green": ndvi_threshold}, nodata=nodata
+        )
         shares["impervious_pct"] = np.nan
     else:
         shares = raster_cover_shares(
-            units, raster_path, classes={"green": list(vegetation_classes or ()), "impervious": list(impervious_classes or ())},
+            units,
+            raster_path,
+            classes={
+                "green": list(vegetation_classes or ()),
+                "impervious": list(impervious_classes or ()),
+            },
             nodata=nodata,
         )
     if ndvi_threshold is None:
-        _check_classes(raster_path, shares.attrs.get("codes_found", []), vegetation_classes, impervious_classes)
+        _check_classes(
+            raster_path, shares.attrs.get("codes_found", []), vegetation_classes, impervious_classes
+        )
     out = pd.DataFrame(index=units.index)
     out["green_coverage_pct"] = shares["green_pct"].to_numpy()
     out["green_coverage_source"] = "raster"

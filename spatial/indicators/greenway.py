@@ -27,8 +27,14 @@ GREEN_CLASSES = ("park", "green")
 LINK_KINDS = ("bus_stop", "metro")
 
 
-def greenways(units: gpd.GeoDataFrame, roads: gpd.GeoDataFrame, faces: gpd.GeoDataFrame, stations: gpd.GeoDataFrame,
-              *, link_m: float = 100.0) -> pd.DataFrame:  # fmt: skip
+def greenways(
+    units: gpd.GeoDataFrame,
+    roads: gpd.GeoDataFrame,
+    faces: gpd.GeoDataFrame,
+    stations: gpd.GeoDataFrame,
+    *,
+    link_m: float = 100.0,
+) -> pd.DataFrame:
     """greenway_km and greenway_station_links (stops within ``link_m`` of the unit's greenway) per unit."""
     ensure_projected(units, "units")
     ensure_projected(roads, "roads")
@@ -49,14 +55,21 @@ def greenways(units: gpd.GeoDataFrame, roads: gpd.GeoDataFrame, faces: gpd.GeoDa
     inside = inside[shapely.length(inside) > 0]
     unit_geoms = units.geometry.to_numpy()
     pieces = line_pieces(unit_geoms, inside)
-    out["greenway_km"] = np.bincount(pieces["unit"].to_numpy(), weights=pieces["length_m"].to_numpy(), minlength=n) / 1000.0
+    out["greenway_km"] = (
+        np.bincount(pieces["unit"].to_numpy(), weights=pieces["length_m"].to_numpy(), minlength=n)
+        / 1000.0
+    )
     # a station listed at several positions (both platforms, two sources; merged) links when any of them is near
     stops, owner = station_access_points(stations[stations["kind"].isin(LINK_KINDS).to_numpy()])
     links = np.zeros(n)
     if len(stops) and len(pieces):
-        clipped = shapely.intersection(inside[pieces["line"].to_numpy()], unit_geoms[pieces["unit"].to_numpy()])
+        clipped = shapely.intersection(
+            inside[pieces["line"].to_numpy()], unit_geoms[pieces["unit"].to_numpy()]
+        )
         gi, si = shapely.STRtree(stops).query(clipped, predicate="dwithin", distance=link_m)
-        pairs = pd.DataFrame({"unit": pieces["unit"].to_numpy()[gi], "stop": owner[si]}).drop_duplicates()
+        pairs = pd.DataFrame(
+            {"unit": pieces["unit"].to_numpy()[gi], "stop": owner[si]}
+        ).drop_duplicates()
         links = np.bincount(pairs["unit"].to_numpy(), minlength=n).astype(float)
     out["greenway_station_links"] = links
     return out

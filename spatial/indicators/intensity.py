@@ -42,8 +42,12 @@ _SOURCE_RANK = {"levels": 0, "height": 1, "default": 2}
 
 
 def _first_number(raw: pd.Series) -> pd.Series:
-    number = pd.to_numeric(raw.astype("string").str.extract(r"(-?\d+(?:\.\d+)?)", expand=False), errors="coerce")
-    return pd.Series(number.to_numpy(dtype=float, na_value=np.nan), index=raw.index)  # plain float64, like the stand-ins
+    number = pd.to_numeric(
+        raw.astype("string").str.extract(r"(-?\d+(?:\.\d+)?)", expand=False), errors="coerce"
+    )
+    return pd.Series(
+        number.to_numpy(dtype=float, na_value=np.nan), index=raw.index
+    )  # plain float64, like the stand-ins
 
 
 def estimate_floors(
@@ -61,19 +65,37 @@ def estimate_floors(
     """
     defaults = {**DEFAULT_FLOORS, **(default_floors or {})}
     n = len(buildings)
-    levels = _first_number(buildings["levels_raw"]) if "levels_raw" in buildings else pd.Series(np.nan, index=buildings.index)
-    height = _first_number(buildings["height_raw"]) if "height_raw" in buildings else pd.Series(np.nan, index=buildings.index)
+    levels = (
+        _first_number(buildings["levels_raw"])
+        if "levels_raw" in buildings
+        else pd.Series(np.nan, index=buildings.index)
+    )
+    height = (
+        _first_number(buildings["height_raw"])
+        if "height_raw" in buildings
+        else pd.Series(np.nan, index=buildings.index)
+    )
     ok_levels = (levels >= 1) & (levels <= MAX_FLOORS)
     ok_height = (height > 0) & (height <= MAX_FLOORS * storey_height_m)
     implausible = (levels.notna() & ~ok_levels) | (height.notna() & ~ok_height)
     levels = levels.where(ok_levels)
     by_height = np.maximum(np.round(height / storey_height_m), 1).where(ok_height)
-    btype = buildings["building"].astype(object) if "building" in buildings else pd.Series(["yes"] * n, index=buildings.index)
+    btype = (
+        buildings["building"].astype(object)
+        if "building" in buildings
+        else pd.Series(["yes"] * n, index=buildings.index)
+    )
     by_default = btype.map(defaults).fillna(defaults["_other"]).astype(float)
     floors = levels.fillna(by_height).fillna(by_default)
     source = np.where(levels.notna(), "levels", np.where(by_height.notna(), "height", "default"))
-    return pd.DataFrame({"floors": floors.to_numpy(dtype=float), "floors_source": source,
-                         "floors_implausible": implausible.to_numpy(dtype=bool)}, index=buildings.index)  # fmt: skip
+    return pd.DataFrame(
+        {
+            "floors": floors.to_numpy(dtype=float),
+            "floors_source": source,
+            "floors_implausible": implausible.to_numpy(dtype=bool),
+        },
+        index=buildings.index,
+    )
 
 
 def _overlapping(geoms: np.ndarray) -> tuple[np.ndarray, int]:
@@ -81,7 +103,9 @@ def _overlapping(geoms: np.ndarray) -> tuple[np.ndarray, int]:
     a, b = shapely.STRtree(geoms).query(geoms, predicate="intersects")
     keep = a < b
     a, b = a[keep], b[keep]
-    keep = ~shapely.touches(geoms[a], geoms[b])  # most neighbours share a wall: cheaper to test than to intersect
+    keep = ~shapely.touches(
+        geoms[a], geoms[b]
+    )  # most neighbours share a wall: cheaper to test than to intersect
     a, b = a[keep], b[keep]
     ov = shapely.area(shapely.intersection(geoms[a], geoms[b])) > OVERLAP_TOL_M2
     return np.unique(np.concatenate([a[ov], b[ov]])), int(ov.sum())
@@ -107,7 +131,9 @@ def resolve_overlaps(buildings: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, dic
         # a face lies inside or outside each footprint; faces inside none (courtyards) are dropped
         faces, fi, si = partition(geoms[involved])
         bi = involved[si]
-        cand = pd.DataFrame({"face": fi, "floors": -buildings["floors"].to_numpy(dtype=float)[bi], "building": bi})
+        cand = pd.DataFrame(
+            {"face": fi, "floors": -buildings["floors"].to_numpy(dtype=float)[bi], "building": bi}
+        )
         order = ["face", "floors"]
         if "floors_source" in buildings:
             rank = pd.Series(buildings["floors_source"].to_numpy()[bi]).map(_SOURCE_RANK)
@@ -127,12 +153,16 @@ def resolve_overlaps(buildings: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, dic
     stats = {
         "overlapping_buildings": len(involved),
         "overlap_pairs": n_pairs,
-        "overlap_area_m2": float(shapely.area(geoms[involved]).sum() - shapely.area(face_geoms).sum()),
+        "overlap_area_m2": float(
+            shapely.area(geoms[involved]).sum() - shapely.area(face_geoms).sum()
+        ),
     }
     return out, stats
 
 
-def building_pieces(units: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame, *, resolve: bool = True) -> pd.DataFrame:
+def building_pieces(
+    units: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame, *, resolve: bool = True
+) -> pd.DataFrame:
     """(unit position, building position, footprint_m2, floor_area_m2) for each building ∩ unit.
 
     With ``resolve`` (the default) overlapping footprints are first resolved (:func:`resolve_overlaps`)
@@ -148,12 +178,21 @@ def building_pieces(units: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame, *, res
         fp, src = buildings, np.arange(len(buildings))
     pieces = polygon_pieces(units.geometry.to_numpy(), fp.geometry.to_numpy())
     poly = pieces["poly"].to_numpy()
-    pieces = pd.DataFrame({"unit": pieces["unit"].to_numpy(), "building": src[poly], "footprint_m2": pieces["area_m2"].to_numpy(),
-                           "floor_area_m2": pieces["area_m2"].to_numpy() * fp["floors"].to_numpy(dtype=float)[poly]})  # fmt: skip
+    pieces = pd.DataFrame(
+        {
+            "unit": pieces["unit"].to_numpy(),
+            "building": src[poly],
+            "footprint_m2": pieces["area_m2"].to_numpy(),
+            "floor_area_m2": pieces["area_m2"].to_numpy()
+            * fp["floors"].to_numpy(dtype=float)[poly],
+        }
+    )
     return pieces.groupby(["unit", "building"], as_index=False, sort=True).sum()
 
 
-def _overlap_per_unit(units: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame, pieces: pd.DataFrame) -> np.ndarray:
+def _overlap_per_unit(
+    units: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame, pieces: pd.DataFrame
+) -> np.ndarray:
     """Footprint area drawn on each unit but not counted in ``pieces`` (overlaps resolved away).
 
     Faces lie inside their source building, so a building whose pieces add up to its whole area
@@ -163,16 +202,22 @@ def _overlap_per_unit(units: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame, piec
     b = pieces["building"].to_numpy()
     fp = pieces["footprint_m2"].to_numpy()
     area = shapely.area(geoms)
-    short = np.flatnonzero(np.bincount(b, weights=fp, minlength=len(geoms)) < area * (1 - 1e-9) - 1e-6)
+    short = np.flatnonzero(
+        np.bincount(b, weights=fp, minlength=len(geoms)) < area * (1 - 1e-9) - 1e-6
+    )
     drawn = polygon_pieces(units.geometry.to_numpy(), geoms[short])
     n = len(units)
-    drawn_m2 = np.bincount(drawn["unit"].to_numpy(), weights=drawn["area_m2"].to_numpy(), minlength=n)
+    drawn_m2 = np.bincount(
+        drawn["unit"].to_numpy(), weights=drawn["area_m2"].to_numpy(), minlength=n
+    )
     mine = np.isin(b, short)
     counted_m2 = np.bincount(pieces["unit"].to_numpy()[mine], weights=fp[mine], minlength=n)
     return np.maximum(drawn_m2 - counted_m2, 0.0)
 
 
-def intensity(units: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame, pieces: pd.DataFrame | None = None) -> pd.DataFrame:
+def intensity(
+    units: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame, pieces: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """FAR (far_ratio), building density and the share of floor area resting on estimates.
 
     ``buildings`` needs ``floors`` and ``floors_source`` (see :func:`estimate_floors`). Overlapping
@@ -188,7 +233,9 @@ def intensity(units: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame, pieces: pd.D
     u = pieces["unit"].to_numpy()
 
     def per_unit(values: np.ndarray) -> np.ndarray:
-        return np.bincount(u, weights=values, minlength=n).astype(float)  # float also without any building (bincount: int)
+        return np.bincount(u, weights=values, minlength=n).astype(
+            float
+        )  # float also without any building (bincount: int)
 
     area_m2 = units.geometry.area.to_numpy()
     fa = pieces["floor_area_m2"].to_numpy()
@@ -200,12 +247,22 @@ def intensity(units: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame, pieces: pd.D
         out["floor_area_m2"] = floor_area
         out["far_ratio"] = floor_area / area_m2
         out["building_density_pct"] = out["footprint_area_m2"].to_numpy() / area_m2 * 100.0
-        out["floor_area_estimated_pct"] = np.where(floor_area > 0, per_unit(fa * (src != "levels")) / floor_area * 100.0, np.nan)
-        out["floor_area_default_floors_pct"] = np.where(floor_area > 0, per_unit(fa * (src == "default")) / floor_area * 100.0, np.nan)
+        out["floor_area_estimated_pct"] = np.where(
+            floor_area > 0, per_unit(fa * (src != "levels")) / floor_area * 100.0, np.nan
+        )
+        out["floor_area_default_floors_pct"] = np.where(
+            floor_area > 0, per_unit(fa * (src == "default")) / floor_area * 100.0, np.nan
+        )
     return out
 
 
-def housing_heights(units: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame, pieces: pd.DataFrame, *, low_rise_floors: int = 6) -> pd.DataFrame:
+def housing_heights(
+    units: gpd.GeoDataFrame,
+    buildings: gpd.GeoDataFrame,
+    pieces: pd.DataFrame,
+    *,
+    low_rise_floors: int = 6,
+) -> pd.DataFrame:
     """max_floors (tallest building standing on the unit) and housing_low_rise_pct.
 
     housing_low_rise_pct: residential floor area in buildings of at most ``low_rise_floors`` floors
@@ -218,7 +275,11 @@ def housing_heights(units: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame, pieces
     u = pieces["unit"].to_numpy()
     floors = buildings["floors"].to_numpy(dtype=float)[b]
     top = pd.Series(floors).groupby(u).max().reindex(range(n)).fillna(0.0).to_numpy()
-    res = buildings["residential"].to_numpy(dtype=bool)[b] if "residential" in buildings else np.zeros(len(b), dtype=bool)
+    res = (
+        buildings["residential"].to_numpy(dtype=bool)[b]
+        if "residential" in buildings
+        else np.zeros(len(b), dtype=bool)
+    )
     fa = pieces["floor_area_m2"].to_numpy()
     housing = np.bincount(u, weights=fa * res, minlength=n)
     low = np.bincount(u, weights=fa * res * (floors <= low_rise_floors), minlength=n)

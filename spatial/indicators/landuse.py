@@ -46,13 +46,19 @@ def landuse_faces(landuse: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         sub = geoms[over]
         faces, fi, pi = partition(sub)
         area = shapely.area(sub)
-        pick = pd.DataFrame({"face": fi, "poly": pi, "area": area[pi]}).sort_values(["face", "area", "poly"]).drop_duplicates("face")
+        pick = (
+            pd.DataFrame({"face": fi, "poly": pi, "area": area[pi]})
+            .sort_values(["face", "area", "poly"])
+            .drop_duplicates("face")
+        )
         faces_alone = np.concatenate([faces_alone, faces[pick["face"].to_numpy()]])
         cls_alone = np.concatenate([cls_alone, cls[over][pick["poly"].to_numpy()]])
     return gpd.GeoDataFrame({"lu_class": cls_alone}, geometry=faces_alone, crs=landuse.crs)
 
 
-def landuse_shares(units: gpd.GeoDataFrame, faces: gpd.GeoDataFrame, *, code_system: str = "osm") -> pd.DataFrame:
+def landuse_shares(
+    units: gpd.GeoDataFrame, faces: gpd.GeoDataFrame, *, code_system: str = "osm"
+) -> pd.DataFrame:
     """Land-use shares and the indicators built on them, one row per unit.
 
     Columns: ``lu_<class>_pct`` for every internal class and ``lu_unknown_pct`` (unit area with no

@@ -19,9 +19,14 @@ __all__ = ["life_circle_coverage"]
 
 
 def life_circle_coverage(
-    n_units: int, origins: Origins, distances: pd.DataFrame, catalogue: Catalogue, *, index: pd.Index,
+    n_units: int,
+    origins: Origins,
+    distances: pd.DataFrame,
+    catalogue: Catalogue,
+    *,
+    index: pd.Index,
     assessed: set[str] | None = None,
-) -> pd.DataFrame:  # fmt: skip
+) -> pd.DataFrame:
     """Per unit: lc_<category>_pct, and per tier lc_<tier>_all_pct, lc_<tier>_score_pct, the categories assessed; lc_basis.
 
     ``distances``: one row per origin, one column per category id (metres, inf = not reached).
@@ -48,6 +53,8 @@ def life_circle_coverage(
         cols = tier_cols[tid]
         out[columns.lc_score(tid)] = out[cols].mean(axis=1, skipna=False) if cols else np.nan
         out[columns.lc_assessed(tid)] = float(len(cols))
-        out[columns.lc_categories_total(tid)] = float(sum(c.tier == tid for c in catalogue.categories.values()))
+        out[columns.lc_categories_total(tid)] = float(
+            sum(c.tier == tid for c in catalogue.categories.values())
+        )
     out["lc_basis"] = origins.basis.to_numpy()
     return out

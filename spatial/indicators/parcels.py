@@ -35,7 +35,11 @@ def parcel_floor_area_m2(parcels: gpd.GeoDataFrame) -> np.ndarray:
     """Gross floor area of each parcel: ``floor_area_m2``, else ``far`` × parcel area; NaN if neither."""
     ensure_projected(parcels, "parcels")
     n = len(parcels)
-    fa = parcels["floor_area_m2"].to_numpy(dtype=float) if "floor_area_m2" in parcels else np.full(n, np.nan)
+    fa = (
+        parcels["floor_area_m2"].to_numpy(dtype=float)
+        if "floor_area_m2" in parcels
+        else np.full(n, np.nan)
+    )
     far = parcels["far"].to_numpy(dtype=float) if "far" in parcels else np.full(n, np.nan)
     return np.where(np.isnan(fa), far * parcels.geometry.area.to_numpy(), fa)
 
@@ -44,7 +48,9 @@ def _per_unit(n: int, pieces: pd.DataFrame, values: np.ndarray) -> np.ndarray:
     return np.bincount(pieces["unit"].to_numpy(), weights=values, minlength=n)
 
 
-def far_with_parcels(units: gpd.GeoDataFrame, parcels: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame) -> pd.DataFrame:
+def far_with_parcels(
+    units: gpd.GeoDataFrame, parcels: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame
+) -> pd.DataFrame:
     """floor_area_m2, far_ratio, far_source and far_parcel_area_pct per unit (see the module rules)."""
     ensure_projected(units, "units")
     ensure_projected(buildings, "buildings")
@@ -66,7 +72,11 @@ def far_with_parcels(units: gpd.GeoDataFrame, parcels: gpd.GeoDataFrame, buildin
     out = pd.DataFrame(index=units.index)
     out["floor_area_m2"] = floor_area
     out["far_ratio"] = floor_area / unit_m2
-    out["far_source"] = np.where(cover_pct >= FULL_COVER_PCT, "parcels", np.where(cover_pct > 0, "parcels+buildings", "buildings"))
+    out["far_source"] = np.where(
+        cover_pct >= FULL_COVER_PCT,
+        "parcels",
+        np.where(cover_pct > 0, "parcels+buildings", "buildings"),
+    )
     out["far_parcel_area_pct"] = np.clip(cover_pct, 0.0, 100.0)
     return out
 
@@ -85,6 +95,10 @@ def parcel_attributes(units: gpd.GeoDataFrame, parcels: gpd.GeoDataFrame) -> pd.
         add = np.nan_to_num(ratio[p]) / 100.0 * pieces["area_m2"].to_numpy() * not_green[p]
         out["attached_green_m2"] = _per_unit(n, pieces, add)
     if "height_limit_m" in parcels:
-        h = pd.Series(parcels["height_limit_m"].to_numpy(dtype=float)[p]).groupby(pieces["unit"].to_numpy()).max()
+        h = (
+            pd.Series(parcels["height_limit_m"].to_numpy(dtype=float)[p])
+            .groupby(pieces["unit"].to_numpy())
+            .max()
+        )
         out["parcel_height_limit_max_m"] = h.reindex(range(n)).to_numpy()
     return out

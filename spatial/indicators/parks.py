@@ -57,8 +57,12 @@ def park_service_coverage(
     area = shapely.area(parks) if len(parks) else np.array([])
     large = area >= large_min_area_m2
     small = (area >= small_min_area_m2) & ~large
-    reach = np.concatenate([shapely.buffer(parks[large], large_radius_m), shapely.buffer(parks[small], small_radius_m)])
-    res = faces.geometry.to_numpy()[faces["lu_class"].isin(RESIDENTIAL_LAND).to_numpy()]  # faces do not overlap
+    reach = np.concatenate(
+        [shapely.buffer(parks[large], large_radius_m), shapely.buffer(parks[small], small_radius_m)]
+    )
+    res = faces.geometry.to_numpy()[
+        faces["lu_class"].isin(RESIDENTIAL_LAND).to_numpy()
+    ]  # faces do not overlap
     geoms = units.geometry.to_numpy()
     # the parks' reach as non-overlapping tiles, so each piece of residential land is counted once
     tiles = tiled_union(reach)
@@ -77,7 +81,9 @@ def park_service_coverage(
     cov_m2 = per_unit(covered)
     out = pd.DataFrame(index=units.index)
     with np.errstate(invalid="ignore", divide="ignore"):
-        out["park_service_coverage_pct"] = np.where(res_m2 > 0, np.minimum(cov_m2 / res_m2, 1.0) * 100.0, np.nan)
+        out["park_service_coverage_pct"] = np.where(
+            res_m2 > 0, np.minimum(cov_m2 / res_m2, 1.0) * 100.0, np.nan
+        )
     out["residential_land_m2"] = res_m2
     in_unit = polygon_pieces(geoms, parks) if len(parks) else pd.DataFrame({"unit": [], "poly": []})
     u, p = in_unit["unit"].to_numpy(dtype=int), in_unit["poly"].to_numpy(dtype=int)

@@ -54,7 +54,9 @@ CLASS_NAMES = {
 DEFAULT_INCLUDED = tuple(ROAD_CLASS)
 
 
-def classify_roads(roads: gpd.GeoDataFrame, *, include: tuple[str, ...] = DEFAULT_INCLUDED) -> pd.Series:
+def classify_roads(
+    roads: gpd.GeoDataFrame, *, include: tuple[str, ...] = DEFAULT_INCLUDED
+) -> pd.Series:
     """Chinese road class of each road ('expressway' … 'local'), None where not a counted city road."""
     hw = roads["highway"].astype(object)
     cls = hw.map(ROAD_CLASS)
@@ -84,13 +86,21 @@ def road_density(
     city_cls = cls[cls.notna()].to_numpy()
     unit_geoms = units.geometry.to_numpy()
     area_km2 = units.geometry.area.to_numpy() / 1e6
-    naive = _km_by_class(unit_geoms, city.geometry.to_numpy(), city_cls, np.ones(len(city)), len(units))
+    naive = _km_by_class(
+        unit_geoms, city.geometry.to_numpy(), city_cls, np.ones(len(city)), len(units)
+    )
     if divided:
         # the paired stretches (weight 0.5) are the only difference from the naive length: subtract half of them
         runs = merge_runs(pair_carriageways(city, city_cls, max_gap_m=max_gap_m))
         half = runs[runs["weight"].to_numpy() < 1.0]
         road = half["road"].to_numpy()
-        by = naive - _km_by_class(unit_geoms, half.geometry.to_numpy(), city_cls[road], 1.0 - half["weight"].to_numpy(), len(units))
+        by = naive - _km_by_class(
+            unit_geoms,
+            half.geometry.to_numpy(),
+            city_cls[road],
+            1.0 - half["weight"].to_numpy(),
+            len(units),
+        )
     else:
         by = naive
     out = pd.DataFrame(index=units.index)
@@ -103,7 +113,11 @@ def road_density(
 
 
 def _km_by_class(
-    unit_geoms: np.ndarray, lines: np.ndarray, line_cls: np.ndarray, weight: np.ndarray, n_units: int
+    unit_geoms: np.ndarray,
+    lines: np.ndarray,
+    line_cls: np.ndarray,
+    weight: np.ndarray,
+    n_units: int,
 ) -> pd.DataFrame:
     """Weighted km of lines per unit (rows, by position) and class (columns), boundary lengths split."""
     pieces = line_pieces(unit_geoms, lines)
@@ -147,4 +161,6 @@ def _point_count(unit_geoms: np.ndarray, xy: np.ndarray) -> np.ndarray:
     """Points per unit, a point on a boundary shared by k units counting 1/k."""
     pts = shapely.points(xy) if len(xy) else np.array([], dtype=object)
     alloc = point_units(unit_geoms, pts)
-    return np.bincount(alloc["unit"].to_numpy(), weights=alloc["weight"].to_numpy(), minlength=len(unit_geoms)).astype(float)
+    return np.bincount(
+        alloc["unit"].to_numpy(), weights=alloc["weight"].to_numpy(), minlength=len(unit_geoms)
+    ).astype(float)

@@ -27,7 +27,9 @@ PROXIMITY_KINDS = columns.PROXIMITY_KINDS
 COUNT_COLUMNS = columns.STATION_COUNTS
 
 
-def straight_distances(origins: np.ndarray, stations: gpd.GeoDataFrame, kinds: list[str]) -> pd.DataFrame:
+def straight_distances(
+    origins: np.ndarray, stations: gpd.GeoDataFrame, kinds: list[str]
+) -> pd.DataFrame:
     """Straight-line distance (m) from each origin to the nearest station of each kind (inf if none).
 
     A station listed at several positions (once per line, or by two sources: merged into one, see
@@ -47,9 +49,14 @@ def straight_distances(origins: np.ndarray, stations: gpd.GeoDataFrame, kinds: l
 
 
 def proximity_coverage(
-    n_units: int, origins: Origins, radius: pd.DataFrame, network: pd.DataFrame, *, index: pd.Index,
+    n_units: int,
+    origins: Origins,
+    radius: pd.DataFrame,
+    network: pd.DataFrame,
+    *,
+    index: pd.Index,
     radius_m: float | list[float] = 500.0,
-) -> pd.DataFrame:  # fmt: skip
+) -> pd.DataFrame:
     """<kind>_<r>m_radius_pct and <kind>_<r>m_network_pct per unit, for each radius ``r`` (columns.proximity).
 
     ``network`` distances must be searched at least as far as the largest radius.
@@ -58,8 +65,12 @@ def proximity_coverage(
     scalar = np.isscalar(radius_m)
     for r in [cast(float, radius_m)] if scalar else list(cast(list[float], radius_m)):
         for kind in PROXIMITY_KINDS:
-            out[columns.proximity(kind, r, "radius")] = origins.share(radius[kind].to_numpy() <= r, n_units)
-            out[columns.proximity(kind, r, "network")] = origins.share(network[kind].to_numpy() <= r, n_units)
+            out[columns.proximity(kind, r, "radius")] = origins.share(
+                radius[kind].to_numpy() <= r, n_units
+            )
+            out[columns.proximity(kind, r, "network")] = origins.share(
+                network[kind].to_numpy() <= r, n_units
+            )
     return out
 
 
@@ -71,5 +82,7 @@ def station_counts(units: gpd.GeoDataFrame, stations: gpd.GeoDataFrame) -> pd.Da
     for kind, col in COUNT_COLUMNS.items():
         sub = stations[stations["kind"] == kind]
         alloc = point_units(units.geometry.to_numpy(), sub.geometry.to_numpy())
-        out[col] = np.bincount(alloc["unit"].to_numpy(), weights=alloc["weight"].to_numpy(), minlength=len(units))
+        out[col] = np.bincount(
+            alloc["unit"].to_numpy(), weights=alloc["weight"].to_numpy(), minlength=len(units)
+        )
     return out

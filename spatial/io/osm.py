@@ -40,10 +40,34 @@ KEYS = (
     "public_transport", "railway", "station", "subway", "bus", "tourism", "office",
     "place", "area", "isced:level", "school", "operator",
 )  # fmt: skip
-AREA_KEYS = ("building", "landuse", "leisure", "natural", "amenity", "shop", "healthcare",
-             "social_facility", "tourism", "office", "railway", "public_transport", "place")
-NODE_KEYS = ("amenity", "shop", "leisure", "healthcare", "social_facility", "public_transport",
-             "railway", "highway", "tourism", "office", "place")
+AREA_KEYS = (
+    "building",
+    "landuse",
+    "leisure",
+    "natural",
+    "amenity",
+    "shop",
+    "healthcare",
+    "social_facility",
+    "tourism",
+    "office",
+    "railway",
+    "public_transport",
+    "place",
+)
+NODE_KEYS = (
+    "amenity",
+    "shop",
+    "leisure",
+    "healthcare",
+    "social_facility",
+    "public_transport",
+    "railway",
+    "highway",
+    "tourism",
+    "office",
+    "place",
+)
 
 
 #: why an OSM feature could not be built (the ``reason`` column of :attr:`OsmExtract.lost`)
@@ -115,8 +139,12 @@ def read_osm(path: str | os.PathLike) -> OsmExtract:
     failures = {HIGHWAY_MISSING: 0, HIGHWAY_SHORT: 0, AREAS_LOST: 0}
     way_ids = array("q")  # every way in the file: are a lost multipolygon's members in it?
     ways_missing_nodes: set[int] = set()
-    pending_ways: dict[int, tuple[dict, bool]] = {}  # area candidate ways awaiting their area: id → (tags, nodes missing)
-    pending_rels: dict[int, tuple[dict, list[int]]] = {}  # area candidate relations: id → (tags, member way ids)
+    pending_ways: dict[
+        int, tuple[dict, bool]
+    ] = {}  # area candidate ways awaiting their area: id → (tags, nodes missing)
+    pending_rels: dict[
+        int, tuple[dict, list[int]]
+    ] = {}  # area candidate relations: id → (tags, member way ids)
 
     def lose(row: dict, osm_type: str, osm_id: int, reason: str) -> None:
         row.update(osm_type=osm_type, osm_id=osm_id, reason=reason)
@@ -146,7 +174,10 @@ def read_osm(path: str | os.PathLike) -> OsmExtract:
                     missing = not nodes[0].location.valid()
                 except osmium.InvalidLocationError:
                     missing = True
-                except (RuntimeError, IndexError):  # fewer than two distinct points: all nodes missing, or degenerate
+                except (
+                    RuntimeError,
+                    IndexError,
+                ):  # fewer than two distinct points: all nodes missing, or degenerate
                     missing = len(nodes) > 0 and not nodes[0].location.valid()
                     short = not missing
                 if missing:
@@ -161,10 +192,14 @@ def read_osm(path: str | os.PathLike) -> OsmExtract:
                         way_wkb.append(geom)
                 tags = o.tags
                 if any(k in tags for k in AREA_KEYS):
-                    if o.is_closed():  # libosmium makes an area of it (unless area=no): remember it until it comes
+                    if (
+                        o.is_closed()
+                    ):  # libosmium makes an area of it (unless area=no): remember it until it comes
                         if tags.get("area") != "no":
                             pending_ways[o.id] = (_tags(o), missing)
-                    elif tags.get("building") not in (None, "no") or "landuse" in tags:  # an outline that does not close
+                    elif (
+                        tags.get("building") not in (None, "no") or "landuse" in tags
+                    ):  # an outline that does not close
                         lose(_tags(o), "way", o.id, MISSING_NODES if missing else NOT_CLOSED)
             elif o.is_relation():
                 if o.tags.get("type") in AREA_RELATIONS and any(k in o.tags for k in AREA_KEYS):
@@ -189,13 +224,17 @@ def read_osm(path: str | os.PathLike) -> OsmExtract:
                 area_rows.append(row)
                 area_wkb.append(geom)
     except RuntimeError as exc:
-        raise LayerError(f"OSM file '{path}' could not be read ({exc}); is it a complete .osm/.osm.pbf file?") from exc
+        raise LayerError(
+            f"OSM file '{path}' could not be read ({exc}); is it a complete .osm/.osm.pbf file?"
+        ) from exc
 
     # the candidates libosmium never made an area of
     for oid, (row, missing) in pending_ways.items():
         lose(row, "way", oid, MISSING_NODES if missing else BAD_RING)
     if pending_rels:
-        in_file = np.frombuffer(way_ids, dtype=np.int64) if len(way_ids) else np.empty(0, dtype=np.int64)
+        in_file = (
+            np.frombuffer(way_ids, dtype=np.int64) if len(way_ids) else np.empty(0, dtype=np.int64)
+        )
         for oid, (row, members) in pending_rels.items():
             if not np.isin(np.asarray(members, dtype=np.int64), in_file).all():
                 lose(row, "relation", oid, MISSING_MEMBERS)
@@ -216,8 +255,20 @@ def read_osm(path: str | os.PathLike) -> OsmExtract:
     lost = _frame(lost_rows, ("osm_type", "osm_id", "reason"))
     bounds = None
     if header_box.valid():
-        bounds = (header_box.bottom_left.lon, header_box.bottom_left.lat,
-                  header_box.top_right.lon, header_box.top_right.lat)
-    log.info("read %s: %d highway ways, %d areas, %d tagged nodes (%d areas lost)", path.name, len(ways), len(areas), len(nodes),
-             len(lost))  # fmt: skip
-    return OsmExtract(ways=ways, areas=areas, nodes=nodes, bounds=bounds, failures=failures, lost=lost)
+        bounds = (
+            header_box.bottom_left.lon,
+            header_box.bottom_left.lat,
+            header_box.top_right.lon,
+            header_box.top_right.lat,
+        )
+    log.info(
+        "read %s: %d highway ways, %d areas, %d tagged nodes (%d areas lost)",
+        path.name,
+        len(ways),
+        len(areas),
+        len(nodes),
+        len(lost),
+    )
+    return OsmExtract(
+        ways=ways, areas=areas, nodes=nodes, bounds=bounds, failures=failures, lost=lost
+    )

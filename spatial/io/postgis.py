@@ -33,18 +33,33 @@ from ditan.spatial.errors import LayerError, require
 from ditan.spatial.io.vector import declare_crs
 
 __all__ = [
-    "DatabaseError", "conninfo_parts", "has_password", "describe_database", "redact", "scrub",
-    "connect", "split_table", "read_postgis",
+    "DatabaseError",
+    "conninfo_parts",
+    "has_password",
+    "describe_database",
+    "redact",
+    "scrub",
+    "connect",
+    "split_table",
+    "read_postgis",
 ]
 
 log = logging.getLogger(__name__)
 #: libpq's environment variables for the parts of a connection (used when the connection string leaves them out)
-PG_ENV = {"host": "PGHOST", "port": "PGPORT", "user": "PGUSER", "dbname": "PGDATABASE", "service": "PGSERVICE"}
+PG_ENV = {
+    "host": "PGHOST",
+    "port": "PGPORT",
+    "user": "PGUSER",
+    "dbname": "PGDATABASE",
+    "service": "PGSERVICE",
+}
 GEOMETRY_TYPES = ("geometry", "geography")
 CONNECT_TIMEOUT_S = 15
 NUMERIC_OID = 1700
-CONNECT_HINT = ("check database.url (or PGHOST, PGPORT, PGUSER, PGDATABASE), that the server runs and accepts this user from "
-                "this machine (pg_hba.conf), and the password (PGPASSWORD or ~/.pgpass)")  # fmt: skip
+CONNECT_HINT = (
+    "check database.url (or PGHOST, PGPORT, PGUSER, PGDATABASE), that the server runs and accepts this user from "
+    "this machine (pg_hba.conf), and the password (PGPASSWORD or ~/.pgpass)"
+)
 
 
 class DatabaseError(LayerError):
@@ -66,8 +81,12 @@ def conninfo_parts(conninfo: str | None) -> dict[str, str]:
     try:
         parts = {k: str(v) for k, v in conninfo_to_dict(conninfo or "").items() if v is not None}
     except Exception as exc:  # psycopg.ProgrammingError: the message may quote the string
-        what = str(exc).split(":")[0] if "password" not in str(exc) else "unreadable connection string"
-        raise ValueError(f"not a PostgreSQL connection URL ({what}); write postgresql://user@host:5432/dbname") from None
+        what = (
+            str(exc).split(":")[0] if "password" not in str(exc) else "unreadable connection string"
+        )
+        raise ValueError(
+            f"not a PostgreSQL connection URL ({what}); write postgresql://user@host:5432/dbname"
+        ) from None
     for key, env in PG_ENV.items():
         if key not in parts and os.environ.get(env):
             parts[key] = os.environ[env]
@@ -81,7 +100,9 @@ def has_password(conninfo: str | None) -> bool:
 
         return bool(conninfo_to_dict(conninfo or "").get("password"))
     except Exception:  # an unreadable string is reported elsewhere
-        return "password" in (conninfo or "") or bool(re.match(r"^\w+://[^/@]*:[^/@]*@", conninfo or ""))
+        return "password" in (conninfo or "") or bool(
+            re.match(r"^\w+://[^/@]*:[^/@]*@", conninfo or "")
+        )
 
 
 def describe_database(conninfo: str | None) -> str:
@@ -94,9 +115,17 @@ def describe_database(conninfo: str | None) -> str:
         return f"service {p['service']}" + (f" (database {p['dbname']})" if "dbname" in p else "")
     user = p.get("user") or _os_user()
     host = p.get("host") or "(local socket)"  # libpq's default: the Unix-domain socket
-    host = f"(socket {host})" if host.startswith("/") else f"[{host}]" if ":" in host and not host.startswith("[") else host
+    host = (
+        f"(socket {host})"
+        if host.startswith("/")
+        else f"[{host}]"
+        if ":" in host and not host.startswith("[")
+        else host
+    )
     port = p.get("port") or "5432"
-    return f"postgresql://{user + '@' if user else ''}{host}:{port}/{p.get('dbname') or user or '?'}"
+    return (
+        f"postgresql://{user + '@' if user else ''}{host}:{port}/{p.get('dbname') or user or '?'}"
+    )
 
 
 def _os_user() -> str:
@@ -145,10 +174,14 @@ def connect(conninfo: str | None, *, what: str, read_only: bool = False):
     import psycopg
 
     try:
-        conn = psycopg.connect(conninfo or "", connect_timeout=CONNECT_TIMEOUT_S, application_name="ditan")
+        conn = psycopg.connect(
+            conninfo or "", connect_timeout=CONNECT_TIMEOUT_S, application_name="ditan"
+        )
     except psycopg.Error as exc:
         reason = scrub(str(exc).strip().replace("\n", " "), conninfo)
-        raise DatabaseError(f"{what}: cannot connect to the database {describe_database(conninfo)} ({reason}); {CONNECT_HINT}") from None
+        raise DatabaseError(
+            f"{what}: cannot connect to the database {describe_database(conninfo)} ({reason}); {CONNECT_HINT}"
+        ) from None
     conn.read_only = read_only
     return conn
 
@@ -160,7 +193,9 @@ def split_table(name: str) -> tuple[str, ...]:
     """'schema.table' → ('schema', 'table'); 'table' → ('table',). Raises ValueError for anything else."""
     parts = tuple(name.split("."))
     if not 1 <= len(parts) <= 2 or not all(p.strip() for p in parts):
-        raise ValueError(f"'{name}' is not a table name: write table or schema.table (names are used as written, case kept)")
+        raise ValueError(
+            f"'{name}' is not a table name: write table or schema.table (names are used as written, case kept)"
+        )
     return parts
 
 
@@ -205,15 +240,22 @@ def read_postgis(
                 raise LayerError(f"{where}: the statement returns no rows; write a SELECT")
             names = [c.name for c in cur.description]
             geom_i = _geometry_index(cur.description, geo_oids, geometry_column, where)
-            typmod_srid = _typmod_srid(cur.pgresult.fmod(geom_i) if cur.pgresult is not None else -1)
+            typmod_srid = _typmod_srid(
+                cur.pgresult.fmod(geom_i) if cur.pgresult is not None else -1
+            )
             rows = cur.fetchall()
             numeric = [i for i, c in enumerate(cur.description) if c.type_code == NUMERIC_OID]
             frame, geoms = _frame(names, rows, geom_i, numeric, where)
             srid = _srid(geoms, typmod_srid, where)
             source = _srid_crs(conn, srid, where) if srid else None
         except psycopg.Error as exc:
-            msg = scrub(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__, conninfo)
-            raise LayerError(f"{where}: the database refused the read: {msg}; check the table name, the SQL and its params") from None
+            msg = scrub(
+                str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__,
+                conninfo,
+            )
+            raise LayerError(
+                f"{where}: the database refused the read: {msg}; check the table name, the SQL and its params"
+            ) from None
     log.debug("%s: %d rows, SRID %s", where, len(frame), srid)
     gname = "geometry" if "geometry" not in frame.columns else names[geom_i]
     gdf = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, name=gname), crs=source)
@@ -221,9 +263,16 @@ def read_postgis(
 
 
 def _geometry_oids(conn, where: str) -> set[int]:
-    oids = {r[0] for r in conn.execute("SELECT oid FROM pg_type WHERE typname = ANY(%s)", [list(GEOMETRY_TYPES)]).fetchall()}
+    oids = {
+        r[0]
+        for r in conn.execute(
+            "SELECT oid FROM pg_type WHERE typname = ANY(%s)", [list(GEOMETRY_TYPES)]
+        ).fetchall()
+    }
     if not oids:
-        raise LayerError(f"{where}: the database has no PostGIS; install it there (CREATE EXTENSION postgis)")
+        raise LayerError(
+            f"{where}: the database has no PostGIS; install it there (CREATE EXTENSION postgis)"
+        )
     return oids
 
 
@@ -232,10 +281,18 @@ def _require_table(conn, ident, table: str, where: str) -> None:
     if conn.execute("SELECT to_regclass(%s)", [ident.as_string(conn)]).fetchone()[0] is not None:
         return
     rel = split_table(table)[-1]
-    near = [f"{s}.{t}" for s, t in conn.execute(
-        "SELECT table_schema, table_name FROM information_schema.tables WHERE lower(table_name) = lower(%s) ORDER BY 1, 2",
-        [rel]).fetchall()]  # fmt: skip
-    hint = f"; did you mean {', '.join(near)}? (names are used as written: case and spaces kept)" if near else ""
+    near = [
+        f"{s}.{t}"
+        for s, t in conn.execute(
+            "SELECT table_schema, table_name FROM information_schema.tables WHERE lower(table_name) = lower(%s) ORDER BY 1, 2",
+            [rel],
+        ).fetchall()
+    ]
+    hint = (
+        f"; did you mean {', '.join(near)}? (names are used as written: case and spaces kept)"
+        if near
+        else ""
+    )
     raise LayerError(f"{where}: no such table or view, or no right to read it{hint}")
 
 
@@ -243,19 +300,29 @@ def _geometry_index(description, geo_oids: set[int], wanted: str | None, where: 
     names = [c.name for c in description]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
-        raise LayerError(f"{where}: the column name(s) {', '.join(dup)} repeat; give the columns distinct names (AS …)")
+        raise LayerError(
+            f"{where}: the column name(s) {', '.join(dup)} repeat; give the columns distinct names (AS …)"
+        )
     geo = [i for i, c in enumerate(description) if c.type_code in geo_oids]
     if wanted is not None:
         if wanted not in names:
-            raise LayerError(f"{where}: geometry_column '{wanted}' is not among its columns ({', '.join(names)})")
+            raise LayerError(
+                f"{where}: geometry_column '{wanted}' is not among its columns ({', '.join(names)})"
+            )
         if names.index(wanted) not in geo:
-            raise LayerError(f"{where}: geometry_column '{wanted}' is not a PostGIS geometry or geography")
+            raise LayerError(
+                f"{where}: geometry_column '{wanted}' is not a PostGIS geometry or geography"
+            )
         return names.index(wanted)
     if not geo:
-        raise LayerError(f"{where}: no geometry column among {', '.join(names)}; select one (for coordinates: "
-                         "ST_SetSRID(ST_MakePoint(lon, lat), 4326) AS geom)")  # fmt: skip
+        raise LayerError(
+            f"{where}: no geometry column among {', '.join(names)}; select one (for coordinates: "
+            "ST_SetSRID(ST_MakePoint(lon, lat), 4326) AS geom)"
+        )
     if len(geo) > 1:
-        raise LayerError(f"{where}: several geometry columns ({', '.join(names[i] for i in geo)}); name one with geometry_column:")
+        raise LayerError(
+            f"{where}: several geometry columns ({', '.join(names[i] for i in geo)}); name one with geometry_column:"
+        )
     return geo[0]
 
 
@@ -266,22 +333,31 @@ def _typmod_srid(typmod: int) -> int | None:
     return (((typmod & 0x0FFFFF00) - (typmod & 0x08000000)) >> 8) or None
 
 
-def _frame(names: list[str], rows: list[tuple], geom_i: int, numeric: list[int], where: str) -> tuple[pd.DataFrame, np.ndarray]:
+def _frame(
+    names: list[str], rows: list[tuple], geom_i: int, numeric: list[int], where: str
+) -> tuple[pd.DataFrame, np.ndarray]:
     cols = list(zip(*rows, strict=True)) if rows else [() for _ in names]
     data = {}
     for i, name in enumerate(names):
         if i == geom_i:
             continue
         values: Sequence = cols[i]
-        if i in numeric:  # numeric arrives as Decimal: read as float, as GDAL reads a file's Real fields
+        if (
+            i in numeric
+        ):  # numeric arrives as Decimal: read as float, as GDAL reads a file's Real fields
             values = [float(v) if isinstance(v, Decimal) else v for v in values]
             data[name] = pd.Series(values, dtype=float)
         else:
             data[name] = pd.Series(values, dtype=object if not values else None)
     try:
         geoms = shapely.from_wkb(np.array(cols[geom_i], dtype=object))
-    except (GEOSException, NotImplementedError) as exc:  # GEOS reads no curves (CIRCULARSTRING, CURVEPOLYGON …)
-        raise LayerError(f"{where}: a geometry cannot be read ({exc}); curved geometries: select ST_CurveToLine(geom) in sql:") from None
+    except (
+        GEOSException,
+        NotImplementedError,
+    ) as exc:  # GEOS reads no curves (CIRCULARSTRING, CURVEPOLYGON …)
+        raise LayerError(
+            f"{where}: a geometry cannot be read ({exc}); curved geometries: select ST_CurveToLine(geom) in sql:"
+        ) from None
     return pd.DataFrame(data, index=pd.RangeIndex(len(rows))), geoms
 
 
@@ -290,17 +366,23 @@ def _srid(geoms: np.ndarray, typmod_srid: int | None, where: str) -> int | None:
     present = geoms[~shapely.is_missing(geoms)]
     srids = np.unique(shapely.get_srid(present)) if len(present) else np.array([], dtype=int)
     if len(srids) > 1:
-        raise LayerError(f"{where}: the rows mix SRIDs {', '.join(map(str, srids))}; select them in one (ST_Transform(geom, 4326)) "
-                         "or read each SRID as its own layer")  # fmt: skip
+        raise LayerError(
+            f"{where}: the rows mix SRIDs {', '.join(map(str, srids))}; select them in one (ST_Transform(geom, 4326)) "
+            "or read each SRID as its own layer"
+        )
     if len(srids):
         return int(srids[0]) or None
     return typmod_srid
 
 
 def _srid_crs(conn, srid: int, where: str) -> CRS:
-    row = conn.execute("SELECT auth_name, auth_srid, srtext FROM spatial_ref_sys WHERE srid = %s", [srid]).fetchone()
+    row = conn.execute(
+        "SELECT auth_name, auth_srid, srtext FROM spatial_ref_sys WHERE srid = %s", [srid]
+    ).fetchone()
     if row is None:
-        raise LayerError(f"{where}: SRID {srid} is not in the database's spatial_ref_sys; declare the CRS in the config (crs: EPSG:…)")
+        raise LayerError(
+            f"{where}: SRID {srid} is not in the database's spatial_ref_sys; declare the CRS in the config (crs: EPSG:…)"
+        )
     auth, code, wkt = row
     try:
         return CRS.from_user_input(f"{auth}:{code}") if auth and code else CRS.from_wkt(wkt)
@@ -308,12 +390,25 @@ def _srid_crs(conn, srid: int, where: str) -> CRS:
         try:
             return CRS.from_wkt(wkt)
         except Exception:
-            raise LayerError(f"{where}: SRID {srid} ({auth}:{code}) is unknown to PROJ; declare the CRS in the config (crs: …)") from None
+            raise LayerError(
+                f"{where}: SRID {srid} ({auth}:{code}) is unknown to PROJ; declare the CRS in the config (crs: …)"
+            ) from None
 
 
-def _declare_crs(gdf: gpd.GeoDataFrame, crs: str | None, layer_name: str, label: str) -> gpd.GeoDataFrame:
+def _declare_crs(
+    gdf: gpd.GeoDataFrame, crs: str | None, layer_name: str, label: str
+) -> gpd.GeoDataFrame:
     """The config's ``crs`` over the SRID; no CRS at all (SRID 0) is an error, as for a file without one."""
-    if crs is None and gdf.crs is None and len(gdf) == 0:  # no rows and no SRID on the column: nothing can be misplaced
+    if (
+        crs is None and gdf.crs is None and len(gdf) == 0
+    ):  # no rows and no SRID on the column: nothing can be misplaced
         gdf = gdf.set_crs(4326)
-    return declare_crs(gdf, crs, layer_name=layer_name, source=label, source_crs="the SRID",
-                       fix="fix the SRID (ST_SetSRID)", no_crs_fix=", or set the SRID in the database (ST_SetSRID)")  # fmt: skip
+    return declare_crs(
+        gdf,
+        crs,
+        layer_name=layer_name,
+        source=label,
+        source_crs="the SRID",
+        fix="fix the SRID (ST_SetSRID)",
+        no_crs_fix=", or set the SRID in the database (ST_SetSRID)",
+    )

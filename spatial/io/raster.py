@@ -45,6 +45,7 @@ def _clamp_integral(s: np.ndarray) -> np.ndarray:
     """∫_0^s clamp(x, 0, 1) dx."""
     return np.where(s <= 0, 0.0, np.where(s >= 1, s - 0.5, 0.5 * s * s))
 
+
 def _pixel_weights(geom, transform, shape: tuple[int, int]) -> np.ndarray:
     """Fraction (0–1) of each pixel of a window that lies inside ``geom``, exactly.
 
@@ -61,7 +62,7 @@ def _pixel_weights(geom, transform, shape: tuple[int, int]) -> np.ndarray:
     polys = shapely.get_parts(geom)
     polys = polys[shapely.get_type_id(polys) == 3]
     rings, poly_of = shapely.get_rings(polys, return_index=True)
-    first = np.r_[True, poly_of[1:] != poly_of[:-1]]          # exterior ring of each polygon comes first
+    first = np.r_[True, poly_of[1:] != poly_of[:-1]]  # exterior ring of each polygon comes first
     xy, ring_of = shapely.get_coordinates(rings, return_index=True)
     u = (xy[:, 0] - x0) / px
     v = (y_top - xy[:, 1]) / py
@@ -106,7 +107,11 @@ def _pixel_weights(geom, transform, shape: tuple[int, int]) -> np.ndarray:
     row = np.repeat(r0, m) + (np.arange(m.sum()) - np.repeat(np.cumsum(m) - m, m))
     a, b = pa[p] - row, pb[p] - row
     flat = np.abs(b - a) < 1e-12
-    mean = np.where(flat, np.clip(a, 0, 1), (_clamp_integral(b) - _clamp_integral(a)) / np.where(flat, 1.0, b - a))
+    mean = np.where(
+        flat,
+        np.clip(a, 0, 1),
+        (_clamp_integral(b) - _clamp_integral(a)) / np.where(flat, 1.0, b - a),
+    )
     np.add.at(out, (row, col[p]), d[p] * mean)
     return np.clip(out, 0.0, 1.0)
 
@@ -147,7 +152,9 @@ def raster_cover_shares(
             f"classes={{'green': [10, 20, 30]}} or thresholds={{'green': 0.3}}"
         )
     if clash := sorted(set(classes) & set(thresholds)):
-        raise LayerError(f"raster '{raster_path}': keys {clash} are both classes and thresholds; rename one")
+        raise LayerError(
+            f"raster '{raster_path}': keys {clash} are both classes and thresholds; rename one"
+        )
     keys = [*classes, *thresholds]
     columns = [f"{k}_pct" for k in keys] + [NODATA_COL, ASSESSED_COL]
 
@@ -163,7 +170,9 @@ def raster_cover_shares(
                 f"raster '{raster_path}' has no CRS; assign one (e.g. gdal_edit.py -a_srs EPSG:4548) first"
             )
         if not 1 <= band <= src.count:
-            raise LayerError(f"raster '{raster_path}' has {src.count} band(s); band={band} does not exist")
+            raise LayerError(
+                f"raster '{raster_path}' has {src.count} band(s); band={band} does not exist"
+            )
         if src.transform.b or src.transform.d:
             raise LayerError(f"raster '{raster_path}' is rotated; warp it to a north-up grid first")
         nd = nodata if nodata is not None else src.nodatavals[band - 1]
@@ -201,7 +210,9 @@ def raster_cover_shares(
             if classes:
                 found.update(np.unique(data[w_valid > 0]).tolist())
             for j, key in enumerate(keys):
-                hit = np.isin(data, list(classes[key])) if key in classes else data >= thresholds[key]
+                hit = (
+                    np.isin(data, list(classes[key])) if key in classes else data >= thresholds[key]
+                )
                 out[i, j] = 100.0 * w_valid[hit].sum() / assessed
     frame = pd.DataFrame(out, index=units.index, columns=columns)
     frame.attrs["codes_found"] = sorted(found)

@@ -17,7 +17,11 @@ import shapely
 from ditan.spatial.errors import LayerError, feature_list
 
 __all__ = [
-    "LayerRecord", "DataGap", "Ledger", "clean_geometries", "require_columns",
+    "LayerRecord",
+    "DataGap",
+    "Ledger",
+    "clean_geometries",
+    "require_columns",
     "require_unique_ids",
 ]
 
@@ -36,7 +40,9 @@ class LayerRecord:
     repaired: Counter = field(default_factory=Counter)
     dropped: Counter = field(default_factory=Counter)
     outside_study_area: int = 0
-    flagged: Counter = field(default_factory=Counter)  # kept, but with a caveat (e.g. an unknown land-use code)
+    flagged: Counter = field(
+        default_factory=Counter
+    )  # kept, but with a caveat (e.g. an unknown land-use code)
     note: str = ""
 
     @property
@@ -65,7 +71,9 @@ class Ledger:
 
     def __init__(self) -> None:
         self.records: dict[str, LayerRecord] = {}
-        self.gaps: dict[str, DataGap] = {}  # by ``what``; one row each in data_quality.csv (layer "data gap")
+        self.gaps: dict[
+            str, DataGap
+        ] = {}  # by ``what``; one row each in data_quality.csv (layer "data gap")
 
     def gap(self, what: str, fix: str, columns: tuple[str, ...] | list[str] = ()) -> DataGap:
         """Name a data gap (once per ``what``; columns are added up)."""
@@ -124,9 +132,22 @@ class Ledger:
             )
         for g in self.gaps.values():
             cols = f" (NaN: {', '.join(g.columns)})" if g.columns else ""
-            rows.append({"layer": f"data gap: {g.what}", "features_read": 0, "kept": 0, "repaired": 0, "repaired_how": "",
-                         "dropped": 0, "dropped_why": "", "outside_study_area": 0, "flagged": 0, "flagged_why": "",
-                         "balanced": True, "note": f"DATA GAP 数据缺失: {g.fix}{cols}"})  # fmt: skip
+            rows.append(
+                {
+                    "layer": f"data gap: {g.what}",
+                    "features_read": 0,
+                    "kept": 0,
+                    "repaired": 0,
+                    "repaired_how": "",
+                    "dropped": 0,
+                    "dropped_why": "",
+                    "outside_study_area": 0,
+                    "flagged": 0,
+                    "flagged_why": "",
+                    "balanced": True,
+                    "note": f"DATA GAP 数据缺失: {g.fix}{cols}",
+                }
+            )
         return pd.DataFrame(rows)
 
 

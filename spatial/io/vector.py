@@ -51,12 +51,26 @@ def read_vector(
             f"layer '{layer_name}': could not read {path}: the file is damaged, truncated or not of a supported kind ({exc}); "
             "export it again (GeoPackage, Shapefile, GeoJSON, GeoParquet or CSV)"
         ) from exc
-    return declare_crs(gdf, crs, layer_name=layer_name, source=path.name, source_crs="the file's CRS",
-                       fix="fix the file's CRS (.prj / GeoPackage SRS)")  # fmt: skip
+    return declare_crs(
+        gdf,
+        crs,
+        layer_name=layer_name,
+        source=path.name,
+        source_crs="the file's CRS",
+        fix="fix the file's CRS (.prj / GeoPackage SRS)",
+    )
 
 
-def declare_crs(gdf: gpd.GeoDataFrame, crs: str | None, *, layer_name: str, source: str, source_crs: str, fix: str,
-                no_crs_fix: str = "") -> gpd.GeoDataFrame:  # fmt: skip
+def declare_crs(
+    gdf: gpd.GeoDataFrame,
+    crs: str | None,
+    *,
+    layer_name: str,
+    source: str,
+    source_crs: str,
+    fix: str,
+    no_crs_fix: str = "",
+) -> gpd.GeoDataFrame:
     """Apply the config's ``crs`` to data read with its own CRS (or none), and check the coordinates against it.
 
     Shared by the file and the database readers: ``source`` names where the data came from (a file
@@ -79,8 +93,10 @@ def declare_crs(gdf: gpd.GeoDataFrame, crs: str | None, *, layer_name: str, sour
     if crs is not None:
         gdf = gdf.set_crs(crs, allow_override=True)
     if gdf.crs is None:
-        raise CRSError(f"layer '{layer_name}' ({source}) has no coordinate system; declare it in the config: crs: EPSG:4326 "
-                       f"(or the CRS it is in){no_crs_fix}")  # fmt: skip
+        raise CRSError(
+            f"layer '{layer_name}' ({source}) has no coordinate system; declare it in the config: crs: EPSG:4326 "
+            f"(or the CRS it is in){no_crs_fix}"
+        )
     check_coordinates(gdf, layer_name, declared=crs)
     gdf.attrs["source_crs"] = crs if crs is not None else CRS.from_user_input(gdf.crs).to_string()
     return gdf
@@ -99,7 +115,9 @@ def _read_fixing_rings(path: Path, layer: str | None) -> gpd.GeoDataFrame:
     return gdf
 
 
-def _read_csv(path: Path, layer_name: str, x: str | None, y: str | None, encoding: str | None) -> gpd.GeoDataFrame:
+def _read_csv(
+    path: Path, layer_name: str, x: str | None, y: str | None, encoding: str | None
+) -> gpd.GeoDataFrame:
     df = None
     for enc in (encoding,) if encoding else CSV_ENCODINGS:
         try:
@@ -108,8 +126,18 @@ def _read_csv(path: Path, layer_name: str, x: str | None, y: str | None, encodin
         except UnicodeDecodeError:
             continue
     if df is None:
-        raise LayerError(f"layer '{layer_name}': {path.name} is neither UTF-8 nor GB18030 text; set encoding: in the config")
+        raise LayerError(
+            f"layer '{layer_name}': {path.name} is neither UTF-8 nor GB18030 text; set encoding: in the config"
+        )
     missing = [c for c in (x, y) if c not in df.columns]
     if missing:
-        raise LayerError(f"layer '{layer_name}': {path.name} has no column(s) {', '.join(map(str, missing))}; it has {', '.join(df.columns)}")
-    return gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(pd.to_numeric(df[x], errors="coerce"), pd.to_numeric(df[y], errors="coerce")), crs=None)
+        raise LayerError(
+            f"layer '{layer_name}': {path.name} has no column(s) {', '.join(map(str, missing))}; it has {', '.join(df.columns)}"
+        )
+    return gpd.GeoDataFrame(
+        df,
+        geometry=gpd.points_from_xy(
+            pd.to_numeric(df[x], errors="coerce"), pd.to_numeric(df[y], errors="coerce")
+        ),
+        crs=None,
+    )

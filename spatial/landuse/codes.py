@@ -50,7 +50,9 @@ _COLUMNS = ["code", "zh", "lu_class", "level", "parent", "unconfirmed"]
 
 def _check_system(system: str) -> None:
     if system not in CODE_SYSTEMS:
-        raise ConfigError(f"unknown land-use code system {system!r}; use one of: {', '.join(CODE_SYSTEMS)}")
+        raise ConfigError(
+            f"unknown land-use code system {system!r}; use one of: {', '.join(CODE_SYSTEMS)}"
+        )
 
 
 def _level_parent(system: str, code: str) -> tuple[int, str | None]:
@@ -69,13 +71,28 @@ def _code_table(system: str) -> pd.DataFrame:
         for e in entries:
             code = str(e["code"])
             level, parent = _level_parent(system, code)
-            rows.append((code, e.get("zh"), e.get("class"), level, parent, bool(e.get("unconfirmed", False))))
+            rows.append(
+                (
+                    code,
+                    e.get("zh"),
+                    e.get("class"),
+                    level,
+                    parent,
+                    bool(e.get("unconfirmed", False)),
+                )
+            )
     elif system == "osm":
         osm = osm_landuse_table()
-        rows = [(f"{key}={value}", None, cls, 1, None, False) for key, mapping in osm.items() for value, cls in mapping.items()]
+        rows = [
+            (f"{key}={value}", None, cls, 1, None, False)
+            for key, mapping in osm.items()
+            for value, cls in mapping.items()
+        ]
     else:
         rows = [(c, zh, c, 1, None, False) for c, (zh, _en) in LANDUSE_CLASSES.items()]
-    df = pd.DataFrame(rows, columns=_COLUMNS, dtype=object)  # object: a missing zh or parent is None, not NaN
+    df = pd.DataFrame(
+        rows, columns=_COLUMNS, dtype=object
+    )  # object: a missing zh or parent is None, not NaN
     df["level"] = df["level"].astype(int)
     df["unconfirmed"] = df["unconfirmed"].astype(bool)
     bad = df[~df["lu_class"].isin(list(LANDUSE_CLASSES))]
@@ -126,7 +143,9 @@ def _normalise(system: str, raw: object) -> str:
 
 
 @cache
-def _lookups(system: str) -> tuple[dict[str, str], dict[str, tuple[str | None, str | None]], dict[str, str]]:
+def _lookups(
+    system: str,
+) -> tuple[dict[str, str], dict[str, tuple[str | None, str | None]], dict[str, str]]:
     """(code -> class, zh name -> (code or None when several, class or None when they disagree), osm bare value -> code)."""
     t = _code_table(system)
     by_code = dict(zip(t["code"], t["lu_class"], strict=True))
@@ -134,7 +153,10 @@ def _lookups(system: str) -> tuple[dict[str, str], dict[str, tuple[str | None, s
     named = t[t["zh"].notna()]
     for zh, grp in named.groupby("zh", sort=False):
         codes, classes = grp["code"].tolist(), grp["lu_class"].unique().tolist()
-        by_name[str(zh)] = (codes[0] if len(codes) == 1 else None, classes[0] if len(classes) == 1 else None)
+        by_name[str(zh)] = (
+            codes[0] if len(codes) == 1 else None,
+            classes[0] if len(classes) == 1 else None,
+        )
     bare: dict[str, str] = {}
     if system == "osm":
         for code in t["code"]:
@@ -195,7 +217,9 @@ def classify_codes(values: pd.Series, system: str) -> pd.DataFrame:
     idx = values.index
     return pd.DataFrame(
         {
-            "code": pd.Series(code[take], index=idx, dtype=object),  # object: missing is None, not NaN
+            "code": pd.Series(
+                code[take], index=idx, dtype=object
+            ),  # object: missing is None, not NaN
             "lu_class": pd.Series(cls[take], index=idx, dtype=object),
             "how": pd.Series(how[take], index=idx, dtype=str),
         }

@@ -48,7 +48,9 @@ class Catalogue:
     tiers: dict[str, Tier]
     categories: dict[str, Category]
     stations: dict[str, Category]
-    amenities: dict[str, Category] = field(default_factory=dict)  # counted inside each unit (canteens, recycling)
+    amenities: dict[str, Category] = field(
+        default_factory=dict
+    )  # counted inside each unit (canteens, recycling)
 
     def tier_distance_m(self, category_id: str) -> float:
         return self.tiers[self.categories[category_id].tier].distance_m
@@ -66,7 +68,11 @@ def load_catalogue(
     are added after the file's, or replace an entry with the same id.
     """
     if path is None:
-        text = resources.files("ditan.spatial.standards").joinpath("life_circle.yaml").read_text(encoding="utf-8")
+        text = (
+            resources.files("ditan.spatial.standards")
+            .joinpath("life_circle.yaml")
+            .read_text(encoding="utf-8")
+        )
     else:
         text = Path(path).read_text(encoding="utf-8")
     extra = yaml.safe_dump(list(extra_categories or []), allow_unicode=True, sort_keys=True)
@@ -78,10 +84,16 @@ def _category(c: dict, tier: str) -> Category:
     if missing:
         raise ValueError(f"life-circle category {c.get('id', c)!r} lacks {', '.join(missing)}")
     return Category(
-        id=str(c["id"]), tier=tier, zh=str(c["zh"]), en=str(c["en"]), match=tuple(c.get("match") or ()),
-        source=str(c.get("source", "")), unconfirmed=bool(c.get("unconfirmed", False)),
-        aliases=tuple(str(a) for a in c.get("aliases") or ()), overture=tuple(str(a) for a in c.get("overture") or ()),
-    )  # fmt: skip
+        id=str(c["id"]),
+        tier=tier,
+        zh=str(c["zh"]),
+        en=str(c["en"]),
+        match=tuple(c.get("match") or ()),
+        source=str(c.get("source", "")),
+        unconfirmed=bool(c.get("unconfirmed", False)),
+        aliases=tuple(str(a) for a in c.get("aliases") or ()),
+        overture=tuple(str(a) for a in c.get("overture") or ()),
+    )
 
 
 @lru_cache(maxsize=8)
@@ -99,7 +111,9 @@ def _parse(text: str, overrides: tuple, extra: str = "[]") -> Catalogue:
     cats = {}
     for c in raw["categories"]:
         if c.get("tier") not in tiers:
-            raise ValueError(f"life-circle category '{c.get('id')}' names tier '{c.get('tier')}', not one of {list(tiers)}")
+            raise ValueError(
+                f"life-circle category '{c.get('id')}' names tier '{c.get('tier')}', not one of {list(tiers)}"
+            )
         cats[str(c["id"])] = _category(c, c["tier"])
     stations = {k: _category({"id": k, **v}, "") for k, v in raw.get("stations", {}).items()}
     amenities = {k: _category({"id": k, **v}, "") for k, v in raw.get("amenities", {}).items()}
@@ -127,7 +141,11 @@ def rule_mask(tags: pd.DataFrame, rule: dict) -> np.ndarray:
             names = tags["name"] if "name" in tags.columns else pd.Series("", index=tags.index)
             mask &= names.fillna("").astype(str).str.contains(want, regex=True).to_numpy()
         elif key == "min_area_m2":
-            areas = tags["area_m2"] if "area_m2" in tags.columns else pd.Series(np.nan, index=tags.index)
+            areas = (
+                tags["area_m2"]
+                if "area_m2" in tags.columns
+                else pd.Series(np.nan, index=tags.index)
+            )
             mask &= (areas.fillna(-1.0) >= float(want)).to_numpy()
         else:
             if key not in tags.columns:

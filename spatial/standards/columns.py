@@ -10,8 +10,15 @@ from __future__ import annotations
 import re
 
 __all__ = [
-    "distance_tag", "proximity", "proximity_columns", "parse_proximity", "lc_category",
-    "lc_all", "lc_score", "lc_assessed", "lc_categories_total",
+    "distance_tag",
+    "proximity",
+    "proximity_columns",
+    "parse_proximity",
+    "lc_category",
+    "lc_all",
+    "lc_score",
+    "lc_assessed",
+    "lc_categories_total",
 ]
 
 #: station kinds measured by distance (500 m radius and network), in table order
@@ -20,7 +27,11 @@ PROXIMITY_KINDS = ("bus_stop", "metro", "bike_rental")
 STATION_COUNTS = {"bus_stop": "bus_stop_count", "metro": "metro_station_count", "bike_rental": "bike_rental_count",
                   "ev_charging": "ev_charging_count"}  # fmt: skip
 METHODS = ("radius", "network")
-_PROXIMITY = re.compile(r"^(?P<kind>" + "|".join(PROXIMITY_KINDS) + r")_(?P<d>\d+(?:\.\d+)?)m_(?P<method>radius|network)_pct$")
+_PROXIMITY = re.compile(
+    r"^(?P<kind>"
+    + "|".join(PROXIMITY_KINDS)
+    + r")_(?P<d>\d+(?:\.\d+)?)m_(?P<method>radius|network)_pct$"
+)
 
 
 def distance_tag(distance_m: float) -> str:

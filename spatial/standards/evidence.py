@@ -48,9 +48,15 @@ SOURCE_COLUMNS = {"far_source": "far_ratio", "green_space_source": "green_space_
 class Evidence:
     """What the data of one run can support, unit by unit."""
 
-    absent: dict[str, str] = field(default_factory=dict)  # need → why the whole layer is missing (English)
-    outside: dict[str, np.ndarray] = field(default_factory=dict)  # need → bool per unit: outside the layer's extent
-    gaps: dict[str, R.Reason] = field(default_factory=dict)  # column → the data gap that leaves it NaN
+    absent: dict[str, str] = field(
+        default_factory=dict
+    )  # need → why the whole layer is missing (English)
+    outside: dict[str, np.ndarray] = field(
+        default_factory=dict
+    )  # need → bool per unit: outside the layer's extent
+    gaps: dict[str, R.Reason] = field(
+        default_factory=dict
+    )  # column → the data gap that leaves it NaN
     residents: np.ndarray | None = None  # bool per unit; None: not restricted
     residents_reason: R.Reason = R.NO_RESIDENTS
 
@@ -80,7 +86,9 @@ def _outside(need: str) -> R.Reason:
 _REASON_BY_CODE = {r.code: r for r in vars(R).values() if isinstance(r, R.Reason)}
 
 
-def apply_evidence(table: pd.DataFrame, columns: dict[str, Indicator], ev: Evidence) -> pd.DataFrame:
+def apply_evidence(
+    table: pd.DataFrame, columns: dict[str, Indicator], ev: Evidence
+) -> pd.DataFrame:
     """Set to NaN every value whose data is absent (in place) and return the long reasons table of every NaN.
 
     ``table`` is indexed by unit id; ``columns`` are the registry entries of its columns.
@@ -92,8 +100,18 @@ def apply_evidence(table: pd.DataFrame, columns: dict[str, Indicator], ev: Evide
 
     def add(col: str, mask: np.ndarray, reason: R.Reason) -> None:
         if mask.any():
-            parts.append(pd.DataFrame({"unit_id": units[mask], "column": col, "reason": reason.code, "reason_en": reason.en,
-                                       "reason_zh": reason.zh, "data_gap": reason.data_gap}))  # fmt: skip
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "unit_id": units[mask],
+                        "column": col,
+                        "reason": reason.code,
+                        "reason_en": reason.en,
+                        "reason_zh": reason.zh,
+                        "data_gap": reason.data_gap,
+                    }
+                )
+            )
 
     for col in table.columns:
         ind = columns.get(col)
@@ -133,7 +151,9 @@ def apply_evidence(table: pd.DataFrame, columns: dict[str, Indicator], ev: Evide
     return pd.concat(parts, ignore_index=True)[R.REASON_COLUMNS]
 
 
-def empty_kinds(present: pd.Series, wanted: list[str], confirmed_absent: list[str] | tuple[str, ...] = ()) -> list[str]:
+def empty_kinds(
+    present: pd.Series, wanted: list[str], confirmed_absent: list[str] | tuple[str, ...] = ()
+) -> list[str]:
     """The ids of ``wanted`` with no feature in ``present`` (a column of ids) and not confirmed absent: data gaps."""
     have = set(present.dropna().astype(str).unique()) | set(confirmed_absent)
     return [k for k in wanted if k not in have]
@@ -144,9 +164,15 @@ LANDUSE_DECIDES_PCT = 50.0
 
 
 def has_residents(
-    basis: np.ndarray, weight: np.ndarray, residential_land_m2: np.ndarray | None, area_m2: np.ndarray, *, min_land_m2: float,
-    min_land_pct: float, unknown_land_pct: np.ndarray | None = None,
-) -> np.ndarray:  # fmt: skip
+    basis: np.ndarray,
+    weight: np.ndarray,
+    residential_land_m2: np.ndarray | None,
+    area_m2: np.ndarray,
+    *,
+    min_land_m2: float,
+    min_land_pct: float,
+    unknown_land_pct: np.ndarray | None = None,
+) -> np.ndarray:
     """Units with residents to assess.
 
     Homes must carry a weight (residential floor area, population, or residential land without buildings).
@@ -159,8 +185,14 @@ def has_residents(
     ok = np.asarray(weight, dtype=float) > 0
     if residential_land_m2 is not None:
         land = np.nan_to_num(np.asarray(residential_land_m2, dtype=float))
-        enough = (land >= min_land_m2) & (land >= np.asarray(area_m2, dtype=float) * min_land_pct / 100.0)
-        unknown = np.zeros(len(ok)) if unknown_land_pct is None else np.nan_to_num(np.asarray(unknown_land_pct, dtype=float), nan=100.0)
+        enough = (land >= min_land_m2) & (
+            land >= np.asarray(area_m2, dtype=float) * min_land_pct / 100.0
+        )
+        unknown = (
+            np.zeros(len(ok))
+            if unknown_land_pct is None
+            else np.nan_to_num(np.asarray(unknown_land_pct, dtype=float), nan=100.0)
+        )
         unmapped = unknown >= LANDUSE_DECIDES_PCT
         ok &= enough | ((np.asarray(basis) != "land_area") & unmapped)
     return ok

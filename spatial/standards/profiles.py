@@ -14,15 +14,29 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from ditan.spatial.errors import ConfigError, format_validation_errors
 from ditan.spatial.landuse.classes import LANDUSE_CLASSES
 from ditan.spatial.standards.registry import Indicator, registry
 
 __all__ = [
-    "known_indicator", "indicator_entry", "Rule", "Level", "Profile", "list_profiles",
-    "parse_profile", "load_profile",
+    "known_indicator",
+    "indicator_entry",
+    "Rule",
+    "Level",
+    "Profile",
+    "list_profiles",
+    "parse_profile",
+    "load_profile",
 ]
 
 DYNAMIC = re.compile(r"^lc_[a-z0-9_]+_pct$")  # life-circle columns made from the facility catalogue
@@ -41,7 +55,9 @@ def indicator_entry(indicator_id: str, zh: str = "") -> Indicator:
     if indicator_id in reg:
         return reg[indicator_id]
     unit = "%" if indicator_id.endswith("_pct") else ""
-    return Indicator(id=indicator_id, zh=zh or indicator_id, en=indicator_id.replace("_", " "), unit=unit)
+    return Indicator(
+        id=indicator_id, zh=zh or indicator_id, en=indicator_id.replace("_", " "), unit=unit
+    )
 
 
 class Rule(BaseModel):
@@ -72,8 +88,10 @@ class Rule(BaseModel):
     @classmethod
     def _known(cls, v: str) -> str:
         if not known_indicator(v):
-            raise ValueError(f"unknown indicator '{v}': not in the registry (indicators.yaml, indicators_nonspatial.yaml), "
-                             "not pending and not a life-circle id lc_<category>_pct")  # fmt: skip
+            raise ValueError(
+                f"unknown indicator '{v}': not in the registry (indicators.yaml, indicators_nonspatial.yaml), "
+                "not pending and not a life-circle id lc_<category>_pct"
+            )
         return v
 
     @field_validator("applies_to_classes")
@@ -81,7 +99,9 @@ class Rule(BaseModel):
     def _classes(cls, v: list[str] | None) -> list[str] | None:
         bad = [c for c in v or [] if c not in LANDUSE_CLASSES]
         if bad:
-            raise ValueError(f"applies_to_classes: unknown land-use class(es) {bad}; the classes are {', '.join(LANDUSE_CLASSES)}")
+            raise ValueError(
+                f"applies_to_classes: unknown land-use class(es) {bad}; the classes are {', '.join(LANDUSE_CLASSES)}"
+            )
         return v
 
     def applies_to_class(self, lu_class: str) -> bool:
@@ -93,12 +113,16 @@ class Rule(BaseModel):
         c, t, t2 = self.comparator, self.target, self.target_max
         if c == "range":
             if t is None or t2 is None:
-                raise ValueError(f"rule '{self.id}': comparator 'range' needs both target and target_max")
+                raise ValueError(
+                    f"rule '{self.id}': comparator 'range' needs both target and target_max"
+                )
             if t > t2:
                 raise ValueError(f"rule '{self.id}': range target {t:g} is above target_max {t2:g}")
         elif c == "present":
             if t is not None or t2 is not None:
-                raise ValueError(f"rule '{self.id}': comparator 'present' takes no target or target_max")
+                raise ValueError(
+                    f"rule '{self.id}': comparator 'present' takes no target or target_max"
+                )
         else:
             if t is None:
                 raise ValueError(f"rule '{self.id}': comparator '{c}' needs a target")
@@ -154,13 +178,17 @@ class Profile(BaseModel):
     @field_validator("rules")
     @classmethod
     def _rules(cls, rules: list[Rule], info: ValidationInfo) -> list[Rule]:
-        problems = [f"duplicate rule id '{k}'" for k, n in Counter(r.id for r in rules).items() if n > 1]
+        problems = [
+            f"duplicate rule id '{k}'" for k, n in Counter(r.id for r in rules).items() if n > 1
+        ]
         kinds = info.data.get("kinds")
         if kinds is not None:
             for r in rules:
                 bad = [k for k in r.applies_to if k not in kinds]
                 if bad:
-                    problems.append(f"rule '{r.id}' applies_to {bad}, not among the profile's kinds {list(kinds)}")
+                    problems.append(
+                        f"rule '{r.id}' applies_to {bad}, not among the profile's kinds {list(kinds)}"
+                    )
         if problems:
             raise ValueError("; ".join(problems))
         return rules
@@ -168,7 +196,9 @@ class Profile(BaseModel):
     @field_validator("levels")
     @classmethod
     def _levels(cls, levels: list[Level], info: ValidationInfo) -> list[Level]:
-        problems = [f"duplicate level id '{k}'" for k, n in Counter(lv.id for lv in levels).items() if n > 1]
+        problems = [
+            f"duplicate level id '{k}'" for k, n in Counter(lv.id for lv in levels).items() if n > 1
+        ]
         rules = info.data.get("rules")
         if rules is not None:
             ids = {r.id for r in rules}
@@ -201,7 +231,9 @@ def _profiles_dir():
 
 def list_profiles() -> list[str]:
     """Ids (file stems) of the packaged profiles."""
-    return sorted(p.name.removesuffix(".yaml") for p in _profiles_dir().iterdir() if p.name.endswith(".yaml"))
+    return sorted(
+        p.name.removesuffix(".yaml") for p in _profiles_dir().iterdir() if p.name.endswith(".yaml")
+    )
 
 
 def parse_profile(data: object, *, source: str = "profile") -> Profile:
@@ -213,20 +245,28 @@ def parse_profile(data: object, *, source: str = "profile") -> Profile:
     try:
         return Profile.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(format_validation_errors(exc, f"profile {source}", root=Profile)) from None
+        raise ConfigError(
+            format_validation_errors(exc, f"profile {source}", root=Profile)
+        ) from None
 
 
 def load_profile(name_or_path: str | Path) -> Profile:
     """A packaged profile by id (file stem, e.g. 'lowcarbon_pilot_2015') or a YAML file path; validated."""
     text_path = str(name_or_path)
     packaged = _profiles_dir().joinpath(f"{text_path}.yaml")
-    if not isinstance(name_or_path, Path) and re.fullmatch(r"[A-Za-z0-9_\-]+", text_path) and packaged.is_file():
+    if (
+        not isinstance(name_or_path, Path)
+        and re.fullmatch(r"[A-Za-z0-9_\-]+", text_path)
+        and packaged.is_file()
+    ):
         text, source = packaged.read_text(encoding="utf-8"), f"'{text_path}' (packaged)"
     else:
         path = Path(name_or_path)
         if not path.is_file():
-            raise ConfigError(f"profile '{name_or_path}' not found: give a packaged profile id ({', '.join(list_profiles())}) "
-                              "or the path of a profile YAML file")  # fmt: skip
+            raise ConfigError(
+                f"profile '{name_or_path}' not found: give a packaged profile id ({', '.join(list_profiles())}) "
+                "or the path of a profile YAML file"
+            )
         try:
             text, source = path.read_text(encoding="utf-8-sig"), str(path)
         except UnicodeDecodeError:

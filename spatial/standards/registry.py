@@ -11,8 +11,12 @@ import yaml
 from ditan.spatial.standards import columns
 
 __all__ = [
-    "Indicator", "proximity_indicator", "life_circle_tier_indicators", "life_circle_indicator",
-    "registry", "indicator",
+    "Indicator",
+    "proximity_indicator",
+    "life_circle_tier_indicators",
+    "life_circle_indicator",
+    "registry",
+    "indicator",
 ]
 
 
@@ -38,7 +42,12 @@ class Indicator:
 
 
 def _read(name: str) -> list[dict]:
-    return yaml.safe_load(resources.files("ditan.spatial.standards").joinpath(name).read_text(encoding="utf-8")) or []
+    return (
+        yaml.safe_load(
+            resources.files("ditan.spatial.standards").joinpath(name).read_text(encoding="utf-8")
+        )
+        or []
+    )
 
 
 @lru_cache(maxsize=1)
@@ -48,10 +57,15 @@ def _static() -> dict[str, Indicator]:
     Non-spatial entries come after every spatial one, so table order is unchanged; an id defined in
     both files keeps its spatial entry.
     """
-    out = {d["id"]: Indicator(**{**d, "needs": tuple(d.get("needs", ()))}) for d in _read("indicators.yaml")}
+    out = {
+        d["id"]: Indicator(**{**d, "needs": tuple(d.get("needs", ()))})
+        for d in _read("indicators.yaml")
+    }
     for d in _read("indicators_nonspatial.yaml"):
         if d.get("spatial", False):
-            raise ValueError(f"indicators_nonspatial.yaml: '{d['id']}' says spatial: true; move it to indicators.yaml")
+            raise ValueError(
+                f"indicators_nonspatial.yaml: '{d['id']}' says spatial: true; move it to indicators.yaml"
+            )
         out.setdefault(d["id"], Indicator(**{**d, "spatial": False}))
     return out
 
@@ -63,9 +77,14 @@ def proximity_indicator(kind: str, radius_m: float, method: str) -> Indicator:
         return base
     r = f"{float(radius_m):g}"
     return Indicator(
-        id=columns.proximity(kind, radius_m, method), zh=base.zh.replace("500", r), en=base.en.replace("500", r), unit=base.unit,
-        method=base.method.replace("500", r), source=base.source + (f" (at {r} m, not the official 500 m)" if base.source else ""),
-        needs=base.needs, nan=base.nan,
+        id=columns.proximity(kind, radius_m, method),
+        zh=base.zh.replace("500", r),
+        en=base.en.replace("500", r),
+        unit=base.unit,
+        method=base.method.replace("500", r),
+        source=base.source + (f" (at {r} m, not the official 500 m)" if base.source else ""),
+        needs=base.needs,
+        nan=base.nan,
     )
 
 
@@ -73,26 +92,56 @@ def life_circle_tier_indicators(tier: str, zh: str, en: str, distance_m: float) 
     """The per-tier columns: all categories within reach, the graded score, categories assessed and in the catalogue."""
     base = _static().get(columns.lc_all(tier))
     d = f"{distance_m:g}"
-    all_ = base or Indicator(id=columns.lc_all(tier), zh=f"{zh}全覆盖率", en=f"{en}, all facilities", unit="%",
-                             method=f"Residential floor area with every {en} category within {d} m (network)",
-                             source="GB 50180-2018")  # fmt: skip
+    all_ = base or Indicator(
+        id=columns.lc_all(tier),
+        zh=f"{zh}全覆盖率",
+        en=f"{en}, all facilities",
+        unit="%",
+        method=f"Residential floor area with every {en} category within {d} m (network)",
+        source="GB 50180-2018",
+    )
     all_ = Indicator(**{**all_.__dict__, "needs": ("facilities", "residents")})
     return [
         all_,
-        Indicator(id=columns.lc_score(tier), zh=f"{zh}设施完备度", en=f"{en}, share of facilities within reach", unit="%",
-                  method=f"Mean over the tier's assessed categories of the share of residential floor area within {d} m of one "
-                  "(the floor-area-weighted share of the categories reached); categories that are data gaps are left out, "
-                  f"see {columns.lc_assessed(tier)}", source="GB 50180-2018", needs=("facilities", "residents")),
-        Indicator(id=columns.lc_assessed(tier), zh=f"{zh}可评估设施类别数", en=f"{en}, categories assessed", unit="count",
-                  method="Categories of the tier with at least one facility in the study area, or confirmed absent in the config "
-                  "(life_circle.confirmed_absent)", needs=("facilities",)),
-        Indicator(id=columns.lc_categories_total(tier), zh=f"{zh}设施类别数", en=f"{en}, categories in the catalogue", unit="count",
-                  method="Categories of the tier in the facility catalogue"),
+        Indicator(
+            id=columns.lc_score(tier),
+            zh=f"{zh}设施完备度",
+            en=f"{en}, share of facilities within reach",
+            unit="%",
+            method=f"Mean over the tier's assessed categories of the share of residential floor area within {d} m of one "
+            "(the floor-area-weighted share of the categories reached); categories that are data gaps are left out, "
+            f"see {columns.lc_assessed(tier)}",
+            source="GB 50180-2018",
+            needs=("facilities", "residents"),
+        ),
+        Indicator(
+            id=columns.lc_assessed(tier),
+            zh=f"{zh}可评估设施类别数",
+            en=f"{en}, categories assessed",
+            unit="count",
+            method="Categories of the tier with at least one facility in the study area, or confirmed absent in the config "
+            "(life_circle.confirmed_absent)",
+            needs=("facilities",),
+        ),
+        Indicator(
+            id=columns.lc_categories_total(tier),
+            zh=f"{zh}设施类别数",
+            en=f"{en}, categories in the catalogue",
+            unit="count",
+            method="Categories of the tier in the facility catalogue",
+        ),
     ]
 
 
 def life_circle_indicator(
-    category_id: str, zh: str, en: str, tier: str, distance_m: float, *, source: str = "GB 50180-2018", unconfirmed: bool = False
+    category_id: str,
+    zh: str,
+    en: str,
+    tier: str,
+    distance_m: float,
+    *,
+    source: str = "GB 50180-2018",
+    unconfirmed: bool = False,
 ) -> Indicator:
     """The registry entry of one life-circle facility category's coverage column."""
     return Indicator(
@@ -101,7 +150,12 @@ def life_circle_indicator(
         en=f"{en} within {distance_m:g} m",
         unit="%",
         method=f"Residential floor area (or the configured weight) within {distance_m:g} m walking distance of a {en.lower()}",
-        source=source + (" (unconfirmed: tier or entry not checked against the printed standard)" if unconfirmed else ""),
+        source=source
+        + (
+            " (unconfirmed: tier or entry not checked against the printed standard)"
+            if unconfirmed
+            else ""
+        ),
         needs=("facilities", "residents"),
     )
 

@@ -23,8 +23,14 @@ from ditan.spatial.errors import LayerError, feature_list
 from ditan.spatial.io.validate import LayerRecord
 
 __all__ = [
-    "normalise", "RoadClassTable", "table", "to_osm", "accepted", "did_you_mean",
-    "resolve_include", "classify_layer",
+    "normalise",
+    "RoadClassTable",
+    "table",
+    "to_osm",
+    "accepted",
+    "did_you_mean",
+    "resolve_include",
+    "classify_layer",
 ]
 
 _SPACE = re.compile(r"[\s_\-]+")
@@ -45,14 +51,20 @@ class RoadClassTable:
     names: dict[str, str]  # name as written in the table (Chinese, English) → OSM value
     sources: dict[str, str]  # name → its source
     unconfirmed: frozenset[str]  # names whose source was not checked against the published text
-    heads: tuple[str, ...]  # the first Chinese name of each group (快速路, 匝道, 主干路 …), for messages
+    heads: tuple[
+        str, ...
+    ]  # the first Chinese name of each group (快速路, 匝道, 主干路 …), for messages
     lookup: dict[str, str]  # normalised key (of an OSM value or a name) → OSM value
 
 
 @cache
 def table() -> RoadClassTable:
     """The packaged table, checked: every name maps to a known OSM value, and no key means two values."""
-    data = yaml.safe_load(resources.files("ditan.spatial.standards").joinpath("road_classes.yaml").read_text(encoding="utf-8"))
+    data = yaml.safe_load(
+        resources.files("ditan.spatial.standards")
+        .joinpath("road_classes.yaml")
+        .read_text(encoding="utf-8")
+    )
     osm_values = {str(k): str(v) for k, v in data["osm_values"].items()}
     names: dict[str, str] = {}
     sources: dict[str, str] = {}
@@ -90,15 +102,19 @@ def accepted() -> str:
     """The accepted values in brief, for messages."""
     t = table()
     osm = ", ".join(v for v in t.osm_values if not v.endswith("_link"))
-    return (f"OSM highway values ({osm}), Chinese classes ({', '.join(dict.fromkeys(t.heads))} and their variants) or English "
-            "ones (expressway, arterial, collector, local …); the full list is spatial/standards/road_classes.yaml")  # fmt: skip
+    return (
+        f"OSM highway values ({osm}), Chinese classes ({', '.join(dict.fromkeys(t.heads))} and their variants) or English "
+        "ones (expressway, arterial, collector, local …); the full list is spatial/standards/road_classes.yaml"
+    )
 
 
 def did_you_mean(value: str) -> str | None:
     """The closest OSM value or name of the table to an unknown value, if any is close."""
     t = table()
     candidates = [*t.osm_values, *t.names]
-    by_key = {normalise(c): c for c in reversed(candidates)}  # an OSM value wins over a name of the same key
+    by_key = {
+        normalise(c): c for c in reversed(candidates)
+    }  # an OSM value wins over a name of the same key
     close = difflib.get_close_matches(normalise(value), list(by_key), n=1, cutoff=0.6)
     return by_key[close[0]] if close else None
 
@@ -119,15 +135,21 @@ def resolve_include(values: list[str]) -> list[str]:
             bad.append(f"'{v}'" + (f" (did you mean '{hint}'?)" if hint else ""))
             continue
         out.append(osm)
-        if normalise(v) != normalise(osm) and f"{osm}_link" in t.osm_values:  # a class name: its links go with it
+        if (
+            normalise(v) != normalise(osm) and f"{osm}_link" in t.osm_values
+        ):  # a class name: its links go with it
             out.append(f"{osm}_link")
     if bad:
-        raise ValueError(f"{', '.join(bad)} {'is not a road class' if len(bad) == 1 else 'are not road classes'} ditan knows; "
-                         f"use {accepted()}")  # fmt: skip
+        raise ValueError(
+            f"{', '.join(bad)} {'is not a road class' if len(bad) == 1 else 'are not road classes'} ditan knows; "
+            f"use {accepted()}"
+        )
     return list(dict.fromkeys(out))
 
 
-def classify_layer(values: pd.Series, length_m: np.ndarray, *, rec: LayerRecord, label: str, column: str) -> np.ndarray:
+def classify_layer(
+    values: pd.Series, length_m: np.ndarray, *, rec: LayerRecord, label: str, column: str
+) -> np.ndarray:
     """The OSM highway value of each road of a layer, from its class column (``values``).
 
     A value matching nothing is kept as written (the road stays walkable; it is no city road) and flagged in
@@ -139,14 +161,27 @@ def classify_layer(values: pd.Series, length_m: np.ndarray, *, rec: LayerRecord,
     if not miss.any():
         return osm
     written = raw.where(raw.notna(), "").astype(str).str.strip()
-    by_value = (pd.DataFrame({"value": written[miss].replace("", "(empty)").to_numpy(), "km": np.asarray(length_m)[miss] / 1000})
-                .groupby("value")["km"].agg(["size", "sum"]).sort_values("sum", ascending=False))  # fmt: skip
+    by_value = (
+        pd.DataFrame(
+            {
+                "value": written[miss].replace("", "(empty)").to_numpy(),
+                "km": np.asarray(length_m)[miss] / 1000,
+            }
+        )
+        .groupby("value")["km"]
+        .agg(["size", "sum"])
+        .sort_values("sum", ascending=False)
+    )
     found = [f"'{v}' ({int(r['size'])} roads, {r['sum']:,.2f} km)" for v, r in by_value.iterrows()]
     if miss.all():
-        raise LayerError(f"layer 'roads' ({label}): no value of class_column '{column}' is a road class ditan knows "
-                         f"(found {feature_list(found)}); use {accepted()}")  # fmt: skip
+        raise LayerError(
+            f"layer 'roads' ({label}): no value of class_column '{column}' is a road class ditan knows "
+            f"(found {feature_list(found)}); use {accepted()}"
+        )
     for n, text in zip(by_value["size"].to_numpy(), found, strict=True):
-        rec.flagged[f"class {text} matches no road class (spatial/standards/road_classes.yaml): kept for walking, "
-                    "not counted in road or intersection density"] += int(n)  # fmt: skip
+        rec.flagged[
+            f"class {text} matches no road class (spatial/standards/road_classes.yaml): kept for walking, "
+            "not counted in road or intersection density"
+        ] += int(n)
     osm[miss] = written[miss].to_numpy(dtype=object)
     return osm

@@ -41,14 +41,20 @@ LAYERS: dict[str, tuple[bool, tuple[str, set], dict[str, str]]] = {
                                     "green_ratio_pct": "number"}),
 }  # fmt: skip
 #: the catalogue entries a layer's values must name: layer → (column, catalogue attribute)
-CATALOGUED = {"facilities": ("category", "categories"), "amenities": ("kind", "amenities"), "stations": ("kind", "stations")}
+CATALOGUED = {
+    "facilities": ("category", "categories"),
+    "amenities": ("kind", "amenities"),
+    "stations": ("kind", "stations"),
+}
 
 
 def validate_study_area(sa: StudyArea) -> StudyArea:
     """Check ``sa`` against the contract of a StudyArea; return it, or raise LayerError listing every problem."""
     problems = _crs_problems(sa.crs)
     if not isinstance(sa.bounds, shapely.Polygon | shapely.MultiPolygon) or sa.bounds.is_empty:
-        problems.append(f"bounds: a polygon in the study CRS is needed, not {type(sa.bounds).__name__}")
+        problems.append(
+            f"bounds: a polygon in the study CRS is needed, not {type(sa.bounds).__name__}"
+        )
     for name, (required, kind, cols) in LAYERS.items():
         gdf = getattr(sa, name)
         if gdf is None and not required:
@@ -62,11 +68,15 @@ def validate_study_area(sa: StudyArea) -> StudyArea:
             known = set(getattr(sa.catalogue, entries))
             unknown = sorted(set(pd.unique(gdf[col].astype(str).to_numpy())) - known)
             if unknown:
-                problems.append(f"layer {name}: {col} values not in the catalogue's {entries}: {feature_list(unknown)}")
+                problems.append(
+                    f"layer {name}: {col} values not in the catalogue's {entries}: {feature_list(unknown)}"
+                )
     if problems:
         listing = "\n".join(f"  - {p}" for p in problems)
-        raise LayerError(f"the study area breaks its contract ({len(problems)} problem(s); every layer must be in one "
-                         f"metric CRS with its columns, see ditan.spatial.study_area.contract):\n{listing}")  # fmt: skip
+        raise LayerError(
+            f"the study area breaks its contract ({len(problems)} problem(s); every layer must be in one "
+            f"metric CRS with its columns, see ditan.spatial.study_area.contract):\n{listing}"
+        )
     return sa
 
 
@@ -74,19 +84,25 @@ def _crs_problems(crs: object) -> list[str]:
     if not isinstance(crs, CRS):
         return [f"crs: a pyproj CRS is needed, not {type(crs).__name__}"]
     if not crs.is_projected:
-        return [f"crs: {crs.name} is not projected; the study CRS must be in metres (ditan.spatial.crs.metric)"]
+        return [
+            f"crs: {crs.name} is not projected; the study CRS must be in metres (ditan.spatial.crs.metric)"
+        ]
     units = {a.unit_name for a in crs.axis_info}
     if not units <= {"metre", "meter"}:
         return [f"crs: {crs.name} measures in {', '.join(sorted(units))}, not metres"]
     return []
 
 
-def _layer_problems(gdf: object, crs: CRS, kind: tuple[str, set], cols: dict[str, str]) -> list[str]:
+def _layer_problems(
+    gdf: object, crs: CRS, kind: tuple[str, set], cols: dict[str, str]
+) -> list[str]:
     if not isinstance(gdf, gpd.GeoDataFrame):
         return [f"a GeoDataFrame is needed, not {type(gdf).__name__}"]
     out = []
     if gdf.crs is None or not CRS.from_user_input(gdf.crs).equals(crs):
-        out.append(f"CRS {gdf.crs.name if gdf.crs is not None else 'none'}, not the study CRS {crs.name} (reproject it)")
+        out.append(
+            f"CRS {gdf.crs.name if gdf.crs is not None else 'none'}, not the study CRS {crs.name} (reproject it)"
+        )
     missing = [c for c in cols if c not in gdf.columns]
     if missing:
         out.append(f"missing column(s) {', '.join(missing)}")
@@ -112,7 +128,9 @@ def _layer_problems(gdf: object, crs: CRS, kind: tuple[str, set], cols: dict[str
 
 def _unit_id_problems(index: pd.Index) -> list[str]:
     out = []
-    kind = pd.api.types.infer_dtype(index, skipna=False) if len(index) else "empty"  # no units yet: `ditan units`
+    kind = (
+        pd.api.types.infer_dtype(index, skipna=False) if len(index) else "empty"
+    )  # no units yet: `ditan units`
     if kind not in ("string", "empty"):
         out.append(f"unit ids (the index) must be text, not {kind}")
     dupes = index[index.duplicated()].unique()

@@ -34,18 +34,28 @@ class StudyArea:
     units: gpd.GeoDataFrame  # index unit_id (str); column name
     roads: gpd.GeoDataFrame  # all highway lines: highway, name
     buildings: gpd.GeoDataFrame  # building, floors, floors_source, residential, name
-    landuse: gpd.GeoDataFrame  # lu_class, tag, name (classified polygons: parcels of a known class, or OSM areas)
+    landuse: (
+        gpd.GeoDataFrame
+    )  # lu_class, tag, name (classified polygons: parcels of a known class, or OSM areas)
     vegetation: gpd.GeoDataFrame  # vegetation polygons (green coverage without a raster)
     facilities: gpd.GeoDataFrame  # category, name (one row per feature and category)
     stations: gpd.GeoDataFrame  # kind, name
     catalogue: Catalogue
     ledger: Ledger
     landcover: RasterInput | None = None
-    amenities: gpd.GeoDataFrame | None = None  # kind, name: community amenities counted in each unit
-    parcels: gpd.GeoDataFrame | None = None  # parcel layer: parcel_id, tag, code, lu_class, floor_area_m2, far, height_limit_m, green_ratio_pct
+    amenities: gpd.GeoDataFrame | None = (
+        None  # kind, name: community amenities counted in each unit
+    )
+    parcels: gpd.GeoDataFrame | None = (
+        None  # parcel layer: parcel_id, tag, code, lu_class, floor_area_m2, far, height_limit_m, green_ratio_pct
+    )
     code_system: str = "osm"  # the land-use code system of ``landuse``
-    has_facility_source: bool = True  # False: no POI layer and no OSM file, life circles not assessable
-    has_station_source: bool = True  # False: no station layer and no OSM file, 500 m indicators not assessable
+    has_facility_source: bool = (
+        True  # False: no POI layer and no OSM file, life circles not assessable
+    )
+    has_station_source: bool = (
+        True  # False: no station layer and no OSM file, 500 m indicators not assessable
+    )
     #: input layers with no source at all, by key (roads, buildings, landuse, vegetation, facilities, stations) → why,
     #: in English (e.g. "the OSM file has no building ways and inputs.buildings is not set"); their indicators are NaN
     absent: dict[str, str] = field(default_factory=dict)
@@ -62,8 +72,11 @@ class StudyArea:
             return None
         if self.extents[key] is not None:
             return self.extents[key]
-        layer = {"roads": self.roads, "buildings": self.buildings,
-                 "landuse": self.parcels if self.parcels is not None else self.landuse}[key]  # fmt: skip
+        layer = {
+            "roads": self.roads,
+            "buildings": self.buildings,
+            "landuse": self.parcels if self.parcels is not None else self.landuse,
+        }[key]
         return data_extent(layer.geometry.to_numpy())
 
 
@@ -81,7 +94,11 @@ def data_extent(geoms: np.ndarray) -> shapely.Geometry | None:
     from scipy.spatial import ConvexHull, QhullError
 
     geoms = np.asarray(geoms, dtype=object)
-    xy = shapely.get_coordinates(geoms[~shapely.is_missing(geoms)]) if len(geoms) else np.empty((0, 2))
+    xy = (
+        shapely.get_coordinates(geoms[~shapely.is_missing(geoms)])
+        if len(geoms)
+        else np.empty((0, 2))
+    )
     if not len(xy):
         return None
     lo, hi = xy.min(axis=0), xy.max(axis=0)

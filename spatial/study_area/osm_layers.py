@@ -14,14 +14,26 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
-from ditan.spatial.io.osm import HIGHWAY_MISSING, HIGHWAY_SHORT, MISSING_NODES, TOO_SHORT, OsmExtract
+from ditan.spatial.io.osm import (
+    HIGHWAY_MISSING,
+    HIGHWAY_SHORT,
+    MISSING_NODES,
+    TOO_SHORT,
+    OsmExtract,
+)
 from ditan.spatial.io.validate import LINEAR, POLYGONAL, Ledger, clean_geometries
 from ditan.spatial.landuse.classes import classify_tags, vegetation_mask
 from ditan.spatial.standards.catalogue import Catalogue, match
 
 __all__ = [
-    "roads_from_osm", "buildings_from_osm", "mark_residential", "landuse_from_osm",
-    "vegetation_from_osm", "points_from_osm", "facilities_from_points", "stations_from_points",
+    "roads_from_osm",
+    "buildings_from_osm",
+    "mark_residential",
+    "landuse_from_osm",
+    "vegetation_from_osm",
+    "points_from_osm",
+    "facilities_from_points",
+    "stations_from_points",
     "amenities_from_points",
 ]
 
@@ -61,7 +73,11 @@ def _count_lost(ledger: Ledger, layer: str, lost: pd.DataFrame) -> None:
 
 
 def _is_building(df: pd.DataFrame) -> pd.Series:
-    return (df["building"].notna() & (df["building"] != "no")) if "building" in df else pd.Series(False, index=df.index)
+    return (
+        (df["building"].notna() & (df["building"] != "no"))
+        if "building" in df
+        else pd.Series(False, index=df.index)
+    )
 
 
 def buildings_from_osm(ext: OsmExtract, crs: CRS, ledger: Ledger) -> gpd.GeoDataFrame:
@@ -69,14 +85,18 @@ def buildings_from_osm(ext: OsmExtract, crs: CRS, ledger: Ledger) -> gpd.GeoData
     areas = ext.areas
     _count_lost(ledger, "buildings (OSM)", ext.lost[_is_building(ext.lost).to_numpy()])
     b = areas[_is_building(areas).to_numpy()].copy()
-    b["made_valid"] = ~shapely.is_valid(b.geometry.to_numpy())  # those left after cleaning are the repaired ones
+    b["made_valid"] = ~shapely.is_valid(
+        b.geometry.to_numpy()
+    )  # those left after cleaning are the repaired ones
     b = clean_geometries(b, layer="buildings (OSM)", kinds=POLYGONAL, ledger=ledger)
     b = b.to_crs(crs)
     out = gpd.GeoDataFrame(
         {
             "osm_id": b["osm_id"].to_numpy(),
             "building": b["building"].astype(str).to_numpy(),
-            "levels_raw": b.get("building:levels", pd.Series(index=b.index, dtype=object)).to_numpy(),
+            "levels_raw": b.get(
+                "building:levels", pd.Series(index=b.index, dtype=object)
+            ).to_numpy(),
             "height_raw": b.get("height", pd.Series(index=b.index, dtype=object)).to_numpy(),
             "name": b.get("name", pd.Series(index=b.index, dtype=object)).to_numpy(),
             "made_valid": b["made_valid"].to_numpy(dtype=bool),
@@ -122,12 +142,24 @@ def vegetation_from_osm(ext: OsmExtract, crs: CRS) -> gpd.GeoDataFrame:
     veg = veg[veg.geometry.notna() & ~veg.geometry.is_empty]
     veg["geometry"] = veg.geometry.make_valid()
     veg = veg[veg.geom_type.isin(POLYGONAL)]
-    return gpd.GeoDataFrame({"tag": _describe_tag(veg).to_numpy()}, geometry=veg.geometry.to_numpy(), crs=4326).to_crs(crs)
+    return gpd.GeoDataFrame(
+        {"tag": _describe_tag(veg).to_numpy()}, geometry=veg.geometry.to_numpy(), crs=4326
+    ).to_crs(crs)
 
 
 def _describe_tag(df: pd.DataFrame) -> pd.Series:
     out = pd.Series("", index=df.index, dtype=object)
-    for key in ("amenity", "leisure", "natural", "landuse", "shop", "tourism", "office", "railway", "public_transport"):
+    for key in (
+        "amenity",
+        "leisure",
+        "natural",
+        "landuse",
+        "shop",
+        "tourism",
+        "office",
+        "railway",
+        "public_transport",
+    ):
         if key in df.columns:
             v = df[key]
             take = (out == "") & v.notna()
@@ -142,41 +174,77 @@ def points_from_osm(ext: OsmExtract, crs: CRS) -> gpd.GeoDataFrame:
     nodes["outline"] = None
     areas = _areas(ext, crs)
     # plain buildings are not POIs; a building that is also a school, shop or station is
-    poi_keys = [c for c in ("amenity", "shop", "leisure", "healthcare", "social_facility", "railway", "public_transport") if c in areas]
-    plain_building = areas["building"].notna() & ~areas[poi_keys].notna().any(axis=1) if "building" in areas else False
+    poi_keys = [
+        c
+        for c in (
+            "amenity",
+            "shop",
+            "leisure",
+            "healthcare",
+            "social_facility",
+            "railway",
+            "public_transport",
+        )
+        if c in areas
+    ]
+    plain_building = (
+        areas["building"].notna() & ~areas[poi_keys].notna().any(axis=1)
+        if "building" in areas
+        else False
+    )
     areas = areas[~plain_building]
-    areas["outline"] = areas.geometry.to_numpy()  # kept: an area is reached at its edge, not its centre
+    areas["outline"] = (
+        areas.geometry.to_numpy()
+    )  # kept: an area is reached at its edge, not its centre
     areas = areas.set_geometry(areas.geometry.representative_point())
     pts = pd.concat([nodes, areas], ignore_index=True)
     return gpd.GeoDataFrame(pts, geometry="geometry", crs=crs)
 
 
-def facilities_from_points(points: gpd.GeoDataFrame, catalogue: Catalogue, ledger: Ledger, *, layer: str) -> gpd.GeoDataFrame:
+def facilities_from_points(
+    points: gpd.GeoDataFrame, catalogue: Catalogue, ledger: Ledger, *, layer: str
+) -> gpd.GeoDataFrame:
     """One row per (feature, life-circle category) matched by the catalogue."""
     hits = match(points, catalogue.categories)
     return _take(points, hits, ledger, layer=layer)
 
 
-def stations_from_points(points: gpd.GeoDataFrame, catalogue: Catalogue, ledger: Ledger, *, layer: str) -> gpd.GeoDataFrame:
+def stations_from_points(
+    points: gpd.GeoDataFrame, catalogue: Catalogue, ledger: Ledger, *, layer: str
+) -> gpd.GeoDataFrame:
     hits = match(points, catalogue.stations).rename(columns={"category": "kind"})
     return _take(points, hits, ledger, layer=layer, col="kind")
 
 
-def amenities_from_points(points: gpd.GeoDataFrame, catalogue: Catalogue, ledger: Ledger, *, layer: str) -> gpd.GeoDataFrame:
+def amenities_from_points(
+    points: gpd.GeoDataFrame, catalogue: Catalogue, ledger: Ledger, *, layer: str
+) -> gpd.GeoDataFrame:
     """Community amenities counted in each unit (canteens, second-hand exchanges), one row per feature and kind."""
     hits = match(points, catalogue.amenities).rename(columns={"category": "kind"})
     return _take(points, hits, ledger, layer=layer, col="kind")
 
 
-def _take(points: gpd.GeoDataFrame, hits: pd.DataFrame, ledger: Ledger, *, layer: str, col: str = "category") -> gpd.GeoDataFrame:
+def _take(
+    points: gpd.GeoDataFrame,
+    hits: pd.DataFrame,
+    ledger: Ledger,
+    *,
+    layer: str,
+    col: str = "category",
+) -> gpd.GeoDataFrame:
     rec = ledger.layer(layer)
     rec.read += len(hits)
     rec.kept += len(hits)
     sub = points.iloc[hits["row"].to_numpy()]
     name = sub["name"].to_numpy() if "name" in sub else np.full(len(sub), None)
     return gpd.GeoDataFrame(
-        {col: hits[col].to_numpy(), "name": name, "osm_id": sub["osm_id"].to_numpy(), "area_m2": sub["area_m2"].to_numpy(),
-         "outline": sub["outline"].to_numpy() if "outline" in sub else None},
+        {
+            col: hits[col].to_numpy(),
+            "name": name,
+            "osm_id": sub["osm_id"].to_numpy(),
+            "area_m2": sub["area_m2"].to_numpy(),
+            "outline": sub["outline"].to_numpy() if "outline" in sub else None,
+        },
         geometry=sub.geometry.to_numpy(),
         crs=points.crs,
     )

@@ -34,7 +34,10 @@ from scipy.spatial import cKDTree
 from ditan.spatial.standards.catalogue import Catalogue, load_catalogue, value_lookup
 
 __all__ = [
-    "station_name_key", "merge_duplicates", "station_values", "unknown_kind",
+    "station_name_key",
+    "merge_duplicates",
+    "station_values",
+    "unknown_kind",
     "station_access_points",
 ]
 
@@ -44,7 +47,9 @@ SAME_PLACE_M = 50.0
 SAME_NAME_M = 150.0
 
 # a trailing bracket that says what the place is: (地铁站), (公交站), (4号线), (地铁13号线), (Line 4), (bus stop)
-_WHAT_BRACKET = re.compile(r"[(\[【]([^()\[\]【】]*(站|线|line|station|stop)[^()\[\]【】]*)[)\]】]$")
+_WHAT_BRACKET = re.compile(
+    r"[(\[【]([^()\[\]【】]*(站|线|line|station|stop)[^()\[\]【】]*)[)\]】]$"
+)
 _WHAT_SUFFIX = re.compile(r"(公交车站|公交站|地铁站|站)$")
 
 
@@ -75,18 +80,24 @@ def merge_duplicates(stations: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, int]
     key = station_name_key(stations["name"] if "name" in stations else np.full(n, None))
     i, j = cKDTree(xy).query_pairs(SAME_NAME_M, output_type="ndarray").T
     d = np.hypot(*(xy[i] - xy[j]).T)
-    link = (kind[i] == kind[j]) & ((d <= SAME_PLACE_M) | ((key[i] == key[j]) & (key[i] != "") & (d <= SAME_NAME_M)))
+    link = (kind[i] == kind[j]) & (
+        (d <= SAME_PLACE_M) | ((key[i] == key[j]) & (key[i] != "") & (d <= SAME_NAME_M))
+    )
     graph = coo_matrix((np.ones(int(link.sum())), (i[link], j[link])), shape=(n, n))
     _, group = connected_components(graph, directed=False)
     first = np.unique(group, return_index=True)[1]  # the first row of each group in source order
-    group = np.argsort(np.argsort(first))[group]  # groups renumbered in the order of their first rows
+    group = np.argsort(np.argsort(first))[
+        group
+    ]  # groups renumbered in the order of their first rows
     keep = np.sort(first)  # the kept row of group g is keep[g]
     out = stations.iloc[keep].copy()
     size = np.bincount(group)
     multi = np.flatnonzero(size[group] > 1)  # the rows of stations listed more than once
     members = np.full(n, None, dtype=object)
     if len(multi):
-        order = multi[np.argsort(group[multi], kind="stable")]  # by group, in source order within each
+        order = multi[
+            np.argsort(group[multi], kind="stable")
+        ]  # by group, in source order within each
         labels, inverse = np.unique(group[order], return_inverse=True)
         members[keep[labels]] = shapely.multipoints(xy[order], indices=inverse)
     out["members"] = members[keep]
@@ -103,7 +114,9 @@ def station_values(system: str = "catalogue", catalogue: Catalogue | None = None
     return out
 
 
-def unknown_kind(value: str, system: str = "catalogue", catalogue: Catalogue | None = None) -> str | None:
+def unknown_kind(
+    value: str, system: str = "catalogue", catalogue: Catalogue | None = None
+) -> str | None:
     """None when ``value`` names a station kind, else why not (with a did-you-mean and the kinds)."""
     known = station_values(system, catalogue)
     if str(value).strip() in known:
@@ -121,11 +134,17 @@ def station_access_points(stations: gpd.GeoDataFrame) -> tuple[np.ndarray, np.nd
     :func:`ditan.spatial.engine.network.access_points` does for the edges of areas).
     """
     geoms = stations.geometry.to_numpy()
-    members = stations["members"].to_numpy(dtype=object) if "members" in stations else np.full(len(geoms), None, dtype=object)
+    members = (
+        stations["members"].to_numpy(dtype=object)
+        if "members" in stations
+        else np.full(len(geoms), None, dtype=object)
+    )
     has = np.array([isinstance(m, shapely.Geometry) for m in members], dtype=bool)
     if not has.any():
         return np.asarray(geoms, dtype=object), np.arange(len(geoms))
     xy, k = shapely.get_coordinates(members[has].astype(object), return_index=True)
     plain = np.flatnonzero(~has)
-    return (np.concatenate([np.asarray(geoms, dtype=object)[plain], shapely.points(xy)]),
-            np.concatenate([plain, np.flatnonzero(has)[k]]))  # fmt: skip
+    return (
+        np.concatenate([np.asarray(geoms, dtype=object)[plain], shapely.points(xy)]),
+        np.concatenate([plain, np.flatnonzero(has)[k]]),
+    )

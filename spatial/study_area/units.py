@@ -62,14 +62,20 @@ def derive_units(
     return gpd.GeoDataFrame({"unit_id": ids}, geometry=faces, crs=roads.crs)
 
 
-def _blocks(lines: np.ndarray, frame: shapely.Polygon, min_area_m2: float, min_width_m: float) -> np.ndarray:
+def _blocks(
+    lines: np.ndarray, frame: shapely.Polygon, min_area_m2: float, min_width_m: float
+) -> np.ndarray:
     """Faces of ``lines`` inside ``frame``, without slivers (too small or too narrow)."""
     lines = shapely.intersection(lines, frame)
     noded = shapely.union_all(np.concatenate([lines, shapely.get_parts(shapely.boundary(frame))]))
     faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(noded))).ravel()
     faces = faces[shapely.within(shapely.point_on_surface(faces), frame)]
     # a strip exactly min_width_m wide is kept: only narrower ones vanish under the inward buffer
-    wide = ~shapely.is_empty(shapely.buffer(faces, -(min_width_m / 2.0 - 1e-3))) if min_width_m > 0 else np.ones(len(faces), bool)
+    wide = (
+        ~shapely.is_empty(shapely.buffer(faces, -(min_width_m / 2.0 - 1e-3)))
+        if min_width_m > 0
+        else np.ones(len(faces), bool)
+    )
     return faces[(shapely.area(faces) >= min_area_m2) & wide]
 
 
@@ -124,7 +130,9 @@ def _road_names(ugeoms: np.ndarray, roads: gpd.GeoDataFrame, *, reach_m: float =
     length = shapely.length(shapely.intersection(named.geometry.to_numpy()[ri], rings[ui]))
     df = pd.DataFrame({"unit": ui, "road": named["name"].to_numpy()[ri], "len": length})
     df = df.groupby(["unit", "road"], as_index=False)["len"].sum()
-    df = df[df["len"] >= 2 * reach_m].sort_values(["unit", "len", "road"], ascending=[True, False, True])
+    df = df[df["len"] >= 2 * reach_m].sort_values(
+        ["unit", "len", "road"], ascending=[True, False, True]
+    )
     top = df.groupby("unit").head(2).groupby("unit")["road"].agg(lambda r: "、".join(sorted(r)))
     names.iloc[top.index.to_numpy()] = top.to_numpy()
     return names

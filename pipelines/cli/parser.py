@@ -1,0 +1,188 @@
+"""The `ditan` command line's arguments: the parser of every command and its options."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+DEFAULT_CONFIG = Path("pipelines/configs/beijing_haidian.yaml")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="ditan",
+        description="ditan 低碳: measure communities against the spatial indicators of low-carbon and "
+        "green community programmes (road density, FAR, land use, green space, life circles, transit).",
+    )
+    p.add_argument("-v", "--verbose", action="store_true", help="show debug messages")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    r = sub.add_parser(
+        "run",
+        help="compute every indicator per unit and write tables and a map",
+        description="Load the inputs named in CONFIG, compute every indicator family per unit, and write "
+        "indicators.csv/.xlsx, communities.gpkg, map.html, data_quality.csv and manifest.json.",
+    )
+    r.add_argument(
+        "config",
+        nargs="?",
+        type=Path,
+        default=DEFAULT_CONFIG,
+        help=f"YAML config (default: {DEFAULT_CONFIG})",
+    )
+    r.add_argument("--out", type=Path, default=None, help="output folder (default: out/<name>/)")
+    r.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress display or summary table"
+    )
+    r.add_argument(
+        "--scenario",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="what-if scenario (GeoPackage, GeoJSON or CSV with x/y; rows: action add|remove, layer "
+        "facility|station|parcel, …): also writes scenario_comparison.csv, scenario.xlsx and scenario_indicators.csv",
+    )
+    par = r.add_mutually_exclusive_group()
+    par.add_argument(
+        "--workers",
+        type=_count,
+        default=None,
+        metavar="N",
+        help="batch config (areas:): run the areas on a local dask cluster of N worker processes (default: one after another)",
+    )
+    par.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="batch config (areas:): run the areas on a running dask scheduler, e.g. tcp://HOST:8786 "
+        "(start it with `dask scheduler`, workers with `dask worker tcp://HOST:8786`)",
+    )
+
+    u = sub.add_parser(
+        "units",
+        help="derive analysis units (blocks) from the road network",
+        description="Derive units as blocks enclosed by roads of tertiary class and above (oversized blocks "
+        "subdivided by the next road tier), drop slivers, name them from the OSM data, and write a file "
+        "you can edit and name in inputs.units.",
+    )
+    u.add_argument("config", type=Path, help="YAML config")
+    u.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="file to write (.gpkg or .geojson; default: out/<name>/units.gpkg)",
+    )
+    u.add_argument(
+        "--min-area-m2",
+        type=float,
+        default=None,
+        help="drop blocks smaller than this (default: config units.min_area_m2)",
+    )
+
+    c = sub.add_parser(
+        "check-config",
+        help="validate a config and list every problem",
+        description="Validate CONFIG against the typed model and report every problem with its key path.",
+    )
+    c.add_argument("config", type=Path, help="YAML config")
+
+    s = sub.add_parser(
+        "screen",
+        help="试点遴选: score and rank every unit against a programme profile and shortlist the best",
+        description="Compute the indicators of every unit of CONFIG (the candidates), check them against a programme "
+        "profile, score them (config screening.method: points, weights or rules), rank them and write screening.csv/.xlsx "
+        "(rank, score, reasons met and missed), screening_map.html and compliance.csv.",
+    )
+    s.add_argument(
+        "config",
+        nargs="?",
+        type=Path,
+        default=DEFAULT_CONFIG,
+        help=f"YAML config (default: {DEFAULT_CONFIG})",
+    )
+    s.add_argument(
+        "--profile",
+        default=None,
+        metavar="ID_OR_PATH",
+        help="packaged profile id (e.g. lowcarbon_pilot_2015, lowcarbon_application) or profile YAML path "
+        "(default: config screening.profile, else compliance.profile, else lowcarbon_pilot_2015)",
+    )
+    s.add_argument(
+        "--kind",
+        default=None,
+        help="pilot kind of every unit, e.g. new, existing, rural (default: inputs.units.kind_column, "
+        "else screening.kind, else compliance.kind, else existing)",
+    )
+    s.add_argument(
+        "--top",
+        type=int,
+        default=None,
+        metavar="N",
+        help="shortlist size (default: config screening.top, 10)",
+    )
+    s.add_argument(
+        "--out", type=Path, default=None, help="output folder (default: out/<name>_screening/)"
+    )
+
+    k = sub.add_parser(
+        "check-parcels",
+        help="土地出让前指标核查: check parcels about to be sold against a programme profile",
+        description="Check each parcel of config land_sale.parcels: its plan (FAR, green ratio, height) against the "
+        "profile's ranges, its location (bus stop, bike rental, metro within 500 m; life-circle categories reached) and "
+        "its unit before and after it is built; write parcel_check.csv/.xlsx, parcel_summary.csv and parcels/<id>.html.",
+    )
+    k.add_argument("config", type=Path, help="YAML config with a land_sale section")
+    k.add_argument(
+        "--parcels",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="parcel layer to check instead of land_sale.parcels.path (same columns)",
+    )
+    k.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="output folder (default: out/<name>_land_sale/)",
+    )
+
+    a = sub.add_parser(
+        "annex",
+        help="附图: print the map annex of an implementation plan (six sheets per unit, PDF and PNG)",
+        description="Compute the indicators of CONFIG once, then draw six sheets per unit (区位图, 用地现状图, 道路系统图, "
+        "15分钟生活圈覆盖图, 公交/单车500米覆盖图, 绿地与绿化覆盖图) with legend, scale bar, north arrow, sources, date and CRS; "
+        "write <unit>.pdf (six pages) and <unit>_<n>_<sheet>.png (300 dpi). "
+        "Needs a CJK font (apt-get install fonts-noto-cjk).",
+    )
+    a.add_argument("config", type=Path, help="YAML config")
+    a.add_argument(
+        "--units",
+        default=None,
+        metavar="U001,U002",
+        help="comma-separated unit ids to draw (default: every unit)",
+    )
+    a.add_argument(
+        "--paper",
+        choices=("A4", "A3"),
+        default=None,
+        help="paper size (default: A4); portrait or landscape follows each unit's shape",
+    )
+    a.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="output folder (default: out/<name>_annex/)",
+    )
+    return p
+
+
+def _count(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of 1 or more, not {text!r}")
+    return n
