@@ -23,6 +23,7 @@ from ditan.maps.style import (
     class_colors,
     classify,
 )
+from ditan.spatial.standards import columns
 
 __all__ = [
     "line_swatch",
@@ -54,23 +55,30 @@ _HATCH_SVG = (
 
 # --- interactive map: indicator choice and swatches -----------------------------------------------
 
-#: Indicators the interactive map can colour the units by (those present are offered, in this order).
-KEY_INDICATORS: tuple[str, ...] = (
-    "road_density_km_per_km2",
-    "intersection_density_per_km2",
-    "far_ratio",
-    "building_density_pct",
-    "green_space_ratio_pct",
-    "green_coverage_pct",
-    "park_service_coverage_pct",
-    "lc_15min_all_pct",
-    "lc_10min_all_pct",
-    "lc_5min_all_pct",
-    "bus_stop_500m_radius_pct",
-    "bus_stop_500m_network_pct",
-    "metro_500m_network_pct",
-    "lu_mix_index",
-)
+
+def key_indicators(tiers: Sequence[str], radius_m: float) -> list[str]:
+    """Indicators the interactive map can colour the units by, in this order (those present are offered).
+
+    Built from a run's own tier ids (widest first) and station radius.
+    """
+    keys = [
+        "road_density_km_per_km2",
+        "intersection_density_per_km2",
+        "far_ratio",
+        "building_density_pct",
+        "green_space_ratio_pct",
+        "green_coverage_pct",
+        "park_service_coverage_pct",
+    ]
+    for t in reversed(list(tiers)):
+        keys += [columns.lc_all(t), columns.lc_score(t)]
+    keys += [columns.proximity("bus_stop", radius_m, m) for m in columns.METHODS]
+    keys += [columns.proximity(k, radius_m, "network") for k in ("metro", "bike_rental")]
+    return keys + ["lu_mix_index"]
+
+
+#: the colourings of a run with the packaged tiers and the 500 m radius
+KEY_INDICATORS: tuple[str, ...] = tuple(key_indicators(("5min", "10min", "15min"), 500.0))
 
 
 def line_swatch(color: str, weight: float) -> str:

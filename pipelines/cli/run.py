@@ -11,13 +11,10 @@ from ditan.pipelines.cli.console import _escape
 
 def summary_columns(res, radius_m: float) -> list[str]:
     """The columns of the run summary: built from the run's own tiers and radius (whatever their ids and values)."""
+    from ditan.pipelines.jobs.run import run_tiers
     from ditan.spatial.standards import columns
 
-    tiers = [
-        c.removeprefix("lc_").removesuffix("_all_pct")
-        for c in res.columns
-        if c.startswith("lc_") and c.endswith("_all_pct")
-    ]
+    tiers = run_tiers(res)
     wanted = ["road_density_km_per_km2", "far_ratio", "green_space_ratio_pct", "green_coverage_pct"]
     if tiers:
         wanted += [columns.lc_all(tiers[-1]), columns.lc_score(tiers[-1])]

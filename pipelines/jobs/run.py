@@ -120,31 +120,20 @@ def profile_radii(profile) -> tuple[float, ...]:
     return tuple(sorted({p[1] for p in found if p is not None}))
 
 
-def key_indicators(res: RunResult, radius_m: float) -> list[str]:
-    """The map's colourings: built from the run's own tiers and radius."""
-    tiers = [
+def run_tiers(res: RunResult) -> list[str]:
+    """The life-circle tier ids of a run, in the catalogue's order (from its columns)."""
+    return [
         c.removeprefix("lc_").removesuffix("_all_pct")
         for c in res.columns
         if c.startswith("lc_") and c.endswith("_all_pct")
     ]
-    keys = [
-        "road_density_km_per_km2",
-        "intersection_density_per_km2",
-        "far_ratio",
-        "building_density_pct",
-        "green_space_ratio_pct",
-        "green_coverage_pct",
-        "park_service_coverage_pct",
-    ]
-    for t in reversed(tiers):
-        keys += [columns.lc_all(t), columns.lc_score(t)]
-    keys += [
-        columns.proximity("bus_stop", radius_m, "radius"),
-        columns.proximity("bus_stop", radius_m, "network"),
-        columns.proximity("metro", radius_m, "network"),
-        columns.proximity("bike_rental", radius_m, "network"),
-    ]
-    return [k for k in keys if k in res.columns]
+
+
+def key_indicators(res: RunResult, radius_m: float) -> list[str]:
+    """The map's colourings: built from the run's own tiers and radius."""
+    from ditan.maps.legend import key_indicators as keys  # rendering stays out of the computation
+
+    return [k for k in keys(run_tiers(res), radius_m) if k in res.columns]
 
 
 def not_assessable_sheet(res: RunResult) -> pd.DataFrame:
