@@ -578,14 +578,14 @@ def test_two_runs_coexist_and_the_units_table_holds_the_indicators(beijing, db):
 
 @pytest.mark.slow
 def test_a_failed_write_leaves_nothing(beijing, db, monkeypatch):
-    real = db_write._write_table
+    real = db_write.write_table
 
     def failing(cur, schema, table, *args, **kw):
         real(cur, schema, table, *args, **kw)
         if table == "units":
             raise RuntimeError("disk full (injected after the units insert)")
 
-    monkeypatch.setattr(db_write, "_write_table", failing)
+    monkeypatch.setattr(db_write, "write_table", failing)
     fresh = f"ditan_f_{RUN}"
     cfg = beijing["pg_cfg"].model_copy(deep=True)
     cfg.output.database.db_schema = fresh
