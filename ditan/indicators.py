@@ -251,7 +251,8 @@ def landuse_shares(
     Returns
     -------
     DataFrame
-        ``lu_<class>_pct`` (13 classes), ``lu_unknown_pct`` (no polygon, or a code of no class),
+        ``lu_<class>_pct`` (13 classes), ``lu_unknown_pct`` (a code of no class: unknown, NULL or
+        empty), ``lu_no_data_pct`` (no polygon),
         ``public_service_pct``, ``public_service_incl_community_pct`` (NaN where the code system
         cannot tell community-service land apart), ``industrial_residential_ratio``,
         ``green_space_ratio_pct``, ``lu_mix_entropy``, ``lu_mix_index``.
@@ -271,13 +272,18 @@ def landuse_shares(
     codes = classify_codes(p[column], "internal" if code_column is None else system)
     unknown = codes["how"].isin(["unknown", "empty"]).to_numpy()
     if unknown.any():
-        found = p.loc[unknown, column].astype(str).value_counts().sort_index()
+        raw = p.loc[unknown, column].astype(object)
+        found = raw.where(raw.notna(), "NULL").astype(str).value_counts().sort_index()
         ctx.note(
             f"parcels: codes of no {system} class counted as land without a class "
             "(lu_unknown_pct): " + ", ".join(f"'{v}' ({n})" for v, n in found.items())
         )
-    known = p.assign(lu_class=codes["lu_class"].to_numpy())[~unknown]
-    out = _landuse.landuse_shares(units, _landuse.landuse_faces(known), code_system=system)
+    cls = pd.Series(codes["lu_class"].to_numpy(dtype=object)).where(
+        ~unknown, _landuse.UNKNOWN_CLASS
+    )
+    out = _landuse.landuse_shares(
+        units, _landuse.landuse_faces(p.assign(lu_class=cls)), code_system=system
+    )
     return ctx.finish(out)
 
 

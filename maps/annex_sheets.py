@@ -164,8 +164,21 @@ def _landuse(ax, L, uid, ext):
             handles.append(
                 Patch(facecolor=st.LANDUSE_COLOURS[cls], edgecolor="#7f7f7f", label=label)
             )
-    unknown = f"{st.LANDUSE_UNKNOWN[0]}（{_val(L, uid, 'lu_unknown_pct')}）"
-    handles.append(Patch(facecolor="white", edgecolor="#7f7f7f", label=unknown))
+    part = faces[faces["lu_class"] == "unknown"]
+    if len(part):
+        part.plot(
+            ax=ax,
+            color=st.LANDUSE_UNKNOWN_CODE_COLOUR,
+            edgecolor="#7f7f7f",
+            linewidth=0.2,
+            zorder=2,
+        )
+        label = f"{st.LANDUSE_UNKNOWN_CODE[0]}（本单元 {_val(L, uid, 'lu_unknown_pct')}）"
+        handles.append(
+            Patch(facecolor=st.LANDUSE_UNKNOWN_CODE_COLOUR, edgecolor="#7f7f7f", label=label)
+        )
+    no_data = f"{st.LANDUSE_UNKNOWN[0]}（{_val(L, uid, 'lu_no_data_pct')}）"
+    handles.append(Patch(facecolor=st.LANDUSE_UNKNOWN_COLOUR, edgecolor="#7f7f7f", label=no_data))
     return handles, ["用地分类：GB 50137-2011 习用色"]
 
 

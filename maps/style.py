@@ -73,9 +73,12 @@ LANDUSE_COLOURS: dict[str, str] = {
     "agriculture": "#BFFF7F",  # E2 农林用地
     "other": "#F2F2F2",  # 其他用地
 }
-#: Land without any land-use information (the lu_unknown_pct share).
+#: Land no parcel or land-use polygon covers (the lu_no_data_pct share).
 LANDUSE_UNKNOWN: tuple[str, str] = ("无用地信息", "No land-use information")
 LANDUSE_UNKNOWN_COLOUR = "#FFFFFF"
+#: Land of a parcel whose code has no class: unknown, NULL or empty (the lu_unknown_pct share; faces of class "unknown").
+LANDUSE_UNKNOWN_CODE: tuple[str, str] = ("用地代码无法识别", "Unrecognised land-use code")
+LANDUSE_UNKNOWN_CODE_COLOUR = "#D9D9D9"
 
 # --- buildings ---------------------------------------------------------------------------------
 

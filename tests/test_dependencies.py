@@ -36,7 +36,11 @@ SOURCES = ("ditan", "spatial", "maps", "pipelines")
 #: the modules that may use each extra: lazily, inside the functions that need it (their entry
 #: points call ditan.spatial.errors.require, which raises the install hint when it is missing)
 USES = {
-    "postgis": {"spatial/io/postgis.py", "spatial/io/postgis_write.py", "pipelines/outputs/postgis.py"},
+    "postgis": {
+        "spatial/io/postgis.py",
+        "spatial/io/postgis_write.py",
+        "pipelines/outputs/postgis.py",
+    },
     "cluster": {"pipelines/jobs/cluster.py", "pipelines/cli/run.py"},
     "graph": {"ditan/indicators.py"},
 }

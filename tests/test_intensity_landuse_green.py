@@ -108,7 +108,9 @@ def test_landuse_shares_smallest_polygon_wins(two_units, landuse):
     assert a["lu_green_pct"] == pytest.approx(1.0)  # grass
     assert a["lu_public_service_pct"] == pytest.approx(2.0)
     assert a["lu_industrial_pct"] == pytest.approx(1.0)
-    assert a["lu_unknown_pct"] == pytest.approx(100 - 24 - 2 - 2 - 1)
+    # land no polygon covers is lu_no_data_pct; lu_unknown_pct is land of a code with no class, none here (issue 15)
+    assert a["lu_no_data_pct"] == pytest.approx(100 - 24 - 2 - 2 - 1)
+    assert a["lu_unknown_pct"] == pytest.approx(0.0)
     assert a["industrial_residential_ratio"] == pytest.approx(1 / 24)
     assert a["green_space_ratio_pct"] == pytest.approx(2.0)  # park 1 % + grass 1 %
     b = out.loc["B"]

@@ -255,7 +255,9 @@ def test_landuse_shares_hand_computed(one_unit, mixed_faces):
     assert out["lu_public_service_pct"] == pytest.approx(10.0)
     assert out["lu_park_pct"] == pytest.approx(15.0)
     assert out["lu_plaza_pct"] == pytest.approx(5.0)
-    assert out["lu_unknown_pct"] == pytest.approx(20.0)
+    # the 2 000 m² no polygon covers is lu_no_data_pct; no code without a class, so lu_unknown_pct 0 (issue 15)
+    assert out["lu_no_data_pct"] == pytest.approx(20.0)
+    assert out["lu_unknown_pct"] == pytest.approx(0.0)
     for c in (
         "commercial",
         "industrial",
@@ -290,7 +292,7 @@ def test_landuse_shares_without_community_codes_or_land(one_unit, mixed_faces):
     assert osm["public_service_pct"] == pytest.approx(10.0)
     far = gdf([{"unit_id": "V", "geometry": box(500, 500, 600, 600)}]).set_index("unit_id")
     empty = landuse_shares(far, mixed_faces).loc["V"]
-    assert empty["lu_unknown_pct"] == pytest.approx(100.0)
+    assert empty["lu_no_data_pct"] == pytest.approx(100.0) and empty["lu_unknown_pct"] == 0.0
     assert np.isnan(empty["lu_mix_entropy"]) and np.isnan(empty["lu_mix_index"])
     assert np.isnan(empty["industrial_residential_ratio"])
     single = landuse_shares(

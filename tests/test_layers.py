@@ -174,9 +174,10 @@ def test_layers_load_and_run(layer_dir, pois):
         1.0
     )
     assert t["lu_code_system"] == "gb2023"
-    assert t["lu_unknown_pct"] == pytest.approx(
-        74.0
-    )  # the unknown-code parcel is not folded into a class
+    # the unknown-code parcel (100 m × 100 m = 1 %) is not folded into a class: it is lu_unknown_pct; the 73 % no
+    # parcel covers (100 − 25 − 1 − 1) is lu_no_data_pct (issue 15: the two were one column, 74 %)
+    assert t["lu_unknown_pct"] == pytest.approx(1.0)
+    assert t["lu_no_data_pct"] == pytest.approx(73.0)
     assert t["green_coverage_pct"] == pytest.approx(50.0)  # left half of the raster is trees
     assert t["green_coverage_source"] == "raster"
     assert t["permeable_surface_pct"] == pytest.approx(50.0)  # the right half is built-up (50)

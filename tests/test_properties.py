@@ -39,6 +39,9 @@ SLACK = 1e-9
 SCALE = int(os.environ.get("DITAN_PROPERTY_SCALE", "1"))
 SETTINGS = {
     "deadline": None,
+    # CI checks a fixed set of examples (a random hunt there would make the build flaky); a developer's run, or
+    # DITAN_PROPERTY_SCALE=20, explores new ones — a failure it finds becomes an explicit test below
+    "derandomize": os.environ.get("CI", "").lower() == "true",
     "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large],
 }
 HIGHWAYS = [
@@ -431,7 +434,7 @@ def _totals(f: dict) -> pd.Series:
         out[c] = jn[c].sum()
     for c in ("floor_area_m2", "footprint_area_m2", "footprint_overlap_m2"):
         out[c] = it[c].sum()
-    for c in [f"lu_{k}_pct" for k in LANDUSE_CLASSES] + ["lu_unknown_pct"]:
+    for c in [f"lu_{k}_pct" for k in LANDUSE_CLASSES] + ["lu_unknown_pct", "lu_no_data_pct"]:
         out[c.replace("_pct", "_m2")] = (lu[c].to_numpy() * area_m2 / 100).sum()
     out["green_m2"] = (gr["green_coverage_pct"].to_numpy() * area_m2 / 100).sum()
     for c in sc.columns:
@@ -459,6 +462,29 @@ def test_additivity_over_disjoint_units(scene):
         split[km],
         whole[km],
     )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known bug found by hypothesis: a self-crossing road whose middle stretch "
+    "runs exactly along the edge two units share is over-counted by half that stretch when split",
+)
+def test_additivity_self_crossing_road_along_a_shared_edge():
+    """The zigzag (0, 0.5) → (295, 5) → (0, 5) → (295, 0.5): its middle 295 m lies on the edge y = 5 of the two units."""
+    scene = Scene(
+        width=295.0,
+        height=60.0,
+        units=((0.0, 0.0, 295.0, 5.0), (0.0, 5.0, 295.0, 60.0)),
+        roads=(("residential", None, ((0.0, 0.5), (295.0, 5.0), (0.0, 5.0), (295.0, 0.5))),),
+        buildings=(),
+        landuse=(),
+        vegetation=(),
+        facilities=(),
+        stations=(),
+    )
+    split = _totals(scene.frames())
+    whole = _totals(scene.frames(whole=True))
+    assert split["road_length_km"] == pytest.approx(whole["road_length_km"], abs=1e-6)
 
 
 def _multi_unit_corner_hits(units: gpd.GeoDataFrame, road: gpd.GeoDataFrame) -> int:

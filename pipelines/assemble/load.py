@@ -123,11 +123,12 @@ def load_study_area(
         lc = inp.landcover
         landcover = RasterInput(
             str(lc.path),
-            tuple(lc.vegetation_classes),
+            tuple(lc.vegetation_classes or ()),
             lc.ndvi_threshold,
             lc.nodata,
-            tuple(lc.impervious_classes),
+            tuple(lc.impervious_classes or ()),
         )
+        add_note(ledger, "landcover", lc.classes_note)
     sa = StudyArea(
         crs=crs,
         bounds=bounds,

@@ -43,7 +43,7 @@ def _landuse(
 
 
 def read_parcels(src: ParcelSource, crs: CRS, ledger: Ledger) -> gpd.GeoDataFrame:
-    """Parcels with their internal class; unknown codes kept (class None) and listed per code in the ledger."""
+    """Parcels with their internal class; unknown, NULL and empty codes kept (class None) and listed per code in the ledger."""
     layer = "land-use parcels"
     raw = _read(src, layer, ledger)
     cols = (
@@ -84,17 +84,22 @@ def read_parcels(src: ParcelSource, crs: CRS, ledger: Ledger) -> gpd.GeoDataFram
     area = df.geometry.area.to_numpy()
     how = codes["how"].to_numpy()
     system = CODE_SYSTEM_NAMES.get(src.code_system, src.code_system)
-    for code, grp in pd.DataFrame(
-        {"code": df["tag"].astype(str), "how": how, "area": area}
-    ).groupby(["how", "code"], sort=True):
-        kind, value = code
+    tag = df["tag"].astype(object)
+    null = tag.isna().to_numpy()
+    # NULL codes keep a label of their own: a NaN group key would be dropped by groupby, and the parcels with it
+    # would be counted in lu_unknown_pct without a line in data_quality.csv
+    label = np.where(null, "NULL", tag.where(~null, "").astype(str).to_numpy())
+    for code, grp in pd.DataFrame({"code": label, "null": null, "how": how, "area": area}).groupby(
+        ["how", "code", "null"], sort=True
+    ):
+        kind, value, is_null = code
         if kind == "unknown":
             rec.flagged[
                 f"unknown {system} code '{value}' ({len(grp)} parcels, {grp['area'].sum():,.0f} m²; counted as land without a class)"
             ] += len(grp)
         elif kind == "empty":
             rec.flagged[
-                f"no land-use code ({len(grp)} parcels, {grp['area'].sum():,.0f} m²; counted as land without a class)"
+                f"no land-use code: {'NULL' if is_null else repr(value)} ({len(grp)} parcels, {grp['area'].sum():,.0f} m²; counted as land without a class)"
             ] += len(grp)
         elif kind == "parent":
             rec.flagged[

@@ -39,6 +39,8 @@ def _read(
             y_column=src.y_column,
             encoding=src.encoding,
         )
+    if raw.attrs.get("encoding_detected"):
+        add_note(ledger, record or name, f"encoding detected: {raw.attrs['encoding_detected']}")
     system = raw.attrs.get("source_crs")
     if system in SYSTEM_NAMES:
         add_note(

@@ -97,7 +97,7 @@ def data_evidence(
             sa.units.geometry.area.to_numpy(),
             min_land_m2=a.min_residential_land_m2,
             min_land_pct=a.min_residential_land_pct,
-            unknown_land_pct=lu["lu_unknown_pct"].to_numpy(),
+            unknown_land_pct=(lu["lu_unknown_pct"] + lu["lu_no_data_pct"]).to_numpy(),
         )
         ev.residents_reason = R.NO_RESIDENTS.format(
             min_m2=a.min_residential_land_m2, min_pct=a.min_residential_land_pct

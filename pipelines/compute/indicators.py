@@ -186,7 +186,7 @@ def compute(
         parts.append(dense)
         parts.append(intensity.housing_heights(units, sa.buildings, pieces))
     with timer.stage("land use"):
-        faces = landuse.landuse_faces(sa.landuse)
+        faces = landuse.landuse_faces(landuse.with_unknown_parcels(sa.landuse, sa.parcels))
         lu = landuse.landuse_shares(units, faces, code_system=sa.code_system)
         lu["lu_code_system"] = sa.code_system
         lu["green_space_source"] = "land use"

@@ -40,17 +40,22 @@ class LayerSource(_Model):
     geometry_column: str | None = Field(
         None, description="PostGIS: the geometry column, when the table or query has several"
     )
-    layer: str | None = Field(None, description="Layer name inside a GeoPackage")
+    layer: str | None = Field(
+        None,
+        description="Layer name inside a GeoPackage, File Geodatabase or DXF; sheet name of an Excel file",
+    )
     crs: str | None = Field(
         None,
         description="Coordinate system of the data: an EPSG code (EPSG:4326, EPSG:4548), WKT or PROJ string, or gcj02 "
         "(Amap/高德, Tencent/腾讯) / bd09 (Baidu/百度) for Chinese web-map coordinates, converted to WGS 84; "
         "default: the file's own (PostGIS: the SRID; SRID 0 is no CRS)",
     )
-    x_column: str | None = Field(None, description="CSV: longitude / x column")
-    y_column: str | None = Field(None, description="CSV: latitude / y column")
+    x_column: str | None = Field(None, description="CSV / Excel: longitude / x column")
+    y_column: str | None = Field(None, description="CSV / Excel: latitude / y column")
     encoding: str | None = Field(
-        None, description="CSV text encoding; default: UTF-8 (with or without BOM), then GB18030"
+        None,
+        description="text encoding of a CSV, Shapefile or DBF (e.g. gbk, big5); default: the .cpg, else "
+        "detected (UTF-8, then GB18030/GBK, then Big5, noted in data_quality.csv)",
     )
     id_column: str | None = Field(None, description="Feature id column")
     name_column: str | None = Field(None, description="Name column")
@@ -162,12 +167,15 @@ class LayerSource(_Model):
             raise ValueError("params go with sql (the values of its %(name)s placeholders)")
         if self.sql is not None:
             self._check_placeholders(self.sql)
-        if (
-            self.path is not None
-            and self.path.suffix.lower() == ".csv"
-            and not (self.x_column and self.y_column)
-        ):
-            raise ValueError("a CSV layer needs x_column and y_column (and crs, e.g. EPSG:4326)")
+        suffix = self.path.suffix.lower() if self.path is not None else ""
+        if suffix in (".csv", ".xlsx", ".xlsm", ".xls") and not (self.x_column and self.y_column):
+            kind = "a CSV" if suffix == ".csv" else "an Excel"
+            raise ValueError(f"{kind} layer needs x_column and y_column (and crs, e.g. EPSG:4326)")
+        if suffix == ".dwg":
+            raise ValueError(
+                "DWG (AutoCAD drawing) cannot be read: save it as DXF (另存为 DXF) and give the .dxf path "
+                "(roads from DXF: class_column: Layer)"
+            )
         return self
 
     def _check_placeholders(self, sql: str) -> None:

@@ -9,23 +9,30 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
 from ditan.pipelines.config.layer_source import LayerSource, ParcelSource
 from ditan.pipelines.config.model import _existing, _Model
 from ditan.pipelines.config.osm_source import OsmSource
 from ditan.pipelines.config.station_source import StationSource
+from ditan.spatial.standards import landcover_products
 
 
 class RasterSource(_Model):
     """A land-cover raster (e.g. ESA WorldCover) or a continuous vegetation index (NDVI)."""
 
     path: Path
-    vegetation_classes: list[int] = Field(
-        [10, 20, 30, 90, 95], description="Class codes counted as vegetation"
+    product: str | None = Field(
+        None,
+        description="Land-cover product whose classes to use: worldcover, clcd, esri_lulc, dynamic_world, "
+        "globeland30 (spatial/standards/landcover_products.yaml); default worldcover",
     )
-    impervious_classes: list[int] = Field(
-        [50], description="Class codes counted as impervious (permeable share = the rest)"
+    vegetation_classes: list[int] | None = Field(
+        None, description="Class codes counted as vegetation (overrides the product's)"
+    )
+    impervious_classes: list[int] | None = Field(
+        None,
+        description="Class codes counted as impervious, permeable share = the rest (overrides the product's)",
     )
     ndvi_threshold: float | None = Field(
         None, description="Continuous raster: pixels ≥ this value are vegetation"
@@ -33,6 +40,51 @@ class RasterSource(_Model):
     nodata: float | None = Field(None, description="Override the raster's nodata value")
 
     _check_path = field_validator("path", mode="before")(_existing)
+    _classes_note: str = PrivateAttr("")
+
+    @field_validator("product")
+    @classmethod
+    def _known_product(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        try:
+            return landcover_products.product(v).key
+        except KeyError as e:
+            raise ValueError(e.args[0]) from None
+
+    @model_validator(mode="after")
+    def _product_classes(self) -> RasterSource:
+        """Fill the class lists the config leaves out from the product (WorldCover when none is named)."""
+        prod = landcover_products.product(self.product or landcover_products.default_name())
+        given = [
+            k for k in ("vegetation_classes", "impervious_classes") if getattr(self, k) is not None
+        ]
+        if self.vegetation_classes is None:
+            self.vegetation_classes = list(prod.vegetation)
+        if self.impervious_classes is None:
+            self.impervious_classes = list(prod.impervious)
+        if self.ndvi_threshold is not None:
+            note = f"continuous raster (NDVI ≥ {self.ndvi_threshold:g}); no land-cover classes"
+        else:
+            note = (
+                f"land-cover classes of {prod.key} ({prod.label}; {prod.source}"
+                + (", legend unconfirmed" if prod.unconfirmed else "")
+                + ")"
+                + (
+                    f"; {' and '.join(given)} given in the config override the product's"
+                    if given
+                    else ""
+                )
+                + f": vegetation {' '.join(map(str, self.vegetation_classes))}, "
+                f"impervious {' '.join(map(str, self.impervious_classes))}"
+            )
+        self._classes_note = note
+        return self
+
+    @property
+    def classes_note(self) -> str:
+        """Which product's classes were used, for data_quality.csv."""
+        return self._classes_note
 
 
 VECTOR_INPUTS = ("units", "roads", "buildings", "parcels", "pois", "stations")

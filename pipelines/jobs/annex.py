@@ -36,7 +36,7 @@ from ditan.pipelines.config.schema import Config
 from ditan.pipelines.jobs.skeleton import Context, Job
 from ditan.pipelines.outputs.manifest import attribution
 from ditan.spatial.errors import ConfigError
-from ditan.spatial.indicators.landuse import landuse_faces
+from ditan.spatial.indicators.landuse import landuse_faces, with_unknown_parcels
 from ditan.spatial.indicators.roads import classify_roads
 from ditan.spatial.study_area.model import RasterInput, StudyArea
 
@@ -196,7 +196,7 @@ def annex_layers(sa: StudyArea, res: RunResult, cfg: Config, date: str) -> Annex
         units=res.units[["name", "geometry"]],
         indicators=res.indicators,
         roads=roads,
-        landuse=landuse_faces(sa.landuse),
+        landuse=landuse_faces(with_unknown_parcels(sa.landuse, sa.parcels)),
         buildings=building_flags(
             sa,
             res,

@@ -235,8 +235,23 @@ def write_json(path: Path, data: dict) -> None:
 
 
 def file_sha256(path: Path) -> str:
+    """SHA-256 of a file, or of a folder (a File Geodatabase ``.gdb``).
+
+    A folder's hash covers each file under it in sorted order: its relative path (POSIX form, UTF-8,
+    then a NUL) before its content.
+    """
     h = hashlib.sha256()
+    path = Path(path)
+    if path.is_dir():
+        for f in sorted(p for p in path.rglob("*") if p.is_file()):
+            h.update(f.relative_to(path).as_posix().encode("utf-8") + b"\0")
+            _update(h, f)
+    else:
+        _update(h, path)
+    return h.hexdigest()
+
+
+def _update(h: hashlib._Hash, path: Path) -> None:
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
-    return h.hexdigest()

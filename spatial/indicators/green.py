@@ -25,6 +25,7 @@ from ditan.spatial.crs.metric import ensure_projected
 from ditan.spatial.engine.allocate import polygon_pieces
 from ditan.spatial.errors import LayerError
 from ditan.spatial.io.raster import raster_cover_shares
+from ditan.spatial.standards import landcover_products
 
 __all__ = ["green_coverage_from_polygons", "green_coverage_from_raster"]
 
@@ -43,11 +44,29 @@ def _check_classes(
     # may be a unit over water or bare land
     if len(found) >= 3 and not wanted & set(found):
         shown = ", ".join(f"{v:g}" for v in found[:30]) + (" …" if len(found) > 30 else "")
+        fits = landcover_products.fitting(found)
+        if fits:
+            best = fits[0]
+            hint = (
+                f"looks like {best.key} ({best.name_en}): set inputs.landcover.product: {best.key} "
+                f"(vegetation {' '.join(map(str, best.vegetation))}, impervious {' '.join(map(str, best.impervious))})"
+                + (
+                    f"; the codes also fit {', '.join(p.key for p in fits[1:])}"
+                    if len(fits) > 1
+                    else ""
+                )
+            )
+        else:
+            hint = (
+                "no known product's legend holds all these codes (known: "
+                + ", ".join(landcover_products.products())
+                + ")"
+            )
         raise LayerError(
             f"land-cover raster '{raster_path}': no pixel under the units has a configured class (vegetation "
             f"{', '.join(map(str, vegetation or ())) or 'none'}; impervious {', '.join(map(str, impervious or ())) or 'none'}), "
-            f"but it holds codes {shown}: set inputs.landcover.vegetation_classes and impervious_classes to this product's codes "
-            "(ESA WorldCover: vegetation 10 20 30 90 95, impervious 50; CLCD 中国土地覆盖数据集: vegetation 2 3 4, impervious 8), "
+            f"but it holds codes {shown}: {hint}; "
+            "or set inputs.landcover.vegetation_classes and impervious_classes to this product's codes, "
             "or ndvi_threshold for an NDVI raster"
         )
 

@@ -2,8 +2,9 @@
 
 Overlapping land-use polygons (a park inside a residential area, a pitch on a campus) are
 resolved into a planar partition where each face takes the class of the smallest polygon
-containing it: the most specific mapping wins. Unit area covered by no polygon is reported as
-``lu_unknown_pct``, never folded into another class.
+containing it: the most specific mapping wins. Land of a polygon whose code has no class (unknown,
+NULL or empty; class :data:`UNKNOWN_CLASS`) is reported as ``lu_unknown_pct``; unit area covered by
+no polygon as ``lu_no_data_pct``; neither is ever folded into another class.
 """
 
 from __future__ import annotations
@@ -19,10 +20,44 @@ from ditan.spatial.engine.geometry import overlap_groups, partition
 from ditan.spatial.landuse.classes import LANDUSE_CLASSES
 from ditan.spatial.landuse.codes import community_service_separable
 
-__all__ = ["landuse_faces", "landuse_shares"]
+__all__ = ["UNKNOWN_CLASS", "landuse_faces", "landuse_shares", "with_unknown_parcels"]
 
 #: the internal land-use classes of green land (绿地率): park and other green land; squares excluded
 GREEN_SPACE_CLASSES = ("park", "green")
+
+#: the class of land-use polygons whose code has no internal class (unknown, NULL or empty): lu_unknown_pct
+UNKNOWN_CLASS = "unknown"
+
+
+def with_unknown_parcels(
+    landuse: gpd.GeoDataFrame, parcels: gpd.GeoDataFrame | None
+) -> gpd.GeoDataFrame:
+    """``landuse`` (classified polygons) plus the parcels whose code has no class, as :data:`UNKNOWN_CLASS`.
+
+    The faces built from the result tell land of an unknown code (lu_unknown_pct) from land no polygon
+    covers (lu_no_data_pct); the other consumers of the faces select classes by name, so they ignore it.
+    """
+    if parcels is None or parcels.empty:
+        return landuse
+    unknown = parcels[parcels["lu_class"].isna().to_numpy()]
+    if unknown.empty:
+        return landuse
+    extra = gpd.GeoDataFrame(
+        {
+            "lu_class": UNKNOWN_CLASS,
+            "tag": unknown["tag"].to_numpy(),
+            "name": unknown["name"].to_numpy() if "name" in unknown else None,
+        },
+        geometry=unknown.geometry.to_numpy(),
+        crs=parcels.crs,
+    )
+    if landuse.empty:
+        return extra
+    return gpd.GeoDataFrame(
+        pd.concat([landuse[["lu_class", "tag", "name", "geometry"]], extra], ignore_index=True),
+        geometry="geometry",
+        crs=landuse.crs,
+    )
 
 
 def landuse_faces(landuse: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -61,8 +96,9 @@ def landuse_shares(
 ) -> pd.DataFrame:
     """Land-use shares and the indicators built on them, one row per unit.
 
-    Columns: ``lu_<class>_pct`` for every internal class and ``lu_unknown_pct`` (unit area with no
-    land-use face), each ÷ unit area × 100; ``public_service_pct`` (公共服务用地比例, strict reading:
+    Columns: ``lu_<class>_pct`` for every internal class, ``lu_unknown_pct`` (faces of a code with no
+    class: :data:`UNKNOWN_CLASS`, or any class not among the internal ones) and ``lu_no_data_pct``
+    (unit area with no land-use face), each ÷ unit area × 100; ``public_service_pct`` (公共服务用地比例, strict reading:
     public_service only); ``public_service_incl_community_pct`` (public_service + community_service,
     NaN when ``code_system`` cannot tell community-service land apart, see
     ``ditan.spatial.landuse.codes.community_service_separable``); ``industrial_residential_ratio``
@@ -79,19 +115,23 @@ def landuse_shares(
     area = units.geometry.area.to_numpy()
     classes = list(LANDUSE_CLASSES)
     pieces = polygon_pieces(units.geometry.to_numpy(), faces.geometry.to_numpy())
-    pieces["cls"] = faces["lu_class"].to_numpy()[pieces["poly"].to_numpy()]
+    face_cls = faces["lu_class"].to_numpy(dtype=object)
+    face_cls = np.where(pd.Series(face_cls).isin(classes).to_numpy(), face_cls, UNKNOWN_CLASS)
+    pieces["cls"] = face_cls[pieces["poly"].to_numpy()]
     by = (
         pieces.pivot_table(index="unit", columns="cls", values="area_m2", aggfunc="sum")
-        .reindex(index=range(len(units)), columns=classes)
+        .reindex(index=range(len(units)), columns=[*classes, UNKNOWN_CLASS])
         .fillna(0.0)
     )
-    m2 = by.to_numpy(dtype=float)
+    unknown_m2 = by[UNKNOWN_CLASS].to_numpy(dtype=float)
+    m2 = by[classes].to_numpy(dtype=float)
     col = {c: m2[:, i] for i, c in enumerate(classes)}
     out = pd.DataFrame(index=units.index)
     for c in classes:
         out[f"lu_{c}_pct"] = col[c] / area * 100.0
     known = m2.sum(axis=1)
-    out["lu_unknown_pct"] = np.clip((area - known) / area * 100.0, 0.0, 100.0)
+    out["lu_unknown_pct"] = np.clip(unknown_m2 / area * 100.0, 0.0, 100.0)
+    out["lu_no_data_pct"] = np.clip((area - known - unknown_m2) / area * 100.0, 0.0, 100.0)
     out["public_service_pct"] = col["public_service"] / area * 100.0
     incl = (col["public_service"] + col["community_service"]) / area * 100.0
     out["public_service_incl_community_pct"] = incl if separable else np.nan

@@ -1,12 +1,14 @@
-"""Vector file readers: GeoPackage, GeoJSON, Shapefile, GeoParquet, and CSV with coordinates."""
+"""Vector file readers: every format GDAL reads (GeoPackage, GeoJSON, Shapefile, File Geodatabase, DXF, KML …), GeoParquet, and CSV or Excel tables with coordinates."""
 
 from __future__ import annotations
 
 import os
+import unicodedata
 import warnings
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 from pyproj import CRS
 
@@ -15,7 +17,8 @@ from ditan.spatial.errors import CRSError, LayerError
 
 __all__ = ["read_vector", "declare_crs"]
 
-CSV_ENCODINGS = ("utf-8-sig", "gb18030")
+#: encodings tried, in order, when a CSV or a Shapefile without .cpg declares none: (Python codec, label)
+DETECT_ENCODINGS = (("utf-8", "UTF-8"), ("gb18030", "GB18030"), ("big5", "Big5"))
 
 
 def read_vector(
@@ -37,13 +40,25 @@ def read_vector(
     """
     path = Path(path)
     suffix = path.suffix.lower()
+    if suffix == ".dwg":
+        raise LayerError(
+            f"layer '{layer_name}': {path.name} is an AutoCAD DWG drawing, which cannot be read (DWG 无法读取); "
+            "save it as DXF in CAD (另存为 DXF) and point path: at the .dxf (roads from DXF: class_column: Layer)"
+        )
     try:
         if suffix == ".csv":
             gdf = _read_csv(path, layer_name, x_column, y_column, encoding)
+        elif suffix in (".xlsx", ".xlsm", ".xls"):
+            gdf = _read_excel(path, layer_name, layer, x_column, y_column)
         elif suffix in (".parquet", ".geoparquet"):
             gdf = gpd.read_parquet(path)
         else:
-            gdf = _read_fixing_rings(path, layer)
+            detected = None
+            if encoding is None and suffix in (".shp", ".dbf"):
+                encoding = detected = _detect_dbf_encoding(path, layer_name)
+            gdf = _read_fixing_rings(path, layer, encoding)
+            if detected and detected != "UTF-8":  # UTF-8, the default expected, is not noted
+                gdf.attrs["encoding_detected"] = detected
     except LayerError:
         raise
     except Exception as exc:  # driver errors come in many types; the message says what to do
@@ -51,7 +66,8 @@ def read_vector(
             f"layer '{layer_name}': could not read {path}: the file is damaged, truncated or not of a supported kind ({exc}); "
             "export it again (GeoPackage, Shapefile, GeoJSON, GeoParquet or CSV)"
         ) from exc
-    return declare_crs(
+    detected = gdf.attrs.get("encoding_detected")
+    out = declare_crs(
         gdf,
         crs,
         layer_name=layer_name,
@@ -59,6 +75,9 @@ def read_vector(
         source_crs="the file's CRS",
         fix="fix the file's CRS (.prj / GeoPackage SRS)",
     )
+    if detected:
+        out.attrs["encoding_detected"] = detected
+    return out
 
 
 def declare_crs(
@@ -102,11 +121,14 @@ def declare_crs(
     return gdf
 
 
-def _read_fixing_rings(path: Path, layer: str | None) -> gpd.GeoDataFrame:
+def _read_fixing_rings(
+    path: Path, layer: str | None, encoding: str | None = None
+) -> gpd.GeoDataFrame:
     """Read with GDAL, closing unclosed polygon rings; ``attrs["rings_closed"]`` counts them (rings, not features)."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        gdf = gpd.read_file(path, layer=layer, engine="pyogrio", on_invalid="fix")
+        kw = {"encoding": encoding} if encoding else {}
+        gdf = gpd.read_file(path, layer=layer, engine="pyogrio", on_invalid="fix", **kw)
     closed = [w for w in caught if "Non closed ring" in str(w.message)]
     for w in caught:
         if w not in closed:
@@ -115,19 +137,137 @@ def _read_fixing_rings(path: Path, layer: str | None) -> gpd.GeoDataFrame:
     return gdf
 
 
+def _detect_dbf_encoding(path: Path, layer_name: str) -> str | None:
+    """The encoding of a Shapefile's DBF text when it has no .cpg: None when there is a .cpg or the text is ASCII."""
+    if path.with_suffix(".cpg").exists() or path.with_suffix(".CPG").exists():
+        return None
+    dbfs = (path.with_suffix(".dbf"), path.with_suffix(".DBF"))
+    dbf = next((p for p in dbfs if p.exists()), None)
+    if dbf is None:
+        return None
+    raw = dbf.read_bytes()
+    if len(raw) < 32:
+        return None
+    n_records = int.from_bytes(raw[4:8], "little")
+    header_len = int.from_bytes(raw[8:10], "little")
+    record_len = int.from_bytes(raw[10:12], "little")
+    names, spans, start = [], [], 1  # each record begins with its deletion flag
+    for o in range(32, header_len - 31, 32):
+        if raw[o] == 0x0D:
+            break
+        names.append(raw[o : o + 11].split(b"\0")[0])
+        length = raw[o + 16]
+        # text fields only: numbers and dates are ASCII, binary fields are not text
+        if raw[o + 11 : o + 12] == b"C":
+            spans.append((start, start + length))
+        start += length
+    n = min(n_records, max(len(raw) - header_len, 0) // max(record_len, 1))
+    records = np.frombuffer(raw, dtype=np.uint8, count=n * record_len, offset=header_len)
+    records = records.reshape(n, record_len) if record_len else records.reshape(0, 0)
+    text = b"\n".join(names + [records[:, a:b].tobytes() for a, b in spans]).replace(b"\0", b" ")
+    return detect_encoding(text, layer_name, dbf.name)
+
+
+def detect_encoding(raw: bytes, layer_name: str, source: str) -> str | None:
+    """The first of DETECT_ENCODINGS that decodes ``raw`` cleanly (None for ASCII), else a LayerError naming them.
+
+    Cleanly: no decoding error, no private-use, unassigned or control characters (other than tab and
+    line ends), no kana, and — for GB18030, which accepts most Big5 byte pairs — at least 80 % of the
+    Chinese characters within GB 2312 (the simplified characters of everyday text); Big5 text read as
+    GB18030 falls well below that.
+    """
+    if raw.isascii():
+        return None
+    for enc, label in DETECT_ENCODINGS:
+        try:
+            text = raw.decode(enc)
+        except UnicodeDecodeError:
+            continue
+        if _clean(text, label):
+            return label
+    raise LayerError(
+        f"layer '{layer_name}': the text of {source} does not decode cleanly as any of "
+        f"{', '.join(label for _, label in DETECT_ENCODINGS)} (编码无法识别); set encoding: in the config "
+        "(e.g. encoding: gbk, encoding: big5, encoding: cp1252)"
+    )
+
+
+def _clean(text: str, label: str) -> bool:
+    chars = set(text) - set("\t\r\n\x1a")  # \x1a ends a DBF
+    if any(unicodedata.category(c) in ("Co", "Cn", "Cc", "Cs") for c in chars):
+        return False
+    if any("\u3040" <= c <= "\u30ff" for c in chars):  # kana: Big5 bytes read as GBK symbols
+        return False
+    if label == "GB18030":
+        han = [c for c in text if "\u4e00" <= c <= "\u9fff"]
+        if han:
+            in_gb2312 = sum(1 for c in han if _encodes(c, "gb2312"))
+            return in_gb2312 >= 0.8 * len(han)
+    return True
+
+
+def _encodes(c: str, enc: str) -> bool:
+    try:
+        c.encode(enc)
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _read_excel(
+    path: Path, layer_name: str, sheet: str | None, x: str | None, y: str | None
+) -> gpd.GeoDataFrame:
+    """An Excel point table: the sheet ``sheet`` (default the first), points from columns ``x`` and ``y``."""
+    try:
+        book = pd.ExcelFile(path)
+    except ImportError as exc:
+        raise LayerError(
+            f"layer '{layer_name}': {path.name} is an old Excel .xls file and no .xls reader (xlrd) is installed; "
+            "save it as .xlsx in Excel (另存为 .xlsx) or as CSV"
+        ) from exc
+    with book:
+        if sheet is not None and sheet not in book.sheet_names:
+            raise LayerError(
+                f"layer '{layer_name}': {path.name} has no sheet '{sheet}'; its sheets are {', '.join(book.sheet_names)} (set layer: to one)"
+            )
+        df = pd.read_excel(book, sheet_name=sheet if sheet is not None else 0)
+    df.columns = [str(c) for c in df.columns]
+    return _points(df, path, layer_name, x, y)
+
+
 def _read_csv(
     path: Path, layer_name: str, x: str | None, y: str | None, encoding: str | None
 ) -> gpd.GeoDataFrame:
-    df = None
-    for enc in (encoding,) if encoding else CSV_ENCODINGS:
-        try:
-            df = pd.read_csv(path, encoding=enc)
-            break
-        except UnicodeDecodeError:
-            continue
-    if df is None:
+    detected = None
+    if encoding is None:
+        raw = path.read_bytes()
+        if raw.startswith(b"\xef\xbb\xbf"):
+            encoding = "utf-8-sig"
+        else:
+            encoding = detected = detect_encoding(raw, layer_name, path.name) or "utf-8"
+    try:
+        df = pd.read_csv(path, encoding=encoding)
+    except UnicodeDecodeError as exc:
         raise LayerError(
-            f"layer '{layer_name}': {path.name} is neither UTF-8 nor GB18030 text; set encoding: in the config"
+            f"layer '{layer_name}': {path.name} is not {encoding} text as the config says (encoding: {encoding}); "
+            "set the right encoding:, or remove encoding: to let ditan detect it (UTF-8, GB18030, Big5)"
+        ) from exc
+    except LookupError as exc:
+        raise LayerError(
+            f"layer '{layer_name}': encoding: {encoding} is not an encoding name; use e.g. utf-8, gbk, gb18030, big5"
+        ) from exc
+    gdf = _points(df, path, layer_name, x, y)
+    if detected and detected != "UTF-8":  # UTF-8, the default expected, is not noted
+        gdf.attrs["encoding_detected"] = detected
+    return gdf
+
+
+def _points(
+    df: pd.DataFrame, path: Path, layer_name: str, x: str | None, y: str | None
+) -> gpd.GeoDataFrame:
+    if not (x and y):
+        raise LayerError(
+            f"layer '{layer_name}': {path.name} is a table; name its coordinate columns with x_column and y_column (and crs)"
         )
     missing = [c for c in (x, y) if c not in df.columns]
     if missing:
