@@ -77,3 +77,25 @@ def brute_force_line_km(lines, unit_geoms, *, step_m: float = 0.1):
     pi, ui = shapely.STRtree(units).query(mid, predicate="dwithin", distance=1e-3)
     share = 1.0 / np.bincount(pi, minlength=len(mid))[pi]
     return np.bincount(ui, weights=step[pi] * share, minlength=len(units)) / 1000.0
+
+
+def class_raster(path, codes) -> None:
+    """A uint8 class raster (nodata 0) of 100 m pixels whose top-left corner is (X0, Y0 + 1000), in CRS."""
+    import numpy as np
+    import rasterio
+    from rasterio.transform import from_origin
+
+    codes = np.asarray(codes)
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=codes.shape[1],
+        height=codes.shape[0],
+        count=1,
+        dtype="uint8",
+        crs=CRS,
+        transform=from_origin(X0, Y0 + 1000, 100, 100),
+        nodata=0,
+    ) as dst:
+        dst.write(codes.astype("uint8"), 1)

@@ -14,35 +14,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import rasterio
 import yaml
-from rasterio.transform import from_origin
 
 from ditan.pipelines.config.schema import parse_config
 from ditan.pipelines.config.sources import RasterSource
 from ditan.spatial.errors import ConfigError, LayerError
 from ditan.spatial.indicators import green
 from ditan.spatial.standards import landcover_products as lp
-from tests.conftest import CRS, X0, Y0
+from tests.conftest import class_raster
 
 CLCD_VEGETATION = {2, 3, 4, 9}  # forest, shrub, grassland, wetland (cropland 1 excluded)
 CLCD_IMPERVIOUS = {8}
-
-
-def _raster(path, codes: np.ndarray) -> None:
-    with rasterio.open(
-        path,
-        "w",
-        driver="GTiff",
-        width=codes.shape[1],
-        height=codes.shape[0],
-        count=1,
-        dtype="uint8",
-        crs=CRS,
-        transform=from_origin(X0, Y0 + 1000, 100, 100),
-        nodata=0,
-    ) as dst:
-        dst.write(codes.astype("uint8"), 1)
 
 
 @pytest.fixture
@@ -81,7 +63,7 @@ def _measure(two_units, tmp_path, src: RasterSource):
 
 
 def test_clcd_product_gives_hand_counted_shares(tmp_path, two_units, clcd_codes):
-    _raster(tmp_path / "clcd.tif", clcd_codes)
+    class_raster(tmp_path / "clcd.tif", clcd_codes)
     src = _source(tmp_path, product="clcd")
     assert set(src.vegetation_classes) == CLCD_VEGETATION
     assert set(src.impervious_classes) == CLCD_IMPERVIOUS
@@ -93,7 +75,7 @@ def test_clcd_product_gives_hand_counted_shares(tmp_path, two_units, clcd_codes)
 
 
 def test_explicit_lists_override_the_product(tmp_path, two_units, clcd_codes):
-    _raster(tmp_path / "clcd.tif", clcd_codes)
+    class_raster(tmp_path / "clcd.tif", clcd_codes)
     src = _source(tmp_path, product="clcd", vegetation_classes=[1, 2])  # cropland and forest only
     assert src.vegetation_classes == [1, 2]
     assert set(src.impervious_classes) == CLCD_IMPERVIOUS  # the one not given stays the product's
@@ -105,7 +87,7 @@ def test_explicit_lists_override_the_product(tmp_path, two_units, clcd_codes):
 
 
 def test_default_stays_worldcover(tmp_path, clcd_codes):
-    _raster(tmp_path / "clcd.tif", clcd_codes)
+    class_raster(tmp_path / "clcd.tif", clcd_codes)
     src = _source(tmp_path)
     assert src.vegetation_classes == [10, 20, 30, 90, 95]
     assert src.impervious_classes == [50]
@@ -113,7 +95,7 @@ def test_default_stays_worldcover(tmp_path, clcd_codes):
 
 
 def test_unknown_product_refused_at_check_config(tmp_path, clcd_codes):
-    _raster(tmp_path / "clcd.tif", clcd_codes)
+    class_raster(tmp_path / "clcd.tif", clcd_codes)
     data = {"name": "x", "inputs": {"landcover": {"path": "clcd.tif", "product": "clcdd"}}}
     with pytest.raises(
         ConfigError,
@@ -126,7 +108,7 @@ def test_unknown_product_refused_at_check_config(tmp_path, clcd_codes):
 
 def test_wrong_product_error_names_the_fitting_product(tmp_path, two_units, clcd_codes):
     """CLCD codes read with WorldCover's classes: the error suggests product: clcd."""
-    _raster(tmp_path / "clcd.tif", clcd_codes)
+    class_raster(tmp_path / "clcd.tif", clcd_codes)
     with pytest.raises(
         LayerError, match=r"codes 1, 2, 3, 4, 5, 6, 7, 8, 9: looks like clcd .*product: clcd"
     ):

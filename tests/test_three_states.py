@@ -8,8 +8,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-import rasterio
-from rasterio.transform import from_origin
 
 from ditan.spatial.engine.origins import Origins
 from ditan.spatial.errors import LayerError
@@ -26,7 +24,7 @@ from ditan.spatial.standards.evidence import (
     has_residents,
 )
 from ditan.spatial.standards.registry import Indicator
-from tests.conftest import CRS, X0, Y0, box, gdf, point
+from tests.conftest import box, class_raster, gdf, point
 
 
 def _table() -> tuple[pd.DataFrame, dict[str, Indicator]]:
@@ -204,29 +202,13 @@ def test_green_coverage_never_below_green_space_ratio_on_the_same_polygons(two_u
     assert alone.at["A", "green_coverage_pct"] == pytest.approx(0.25)
 
 
-def _raster(path, codes: np.ndarray) -> None:
-    with rasterio.open(
-        path,
-        "w",
-        driver="GTiff",
-        width=codes.shape[1],
-        height=codes.shape[0],
-        count=1,
-        dtype="uint8",
-        crs=CRS,
-        transform=from_origin(X0, Y0 + 1000, 100, 100),
-        nodata=0,
-    ) as dst:
-        dst.write(codes.astype("uint8"), 1)
-
-
 def test_raster_of_another_product_stops_with_the_codes_found(tmp_path, two_units):
     """A CLCD-coded raster (1 cropland, 2 forest, 5 water, 8 impervious) read with the WorldCover classes."""
     codes = np.tile(
         np.array([1, 2, 5, 8, 2, 1, 1, 8, 2, 5] * 2), (10, 1)
     )  # 10 rows × 20 columns of 100 m
     path = tmp_path / "clcd.tif"
-    _raster(path, codes)
+    class_raster(path, codes)
     with pytest.raises(
         LayerError, match=r"no pixel under the units has a configured class.*codes 1, 2, 5, 8.*CLCD"
     ):
