@@ -19,10 +19,10 @@ from collections.abc import Sequence
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import shapely
 
 from ditan.spatial.crs.metric import ensure_projected
 from ditan.spatial.engine.allocate import polygon_pieces
+from ditan.spatial.engine.geometry import merge_touching
 from ditan.spatial.errors import LayerError
 from ditan.spatial.io.raster import raster_cover_shares
 from ditan.spatial.standards import landcover_products
@@ -91,9 +91,8 @@ def green_coverage_from_polygons(
         ensure_projected(green_land, "green land")
         layers.append(green_land.geometry.to_numpy())
     geoms = np.concatenate(layers)
-    merged = (
-        shapely.get_parts(shapely.union_all(geoms)) if len(geoms) else np.array([], dtype=object)
-    )
+    # overlaps counted once: touching polygons merged group by group (one union per group, not one city-wide union)
+    merged = merge_touching(geoms)
     pieces = polygon_pieces(units.geometry.to_numpy(), np.asarray(merged, dtype=object))
     veg = np.bincount(
         pieces["unit"].to_numpy(), weights=pieces["area_m2"].to_numpy(), minlength=len(units)

@@ -139,7 +139,7 @@ def station_access_points(stations: gpd.GeoDataFrame) -> tuple[np.ndarray, np.nd
         if "members" in stations
         else np.full(len(geoms), None, dtype=object)
     )
-    has = np.array([isinstance(m, shapely.Geometry) for m in members], dtype=bool)
+    has = shapely.is_geometry(members)
     if not has.any():
         return np.asarray(geoms, dtype=object), np.arange(len(geoms))
     xy, k = shapely.get_coordinates(members[has].astype(object), return_index=True)
