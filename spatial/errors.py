@@ -54,7 +54,11 @@ OPTIONAL = {
     ),
     "distributed": ("distributed", "cluster", "running a batch on dask (--workers, --scheduler)"),
     "networkx": ("networkx", "graph", "a networkx graph as the street network"),
-    "osmnx": ("osmnx", "graph", "an osmnx graph as the street network"),
+    "osmnx": (
+        "osmnx",
+        "graph",
+        "an osmnx graph as the street network, or OSM fetched by place name or bbox (inputs.osm)",
+    ),
 }
 
 

@@ -11,6 +11,7 @@ import math
 import shutil
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import pytest
 from PIL import Image
@@ -151,13 +152,16 @@ def test_artifact_landuse_sheet(drawn):
 
 def test_cli_annex_one_unit(tmp_path, font, monkeypatch):
     monkeypatch.setenv("COLUMNS", "200")
+    # 清华大学（紫荆路、至善路）, looked up by name in the shipped units: its id follows the derivation's order
+    units = gpd.read_file(ROOT / "data" / "beijing_haidian_tsinghua" / "units.gpkg")
+    uid = units.loc[units["name"] == "清华大学（紫荆路、至善路）", "unit_id"].item()
+    x0, y0, x1, y1 = units[units["unit_id"] == uid].to_crs(4548).total_bounds
+    assert x1 - x0 > y1 - y0  # it is wider than tall (about 330 × 290 m): A3 landscape
     out = tmp_path / "cli_annex"
-    assert main(["annex", str(CONFIG), "--units", "U013", "--paper", "A3", "--out", str(out)]) == 0
-    assert sorted(p.name for p in out.iterdir()) == sorted([*file_names("U013"), "annex.json"])
-    page = PdfReader(out / "U013.pdf").pages[0]
-    assert float(page.mediabox.width) == pytest.approx(
-        1190.55, abs=1
-    )  # U013 is wider than tall: A3 landscape
+    assert main(["annex", str(CONFIG), "--units", uid, "--paper", "A3", "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == sorted([*file_names(uid), "annex.json"])
+    page = PdfReader(out / f"{uid}.pdf").pages[0]
+    assert float(page.mediabox.width) == pytest.approx(1190.55, abs=1)  # A3 landscape: 420 mm wide
 
 
 def test_cli_unknown_unit_exits_2(tmp_path, font, capsys):

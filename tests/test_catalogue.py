@@ -56,30 +56,30 @@ def test_value_lookup_accepts_ids_chinese_names_and_aliases():
     assert ov.loc[ov["value"] == "elementary_school", "category"].tolist() == ["primary_school"]
 
 
-def test_extra_categories_from_the_config_replace_or_add():
+def test_extra_categories_from_the_config_add_and_never_replace():
     extra = [
         {
-            "id": "canteen",
+            "id": "community_canteen",
             "tier": "5min",
             "zh": "社区食堂",
             "en": "Community canteen",
             "match": [{"amenity": "canteen"}],
         },
-        {
-            "id": "market",
-            "tier": "5min",
-            "zh": "菜市场",
-            "en": "Market",
-            "match": [{"amenity": "marketplace"}],
-        },
     ]
     cat = load_catalogue(extra_categories=extra)
-    assert (
-        cat.categories["canteen"].tier == "5min"
-        and cat.categories["canteen"].source == "added in the run configuration"
-    )
-    assert cat.categories["market"].tier == "5min"  # replaced by id
-    assert list(cat.categories)[-2:] == ["canteen", "market"]
+    added = cat.categories["community_canteen"]
+    assert added.tier == "5min" and added.source == "added in the run configuration"
+    assert list(cat.categories)[-1] == "community_canteen"
+    # an id the catalogue has (a category, a community amenity, a station kind) is refused, not replaced
+    for cid, what in (
+        ("market", "category"),
+        ("canteen", "community amenity"),
+        ("bus_stop", "station kind"),
+    ):
+        same = [{**extra[0], "id": cid}]
+        with pytest.raises(ValueError, match=f"'{cid}' is already a {what}.*extend_categories"):
+            load_catalogue(extra_categories=same)
+    assert load_catalogue().categories["market"].tier == "10min"
     with pytest.raises(ValueError, match="names tier '20min'"):
         load_catalogue(extra_categories=[{"id": "x", "tier": "20min", "zh": "x", "en": "x"}])
 

@@ -42,7 +42,7 @@ USES = {
         "pipelines/outputs/postgis.py",
     },
     "cluster": {"pipelines/jobs/cluster.py", "pipelines/cli/run.py"},
-    "graph": {"ditan/indicators.py"},
+    "graph": {"ditan/indicators.py", "spatial/io/osm_http.py"},
 }
 HINTS = {"postgis": r'pip install "ditan\[postgis\]"', "cluster": r'pip install "ditan\[cluster\]"'}
 

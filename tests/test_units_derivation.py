@@ -184,14 +184,20 @@ def test_oversized_block_split_by_next_tier(highway, name):
 
 
 @pytest.mark.parametrize(
-    ("highway", "name"), [("service", None), ("footway", "清华路"), ("cycleway", None)]
+    ("highway", "name", "split_by"),
+    [("service", None, "grid"), ("footway", "清华路", "named_paths"), ("cycleway", None, "grid")],
 )
-def test_oversized_block_not_split_by_unnamed_service_or_footway(highway, name):
+def test_oversized_block_not_split_by_unnamed_service_or_footway(highway, name, split_by):
+    # (issue 15: an oversized block no longer stays whole.) An unnamed service road or cycleway is
+    # not a split line, so the grid (last resort) halves the 1 200 × 1 000 block: ⌈1.2⌉ = 2 cells,
+    # nx = round(√(2 · 1200/1000)) = 2 along the long side → x = 600. A named footway is a named
+    # path and splits it on the same line.
     units = derive_units(
         _roads(RING_BIG + [(highway, name, MIDDLE)]), FRAME_BIG, max_area_m2=1_000_000
     )
-    assert len(units) == 1
-    assert units.area.iloc[0] == pytest.approx(1_200_000.0)
+    assert units.area.round(0).tolist() == [600_000.0, 600_000.0]
+    assert units["split_by"].tolist() == [split_by, split_by]
+    assert units["above_max_reason"].isna().all()
 
 
 def test_block_below_max_area_not_subdivided():
@@ -214,11 +220,13 @@ def test_block_below_max_area_not_subdivided():
     assert units.area.iloc[0] == pytest.approx(800_000.0)
 
 
-def test_oversized_block_stays_whole_when_minor_road_does_not_cross():
-    # a dead-end residential road (to y = 500) encloses nothing: fewer than two parts → whole
+def test_oversized_block_cut_by_grid_when_minor_road_does_not_cross():
+    # a dead-end residential road (to y = 500) encloses nothing: fewer than two parts, so (issue 15)
+    # the grid cuts the 1.2 km² block into two 600 × 1000 halves instead of leaving it whole
     roads = _roads(RING_BIG + [("residential", None, _line((600, -10), (600, 500)))])
     units = derive_units(roads, FRAME_BIG, max_area_m2=1_000_000)
-    assert units.area.round(0).tolist() == [1_200_000.0]
+    assert units.area.round(0).tolist() == [600_000.0, 600_000.0]
+    assert units["split_by"].tolist() == ["grid", "grid"]
 
 
 # --- slivers --------------------------------------------------------------------------------

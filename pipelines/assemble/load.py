@@ -17,7 +17,7 @@ from ditan.pipelines.assemble.parcels import _landuse
 from ditan.pipelines.assemble.place import _bounds, study_crs
 from ditan.pipelines.assemble.reading import _read, add_note
 from ditan.pipelines.assemble.roads import _roads
-from ditan.pipelines.assemble.units import _units, make_units
+from ditan.pipelines.assemble.units import _units, make_units, note_study_bounds
 from ditan.pipelines.config.layer_source import LayerSource
 from ditan.pipelines.config.params import params_from_config
 from ditan.pipelines.config.schema import Config
@@ -43,7 +43,7 @@ def load_study_area(
     """
     ledger = Ledger()
     inp = cfg.inputs
-    ext = read_osm(inp.osm.path) if inp.osm else None
+    ext = read_osm(inp.osm.file()) if inp.osm else None  # place, bbox: fetched once, then cached
     units_raw = _read(inp.units, "units", ledger) if inp.units else None
     roads_raw = _read(inp.roads, "roads", ledger) if inp.roads else None
     crs = study_crs(cfg, ext, units_raw, roads_raw)
@@ -70,11 +70,14 @@ def load_study_area(
         cfg.life_circle.catalogue,
         tier_distances_m=cfg.life_circle.tiers_m,
         extra_categories=[c.model_dump() for c in cfg.life_circle.extra_categories],
+        extend_categories=[c.model_dump() for c in cfg.life_circle.extend_categories],
     )
     points = osm_layers.points_from_osm(ext, crs) if ext else None
     facilities, amenities = _facilities(inp.pois, points, catalogue, crs, ledger)
     stations = _stations(inp.stations, points, catalogue, crs, ledger, roads)
     bounds = _bounds(cfg, ext, crs, units_raw, roads)
+    if units_raw is None:  # units derived over the bounds: say where they came from
+        note_study_bounds(cfg, ext, bounds, ledger)
 
     if units_raw is not None:
         units = _units(units_raw, inp.units, crs, ledger)  # type: ignore[arg-type]
@@ -87,7 +90,7 @@ def load_study_area(
         log.warning(
             "no units layer in the config: deriving blocks from the road network (see `ditan units`)"
         )
-        units = make_units(cfg.units, roads, landuse, bounds)
+        units = make_units(cfg.units, roads, landuse, bounds, ledger)
     else:
         units = gpd.GeoDataFrame({"name": []}, geometry=[], crs=crs)
     _count_outside(

@@ -35,7 +35,7 @@ def study_crs(
     if (
         ext is not None and cfg.inputs.osm is not None
     ):  # the file header's box, else the extent of what it holds
-        data[f"the OSM file {cfg.inputs.osm.path.name}"] = ext.bounds or _union(
+        data[cfg.inputs.osm.label] = ext.bounds or _union(
             [x for x in map(_extent_deg, (ext.ways, ext.areas, ext.nodes)) if x]
         )
     if roads is not None and cfg.inputs.roads is not None:
@@ -159,12 +159,22 @@ def config_extents(cfg: Config) -> tuple[dict[str, tuple | None], dict[str, tupl
     inp = cfg.inputs
     data: dict[str, tuple | None] = {}
     if inp.osm is not None:
-        data[f"the OSM file {inp.osm.path.name}"] = _osm_header_box(inp.osm.path)
+        data[inp.osm.label] = _osm_box(inp.osm)
     if inp.roads is not None:
         data[f"roads ({inp.roads.label})"] = _stored_extent(inp.roads)
     return data, (
         {f"units ({inp.units.label})": _stored_extent(inp.units)} if inp.units is not None else {}
     )
+
+
+def _osm_box(src) -> tuple | None:
+    """The OSM data's box without the network: the file header's, the bbox, or a fetched place's (None before its fetch)."""
+    if src.bbox is not None:
+        return tuple(src.bbox)
+    if src.path is None:
+        hit = src.cached()
+        return tuple(hit.record["bbox_fetched"]) if hit is not None else None
+    return _osm_header_box(src.path)
 
 
 def _osm_header_box(path) -> tuple | None:
@@ -225,13 +235,23 @@ def _bounds(
     units: gpd.GeoDataFrame | None,
     roads: gpd.GeoDataFrame,
 ) -> shapely.Polygon:
+    outline = _place_outline(cfg)
     box = (
         cfg.bounds
         or (cfg.inputs.osm.bounds if cfg.inputs.osm else None)
-        or (ext.bounds if ext else None)
+        or (ext.bounds if ext and outline is None else None)
     )
     if box:
         return gpd.GeoSeries([shapely.box(*box)], crs=4326).to_crs(crs).iloc[0]
+    if outline is not None:  # a place fetched by name: its outline, not the box fetched around it
+        return gpd.GeoSeries([outline], crs=4326).to_crs(crs).iloc[0]
     if units is not None and len(units):
         return shapely.box(*units.to_crs(crs).total_bounds)
     return shapely.box(*roads.total_bounds)
+
+
+def _place_outline(cfg: Config) -> shapely.Geometry | None:
+    """The outline (WGS 84) of inputs.osm.place as Nominatim gave it when it was fetched; None for a file or a bbox."""
+    src = cfg.inputs.osm
+    hit = src.cached() if src is not None and src.place is not None else None
+    return hit.outline if hit is not None else None

@@ -33,6 +33,7 @@ from ditan.spatial.crs.webmap_offset import ROADSIDE_KINDS, Reference, check_lay
 from ditan.spatial.errors import LayerError
 from ditan.spatial.io.validate import PUNTAL, Ledger, clean_geometries, require_columns
 from ditan.spatial.standards.catalogue import value_lookup
+from ditan.spatial.standards.poi_systems import PROVIDERS, match_types
 from ditan.spatial.study_area import osm_layers
 from ditan.spatial.study_area.stations import (
     SAME_NAME_M,
@@ -142,7 +143,19 @@ def _one_layer(
         layer=LAYER,
         hint=f"check kind_column / name_column of the stations layer {src.label}",
     )
-    if src.kind_column:
+    if src.kind_column and src.category_system in PROVIDERS:  # a web map's types
+        df = by_provider(
+            raw,
+            src,
+            src.kind_column,
+            catalogue.stations,
+            ledger,
+            LAYER,
+            "kind",
+            where="" if item is None else f" in {src.label}",
+            others={**catalogue.amenities, **catalogue.categories},
+        )
+    elif src.kind_column:
         df = by_value(
             raw,
             src,
@@ -213,14 +226,20 @@ def load_facilities(
     raw = L._read(src, "pois", ledger, layer)
     require_columns(raw, [c for c in (src.category_column, src.name_column) if c], layer="pois")
     if src.category_column:
-        df = by_value(
-            raw,
-            src,
-            src.category_column,
-            {**catalogue.amenities, **catalogue.categories},
-            ledger,
-            layer,
-            "category",
+        entries = {**catalogue.amenities, **catalogue.categories}
+        df = (
+            by_provider(
+                raw,
+                src,
+                src.category_column,
+                entries,
+                ledger,
+                layer,
+                "category",
+                others=catalogue.stations,
+            )
+            if src.category_system in PROVIDERS
+            else by_value(raw, src, src.category_column, entries, ledger, layer, "category")
         )
         check_pois(
             df, df["category"].to_numpy(), points, catalogue, crs, src, raw.attrs
@@ -274,6 +293,84 @@ def by_value(
     rows = hit["row"].to_numpy()
     return gpd.GeoDataFrame(
         {out_col: hit["category"].to_numpy(), "name": L._col(pts, src.name_column)[rows]},
+        geometry=pts.geometry.to_numpy()[rows],
+        crs=pts.crs,
+    )
+
+
+#: how many of the most frequent unmapped types a ledger line names
+TOP_TYPES = 10
+
+
+def by_provider(
+    raw: gpd.GeoDataFrame,
+    src: LayerSource,
+    column: str,
+    entries,
+    ledger: Ledger,
+    layer: str,
+    out_col: str,
+    where: str = "",
+    others=None,
+) -> gpd.GeoDataFrame:
+    """As :func:`by_value`, for a web map's types (category_system / kind_system amap or baidu).
+
+    Each row's types (several joined by |) are matched by :func:`ditan.spatial.standards.poi_systems.match_types`
+    (Amap's typecode first — ``typecode_column``, else a column named typecode — then the category path);
+    one row per id the row names. Dropped and counted: rows naming only ``others`` (station kinds in a POI
+    layer, categories in a stations layer: the same export feeds both), and rows naming nothing, listed by
+    their most frequent type values (:data:`TOP_TYPES`, then how many other values).
+    """
+    system = src.category_system
+    codes_col = src.typecode_column or (
+        "typecode" if system == "amap" and "typecode" in raw.columns else None
+    )
+    if codes_col:
+        require_columns(raw, [codes_col], layer=layer, hint="check typecode_column of the layer")
+    pts = clean_geometries(raw, layer=layer, kinds=PUNTAL, ledger=ledger).reset_index(drop=True)
+    types = pts[column].astype("string").fillna("")
+    codes = pts[codes_col].astype("string").fillna("") if codes_col else None
+    named = value_lookup(entries, "catalogue")  # ids, Chinese names, aliases (extend_categories)
+    hit = match_types(types, system, codes=codes, ids=list(entries), extra_values=named)
+    rec = ledger.layer(layer)
+    bad = ~np.isin(np.arange(len(pts)), hit["row"].to_numpy())
+    key = "kind_system" if out_col == "kind" else "category_system"
+    if bad.any():
+        elsewhere = np.zeros(len(pts), dtype=bool)
+        if others:
+            other = match_types(
+                types[bad].reset_index(drop=True),
+                system,
+                codes=None if codes is None else codes[bad].reset_index(drop=True),
+                ids=list(others),
+                extra_values=value_lookup(others, "catalogue"),
+            )
+            elsewhere[np.flatnonzero(bad)[other["row"].unique()]] = True
+        if n := int(elsewhere.sum()):
+            rec.kept -= n
+            rec.dropped[
+                "types naming station kinds, not life-circle categories (read them with a stations layer, "
+                f"kind_system: {system}){where}"
+                if out_col == "category"
+                else f"types naming life-circle categories, not station kinds (read them as pois, category_system: {system}){where}"
+            ] += n
+        none = bad & ~elsewhere
+        if n := int(none.sum()):
+            counts = types[none].str.strip().replace("", "(empty)").value_counts().sort_index()
+            counts = counts.sort_values(ascending=False, kind="stable")  # ties in text order
+            top = ", ".join(f"'{v}' {c}" for v, c in counts.head(TOP_TYPES).items())
+            rest = len(counts) - TOP_TYPES
+            more = f", … and {rest} other types" if rest > 0 else ""
+            what = "station kind" if out_col == "kind" else "life-circle category or amenity"
+            rec.kept -= n
+            rec.dropped[
+                f"types naming no {what} in the {system} table (spatial/standards/poi_systems.yaml; {key}: {system})"
+                f"{where}; most frequent: {top}{more}"
+            ] += n
+    rows = hit["row"].to_numpy()
+    names = L._col(pts, src.name_column)[rows]
+    return gpd.GeoDataFrame(
+        {out_col: hit["category"].to_numpy(dtype=object), "name": names},
         geometry=pts.geometry.to_numpy()[rows],
         crs=pts.crs,
     )

@@ -10,6 +10,7 @@ from pyproj import CRS
 from ditan.pipelines.config.layer_source import LayerSource
 from ditan.spatial.crs.china import SYSTEM_NAMES
 from ditan.spatial.crs.metric import to_metric
+from ditan.spatial.errors import LayerError
 from ditan.spatial.io.postgis import read_postgis
 from ditan.spatial.io.validate import Ledger
 from ditan.spatial.io.vector import read_vector
@@ -18,7 +19,14 @@ from ditan.spatial.io.vector import read_vector
 def _read(
     src: LayerSource, name: str, ledger: Ledger, record: str | None = None
 ) -> gpd.GeoDataFrame:
-    """Read one configured layer; a conversion from GCJ-02 or BD-09 is noted under ``record`` (default ``name``)."""
+    """Read one configured layer; a conversion from GCJ-02 or BD-09 is noted under ``record`` (default ``name``).
+
+    A web-map layer (category_system / kind_system amap or baidu) without crs: is taken in the provider's
+    system (LayerSource._provider_crs) and the note says so; a file carrying its own projected CRS is then
+    refused (it was converted already: set crs: to it).
+    """
+    if src._crs_default and src.path is not None:
+        _own_projected(src, name)
     if src.path is None:  # a PostGIS table or query (table: / sql: with the config's database:)
         raw = read_postgis(
             src.database.url if src.database else None,
@@ -43,12 +51,32 @@ def _read(
         add_note(ledger, record or name, f"encoding detected: {raw.attrs['encoding_detected']}")
     system = raw.attrs.get("source_crs")
     if system in SYSTEM_NAMES:
-        add_note(
-            ledger,
-            record or name,
-            f"coordinates converted from {SYSTEM_NAMES[system]} to WGS 84 ({len(raw)} features)",
+        taken = (
+            f"coordinates taken as {SYSTEM_NAMES[system]}, the provider's ({src._crs_default}); converted"
+            if src._crs_default
+            else f"coordinates converted from {SYSTEM_NAMES[system]}"
         )
+        add_note(ledger, record or name, f"{taken} to WGS 84 ({len(raw)} features)")
     return raw
+
+
+def _own_projected(src: LayerSource, name: str) -> None:
+    """Refuse taking a file with its own projected CRS as the web map's degrees (crs: not given, provider's default)."""
+    import pyogrio
+
+    if src.path is None or src.path.suffix.lower() in (".csv", ".xlsx", ".xlsm", ".xls"):
+        return
+    try:  # a file GDAL's info cannot open (a folder, GeoParquet): the reader reads it or says why
+        wkt = pyogrio.read_info(src.path, layer=src.layer).get("crs")
+    except Exception:
+        return
+    if wkt and not CRS.from_user_input(wkt).is_geographic:
+        own = CRS.from_user_input(wkt)
+        raise LayerError(
+            f"layer '{name}' ({src.label}): {src._crs_default} takes coordinates as {SYSTEM_NAMES[str(src.crs)]} "
+            f"by default, but the file carries its own projected CRS {own.name} ({_crs_label(own)}): it was converted "
+            f"already. Set crs: {_crs_label(own)} on the layer to read it as it is"
+        )
 
 
 def add_note(ledger: Ledger, layer: str, text: str) -> None:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+
 import geopandas as gpd
 import numpy as np
 import shapely
 from pyproj import CRS
 
-from ditan.pipelines.assemble.reading import _closed_rings, _to_study
+from ditan.pipelines.assemble.reading import _closed_rings, _to_study, add_note
 from ditan.pipelines.config.layer_source import LayerSource
 from ditan.pipelines.config.options import UnitsOptions
+from ditan.pipelines.config.schema import Config
 from ditan.spatial.errors import LayerError, feature_list
+from ditan.spatial.io.osm import OsmExtract
 from ditan.spatial.io.validate import (
     POLYGONAL,
     Ledger,
@@ -18,27 +22,110 @@ from ditan.spatial.io.validate import (
     require_columns,
     require_unique_ids,
 )
-from ditan.spatial.study_area.units import derive_units, name_units
+from ditan.spatial.study_area.units import UnitsReport, derive_units_report, name_units
+
+log = logging.getLogger(__name__)
 
 #: units overlapping by more than this (m²) are flagged in the ledger (they are kept and measured each as a whole)
 UNIT_OVERLAP_TOL_M2 = 1.0
+#: land-use classes of open land: an oversized block mostly of these is kept whole, not cut by a grid
+OPEN_LAND_CLASSES = ("park", "green", "water")
+#: when the config gives no study bounds, bounds larger than this (km²) are warned about: more than a
+#: district of central Beijing (东城区 Dongcheng about 42 km², 西城区 Xicheng about 51 km²), where a
+#: study of communities spans a few km²
+UNBOUNDED_WARN_KM2 = 50.0
+#: the ledger layer of units derived from roads (notes: the study bounds, what the derivation dropped and split)
+DERIVED_UNITS_LAYER = "units (derived from roads)"
 
 
 def make_units(
-    o: UnitsOptions, roads: gpd.GeoDataFrame, landuse: gpd.GeoDataFrame, bounds: shapely.Polygon
+    o: UnitsOptions,
+    roads: gpd.GeoDataFrame,
+    landuse: gpd.GeoDataFrame,
+    bounds: shapely.Polygon,
+    ledger: Ledger | None = None,
 ) -> gpd.GeoDataFrame:
-    """Blocks derived from the road network (sizes and ids as config ``units`` says), named from the data (ditan units)."""
-    units = derive_units(
+    """Blocks derived from the road network (sizes and ids as config ``units`` says), named from the data (ditan units).
+
+    Columns name, split_by, above_max_reason (see ditan.spatial.study_area.units); with ``ledger``,
+    what the derivation dropped and split is noted under DERIVED_UNITS_LAYER and every unit still
+    above ``max_area_m2`` flagged with its reason.
+    """
+    return make_units_report(o, roads, landuse, bounds, ledger)[0]
+
+
+def make_units_report(
+    o: UnitsOptions,
+    roads: gpd.GeoDataFrame,
+    landuse: gpd.GeoDataFrame,
+    bounds: shapely.Polygon,
+    ledger: Ledger | None = None,
+) -> tuple[gpd.GeoDataFrame, UnitsReport]:
+    """:func:`make_units` and the derivation's report (for the summary of ``ditan units``)."""
+    lu_class = landuse["lu_class"] if "lu_class" in landuse else None
+    open_land = (
+        landuse.geometry.to_numpy()[lu_class.isin(OPEN_LAND_CLASSES).to_numpy()]
+        if lu_class is not None
+        else None
+    )
+    units, report = derive_units_report(
         roads,
         bounds,
         min_area_m2=o.min_area_m2,
         min_width_m=o.min_width_m,
         max_area_m2=o.max_area_m2,
+        open_land=open_land,
     )
     units["unit_id"] = [f"{o.id_prefix}{i + 1:03d}" for i in range(len(units))]
     named = landuse[landuse["name"].notna()]
     units["name"] = name_units(units, named, roads).to_numpy()
-    return units.set_index("unit_id")
+    units = units[["unit_id", "name", "split_by", "above_max_reason", "geometry"]]
+    if ledger is not None:
+        for line in report.lines(units, o.max_area_m2):
+            if not line.startswith(" "):  # the units above the limit are flagged one by one below
+                add_note(ledger, DERIVED_UNITS_LAYER, line)
+        rec = ledger.layer(DERIVED_UNITS_LAYER)
+        for uid, why in units[units["above_max_reason"].notna()][
+            ["unit_id", "above_max_reason"]
+        ].to_numpy():
+            rec.flagged[f"{uid} above units.max_area_m2 ({o.max_area_m2:,.0f} m²): {why}"] += 1
+    return units.set_index("unit_id"), report
+
+
+def note_study_bounds(
+    cfg: Config, ext: OsmExtract | None, bounds: shapely.Polygon, ledger: Ledger
+) -> str | None:
+    """When the config gives no study bounds: say what the derived units will cover, and return it.
+
+    One line, logged (a warning when the bounds span more than UNBOUNDED_WARN_KM2) and noted in the
+    ledger under DERIVED_UNITS_LAYER; None when the config gives bounds (bounds, inputs.osm.bounds,
+    a fetched place or bbox).
+    """
+    osm = cfg.inputs.osm
+    given = cfg.bounds is not None or (
+        osm is not None
+        and any(getattr(osm, k, None) is not None for k in ("bounds", "bbox", "place"))
+    )
+    if given:
+        return None
+    km2 = shapely.area(bounds) / 1e6
+    origin = (
+        "the OSM file header's box"
+        if ext is not None and ext.bounds
+        else "the whole extent of the roads (the file has no header bounds)"
+        if ext is not None
+        else "the whole extent of the roads"
+    )
+    big = km2 > UNBOUNDED_WARN_KM2
+    text = (
+        f"no study bounds given 未设置研究范围 (inputs.osm.bounds): units are derived over {origin}, "
+        f"{km2:,.1f} km²"
+        + (f", more than a district (> {UNBOUNDED_WARN_KM2:g} km²)" if big else "")
+        + "; set inputs.osm.bounds: [west, south, east, north] to the area you study"
+    )
+    (log.warning if big else log.info)(text)
+    add_note(ledger, DERIVED_UNITS_LAYER, text)
+    return text
 
 
 def _units(raw: gpd.GeoDataFrame, src: LayerSource, crs: CRS, ledger: Ledger) -> gpd.GeoDataFrame:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 
+from ditan.pipelines.cli.checks import check_inputs
 from ditan.pipelines.cli.commands import _annex, _check_parcels, _screen, _units
 from ditan.pipelines.cli.console import _escape
 from ditan.pipelines.cli.parser import _parser
@@ -37,19 +38,24 @@ def _main(argv: list[str] | None) -> int:
     )
     logging.getLogger("pyogrio").setLevel(logging.WARNING)
     from ditan.pipelines.config.schema import load_config
-    from ditan.spatial.errors import DitanError
+    from ditan.spatial.errors import ConfigError, DitanError
 
     try:
         if _is_batch(args):
             return _run_batch(args, console)
         cfg = load_config(args.config, deriving_units=args.command == "units")
+        # --refresh-osm: inputs.osm place or bbox fetched again, this once
+        if getattr(args, "refresh_osm", False):
+            if cfg.inputs.osm is None or cfg.inputs.osm.path is not None:
+                raise ConfigError(
+                    f"--refresh-osm fetches inputs.osm.place or inputs.osm.bbox again; {args.config} names "
+                    + ("no OSM" if cfg.inputs.osm is None else "an OSM file (inputs.osm.path)")
+                    + ": drop the option"
+                )
+            cfg.inputs.osm.refresh = True
+        # the layers (and, for check-config, the bounds) from their schemas, before any work
+        check_inputs(cfg, str(args.config), args.command, console)
         if args.command == "check-config":
-            if cfg.bounds or (
-                cfg.inputs.osm and cfg.inputs.osm.bounds
-            ):  # bounds far from the data: the stored extents say so
-                from ditan.pipelines.assemble.place import check_bounds_overlap, config_extents
-
-                check_bounds_overlap(cfg, *config_extents(cfg))
             console.print(f"[green]✓[/] {args.config} is valid")
             return 0
         if args.command == "units":

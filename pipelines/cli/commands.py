@@ -146,7 +146,11 @@ def _annex(cfg, args, console) -> int:
 
 def _units(cfg, args, console) -> int:
     from ditan.pipelines.assemble.load import load_study_area
-    from ditan.pipelines.assemble.units import make_units
+    from ditan.pipelines.assemble.units import (
+        DERIVED_UNITS_LAYER,
+        UNBOUNDED_WARN_KM2,
+        make_units_report,
+    )
     from ditan.pipelines.outputs.files import atomic_path
     from ditan.spatial.errors import ConfigError
 
@@ -157,7 +161,9 @@ def _units(cfg, args, console) -> int:
     if args.out is not None and args.out.suffix.lower() not in (".gpkg", ".geojson"):
         raise ConfigError(f"--out must end in .gpkg or .geojson, not '{args.out.name}'")
     sa = load_study_area(cfg, derive_missing_units=False)
-    units = make_units(cfg.units, sa.roads, sa.landuse, sa.bounds)
+    rec = sa.ledger.records.get(DERIVED_UNITS_LAYER)
+    bounds_note = rec.note if rec is not None else ""  # set when the config gives no study bounds
+    units, report = make_units_report(cfg.units, sa.roads, sa.landuse, sa.bounds)
     out = args.out or Path("out") / cfg.name / "units.gpkg"
     with atomic_path(out) as tmp:
         gj = out.suffix.lower() == ".geojson"
@@ -168,5 +174,14 @@ def _units(cfg, args, console) -> int:
         f"{len(units)} units written to [bold]{out}[/] (WGS 84; edit them in QGIS and name the file in inputs.units)"
     )
     for uid, row in units.iterrows():
-        console.print(f"  {uid}  {_escape(str(row['name']))}  {row.geometry.area / 1e6:.3f} km²")
+        flag = "  [yellow]above max_area_m2[/]" if isinstance(row["above_max_reason"], str) else ""
+        console.print(
+            f"  {uid}  {_escape(str(row['name']))}  {row.geometry.area / 1e6:.3f} km²  "
+            f"({row['split_by']}){flag}"
+        )
+    if bounds_note:
+        big = sa.bounds.area / 1e6 > UNBOUNDED_WARN_KM2
+        console.print(f"{'[yellow]warning[/]' if big else 'note'}: {_escape(bounds_note)}")
+    for line in report.lines(units.reset_index(), cfg.units.max_area_m2):
+        console.print(_escape(line))
     return 0

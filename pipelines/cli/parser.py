@@ -42,6 +42,11 @@ def _parser() -> argparse.ArgumentParser:
         help="what-if scenario (GeoPackage, GeoJSON or CSV with x/y; rows: action add|remove, layer "
         "facility|station|parcel, …): also writes scenario_comparison.csv, scenario.xlsx and scenario_indicators.csv",
     )
+    r.add_argument(
+        "--refresh-osm",
+        action="store_true",
+        help="fetch inputs.osm place or bbox from Overpass again, even when cached (as inputs.osm.refresh: true)",
+    )
     par = r.add_mutually_exclusive_group()
     par.add_argument(
         "--workers",
@@ -61,8 +66,10 @@ def _parser() -> argparse.ArgumentParser:
     u = sub.add_parser(
         "units",
         help="derive analysis units (blocks) from the road network",
-        description="Derive units as blocks enclosed by roads of tertiary class and above (oversized blocks "
-        "subdivided by the next road tier), drop slivers, name them from the OSM data, and write a file "
+        description="Derive units as blocks enclosed by roads of tertiary class and above (the land between "
+        "the outermost roads and the study bounds is dropped; blocks over units.max_area_m2 are subdivided by "
+        "the next road tier, then named paths, then a regular grid, each reported), drop slivers, name them "
+        "from the OSM data, and write a file "
         "you can edit and name in inputs.units.",
     )
     u.add_argument("config", type=Path, help="YAML config")

@@ -68,8 +68,16 @@ def _run_batch(args, console) -> int:
         raise ConfigError(
             "--scenario applies to one study area: run it with that area's config, not with a batch config (areas:)"
         )
+    if args.command == "run" and args.refresh_osm:
+        raise ConfigError(
+            "--refresh-osm applies to one study area: set inputs.osm.refresh: true in the configs of the areas "
+            "to fetch again"
+        )
     batch = load_batch(args.config)
     if args.command == "check-config":
+        from ditan.pipelines.cli.checks import check_batch_inputs
+
+        check_batch_inputs(batch, console)
         console.print(
             f"[green]✓[/] {args.config} is a valid batch config: {len(batch.areas)} areas "
             f"({_escape(', '.join(a.name for a in batch.areas))}), each config valid"

@@ -68,15 +68,25 @@ class LayerSource(_Model):
     floors_column: str | None = Field(None, description="buildings: number of floors")
     height_column: str | None = Field(None, description="buildings: height in metres")
     category_column: str | None = Field(
-        None, description="pois: life-circle category (id, Chinese name or alias)"
+        None,
+        description="pois: life-circle category (id, Chinese name or alias; with category_system amap / baidu: "
+        "the web map's type column, e.g. type)",
     )
     kind_column: str | None = Field(
         None,
         description="stations: bus_stop, metro, bike_rental or ev_charging (or their Chinese names); units: the pilot kind of each unit",
     )
-    category_system: Literal["catalogue", "overture"] = Field(
+    category_system: Literal["catalogue", "overture", "amap", "baidu"] = Field(
         "catalogue",
-        description="catalogue: ids, Chinese names and aliases of the catalogue; overture: Overture places categories",
+        description="catalogue: ids, Chinese names and aliases of the catalogue; overture: Overture places categories; "
+        "amap / baidu: the web map's category paths (高德 大类;中类;小类 and typecode, 百度 一级;二级 行业分类; several "
+        "joined by |), mapped by spatial/standards/poi_systems.yaml; the layer's crs then defaults to the provider's "
+        "(amap gcj02, baidu bd09)",
+    )
+    typecode_column: str | None = Field(
+        None,
+        description="category_system: amap: the six-digit typecode column (matched before the type path); default: "
+        "a column named typecode when the file has one",
     )
     population_column: str | None = Field(
         None, description="buildings: residents (life-circle weights with weight_by: population)"
@@ -84,6 +94,9 @@ class LayerSource(_Model):
     _database: DatabaseSource | None = PrivateAttr(
         None
     )  # the config's database: (set by Config for table / sql layers)
+    _crs_default: str | None = PrivateAttr(
+        None
+    )  # 'category_system: amap' when crs was taken from the web-map provider (noted when read)
 
     @field_validator("path", mode="before")
     @classmethod
@@ -176,7 +189,22 @@ class LayerSource(_Model):
                 "DWG (AutoCAD drawing) cannot be read: save it as DXF (另存为 DXF) and give the .dxf path "
                 "(roads from DXF: class_column: Layer)"
             )
+        system = getattr(self, "kind_system", None) or self.category_system  # stations: kind_system
+        if self.typecode_column is not None and system != "amap":
+            raise ValueError(
+                f"typecode_column applies to Amap layers (category_system: amap, stations kind_system: amap: six-digit "
+                f"typecodes), not to {system}"
+            )
+        self._provider_crs("category_system", self.category_system)
         return self
+
+    def _provider_crs(self, key: str, system: str) -> None:
+        """A web-map layer (amap / baidu) without crs: takes the provider's coordinate system (amap gcj02, baidu bd09)."""
+        from ditan.spatial.standards.poi_systems import PROVIDERS, provider_crs
+
+        if self.crs is None and system in PROVIDERS:
+            self.crs = provider_crs(system)
+            self._crs_default = f"{key}: {system}"
 
     def _check_placeholders(self, sql: str) -> None:
         used = set(PLACEHOLDER.findall(sql))

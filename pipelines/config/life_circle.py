@@ -26,6 +26,23 @@ class CategorySpec(_Model):
     match: list[dict[str, Any]] = Field([], description="OSM tag rules, e.g. [{amenity: canteen}]")
 
 
+class CategoryExtension(_Model):
+    """Values and rules added to an existing entry of the catalogue (a category, community amenity or station kind)."""
+
+    id: str = Field(
+        description="The id of the entry extended, e.g. primary_school, canteen, bus_stop"
+    )
+    aliases: list[str] = Field(
+        [],
+        description="Values accepted in a category or kind column (with category_system amap / baidu: whole type "
+        "paths, e.g. 科教文化服务;学校;学校)",
+    )
+    match: list[dict[str, Any]] = Field(
+        [], description="OSM tag rules, e.g. [{amenity: school, name_regex: 附小}]"
+    )
+    overture: list[str] = Field([], description="Overture places categories")
+
+
 class LifeCircleOptions(_Options):
     tiers_m: dict[str, Positive] = Field(
         default_factory=dict,
@@ -36,7 +53,14 @@ class LifeCircleOptions(_Options):
         None, description="Facility catalogue YAML; default: the packaged GB 50180 one"
     )
     extra_categories: list[CategorySpec] = Field(
-        [], description="Categories added to (or replacing by id in) the catalogue"
+        [],
+        description="New categories added to the catalogue (an id the catalogue has is refused: extend_categories "
+        "extends one)",
+    )
+    extend_categories: list[CategoryExtension] = Field(
+        [],
+        description="Aliases, OSM rules and Overture values added to existing categories, community amenities or "
+        "station kinds of the catalogue, by id",
     )
     snap_max_m: float = Field(
         100.0,
@@ -95,6 +119,7 @@ class LifeCircleOptions(_Options):
             self.catalogue,
             tier_distances_m=self.tiers_m,
             extra_categories=[c.model_dump() for c in self.extra_categories],
+            extend_categories=[c.model_dump() for c in self.extend_categories],
         )
 
     @model_validator(mode="after")
@@ -129,6 +154,31 @@ class LifeCircleOptions(_Options):
             )
             for k in self.tiers_m
             if k not in base.tiers
+        ]
+        existing = {
+            **{k: "station kind" for k in base.stations},
+            **{k: "community amenity" for k in base.amenities},
+            **{k: "category" for k in base.categories},
+        }
+        problems += [
+            (
+                ("extra_categories", i, "id"),
+                f"'{c.id}' is already a {existing[c.id]} of {where}: extra_categories adds new categories and never "
+                f"replaces one. To add aliases, OSM rules or Overture values to it use extend_categories "
+                f"([{{id: {c.id}, aliases: [...]}}]); to change its tier or names copy the catalogue "
+                "(life_circle.catalogue); a new category needs a new id",
+            )
+            for i, c in enumerate(self.extra_categories)
+            if c.id in existing
+        ]
+        problems += [
+            (
+                ("extend_categories", i, "id"),
+                f"'{c.id}' is not in {where}; {_did_you_mean(c.id, list(existing), 'its ids')} "
+                "(a new category goes in extra_categories)",
+            )
+            for i, c in enumerate(self.extend_categories)
+            if c.id not in existing
         ]
         problems += [
             (

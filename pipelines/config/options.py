@@ -17,7 +17,10 @@ class UnitsOptions(_Options):
         30.0, ge=0, description="Strips narrower than this (road medians) are dropped"
     )
     max_area_m2: float = Field(
-        1_000_000.0, gt=0, description="Larger blocks are subdivided by the next road tier"
+        1_000_000.0,
+        gt=0,
+        description="Larger blocks are subdivided: by the next road tier, then named paths, then a "
+        "regular grid (a block mostly parks or water is kept whole and listed)",
     )
     id_prefix: str = "U"
 

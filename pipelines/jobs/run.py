@@ -21,7 +21,7 @@ from ditan.pipelines.jobs.scenario_compare import compare, write_scenario_xlsx
 from ditan.pipelines.jobs.skeleton import Context, Job
 from ditan.pipelines.outputs import files as write
 from ditan.pipelines.outputs import postgis as db_write
-from ditan.pipelines.outputs.manifest import attribution, input_files, versions
+from ditan.pipelines.outputs.manifest import attribution, input_files, osm_fetch_entry, versions
 from ditan.spatial.indicators.roads import classify_roads
 from ditan.spatial.standards import columns
 from ditan.spatial.standards.compliance import evaluate, summarize
@@ -285,6 +285,7 @@ class RunJob(Job[RunInputs, RunComputed]):
             "config": cfg.model_dump(mode="json"),
             "crs": {"epsg": sa.crs.to_epsg(), "name": sa.crs.name},
             "inputs": {str(p): write.file_sha256(p) for p in input_files(cfg)},
+            **osm_fetch_entry(cfg),  # inputs.osm place or bbox: what was fetched, from where, when
             **db_write.manifest_entries(cfg, self.db_target, run_id),
             "packages": versions(),
             "platform": base["platform"],

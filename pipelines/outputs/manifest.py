@@ -14,7 +14,15 @@ from pathlib import Path
 from ditan.pipelines.config.schema import Config
 from ditan.pipelines.outputs import files as write
 
-__all__ = ["ATTRIBUTION", "PACKAGES", "attribution", "base_entries", "input_files", "versions"]
+__all__ = [
+    "ATTRIBUTION",
+    "PACKAGES",
+    "attribution",
+    "base_entries",
+    "input_files",
+    "osm_fetch_entry",
+    "versions",
+]
 
 #: the packages whose versions a manifest records
 PACKAGES = (
@@ -45,8 +53,34 @@ def input_files(cfg: Config) -> list[Path]:
     inp = cfg.inputs
     layers = [inp.osm, *inp.vector_layers().values(), inp.landcover]  # several stations layers each
     paths = [src.path for src in layers if src is not None and src.path is not None]
+    # a place or bbox: the cached file read
+    fetched = inp.osm.cached() if inp.osm is not None else None
+    paths += [fetched.path] if fetched is not None else []
     paths += [p for p in (cfg.life_circle.catalogue, cfg.life_circle.population_raster) if p]
     return paths
+
+
+def osm_fetch_entry(cfg: Config) -> dict:
+    """``{"osm_fetch": …}`` for a config whose OSM is fetched by place or bbox: what was asked, where from, when, the file."""
+    src = cfg.inputs.osm
+    hit = src.cached() if src is not None else None
+    if hit is None:
+        return {}
+    r = hit.record
+    keep = ("request", "place", "bbox_fetched", "area_km2", "overpass_url", "nominatim_url")
+    entry = {k: r[k] for k in keep if k in r}
+    if "place" in entry:  # its name and OSM id, not the outline's coordinates
+        entry["place"] = {k: v for k, v in entry["place"].items() if k != "outline_geojson"}
+    return {
+        "osm_fetch": entry
+        | {
+            "fetched_utc": r.get("fetched_utc"),
+            "osm_base_utc": r.get("osm_base_utc"),
+            "counts": r.get("counts"),
+            "cache_file": str(hit.path),
+            "sha256": r.get("sha256"),
+        }
+    }
 
 
 def base_entries(started: dt.datetime, files: dict[str, Path], timings_s: dict[str, float]) -> dict:

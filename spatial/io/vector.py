@@ -137,15 +137,19 @@ def _read_fixing_rings(
     return gdf
 
 
-def _detect_dbf_encoding(path: Path, layer_name: str) -> str | None:
-    """The encoding of a Shapefile's DBF text when it has no .cpg: None when there is a .cpg or the text is ASCII."""
+def _detect_dbf_encoding(path: Path, layer_name: str, max_bytes: int = -1) -> str | None:
+    """The encoding of a Shapefile's DBF text when it has no .cpg: None when there is a .cpg or the text is ASCII.
+
+    ``max_bytes``: read at most this much of the DBF (its header and first records; check-config), -1: all of it.
+    """
     if path.with_suffix(".cpg").exists() or path.with_suffix(".CPG").exists():
         return None
     dbfs = (path.with_suffix(".dbf"), path.with_suffix(".DBF"))
     dbf = next((p for p in dbfs if p.exists()), None)
     if dbf is None:
         return None
-    raw = dbf.read_bytes()
+    with open(dbf, "rb") as f:
+        raw = f.read(max_bytes)
     if len(raw) < 32:
         return None
     n_records = int.from_bytes(raw[4:8], "little")

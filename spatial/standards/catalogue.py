@@ -61,11 +61,14 @@ def load_catalogue(
     *,
     tier_distances_m: dict[str, float] | None = None,
     extra_categories: list[dict] | None = None,
+    extend_categories: list[dict] | None = None,
 ) -> Catalogue:
     """Load the catalogue (the packaged GB 50180 one by default).
 
-    Tier distances may be overridden; ``extra_categories`` (same schema as the file's entries)
-    are added after the file's, or replace an entry with the same id.
+    Tier distances may be overridden. ``extra_categories`` (same schema as the file's entries) are
+    added after the file's; an id the catalogue already has (a category, community amenity or
+    station kind) is refused, never replaced. ``extend_categories`` ({id, aliases, match, overture})
+    adds values and OSM rules to an existing entry of any of the three.
     """
     if path is None:
         text = (
@@ -76,7 +79,8 @@ def load_catalogue(
     else:
         text = Path(path).read_text(encoding="utf-8")
     extra = yaml.safe_dump(list(extra_categories or []), allow_unicode=True, sort_keys=True)
-    return _parse(text, tuple(sorted((tier_distances_m or {}).items())), extra)
+    extend = yaml.safe_dump(list(extend_categories or []), allow_unicode=True, sort_keys=True)
+    return _parse(text, tuple(sorted((tier_distances_m or {}).items())), extra, extend)
 
 
 def _category(c: dict, tier: str) -> Category:
@@ -96,13 +100,56 @@ def _category(c: dict, tier: str) -> Category:
     )
 
 
+#: the entries of a catalogue file extend_categories may extend: (section, how they are named in messages)
+SECTIONS = (
+    ("categories", "category"),
+    ("amenities", "community amenity"),
+    ("stations", "station kind"),
+)
+
+
+def _ids(raw: dict) -> dict[str, str]:
+    """Every id of a raw catalogue → what it is (category, community amenity, station kind)."""
+    out = {str(c["id"]): "category" for c in raw["categories"]}
+    for key, what in SECTIONS[1:]:
+        out.update({str(k): what for k in raw.get(key) or {}})
+    return out
+
+
+def _extend(raw: dict, ext: dict) -> None:
+    """Add the aliases, OSM rules and Overture values of ``ext`` to the entry ``ext['id']`` of ``raw``."""
+    cid = str(ext.get("id"))
+    known = _ids(raw)
+    if cid not in known:
+        raise ValueError(
+            f"extend_categories: '{cid}' is not in the catalogue (ids: {', '.join(known)}); "
+            "a new category goes in extra_categories"
+        )
+    entry = next((c for c in raw["categories"] if str(c["id"]) == cid), None)
+    if entry is None:
+        section = next(k for k, what in SECTIONS if what == known[cid])
+        entry = raw[section][cid]
+    for key in ("aliases", "match", "overture"):
+        add = [v for v in ext.get(key) or () if v not in (entry.get(key) or [])]
+        entry[key] = [*(entry.get(key) or []), *add]
+
+
 @lru_cache(maxsize=8)
-def _parse(text: str, overrides: tuple, extra: str = "[]") -> Catalogue:
+def _parse(text: str, overrides: tuple, extra: str = "[]", extend: str = "[]") -> Catalogue:
     raw = yaml.safe_load(text)
-    raw["categories"] = list(raw["categories"])
+    raw["categories"] = [dict(c) for c in raw["categories"]]
+    for ext in yaml.safe_load(extend) or []:
+        _extend(raw, ext)
     for c in yaml.safe_load(extra) or []:
         c = {"source": "added in the run configuration", **c}
-        raw["categories"] = [x for x in raw["categories"] if x["id"] != c.get("id")] + [c]
+        if (what := _ids(raw).get(str(c.get("id")))) is not None:
+            raise ValueError(
+                f"extra_categories: '{c.get('id')}' is already a {what} of the catalogue; it is not replaced. "
+                f"To add aliases, OSM rules or Overture values to it use extend_categories "
+                f"([{{id: {c.get('id')}, aliases: [...]}}]); to change its tier or names copy the catalogue "
+                "(life_circle.catalogue); a new category needs a new id"
+            )
+        raw["categories"].append(c)
     over = dict(overrides)
     tiers = {
         k: Tier(id=k, distance_m=float(over.get(k, v["distance_m"])), zh=v["zh"], en=v["en"])
