@@ -89,7 +89,8 @@ bench-quick:
 
 # PostgreSQL + PostGIS for the tests: a cluster of its own in $(PG_DIR) (owned by the postgres OS user when run as root:
 # initdb refuses root), listening on 127.0.0.1:$(PG_PORT) and a socket in $(PG_DIR), database $(PG_DB) with PostGIS.
-# The superuser connects over TCP without a password (local test server only); every other role needs its password.
+# The superuser and the sample's roles ditan_reader (SELECT only: the layers) and ditan_writer (creates the results
+# schema) connect over TCP without a password (local test server only); every other role needs its password.
 PG_PORT     ?= 55432
 PG_DIR      ?= /tmp/ditan-pg-$(PG_PORT)
 PG_DB       ?= ditan_test
@@ -114,10 +115,10 @@ postgres:
 	if [ ! -f $(PG_DIR)/data/PG_VERSION ]; then \
 		rm -rf $(PG_DIR)/data; \
 		$$as $$bin/initdb -D $(PG_DIR)/data -U postgres -E UTF8 --no-locale --auth-local=trust --auth-host=scram-sha-256 >$(PG_DIR)/initdb.log; \
-		printf '%s\n' "host all postgres 127.0.0.1/32 trust" "host all postgres ::1/128 trust" \
-			"host all all 127.0.0.1/32 scram-sha-256" "host all all ::1/128 scram-sha-256" \
-			"local all all trust" | $$as tee $(PG_DIR)/data/pg_hba.conf >/dev/null; \
 	fi; \
+	printf '%s\n' "host all postgres,ditan_reader,ditan_writer 127.0.0.1/32 trust" "host all postgres,ditan_reader,ditan_writer ::1/128 trust" \
+		"host all all 127.0.0.1/32 scram-sha-256" "host all all ::1/128 scram-sha-256" \
+		"local all all trust" | $$as tee $(PG_DIR)/data/pg_hba.conf >/dev/null; \
 	if ! $$as $$bin/pg_ctl -D $(PG_DIR)/data status >/dev/null 2>&1; then \
 		$$as $$bin/pg_ctl -D $(PG_DIR)/data -l $(PG_DIR)/server.log -w -t 60 \
 			-o "-p $(PG_PORT) -k $(PG_DIR) -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off" start >/dev/null \
@@ -125,7 +126,14 @@ postgres:
 	fi; \
 	psql="$$bin/psql -X -q -h $(PG_DIR) -p $(PG_PORT) -U postgres -v ON_ERROR_STOP=1"; \
 	$$as $$psql -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$(PG_DB)'" | grep -q 1 || $$as $$psql -d postgres -c "CREATE DATABASE $(PG_DB)"; \
+	$$as $$bin/pg_ctl -D $(PG_DIR)/data reload >/dev/null; \
 	$$as $$psql -d $(PG_DB) -c "SET client_min_messages = warning" -c "CREATE EXTENSION IF NOT EXISTS postgis"; \
+	$$as $$psql -d $(PG_DB) -c "SET client_min_messages = warning" \
+		-c "DO \$$\$$BEGIN CREATE ROLE ditan_reader LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END\$$\$$" \
+		-c "DO \$$\$$BEGIN CREATE ROLE ditan_writer LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END\$$\$$" \
+		-c "GRANT CREATE ON DATABASE $(PG_DB) TO ditan_writer" \
+		-c "ALTER DEFAULT PRIVILEGES FOR ROLE postgres GRANT USAGE ON SCHEMAS TO ditan_reader" \
+		-c "ALTER DEFAULT PRIVILEGES FOR ROLE postgres GRANT SELECT ON TABLES TO ditan_reader"; \
 	echo "PostGIS test server: $(PG_URL) (data in $(PG_DIR); stop it with make postgres-stop)"
 
 postgres-stop:

@@ -245,7 +245,7 @@ def annex(
     AnnexSheets
 
     """
-    from ditan.pipelines.jobs.annex import AnnexJob, file_names
+    from ditan.pipelines.jobs.annex import AnnexJob
     from ditan.spatial.errors import ConfigError
 
     computed = None
@@ -260,7 +260,7 @@ def annex(
             figures={},
             units=list(a.chosen),
             out=folder,
-            files={u: [folder / n for n in file_names(u)] for u in a.chosen},
+            files={u: [folder / n for n in a.files(u)] for u in a.chosen},
         )
     from matplotlib import rc_context
 

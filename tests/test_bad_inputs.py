@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -892,3 +893,15 @@ def test_web_map_pois_are_converted_and_noted(tmp_path, system, forward):
         config(tmp_path, pois=pois | {"crs": "EPSG:4326"})
     ).facilities.geometry.iloc[0]
     assert wrong.distance(point(300, 505)) > 100
+
+
+def test_every_test_the_attack_table_names_exists():
+    """tests/bad_inputs.md (linked from the README) names only test files and tests that exist."""
+    import re
+
+    root = Path(__file__).resolve().parents[1]
+    text = (root / "tests" / "bad_inputs.md").read_text(encoding="utf-8")
+    for f in set(re.findall(r"tests/(test_\w+\.py)", text)):
+        assert (root / "tests" / f).is_file(), f
+    for f, t in re.findall(r"tests/(test_\w+\.py)::(test_\w+)", text):
+        assert f"def {t}(" in (root / "tests" / f).read_text(encoding="utf-8"), (f, t)

@@ -38,6 +38,8 @@ SOURCES = ("ditan", "spatial", "maps", "pipelines")
 USES = {
     "postgis": {
         "spatial/io/postgis.py",
+        "spatial/io/pg_conninfo.py",
+        "spatial/io/pg_session.py",
         "spatial/io/postgis_write.py",
         "pipelines/outputs/postgis.py",
     },

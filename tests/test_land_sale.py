@@ -309,6 +309,7 @@ def test_tiny_outputs_and_maps(tiny, tmp_path):
     out = tmp_path / "out"
     _run(tiny, out)
     assert sorted(p.name for p in out.iterdir()) == [
+        "manifest.json",
         "parcel_check.csv",
         "parcel_check.xlsx",
         "parcel_summary.csv",

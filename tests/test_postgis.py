@@ -106,6 +106,54 @@ def schema(db):
     _execute(db, sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(name)))
 
 
+def login_role(db: str, name: str, password: str, *grants: sql.Composable) -> str:
+    """Create login role ``name`` (the test server asks it for its password over TCP), run ``grants``; its URL."""
+    _execute(
+        db,
+        sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
+            sql.Identifier(name), sql.Literal(password)
+        ),
+        *grants,
+    )
+    parts = conninfo_to_dict(db)
+    return make_conninfo("", **{**parts, "user": name, "password": password})
+
+
+def drop_role(db: str, name: str) -> None:
+    """Drop the schemas ``name`` owns, what else it owns and its grants, then the role."""
+    with psycopg.connect(db, autocommit=True) as conn:
+        for s in conn.execute(
+            "SELECT nspname FROM pg_namespace n JOIN pg_roles r ON r.oid = n.nspowner WHERE rolname = %s",
+            [name],
+        ).fetchall():
+            conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(s[0])))
+        conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="module")
+def reader(db, schema):
+    """The URL of a role that may only read this module's tables (SELECT on the schema's tables, now and later).
+
+    ditan refuses to read as a superuser (who could write files on the server from a SELECT): the tests
+    create their tables as the test server's superuser and read them as this role, as a planner would.
+    """
+    name = f"ditan_rd_{RUN}"
+    url = login_role(
+        db,
+        name,
+        "rd-" + secrets.token_hex(8),
+        sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(
+            sql.Identifier(schema), sql.Identifier(name)
+        ),
+        sql.SQL("ALTER DEFAULT PRIVILEGES IN SCHEMA {} GRANT SELECT ON TABLES TO {}").format(
+            sql.Identifier(schema), sql.Identifier(name)
+        ),
+    )
+    yield url
+    drop_role(db, name)
+
+
 def to_table(
     url: str, schema: str, table: str, gdf: gpd.GeoDataFrame, *, srid: int | None = None
 ) -> None:
@@ -239,9 +287,9 @@ def test_shipped_postgis_config_validates_without_a_server(monkeypatch):
 # --- reading --------------------------------------------------------------------------------------------------------
 
 
-def test_srid_of_the_table_is_its_crs(db, schema):
+def test_srid_of_the_table_is_its_crs(db, reader, schema):
     to_table(db, schema, "pts_4548", _points())
-    gdf = read_postgis(db, layer_name="pois", table=f"{schema}.pts_4548")
+    gdf = read_postgis(reader, layer_name="pois", table=f"{schema}.pts_4548")
     assert gdf.crs.to_epsg() == 4548 and list(gdf.columns) == ["gid", "pid", "highway", "geometry"]
     assert gdf.geometry.x.tolist() == [440_000, 440_010, 440_020] and gdf["pid"].tolist() == [
         0,
@@ -250,10 +298,10 @@ def test_srid_of_the_table_is_its_crs(db, schema):
     ]
 
 
-def test_srid_0_is_a_missing_crs_like_a_file_without_one(db, schema, tmp_path):
+def test_srid_0_is_a_missing_crs_like_a_file_without_one(db, reader, schema, tmp_path):
     to_table(db, schema, "pts_srid0", _points(), srid=0)
     with pytest.raises(CRSError) as pg_err:
-        read_postgis(db, layer_name="pois", table=f"{schema}.pts_srid0")
+        read_postgis(reader, layer_name="pois", table=f"{schema}.pts_srid0")
     path = tmp_path / "no_crs.shp"  # a Shapefile without .prj
     _points().to_file(path, engine="pyogrio")
     path.with_suffix(".prj").unlink()
@@ -265,54 +313,56 @@ def test_srid_0_is_a_missing_crs_like_a_file_without_one(db, schema, tmp_path):
         "declare it in the config: crs: EPSG:4326",
     ):
         assert words in str(pg_err.value) and words in str(file_err.value)
-    gdf = read_postgis(db, layer_name="pois", table=f"{schema}.pts_srid0", crs="EPSG:4548")
+    gdf = read_postgis(reader, layer_name="pois", table=f"{schema}.pts_srid0", crs="EPSG:4548")
     assert gdf.crs.to_epsg() == 4548 and len(gdf) == 3
 
 
-def test_sql_params_are_bound_and_a_quote_in_them_is_harmless(db, schema):
+def test_sql_params_are_bound_and_a_quote_in_them_is_harmless(db, reader, schema):
     to_table(db, schema, "roads", _points())
     query = f'SELECT * FROM "{schema}".roads WHERE highway = ANY(%(classes)s)'
     gdf = read_postgis(
-        db, layer_name="roads", query=query, params={"classes": ["primary", "residential"]}
+        reader, layer_name="roads", query=query, params={"classes": ["primary", "residential"]}
     )
     assert sorted(gdf["highway"]) == ["primary", "residential"]
     attack = "x'; DROP TABLE " + schema + ".roads; --"
-    assert read_postgis(db, layer_name="roads", query=query, params={"classes": [attack]}).empty
+    assert read_postgis(reader, layer_name="roads", query=query, params={"classes": [attack]}).empty
     with pytest.raises(LayerError, match="no such table"):
-        read_postgis(db, layer_name="roads", table=f'{schema}.roads"; DROP TABLE "roads; --')
-    assert len(read_postgis(db, layer_name="roads", table=f"{schema}.roads")) == 3  # still there
+        read_postgis(reader, layer_name="roads", table=f'{schema}.roads"; DROP TABLE "roads; --')
+    assert (
+        len(read_postgis(reader, layer_name="roads", table=f"{schema}.roads")) == 3
+    )  # still there
 
 
-def test_reads_are_read_only(db, schema):
+def test_reads_are_read_only(db, reader, schema):
     to_table(db, schema, "keep", _points())
     query = f'WITH gone AS (DELETE FROM "{schema}".keep RETURNING *) SELECT * FROM gone'
     with pytest.raises(LayerError, match="read-only transaction"):
-        read_postgis(db, layer_name="roads", query=query)
-    assert len(read_postgis(db, layer_name="roads", table=f"{schema}.keep")) == 3
+        read_postgis(reader, layer_name="roads", query=query)
+    assert len(read_postgis(reader, layer_name="roads", table=f"{schema}.keep")) == 3
 
 
-def test_table_names_are_quoted_identifiers(db, schema):
+def test_table_names_are_quoted_identifiers(db, reader, schema):
     to_table(db, schema, "Main Roads", _points())
-    assert len(read_postgis(db, layer_name="roads", table=f"{schema}.Main Roads")) == 3
+    assert len(read_postgis(reader, layer_name="roads", table=f"{schema}.Main Roads")) == 3
     with pytest.raises(LayerError, match=f"did you mean {schema}.Main Roads"):
-        read_postgis(db, layer_name="roads", table=f"{schema}.main roads")
+        read_postgis(reader, layer_name="roads", table=f"{schema}.main roads")
 
 
-def test_geometry_column_and_srid_checks(db, schema):
+def test_geometry_column_and_srid_checks(db, reader, schema):
     two = f'SELECT geom, ST_Buffer(geom, 1) AS zone FROM "{schema}".pts_two'
     to_table(db, schema, "pts_two", _points())
     with pytest.raises(
         LayerError, match="several geometry columns .geom, zone.; name one with geometry_column"
     ):
-        read_postgis(db, layer_name="pois", query=two)
+        read_postgis(reader, layer_name="pois", query=two)
     assert read_postgis(
-        db, layer_name="pois", query=two, geometry_column="zone"
+        reader, layer_name="pois", query=two, geometry_column="zone"
     ).geom_type.unique().tolist() == ["Polygon"]
     mixed = f'SELECT ST_SetSRID(geom, 4326 + (gid % 2) * 222) AS geom FROM "{schema}".pts_two'
     with pytest.raises(LayerError, match="mix SRIDs 4326, 4548"):
-        read_postgis(db, layer_name="pois", query=mixed)
+        read_postgis(reader, layer_name="pois", query=mixed)
     with pytest.raises(LayerError, match="no geometry column among gid, pid"):
-        read_postgis(db, layer_name="pois", query=f'SELECT gid, pid FROM "{schema}".pts_two')
+        read_postgis(reader, layer_name="pois", query=f'SELECT gid, pid FROM "{schema}".pts_two')
 
 
 def test_connection_error_names_the_database_not_the_password(db, caplog):

@@ -17,13 +17,19 @@ from ditan.pipelines.assemble.parcels import _landuse
 from ditan.pipelines.assemble.place import _bounds, study_crs
 from ditan.pipelines.assemble.reading import _read, add_note
 from ditan.pipelines.assemble.roads import _roads
-from ditan.pipelines.assemble.units import _units, make_units, note_study_bounds
+from ditan.pipelines.assemble.units import (
+    DERIVED_UNITS_LAYER,
+    _units,
+    make_units,
+    note_study_bounds,
+)
 from ditan.pipelines.config.layer_source import LayerSource
 from ditan.pipelines.config.params import params_from_config
 from ditan.pipelines.config.schema import Config
 from ditan.spatial.errors import LayerError
+from ditan.spatial.io.inert import clean_text_columns
 from ditan.spatial.io.osm import OsmExtract, read_osm
-from ditan.spatial.io.validate import Ledger
+from ditan.spatial.io.validate import Ledger, require_unique_ids
 from ditan.spatial.standards.catalogue import load_catalogue
 from ditan.spatial.study_area import osm_layers
 from ditan.spatial.study_area.contract import validate_study_area
@@ -121,6 +127,21 @@ def load_study_area(
             vegetation=vegetation,
             parcels=parcels,
         )
+    units, layers = _inert_text(
+        ledger,
+        units,
+        "units" if units_raw is not None else DERIVED_UNITS_LAYER,
+        {
+            "life-circle facilities": facilities,
+            "stations": stations,
+            "community amenities": amenities,
+            "land-use parcels" if inp.parcels else "land use (OSM)": landuse,
+            "roads" if inp.roads else "roads (OSM highway ways)": roads,  # derived units' names
+        },
+    )
+    facilities, stations, amenities, landuse, roads = layers
+    if parcels is not None:
+        parcels = clean_text_columns(parcels, ["name"], ledger, "land-use parcels", formula=False)
     landcover = None
     if inp.landcover:
         lc = inp.landcover
@@ -154,6 +175,27 @@ def load_study_area(
         has_station_source=bool(inp.stations or inp.osm),
     )
     return validate_study_area(sa)  # the contract every later step relies on, checked once here
+
+
+def _inert_text(
+    ledger: Ledger,
+    units: gpd.GeoDataFrame,
+    units_layer: str,
+    layers: dict[str, gpd.GeoDataFrame | None],
+) -> tuple[gpd.GeoDataFrame, list]:
+    """Text from data made clean (ditan.spatial.io.inert): control characters removed, each counted in the ledger.
+
+    The unit ids, names and kinds go into every table: those starting like a formula (= + - @) are counted too
+    (the writers keep them as text). The names of the other layers lose their control characters only.
+    """
+    units = clean_text_columns(units, ["name", "kind"], ledger, units_layer, index=True)
+    # two ids may have differed by a control character only
+    require_unique_ids(units.index.to_series(), layer=units_layer)
+    out = [
+        None if gdf is None else clean_text_columns(gdf, ["name"], ledger, name, formula=False)
+        for name, gdf in layers.items()
+    ]
+    return units, out
 
 
 def _extents(

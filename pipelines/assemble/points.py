@@ -31,7 +31,13 @@ from ditan.pipelines.config.station_source import StationSource
 from ditan.spatial.crs.china import SYSTEM_NAMES
 from ditan.spatial.crs.webmap_offset import ROADSIDE_KINDS, Reference, check_layer
 from ditan.spatial.errors import LayerError
-from ditan.spatial.io.validate import PUNTAL, Ledger, clean_geometries, require_columns
+from ditan.spatial.io.validate import (
+    PUNTAL,
+    Ledger,
+    clean_geometries,
+    drop_null_geometries,
+    require_columns,
+)
 from ditan.spatial.standards.catalogue import value_lookup
 from ditan.spatial.standards.poi_systems import PROVIDERS, match_types
 from ditan.spatial.study_area import osm_layers
@@ -248,6 +254,7 @@ def load_facilities(
         is_amenity = df["category"].isin(list(catalogue.amenities)).to_numpy()
         amenities = df[is_amenity].rename(columns={"category": "kind"}).reset_index(drop=True)
         return df[~is_amenity].reset_index(drop=True), amenities
+    raw = drop_null_geometries(raw, layer=layer, ledger=ledger)  # e.g. table rows without x/y
     pts = raw.rename(columns={src.name_column: "name"}) if src.name_column else raw.copy()
     pts["osm_id"] = np.arange(len(pts))
     pts["area_m2"] = np.nan

@@ -28,14 +28,25 @@ def _read(
     if src._crs_default and src.path is not None:
         _own_projected(src, name)
     if src.path is None:  # a PostGIS table or query (table: / sql: with the config's database:)
+        db = src.database
+        limits = (
+            {
+                "statement_timeout_s": db.statement_timeout_s,
+                "lock_timeout_s": db.lock_timeout_s,
+                "allow_privileged_role": db.allow_privileged_role,
+            }
+            if db is not None
+            else {}
+        )
         raw = read_postgis(
-            src.database.url if src.database else None,
+            db.url if db else None,
             layer_name=name,
             table=src.table,
             query=src.sql,
             params=src.params,
             geometry_column=src.geometry_column,
             crs=src.crs,
+            **limits,
         )
     else:
         raw = read_vector(

@@ -6,6 +6,7 @@ import logging
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 from pyproj import CRS
 
@@ -138,6 +139,7 @@ def _units(raw: gpd.GeoDataFrame, src: LayerSource, crs: CRS, ledger: Ledger) ->
     )
     if id_col is None:
         raise LayerError("layer 'units' needs an id column; set inputs.units.id_column")
+    _require_ids(raw, id_col, src)
     raw = raw.assign(unit_id=raw[id_col].astype(str))
     require_unique_ids(raw["unit_id"], layer="units")
     clean = clean_geometries(raw, layer="units", kinds=POLYGONAL, ledger=ledger)
@@ -164,6 +166,26 @@ def _units(raw: gpd.GeoDataFrame, src: LayerSource, crs: CRS, ledger: Ledger) ->
     out = _to_study(out, crs, "units", ledger)
     _flag_overlapping_units(out, ledger)
     return out.set_index("unit_id")
+
+
+def _require_ids(raw: gpd.GeoDataFrame, id_col: str, src: LayerSource) -> None:
+    """Refuse units whose id is NULL, empty or blank, naming them (feature number in the file, and name)."""
+    ids = raw[id_col]
+    blank = ids.isna().to_numpy() | (ids.astype("string").str.strip().fillna("") == "").to_numpy()
+    if not blank.any():
+        return
+    rows = np.flatnonzero(blank)
+    names = raw[src.name_column] if src.name_column else None
+    shown = [
+        f"feature {i + 1}"
+        + (f" ({names.iloc[i]})" if names is not None and pd.notna(names.iloc[i]) else "")
+        for i in rows[:5]
+    ]
+    listing = ", ".join(shown) + (" …" if len(rows) > 5 else "") + f" ({len(rows)} in all)"
+    raise LayerError(
+        f"layer 'units' ({src.label}) has units with no id in column '{id_col}' 单元编号为空: {listing}; "
+        f"fill in '{id_col}' for every unit (each its own), or set inputs.units.id_column to a column that has one"
+    )
 
 
 def _flag_overlapping_units(units: gpd.GeoDataFrame, ledger: Ledger) -> None:

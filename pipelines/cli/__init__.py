@@ -7,21 +7,68 @@ those of `screen`, `check-parcels`, `annex` and `units` in :mod:`.commands`.
 from __future__ import annotations
 
 import logging
+import signal
 import sys
+import threading
+from contextlib import contextmanager
 
 from ditan.pipelines.cli.checks import check_inputs
 from ditan.pipelines.cli.commands import _annex, _check_parcels, _screen, _units
-from ditan.pipelines.cli.console import _escape
+from ditan.pipelines.cli.console import InertLog, _escape, inert_excepthook
 from ditan.pipelines.cli.parser import _parser
 from ditan.pipelines.cli.run import _is_batch, _run, _run_batch
 
 
-def main(argv: list[str] | None = None) -> int:
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (or SIGHUP): stops the run as Ctrl-C does — the staging folder removed, the previous outputs kept."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum  # 143 for SIGTERM, as a shell reports a process it ended
+
+
+def _terminate(signum: int, frame) -> None:
+    # a second signal must not break the clean-up the first started
+    signal.signal(signum, signal.SIG_IGN)
+    raise Terminated(signum)
+
+
+@contextmanager
+def _termination_handled():
+    """SIGTERM and SIGHUP raise :class:`Terminated` in the main thread while the command runs (then as before)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    wanted = [getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n)]
+    before = {s: signal.getsignal(s) for s in wanted}
+    for s, h in before.items():
+        # only where the caller (a test runner, a service manager) chose no handler of its own
+        if h is signal.SIG_DFL:
+            signal.signal(s, _terminate)
     try:
-        return _main(argv)
-    except KeyboardInterrupt:  # while libraries were still being imported: nothing was written
-        print("interrupted before any output was written", file=sys.stderr)
-        return 130
+        yield
+    finally:
+        for s, h in before.items():
+            if h is signal.SIG_DFL:
+                signal.signal(s, h)
+
+
+def main(argv: list[str] | None = None) -> int:
+    # an unexpected error's traceback: no data text acts on the terminal
+    if sys.excepthook is sys.__excepthook__:
+        sys.excepthook = inert_excepthook
+    try:
+        with _termination_handled():
+            return _main(argv)
+    # while libraries were still being imported: nothing was written
+    except KeyboardInterrupt as exc:
+        what = "terminated" if isinstance(exc, Terminated) else "interrupted"
+        print(f"{what} before any output was written", file=sys.stderr)
+        return exc.exit_code if isinstance(exc, Terminated) else 130
 
 
 def _main(argv: list[str] | None) -> int:
@@ -31,15 +78,20 @@ def _main(argv: list[str] | None) -> int:
 
     # a log file or CI has no terminal width: lay the summary table out at a width where it fits
     console = Console(stderr=True, width=None if sys.stderr.isatty() else 132)
+    handler = RichHandler(console=console, show_path=False, show_time=False)
+    handler.addFilter(InertLog())  # data text in a log line: control characters shown as \xNN
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(message)s",
-        handlers=[RichHandler(console=console, show_path=False, show_time=False)],
+        handlers=[handler],
     )
     logging.getLogger("pyogrio").setLevel(logging.WARNING)
     from ditan.pipelines.config.schema import load_config
+    from ditan.pipelines.outputs.staging import LOCK_WAIT
     from ditan.spatial.errors import ConfigError, DitanError
 
+    # --no-wait: stop at once when another run writes the same output folder (else wait for it)
+    waiting = LOCK_WAIT.set(not getattr(args, "no_wait", False))
     try:
         if _is_batch(args):
             return _run_batch(args, console)
@@ -68,11 +120,26 @@ def _main(argv: list[str] | None) -> int:
             return _annex(cfg, args, console)
         return _run(cfg, args, console)
     except DitanError as exc:
+        if args.verbose:  # -v: where it was raised
+            logging.getLogger("ditan").debug("traceback", exc_info=True)
         console.print(f"[bold red]error:[/] {_escape(str(exc))}", soft_wrap=True)
-        return 2
-    except KeyboardInterrupt:
+        return getattr(exc, "exit_code", 2)  # 75: another run holds the folder (--no-wait)
+    # a file met outside the output folder's own checks (those raise OutputError): one line all the same
+    except OSError as exc:
+        if args.verbose:
+            logging.getLogger("ditan").debug("traceback", exc_info=True)
+        from ditan.pipelines.outputs.staging import describe_os_error
+
+        target = exc.filename if isinstance(exc.filename, str) else None
+        line = describe_os_error(exc, target or getattr(args, "out", None) or ".", fix=False)
+        console.print(f"[bold red]error:[/] {_escape(line)}", soft_wrap=True)
+        return 1
+    except KeyboardInterrupt as exc:
+        what = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
         console.print(
-            "[yellow]interrupted: the output folder holds the complete outputs of one run "
+            f"[yellow]{what}: the output folder holds the complete outputs of one run "
             "(the previous one unless this one had finished); no partial files[/]"
         )
-        return 130
+        return exc.exit_code if isinstance(exc, Terminated) else 130
+    finally:
+        LOCK_WAIT.reset(waiting)

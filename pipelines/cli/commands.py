@@ -52,7 +52,7 @@ def _screen(cfg, args, console) -> int:
     for r in short.itertuples(index=False):
         row = [
             str(r.rank),
-            str(r.unit_id),
+            _escape(str(r.unit_id)),
             _escape(str(r.name)),
             "—" if r.score != r.score else f"{r.score:.1f}",
             r.rules_assessed,
@@ -113,7 +113,7 @@ def _check_parcels(cfg, args, console) -> int:
         )
     console.print(table)
     console.print(
-        f"outputs in [bold]{out}/[/] ({', '.join(OUTPUTS)}; one map per parcel in parcels/)"
+        f"outputs in [bold]{out}/[/] ({', '.join(OUTPUTS)}, manifest.json; one map per parcel in parcels/)"
     )
     print(out)
     return 0
@@ -151,7 +151,7 @@ def _units(cfg, args, console) -> int:
         UNBOUNDED_WARN_KM2,
         make_units_report,
     )
-    from ditan.pipelines.outputs.files import atomic_path
+    from ditan.pipelines.outputs.files import atomic_path, writing
     from ditan.spatial.errors import ConfigError
 
     if args.min_area_m2 is not None:
@@ -164,8 +164,9 @@ def _units(cfg, args, console) -> int:
     rec = sa.ledger.records.get(DERIVED_UNITS_LAYER)
     bounds_note = rec.note if rec is not None else ""  # set when the config gives no study bounds
     units, report = make_units_report(cfg.units, sa.roads, sa.landuse, sa.bounds)
-    out = args.out or Path("out") / cfg.name / "units.gpkg"
-    with atomic_path(out) as tmp:
+    # beside the run's folder out/<name>/, not in it (a run replaces that folder whole)
+    out = args.out or Path("out") / f"{cfg.name}_units.gpkg"
+    with writing(out), atomic_path(out) as tmp:
         gj = out.suffix.lower() == ".geojson"
         units.reset_index().to_crs(4326).to_file(
             tmp, engine="pyogrio", driver="GeoJSON" if gj else "GPKG", layer=None if gj else "units"
@@ -176,7 +177,7 @@ def _units(cfg, args, console) -> int:
     for uid, row in units.iterrows():
         flag = "  [yellow]above max_area_m2[/]" if isinstance(row["above_max_reason"], str) else ""
         console.print(
-            f"  {uid}  {_escape(str(row['name']))}  {row.geometry.area / 1e6:.3f} km²  "
+            f"  {_escape(str(uid))}  {_escape(str(row['name']))}  {row.geometry.area / 1e6:.3f} km²  "
             f"({row['split_by']}){flag}"
         )
     if bounds_note:

@@ -31,6 +31,7 @@ def _parser() -> argparse.ArgumentParser:
         help=f"YAML config (default: {DEFAULT_CONFIG})",
     )
     r.add_argument("--out", type=Path, default=None, help="output folder (default: out/<name>/)")
+    _no_wait(r)
     r.add_argument(
         "-q", "--quiet", action="store_true", help="no progress display or summary table"
     )
@@ -77,7 +78,8 @@ def _parser() -> argparse.ArgumentParser:
         "--out",
         type=Path,
         default=None,
-        help="file to write (.gpkg or .geojson; default: out/<name>/units.gpkg)",
+        help="file to write (.gpkg or .geojson; default: out/<name>_units.gpkg, beside the run's folder "
+        "out/<name>/, which a run replaces whole)",
     )
     u.add_argument(
         "--min-area-m2",
@@ -130,6 +132,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--out", type=Path, default=None, help="output folder (default: out/<name>_screening/)"
     )
+    _no_wait(s)
 
     k = sub.add_parser(
         "check-parcels",
@@ -153,6 +156,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="output folder (default: out/<name>_land_sale/)",
     )
+    _no_wait(k)
 
     a = sub.add_parser(
         "annex",
@@ -182,7 +186,17 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="output folder (default: out/<name>_annex/)",
     )
+    _no_wait(a)
     return p
+
+
+def _no_wait(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="when another ditan run is writing the same output folder, stop at once (exit code 75) "
+        "instead of waiting for it to finish",
+    )
 
 
 def _count(text: str) -> int:

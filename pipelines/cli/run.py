@@ -221,7 +221,7 @@ def _run(cfg, args, console) -> int:
             table.add_column(f"{ind.zh}\n{ind.unit}", justify="right")
         for uid, row in res.indicators.iterrows():
             table.add_row(
-                str(uid),
+                _escape(str(uid)),
                 _escape(str(row["name"])),
                 *[("—" if row[c] != row[c] else f"{row[c]:.2f}") for c in shown],
             )

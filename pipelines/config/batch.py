@@ -13,6 +13,10 @@ overrides, so that one base config serves several areas::
           inputs.units.path: gulou_units.gpkg     # dotted keys are short for nesting
           life_circle: {tiers_m: {15min: 800}}    # mappings are merged key by key
 
+An optional ``area_timeout_s: 1800`` gives each area a time limit in seconds (default none): an area
+still running then is stopped and listed failed ("timed out after 1800 s"), and the batch publishes the
+areas that finished (see :mod:`ditan.pipelines.jobs.cluster` for what can and cannot be stopped).
+
 Every area's config is validated up front (a typo stops the batch before any work and names the
 area). Relative paths in ``overrides`` are read from the batch file's folder. The job that runs the
 areas is :mod:`ditan.pipelines.jobs.batch`.
@@ -98,6 +102,13 @@ class BatchSpec(BaseModel):
     areas: list[AreaSpec] = Field(
         min_length=1, description="The study areas: config paths or {config, name, overrides}"
     )
+    area_timeout_s: float | None = Field(
+        None,
+        gt=0,
+        allow_inf_nan=False,
+        description="Time limit of each area in seconds (default: none); an area still running then is "
+        "listed failed ('timed out') and the batch publishes the others",
+    )
 
 
 @dataclass
@@ -110,7 +121,7 @@ class Area:
     base_dir: Path
     cfg: Config = field(repr=False)
 
-    def task(self, log_level: int = logging.INFO) -> dict:
+    def task(self, log_level: int = logging.INFO, timeout_s: float | None = None) -> dict:
         """The plain data a task needs (picklable, no file but the inputs needed on the worker)."""
         return {
             "area": self.name,
@@ -118,6 +129,7 @@ class Area:
             "base_dir": str(self.base_dir),
             "source": str(self.config_file),
             "log_level": log_level,
+            "timeout_s": timeout_s,
         }
 
 
@@ -129,6 +141,7 @@ class Batch:
     title: str | None
     source_path: Path
     areas: list[Area]
+    area_timeout_s: float | None = None  # seconds; None: no limit
 
 
 def _read_yaml(path: Path) -> Any:
@@ -260,4 +273,10 @@ def load_batch(path: str | Path) -> Batch:
         raise ConfigError(
             f"batch config {path}: {len(problems)} problem(s) with its areas (nothing was run):\n{listing}"
         )
-    return Batch(name=spec.name, title=spec.title, source_path=path, areas=areas)
+    return Batch(
+        name=spec.name,
+        title=spec.title,
+        source_path=path,
+        areas=areas,
+        area_timeout_s=spec.area_timeout_s,
+    )

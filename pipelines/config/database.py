@@ -7,12 +7,31 @@ import logging
 from pydantic import ConfigDict, Field, field_serializer, field_validator
 
 from ditan.pipelines.config.model import _Model
-from ditan.spatial.io.postgis import conninfo_parts, has_password, redact
+from ditan.spatial.io.postgis import (
+    LOCK_TIMEOUT_S,
+    STATEMENT_TIMEOUT_S,
+    conninfo_parts,
+    has_password,
+    redact,
+)
 
 log = logging.getLogger(__name__)
+#: PostgreSQL keeps timeouts as int milliseconds: at most 2147483647 ms
+MAX_TIMEOUT_S = 2_147_483.0
 
 
-class DatabaseSource(_Model):
+def _lock_timeout(what: str):
+    return Field(
+        LOCK_TIMEOUT_S,
+        gt=0,
+        le=MAX_TIMEOUT_S,
+        allow_inf_nan=False,
+        description=f"Seconds {what} may wait for a lock another session holds on a table (then it stops with one "
+        "line naming this key); PostgreSQL lock_timeout",
+    )
+
+
+class _Connection(_Model):
     """A PostgreSQL/PostGIS database: a URL, or libpq's PG* environment variables (and ~/.pgpass) when it has none."""
 
     url: str | None = Field(
@@ -45,7 +64,27 @@ class DatabaseSource(_Model):
         return redact(v)
 
 
-class OutputDatabase(DatabaseSource):
+class DatabaseSource(_Connection):
+    """The database of the layers given as table: or sql:, read in READ ONLY transactions that cannot write."""
+
+    statement_timeout_s: float = Field(
+        STATEMENT_TIMEOUT_S,
+        gt=0,
+        le=MAX_TIMEOUT_S,
+        allow_inf_nan=False,
+        description="Seconds a layer's read (each statement) may run before the server cancels it; PostgreSQL "
+        "statement_timeout",
+    )
+    lock_timeout_s: float = _lock_timeout("a layer's read")
+    allow_privileged_role: bool = Field(
+        False,
+        description="Read as a superuser (or a role with pg_write_server_files, pg_execute_server_program or "
+        "lo_export), who could write files on the server from a SELECT; default false: such a role is refused — "
+        "connect as a role that may only SELECT",
+    )
+
+
+class OutputDatabase(_Connection):
     """Where `ditan run` writes its results (tables runs, units, compliance, service_areas, data_quality)."""
 
     url: str | None = Field(
@@ -59,6 +98,7 @@ class OutputDatabase(DatabaseSource):
         pattern=r"^[^\x00]{1,63}$",
         description="Schema of the result tables, created when missing",
     )
+    lock_timeout_s: float = _lock_timeout("the results' write")
     model_config = ConfigDict(extra="forbid", populate_by_name=True, serialize_by_alias=True)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
@@ -35,6 +35,7 @@ from ditan.pipelines.config.params import params_from_config
 from ditan.pipelines.config.schema import Config
 from ditan.pipelines.jobs.skeleton import Context, Job
 from ditan.pipelines.outputs.manifest import attribution
+from ditan.pipelines.outputs.names import file_stems, slug
 from ditan.spatial.errors import ConfigError
 from ditan.spatial.indicators.landuse import landuse_faces, with_unknown_parcels
 from ditan.spatial.indicators.roads import classify_roads
@@ -63,13 +64,18 @@ def default_out(cfg: Config) -> Path:
 
 
 def safe_name(uid: str) -> str:
-    """A unit id usable as a file name."""
-    return re.sub(r"[^\w.\-]+", "_", str(uid)).strip("._") or "unit"
+    """A unit id usable as a file name (alone; the ids of one annex get unique stems from :func:`unit_stems`)."""
+    return slug(uid, fallback="unit")
 
 
-def file_names(uid: str) -> list[str]:
-    """The PDF, then one PNG per sheet, of a unit."""
-    stem = safe_name(uid)
+def unit_stems(uids: list[str]) -> dict[str, str]:
+    """Each unit's file stem, unique among ``uids`` (ditan.pipelines.outputs.names.file_stems)."""
+    return file_stems(uids, fallback="unit")
+
+
+def file_names(uid: str, stem: str | None = None) -> list[str]:
+    """The PDF, then one PNG per sheet, of a unit (``stem``: its stem among the annex's units, from :func:`unit_stems`)."""
+    stem = stem or safe_name(uid)
     return [f"{stem}.pdf", *(f"{stem}_{n}_{key}.png" for n, (key, _) in enumerate(SHEETS, start=1))]
 
 
@@ -228,6 +234,12 @@ class AnnexDrawing:
     sa: StudyArea
     chosen: list[str]
     layers: AnnexLayers
+    #: unit id → file stem (unique among the chosen units; BJ/01 and BJ:01 do not share a file)
+    stems: dict[str, str] = field(default_factory=dict)
+
+    def files(self, uid: str) -> list[str]:
+        """The PDF, then the PNGs, of unit ``uid``."""
+        return file_names(uid, self.stems.get(uid))
 
 
 class AnnexJob(Job[StudyArea, AnnexDrawing]):
@@ -271,7 +283,10 @@ class AnnexJob(Job[StudyArea, AnnexDrawing]):
             else compute(sa, params_from_config(self.cfg), ctx.timer)
         )
         return AnnexDrawing(
-            sa, chosen, annex_layers(sa, res, self.cfg, ctx.started.astimezone().date().isoformat())
+            sa,
+            chosen,
+            annex_layers(sa, res, self.cfg, ctx.started.astimezone().date().isoformat()),
+            unit_stems(chosen),
         )
 
     def write(self, a: AnnexDrawing, stage: Path, ctx: Context) -> list[str]:
@@ -280,7 +295,7 @@ class AnnexJob(Job[StudyArea, AnnexDrawing]):
         with ctx.timer.stage("annex"):
             for uid in a.chosen:
                 t0 = time.perf_counter()
-                mine = file_names(uid)
+                mine = a.files(uid)
                 draw_unit(
                     a.layers,
                     uid,
@@ -306,7 +321,9 @@ class AnnexJob(Job[StudyArea, AnnexDrawing]):
             "font": {"name": font.name, "file": font.path, "face": font.index},
             "attribution": a.layers.attribution,
             "crs": a.layers.crs_name,
-            "units": {u: file_names(u) for u in a.chosen},
+            "units": {u: a.files(u) for u in a.chosen},
+            # each file with the unit id it holds (names are made safe and unique: BJ/01 → BJ_01_acb1f774.pdf)
+            "file_ids": {name: u for u in a.chosen for name in a.files(u)},
             "seconds_per_unit": self.seconds,
             "timings_s": base["timings_s"],
             "output_sha256": base["output_sha256"],
@@ -329,7 +346,9 @@ def run_annex(
     """
     job = AnnexJob(cfg, units=units, paper=paper, computed=computed)
     done = job.run(out_dir, timer=timer)
-    files = {uid: [done.out_dir / n for n in file_names(uid)] for uid in done.computed.chosen}
+    files = {
+        uid: [done.out_dir / n for n in done.computed.files(uid)] for uid in done.computed.chosen
+    }
     return AnnexOutput(
         out_dir=done.out_dir,
         files=files,

@@ -13,8 +13,10 @@ import io
 import logging
 import os
 import shutil
-import tempfile
-from collections.abc import Callable
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ from ditan.pipelines.config.batch import Batch, load_batch
 from ditan.pipelines.jobs.run import ALLOWED as RUN_ALLOWED
 from ditan.pipelines.jobs.skeleton import Context, Job
 from ditan.pipelines.outputs import files as write
+from ditan.pipelines.outputs.staging import make_dir
 from ditan.spatial.errors import ConfigError, require
 
 log = logging.getLogger(__name__)
@@ -93,6 +96,34 @@ def _compliance_frame(data: bytes | None):
     ).set_index("unit_id")
 
 
+@contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (``kill``, a job scheduler's stop, ``docker stop``) handled as Ctrl-C while the batch runs.
+
+    The signal raises KeyboardInterrupt in the main thread, so the batch unwinds as on SIGINT: the
+    areas' spooled files are removed, a local dask cluster is closed, and the output folder keeps the previous
+    batch's outputs (or the new ones, if the swap was already done). The command line installs its own handler
+    (exit 143), which is then left alone. Only when
+    SIGTERM has its default action (a handler someone else installed is left alone), and only in the
+    main thread (Python delivers signals there).
+    """
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+    ):
+        yield
+        return
+
+    def on_term(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt("SIGTERM")
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 @dataclass
 class BatchRan:
     """The areas run: each one's result (its files spooled to ``spool``) and the gathered tables."""
@@ -152,9 +183,14 @@ class BatchJob(Job[Batch, BatchRan]):
         folder.mkdir(parents=True, exist_ok=True)
         for stale in folder.glob(f".{ctx.out_dir.name}.*.spool"):  # left by a batch killed outright
             shutil.rmtree(stale, ignore_errors=True)
-        spool = Path(tempfile.mkdtemp(prefix=f".{ctx.out_dir.name}.", suffix=".spool", dir=folder))
+        spool = make_dir(
+            prefix=f".{ctx.out_dir.name}.", suffix=".spool", dir=folder
+        )  # mode from the umask
         level = logging.getLogger("ditan").getEffectiveLevel()
-        tasks = [a.task(log_level=min(level, logging.INFO)) for a in batch.areas]
+        tasks = [
+            a.task(log_level=min(level, logging.INFO), timeout_s=batch.area_timeout_s)
+            for a in batch.areas
+        ]
         results: list[dict | None] = [None] * len(tasks)
 
         def done(i: int, res: dict) -> None:
@@ -232,6 +268,7 @@ class BatchJob(Job[Batch, BatchRan]):
             "batch_file": str(batch.source_path),
             "run_started_utc": base["run_started_utc"],
             "mode": r.mode,
+            "area_timeout_s": batch.area_timeout_s,
             "areas": [
                 {
                     **_row(batch, i, res),
@@ -265,9 +302,10 @@ def run_batch(
     written into a staging folder that replaces ``out_dir`` whole at the end. ``on_area(done, total,
     row)`` is called as each area finishes; ``task`` replaces the per-area function (tests).
     """
-    done = BatchJob(batch, workers=workers, scheduler=scheduler, on_area=on_area, task=task).run(
-        Path(out_dir)
-    )
+    with terminate_as_interrupt():
+        done = BatchJob(
+            batch, workers=workers, scheduler=scheduler, on_area=on_area, task=task
+        ).run(Path(out_dir))
     r = done.computed
     failed = {a: str(e) for a, e in r.areas.loc[r.areas["status"] != "ok", "error"].items()}
     files = {n: p for n, p in done.files.items() if n in BATCH_OUTPUTS}

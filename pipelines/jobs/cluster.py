@@ -8,14 +8,27 @@ the timings, the bytes of the area's output files, its log messages and warnings
 bad area cannot stop the others; a worker that dies (KilledWorker) or a task that cannot start on a
 worker is turned into a failed area on the client side. Workers therefore need the input data at
 the same paths as the client, but no shared output folder: the client writes every file.
+
+A batch's ``area_timeout_s`` gives each area a time limit (:func:`run_timed`, :func:`deadline`): when it
+is up, :class:`AreaTimedOut` is raised inside the area's run, which unwinds (its temporary files removed)
+and the area is listed failed, "timed out after N s"; the batch goes on and publishes the others. The
+limit is checked between Python steps: a single long call into C (one GEOS operation on a huge geometry,
+a database query — which has its own statement timeout) finishes before the area stops. In the main
+thread (a serial batch) the alarm signal (SIGALRM) also breaks a wait on the network or a sleep; on a
+dask worker, or where there is no SIGALRM, a watchdog thread raises the exception in the area's thread.
 """
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import logging
 import shutil
+import signal
 import socket
+import sys
 import tempfile
+import threading
 import time
 import traceback
 import uuid
@@ -23,6 +36,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from ditan.spatial.errors import ConfigError, DitanError, require
 
@@ -108,6 +122,127 @@ def run_area(task: dict) -> dict:
     return out
 
 
+#: an area's time being up is raised again after this many seconds while the area still runs: an exception
+#: raised from a signal handler or set asynchronously can land where Python only reports it (a weakref callback)
+RETRY_S = 0.5
+
+
+class AreaTimedOut(BaseException):
+    """An area's time (the batch's ``area_timeout_s``) is up.
+
+    A BaseException, as KeyboardInterrupt is, so that no ``except Exception`` of the pipeline swallows it
+    and every ``finally`` on the way out runs.
+    """
+
+
+@contextmanager
+def deadline(seconds: float | None) -> Iterator[None]:
+    """Raise :class:`AreaTimedOut` in this thread when ``seconds`` have passed inside the block (None: no limit).
+
+    In the main thread, with SIGALRM and no alarm already set by someone else: a one-shot ITIMER_REAL
+    whose handler raises (it also breaks a sleep or a network wait). Elsewhere (a dask worker's thread,
+    Windows, an alarm in use): a watchdog thread that sets the exception asynchronously in this thread
+    (``PyThreadState_SetAsyncExc``). Either way the exception arrives between Python steps (a long call
+    into C finishes first), and it is raised again every :data:`RETRY_S` until the block is left, since one
+    raised inside a weakref callback or ``__del__`` is only reported by Python, not propagated.
+    """
+    if seconds is None:
+        yield
+        return
+    before = sys.unraisablehook
+
+    def quiet(
+        u: Any,
+    ) -> None:  # a raise Python swallowed is raised again (RETRY_S): not worth a report
+        if not isinstance(u.exc_value, AreaTimedOut):
+            before(u)
+
+    sys.unraisablehook = quiet
+    try:
+        with _deadline(seconds):
+            yield
+    finally:
+        sys.unraisablehook = before
+
+
+@contextmanager
+def _deadline(seconds: float) -> Iterator[None]:
+    in_main = threading.current_thread() is threading.main_thread()
+    if in_main and hasattr(signal, "setitimer") and signal.getitimer(signal.ITIMER_REAL)[0] == 0.0:
+        armed = [True]
+
+        def on_alarm(signum: int, frame: object) -> None:
+            if armed[0]:
+                # again in a while, in case this one lands where Python swallows it (a weakref callback, __del__)
+                signal.setitimer(signal.ITIMER_REAL, RETRY_S)
+                raise AreaTimedOut(seconds)
+
+        previous = signal.signal(signal.SIGALRM, on_alarm)
+        try:
+            signal.setitimer(signal.ITIMER_REAL, seconds)
+            yield
+        finally:
+            armed[0] = False
+            try:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+            finally:
+                signal.signal(signal.SIGALRM, previous)
+        return
+    target = threading.get_ident()
+    lock = threading.Lock()
+    live = [True]
+
+    done = threading.Event()
+
+    def fire() -> None:
+        if done.wait(seconds):
+            return
+        while True:  # again in a while, in case one lands where Python swallows it (a weakref callback, __del__)
+            with lock:
+                if not live[0]:
+                    return
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                    ctypes.c_ulong(target), ctypes.py_object(AreaTimedOut)
+                )
+            if done.wait(RETRY_S):
+                return
+
+    watchdog = threading.Thread(target=fire, daemon=True, name="ditan-area-deadline")
+    watchdog.start()
+    try:
+        yield
+    finally:
+        with lock:
+            live[0] = False
+        done.set()
+
+
+def run_timed(fn: Callable[[dict], dict], task: dict) -> dict:
+    """``fn(task)`` within the task's ``timeout_s`` (None: no limit); a task whose time is up is a failed area."""
+    limit = task.get("timeout_s")
+    t0 = time.perf_counter()
+    try:
+        with deadline(limit):
+            return fn(task)
+    except AreaTimedOut:
+        seconds = round(time.perf_counter() - t0, 3)
+        log.debug("%s: timed out after %s s", task["area"], limit)
+        return {
+            **_no_result(task["area"]),
+            "error": timed_out_message(float(limit)),
+            "host": socket.gethostname(),
+            "seconds": seconds,
+        }
+
+
+def timed_out_message(limit: float) -> str:
+    """The error of an area whose time was up (areas.csv, the console)."""
+    return (
+        f"timed out after {limit:g} s 超时 (area_timeout_s: {limit:g} in the batch config); its outputs were "
+        "discarded and the other areas went on — raise area_timeout_s, or run this area alone to see where it stalls"
+    )
+
+
 def failure(area: str, exc: BaseException) -> dict:
     """The result of an area whose task did not return (its worker died, or the task could not start there)."""
     name = type(exc).__name__
@@ -116,10 +251,15 @@ def failure(area: str, exc: BaseException) -> dict:
         hint = " — the worker running it died (out of memory?); fewer --workers give each more memory (工作进程退出)"
     elif isinstance(exc, ModuleNotFoundError | ImportError):
         hint = " — is ditan installed on every dask worker (pip install ditan in the worker's environment)?"
+    return {**_no_result(area), "error": f"{name}: {exc}{hint}"}
+
+
+def _no_result(area: str) -> dict:
+    """A failed area's result with nothing in it (its error to be set)."""
     return {
         "area": area,
         "status": "failed",
-        "error": f"{name}: {exc}{hint}",
+        "error": None,
         "units": None,
         "timings_s": {},
         "host": None,
@@ -174,11 +314,13 @@ def execute(
 
     No ``workers`` and no ``scheduler``: in this process, in order ("serial"). ``workers``: a local
     dask cluster of that many single-threaded processes. ``scheduler``: a running dask scheduler.
+    Each task runs within its ``timeout_s`` (:func:`run_timed`), where it runs: on a cluster the limit
+    counts from when a worker starts the area, not from when it was queued.
     """
     fn = task or run_area
     if workers is None and scheduler is None:
         for i, t in enumerate(tasks):
-            done(i, fn(t))
+            done(i, run_timed(fn, t))
         return "serial"
     require("distributed")  # DependencyError with the install hint (ditan[cluster])
     from distributed import Client, LocalCluster, as_completed
@@ -197,7 +339,10 @@ def execute(
             )
         run_id = uuid.uuid4().hex[:8]
         futures = client.map(
-            fn, tasks, key=[f"ditan-area-{t['area']}-{run_id}" for t in tasks], pure=False
+            functools.partial(run_timed, fn),
+            tasks,
+            key=[f"ditan-area-{t['area']}-{run_id}" for t in tasks],
+            pure=False,
         )
         index = {f.key: i for i, f in enumerate(futures)}
         for fut in as_completed(futures, loop=client.loop):

@@ -15,8 +15,8 @@ assessable when one cannot be assessed, else pass; the verdict row says so and c
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
@@ -40,12 +40,15 @@ from ditan.pipelines.jobs.parcel_rows import (
 from ditan.pipelines.jobs.parcel_verdict import summarize
 from ditan.pipelines.jobs.skeleton import Context, Job
 from ditan.pipelines.outputs import files as write
+from ditan.pipelines.outputs.names import file_stems
 from ditan.spatial.errors import ConfigError
 from ditan.spatial.indicators.parcels import parcel_floor_area_m2
+from ditan.spatial.io.inert import clean_text_columns
 from ditan.spatial.io.validate import Ledger, require_unique_ids
 from ditan.spatial.standards.profiles import load_profile
 from ditan.spatial.study_area.model import StudyArea
 
+log = logging.getLogger(__name__)
 OUTPUTS = ("parcel_check.csv", "parcel_summary.csv", "parcel_check.xlsx", "parcels")
 
 
@@ -60,12 +63,25 @@ def read_sale_parcels(cfg: Config, sa: StudyArea, path: Path | None = None) -> g
     if p.empty:
         raise ConfigError(f"{src.label}: no parcel to check")
     p["parcel_id"] = p["parcel_id"].astype(str)
+    p = inert_parcel_text(p)
     require_unique_ids(p["parcel_id"], layer="parcels for sale")
     p["name"] = p["name"].where(p["name"].notna(), p["parcel_id"]).astype(str)
     p["area_m2"] = p.geometry.area
     p["floor_area_plan_m2"] = parcel_floor_area_m2(p)
     p["far_plan"] = p["floor_area_plan_m2"] / p["area_m2"]
     p["floors_plan"] = p["height_limit_m"] / cfg.land_sale.storey_height_m
+    return p
+
+
+def inert_parcel_text(p: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Parcel ids and names without control characters (ditan.spatial.io.inert); what changed is logged.
+
+    The precheck writes no data-quality table: the counts are warnings in the log instead.
+    """
+    ledger = Ledger()
+    p = clean_text_columns(p, ["parcel_id", "name"], ledger, "parcels for sale")
+    for why, n in ledger.layer("parcels for sale").flagged.items():
+        log.warning("parcels for sale 出让地块: %s: %d", why, n)
     return p
 
 
@@ -78,16 +94,7 @@ def _xlsx(path: Path, checks: pd.DataFrame, summary: pd.DataFrame) -> None:
         for cell in ws[1]:
             cell.font = Font(bold=True)
         for row in df.round(write.CSV_DECIMALS).itertuples(index=False):
-            ws.append(
-                [
-                    None
-                    if (isinstance(v, float) and v != v)
-                    else v.item()
-                    if isinstance(v, np.generic)
-                    else v
-                    for v in row
-                ]
-            )
+            ws.append(write.xlsx_row(ws, row))
         ws.freeze_panes = "B2"
     wb.properties.created = wb.properties.modified = write.FIXED_TIME
     with write.atomic_path(path) as tmp:
@@ -95,8 +102,12 @@ def _xlsx(path: Path, checks: pd.DataFrame, summary: pd.DataFrame) -> None:
         write.fix_zip_times(tmp)
 
 
-def _file_name(pid: str) -> str:
-    return re.sub(r"[^\w\-.]", "_", pid).strip(".") or "parcel"
+def page_names(parcel_ids) -> dict[str, str]:
+    """Each parcel's page, ``parcels/<stem>.html``: stems safe and unique among the parcels (BJ/01, BJ:01, BJ 01 → three)."""
+    return {
+        pid: f"parcels/{stem}.html"
+        for pid, stem in file_stems(parcel_ids, fallback="parcel").items()
+    }
 
 
 def parcel_map(
@@ -156,12 +167,15 @@ class ParcelChecks:
     reached: list[dict]
     checks: pd.DataFrame
     summary: pd.DataFrame
+    #: parcel id → its page (parcels/<stem>.html), listed in the manifest as page → id
+    pages: dict[str, str] = field(default_factory=dict)
 
 
 class ParcelCheckJob(Job[SaleInputs, ParcelChecks]):
-    """``ditan check-parcels``: every parcel for sale checked (plan, location, unit after); no manifest."""
+    """``ditan check-parcels``: every parcel for sale checked (plan, location, unit after).
 
-    manifest_name = None
+    manifest.json lists each page (parcels/<stem>.html) with the parcel id it shows.
+    """
 
     def __init__(self, cfg: Config, *, parcels: Path | None = None) -> None:
         if cfg.land_sale is None:
@@ -181,7 +195,7 @@ class ParcelCheckJob(Job[SaleInputs, ParcelChecks]):
         self.kind = kind
 
     def allowed(self, name: str) -> bool:
-        return name in OUTPUTS
+        return name in OUTPUTS or name == self.manifest_name
 
     def load(self, ctx: Context) -> SaleInputs:
         sa = load_study_area(
@@ -207,7 +221,7 @@ class ParcelCheckJob(Job[SaleInputs, ParcelChecks]):
         checks = checks.sort_values(
             "parcel_id", key=lambda s: s.map(order), kind="stable"
         ).reset_index(drop=True)
-        return ParcelChecks(sale, reached, checks, summarize(checks, p))
+        return ParcelChecks(sale, reached, checks, summarize(checks, p), page_names(p["parcel_id"]))
 
     def write(self, c: ParcelChecks, stage: Path, ctx: Context) -> list[str]:
         sa, p = c.sale.sa, c.sale.parcels
@@ -219,8 +233,17 @@ class ParcelCheckJob(Job[SaleInputs, ParcelChecks]):
             page = parcel_map(
                 r, info, s, sa, radius_m=self.params.transit.radius_m, tiles=self.cfg.map.tiles
             )
-            write.write_text(stage / "parcels" / f"{_file_name(r['parcel_id'])}.html", page)
+            write.write_text(stage / c.pages[r["parcel_id"]], page)
         return list(OUTPUTS)
+
+    def manifest(self, c: ParcelChecks, base: dict, ctx: Context) -> dict:
+        return {
+            **base,
+            "config_file": str(self.cfg.source_path),
+            "profile": self.profile.id,
+            # each page with the parcel id it shows (ids are made safe and unique as file names)
+            "parcel_pages": {page: pid for pid, page in c.pages.items()},
+        }
 
 
 def check_parcels(

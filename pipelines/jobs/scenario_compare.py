@@ -83,7 +83,7 @@ def write_scenario_xlsx(
     ws.append(["单元", "名称"] + [f"{columns[i].zh} {zh[f]}" for i in inds for f in zh])
     ws.append(["unit_id", "name"] + [f"{_en(columns[i])} {f}" for i in inds for f in zh])
     for (uid, name), row in wide.round(write.CSV_DECIMALS).iterrows():
-        ws.append([uid, name, *[None if v != v else float(v) for v in row.to_numpy()]])
+        ws.append(write.xlsx_row(ws, [uid, name, *[float(v) for v in row.to_numpy()]]))
     if not inds:
         ws.append(["no indicator changed in any unit / 方案未改变任何指标"])
     ws.freeze_panes = "C3"
@@ -103,22 +103,15 @@ def write_scenario_xlsx(
     al.append([h[0] for h in heads])
     al.append([h[1] for h in heads])
     for row in long.round(write.CSV_DECIMALS).itertuples(index=False):
-        al.append(
-            [
-                None
-                if (isinstance(v, float) and v != v)
-                else (bool(v) if isinstance(v, np.bool_) else v)
-                for v in row
-            ]
-        )
+        al.append(write.xlsx_row(al, row))
     al.freeze_panes = "C3"
     sc = wb.create_sheet("方案 scenario")
     table = scenario.table()
     sc.append(list(table.columns))
     for row in table.round(2).itertuples(index=False):
-        sc.append([None if (isinstance(v, float) and v != v) else v for v in row])
+        sc.append(write.xlsx_row(sc, row))
     sc.append([])
-    sc.append([f"{scenario.path.name} sha256 {scenario.sha256}"])
+    sc.append(write.xlsx_row(sc, [f"{scenario.path.name} sha256 {scenario.sha256}"]))
     for sheet in (ws, al):
         for cell in (*sheet[1], *sheet[2]):
             cell.font = Font(bold=True)

@@ -83,7 +83,7 @@ def _sheet(ws, table: pd.DataFrame) -> None:
     for cell in (*ws[1], *ws[2]):
         cell.font = Font(bold=True)
     for row in table.round(write.CSV_DECIMALS).itertuples(index=False):
-        ws.append([None if (isinstance(v, float) and v != v) else v for v in row])
+        ws.append(write.xlsx_row(ws, row))
     ws.freeze_panes = "C3"
 
 
@@ -98,10 +98,10 @@ def write_xlsx(path: Path, scr: Screening, notes: list[tuple[str, str]]) -> None
     c = wb.create_sheet("合规 compliance")
     c.append(list(scr.long.columns))
     for row in scr.long.round(write.CSV_DECIMALS).itertuples(index=False):
-        c.append([None if (isinstance(v, float) and v != v) else v for v in row])
+        c.append(write.xlsx_row(c, row))
     doc = wb.create_sheet("说明 method")
     for line in notes:
-        doc.append(list(line))
+        doc.append(write.xlsx_row(doc, line))
     wb.properties.created = wb.properties.modified = write.FIXED_TIME
     with write.atomic_path(path) as tmp:
         wb.save(tmp)

@@ -11,7 +11,8 @@ A job supplies only its own steps:
 - :meth:`Job.manifest`: its manifest, from the entries every manifest shares (or no manifest);
 - :meth:`Job.publish`: what goes elsewhere (a database) once the manifest is written.
 
-:meth:`Job.run` owns the order and the guarantees, the same for every job: nothing is loaded before the
+:meth:`Job.run` owns the order and the guarantees, the same for every job: one run at a time holds an output
+folder (a file lock; another run of it waits, or stops with ``wait=False``); nothing is loaded before the
 output folder is checked; nothing is written before everything is computed; the files appear together
 (the staging folder replaces the output folder whole, :func:`ditan.pipelines.outputs.files.staged_dir`),
 so an interrupted or failed job leaves the previous outputs as they were. To add a job, subclass
@@ -95,23 +96,31 @@ class Job(Generic[L, C]):
             loaded = self.load(ctx)
         return self.compute(loaded, ctx)
 
-    def run(self, out_dir: Path, *, timer: Timer | None = None) -> Done[C]:
-        """Check the folder, load, compute, write into a staging folder, add the manifest, swap the folder in."""
+    def run(
+        self, out_dir: Path, *, timer: Timer | None = None, wait: bool | None = None
+    ) -> Done[C]:
+        """Hold the folder, check it, load, compute, write into a staging folder, add the manifest, swap it in.
+
+        ``wait``: whether to wait for another run writing ``out_dir`` (True) or stop at once with
+        :class:`~ditan.pipelines.outputs.staging.OutputBusy` (False); None: the CLI's choice (``--no-wait``), else wait.
+        ``out_dir`` a symbolic link: the folder it points to is replaced (the link stays).
+        """
         out_dir = Path(out_dir)
-        self.check_folder(out_dir)  # before any work, not after
-        ctx = Context(out_dir=out_dir, timer=timer or Timer())
-        with ctx.timer.stage("load"):
-            loaded = self.load(ctx)
-        computed = self.compute(loaded, ctx)
-        manifest = None
-        with write.staged_dir(out_dir, allowed=self.allowed) as stage:
-            names = list(self.write(computed, stage, ctx))
-            if self.manifest_name is not None:
-                names.append(self.manifest_name)
-                staged = {name: stage / name for name in names}
-                base = base_entries(ctx.started, staged, ctx.timer.seconds)
-                manifest = self.manifest(computed, base, ctx)
-                write.write_json(stage / self.manifest_name, manifest)
-            self.publish(computed, manifest, ctx)
+        with write.output_lock(out_dir, wait=wait) as folder:  # one run at a time per folder
+            self.check_folder(out_dir)  # before any work, not after
+            ctx = Context(out_dir=folder, timer=timer or Timer())
+            with ctx.timer.stage("load"):
+                loaded = self.load(ctx)
+            computed = self.compute(loaded, ctx)
+            manifest = None
+            with write.staged_dir(out_dir, allowed=self.allowed) as stage:
+                names = list(self.write(computed, stage, ctx))
+                if self.manifest_name is not None:
+                    names.append(self.manifest_name)
+                    staged = {name: stage / name for name in names}
+                    base = base_entries(ctx.started, staged, ctx.timer.seconds)
+                    manifest = self.manifest(computed, base, ctx)
+                    write.write_json(stage / self.manifest_name, manifest)
+                self.publish(computed, manifest, ctx)
         files = {name: out_dir / name for name in names}
         return Done(out_dir=out_dir, computed=computed, files=files, manifest=manifest, context=ctx)

@@ -1,12 +1,11 @@
 """Writing a run's outputs.
 
 A run writes all its files into a hidden staging folder beside the output folder
-(``.<name>.<random>.partial``); only when every file is complete does the staging folder
-replace the output folder, with SIGINT and SIGTERM held back for the two renames. An
-interrupted run therefore leaves the previous run's outputs intact and no partial file under a
-final name; a run killed outright between the two renames is repaired by the next run
-(the previous folder, kept as ``.<name>.old``, is put back). Single files (``ditan units``)
-are written under a temporary name and renamed the same way.
+(``.<name>.<pid>.<random>.partial``); only when every file is complete does the staging folder
+replace the output folder, with SIGINT and SIGTERM held back for the two renames. One run at a time
+writes an output folder (a file lock). The folder, its lock and its staging are in
+:mod:`ditan.pipelines.outputs.staging` (re-exported here); single files (``ditan units``) are
+written under a temporary name and renamed (``atomic_path``).
 """
 
 from __future__ import annotations
@@ -14,108 +13,53 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import math
 import os
-import shutil
-import signal
-import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 from openpyxl import Workbook
+from openpyxl.cell.cell import Cell
 from openpyxl.styles import Font
+from openpyxl.worksheet.worksheet import Worksheet
 
-from ditan.spatial.errors import ConfigError
+from ditan.pipelines.outputs.staging import (
+    Allowed,
+    OutputBusy,
+    OutputError,
+    _old,
+    _signals_held,
+    atomic_path,
+    check_output_folder,
+    make_dir,
+    output_lock,
+    staged_dir,
+    writing,
+)
+from ditan.spatial.io.inert import csv_frame, xlsx_cell
 from ditan.spatial.standards.registry import Indicator
 
+#: the output folder and single files (ditan.pipelines.outputs.staging), where callers find them as files.*
+_STAGING = (
+    Allowed,
+    OutputBusy,
+    OutputError,
+    _old,
+    _signals_held,
+    atomic_path,
+    check_output_folder,
+    make_dir,
+    output_lock,
+    staged_dir,
+    writing,
+)
 CSV_DECIMALS = 4
 #: the date written where a file format insists on one (xlsx properties, zip entries, GeoPackage contents)
 FIXED_TIME = dt.datetime(2000, 1, 1)
-
-
-@contextmanager
-def atomic_path(final: Path) -> Iterator[Path]:
-    """A temporary path in the same folder (same suffix); renamed to ``final`` on success."""
-    final = Path(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".{final.stem}.", suffix=f".partial{final.suffix}", dir=final.parent
-    )
-    os.close(fd)
-    os.unlink(tmp)  # writers such as GDAL want to create the file themselves
-    tmp_path = Path(tmp)
-    try:
-        yield tmp_path
-        os.replace(tmp_path, final)
-    finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
-
-
-@contextmanager
-def _signals_held() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM back (POSIX) while the output folder is swapped; they arrive after."""
-    if not hasattr(signal, "pthread_sigmask"):
-        yield
-        return
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
-
-
-def _old(final: Path) -> Path:
-    return final.parent / f".{final.name}.old"
-
-
-#: the names a previous run may have left in an output folder: a set, or a test of one name
-Allowed = set[str] | frozenset[str] | Callable[[str], bool]
-
-
-def check_output_folder(final: Path, allowed: Allowed) -> None:
-    """Stop before any work if ``final`` holds files a run would remove (the swap replaces the folder)."""
-    if final.exists() and not final.is_dir():
-        raise ConfigError(f"output folder {final} is a file; choose a folder with --out")
-    if final.is_dir():
-        ok = allowed if callable(allowed) else allowed.__contains__
-        foreign = sorted(p.name for p in final.iterdir() if not ok(p.name))
-        if foreign:
-            raise ConfigError(
-                f"output folder {final} holds files ditan did not write ({', '.join(foreign[:5])}"
-                f"{' …' if len(foreign) > 5 else ''}); a run replaces the whole folder, so choose a new or empty one with --out"
-            )
-
-
-@contextmanager
-def staged_dir(final: Path, *, allowed: Allowed) -> Iterator[Path]:
-    """A staging folder that replaces ``final`` as a whole when the block completes.
-
-    ``allowed``: the names a previous run may have left in ``final``; any other file there stops
-    the run (the swap would remove it).
-    """
-    final = Path(final)
-    if not final.exists() and _old(final).is_dir():  # a run killed between the two renames
-        os.replace(_old(final), final)
-    check_output_folder(final, allowed)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    for stale in final.parent.glob(f".{final.name}.*.partial"):
-        shutil.rmtree(stale, ignore_errors=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=final.parent))
-    try:
-        yield staging
-        with _signals_held():
-            if final.exists():
-                shutil.rmtree(_old(final), ignore_errors=True)
-                os.replace(final, _old(final))
-                os.replace(staging, final)
-            else:
-                os.replace(staging, final)
-        shutil.rmtree(_old(final), ignore_errors=True)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
 
 
 def write_text(path: Path, text: str, *, encoding: str = "utf-8") -> None:
@@ -124,9 +68,35 @@ def write_text(path: Path, text: str, *, encoding: str = "utf-8") -> None:
 
 
 def write_csv(path: Path, df: pd.DataFrame) -> None:
-    """UTF-8 with BOM (so Excel on Chinese Windows reads it), fixed decimals, no index surprises."""
+    """UTF-8 with BOM (so Excel on Chinese Windows reads it), fixed decimals, no index surprises.
+
+    Text is inert (ditan.spatial.io.inert.csv_cell): a text cell starting with = + - @ tab or CR is prefixed
+    with ``'`` and loses its control characters; numbers are written as numbers.
+    """
     with atomic_path(path) as tmp:
-        df.round(CSV_DECIMALS).to_csv(tmp, encoding="utf-8-sig", lineterminator="\n")
+        csv_frame(df.round(CSV_DECIMALS)).to_csv(tmp, encoding="utf-8-sig", lineterminator="\n")
+
+
+def xlsx_row(ws: Worksheet, values: Iterable[object]) -> list[object]:
+    """One row for ``ws.append``: NaN as an empty cell, numpy scalars as Python ones, every str a string cell.
+
+    openpyxl takes a str starting with ``=`` for a formula and refuses control characters: a text is written
+    as a typed string cell (never a formula) without its control characters (ditan.spatial.io.inert.xlsx_cell).
+    """
+    row: list[object] = []
+    for v in values:
+        if isinstance(v, np.generic):
+            v = v.item()
+        if isinstance(v, float) and v != v:
+            row.append(None)
+        elif isinstance(v, str):
+            cell = Cell(ws)
+            cell.value = xlsx_cell(v)
+            cell.data_type = "s"  # a string, whatever its first character
+            row.append(cell)
+        else:
+            row.append(v)
+    return row
 
 
 def write_xlsx(
@@ -153,21 +123,21 @@ def write_xlsx(
     for cell in (*ws[1], *ws[2]):
         cell.font = Font(bold=True)
     for row in table.round(CSV_DECIMALS).itertuples(index=False):
-        ws.append([None if (isinstance(v, float) and v != v) else v for v in row])
+        ws.append(xlsx_row(ws, row))
     ws.freeze_panes = "C3"
     q = wb.create_sheet("数据质量 data quality")
     q.append(list(quality.columns))
     for row in quality.itertuples(index=False):
-        q.append(list(row))
+        q.append(xlsx_row(q, row))
     doc = wb.create_sheet("指标说明 columns")
     doc.append(["id", "中文名", "English", "unit", "method", "source"])
     for ind in columns.values():
-        doc.append([ind.id, ind.zh, ind.en, ind.unit, ind.method, ind.source])
+        doc.append(xlsx_row(doc, [ind.id, ind.zh, ind.en, ind.unit, ind.method, ind.source]))
     for title, frame in (extra_sheets or {}).items():
         sheet = wb.create_sheet(title[:31])  # Excel's limit on sheet names
         sheet.append(list(frame.reset_index(drop=frame.index.name is None).columns))
         for row in frame.reset_index(drop=frame.index.name is None).itertuples(index=False):
-            sheet.append([None if (isinstance(v, float) and v != v) else v for v in row])
+            sheet.append(xlsx_row(sheet, row))
         for cell in sheet[1]:
             cell.font = Font(bold=True)
     wb.properties.created = wb.properties.modified = (
@@ -230,8 +200,32 @@ def write_gpkg(path: Path, layers: dict[str, gpd.GeoDataFrame]) -> None:
             )
 
 
+def json_safe(value: object) -> object:
+    """``value`` for strict JSON: NaN and infinities as None, numpy scalars and arrays as Python values, keys as text."""
+    if isinstance(value, dict):
+        return {_json_key(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [json_safe(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [json_safe(v) for v in value.tolist()]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _json_key(key: object) -> object:
+    key = key.item() if isinstance(key, np.generic) else key
+    return key if isinstance(key, str | int | bool) or key is None else str(key)
+
+
 def write_json(path: Path, data: dict) -> None:
-    write_text(path, json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+    """Strict JSON (RFC 8259): no NaN or Infinity (written as null); other objects (paths, dates) as text."""
+    text = json.dumps(json_safe(data), ensure_ascii=False, indent=2, default=str, allow_nan=False)
+    write_text(path, text + "\n")
 
 
 def file_sha256(path: Path) -> str:

@@ -31,7 +31,16 @@ from pyproj import CRS
 from ditan.pipelines.compute.indicators import RunResult
 from ditan.pipelines.config.schema import Config
 from ditan.spatial.errors import require
-from ditan.spatial.io.postgis import DatabaseError, connect, describe_database, scrub
+from ditan.spatial.io.postgis import (
+    LOCK_TIMEOUT_S,
+    DatabaseError,
+    cancel_on_sigterm,
+    connect,
+    describe_database,
+    refusal,
+    scrub,
+    session_settings,
+)
 from ditan.spatial.io.postgis_write import (
     ewkb,
     jsonb,
@@ -44,10 +53,11 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Target:
-    """Where results go: a connection string (None: libpq's PG* environment) and a schema."""
+    """Where results go: a connection string (None: libpq's PG* environment), a schema, how long to wait for a lock."""
 
     conninfo: str | None
     schema: str
+    lock_timeout_s: float = LOCK_TIMEOUT_S
 
     @property
     def database(self) -> str:
@@ -60,7 +70,9 @@ def target(cfg: Config) -> Target | None:
     out = cfg.output.database
     if out is None:
         return None
-    return Target(out.url or (cfg.database.url if cfg.database else None), out.db_schema)
+    return Target(
+        out.url or (cfg.database.url if cfg.database else None), out.db_schema, out.lock_timeout_s
+    )
 
 
 def new_run_id(name: str, started: dt.datetime) -> str:
@@ -148,8 +160,13 @@ def write_run(
         ("data_quality", quality, None),
     ]
     where = f"output.database: run {run_id} to {tgt.database}, schema {tgt.schema}"
+    settings = session_settings(read_only=False, lock_timeout_s=tgt.lock_timeout_s)
     try:  # the connection block commits when it completes, else rolls back: schema, tables and rows all or nothing
-        with connect(tgt.conninfo, what="output.database") as conn, conn.cursor() as cur:
+        with (
+            connect(tgt.conninfo, what="output.database", settings=settings) as conn,
+            cancel_on_sigterm(),  # SIGTERM, as Ctrl-C, cancels the statement on the server
+            conn.cursor() as cur,
+        ):
             prepare_schema(cur, tgt.schema, where)
             write_table(
                 cur,
@@ -175,6 +192,9 @@ def write_run(
                     key=key,
                 )
     except psycopg.Error as exc:
-        msg = scrub(" ".join(str(exc).split()) or type(exc).__name__, tgt.conninfo)
+        limit = refusal(
+            exc, statement_timeout_s=None, lock_timeout_s=tgt.lock_timeout_s, key="output.database"
+        )
+        msg = limit or scrub(" ".join(str(exc).split()) or type(exc).__name__, tgt.conninfo)
         raise DatabaseError(f"{where} failed, nothing of the run was written: {msg}") from None
     log.info("results written to %s, schema %s, run_id %s", tgt.database, tgt.schema, run_id)

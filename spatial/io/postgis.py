@@ -1,23 +1,18 @@
 """PostGIS layers: a table or a parameterised SELECT read into a GeoDataFrame, as read_vector reads a file.
 
-The database is named by a libpq connection string — a ``postgresql://user@host:5432/db`` URL or
-``key=value`` pairs — or, when there is none, by libpq's environment (PGHOST, PGPORT, PGUSER,
-PGPASSWORD, PGDATABASE, PGSERVICE …) and ``~/.pgpass``. Passwords never leave this module: every
-description of a database (:func:`describe_database`, :func:`redact`) and every error message
-leaves them out.
-
-Reading is read-only (a READ ONLY transaction: a query cannot change the database) and SQL values
-are bound by the server (``%(name)s`` placeholders with ``params``), never pasted into the text;
-table names are quoted as identifiers. The geometry column is found by its type (PostGIS
-``geometry`` or ``geography``); the coordinate system by the SRID of the rows (or, with no rows, of
-the column's type): SRID 0 is a layer without a CRS, exactly like a file without one.
+The database is named by a libpq connection string or libpq's environment
+(:mod:`ditan.spatial.io.pg_conninfo`: passwords never appear in a description or message). Reading cannot
+write (:mod:`ditan.spatial.io.pg_session`): a READ ONLY session, the query as one prepared statement, no
+privileged role, statement and lock timeouts, rolled back at the end. SQL values are bound by the server
+(``%(name)s`` placeholders with ``params``), never pasted into the text; table names are quoted as
+identifiers. The geometry column is found by its type (PostGIS ``geometry`` or ``geography``); the
+coordinate system by the SRID of the rows (or, with no rows, of the column's type): SRID 0 is a layer
+without a CRS, exactly like a file without one.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import re
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
@@ -30,160 +25,51 @@ from pyproj import CRS
 from shapely.errors import GEOSException
 
 from ditan.spatial.errors import LayerError, require
+from ditan.spatial.io.pg_conninfo import (
+    UNREADABLE,
+    conninfo_parts,
+    describe_database,
+    has_password,
+    redact,
+    scrub,
+)
+from ditan.spatial.io.pg_session import (
+    LOCK_TIMEOUT_S,
+    STATEMENT_TIMEOUT_S,
+    DatabaseError,
+    PrivilegedRole,
+    Terminated,
+    cancel_on_sigterm,
+    check_role,
+    connect,
+    refusal,
+    session_settings,
+)
 from ditan.spatial.io.vector import declare_crs
 
 __all__ = [
     "DatabaseError",
+    "PrivilegedRole",
+    "Terminated",
+    "UNREADABLE",
+    "STATEMENT_TIMEOUT_S",
+    "LOCK_TIMEOUT_S",
     "conninfo_parts",
     "has_password",
     "describe_database",
     "redact",
     "scrub",
+    "session_settings",
     "connect",
+    "cancel_on_sigterm",
+    "refusal",
     "split_table",
     "read_postgis",
 ]
 
 log = logging.getLogger(__name__)
-#: libpq's environment variables for the parts of a connection (used when the connection string leaves them out)
-PG_ENV = {
-    "host": "PGHOST",
-    "port": "PGPORT",
-    "user": "PGUSER",
-    "dbname": "PGDATABASE",
-    "service": "PGSERVICE",
-}
 GEOMETRY_TYPES = ("geometry", "geography")
-CONNECT_TIMEOUT_S = 15
 NUMERIC_OID = 1700
-CONNECT_HINT = (
-    "check database.url (or PGHOST, PGPORT, PGUSER, PGDATABASE), that the server runs and accepts this user from "
-    "this machine (pg_hba.conf), and the password (PGPASSWORD or ~/.pgpass)"
-)
-
-
-class DatabaseError(LayerError):
-    """The database cannot be reached, lacks PostGIS, or refused a statement (a LayerError: layers are read from it)."""
-
-
-# --- naming a database without its password -------------------------------------------------------------------------
-
-
-def conninfo_parts(conninfo: str | None) -> dict[str, str]:
-    """The parts of a libpq connection string (URL or key=value), with libpq's PG* environment filling the gaps.
-
-    Raises ValueError (without echoing the string, which may hold a password) when it cannot be
-    parsed; DependencyError (a ValueError too) with the install hint when psycopg is missing.
-    """
-    require("psycopg")
-    from psycopg.conninfo import conninfo_to_dict
-
-    try:
-        parts = {k: str(v) for k, v in conninfo_to_dict(conninfo or "").items() if v is not None}
-    except Exception as exc:  # psycopg.ProgrammingError: the message may quote the string
-        what = (
-            str(exc).split(":")[0] if "password" not in str(exc) else "unreadable connection string"
-        )
-        raise ValueError(
-            f"not a PostgreSQL connection URL ({what}); write postgresql://user@host:5432/dbname"
-        ) from None
-    for key, env in PG_ENV.items():
-        if key not in parts and os.environ.get(env):
-            parts[key] = os.environ[env]
-    return parts
-
-
-def has_password(conninfo: str | None) -> bool:
-    """Whether the connection string itself holds a password (rather than PGPASSWORD or ~/.pgpass)."""
-    try:
-        from psycopg.conninfo import conninfo_to_dict
-
-        return bool(conninfo_to_dict(conninfo or "").get("password"))
-    except Exception:  # an unreadable string is reported elsewhere
-        return "password" in (conninfo or "") or bool(
-            re.match(r"^\w+://[^/@]*:[^/@]*@", conninfo or "")
-        )
-
-
-def describe_database(conninfo: str | None) -> str:
-    """``postgresql://user@host:port/dbname`` (never the password), libpq's defaults shown as libpq would use them."""
-    try:
-        p = conninfo_parts(conninfo)
-    except ValueError:
-        return "(unreadable connection string)"
-    if "service" in p and "host" not in p:
-        return f"service {p['service']}" + (f" (database {p['dbname']})" if "dbname" in p else "")
-    user = p.get("user") or _os_user()
-    host = p.get("host") or "(local socket)"  # libpq's default: the Unix-domain socket
-    host = (
-        f"(socket {host})"
-        if host.startswith("/")
-        else f"[{host}]"
-        if ":" in host and not host.startswith("[")
-        else host
-    )
-    port = p.get("port") or "5432"
-    return (
-        f"postgresql://{user + '@' if user else ''}{host}:{port}/{p.get('dbname') or user or '?'}"
-    )
-
-
-def _os_user() -> str:
-    """The operating-system user: libpq's default user name."""
-    import getpass
-
-    try:
-        return getpass.getuser()
-    except Exception:  # no user name in the environment or the password database
-        return ""
-
-
-def redact(conninfo: str | None) -> str | None:
-    """The connection string as written, its password replaced by ``***`` (for config dumps and manifests)."""
-    if not conninfo or not has_password(conninfo):
-        return conninfo
-    if "://" in conninfo:
-        out = re.sub(r"^(\w+://[^:/@?]*):[^@/?]*@", r"\1:***@", conninfo)
-        return re.sub(r"([?&]password=)[^&]*", r"\1***", out)
-    return re.sub(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", r"\1***", conninfo)
-
-
-def scrub(text: str, conninfo: str | None) -> str:
-    """``text`` with the connection string's password (as written and URL-decoded) replaced by ``***``."""
-    from urllib.parse import unquote
-
-    secrets = set()
-    try:
-        from psycopg.conninfo import conninfo_to_dict
-
-        pw = conninfo_to_dict(conninfo or "").get("password")
-        secrets |= {str(pw)} if pw else set()
-    except Exception:  # unreadable: fall back to the URL form below
-        pass
-    m = re.match(r"^\w+://[^:/@?]*:([^@/?]*)@", conninfo or "")
-    if m:
-        secrets |= {m.group(1), unquote(m.group(1))}
-    for s in sorted((s for s in secrets if s), key=len, reverse=True):
-        text = text.replace(s, "***")
-    return text
-
-
-def connect(conninfo: str | None, *, what: str, read_only: bool = False):
-    """A psycopg connection; ``what`` names the purpose in the error raised when it fails (no password in it)."""
-    require("psycopg")  # DependencyError with the install hint when it is missing
-    import psycopg
-
-    try:
-        conn = psycopg.connect(
-            conninfo or "", connect_timeout=CONNECT_TIMEOUT_S, application_name="ditan"
-        )
-    except psycopg.Error as exc:
-        reason = scrub(str(exc).strip().replace("\n", " "), conninfo)
-        raise DatabaseError(
-            f"{what}: cannot connect to the database {describe_database(conninfo)} ({reason}); {CONNECT_HINT}"
-        ) from None
-    conn.read_only = read_only
-    return conn
 
 
 # --- reading -----------------------------------------------------------------------------------------------------------
@@ -208,12 +94,23 @@ def read_postgis(
     params: Mapping[str, Any] | None = None,
     geometry_column: str | None = None,
     crs: str | None = None,
+    statement_timeout_s: float = STATEMENT_TIMEOUT_S,
+    lock_timeout_s: float = LOCK_TIMEOUT_S,
+    allow_privileged_role: bool = False,
 ) -> gpd.GeoDataFrame:
     """Read a table (``table``: 'schema.table' or 'table') or a SELECT (``query`` with ``params``) from PostGIS.
 
     The frame holds every non-geometry column (PostgreSQL numeric as float) and the geometry, like
     :func:`ditan.spatial.io.vector.read_vector`; ``crs`` declares the data's CRS (overriding the SRID; 'gcj02'
     or 'bd09' convert Chinese web-map degrees to WGS 84). ``attrs["source_crs"]`` names the CRS read in.
+
+    The read cannot write, whatever ``query`` holds: the session's transactions are READ ONLY
+    (``default_transaction_read_only``, set when the connection opens, so a COMMIT in the query cannot end it),
+    the query goes as one prepared statement (the server refuses a second one), every statement stops after
+    ``statement_timeout_s`` and every lock wait after ``lock_timeout_s``, the transaction is rolled back at the
+    end, and SIGTERM or Ctrl-C cancel the running statement on the server. A role that could write on the server
+    from a SELECT (a superuser; pg_write_server_files, pg_execute_server_program or the right to run lo_export)
+    is refused (:class:`PrivilegedRole`) unless ``allow_privileged_role``.
     """
     if (table is None) == (query is None):
         raise ValueError("read_postgis needs exactly one of table and query")
@@ -227,15 +124,23 @@ def read_postgis(
     import psycopg
     from psycopg import sql
 
-    with connect(conninfo, what=f"layer '{layer_name}'", read_only=True) as conn:
+    settings = session_settings(
+        read_only=True, statement_timeout_s=statement_timeout_s, lock_timeout_s=lock_timeout_s
+    )
+    with (
+        connect(conninfo, what=f"layer '{layer_name}'", read_only=True, settings=settings) as conn,
+        cancel_on_sigterm(),
+    ):
         try:
+            check_role(conn, where, allow_privileged_role)
             geo_oids = _geometry_oids(conn, where)
             if table is not None:
                 ident = sql.Identifier(*parts)
                 _require_table(conn, ident, table, where)
                 cur = conn.execute(sql.SQL("SELECT * FROM {}").format(ident))
-            else:
-                cur = conn.execute(query, dict(params) if params else None)  # the config's own SQL
+            else:  # the config's own SQL: one prepared statement (extended protocol), values bound by the server
+                assert query is not None
+                cur = conn.execute(query, dict(params) if params else None, prepare=True)
             if cur.description is None:
                 raise LayerError(f"{where}: the statement returns no rows; write a SELECT")
             names = [c.name for c in cur.description]
@@ -248,7 +153,16 @@ def read_postgis(
             frame, geoms = _frame(names, rows, geom_i, numeric, where)
             srid = _srid(geoms, typmod_srid, where)
             source = _srid_crs(conn, srid, where) if srid else None
+            conn.rollback()  # a read keeps nothing, even what a READ ONLY transaction lets through
         except psycopg.Error as exc:
+            limit = refusal(
+                exc,
+                statement_timeout_s=statement_timeout_s,
+                lock_timeout_s=lock_timeout_s,
+                key="database",
+            )
+            if limit is not None:
+                raise LayerError(f"{where}: {limit}") from None
             msg = scrub(
                 str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__,
                 conninfo,

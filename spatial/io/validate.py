@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -21,6 +22,7 @@ __all__ = [
     "DataGap",
     "Ledger",
     "clean_geometries",
+    "drop_null_geometries",
     "require_columns",
     "require_unique_ids",
 ]
@@ -151,62 +153,156 @@ class Ledger:
         return pd.DataFrame(rows)
 
 
+#: the single-part geometry type id of each kind (shapely.get_type_id), and how its parts are collected
+_PART_TYPE: dict[tuple[str, ...], int] = {POLYGONAL: 3, LINEAR: 1, PUNTAL: 0}
+_PART_NAME: dict[tuple[str, ...], str] = {POLYGONAL: "polygon", LINEAR: "line", PUNTAL: "point"}
+_COLLECT: dict[tuple[str, ...], Any] = {
+    POLYGONAL: shapely.multipolygons,
+    LINEAR: shapely.multilinestrings,
+    PUNTAL: shapely.multipoints,
+}
+_GEOMETRY_COLLECTION = 7
+#: the ``attrs`` key the table reader (ditan.spatial.io.vector) sets on points read from a CSV or Excel table
+#: with rows whose x or y is empty or not a number: {"count": rows, "reason": the ledger's reason}
+UNUSABLE_XY = "coordinates_unusable"
+
+
 def clean_geometries(
     gdf: gpd.GeoDataFrame, *, layer: str, kinds: tuple[str, ...], ledger: Ledger
 ) -> gpd.GeoDataFrame:
     """Repair or drop unusable geometries of one layer, recording every case in the ledger.
 
-    - null or empty geometries are dropped ("null or empty geometry");
+    - null or empty geometries are dropped ("null or empty geometry"); the rows of a CSV or Excel
+      table whose x or y is empty or not a number (``attrs["coordinates_unusable"]``, set by the table
+      reader) are dropped with that reason and examples instead;
+    - a GeometryCollection holding parts of the layer's kind keeps those parts (polygons of a units,
+      parcels or buildings layer; lines of roads; points) as one feature, counted as repaired
+      ("geometry collection: polygon parts kept"); overlapping polygon parts are merged. One with no
+      such part is dropped ("geometry collection with no Polygon/MultiPolygon part");
     - invalid polygons are repaired with ``make_valid`` and their polygonal part kept
       ("make_valid"); those with no polygonal part left are dropped;
     - geometries of another kind than ``kinds`` are dropped ("wrong geometry type: X").
     """
     rec = ledger.layer(layer)
     rec.read += len(gdf)
-    geoms = gdf.geometry.values
-    null = shapely.is_missing(geoms) | shapely.is_empty(geoms)
-    if null.any():
-        rec.dropped["null or empty geometry"] += int(null.sum())
-    gdf = gdf.loc[~null].copy()
-    geoms = gdf.geometry.values
+    gdf = _drop_null(gdf, rec).copy()
+    geoms = np.asarray(gdf.geometry.values, dtype=object).copy()
+    changed = False
+    from_collection = np.zeros(len(gdf), dtype=bool)
+    if kinds in _PART_TYPE:
+        gc = shapely.get_type_id(geoms) == _GEOMETRY_COLLECTION
+        if gc.any():
+            parts = _parts_of_kind(geoms[gc], kinds)
+            if kinds == POLYGONAL:  # overlapping or edge-sharing parts merged, not left invalid
+                bad = ~shapely.is_valid(parts) & ~shapely.is_empty(parts)
+                if bad.any():
+                    parts[bad] = _parts_of_kind(_make_valid(parts[bad], structure=True), kinds)
+            took = np.flatnonzero(gc)[~shapely.is_empty(parts)]
+            geoms[took] = parts[~shapely.is_empty(parts)]
+            from_collection[took] = True
+            changed = True
     repaired = np.zeros(len(gdf), dtype=bool)
     if kinds == POLYGONAL:
-        invalid = ~shapely.is_valid(geoms)
+        invalid = ~shapely.is_valid(geoms) & np.isin(shapely.get_type_id(geoms), (3, 6))
         if invalid.any():
-            fixed = shapely.make_valid(geoms[invalid])
-            # keep the polygonal part of a GeometryCollection produced by make_valid
-            fixed = np.array([_polygonal_part(g) for g in fixed], dtype=object)
-            geoms = np.asarray(geoms, dtype=object).copy()
-            geoms[invalid] = fixed
-            gdf = gdf.set_geometry(gpd.GeoSeries(geoms, index=gdf.index, crs=gdf.crs))
-            repaired = invalid.copy()
-            gone = invalid & shapely.is_empty(gdf.geometry.values)
-            if gone.any():
-                rec.dropped["invalid polygon with no area after make_valid"] += int(gone.sum())
-                repaired &= ~gone
-                gdf = gdf.loc[~gone]
-                repaired = repaired[~gone]
+            # the polygonal part of what make_valid returns (a GeometryCollection may hold lines too)
+            geoms[invalid] = _parts_of_kind(_make_valid(geoms[invalid]), POLYGONAL)
+            repaired = invalid & ~from_collection
+            changed = True
+    if changed:
+        gdf = gdf.set_geometry(gpd.GeoSeries(geoms, index=gdf.index, crs=gdf.crs))
+    gone = (repaired | from_collection) & shapely.is_empty(geoms)
+    if gone.any():
+        rec.dropped["invalid polygon with no area after make_valid"] += int(gone.sum())
+        gdf, repaired, from_collection = gdf.loc[~gone], repaired[~gone], from_collection[~gone]
     types = gdf.geometry.geom_type.to_numpy()
     wrong = ~np.isin(types, kinds)
     if wrong.any():
         for t, n in Counter(types[wrong]).items():
-            rec.dropped[f"wrong geometry type: {t} (expected {'/'.join(kinds)})"] += n
+            why = (
+                f"geometry collection with no {'/'.join(kinds)} part"
+                if t == "GeometryCollection"
+                else f"wrong geometry type: {t} (expected {'/'.join(kinds)})"
+            )
+            rec.dropped[why] += n
         gdf = gdf.loc[~wrong]
-        repaired = repaired[~wrong]
-    n_rep = int(repaired.sum())
+        repaired, from_collection = repaired[~wrong], from_collection[~wrong]
+    n_rep, n_gc = int(repaired.sum()), int(from_collection.sum())
     if n_rep:
         rec.repaired["make_valid"] += n_rep
-    rec.kept += len(gdf) - n_rep
+    if n_gc:
+        part = _PART_NAME[kinds]
+        rec.repaired[f"geometry collection: {part} parts kept"] += n_gc
+    rec.kept += len(gdf) - n_rep - n_gc
     return gdf
 
 
-def _polygonal_part(g: shapely.Geometry) -> shapely.Geometry:
-    if g.geom_type in POLYGONAL:
-        return g
-    parts = [p for p in getattr(g, "geoms", []) if p.geom_type in POLYGONAL]
-    if not parts:
-        return shapely.Polygon()
-    return shapely.union_all(parts)
+def _drop_null(gdf: gpd.GeoDataFrame, rec: LayerRecord) -> gpd.GeoDataFrame:
+    """``gdf`` without its null or empty geometries, each counted as dropped in ``rec`` with its reason."""
+    geoms = gdf.geometry.values
+    missing = shapely.is_missing(geoms)
+    null = missing | shapely.is_empty(geoms)
+    if not null.any():
+        return gdf
+    unusable = gdf.attrs.get(UNUSABLE_XY)
+    n_xy = min(int(unusable["count"]), int(missing.sum())) if unusable else 0
+    if n_xy:
+        rec.dropped[unusable["reason"]] += n_xy
+    if int(null.sum()) > n_xy:
+        rec.dropped["null or empty geometry"] += int(null.sum()) - n_xy
+    return gdf.loc[~null]
+
+
+def drop_null_geometries(gdf: gpd.GeoDataFrame, *, layer: str, ledger: Ledger) -> gpd.GeoDataFrame:
+    """Drop the features with no geometry, counted as read and dropped (for a layer whose kept features are counted later).
+
+    The reasons are those of :func:`clean_geometries` (a table's rows without usable x/y named as such).
+    """
+    rec = ledger.layer(layer)
+    out = _drop_null(gdf, rec)
+    rec.read += len(gdf) - len(out)
+    return out
+
+
+def _make_valid(geoms: np.ndarray, *, structure: bool = False) -> np.ndarray:
+    """shapely.make_valid; ``structure``: the 'structure' method (overlapping polygons merged), where shapely has it."""
+    if structure:
+        try:
+            return shapely.make_valid(geoms, method="structure")
+        except (TypeError, ValueError):  # shapely < 2.1 or GEOS < 3.10: the default method
+            pass
+    return shapely.make_valid(geoms)
+
+
+def _parts_of_kind(geoms: np.ndarray, kinds: tuple[str, ...]) -> np.ndarray:
+    """Each geometry's parts of ``kinds`` (nested collections and multi-parts flattened), as one geometry each.
+
+    One part: that part (a Polygon, LineString, Point); several: the multi-part geometry in their order;
+    none: an empty geometry of the kind.
+    """
+    parts, owner = shapely.get_parts(geoms, return_index=True)
+    while True:  # flatten multi-parts and collections inside collections, level by level
+        nested = shapely.get_type_id(parts) >= 4
+        if not nested.any():
+            break
+        sub, where = shapely.get_parts(parts[nested], return_index=True)
+        owner = np.concatenate([owner[~nested], owner[nested][where]])
+        parts = np.concatenate([parts[~nested], sub])
+    keep = (shapely.get_type_id(parts) == _PART_TYPE[kinds]) & ~shapely.is_empty(parts)
+    parts, owner = parts[keep], owner[keep]
+    order = np.argsort(owner, kind="stable")
+    parts, owner = parts[order], owner[order]
+    out = np.full(len(geoms), None, dtype=object)
+    _COLLECT[kinds](parts, indices=owner, out=out)
+    single = np.bincount(owner, minlength=len(geoms)) == 1
+    out[single] = shapely.get_geometry(out[single], 0)
+    empty: dict[tuple[str, ...], shapely.Geometry] = {
+        POLYGONAL: shapely.Polygon(),
+        LINEAR: shapely.LineString(),
+        PUNTAL: shapely.Point(),
+    }
+    out[shapely.is_missing(out)] = empty[kinds]
+    return out
 
 
 def require_columns(gdf: pd.DataFrame, columns: list[str], *, layer: str, hint: str = "") -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import unicodedata
 import warnings
 from pathlib import Path
@@ -10,10 +11,12 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 from pyproj import CRS
 
 from ditan.spatial.crs.china import SYSTEM_NAMES, check_coordinates, china_system, to_wgs84
 from ditan.spatial.errors import CRSError, LayerError
+from ditan.spatial.io.validate import UNUSABLE_XY
 
 __all__ = ["read_vector", "declare_crs"]
 
@@ -278,10 +281,45 @@ def _points(
         raise LayerError(
             f"layer '{layer_name}': {path.name} has no column(s) {', '.join(map(str, missing))}; it has {', '.join(df.columns)}"
         )
-    return gpd.GeoDataFrame(
-        df,
-        geometry=gpd.points_from_xy(
-            pd.to_numeric(df[x], errors="coerce"), pd.to_numeric(df[y], errors="coerce")
-        ),
-        crs=None,
+    xs = pd.to_numeric(df[x], errors="coerce").to_numpy(dtype=float)
+    ys = pd.to_numeric(df[y], errors="coerce").to_numpy(dtype=float)
+    bad = ~(np.isfinite(xs) & np.isfinite(ys))
+    geometry = shapely.points(np.where(bad, 0.0, xs), np.where(bad, 0.0, ys))
+    # no point for those rows: clean_geometries drops them with the reason below (not POINT (NaN NaN), kept)
+    geometry[bad] = None
+    out = gpd.GeoDataFrame(df, geometry=geometry, crs=None)
+    if bad.any():
+        out.attrs[UNUSABLE_XY] = {
+            "count": int(bad.sum()),
+            "reason": unusable_xy_reason(df, x, y, np.flatnonzero(bad)),
+        }
+    return out
+
+
+_PAIR_IN_ONE_CELL = re.compile(r"^\s*[-+]?\d+(\.\d+)?\s*[,;，、\s]\s*[-+]?\d+(\.\d+)?\s*$")
+
+
+def unusable_xy_reason(df: pd.DataFrame, x: str, y: str, rows: np.ndarray) -> str:
+    """The ledger reason of a table's rows whose x or y is empty or not a number, with the first few as examples.
+
+    Rows are numbered as a spreadsheet shows them (the header is row 1).
+    """
+
+    def cell(v: object) -> str:
+        if v is None or (not isinstance(v, str) and bool(pd.isna(v))):
+            return "empty"
+        text = str(v)
+        return repr(text if len(text) <= 40 else text[:40] + "…")
+
+    examples = []
+    pair = False
+    for i in rows[:3]:
+        vx, vy = df[x].iloc[i], df[y].iloc[i]
+        examples.append(f"row {i + 2}: {cell(vx)}, {cell(vy)}")
+        pair = pair or any(isinstance(v, str) and _PAIR_IN_ONE_CELL.match(v) for v in (vx, vy))
+    more = " …" if len(rows) > 3 else ""
+    hint = "; x and y in one cell? split it into two columns" if pair else ""
+    return (
+        f"coordinates missing or not numbers 坐标缺失或非数字 (x_column {x}, y_column {y}; "
+        f"{'; '.join(examples)}{more}){hint}"
     )
