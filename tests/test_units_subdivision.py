@@ -32,7 +32,7 @@ X0, Y0 = 440000.0, 4428000.0
 EXT = 50.0  # roads run this far beyond the study frame
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_PBF = ROOT / "data" / "beijing_haidian_tsinghua" / "map.osm.pbf"
-CAU_PBF = ROOT.parent / "shared" / "data" / "beijing_haidian_cau" / "map.osm.pbf"
+CAU_PBF = ROOT / "data" / "beijing_haidian_cau" / "map.osm.pbf"
 
 
 def _line(*pts: tuple[float, float]) -> LineString:
@@ -354,7 +354,6 @@ def test_beijing_sample_units(tmp_path):
     assert "no study bounds" not in sa.ledger.records[DERIVED_UNITS_LAYER].note
 
 
-@pytest.mark.skipif(not CAU_PBF.exists(), reason="the CAU extract (../shared/data) is not here")
 def test_cau_pbf_without_bounds(tmp_path):
     cfg, sa, units, report = _derive_real(CAU_PBF, None, tmp_path)
     _planner_checks(units, sa.bounds, cfg.units.max_area_m2)

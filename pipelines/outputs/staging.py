@@ -22,6 +22,7 @@ Single files (``ditan units``) are written under a temporary name and renamed (:
 
 from __future__ import annotations
 
+import glob
 import logging
 import os
 import re
@@ -360,11 +361,10 @@ def staged_dir(final: Path, *, allowed: Allowed, wait: bool | None = None) -> It
     final = Path(final)
     with output_lock(final, wait=wait) as real:
         check_output_folder(final, allowed)
-        with writing(final):
-            staging = make_dir(
-                prefix=f".{real.name}.{os.getpid()}.", suffix=".partial", dir=real.parent
-            )
+        prefix = f".{real.name}.{os.getpid()}."
         try:
+            with writing(final):
+                staging = make_dir(prefix=prefix, suffix=".partial", dir=real.parent)
             with writing(final):
                 yield staging
                 old = _old(real)
@@ -381,4 +381,7 @@ def staged_dir(final: Path, *, allowed: Allowed, wait: bool | None = None) -> It
             # if this fails, the next run removes it (or says what to delete)
             shutil.rmtree(old, ignore_errors=True)
         finally:
-            shutil.rmtree(staging, ignore_errors=True)
+            # this process's staging folder of this name (one at a time: the lock is held), also when a signal
+            # came between its creation and the assignment above
+            for ours in real.parent.glob(f"{glob.escape(prefix)}*.partial"):
+                shutil.rmtree(ours, ignore_errors=True)
