@@ -99,3 +99,27 @@ def class_raster(path, codes) -> None:
         nodata=0,
     ) as dst:
         dst.write(codes.astype("uint8"), 1)
+
+
+#: the PostGIS test server (`make postgres`; `make test` names it in DITAN_TEST_DATABASE_URL)
+POSTGIS_URL = (
+    os.environ.get("DITAN_TEST_DATABASE_URL") or "postgresql://postgres@127.0.0.1:55432/ditan_test"
+)
+
+
+@pytest.fixture(scope="module")
+def db() -> str:
+    """The PostGIS test server's URL, after checking it answers and has PostGIS (skip, or fail under CI)."""
+    psycopg = pytest.importorskip("psycopg")
+    try:
+        with psycopg.connect(POSTGIS_URL, connect_timeout=5) as conn:
+            ok = conn.execute("SELECT to_regtype('geometry') IS NOT NULL").fetchone()[0]
+            reason = "" if ok else "PostGIS is not installed in it (CREATE EXTENSION postgis)"
+    except psycopg.Error as exc:
+        ok, reason = False, " ".join(str(exc).split())[:200]
+    require_or_skip(
+        ok,
+        f"no PostGIS test server at {POSTGIS_URL} ({reason}); run `make test`, or `make postgres` "
+        "and DITAN_TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:55432/ditan_test",
+    )
+    return POSTGIS_URL

@@ -410,7 +410,7 @@ def test_units_then_run_in_the_same_out(tmp_path, monkeypatch):
 def test_a_units_file_left_in_the_run_folder_gets_a_hint(tmp_path):
     (tmp_path / "units.gpkg").write_bytes(b"")
     with pytest.raises(ConfigError, match=r"units.gpkg of an earlier `ditan units`"):
-        write.check_output_folder(tmp_path, run_job.ALLOWED)
+        staging.check_output_folder(tmp_path, run_job.ALLOWED)
 
 
 # --- file names from ids ----------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ from ditan.pipelines.outputs import postgis as db_write
 from ditan.spatial.errors import ConfigError, CRSError, LayerError
 from ditan.spatial.io.postgis import read_postgis
 from ditan.spatial.io.vector import read_vector
-from tests.conftest import require_or_skip
+from tests.conftest import POSTGIS_URL
 
 psycopg = pytest.importorskip("psycopg")
 from psycopg import sql  # noqa: E402
@@ -42,9 +42,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "pipelines" / "configs" / "beijing_haidian.yaml"
 PG_CONFIG = ROOT / "pipelines" / "configs" / "beijing_postgis.yaml"
-URL = (
-    os.environ.get("DITAN_TEST_DATABASE_URL") or "postgresql://postgres@127.0.0.1:55432/ditan_test"
-)
+URL = POSTGIS_URL  # the test server (tests/conftest.py: the db fixture checks it answers)
 SAMPLE_SCHEMA = "ditan_sample_beijing"
 RUN = f"{os.getpid()}_{secrets.token_hex(3)}"
 #: the indicators a run from exported layers may compute differently from the OSM run, and why
@@ -72,23 +70,6 @@ LAYER_COLUMNS = {"units": ["unit_id", "name"], "roads": ["highway", "name"], "bu
 
 
 # --- the server ---------------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def db() -> str:
-    """The test server's URL, after checking it answers and has PostGIS."""
-    try:
-        with psycopg.connect(URL, connect_timeout=5) as conn:
-            ok = conn.execute("SELECT to_regtype('geometry') IS NOT NULL").fetchone()[0]
-            reason = "" if ok else "PostGIS is not installed in it (CREATE EXTENSION postgis)"
-    except psycopg.Error as exc:
-        ok, reason = False, " ".join(str(exc).split())[:200]
-    require_or_skip(
-        ok,
-        f"no PostGIS test server at {URL} ({reason}); run `make test`, or `make postgres` "
-        "and DITAN_TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:55432/ditan_test",
-    )
-    return URL
 
 
 def _execute(url: str, *statements) -> None:

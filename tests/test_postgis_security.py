@@ -51,11 +51,9 @@ psycopg = pytest.importorskip("psycopg")
 from psycopg import sql  # noqa: E402
 from psycopg.conninfo import conninfo_to_dict  # noqa: E402
 
-from tests.conftest import require_or_skip  # noqa: E402
 from tests.test_postgis import (  # noqa: E402
     PG_CONFIG,
     ROOT,
-    URL,
     _Capture,
     _execute,
     drop_role,
@@ -258,22 +256,6 @@ def test_scrub_removes_the_password_as_read_written_and_decoded():
 
 
 # --- the server -----------------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def db() -> str:
-    try:
-        with psycopg.connect(URL, connect_timeout=5) as conn:
-            ok = conn.execute("SELECT to_regtype('geometry') IS NOT NULL").fetchone()[0]
-            reason = "" if ok else "PostGIS is not installed in it"
-    except psycopg.Error as exc:
-        ok, reason = False, " ".join(str(exc).split())[:200]
-    require_or_skip(
-        ok,
-        f"no PostGIS test server at {URL} ({reason}); run `make test`, or `make postgres` "
-        "and DITAN_TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:55432/ditan_test",
-    )
-    return URL
 
 
 def _units() -> gpd.GeoDataFrame:

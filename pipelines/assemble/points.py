@@ -149,8 +149,8 @@ def _one_layer(
         layer=LAYER,
         hint=f"check kind_column / name_column of the stations layer {src.label}",
     )
-    if src.kind_column and src.category_system in PROVIDERS:  # a web map's types
-        df = by_provider(
+    if src.kind_column:
+        df = by_column(
             raw,
             src,
             src.kind_column,
@@ -160,17 +160,6 @@ def _one_layer(
             "kind",
             where="" if item is None else f" in {src.label}",
             others={**catalogue.amenities, **catalogue.categories},
-        )
-    elif src.kind_column:
-        df = by_value(
-            raw,
-            src,
-            src.kind_column,
-            catalogue.stations,
-            ledger,
-            LAYER,
-            "kind",
-            where="" if item is None else f" in {src.label}",
         )
     else:
         kind = station_values(src.category_system, catalogue).get(str(src.kind).strip())
@@ -233,19 +222,15 @@ def load_facilities(
     require_columns(raw, [c for c in (src.category_column, src.name_column) if c], layer="pois")
     if src.category_column:
         entries = {**catalogue.amenities, **catalogue.categories}
-        df = (
-            by_provider(
-                raw,
-                src,
-                src.category_column,
-                entries,
-                ledger,
-                layer,
-                "category",
-                others=catalogue.stations,
-            )
-            if src.category_system in PROVIDERS
-            else by_value(raw, src, src.category_column, entries, ledger, layer, "category")
+        df = by_column(
+            raw,
+            src,
+            src.category_column,
+            entries,
+            ledger,
+            layer,
+            "category",
+            others=catalogue.stations,
         )
         check_pois(
             df, df["category"].to_numpy(), points, catalogue, crs, src, raw.attrs
@@ -267,6 +252,27 @@ def load_facilities(
         osm_layers.facilities_from_points(pts, catalogue, ledger, layer=layer),
         osm_layers.amenities_from_points(pts, catalogue, ledger, layer="community amenities"),
     )
+
+
+def by_column(
+    raw: gpd.GeoDataFrame,
+    src: LayerSource,
+    column: str,
+    entries,
+    ledger: Ledger,
+    layer: str,
+    out_col: str,
+    where: str = "",
+    others=None,
+) -> gpd.GeoDataFrame:
+    """The entries each point's ``column`` names, one row per entry named; the rest dropped and counted.
+
+    A web map's types (:func:`by_provider`, amap / baidu), else the catalogue's values (:func:`by_value`: ids,
+    Chinese names, aliases, or Overture categories).
+    """
+    if src.category_system in PROVIDERS:
+        return by_provider(raw, src, column, entries, ledger, layer, out_col, where, others)
+    return by_value(raw, src, column, entries, ledger, layer, out_col, where)
 
 
 def by_value(

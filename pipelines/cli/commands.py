@@ -151,7 +151,7 @@ def _units(cfg, args, console) -> int:
         UNBOUNDED_WARN_KM2,
         make_units_report,
     )
-    from ditan.pipelines.outputs.files import atomic_path, writing
+    from ditan.pipelines.outputs.staging import atomic_path, writing
     from ditan.spatial.errors import ConfigError
 
     if args.min_area_m2 is not None:

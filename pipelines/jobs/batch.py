@@ -25,6 +25,7 @@ from ditan.pipelines.config.batch import Batch, load_batch
 from ditan.pipelines.jobs.run import ALLOWED as RUN_ALLOWED
 from ditan.pipelines.jobs.skeleton import Context, Job
 from ditan.pipelines.outputs import files as write
+from ditan.pipelines.outputs import staging
 from ditan.pipelines.outputs.staging import make_dir
 from ditan.spatial.errors import ConfigError, require
 
@@ -67,7 +68,7 @@ def _check_areas_folder(folder: Path) -> None:
                 f"{folder} holds a file ditan did not write ({p.name}); a batch replaces the whole folder, "
                 "so choose a new or empty one with --out"
             )
-        write.check_output_folder(p, RUN_ALLOWED)
+        staging.check_output_folder(p, RUN_ALLOWED)
 
 
 def _gather(rows: list[tuple[str, Any]], second: str):

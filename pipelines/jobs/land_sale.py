@@ -40,6 +40,7 @@ from ditan.pipelines.jobs.parcel_rows import (
 from ditan.pipelines.jobs.parcel_verdict import summarize
 from ditan.pipelines.jobs.skeleton import Context, Job
 from ditan.pipelines.outputs import files as write
+from ditan.pipelines.outputs import staging
 from ditan.pipelines.outputs.names import file_stems
 from ditan.spatial.errors import ConfigError
 from ditan.spatial.indicators.parcels import parcel_floor_area_m2
@@ -97,7 +98,7 @@ def _xlsx(path: Path, checks: pd.DataFrame, summary: pd.DataFrame) -> None:
             ws.append(write.xlsx_row(ws, row))
         ws.freeze_panes = "B2"
     wb.properties.created = wb.properties.modified = write.FIXED_TIME
-    with write.atomic_path(path) as tmp:
+    with staging.atomic_path(path) as tmp:
         wb.save(tmp)
         write.fix_zip_times(tmp)
 

@@ -12,6 +12,7 @@ from openpyxl.styles import Font
 from ditan.pipelines.compute.indicators import RunResult
 from ditan.pipelines.jobs.scenario import Scenario
 from ditan.pipelines.outputs import files as write
+from ditan.pipelines.outputs import staging
 from ditan.spatial.standards.registry import Indicator
 
 
@@ -116,7 +117,7 @@ def write_scenario_xlsx(
         for cell in (*sheet[1], *sheet[2]):
             cell.font = Font(bold=True)
     wb.properties.created = wb.properties.modified = write.FIXED_TIME
-    with write.atomic_path(path) as tmp:
+    with staging.atomic_path(path) as tmp:
         wb.save(tmp)
         write.fix_zip_times(tmp)
 

@@ -21,6 +21,7 @@ from ditan.pipelines.config.schema import Config
 from ditan.pipelines.jobs.screen_scoring import HEADERS, NO_RESIDENTS, Screening, screen
 from ditan.pipelines.jobs.skeleton import Context, Job
 from ditan.pipelines.outputs import files as write
+from ditan.pipelines.outputs import staging
 from ditan.pipelines.outputs.manifest import attribution
 from ditan.spatial.errors import ConfigError
 from ditan.spatial.standards.profiles import list_profiles, load_profile
@@ -103,7 +104,7 @@ def write_xlsx(path: Path, scr: Screening, notes: list[tuple[str, str]]) -> None
     for line in notes:
         doc.append(write.xlsx_row(doc, line))
     wb.properties.created = wb.properties.modified = write.FIXED_TIME
-    with write.atomic_path(path) as tmp:
+    with staging.atomic_path(path) as tmp:
         wb.save(tmp)
         write.fix_zip_times(tmp)
 

@@ -14,7 +14,7 @@ A job supplies only its own steps:
 :meth:`Job.run` owns the order and the guarantees, the same for every job: one run at a time holds an output
 folder (a file lock; another run of it waits, or stops with ``wait=False``); nothing is loaded before the
 output folder is checked; nothing is written before everything is computed; the files appear together
-(the staging folder replaces the output folder whole, :func:`ditan.pipelines.outputs.files.staged_dir`),
+(the staging folder replaces the output folder whole, :func:`ditan.pipelines.outputs.staging.staged_dir`),
 so an interrupted or failed job leaves the previous outputs as they were. To add a job, subclass
 :class:`Job` in a module of ``pipelines/jobs/`` and give the CLI a sub-command that runs it.
 """
@@ -29,6 +29,7 @@ from typing import Generic, TypeVar
 
 from ditan.pipelines.compute.timer import Timer
 from ditan.pipelines.outputs import files as write
+from ditan.pipelines.outputs import staging
 from ditan.pipelines.outputs.manifest import base_entries
 
 __all__ = ["Context", "Done", "Job", "MANIFEST"]
@@ -70,7 +71,7 @@ class Job(Generic[L, C]):
 
     def check_folder(self, out_dir: Path) -> None:
         """Stop before any work if ``out_dir`` holds anything the job did not write."""
-        write.check_output_folder(out_dir, self.allowed)
+        staging.check_output_folder(out_dir, self.allowed)
 
     def load(self, ctx: Context) -> L:
         raise NotImplementedError
@@ -106,14 +107,14 @@ class Job(Generic[L, C]):
         ``out_dir`` a symbolic link: the folder it points to is replaced (the link stays).
         """
         out_dir = Path(out_dir)
-        with write.output_lock(out_dir, wait=wait) as folder:  # one run at a time per folder
+        with staging.output_lock(out_dir, wait=wait) as folder:  # one run at a time per folder
             self.check_folder(out_dir)  # before any work, not after
             ctx = Context(out_dir=folder, timer=timer or Timer())
             with ctx.timer.stage("load"):
                 loaded = self.load(ctx)
             computed = self.compute(loaded, ctx)
             manifest = None
-            with write.staged_dir(out_dir, allowed=self.allowed) as stage:
+            with staging.staged_dir(out_dir, allowed=self.allowed) as stage:
                 names = list(self.write(computed, stage, ctx))
                 if self.manifest_name is not None:
                     names.append(self.manifest_name)

@@ -27,36 +27,10 @@ from openpyxl.cell.cell import Cell
 from openpyxl.styles import Font
 from openpyxl.worksheet.worksheet import Worksheet
 
-from ditan.pipelines.outputs.staging import (
-    Allowed,
-    OutputBusy,
-    OutputError,
-    _old,
-    _signals_held,
-    atomic_path,
-    check_output_folder,
-    make_dir,
-    output_lock,
-    staged_dir,
-    writing,
-)
+from ditan.pipelines.outputs.staging import atomic_path
 from ditan.spatial.io.inert import csv_frame, xlsx_cell
 from ditan.spatial.standards.registry import Indicator
 
-#: the output folder and single files (ditan.pipelines.outputs.staging), where callers find them as files.*
-_STAGING = (
-    Allowed,
-    OutputBusy,
-    OutputError,
-    _old,
-    _signals_held,
-    atomic_path,
-    check_output_folder,
-    make_dir,
-    output_lock,
-    staged_dir,
-    writing,
-)
 CSV_DECIMALS = 4
 #: the date written where a file format insists on one (xlsx properties, zip entries, GeoPackage contents)
 FIXED_TIME = dt.datetime(2000, 1, 1)
