@@ -64,12 +64,14 @@ typecheck: $(STAMP)
 units: $(STAMP)
 	$(BIN)/ditan units $(CONFIG) --out data/beijing_haidian_tsinghua/units.gpkg
 
-# Benchmarks (not part of the tests): synthetic cities of 10k, 100k and 1M street nodes, stage timings and peak
-# memory (benchmarks/results/bench.json, table in benchmarks/README.md), then the life-circle stage against
-# pandana, cityseer, networkx and plain scipy, installed in their own venv (.venv-bench), never in ditan's.
+# Benchmarks (not part of the tests): synthetic cities of 10k, 100k and 1M street nodes (units on the central 47 %),
+# and full-coverage cities of 100k and 1M (every block a unit), stage timings and peak memory
+# (benchmarks/results/bench.json, table in benchmarks/README.md), then the life-circle stage against pandana,
+# cityseer, networkx and plain scipy (setup and query times), installed in their own venv (.venv-bench), never in ditan's.
 BENCH_VENV  := .venv-bench
 BENCH_STAMP := $(BENCH_VENV)/.installed
 BENCH_SIZES ?= 10000 100000 1000000
+BENCH_FULL_SIZES ?= 100000 1000000
 PEER_SIZES  ?= 10000 100000 1000000
 
 $(BENCH_STAMP): pyproject.toml benchmarks/requirements-peers.txt
@@ -79,13 +81,13 @@ $(BENCH_STAMP): pyproject.toml benchmarks/requirements-peers.txt
 	touch $(BENCH_STAMP)
 
 bench: $(STAMP) $(BENCH_STAMP)
-	$(BIN)/python benchmarks/run_bench.py --sizes $(BENCH_SIZES)
+	$(BIN)/python benchmarks/run_bench.py --sizes $(BENCH_SIZES) --full-sizes $(BENCH_FULL_SIZES)
 	$(BENCH_VENV)/bin/python benchmarks/compare_peers.py --sizes $(PEER_SIZES) --peer-max-nodes 100000 \
 		--networkx-max-nodes 1000000 --json benchmarks/results/peers.json --readme benchmarks/README.md
 
-# the 10k and 100k cities only (a few minutes)
+# the 10k and 100k cities and the full-coverage 100k city only (a few minutes)
 bench-quick:
-	$(MAKE) bench BENCH_SIZES="10000 100000" PEER_SIZES="10000 100000"
+	$(MAKE) bench BENCH_SIZES="10000 100000" BENCH_FULL_SIZES="100000" PEER_SIZES="10000 100000"
 
 # PostgreSQL + PostGIS for the tests: a cluster of its own in $(PG_DIR) (owned by the postgres OS user when run as root:
 # initdb refuses root), listening on 127.0.0.1:$(PG_PORT) and a socket in $(PG_DIR), database $(PG_DB) with PostGIS.

@@ -23,14 +23,19 @@ Layout, for ``n_nodes`` walk-network nodes (side = √n_nodes):
 - **stations**: bus stops every ~400 m along tertiary and larger streets, metro stations
   0.3/km², bike-rental stations 3/km², EV chargers 0.5/km².
 - **units**: rectangles of 7–14 × 7–14 blocks (about 0.5–2 km²) tiling the central 47 % of
-  each side, so about n_nodes / 500 units (≈ 2,000 at 1M nodes). The suburbs around them are
-  part of the network, as in a real city.
+  each side (``UNIT_CORE_FRACTION``), so about n_nodes / 500 units (≈ 2,000 at 1M nodes). The
+  suburbs around them are part of the network, as in a real city. With ``--full``
+  (``--core-fraction 1.0``) the units tile the whole city, every block a unit, as a city-wide
+  screening has it (≈ 8,800 units at 1M nodes). The core fraction changes the units only: the
+  units are drawn last, so every other layer is the same as the partial city's for the seed.
 - **land cover**: a 10 m GeoTIFF in EPSG:4548 with ESA WorldCover classes: trees on green
   parcels, built-up elsewhere, with grass and water patches.
 - **OSM PBF**: the same streets as OSM nodes and ways (``highway``, ``name``), for timing the
   streaming OSM reader.
 
-Run ``python benchmarks/synth_city.py 100000 benchmarks/data/city_100k`` to write one city.
+Run ``python benchmarks/synth_city.py 100000 benchmarks/data/city_100k`` to write one city, and
+``python benchmarks/synth_city.py 100000 benchmarks/data/city_100k_full --full`` for its
+full-coverage variant.
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ from pyproj import Transformer
 METRIC_CRS = "EPSG:4548"
 CENTRE_LONLAT = (116.40, 39.90)
 WAY_SEGMENTS = 8
+#: share of each side of the city that the units tile (centred); 1.0 is the full-coverage city
 UNIT_CORE_FRACTION = 0.47
 
 #: facilities per km² (life-circle categories and the counted amenities)
@@ -88,8 +94,10 @@ class City:
     parcel_green: np.ndarray  # (side//2, side//2) bool: superblock is green land
 
 
-def generate(n_nodes: int, seed: int = 7) -> City:
-    """Lay out a city of about ``n_nodes`` street nodes."""
+def generate(n_nodes: int, seed: int = 7, core_fraction: float = UNIT_CORE_FRACTION) -> City:
+    """Lay out a city of about ``n_nodes`` street nodes, units on ``core_fraction`` of each side."""
+    if not 0.0 < core_fraction <= 1.0:
+        raise ValueError(f"core_fraction must be in (0, 1], got {core_fraction}")
     rng = np.random.default_rng(seed)
     side = max(int(round(math.sqrt(n_nodes))), 20)
     cx, cy = Transformer.from_crs(4326, METRIC_CRS, always_xy=True).transform(*CENTRE_LONLAT)
@@ -108,7 +116,7 @@ def generate(n_nodes: int, seed: int = 7) -> City:
         parcels=parcels,
         pois=_facilities(rng, gx, gy),
         stations=_stations(rng, side, xy, gx, gy, streets),
-        units=_units(rng, side, gx, gy),
+        units=_units(rng, side, gx, gy, core_fraction),
         grid_x=gx,
         grid_y=gy,
         node_xy=xy,
@@ -277,10 +285,19 @@ def _breaks(rng: np.random.Generator, lo: int, hi: int) -> np.ndarray:
     return b[b <= hi]
 
 
-def _units(rng: np.random.Generator, side: int, gx: np.ndarray, gy: np.ndarray) -> gpd.GeoDataFrame:
-    span = int(side * UNIT_CORE_FRACTION)
+def _units(
+    rng: np.random.Generator,
+    side: int,
+    gx: np.ndarray,
+    gy: np.ndarray,
+    core_fraction: float = UNIT_CORE_FRACTION,
+) -> gpd.GeoDataFrame:
+    span = int(side * core_fraction)
     lo = (side - span) // 2
     rows, cols = _breaks(rng, lo, lo + span), _breaks(rng, lo, lo + span)
+    # at full coverage a break can fall one past the last grid line (index side): drop it
+    # (after drawing, so that the random stream, and with it the city, stays the same)
+    rows, cols = rows[rows < side], cols[cols < side]
     if len(rows) < 2 or len(cols) < 2:
         rows = cols = np.array([lo, min(lo + 10, side - 1)])
     ii, jj = np.meshgrid(np.arange(len(rows) - 1), np.arange(len(cols) - 1), indexing="ij")
@@ -374,7 +391,8 @@ def write_pbf(city: City, path: Path) -> None:
         writer.close()
 
 
-CONFIG = """# ditan run on a synthetic city of {n_nodes:,} street nodes (benchmarks/synth_city.py, seed {seed})
+CONFIG = """# ditan run on a synthetic city of {n_nodes:,} street nodes (benchmarks/synth_city.py, seed {seed},
+# units on the central {core_fraction:.0%} of each side)
 name: synth_{label}
 title: 合成城市 synthetic city {label}
 attribution: "synthetic data (benchmarks/synth_city.py)"
@@ -389,21 +407,40 @@ inputs:
 """
 
 
-def write_city(n_nodes: int, out: Path, *, seed: int = 7, pbf: bool = True) -> dict:
+def city_label(n_nodes: int, core_fraction: float = UNIT_CORE_FRACTION) -> str:
+    """``100k``, ``1M``; ``100k_full`` for the full-coverage variant, ``100k_core60`` for another fraction."""
+    label = f"{n_nodes // 1000}k" if n_nodes < 1_000_000 else f"{n_nodes // 1_000_000}M"
+    if core_fraction == 1.0:
+        return f"{label}_full"
+    if core_fraction != UNIT_CORE_FRACTION:
+        return f"{label}_core{round(core_fraction * 100)}"
+    return label
+
+
+def write_city(
+    n_nodes: int,
+    out: Path,
+    *,
+    seed: int = 7,
+    pbf: bool = True,
+    core_fraction: float = UNIT_CORE_FRACTION,
+) -> dict:
     """Write every layer of the city into ``out`` (GeoParquet in WGS 84, GeoTIFF, PBF) and a ditan config."""
     out.mkdir(parents=True, exist_ok=True)
-    city = generate(n_nodes, seed)
+    city = generate(n_nodes, seed, core_fraction)
     for name in ("streets", "buildings", "parcels", "pois", "stations", "units"):
         getattr(city, name).to_crs(4326).to_parquet(out / f"{name}.parquet", index=False)
     write_landcover(city, out / "landcover.tif", seed=seed)
     if pbf:
         write_pbf(city, out / "streets.osm.pbf")
-    label = f"{n_nodes // 1000}k" if n_nodes < 1_000_000 else f"{n_nodes // 1_000_000}M"
+    label = city_label(n_nodes, core_fraction)
     (out / "config.yaml").write_text(
-        CONFIG.format(n_nodes=n_nodes, seed=seed, label=label), encoding="utf-8"
+        CONFIG.format(n_nodes=n_nodes, seed=seed, label=label, core_fraction=core_fraction),
+        encoding="utf-8",
     )
     return {
         "nodes": int(city.node_xy.shape[0] * city.node_xy.shape[1]),
+        "core_fraction": core_fraction,
         "streets": len(city.streets),
         "buildings": len(city.buildings),
         "parcels": len(city.parcels),
@@ -419,8 +456,25 @@ def main() -> None:
     ap.add_argument("out", type=Path, help="output folder")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--no-pbf", action="store_true", help="skip the OSM PBF")
+    cover = ap.add_mutually_exclusive_group()
+    cover.add_argument(
+        "--core-fraction",
+        type=float,
+        default=UNIT_CORE_FRACTION,
+        help=f"share of each side the units tile, centred (default {UNIT_CORE_FRACTION})",
+    )
+    cover.add_argument(
+        "--full", action="store_true", help="units on the whole city (--core-fraction 1.0)"
+    )
     args = ap.parse_args()
-    print(write_city(args.nodes, args.out, seed=args.seed, pbf=not args.no_pbf))
+    fraction = 1.0 if args.full else args.core_fraction
+    if not 0.0 < fraction <= 1.0:
+        ap.error(f"--core-fraction must be in (0, 1], got {fraction}")
+    print(
+        write_city(
+            args.nodes, args.out, seed=args.seed, pbf=not args.no_pbf, core_fraction=fraction
+        )
+    )
 
 
 if __name__ == "__main__":

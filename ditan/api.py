@@ -221,7 +221,7 @@ def run(
         As in :func:`load_config`.
     out : str or path, optional
         Output folder: the files of ``ditan run`` are written there (``indicators.csv``,
-        ``indicators.xlsx``, ``communities.gpkg``, ``map.html``, ``data_quality.csv``,
+        ``indicators.xlsx``, ``communities.gpkg``, ``service_areas.gpkg``, ``map.html``, ``data_quality.csv``,
         ``manifest.json`` …), replacing the folder's previous run whole. Default: nothing is
         written.
     scenario : str or path, optional

@@ -10,7 +10,6 @@ import shapely
 from conftest import CRS, X0, Y0, line
 
 from ditan.pipelines.jobs.run import map_detail_layers
-from ditan.spatial.engine.carriageways import _near_parallel
 from ditan.spatial.engine.geometry import merge_touching, overlap_groups, tiled_union
 from ditan.spatial.engine.network import build_network, group_distances, snap_points
 from ditan.spatial.indicators.landuse import landuse_faces
@@ -100,32 +99,6 @@ def test_landuse_faces_equal_the_full_planar_partition():
     assert shapely.area(shapely.union_all(faces.geometry.to_numpy())) == pytest.approx(
         faces.area.sum(), rel=1e-9
     )  # no overlaps
-
-
-def test_near_parallel_finds_every_pair_the_exact_rule_accepts():
-    """The k-d tree candidates contain every pair a brute-force check of the pairing geometry accepts."""
-    rng = np.random.default_rng(8)
-    n = 400
-    a = rng.uniform(0, 600, (n, 2))
-    ang = rng.uniform(0, 2 * np.pi, n)
-    ln = rng.uniform(2, 20, n)
-    b = a + np.column_stack([np.cos(ang), np.sin(ang)]) * ln[:, None]
-    cls = rng.integers(0, 2, n)
-    gap, max_angle = 40.0, 20.0
-    pi, qi = _near_parallel(a, b, cls, max_gap_m=gap, max_angle_deg=max_angle)
-    got = set(zip(pi.tolist(), qi.tolist(), strict=True))
-    limit = np.cos(np.radians(max_angle))
-    for p in range(n):
-        for q in range(n):
-            if p == q or cls[p] != cls[q]:
-                continue
-            dp, dq = b[p] - a[p], b[q] - a[q]
-            cos = abs(dp @ dq) / (np.linalg.norm(dp) * np.linalg.norm(dq))
-            rel = (a[p] + b[p]) / 2 - a[q]
-            along = rel @ dq / np.linalg.norm(dq)
-            perp = abs(dq[0] * rel[1] - dq[1] * rel[0]) / np.linalg.norm(dq)
-            if cos >= limit and 0 <= along <= np.linalg.norm(dq) and perp <= gap:
-                assert (p, q) in got
 
 
 def test_group_distances_with_a_cutoff_per_group_match_networkx():

@@ -65,11 +65,13 @@ def _buildings(
             crs=raw.crs,
         )
         b["building"] = b["building"].fillna("yes").astype(str)
-        b["made_valid"] = ~shapely.is_valid(
-            b.geometry.to_numpy()
-        )  # those left after cleaning are the repaired ones
+        valid = shapely.is_valid(b.geometry.to_numpy())
+        b["made_valid"] = ~valid  # those left after cleaning are the repaired ones
         b = _to_study(
-            clean_geometries(b, layer=layer, kinds=POLYGONAL, ledger=ledger), crs, layer, ledger
+            clean_geometries(b, layer=layer, kinds=POLYGONAL, ledger=ledger, valid=valid),
+            crs,
+            layer,
+            ledger,
         )
         _closed_rings(raw, ledger, layer)
     b = b.reset_index(drop=True)

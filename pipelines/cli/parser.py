@@ -21,7 +21,7 @@ def _parser() -> argparse.ArgumentParser:
         "run",
         help="compute every indicator per unit and write tables and a map",
         description="Load the inputs named in CONFIG, compute every indicator family per unit, and write "
-        "indicators.csv/.xlsx, communities.gpkg, map.html, data_quality.csv and manifest.json.",
+        "indicators.csv/.xlsx, communities.gpkg, service_areas.gpkg, map.html, data_quality.csv and manifest.json.",
     )
     r.add_argument(
         "config",

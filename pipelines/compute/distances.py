@@ -131,4 +131,5 @@ def _service_areas(
         source_groups=reach.target_groups,
         form=lc.service_areas,
         max_pieces=lc.service_area_max_pieces,
+        simplify_m=lc.service_area_simplify_m,
     )

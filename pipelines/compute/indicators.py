@@ -187,7 +187,9 @@ def compute(
         parts.append(intensity.housing_heights(units, sa.buildings, pieces))
     with timer.stage("land use"):
         faces = landuse.landuse_faces(landuse.with_unknown_parcels(sa.landuse, sa.parcels))
-        lu = landuse.landuse_shares(units, faces, code_system=sa.code_system)
+        # one overlay of the faces with the units, for the shares and the parks
+        cut = landuse.face_pieces(units, faces)
+        lu = landuse.landuse_shares(units, faces, code_system=sa.code_system, pieces=cut)
         lu["lu_code_system"] = sa.code_system
         lu["green_space_source"] = "land use"
         if sa.parcels is not None:
@@ -209,8 +211,10 @@ def compute(
                 large_radius_m=p.large_radius_m,
                 small_min_area_m2=p.small_min_area_m2,
                 small_radius_m=p.small_radius_m,
+                face_pieces=cut,
             )
         )
+        del cut
         parts.append(lu)
         ways = greenway.greenways(units, sa.roads, faces, sa.stations)
         parts.append(ways)

@@ -87,6 +87,12 @@ class LifeCircleOptions(_Options):
     service_area_max_pieces: int = Field(
         40_000, gt=0, description="auto: the most reachable street pieces drawn as polygons"
     )
+    service_area_simplify_m: float = Field(
+        1.0,
+        ge=0,
+        description="Service-area geometry as written is simplified within this many metres (0: exact); "
+        "reachable_network_km and area_km2 are of the exact geometry",
+    )
     walk_exclude: list[str] = Field(
         [
             "motorway",

@@ -61,6 +61,7 @@ class LifeCircleParams:
     service_area_buffer_m: float = 25.0
     service_areas: str = "auto"  # auto | polygons | lines
     service_area_max_pieces: int = 40_000
+    service_area_simplify_m: float = 1.0  # metres; geometry only (attributes: exact)
     confirmed_absent: tuple[
         str, ...
     ] = ()  # categories and community amenities known to be absent: 0, not a gap
@@ -121,6 +122,7 @@ def params_from_config(cfg: Config) -> ComputeParams:
             service_area_buffer_m=lc.service_area_buffer_m,
             service_areas=lc.service_areas,
             service_area_max_pieces=lc.service_area_max_pieces,
+            service_area_simplify_m=lc.service_area_simplify_m,
             confirmed_absent=tuple(lc.confirmed_absent),
         ),
         transit=TransitParams(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +34,7 @@ OUTPUTS = (
     "indicators.csv",
     "indicators.xlsx",
     "communities.gpkg",
+    "service_areas.gpkg",
     "map.html",
     "data_quality.csv",
     "manifest.json",
@@ -249,14 +251,17 @@ class RunJob(Job[RunInputs, RunComputed]):
                 "达标核查 compliance": comp.checks,
                 "达标汇总 compliance summary": comp.summary,
             }
-        with ctx.timer.stage("write"):
+
+        def geopackages() -> None:  # one after the other: GDAL's fixed date is process-wide
+            write.write_gpkg(stage / "communities.gpkg", {"communities": res.units})
+            write.write_gpkg(stage / "service_areas.gpkg", service_area_layers(res.service_areas))
+
+        # the GeoPackages (GDAL, mostly outside the GIL) are written beside the tables (Python, openpyxl)
+        with ctx.timer.stage("write"), ThreadPoolExecutor(1) as beside:
+            gpkgs = beside.submit(geopackages)
             write.write_csv(stage / "indicators.csv", res.indicators)
             write.write_xlsx(
                 stage / "indicators.xlsx", res.indicators, res.columns, quality, extra_sheets=sheets
-            )
-            write.write_gpkg(
-                stage / "communities.gpkg",
-                {"communities": res.units, **service_area_layers(res.service_areas)},
             )
             write.write_text(stage / "map.html", c.html)
             write.write_csv(stage / "data_quality.csv", quality.set_index("layer"))
@@ -273,6 +278,7 @@ class RunJob(Job[RunInputs, RunComputed]):
                 )
                 write.write_csv(stage / "scenario_indicators.csv", what_if.result.indicators)
                 names += SCENARIO_OUTPUTS
+            gpkgs.result()  # their error, if any, is the run's
         return names
 
     def manifest(self, c: RunComputed, base: dict, ctx: Context) -> dict:

@@ -64,12 +64,24 @@ def xlsx_row(ws: Worksheet, values: Iterable[object]) -> list[object]:
         if isinstance(v, float) and v != v:
             row.append(None)
         elif isinstance(v, str):
-            cell = Cell(ws)
+            # a position (replaced on append) keeps a write-only sheet's repr of the cell from failing
+            cell = Cell(ws, row=1, column=1)
             cell.value = xlsx_cell(v)
             cell.data_type = "s"  # a string, whatever its first character
             row.append(cell)
         else:
             row.append(v)
+    return row
+
+
+def _bold(ws: Worksheet, values: Iterable[object]) -> list[object]:
+    """A header row: :func:`xlsx_row` with every cell bold."""
+    row = xlsx_row(ws, values)
+    for i, v in enumerate(row):
+        if not isinstance(v, Cell):
+            v = Cell(ws, row=1, column=1, value=v)
+            row[i] = v
+        v.font = Font(bold=True)
     return row
 
 
@@ -82,25 +94,25 @@ def write_xlsx(
     extra_sheets: dict[str, pd.DataFrame] | None = None,
 ) -> None:
     """Sheet 指标 with a Chinese and an English header row (with units), plus quality, column notes and extra sheets."""
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "指标 indicators"
+    wb = Workbook(write_only=True)  # rows streamed to the file: a city's table costs half the time
+    ws = wb.create_sheet("指标 indicators")
+    ws.freeze_panes = "C3"
     table = indicators.reset_index()
     heads = [columns[c] if c in columns else Indicator(c, c, c) for c in table.columns]
-    ws.append([h.zh for h in heads])
+    ws.append(_bold(ws, [h.zh for h in heads]))
     ws.append(
-        [
-            f"{h.en} ({h.unit})" if h.unit and h.unit not in ("count", "ratio") else h.en
-            for h in heads
-        ]
+        _bold(
+            ws,
+            [
+                f"{h.en} ({h.unit})" if h.unit and h.unit not in ("count", "ratio") else h.en
+                for h in heads
+            ],
+        )
     )
-    for cell in (*ws[1], *ws[2]):
-        cell.font = Font(bold=True)
     for row in table.round(CSV_DECIMALS).itertuples(index=False):
         ws.append(xlsx_row(ws, row))
-    ws.freeze_panes = "C3"
     q = wb.create_sheet("数据质量 data quality")
-    q.append(list(quality.columns))
+    q.append(xlsx_row(q, quality.columns))
     for row in quality.itertuples(index=False):
         q.append(xlsx_row(q, row))
     doc = wb.create_sheet("指标说明 columns")
@@ -109,11 +121,10 @@ def write_xlsx(
         doc.append(xlsx_row(doc, [ind.id, ind.zh, ind.en, ind.unit, ind.method, ind.source]))
     for title, frame in (extra_sheets or {}).items():
         sheet = wb.create_sheet(title[:31])  # Excel's limit on sheet names
-        sheet.append(list(frame.reset_index(drop=frame.index.name is None).columns))
-        for row in frame.reset_index(drop=frame.index.name is None).itertuples(index=False):
+        frame = frame.reset_index(drop=frame.index.name is None)
+        sheet.append(_bold(sheet, list(frame.columns)))
+        for row in frame.itertuples(index=False):
             sheet.append(xlsx_row(sheet, row))
-        for cell in sheet[1]:
-            cell.font = Font(bold=True)
     wb.properties.created = wb.properties.modified = (
         FIXED_TIME  # no run time inside a table (the manifest has it)
     )
@@ -165,10 +176,13 @@ def _gdal_date(when: dt.datetime) -> Iterator[None]:
 
 
 def write_gpkg(path: Path, layers: dict[str, gpd.GeoDataFrame]) -> None:
-    """One GeoPackage with a layer per entry (the first is the units), written atomically."""
+    """One GeoPackage with a layer per entry, written atomically; a named index is written as a column.
+
+    Not from two threads at once: GDAL reads the fixed date from the process environment.
+    """
     with atomic_path(path) as tmp, _gdal_date(FIXED_TIME):
         for i, (name, gdf) in enumerate(layers.items()):
-            frame = gdf.reset_index() if i == 0 else gdf
+            frame = gdf.reset_index() if gdf.index.name is not None else gdf
             frame.to_file(
                 tmp, layer=name, driver="GPKG", engine="pyogrio", mode="w" if i == 0 else "a"
             )

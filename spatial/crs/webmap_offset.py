@@ -138,14 +138,16 @@ def _nearest(tree: shapely.STRtree, xy: np.ndarray) -> np.ndarray:
 def _matches(xy: np.ndarray, tree: shapely.STRtree) -> tuple[np.ndarray, np.ndarray]:
     """(matches, distance) of each point against one reference tree."""
     d0 = _nearest(tree, xy)
+    near = d0 <= MATCH_MAX_M  # only these can match: their rings alone are measured
     angles = np.arange(RING_POINTS) * 2 * np.pi / RING_POINTS
     ring = RING_RADIUS_M * np.column_stack([np.cos(angles), np.sin(angles)])
-    around = (
-        _nearest(tree, (xy[:, None, :] + ring[None, :, :]).reshape(-1, 2))
-        .reshape(len(xy), RING_POINTS)
+    around = np.full(len(xy), np.inf)
+    around[near] = (
+        _nearest(tree, (xy[near][:, None, :] + ring[None, :, :]).reshape(-1, 2))
+        .reshape(int(near.sum()), RING_POINTS)
         .mean(axis=1)
     )
-    return (d0 <= MATCH_MAX_M) & (d0 < MATCH_RATIO * (around + 1.0)), d0
+    return near & (d0 < MATCH_RATIO * (around + 1.0)), d0
 
 
 def _applies(ref: Reference, kinds: np.ndarray) -> np.ndarray:
@@ -157,9 +159,17 @@ def _applies(ref: Reference, kinds: np.ndarray) -> np.ndarray:
 
 
 def _read(
-    xy: np.ndarray, kinds: np.ndarray, refs: list[Reference], system: str | None
+    xy: np.ndarray,
+    kinds: np.ndarray,
+    refs: list[Reference],
+    system: str | None,
+    trees: dict | None = None,
 ) -> tuple[Reading, np.ndarray]:
-    """One reading, and which points were compared with some reference; ``refs[0]`` is the main reference."""
+    """One reading, and which points were compared with some reference; ``refs[0]`` is the main reference.
+
+    ``trees``: the references' trees by (reference, kind), kept from one reading to the next.
+    """
+    trees = {} if trees is None else trees
     any_hit, compared = np.zeros(len(xy), dtype=bool), np.zeros(len(xy), dtype=bool)
     hit0, dist0 = np.zeros(len(xy), dtype=bool), np.full(len(xy), np.nan)
     for i, ref in enumerate(refs):
@@ -173,7 +183,9 @@ def _read(
             geoms = ref.geoms if kind is None else ref.geoms[ref.kinds == kind]
             if not sel.any() or len(geoms) == 0:
                 continue
-            hit, dist = _matches(xy[sel], shapely.STRtree(geoms))
+            if (i, kind) not in trees:
+                trees[i, kind] = shapely.STRtree(geoms)
+            hit, dist = _matches(xy[sel], trees[i, kind])
             any_hit[sel] |= hit
             compared[sel] = True
             if i == 0:
@@ -206,12 +218,15 @@ def find_offset(
         return None
     to_study = Transformer.from_crs(CRS.from_user_input(points.crs), study_crs, always_xy=True)
     readings, compared = {}, np.zeros(len(lon), dtype=bool)
+    trees: dict = {}
     for system in (None, *TO_WGS84):
         x, y = (lon, lat) if system is None else TO_WGS84[system](lon, lat)
         readings[system], seen = _read(
-            np.column_stack(to_study.transform(x, y)), kinds, refs, system
+            np.column_stack(to_study.transform(x, y)), kinds, refs, system, trees
         )
         compared |= seen
+        if system is None and MATCH_FACTOR * readings[None].matches > len(lon):
+            return None  # no other reading can match MATCH_FACTOR times as many points: as declared
     declared = readings.pop(None)
     best = max(readings.values(), key=lambda r: r.matches)
     assert best.system is not None  # the declared reading (system None) was popped above

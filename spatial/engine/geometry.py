@@ -9,6 +9,8 @@ keep results in small pieces instead:
 - :func:`merge_touching` unions only polygons that touch or overlap, group by group;
 - :func:`tiled_union` unions polygons tile by tile (a square grid): the result is the same
   area, cut along the tile lines into pieces that do not overlap;
+- :func:`union_by_group` unions the polygons of each group (many small groups: pairwise, all
+  groups at once, no loop over the groups);
 - :func:`partition` cuts overlapping polygons into the faces of their planar partition (land-use
   faces, resolved building footprints), each face knowing the polygons it lies in.
 """
@@ -20,7 +22,7 @@ import shapely
 from scipy import sparse
 from scipy.sparse import csgraph
 
-__all__ = ["overlap_groups", "merge_touching", "tiled_union", "partition"]
+__all__ = ["overlap_groups", "merge_touching", "tiled_union", "union_by_group", "partition"]
 
 #: DE-9IM pattern: the interiors of a and b intersect in an area
 INTERIORS_OVERLAP = "2********"
@@ -95,6 +97,32 @@ def _union_by_label(geoms: np.ndarray, label: np.ndarray) -> np.ndarray:
     return np.asarray(
         [shapely.union_all(part) for part in np.split(geoms[order], bounds[1:-1])], dtype=object
     )
+
+
+def union_by_group(geoms: np.ndarray, label: np.ndarray) -> np.ndarray:
+    """The union of each group's geometries, one per distinct ``label`` in label order.
+
+    The groups are reduced pairwise, all at once: each round unions the 1st and 2nd, 3rd and 4th … geometry of
+    every group in one vectorised call, so a million small groups take log2(largest group) calls. A group of
+    one keeps its geometry as it is.
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    label = np.asarray(label)
+    if not len(geoms):
+        return np.array([], dtype=object)
+    order = np.argsort(label, kind="stable")
+    geoms, label = geoms[order], label[order]
+    while True:
+        start = np.flatnonzero(np.r_[True, label[1:] != label[:-1]])
+        rank = np.arange(len(label)) - np.repeat(start, np.diff(np.r_[start, len(label)]))
+        has_next = np.r_[label[1:] == label[:-1], False]
+        first = np.flatnonzero((rank % 2 == 0) & has_next)
+        if not len(first):
+            return geoms
+        geoms[first] = shapely.union(geoms[first], geoms[first + 1])
+        keep = np.ones(len(label), dtype=bool)
+        keep[first + 1] = False
+        geoms, label = geoms[keep], label[keep]
 
 
 def partition(polys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

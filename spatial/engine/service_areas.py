@@ -15,12 +15,17 @@ The reachable pieces are buffered by ``buffer_m`` — the last metres from the s
 — with round caps and joins, and unioned into one (Multi)Polygon per group; a group with
 nothing reachable (no facility snapped, or none within ``D``) gets an empty polygon.
 
-All per-edge work is vectorised with numpy/shapely; only the groups are looped over.
+As streets (``form: lines``, what a whole city gets) the pieces are joined end to end where they meet
+at a node, a vertex stored once per line through it. The per-edge and per-piece loops are compiled
+(:mod:`ditan.spatial.engine.service_area_kernels`, numba); the groups run on threads, each group computed
+the same way whichever thread runs it.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -28,6 +33,7 @@ import numpy as np
 import shapely
 from pyproj import CRS
 
+from ditan.spatial.engine import service_area_kernels as kernels
 from ditan.spatial.engine.network import Network, Snap
 from ditan.spatial.errors import CRSError
 
@@ -67,6 +73,19 @@ class _Segments:
     off: (
         np.ndarray
     )  # (m,) offset putting each edge's positions above every earlier edge's (for sorted searches)
+    length: np.ndarray  # (m,) each edge's network length (Network.length_m)
+    u: np.ndarray  # (m,) node u of each edge
+    v: np.ndarray  # (m,) node v
+    n_nodes: int
+    _ends: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+
+    def node_ends(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The edge ends at each node and their directions (``kernels.node_ends``), computed once."""
+        if self._ends is None:
+            self._ends = kernels.node_ends(
+                self.n_nodes, self.u, self.v, self.start, self.count, self.a, self.b
+            )
+        return self._ends
 
 
 def _segments(net: Network) -> _Segments:
@@ -105,48 +124,25 @@ def _segments(net: Network) -> _Segments:
     order = np.lexsort((s0, e))  # reversed lines: their segments in order from u
     e, s0, s1, a, b, scale = e[order], s0[order], s1[order], a[order], b[order], scale[order]
     off = np.concatenate([[0.0], np.cumsum(np.asarray(net.length_m, dtype=float) + 1.0)])[:-1]
+    s0, s1 = s0 * scale, s1 * scale
+    # each line's ends exactly at 0 and its length (the sums above leave them a few ulp off)
+    has = count > 0
+    s0[start[has]] = 0.0
+    s1[(start + count - 1)[has]] = np.asarray(net.length_m, dtype=float)[has]
     return _Segments(
-        edge=e, s0=s0 * scale, s1=s1 * scale, a=a, b=b, start=start, count=count, off=off
+        edge=e,
+        s0=s0,
+        s1=s1,
+        a=np.ascontiguousarray(a),
+        b=np.ascontiguousarray(b),
+        start=start,
+        count=count,
+        off=off,
+        length=np.ascontiguousarray(net.length_m, dtype=float),
+        u=np.ascontiguousarray(net.u, dtype=np.int64),
+        v=np.ascontiguousarray(net.v, dtype=np.int64),
+        n_nodes=int(net.n_nodes),
     )
-
-
-def _intervals(
-    net: Network,
-    d: np.ndarray,
-    dmax: float,
-    src_edge: np.ndarray,
-    src_pos: np.ndarray,
-    src_acc: np.ndarray,
-):
-    """Reachable intervals (edge, lo, hi) of one group, merged so that they do not overlap."""
-    L = np.asarray(net.length_m, dtype=float)
-    du, dv = d[net.u], d[net.v]
-    eu = np.flatnonzero(du <= dmax)
-    ev = np.flatnonzero(dv <= dmax)
-    es = np.flatnonzero(src_acc <= dmax)
-    left = dmax - src_acc[es]
-    edge = np.concatenate([eu, ev, src_edge[es]])
-    lo = np.concatenate(
-        [
-            np.zeros(len(eu)),
-            np.maximum(L[ev] - (dmax - dv[ev]), 0.0),
-            np.maximum(src_pos[es] - left, 0.0),
-        ]
-    )
-    hi = np.concatenate(
-        [np.minimum(dmax - du[eu], L[eu]), L[ev], np.minimum(src_pos[es] + left, L[src_edge[es]])]
-    )
-    if not len(edge):
-        return edge, lo, hi
-    order = np.lexsort((lo, edge))
-    edge, lo, hi = edge[order], lo[order], hi[order]
-    # running maximum of hi within each edge: offset each edge above every earlier one
-    off = np.concatenate([[0.0], np.cumsum(L + 1.0)])[edge]
-    run = np.maximum.accumulate(hi + off) - off
-    new = np.ones(len(edge), dtype=bool)
-    new[1:] = (edge[1:] != edge[:-1]) | (lo[1:] > run[:-1])
-    starts = np.flatnonzero(new)
-    return edge[starts], lo[starts], np.maximum.reduceat(hi, starts)
 
 
 def _cut(seg: _Segments, edge: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -155,29 +151,35 @@ def _cut(seg: _Segments, edge: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np
     point = hi <= lo
     if point.any():  # a single reachable position (reached with nothing to spare)
         out[point] = shapely.points(_at(seg, edge[point], lo[point]))
-    k = np.flatnonzero(~point)
-    if not len(k):
-        return out
-    cnt = seg.count[edge[k]]
-    rows = np.repeat(np.arange(len(k)), cnt)
-    within = np.arange(len(rows)) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-    sg = seg.start[edge[k]][rows] + within
-    a_s = np.maximum(lo[k][rows], seg.s0[sg])
-    b_s = np.minimum(hi[k][rows], seg.s1[sg])
-    ok = b_s > a_s
-    rows, sg, a_s, b_s = rows[ok], sg[ok], a_s[ok], b_s[ok]
-    p0, p1 = _interp(seg, sg, a_s), _interp(seg, sg, b_s)
-    last = np.ones(len(rows), dtype=bool)
-    last[:-1] = rows[1:] != rows[:-1]
-    # vertices: each clipped segment's start, then the end of each interval's last segment
-    xy = np.concatenate([p0, p1[last]])
-    key = np.concatenate([2 * np.arange(len(rows)), 2 * np.flatnonzero(last) + 1])
-    owner = np.concatenate([rows, rows[last]])
-    order = np.argsort(key, kind="stable")
-    lines = shapely.linestrings(xy[order], indices=owner[order])
-    got = np.unique(rows)
-    out[k[got]] = lines
+    xy, counts, piece = _piece_lines(seg, edge, lo, hi, join=False)
+    if len(counts):
+        out[piece] = shapely.linestrings(xy, indices=np.repeat(np.arange(len(counts)), counts))
     return out
+
+
+def _piece_lines(
+    seg: _Segments, edge: np.ndarray, lo: np.ndarray, hi: np.ndarray, *, join: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(vertices, vertices per line, first piece of each line) of the pieces, each alone or joined (``kernels.piece_lines``)."""
+    ptr, ends, ang = (
+        seg.node_ends() if join else (np.zeros(1, np.int64), np.zeros(0, np.int64), np.zeros(0))
+    )
+    return kernels.piece_lines(
+        np.ascontiguousarray(edge, dtype=np.int64),
+        np.ascontiguousarray(lo, dtype=float),
+        np.ascontiguousarray(hi, dtype=float),
+        seg.length,
+        seg.start,
+        seg.count,
+        seg.s0,
+        seg.s1,
+        seg.a,
+        seg.b,
+        ptr,
+        ends,
+        ang,
+        join,
+    )
 
 
 def _interp(seg: _Segments, sg: np.ndarray, s: np.ndarray) -> np.ndarray:
@@ -191,6 +193,67 @@ def _at(seg: _Segments, edge: np.ndarray, s: np.ndarray) -> np.ndarray:
     sg = np.searchsorted(key, s + seg.off[edge], side="left")
     sg = np.clip(sg, seg.start[edge], seg.start[edge] + np.maximum(seg.count[edge] - 1, 0))
     return _interp(seg, np.minimum(sg, len(seg.s1) - 1), s)
+
+
+class _Reachable:
+    """What the reachable intervals of every group are computed from (the network's segments, the sources by group)."""
+
+    def __init__(
+        self,
+        net: Network,
+        node_dist: np.ndarray,
+        max_dist_m: np.ndarray | Sequence[float],
+        sources: Snap | None,
+        source_groups: np.ndarray | None,
+    ) -> None:
+        self.net = net
+        self.node_dist = np.atleast_2d(np.asarray(node_dist, dtype=float))
+        self.n_groups = self.node_dist.shape[0]
+        self.dmax = np.broadcast_to(np.asarray(max_dist_m, dtype=float), (self.n_groups,))
+        self.seg = _segments(net)
+        if sources is not None and source_groups is not None:
+            ok = sources.ok
+            s_edge, s_grp = sources.edge[ok], np.asarray(source_groups)[ok]
+            s_acc = sources.access_m[ok]
+            s_pos = sources.t[ok] * np.asarray(net.length_m, dtype=float)[s_edge]
+        else:
+            s_edge = s_grp = np.zeros(0, dtype=np.int64)
+            s_acc = s_pos = np.zeros(0)
+        order = np.lexsort((s_edge, s_grp))
+        self.sources = tuple(
+            np.ascontiguousarray(x[order]) for x in (s_edge.astype(np.int64), s_pos, s_acc)
+        )
+        self.source_at = np.searchsorted(s_grp[order], np.arange(self.n_groups + 1))
+
+    def intervals(self, g: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Group ``g``'s reachable intervals (edge, lo, hi), sorted by edge then lo, not overlapping.
+
+        Along an edge of length L the intervals are ``[0, D − d_u]`` (when ``d_u ≤ D``), ``[L − (D − d_v), L]``
+        (when ``d_v ≤ D``) and, for each of the group's sources on it, ``[t − (D − access), t + (D − access)]``
+        (when ``access ≤ D``), clipped to ``[0, L]`` and merged where they overlap.
+        """
+        i, j = self.source_at[g], self.source_at[g + 1]
+        dg = -np.inf if np.isnan(self.dmax[g]) else float(self.dmax[g])  # nan: nothing reachable
+        return kernels.intervals(
+            np.ascontiguousarray(self.node_dist[g]),
+            self.seg.u,
+            self.seg.v,
+            self.seg.length,
+            dg,
+            *(x[i:j] for x in self.sources),
+        )
+
+
+def _threads(fn, items: Sequence, workers: int | None = None) -> list:
+    """``[fn(i) for i in items]`` on up to ``workers`` threads (default: the cores), results in order.
+
+    The work is numpy and GEOS, which release the GIL: each item is computed the same way whichever thread runs it.
+    """
+    workers = min(workers or os.cpu_count() or 1, len(items))
+    if workers <= 1:
+        return [fn(i) for i in items]
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(fn, items))
 
 
 def reachable_pieces(
@@ -208,23 +271,11 @@ def reachable_pieces(
     ``source_groups`` to include the stretch of a facility's own edge reached directly from it
     (without it an edge whose ends are both out of reach but which holds a facility stays empty).
     """
-    node_dist = np.atleast_2d(np.asarray(node_dist, dtype=float))
-    n_groups = node_dist.shape[0]
-    dmax = np.broadcast_to(np.asarray(max_dist_m, dtype=float), (n_groups,))
-    seg = _segments(net)
-    if sources is not None and source_groups is not None:
-        ok = sources.ok
-        s_edge, s_grp, s_acc = sources.edge[ok], np.asarray(source_groups)[ok], sources.access_m[ok]
-        s_pos = sources.t[ok] * np.asarray(net.length_m, dtype=float)[s_edge]
-    else:
-        s_edge = s_grp = np.zeros(0, dtype=np.int64)
-        s_acc = s_pos = np.zeros(0)
+    r = _Reachable(net, node_dist, max_dist_m, sources, source_groups)
     parts = []
-    for g in range(n_groups):
-        sel = s_grp == g
-        dg = -np.inf if np.isnan(dmax[g]) else dmax[g]  # nan: nothing reachable
-        edge, lo, hi = _intervals(net, node_dist[g], dg, s_edge[sel], s_pos[sel], s_acc[sel])
-        parts.append((np.full(len(edge), g), edge, lo, hi, _cut(seg, edge, lo, hi)))
+    for g in range(r.n_groups):
+        edge, lo, hi = r.intervals(g)
+        parts.append((np.full(len(edge), g), edge, lo, hi, _cut(r.seg, edge, lo, hi)))
     cat = [np.concatenate([p[i] for p in parts]) if parts else np.zeros(0) for i in range(5)]
     return Pieces(
         group=cat[0].astype(np.int64),
@@ -253,24 +304,44 @@ def service_areas(
     source_groups: np.ndarray | None = None,
 ) -> gpd.GeoSeries:
     """One (Multi)Polygon per group: the reachable network buffered by ``buffer_m`` (empty: nothing reachable)."""
-    pieces = reachable_pieces(
-        net, node_dist, max_dist_m, sources=sources, source_groups=source_groups
-    )
-    return _areas(pieces, np.atleast_2d(node_dist).shape[0], buffer_m, crs)
+    _check_crs(crs)
+    r = _Reachable(net, node_dist, max_dist_m, sources, source_groups)
+    done = _threads(lambda g: _group_polygon(r, r.intervals(g), buffer_m, 0.0), range(r.n_groups))
+    return gpd.GeoSeries([area for area, _ in done], crs=crs)
 
 
-def _areas(pieces: Pieces, n_groups: int, buffer_m: float, crs) -> gpd.GeoSeries:
+def _check_crs(crs) -> None:
     if crs is not None and not CRS.from_user_input(crs).is_projected:
         raise CRSError(
             f"service areas: CRS {CRS.from_user_input(crs).name} is geographic (degrees); the network must be "
             "built in a metric CRS (ditan.spatial.crs.metric.to_metric)"
         )
-    order = np.argsort(pieces.group, kind="stable")
-    bounds = np.searchsorted(pieces.group[order], np.arange(n_groups + 1))
-    geoms = [
-        _area(pieces.geometry[order[bounds[g] : bounds[g + 1]]], buffer_m) for g in range(n_groups)
-    ]
-    return gpd.GeoSeries(geoms, crs=crs)
+
+
+def _group_polygon(
+    r: _Reachable, iv: tuple[np.ndarray, np.ndarray, np.ndarray], buffer_m: float, simplify_m: float
+) -> tuple[shapely.Geometry, float]:
+    """A group's area from its intervals (simplified within ``simplify_m``, kept valid) and its area before that."""
+    area = _area(_cut(r.seg, *iv), buffer_m)
+    exact = float(shapely.area(area))
+    if simplify_m > 0:
+        area = shapely.simplify(area, simplify_m, preserve_topology=True)
+    return area, exact
+
+
+def _group_lines(
+    r: _Reachable, iv: tuple[np.ndarray, np.ndarray, np.ndarray], simplify_m: float
+) -> shapely.Geometry:
+    """A group's reachable streets: one MultiLineString of its pieces joined at nodes (single points left out)."""
+    xy, counts, _ = _piece_lines(r.seg, *iv, join=True)
+    geom = shapely.from_ragged_array(
+        shapely.GeometryType.MULTILINESTRING,
+        xy,
+        (np.concatenate([[0], np.cumsum(counts)]), np.array([0, len(counts)])),
+    )[0]
+    if simplify_m > 0:
+        geom = shapely.simplify(geom, simplify_m, preserve_topology=False)
+    return geom
 
 
 def service_area_frame(
@@ -284,6 +355,8 @@ def service_area_frame(
     source_groups: np.ndarray | None = None,
     form: str = "polygons",
     max_pieces: int = 40_000,
+    simplify_m: float = 0.0,
+    workers: int | None = None,
 ) -> gpd.GeoDataFrame:
     """Service areas as a table: category, tier, distance_m, reachable_network_km, area_km2, form, geometry.
 
@@ -291,36 +364,44 @@ def service_area_frame(
     ``form``: ``polygons`` (the reachable streets buffered by ``buffer_m`` and dissolved), ``lines`` (the
     reachable streets as one MultiLineString per group; area_km2 NaN) or ``auto`` (polygons up to
     ``max_pieces`` reachable pieces in all: dissolving a whole city's streets takes minutes).
+
+    Lines: the reachable pieces are joined end to end where they meet at a node (two at a time, opposite
+    directions first), so a vertex is stored once per line through it, not once per piece; the lines cover
+    exactly the points of the pieces. ``simplify_m`` > 0: each geometry is then simplified within that many
+    metres (Douglas–Peucker; polygons keeping their topology). ``reachable_network_km`` and ``area_km2`` are
+    always those of the exact geometry, before simplifying. The groups are computed on up to ``workers``
+    threads (default: every core), with the same result as on one.
     """
+    _check_crs(crs)
     n = len(groups)
     dist = np.array([float(g[2]) for g in groups])
-    pieces = reachable_pieces(net, node_dist, dist, sources=sources, source_groups=source_groups)
-    polygons = form == "polygons" or (form == "auto" and len(pieces.group) <= max_pieces)
-    geom = _areas(pieces, n, buffer_m, crs).to_numpy() if polygons else _lines(pieces, n)
-    reach = np.bincount(pieces.group, weights=pieces.length_m, minlength=n)
+    r = _Reachable(net, node_dist, dist, sources, source_groups)
+    ivs = _threads(r.intervals, range(n), workers)
+    # summed in piece order, as np.bincount over every group's pieces does
+    reach = np.array([np.bincount(np.zeros(len(e), np.int64), h - lo, 1)[0] for e, lo, h in ivs])
+    polygons = form == "polygons" or (
+        form == "auto" and sum(len(e) for e, _, _ in ivs) <= max_pieces
+    )
+    if polygons:
+        done = _threads(
+            lambda g: _group_polygon(r, ivs[g], buffer_m, simplify_m), range(n), workers
+        )
+        geom = np.array([a for a, _ in done], dtype=object)
+        area_km2 = np.array([e for _, e in done], dtype=float) / 1e6
+    else:
+        geom = np.array(
+            _threads(lambda g: _group_lines(r, ivs[g], simplify_m), range(n), workers), dtype=object
+        )
+        area_km2 = np.full(n, np.nan)
     return gpd.GeoDataFrame(
         {
             "category": [g[0] for g in groups],
             "tier": [g[1] for g in groups],
             "distance_m": dist,
             "reachable_network_km": reach / 1000.0,
-            "area_km2": shapely.area(geom) / 1e6 if polygons else np.full(n, np.nan),
+            "area_km2": area_km2,
             "form": "polygon" if polygons else "streets",
         },
-        geometry=geom,
+        geometry=geom.reshape(-1),
         crs=crs,
     )
-
-
-def _lines(pieces: Pieces, n_groups: int) -> np.ndarray:
-    """One MultiLineString per group: its reachable street pieces (single reachable points left out)."""
-    line = shapely.get_type_id(pieces.geometry) == 1
-    out = np.array([shapely.MultiLineString()] * n_groups, dtype=object)
-    if line.any():
-        g = pieces.group[line]
-        order = np.argsort(g, kind="stable")
-        have = np.unique(g)
-        out[have] = shapely.multilinestrings(
-            pieces.geometry[line][order], indices=np.searchsorted(have, g[order])
-        )
-    return out

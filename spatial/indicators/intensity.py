@@ -42,6 +42,25 @@ _SOURCE_RANK = {"levels": 0, "height": 1, "default": 2}
 
 
 def _first_number(raw: pd.Series) -> pd.Series:
+    """The first number written in each value (``"12层"`` → 12.0), as plain float64 (NaN: none).
+
+    A float64 or integer column is taken as it is, except the values whose text is not a plain
+    decimal (infinities, and numbers Python writes in scientific notation: |x| ≥ 1e16 or < 1e-4),
+    which are read as text like any other value, so that the result is the same as reading the text
+    of all (narrower floats are read as text: their text is their shortest decimal, not their value).
+    """
+    dtype = getattr(raw.dtype, "numpy_dtype", raw.dtype)  # pandas' nullable Int64, Float64
+    if isinstance(dtype, np.dtype) and (dtype == np.float64 or dtype.kind in "iu"):
+        number = raw.to_numpy(dtype=float, na_value=np.nan, copy=True)
+        size = np.abs(number)
+        odd = np.isinf(number) | (size >= 1e16) | ((size > 0) & (size < 1e-4))
+        if odd.any():
+            number[odd] = _first_number_in_text(raw[odd]).to_numpy()
+        return pd.Series(number, index=raw.index)
+    return _first_number_in_text(raw)
+
+
+def _first_number_in_text(raw: pd.Series) -> pd.Series:
     number = pd.to_numeric(
         raw.astype("string").str.extract(r"(-?\d+(?:\.\d+)?)", expand=False), errors="coerce"
     )

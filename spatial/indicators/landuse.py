@@ -20,7 +20,13 @@ from ditan.spatial.engine.geometry import overlap_groups, partition
 from ditan.spatial.landuse.classes import LANDUSE_CLASSES
 from ditan.spatial.landuse.codes import community_service_separable
 
-__all__ = ["UNKNOWN_CLASS", "landuse_faces", "landuse_shares", "with_unknown_parcels"]
+__all__ = [
+    "UNKNOWN_CLASS",
+    "face_pieces",
+    "landuse_faces",
+    "landuse_shares",
+    "with_unknown_parcels",
+]
 
 #: the internal land-use classes of green land (绿地率): park and other green land; squares excluded
 GREEN_SPACE_CLASSES = ("park", "green")
@@ -91,8 +97,21 @@ def landuse_faces(landuse: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame({"lu_class": cls_alone}, geometry=faces_alone, crs=landuse.crs)
 
 
+def face_pieces(units: gpd.GeoDataFrame, faces: gpd.GeoDataFrame) -> pd.DataFrame:
+    """The faces cut by the units: (unit position, face position, area_m2) of each overlap.
+
+    One overlay of a city's land-use faces with its units, for every indicator that needs it
+    (:func:`landuse_shares`, :func:`ditan.spatial.indicators.parks.park_service_coverage`).
+    """
+    return polygon_pieces(units.geometry.to_numpy(), faces.geometry.to_numpy())
+
+
 def landuse_shares(
-    units: gpd.GeoDataFrame, faces: gpd.GeoDataFrame, *, code_system: str = "osm"
+    units: gpd.GeoDataFrame,
+    faces: gpd.GeoDataFrame,
+    *,
+    code_system: str = "osm",
+    pieces: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Land-use shares and the indicators built on them, one row per unit.
 
@@ -107,14 +126,15 @@ def landuse_shares(
     of the classes' areas over the unit's classified land; NaN without classified land) and
     ``lu_mix_index`` (entropy ÷ ln(number of internal classes), 0–1).
 
-    ``code_system`` names the code system the faces' classes came from.
+    ``code_system`` names the code system the faces' classes came from; ``pieces``: :func:`face_pieces` of
+    these units and faces, when the caller has them.
     """
     ensure_projected(units, "units")
     ensure_projected(faces, "land-use faces")
     separable = community_service_separable(code_system)
     area = units.geometry.area.to_numpy()
     classes = list(LANDUSE_CLASSES)
-    pieces = polygon_pieces(units.geometry.to_numpy(), faces.geometry.to_numpy())
+    pieces = (face_pieces(units, faces) if pieces is None else pieces).copy()
     face_cls = faces["lu_class"].to_numpy(dtype=object)
     face_cls = np.where(pd.Series(face_cls).isin(classes).to_numpy(), face_cls, UNKNOWN_CLASS)
     pieces["cls"] = face_cls[pieces["poly"].to_numpy()]

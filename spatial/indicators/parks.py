@@ -19,7 +19,7 @@ import shapely
 
 from ditan.spatial.crs.metric import ensure_projected
 from ditan.spatial.engine.allocate import polygon_pieces
-from ditan.spatial.engine.geometry import merge_touching, tiled_union
+from ditan.spatial.engine.geometry import merge_touching, union_by_group
 
 __all__ = ["merged_parks", "park_service_coverage"]
 
@@ -44,11 +44,13 @@ def park_service_coverage(
     large_radius_m: float = 500.0,
     small_min_area_m2: float = 2000.0,
     small_radius_m: float = 300.0,
+    face_pieces: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """park_service_coverage_pct, the counts of parks by size class, and residential_land_m2 per unit.
 
     ``faces`` is the land-use planar partition (:func:`ditan.spatial.indicators.landuse.landuse_faces`);
-    ``parks`` the merged park polygons (:func:`merged_parks`), in the same metric CRS.
+    ``parks`` the merged park polygons (:func:`merged_parks`), in the same metric CRS; ``face_pieces``: the
+    faces cut by the units (:func:`ditan.spatial.indicators.landuse.face_pieces`), when the caller has them.
     """
     ensure_projected(units, "units")
     ensure_projected(faces, "land-use faces")
@@ -60,25 +62,40 @@ def park_service_coverage(
     reach = np.concatenate(
         [shapely.buffer(parks[large], large_radius_m), shapely.buffer(parks[small], small_radius_m)]
     )
-    res = faces.geometry.to_numpy()[
-        faces["lu_class"].isin(RESIDENTIAL_LAND).to_numpy()
-    ]  # faces do not overlap
+    is_res = faces["lu_class"].isin(RESIDENTIAL_LAND).to_numpy()
+    res = faces.geometry.to_numpy()[is_res]  # faces do not overlap
     geoms = units.geometry.to_numpy()
-    # the parks' reach as non-overlapping tiles, so each piece of residential land is counted once
-    tiles = tiled_union(reach)
-    covered = np.array([], dtype=object)
-    if len(tiles) and len(res):
-        ri, ti = shapely.STRtree(tiles).query(res, predicate="intersects")
-        covered = shapely.intersection(res[ri], tiles[ti])
-
-    def per_unit(polys: np.ndarray) -> np.ndarray:
-        if not len(polys):
-            return np.zeros(n)
-        p = polygon_pieces(geoms, polys)
-        return np.bincount(p["unit"].to_numpy(), weights=p["area_m2"].to_numpy(), minlength=n)
-
-    res_m2 = per_unit(res)
-    cov_m2 = per_unit(covered)
+    if face_pieces is not None:  # the residential faces' pieces, numbered as in ``res``
+        poly = face_pieces["poly"].to_numpy()
+        mine = is_res[poly]
+        unit = face_pieces["unit"].to_numpy()[mine]
+        face = (np.cumsum(is_res) - 1)[poly[mine]]
+        face_m2 = face_pieces["area_m2"].to_numpy()[mine]
+    else:
+        pieces = (
+            polygon_pieces(geoms, res)
+            if len(res)
+            else pd.DataFrame({"unit": np.zeros(0, int), "poly": np.zeros(0, int), "area_m2": []})
+        )
+        unit, face, face_m2 = (pieces[k].to_numpy() for k in ("unit", "poly", "area_m2"))
+    res_m2 = np.bincount(unit, weights=face_m2, minlength=n)
+    # a residential face within one park's reach is covered whole: its pieces count as they are (no overlay);
+    # the rest is cut by the reach of each park it touches, and the cuts of each face are unioned, so that
+    # each piece of residential land is counted once
+    whole = np.zeros(len(res), dtype=bool)
+    cov_m2 = np.zeros(n)
+    if len(reach) and len(res):
+        # reach contains face (as face within reach), with each reach polygon tested against its faces
+        whole[np.unique(shapely.STRtree(res).query(reach, predicate="contains")[1])] = True
+        cov_m2 += np.bincount(unit[whole[face]], weights=face_m2[whole[face]], minlength=n)
+        rest = res[~whole]
+        fi, bi = shapely.STRtree(reach).query(rest, predicate="intersects")
+        if len(fi):
+            covered = union_by_group(shapely.intersection(rest[fi], reach[bi]), fi)
+            cut = polygon_pieces(geoms, covered)
+            cov_m2 += np.bincount(
+                cut["unit"].to_numpy(), weights=cut["area_m2"].to_numpy(), minlength=n
+            )
     out = pd.DataFrame(index=units.index)
     with np.errstate(invalid="ignore", divide="ignore"):
         out["park_service_coverage_pct"] = np.where(

@@ -33,10 +33,9 @@ import shapely
 
 from ditan.spatial.crs.metric import ensure_projected
 from ditan.spatial.engine.allocate import line_pieces, point_units
-from ditan.spatial.engine.carriageways import consolidate_junctions, merge_runs, pair_carriageways
-from ditan.spatial.engine.network import build_network
+from ditan.spatial.engine.carriageways import consolidate_junctions, paired_runs
 
-__all__ = ["classify_roads", "road_density", "intersection_density"]
+__all__ = ["classify_roads", "road_density", "intersection_density", "node_degree"]
 
 ROAD_CLASS = {
     "motorway": "expressway", "motorway_link": "expressway", "trunk": "expressway", "trunk_link": "expressway",
@@ -91,8 +90,7 @@ def road_density(
     )
     if divided:
         # the paired stretches (weight 0.5) are the only difference from the naive length: subtract half of them
-        runs = merge_runs(pair_carriageways(city, city_cls, max_gap_m=max_gap_m))
-        half = runs[runs["weight"].to_numpy() < 1.0]
+        half = paired_runs(city, city_cls, max_gap_m=max_gap_m)
         road = half["road"].to_numpy()
         by = naive - _km_by_class(
             unit_geoms,
@@ -145,22 +143,79 @@ def intersection_density(
     ensure_projected(units, "units")
     ensure_projected(roads, "roads")
     cls = classify_roads(roads, include=include)
-    net = build_network(roads.geometry.to_numpy()[cls.notna().to_numpy()])
-    nodes = net.node_xy[net.degree() >= 3]
-    _, centres = consolidate_junctions(nodes, tolerance_m=junction_tolerance_m)
+    node_xy, degree = node_degree(roads.geometry.to_numpy()[cls.notna().to_numpy()])
+    nodes = node_xy[degree >= 3]
+    labels, centres = consolidate_junctions(nodes, tolerance_m=junction_tolerance_m)
     unit_geoms = units.geometry.to_numpy()
-    count = _point_count(unit_geoms, centres)
+    raw = _allocate(unit_geoms, nodes)
+    # a junction of one node is that node (its centre is the node's coordinates, exactly): reuse its allocation
+    size = np.bincount(labels, minlength=len(centres))
+    alone = size[labels] == 1
+    merged = np.flatnonzero(size > 1)
+    alloc = pd.concat(
+        [
+            raw[alone[raw["point"].to_numpy()]].assign(
+                point=lambda t: labels[t["point"].to_numpy()]
+            ),
+            _allocate(unit_geoms, centres[merged]).assign(
+                point=lambda t: merged[t["point"].to_numpy()]
+            ),
+        ]
+    )
+    # rows in the order point_units gives for the centres: by centre, each centre's units in index order
+    alloc = alloc.iloc[np.argsort(alloc["point"].to_numpy(), kind="stable")]
+    count = _count(alloc, len(unit_geoms))
     out = pd.DataFrame(index=units.index)
     out["intersection_count"] = count
-    out["intersection_count_raw"] = _point_count(unit_geoms, nodes)
+    out["intersection_count_raw"] = _count(raw, len(unit_geoms))
     out["intersection_density_per_km2"] = count / (units.geometry.area.to_numpy() / 1e6)
     return out
 
 
-def _point_count(unit_geoms: np.ndarray, xy: np.ndarray) -> np.ndarray:
+def _allocate(unit_geoms: np.ndarray, xy: np.ndarray) -> pd.DataFrame:
+    """point_units of points given as coordinates."""
+    return point_units(unit_geoms, shapely.points(xy) if len(xy) else np.array([], dtype=object))
+
+
+def _count(alloc: pd.DataFrame, n_units: int) -> np.ndarray:
     """Points per unit, a point on a boundary shared by k units counting 1/k."""
-    pts = shapely.points(xy) if len(xy) else np.array([], dtype=object)
-    alloc = point_units(unit_geoms, pts)
     return np.bincount(
-        alloc["unit"].to_numpy(), weights=alloc["weight"].to_numpy(), minlength=len(unit_geoms)
+        alloc["unit"].to_numpy(), weights=alloc["weight"].to_numpy(), minlength=n_units
     ).astype(float)
+
+
+def node_degree(lines: np.ndarray, *, precision_m: float = 0.01) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes and their degrees of the network of ``lines``: ``build_network(lines)``'s node_xy and degree().
+
+    The same rule (vertices equal to ``precision_m`` are one node, one edge per node pair), without the edge
+    geometries and their index, and with the rows sorted by one integer key instead of ``np.unique(axis=0)``.
+    """
+    parts = shapely.get_parts(np.asarray(lines, dtype=object))
+    coords, line_idx = shapely.get_coordinates(parts, return_index=True)
+    same = line_idx[1:] == line_idx[:-1]
+    a, b = coords[:-1][same], coords[1:][same]
+    key = np.round(np.vstack([a, b]) / precision_m).astype(np.int64)
+    if len(key) == 0:
+        return np.zeros((0, 2)), np.zeros(0, dtype=np.int64)
+    # one int64 per (x, y) key, ordered as the rows (x first, then y): np.unique(key, axis=0)'s order
+    low = key.min(axis=0)
+    span = key.max(axis=0) - low + 1
+    if span[0] < 2**62 // span[1]:
+        one = (key[:, 0] - low[0]) * span[1] + (key[:, 1] - low[1])
+        _, first, inv = np.unique(one, return_index=True, return_inverse=True)
+        uniq = key[first]
+    else:  # an extent no city has: the plain row sort
+        uniq, inv = np.unique(key, axis=0, return_inverse=True)
+    inv = inv.ravel()
+    u, v = inv[: len(a)], inv[len(a) :]
+    keep = u != v
+    u, v, a, b = u[keep], v[keep], a[keep], b[keep]
+    lo, hi = np.minimum(u, v), np.maximum(u, v)
+    _, first = np.unique(lo * len(uniq) + hi, return_index=True)
+    first = np.sort(first)
+    u, v, a, b = u[first], v[first], a[first], b[first]
+    node_xy = uniq.astype(float) * precision_m
+    # exact coordinates of each node (first occurrence), not the rounded key
+    node_xy[u] = a
+    node_xy[v] = b
+    return node_xy, np.bincount(np.concatenate([u, v]), minlength=len(node_xy))

@@ -168,7 +168,12 @@ UNUSABLE_XY = "coordinates_unusable"
 
 
 def clean_geometries(
-    gdf: gpd.GeoDataFrame, *, layer: str, kinds: tuple[str, ...], ledger: Ledger
+    gdf: gpd.GeoDataFrame,
+    *,
+    layer: str,
+    kinds: tuple[str, ...],
+    ledger: Ledger,
+    valid: np.ndarray | None = None,
 ) -> gpd.GeoDataFrame:
     """Repair or drop unusable geometries of one layer, recording every case in the ledger.
 
@@ -182,9 +187,15 @@ def clean_geometries(
     - invalid polygons are repaired with ``make_valid`` and their polygonal part kept
       ("make_valid"); those with no polygonal part left are dropped;
     - geometries of another kind than ``kinds`` are dropped ("wrong geometry type: X").
+
+    ``valid``: ``shapely.is_valid`` of each row of ``gdf``, when the caller has it already (it is not
+    computed again on a whole city's polygons).
     """
     rec = ledger.layer(layer)
     rec.read += len(gdf)
+    if valid is not None:
+        g = gdf.geometry.values
+        valid = np.asarray(valid, dtype=bool)[~(shapely.is_missing(g) | shapely.is_empty(g))]
     gdf = _drop_null(gdf, rec).copy()
     geoms = np.asarray(gdf.geometry.values, dtype=object).copy()
     changed = False
@@ -203,7 +214,12 @@ def clean_geometries(
             changed = True
     repaired = np.zeros(len(gdf), dtype=bool)
     if kinds == POLYGONAL:
-        invalid = ~shapely.is_valid(geoms) & np.isin(shapely.get_type_id(geoms), (3, 6))
+        if valid is None:
+            valid = shapely.is_valid(geoms)
+        elif from_collection.any():  # the parts taken from collections are new geometries
+            valid = valid.copy()
+            valid[from_collection] = shapely.is_valid(geoms[from_collection])
+        invalid = ~valid & np.isin(shapely.get_type_id(geoms), (3, 6))
         if invalid.any():
             # the polygonal part of what make_valid returns (a GeometryCollection may hold lines too)
             geoms[invalid] = _parts_of_kind(_make_valid(geoms[invalid]), POLYGONAL)

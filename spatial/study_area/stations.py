@@ -61,12 +61,19 @@ def station_name_key(names: pd.Series | np.ndarray | list) -> np.ndarray:
     a trailing '公交车站', '公交站', '地铁站' or '站'. So '西直门站', '西直门 (地铁4号线)' and
     '西直门(地铁站)' are one name; '北京大学东门站C口' (an entrance) is not '北京大学东门'.
     """
-    s = pd.Series(np.asarray(names, dtype=object)).astype("string").fillna("")
+    values = np.asarray(names, dtype=object)
+    code = np.arange(len(values))
+    if pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
+        # each distinct name once (a layer repeats its names: one per line, per stop pair, or none);
+        # text only, as 5 and 5.0 would be one value but two names
+        code, distinct = pd.factorize(pd.Series(values), use_na_sentinel=False)
+        values = np.asarray(distinct, dtype=object)
+    s = pd.Series(values).astype("string").fillna("")
     s = s.str.normalize("NFKC").str.replace(r"\s+", "", regex=True).str.lower()
     for _ in range(3):  # 西直门(地铁站)(2号线)
         s = s.str.replace(_WHAT_BRACKET, "", regex=True)
     s = s.str.replace(_WHAT_SUFFIX, "", regex=True)
-    return s.fillna("").to_numpy(dtype=object)
+    return s.fillna("").to_numpy(dtype=object)[code]
 
 
 def merge_duplicates(stations: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, int]:
