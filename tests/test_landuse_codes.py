@@ -303,20 +303,8 @@ def test_landuse_shares_without_community_codes_or_land(one_unit, mixed_faces):
     ] == pytest.approx(0.0)
 
 
-def _hk_land_use():
-    for path in (
-        ROOT / "data/hongkong_kowloon/land_use.parquet",
-        ROOT.parent / "shared/data/hongkong_kowloon/land_use.parquet",
-    ):
-        if path.exists():
-            return path
-    return None
-
-
 def test_every_overture_class_in_the_hong_kong_sample_maps():
-    path = _hk_land_use()
-    if path is None:
-        pytest.skip("Hong Kong land_use.parquet not found (data/ or ../shared/data/)")
+    path = ROOT / "data/hongkong_kowloon/land_use.parquet"  # the shipped sample
     classes = pd.Series(gpd.read_parquet(path)["class"].dropna().unique())
     out = classify_codes(classes, "overture")
     missing = classes[out["lu_class"].isna()].tolist()
