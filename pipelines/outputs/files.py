@@ -22,9 +22,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from openpyxl import Workbook
 from openpyxl.cell.cell import Cell
-from openpyxl.styles import Font
 from openpyxl.worksheet.worksheet import Worksheet
 
 from ditan.pipelines.outputs.staging import atomic_path
@@ -74,17 +72,6 @@ def xlsx_row(ws: Worksheet, values: Iterable[object]) -> list[object]:
     return row
 
 
-def _bold(ws: Worksheet, values: Iterable[object]) -> list[object]:
-    """A header row: :func:`xlsx_row` with every cell bold."""
-    row = xlsx_row(ws, values)
-    for i, v in enumerate(row):
-        if not isinstance(v, Cell):
-            v = Cell(ws, row=1, column=1, value=v)
-            row[i] = v
-        v.font = Font(bold=True)
-    return row
-
-
 def write_xlsx(
     path: Path,
     indicators: pd.DataFrame,
@@ -93,44 +80,83 @@ def write_xlsx(
     *,
     extra_sheets: dict[str, pd.DataFrame] | None = None,
 ) -> None:
-    """Sheet 指标 with a Chinese and an English header row (with units), plus quality, column notes and extra sheets."""
-    wb = Workbook(write_only=True)  # rows streamed to the file: a city's table costs half the time
-    ws = wb.create_sheet("指标 indicators")
-    ws.freeze_panes = "C3"
+    """Sheet 指标 with a Chinese and an English header row (with units), plus quality, column notes and extra sheets.
+
+    Written with XlsxWriter, rows streamed to the file (a city's table of a million cells in a few seconds): every
+    text a string cell (never a formula or a link, without its control characters: ditan.spatial.io.inert.xlsx_cell),
+    NaN an empty cell.
+    """
+    import xlsxwriter
+
     table = indicators.reset_index()
     heads = [columns[c] if c in columns else Indicator(c, c, c) for c in table.columns]
-    ws.append(_bold(ws, [h.zh for h in heads]))
-    ws.append(
-        _bold(
+    with atomic_path(path) as tmp:
+        wb = xlsxwriter.Workbook(
+            str(tmp),
+            {
+                "constant_memory": True,
+                "strings_to_formulas": False,
+                "strings_to_urls": False,
+                "strings_to_numbers": False,
+            },
+        )
+        wb.set_properties(
+            {"created": FIXED_TIME}
+        )  # no run time inside a table (the manifest has it)
+        bold = wb.add_format({"bold": True})
+        ws = wb.add_worksheet("指标 indicators")
+        ws.freeze_panes(2, 2)
+        _xlsx_rows(ws, [[h.zh for h in heads]], bold)
+        _xlsx_rows(
             ws,
             [
-                f"{h.en} ({h.unit})" if h.unit and h.unit not in ("count", "ratio") else h.en
-                for h in heads
+                [
+                    f"{h.en} ({h.unit})" if h.unit and h.unit not in ("count", "ratio") else h.en
+                    for h in heads
+                ]
             ],
+            bold,
+            first=1,
         )
-    )
-    for row in table.round(CSV_DECIMALS).itertuples(index=False):
-        ws.append(xlsx_row(ws, row))
-    q = wb.create_sheet("数据质量 data quality")
-    q.append(xlsx_row(q, quality.columns))
-    for row in quality.itertuples(index=False):
-        q.append(xlsx_row(q, row))
-    doc = wb.create_sheet("指标说明 columns")
-    doc.append(["id", "中文名", "English", "unit", "method", "source"])
-    for ind in columns.values():
-        doc.append(xlsx_row(doc, [ind.id, ind.zh, ind.en, ind.unit, ind.method, ind.source]))
-    for title, frame in (extra_sheets or {}).items():
-        sheet = wb.create_sheet(title[:31])  # Excel's limit on sheet names
-        frame = frame.reset_index(drop=frame.index.name is None)
-        sheet.append(_bold(sheet, list(frame.columns)))
-        for row in frame.itertuples(index=False):
-            sheet.append(xlsx_row(sheet, row))
-    wb.properties.created = wb.properties.modified = (
-        FIXED_TIME  # no run time inside a table (the manifest has it)
-    )
-    with atomic_path(path) as tmp:
-        wb.save(tmp)
+        _xlsx_frame(ws, table.round(CSV_DECIMALS), first=2)
+        q = wb.add_worksheet("数据质量 data quality")
+        _xlsx_rows(q, [list(quality.columns)])
+        _xlsx_frame(q, quality, first=1)
+        doc = wb.add_worksheet("指标说明 columns")
+        _xlsx_rows(
+            doc,
+            [["id", "中文名", "English", "unit", "method", "source"]]
+            + [[i.id, i.zh, i.en, i.unit, i.method, i.source] for i in columns.values()],
+        )
+        for title, frame in (extra_sheets or {}).items():
+            sheet = wb.add_worksheet(title[:31])  # Excel's limit on sheet names
+            frame = frame.reset_index(drop=frame.index.name is None)
+            _xlsx_rows(sheet, [list(frame.columns)], bold)
+            _xlsx_frame(sheet, frame, first=1)
+        wb.close()
         fix_zip_times(tmp)
+
+
+def _xlsx_rows(ws, rows: Iterable[Iterable[object]], fmt=None, *, first: int = 0) -> None:
+    """Rows of Python values from row ``first``: str a string cell, a number a number, None / NaN nothing."""
+    for r, values in enumerate(rows, first):
+        for c, v in enumerate(values):
+            if isinstance(v, np.generic):
+                v = v.item()
+            if isinstance(v, str):
+                ws.write_string(r, c, xlsx_cell(v), fmt)
+            elif isinstance(v, bool):
+                ws.write_boolean(r, c, v, fmt)
+            elif isinstance(v, int | float):
+                if v == v and abs(v) != float("inf"):
+                    ws.write_number(r, c, v, fmt)
+            elif v is not None and not (isinstance(v, float) and v != v) and v is not pd.NA:
+                ws.write_string(r, c, xlsx_cell(str(v)), fmt)
+
+
+def _xlsx_frame(ws, frame: pd.DataFrame, *, first: int) -> None:
+    """A table's rows from row ``first``, row by row (XlsxWriter's constant-memory mode writes rows in order)."""
+    _xlsx_rows(ws, frame.astype(object).to_numpy().tolist(), first=first)
 
 
 def fix_zip_times(path: Path) -> None:
