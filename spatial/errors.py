@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import importlib
+import signal
+import threading
 import typing
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from types import ModuleType
 
 __all__ = [
@@ -18,6 +21,8 @@ __all__ = [
     "feature_list",
     "require",
     "format_validation_errors",
+    "Terminated",
+    "terminate_as_interrupt",
 ]
 
 
@@ -181,3 +186,46 @@ def _types(annotation: object) -> list:
     for arg in typing.get_args(annotation):
         out += _types(arg)
     return out
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (or SIGHUP) stopping ditan as Ctrl-C does.
+
+    A KeyboardInterrupt, so every clean-up on the way out runs (staging folders removed, psycopg cancelling the
+    running statement on the server).
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)  # "SIGTERM"
+        self.signum = signum
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum  # 143 for SIGTERM, as a shell reports a process it ended
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt(names: tuple[str, ...] = ("SIGTERM",)) -> Iterator[None]:
+    """While inside, the named signals raise :class:`Terminated`, as SIGINT raises KeyboardInterrupt.
+
+    Only in the main thread (where Python runs signal handlers), and only for a signal with its default action: a
+    handler the caller installed (an outer ``terminate_as_interrupt``, a service manager's) is left in place. A
+    second signal does not break the clean-up the first started.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    wanted = [getattr(signal, n) for n in names if hasattr(signal, n)]
+    mine = [s for s in wanted if signal.getsignal(s) is signal.SIG_DFL]
+
+    def _raise(signum: int, frame: object) -> None:
+        signal.signal(signum, signal.SIG_IGN)
+        raise Terminated(signum)
+
+    for s in mine:
+        signal.signal(s, _raise)
+    try:
+        yield
+    finally:
+        for s in mine:
+            signal.signal(s, signal.SIG_DFL)

@@ -131,3 +131,56 @@ def test_simplified_geometry_within_tolerance_attributes_exact():
             assert exact["area_km2"].tolist() == pytest.approx(
                 (shapely.area(exact.geometry.values) / 1e6).tolist(), rel=1e-12
             )
+
+
+# --- the config value through a whole run ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("tol", [0.0, 5.0])
+def test_service_area_simplify_m_through_the_pipeline(tmp_path, tol):
+    """life_circle.service_area_simplify_m at 0 and 5 m, through config, params and the written file.
+
+    At 0 the stored areas are exact (their area is area_km2); at 5 m each moves by at most 5 m (area by at most
+    perimeter × 5 m), and area_km2 / reachable_network_km stay those of the exact geometry (the run at 0).
+    """
+    import geopandas as gpd
+    import yaml
+
+    from ditan.pipelines.config.schema import parse_config
+    from ditan.pipelines.jobs.run import run
+    from tests.conftest import ROOT
+
+    path = ROOT / "pipelines" / "configs" / "beijing_haidian.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data.pop("compliance", None)
+    out = {}
+    for t in (0.0, tol):
+        data.setdefault("life_circle", {})["service_area_simplify_m"] = t
+        cfg = parse_config(data, base_dir=path.parent)
+        assert cfg.life_circle.service_area_simplify_m == t
+        done = run(cfg, tmp_path / f"t{t:g}")
+        out[t] = gpd.read_file(done.out_dir / "service_areas.gpkg", layer="service_areas_15min")
+    exact, stored = out[0.0], out[tol]
+    for col in ("area_km2", "reachable_network_km"):
+        np.testing.assert_array_equal(stored[col].to_numpy(), exact[col].to_numpy())
+    area, want = stored.geometry.area.to_numpy(), stored["area_km2"].to_numpy() * 1e6
+    bound = stored.geometry.length.to_numpy() * tol + 1e-6 * np.maximum(want, 1.0)
+    assert (np.abs(area - want) <= bound).all()
+    # every stored vertex lies within the tolerance of the exact boundary (as the README states; a ring smaller
+    # than the tolerance may be dropped whole, so the reverse direction is not bounded)
+    xy, row = shapely.get_coordinates(stored.geometry.to_numpy(), return_index=True)
+    edge = shapely.boundary(exact.geometry.to_numpy())[row]
+    assert (shapely.distance(shapely.points(xy), edge) <= tol + 1e-6).all()
+
+
+def test_service_area_simplify_m_refuses_a_negative_tolerance():
+    from ditan.pipelines.config.schema import parse_config
+    from ditan.spatial.errors import ConfigError
+    from tests.conftest import ROOT
+
+    with pytest.raises(ConfigError, match="service_area_simplify_m"):
+        parse_config(
+            {"name": "x", "inputs": {"osm": {"path": "map.osm.pbf"}},
+             "life_circle": {"service_area_simplify_m": -1}},
+            base_dir=ROOT / "data" / "beijing_haidian_tsinghua",
+        )  # fmt: skip

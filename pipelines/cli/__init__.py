@@ -7,54 +7,14 @@ those of `screen`, `check-parcels`, `annex` and `units` in :mod:`.commands`.
 from __future__ import annotations
 
 import logging
-import signal
 import sys
-import threading
-from contextlib import contextmanager
 
 from ditan.pipelines.cli.checks import check_inputs
 from ditan.pipelines.cli.commands import _annex, _check_parcels, _screen, _units
 from ditan.pipelines.cli.console import InertLog, _escape, inert_excepthook
 from ditan.pipelines.cli.parser import _parser
 from ditan.pipelines.cli.run import _is_batch, _run, _run_batch
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM (or SIGHUP): stops the run as Ctrl-C does — the staging folder removed, the previous outputs kept."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signum)
-        self.signum = signum
-
-    @property
-    def exit_code(self) -> int:
-        return 128 + self.signum  # 143 for SIGTERM, as a shell reports a process it ended
-
-
-def _terminate(signum: int, frame) -> None:
-    # a second signal must not break the clean-up the first started
-    signal.signal(signum, signal.SIG_IGN)
-    raise Terminated(signum)
-
-
-@contextmanager
-def _termination_handled():
-    """SIGTERM and SIGHUP raise :class:`Terminated` in the main thread while the command runs (then as before)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    wanted = [getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n)]
-    before = {s: signal.getsignal(s) for s in wanted}
-    for s, h in before.items():
-        # only where the caller (a test runner, a service manager) chose no handler of its own
-        if h is signal.SIG_DFL:
-            signal.signal(s, _terminate)
-    try:
-        yield
-    finally:
-        for s, h in before.items():
-            if h is signal.SIG_DFL:
-                signal.signal(s, h)
+from ditan.spatial.errors import Terminated, terminate_as_interrupt
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     if sys.excepthook is sys.__excepthook__:
         sys.excepthook = inert_excepthook
     try:
-        with _termination_handled():
+        with terminate_as_interrupt(("SIGTERM", "SIGHUP")):
             return _main(argv)
     # while libraries were still being imported: nothing was written
     except KeyboardInterrupt as exc:

@@ -13,10 +13,7 @@ import io
 import logging
 import os
 import shutil
-import signal
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +24,7 @@ from ditan.pipelines.jobs.skeleton import Context, Job
 from ditan.pipelines.outputs import files as write
 from ditan.pipelines.outputs import staging
 from ditan.pipelines.outputs.staging import make_dir
-from ditan.spatial.errors import ConfigError, require
+from ditan.spatial.errors import ConfigError, require, terminate_as_interrupt
 
 log = logging.getLogger(__name__)
 #: the gathered tables and records written at the top of out/<batch name>/ (the areas' own outputs are in areas/<area>/)
@@ -95,34 +92,6 @@ def _compliance_frame(data: bytes | None):
     return pd.read_csv(
         io.BytesIO(data), encoding="utf-8-sig", dtype=str, keep_default_na=False
     ).set_index("unit_id")
-
-
-@contextmanager
-def terminate_as_interrupt() -> Iterator[None]:
-    """SIGTERM (``kill``, a job scheduler's stop, ``docker stop``) handled as Ctrl-C while the batch runs.
-
-    The signal raises KeyboardInterrupt in the main thread, so the batch unwinds as on SIGINT: the
-    areas' spooled files are removed, a local dask cluster is closed, and the output folder keeps the previous
-    batch's outputs (or the new ones, if the swap was already done). The command line installs its own handler
-    (exit 143), which is then left alone. Only when
-    SIGTERM has its default action (a handler someone else installed is left alone), and only in the
-    main thread (Python delivers signals there).
-    """
-    if (
-        threading.current_thread() is not threading.main_thread()
-        or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
-    ):
-        yield
-        return
-
-    def on_term(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt("SIGTERM")
-
-    previous = signal.signal(signal.SIGTERM, on_term)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 @dataclass

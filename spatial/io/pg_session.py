@@ -13,12 +13,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import signal
-import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from ditan.spatial.errors import LayerError, require
+from ditan.spatial.errors import LayerError, Terminated, require, terminate_as_interrupt
 from ditan.spatial.io.pg_conninfo import _parse, describe_database, scrub
 
 __all__ = [
@@ -114,36 +112,13 @@ def connect(
     return conn
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM arrived during a database statement (raised like Ctrl-C, so that psycopg cancels it on the server)."""
-
-
-@contextlib.contextmanager
-def cancel_on_sigterm() -> Iterator[None]:
-    """While inside, SIGTERM raises :class:`Terminated` (a KeyboardInterrupt), as SIGINT raises KeyboardInterrupt.
+def cancel_on_sigterm() -> contextlib.AbstractContextManager[None]:
+    """While inside, SIGTERM raises :class:`~ditan.spatial.errors.Terminated` (a KeyboardInterrupt), as SIGINT does.
 
     psycopg answers both (Ctrl-C and SIGTERM) by cancelling the running statement on the server (a cancel
     request, as ``conn.cancel_safe()``) before it re-raises, so that a stopped ditan leaves no query or lock behind.
-    Only in the main thread (where Python runs signal handlers), and only where SIGTERM has its default action: a
-    handler the caller installed (the command line's, which raises a KeyboardInterrupt too) is left in place.
     """
-    if (
-        threading.current_thread() is not threading.main_thread()
-        or not hasattr(signal, "SIGTERM")
-        or signal.getsignal(signal.SIGTERM)
-        is not signal.SIG_DFL  # the caller's (the CLI's) raises already
-    ):
-        yield
-        return
-
-    def _raise(signum, frame):
-        raise Terminated(f"signal {signum}")
-
-    old = signal.signal(signal.SIGTERM, _raise)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, old)
+    return terminate_as_interrupt()
 
 
 def refusal(

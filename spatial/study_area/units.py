@@ -46,6 +46,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -141,35 +142,15 @@ class UnitsReport:
 
 
 def derive_units(
-    roads: gpd.GeoDataFrame,
-    bounds: shapely.Polygon,
-    *,
-    highways: tuple[str, ...] = BLOCK_HIGHWAYS,
-    min_area_m2: float = 20_000.0,
-    min_width_m: float = 30.0,
-    max_area_m2: float = 1_000_000.0,
-    subdivide_highways: tuple[str, ...] = SUBDIVIDE_HIGHWAYS,
-    path_highways: tuple[str, ...] = NAMED_PATH_HIGHWAYS,
-    open_land: np.ndarray | None = None,
-    open_land_share: float = OPEN_LAND_SHARE,
+    roads: gpd.GeoDataFrame, bounds: shapely.Polygon, **options: Any
 ) -> gpd.GeoDataFrame:
     """Blocks enclosed by the given road classes inside ``bounds`` (metric CRS), largest first.
 
     Columns unit_id, split_by (``SPLIT_STEPS``), above_max_reason (None unless the unit is over
-    ``max_area_m2``); see the module docstring for the rules, :func:`derive_units_report` for the report.
+    ``max_area_m2``); ``options`` and the rules as :func:`derive_units_report`, which also reports what was dropped,
+    filled in and split (see the module docstring).
     """
-    return derive_units_report(
-        roads,
-        bounds,
-        highways=highways,
-        min_area_m2=min_area_m2,
-        min_width_m=min_width_m,
-        max_area_m2=max_area_m2,
-        subdivide_highways=subdivide_highways,
-        path_highways=path_highways,
-        open_land=open_land,
-        open_land_share=open_land_share,
-    )[0]
+    return derive_units_report(roads, bounds, **options)[0]
 
 
 def derive_units_report(
