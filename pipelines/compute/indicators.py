@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import geopandas as gpd
@@ -160,7 +161,16 @@ def compute(
         pd.DataFrame({"name": units["name"], "area_km2": units.geometry.area / 1e6}, index=idx)
     ]
     rp = params.roads
-    with timer.stage("roads"):
+    with timer.stage("roads"), ThreadPoolExecutor(1) as side:
+        # the junctions are counted on a second thread while the lengths are measured: both are mostly GEOS
+        # and numpy work that releases the GIL, and neither changes what the other reads
+        junctions = side.submit(
+            roads.intersection_density,
+            units,
+            sa.roads,
+            include=rp.include,
+            junction_tolerance_m=rp.junction_tolerance_m,
+        )
         parts.append(
             roads.road_density(
                 units,
@@ -170,11 +180,7 @@ def compute(
                 max_gap_m=rp.divided_max_gap_m,
             )
         )
-        parts.append(
-            roads.intersection_density(
-                units, sa.roads, include=rp.include, junction_tolerance_m=rp.junction_tolerance_m
-            )
-        )
+        parts.append(junctions.result())
     with timer.stage("intensity"):
         pieces = intensity.building_pieces(units, sa.buildings)
         dense = intensity.intensity(units, sa.buildings, pieces)

@@ -83,6 +83,11 @@ def osm_fetch_entry(cfg: Config) -> dict:
     }
 
 
+#: the platform, read once when the process is small: ``platform.platform()`` runs ``uname -p`` in a
+#: child process, which after a whole-city run would briefly map gigabytes twice
+PLATFORM = platform.platform()
+
+
 def base_entries(started: dt.datetime, files: dict[str, Path], timings_s: dict[str, float]) -> dict:
     """The entries every manifest has: ditan's version, the start, the timings and each output's sha256.
 
@@ -91,7 +96,7 @@ def base_entries(started: dt.datetime, files: dict[str, Path], timings_s: dict[s
     return {
         "ditan": versions()["ditan"],
         "run_started_utc": started.isoformat(timespec="seconds"),
-        "platform": platform.platform(),
+        "platform": PLATFORM,
         "timings_s": timings_s,
         "outputs": sorted(files),
         "output_sha256": {

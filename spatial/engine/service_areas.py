@@ -339,9 +339,38 @@ def _group_lines(
         xy,
         (np.concatenate([[0], np.cumsum(counts)]), np.array([0, len(counts)])),
     )[0]
+    del xy, counts  # copied into the geometry: not kept while it is simplified
     if simplify_m > 0:
         geom = shapely.simplify(geom, simplify_m, preserve_topology=False)
     return geom
+
+
+def _reach_m(iv: tuple[np.ndarray, np.ndarray, np.ndarray]) -> float:
+    """Reachable network length of a group's intervals (summed in piece order, as ``np.bincount`` does)."""
+    e, lo, hi = iv
+    return float(np.bincount(np.zeros(len(e), np.int64), hi - lo, 1)[0])
+
+
+def _polygon_intervals(
+    r: _Reachable, form: str, max_pieces: int, workers: int | None
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]] | None:
+    """Every group's intervals when the areas are drawn as polygons, else None (drawn as streets).
+
+    ``auto``: polygons while all groups together have at most ``max_pieces`` pieces; the groups are
+    counted one after another and the count stops at the first group that passes the limit.
+    """
+    if form == "lines":
+        return None
+    if form == "polygons":
+        return _threads(r.intervals, range(r.n_groups), workers)
+    ivs, total = [], 0
+    for g in range(r.n_groups):
+        iv = r.intervals(g)
+        total += len(iv[0])
+        if total > max_pieces:
+            return None
+        ivs.append(iv)
+    return ivs
 
 
 def service_area_frame(
@@ -376,23 +405,26 @@ def service_area_frame(
     n = len(groups)
     dist = np.array([float(g[2]) for g in groups])
     r = _Reachable(net, node_dist, dist, sources, source_groups)
-    ivs = _threads(r.intervals, range(n), workers)
-    # summed in piece order, as np.bincount over every group's pieces does
-    reach = np.array([np.bincount(np.zeros(len(e), np.int64), h - lo, 1)[0] for e, lo, h in ivs])
-    polygons = form == "polygons" or (
-        form == "auto" and sum(len(e) for e, _, _ in ivs) <= max_pieces
-    )
-    if polygons:
+    ivs = _polygon_intervals(r, form, max_pieces, workers)
+    if ivs is not None:
         done = _threads(
             lambda g: _group_polygon(r, ivs[g], buffer_m, simplify_m), range(n), workers
         )
         geom = np.array([a for a, _ in done], dtype=object)
         area_km2 = np.array([e for _, e in done], dtype=float) / 1e6
+        reach = np.array([_reach_m(iv) for iv in ivs])
     else:
-        geom = np.array(
-            _threads(lambda g: _group_lines(r, ivs[g], simplify_m), range(n), workers), dtype=object
-        )
+        # each group's intervals live only while its thread draws them: a whole city's (every group
+        # reaching most edges) would hold hundreds of megabytes at once
+        def lines(g: int) -> tuple[shapely.Geometry, float]:
+            iv = r.intervals(g)
+            return _group_lines(r, iv, simplify_m), _reach_m(iv)
+
+        done = _threads(lines, range(n), workers)
+        geom = np.array([a for a, _ in done], dtype=object)
+        reach = np.array([m for _, m in done], dtype=float)
         area_km2 = np.full(n, np.nan)
+    polygons = ivs is not None
     return gpd.GeoDataFrame(
         {
             "category": [g[0] for g in groups],

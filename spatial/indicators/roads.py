@@ -26,6 +26,8 @@ Rules:
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -85,12 +87,16 @@ def road_density(
     city_cls = cls[cls.notna()].to_numpy()
     unit_geoms = units.geometry.to_numpy()
     area_km2 = units.geometry.area.to_numpy() / 1e6
-    naive = _km_by_class(
-        unit_geoms, city.geometry.to_numpy(), city_cls, np.ones(len(city)), len(units)
-    )
-    if divided:
+    with ThreadPoolExecutor(1) as side:
+        # the carriageways are paired on a second thread while the lengths are clipped (GEOS and numpy
+        # work, mostly without the GIL; neither changes what the other reads)
+        pairing = side.submit(paired_runs, city, city_cls, max_gap_m=max_gap_m) if divided else None
+        naive = _km_by_class(
+            unit_geoms, city.geometry.to_numpy(), city_cls, np.ones(len(city)), len(units)
+        )
+    if pairing is not None:
         # the paired stretches (weight 0.5) are the only difference from the naive length: subtract half of them
-        half = paired_runs(city, city_cls, max_gap_m=max_gap_m)
+        half = pairing.result()
         road = half["road"].to_numpy()
         by = naive - _km_by_class(
             unit_geoms,
