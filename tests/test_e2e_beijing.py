@@ -47,7 +47,9 @@ OUTPUTS = (
     "manifest.json",
     "compliance.csv",
     "compliance_summary.csv",
-)  # the config names the 低碳社区试点建设指南 profile
+    "carbon_inventory.csv",
+    "carbon_factors.csv",
+)  # the config names the 低碳社区试点建设指南 profile; the carbon inventory is on by default
 ROAD_CLASSES = ("expressway", "arterial", "collector", "local")
 BOM = b"\xef\xbb\xbf"
 
@@ -194,6 +196,7 @@ def test_manifest(out, cfg):
         "walk network",
         "network distances",
         "life circles and 500 m",
+        "carbon",
         "service areas",
         "compliance",
         "map",

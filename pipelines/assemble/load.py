@@ -151,6 +151,7 @@ def load_study_area(
             lc.ndvi_threshold,
             lc.nodata,
             tuple(lc.impervious_classes or ()),
+            () if lc.ndvi_threshold is not None else tuple(lc.tree_classes or ()),
         )
         add_note(ledger, "landcover", lc.classes_note)
     sa = StudyArea(

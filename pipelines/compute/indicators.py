@@ -10,6 +10,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from ditan.pipelines.compute.carbon_step import carbon_step
 from ditan.pipelines.compute.data_gaps import data_evidence
 from ditan.pipelines.compute.distances import PROXIMITY, _distances, _service_areas
 from ditan.pipelines.compute.timer import Timer
@@ -35,9 +36,11 @@ from ditan.spatial.indicators import (
     roads,
     transit,
 )
+from ditan.spatial.indicators.carbon import CarbonResult
 from ditan.spatial.io.validate import Ledger
 from ditan.spatial.standards import columns
 from ditan.spatial.standards import reasons as R
+from ditan.spatial.standards.carbon import CarbonFactors
 from ditan.spatial.standards.evidence import apply_evidence
 from ditan.spatial.standards.registry import (
     Indicator,
@@ -77,6 +80,9 @@ class RunResult:
     #: the computation's own rows of data_quality.csv (walk-network snapping, data gaps): the study area's ledger is
     #: not changed; ``sa.ledger.merged(result.ledger)`` is the run's whole ledger
     ledger: Ledger = field(default_factory=Ledger)
+    #: the carbon inventory (碳盘查): per-unit columns are in ``indicators``; here the sector table and the roofs
+    carbon: CarbonResult | None = None
+    carbon_factors: CarbonFactors | None = None  # the factors used, with their sources
 
 
 def gap_free_categories(res: RunResult, catalogue) -> list[str]:
@@ -227,19 +233,19 @@ def compute(
     with timer.stage("green coverage"):
         if sa.landcover is not None:
             lc = sa.landcover
-            parts.append(
-                green.green_coverage_from_raster(
-                    units,
-                    lc.path,
-                    vegetation_classes=lc.vegetation_classes,
-                    impervious_classes=lc.impervious_classes,
-                    ndvi_threshold=lc.ndvi_threshold,
-                    nodata=lc.nodata,
-                )
+            green_part = green.green_coverage_from_raster(
+                units,
+                lc.path,
+                vegetation_classes=lc.vegetation_classes,
+                impervious_classes=lc.impervious_classes,
+                tree_classes=lc.tree_classes,
+                ndvi_threshold=lc.ndvi_threshold,
+                nodata=lc.nodata,
             )
         else:
             green_land = faces[faces["lu_class"].isin(landuse.GREEN_SPACE_CLASSES)]
-            parts.append(green.green_coverage_from_polygons(units, sa.vegetation, green_land))
+            green_part = green.green_coverage_from_polygons(units, sa.vegetation, green_land)
+        parts.append(green_part)
     with timer.stage("walk network"):
         net = build_network(
             walk_roads(sa.roads, params.life_circle.walk_exclude).geometry.to_numpy()
@@ -278,11 +284,24 @@ def compute(
             parts.append(
                 amenities.amenity_counts(units, sa.amenities, list(sa.catalogue.amenities))
             )
-        parts.append(
-            _population(
-                sa, params.life_circle, pieces, origins, housing, ways["greenway_km"].to_numpy()
-            )
+        people = _population(
+            sa, params.life_circle, pieces, origins, housing, ways["greenway_km"].to_numpy()
         )
+        parts.append(people)
+    carbon_res = factors = None
+    if params.carbon.enabled:
+        with timer.stage("carbon"):
+            carbon_res, factors, carbon_gaps, carbon_lines = carbon_step(
+                sa,
+                params.carbon,
+                pieces,
+                green_part,
+                people["population"].to_numpy(dtype=float),
+                ledger=ledger,
+            )
+            parts.append(carbon_res.table)
+            ev.gaps.update(carbon_gaps)
+            gap_lines = [*gap_lines, *carbon_lines]
     with timer.stage("service areas"):
         areas = _service_areas(sa, params.life_circle, params.transit.radius_m, net, reach)
     table = pd.concat(parts, axis=1)
@@ -307,6 +326,8 @@ def compute(
         origin_distances=dist,
         stats=stats,
         service_areas=areas,
+        carbon=carbon_res,
+        carbon_factors=factors,
         reasons=why,
         gaps=gap_lines,
         ledger=ledger,

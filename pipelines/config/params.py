@@ -20,6 +20,7 @@ from ditan.pipelines.config.schema import Config
 
 __all__ = [
     "AssessmentParams",
+    "CarbonParams",
     "ComputeParams",
     "LifeCircleParams",
     "ParkParams",
@@ -94,6 +95,14 @@ class AssessmentParams:
 
 
 @dataclass(frozen=True)
+class CarbonParams:
+    """carbon: whether to compute the inventory, and the factors the config overrides (plain values)."""
+
+    enabled: bool = True
+    overrides: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class ComputeParams:
     """Everything :func:`~ditan.pipelines.compute.indicators.compute` needs besides the study area."""
 
@@ -102,6 +111,7 @@ class ComputeParams:
     transit: TransitParams = field(default_factory=TransitParams)
     parks: ParkParams = field(default_factory=ParkParams)
     assessment: AssessmentParams = field(default_factory=AssessmentParams)
+    carbon: CarbonParams = field(default_factory=lambda: CarbonParams())
 
 
 def params_from_config(cfg: Config) -> ComputeParams:
@@ -138,4 +148,5 @@ def params_from_config(cfg: Config) -> ComputeParams:
             min_residential_land_m2=a.min_residential_land_m2,
             min_residential_land_pct=a.min_residential_land_pct,
         ),
+        carbon=CarbonParams(enabled=cfg.carbon.enabled, overrides=cfg.carbon.overrides()),
     )

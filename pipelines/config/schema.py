@@ -20,6 +20,7 @@ from pydantic import (
 )
 
 from ditan.pipelines.config.base import _Options, _refuse
+from ditan.pipelines.config.carbon import CarbonOptions
 from ditan.pipelines.config.database import DatabaseSource, OutputOptions
 from ditan.pipelines.config.jobs import ComplianceOptions, LandSaleOptions, ScreeningOptions
 from ditan.pipelines.config.life_circle import LifeCircleOptions
@@ -60,6 +61,9 @@ class Config(_Options):
     transit: TransitOptions = TransitOptions()
     assessment: AssessmentOptions = AssessmentOptions()
     parks: ParkOptions = ParkOptions()
+    carbon: CarbonOptions = Field(
+        CarbonOptions(), description="碳盘查 carbon inventory: factors and their overrides"
+    )
     compliance: ComplianceOptions = ComplianceOptions()
     screening: ScreeningOptions = ScreeningOptions()
     map: MapOptions = MapOptions()

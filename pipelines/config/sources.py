@@ -34,6 +34,10 @@ class RasterSource(_Model):
         None,
         description="Class codes counted as impervious, permeable share = the rest (overrides the product's)",
     )
+    tree_classes: list[int] | None = Field(
+        None,
+        description="Class codes counted as tree cover, for the carbon sink (overrides the product's)",
+    )
     ndvi_threshold: float | None = Field(
         None, description="Continuous raster: pixels ≥ this value are vegetation"
     )
@@ -63,6 +67,8 @@ class RasterSource(_Model):
             self.vegetation_classes = list(prod.vegetation)
         if self.impervious_classes is None:
             self.impervious_classes = list(prod.impervious)
+        if self.tree_classes is None:
+            self.tree_classes = list(prod.tree)
         if self.ndvi_threshold is not None:
             note = f"continuous raster (NDVI ≥ {self.ndvi_threshold:g}); no land-cover classes"
         else:

@@ -22,7 +22,13 @@ from ditan.pipelines.jobs.scenario_compare import compare, write_scenario_xlsx
 from ditan.pipelines.jobs.skeleton import Context, Job
 from ditan.pipelines.outputs import files as write
 from ditan.pipelines.outputs import postgis as db_write
-from ditan.pipelines.outputs.manifest import attribution, input_files, osm_fetch_entry, versions
+from ditan.pipelines.outputs.manifest import (
+    attribution,
+    carbon_manifest,
+    input_files,
+    osm_fetch_entry,
+    versions,
+)
 from ditan.spatial.indicators.roads import classify_roads
 from ditan.spatial.standards import columns
 from ditan.spatial.standards.compliance import evaluate, summarize
@@ -43,8 +49,10 @@ OUTPUTS = (
 SCENARIO_OUTPUTS = ("scenario_comparison.csv", "scenario.xlsx", "scenario_indicators.csv")
 #: written besides OUTPUTS when the config names a programme profile (compliance.profile)
 COMPLIANCE_OUTPUTS = ("compliance.csv", "compliance_summary.csv")
+#: written besides OUTPUTS when the carbon inventory is computed (carbon.enabled, the default)
+CARBON_OUTPUTS = ("carbon_inventory.csv", "carbon_factors.csv")
 #: every name a run may leave in its output folder
-ALLOWED = frozenset(OUTPUTS + SCENARIO_OUTPUTS + COMPLIANCE_OUTPUTS)
+ALLOWED = frozenset(OUTPUTS + SCENARIO_OUTPUTS + COMPLIANCE_OUTPUTS + CARBON_OUTPUTS)
 
 
 @dataclass
@@ -246,6 +254,11 @@ class RunJob(Job[RunInputs, RunComputed]):
         res, quality, comp, what_if = c.res, c.quality, c.compliance, c.what_if
         names = [n for n in OUTPUTS if n != self.manifest_name]
         sheets = {"无法评估 not_assessable": not_assessable_sheet(res)}
+        if res.carbon is not None and res.carbon_factors is not None:
+            sheets |= {
+                "碳盘查 carbon_inventory": res.carbon.inventory,
+                "碳排放因子 carbon_factors": pd.DataFrame(res.carbon_factors.table()),
+            }
         if comp is not None:
             sheets |= {
                 "达标核查 compliance": comp.checks,
@@ -265,6 +278,15 @@ class RunJob(Job[RunInputs, RunComputed]):
             )
             write.write_text(stage / "map.html", c.html)
             write.write_csv(stage / "data_quality.csv", quality.set_index("layer"))
+            if res.carbon is not None and res.carbon_factors is not None:
+                write.write_csv(
+                    stage / "carbon_inventory.csv", res.carbon.inventory.set_index("unit_id")
+                )
+                write.write_csv(
+                    stage / "carbon_factors.csv",
+                    pd.DataFrame(res.carbon_factors.table()).set_index("factor"),
+                )
+                names += CARBON_OUTPUTS
             if comp is not None:
                 write.write_csv(stage / "compliance.csv", comp.checks.set_index("unit_id"))
                 write.write_csv(stage / "compliance_summary.csv", comp.summary)
@@ -297,6 +319,7 @@ class RunJob(Job[RunInputs, RunComputed]):
             "platform": base["platform"],
             "units": len(res.indicators),
             "network": res.stats,
+            **carbon_manifest(res.carbon, res.carbon_factors),
             "timings_s": base["timings_s"],
             "data_gaps": res.gaps,
             "not_assessable_values": int(len(res.reasons)),

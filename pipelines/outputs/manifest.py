@@ -18,6 +18,7 @@ __all__ = [
     "ATTRIBUTION",
     "PACKAGES",
     "attribution",
+    "carbon_manifest",
     "base_entries",
     "input_files",
     "osm_fetch_entry",
@@ -79,6 +80,26 @@ def osm_fetch_entry(cfg: Config) -> dict:
             "counts": r.get("counts"),
             "cache_file": str(hit.path),
             "sha256": r.get("sha256"),
+        }
+    }
+
+
+def carbon_manifest(inventory, factors) -> dict:
+    """The manifest's ``carbon`` entry: where the factors were taken for, and what is not assessable.
+
+    ``inventory`` and ``factors``: ``RunResult.carbon`` and ``RunResult.carbon_factors`` (None: no entry).
+    """
+    if factors is None or inventory is None:
+        return {}
+    grid = factors.grid_kg_per_kwh
+    return {
+        "carbon": {
+            "province": factors.province,
+            "province_how": factors.province_how,
+            "climate_zone": factors.climate_zone,
+            "grid_kg_per_kwh": None if grid != grid else grid,  # NaN: none for the place
+            "district_heating": factors.heating_gj_per_m2 is not None,
+            "not_assessable": {c: en for c, (en, _) in inventory.reasons.items()},
         }
     }
 

@@ -117,8 +117,12 @@ def green_coverage_from_raster(
     impervious_classes: Sequence[int] | None = WORLDCOVER_IMPERVIOUS,
     ndvi_threshold: float | None = None,
     nodata: float | None = None,
+    tree_classes: Sequence[int] | None = None,
 ) -> pd.DataFrame:
     """green_coverage_pct and permeable_surface_pct of the assessed (non-nodata) area.
+
+    With ``tree_classes`` also tree_cover_pct (the tree classes' share, measured in the same pass), which
+    the carbon sink rests on.
 
     Both are NaN where the raster does not cover a unit (not assessable); the permeable share is
     NaN for a continuous raster (``ndvi_threshold``), which has no impervious class.
@@ -136,7 +140,8 @@ def green_coverage_from_raster(
             classes={
                 "green": list(vegetation_classes or ()),
                 "impervious": list(impervious_classes or ()),
-            },
+            }
+            | ({"tree": list(tree_classes)} if tree_classes else {}),
             nodata=nodata,
         )
     if ndvi_threshold is None:
@@ -148,4 +153,6 @@ def green_coverage_from_raster(
     out["green_coverage_source"] = "raster"
     out["permeable_surface_pct"] = 100.0 - shares["impervious_pct"].to_numpy()
     out["raster_nodata_pct"] = shares["raster_nodata_pct"].to_numpy()
+    if tree_classes and ndvi_threshold is None:
+        out["tree_cover_pct"] = shares["tree_pct"].to_numpy()
     return out

@@ -26,6 +26,7 @@ class LandcoverProduct:
     resolution_m: float
     classes: dict[int, str]  # code → name (English and Chinese)
     vegetation: tuple[int, ...]
+    tree: tuple[int, ...]  # tree cover (the carbon sink): a subset of vegetation
     impervious: tuple[int, ...]
     source: str
     unconfirmed: bool
@@ -58,6 +59,7 @@ def products() -> dict[str, LandcoverProduct]:
             resolution_m=float(p["resolution_m"]),
             classes={int(c): str(n) for c, n in p["classes"].items()},
             vegetation=tuple(int(c) for c in p["vegetation"]),
+            tree=tuple(int(c) for c in p.get("tree", ())),
             impervious=tuple(int(c) for c in p["impervious"]),
             source=p["source"],
             unconfirmed=bool(p.get("unconfirmed", False)),

@@ -113,6 +113,33 @@ NO_GREENWAY = Reason("no_greenway", "no greenway in the unit", "单元内无绿�
 NO_PARCEL_LIMITS = Reason(
     "no_parcel_limits", "no parcel with a height limit touches the unit", "无地块限高数据"
 )
+NO_CARBON_ENERGY = Reason(
+    "no_carbon_energy",
+    "no building floor area with an energy intensity on the unit",
+    "单元内无可估算能耗的建筑面积",
+)
+NO_SINK = Reason(
+    "no_sink",
+    "no vegetation in the unit: no sink, the source–sink ratio is undefined",
+    "单元内无植被碳汇，碳源碳汇比无定义",
+)
+CARBON_FACTOR = Reason("carbon_factor", "{why}", "{why_zh}", True)
+NO_PLAN = Reason(
+    "no_plan",
+    "no plan: the reduction rate needs a scenario with carbon measures (ditan run --scenario plan.yaml, measures:)",
+    "无规划方案：排放下降率需以含低碳措施的方案计算（ditan run --scenario plan.yaml，measures:）",
+)
+NO_PILOT_KIND = Reason(
+    "no_pilot_kind",
+    "the unit's pilot kind (new / existing / rural) is unknown, so is its baseline: set compliance.kind or "
+    "inputs.units.kind_column",
+    "单元试点类型（新建/既有/农村）未知，基准情景无法确定：请设置 compliance.kind 或 inputs.units.kind_column",
+)
+NO_BASELINE = Reason(
+    "no_baseline",
+    "no baseline emission: the unit has no floor area with an energy intensity (or no grid factor)",
+    "无基准排放：单元内无可估算能耗的建筑面积（或无电网排放因子）",
+)
 OTHER = Reason("no_value", "no value for this unit", "该单元无数值")
 
 

@@ -57,10 +57,24 @@ def _static() -> dict[str, Indicator]:
     Non-spatial entries come after every spatial one, so table order is unchanged; an id defined in
     both files keeps its spatial entry.
     """
-    out = {
-        d["id"]: Indicator(**{**d, "needs": tuple(d.get("needs", ()))})
-        for d in _read("indicators.yaml")
-    }
+    out = {}
+    for d in _read("indicators.yaml"):
+        bounds = d.pop("bounds", False)
+        out[d["id"]] = Indicator(**{**d, "needs": tuple(d.get("needs", ()))})
+        if bounds:  # the low and high estimates beside the central one (the carbon inventory)
+            for suffix, zh, en in (
+                ("_low", "（下限）", " (low bound)"),
+                ("_high", "（上限）", " (high bound)"),
+            ):
+                out[d["id"] + suffix] = Indicator(
+                    **{
+                        **d,
+                        "id": d["id"] + suffix,
+                        "zh": d["zh"] + zh,
+                        "en": d["en"] + en,
+                        "needs": tuple(d.get("needs", ())),
+                    }
+                )
     for d in _read("indicators_nonspatial.yaml"):
         if d.get("spatial", False):
             raise ValueError(

@@ -23,6 +23,7 @@ class RasterInput:
     ndvi_threshold: float | None = None
     nodata: float | None = None
     impervious_classes: tuple[int, ...] = (50,)
+    tree_classes: tuple[int, ...] = ()  # tree cover (the carbon sink); empty: not measured
 
 
 @dataclass
