@@ -53,6 +53,16 @@ def _main(argv: list[str] | None) -> int:
     # --no-wait: stop at once when another run writes the same output folder (else wait for it)
     waiting = LOCK_WAIT.set(not getattr(args, "no_wait", False))
     try:
+        if args.command == "init":
+            from ditan.pipelines.cli.init_cmd import init_config
+
+            path, nxt = init_config(args.name, args.osm, units=args.units, out=args.out)
+            console.print(f"[green]✓[/] wrote {_escape(str(path))}; next: {_escape(nxt)}")
+            return 0
+        if getattr(args, "sample", None):
+            from ditan.pipelines.cli.init_cmd import sample_config
+
+            args.config = sample_config(args.sample)
         if _is_batch(args):
             return _run_batch(args, console)
         cfg = load_config(args.config, deriving_units=args.command == "units")

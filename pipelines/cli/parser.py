@@ -5,7 +5,17 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-DEFAULT_CONFIG = Path("pipelines/configs/beijing_haidian.yaml")
+#: `ditan run` without a config: the Beijing sample (its packaged config, runnable from any folder of a checkout)
+DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "beijing_haidian.yaml"
+
+
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("ditan")
+    except metadata.PackageNotFoundError:  # a source tree on sys.path, not installed
+        return "unknown (not installed)"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -15,6 +25,7 @@ def _parser() -> argparse.ArgumentParser:
         "green community programmes (road density, FAR, land use, green space, life circles, transit).",
     )
     p.add_argument("-v", "--verbose", action="store_true", help="show debug messages")
+    p.add_argument("--version", action="version", version=f"ditan {_version()}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     r = sub.add_parser(
@@ -28,7 +39,13 @@ def _parser() -> argparse.ArgumentParser:
         nargs="?",
         type=Path,
         default=DEFAULT_CONFIG,
-        help=f"YAML config (default: {DEFAULT_CONFIG})",
+        help="YAML config (default: the Beijing sample)",
+    )
+    r.add_argument(
+        "--sample",
+        default=None,
+        metavar="NAME",
+        help="run a packaged sample instead of CONFIG: beijing, hongkong, beijing_land_sale, batch",
     )
     r.add_argument("--out", type=Path, default=None, help="output folder (default: out/<name>/)")
     _no_wait(r)
@@ -41,7 +58,9 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         metavar="FILE",
         help="what-if scenario (GeoPackage, GeoJSON or CSV with x/y; rows: action add|remove, layer "
-        "facility|station|parcel, …): also writes scenario_comparison.csv, scenario.xlsx and scenario_indicators.csv",
+        "facility|station|parcel, …), or a plan file (YAML: measures: rooftop_pv_share, green_building_share, "
+        "district_heating_to_heat_pump_share …, and changes: FILE) that also gives the CO2 reduction rate: writes "
+        "scenario_comparison.csv, scenario.xlsx and scenario_indicators.csv (and scenario_carbon.csv)",
     )
     r.add_argument(
         "--refresh-osm",
@@ -187,6 +206,21 @@ def _parser() -> argparse.ArgumentParser:
         help="output folder (default: out/<name>_annex/)",
     )
     _no_wait(a)
+
+    i = sub.add_parser(
+        "init",
+        help="write a commented config for a new study area from its OSM file",
+        description="Write NAME.yaml (or --out) with the bounds, the metric CRS and the province worked out from the "
+        "OSM file; with --units, the units file you give, else a path for `ditan units` to derive blocks into.",
+    )
+    i.add_argument("name", help="run name (letters, digits, _ and -): outputs go to out/NAME/")
+    i.add_argument(
+        "--osm", type=Path, required=True, metavar="FILE", help="OSM extract (.osm.pbf or .osm)"
+    )
+    i.add_argument("--units", type=Path, default=None, metavar="FILE", help="your units (optional)")
+    i.add_argument(
+        "--out", type=Path, default=None, metavar="FILE", help="config path (default: NAME.yaml)"
+    )
     return p
 
 
