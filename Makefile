@@ -5,8 +5,9 @@ BIN    := $(VENV)/bin
 CONFIG ?= pipelines/configs/beijing_haidian.yaml
 STAMP  := $(VENV)/.installed
 
-# Debian packages the tests need: a browser for the map tests, a CJK font for the annex sheets.
-SYSTEM_PACKAGES := chromium chromium-driver fonts-noto-cjk
+# Debian packages the tests need: a browser for the map tests, a CJK font for the annex sheets, LibreOffice
+# (Writer, no GUI) for the PDF of `ditan report`.
+SYSTEM_PACKAGES := chromium chromium-driver fonts-noto-cjk libreoffice-writer-nogui
 SYSTEM_STAMP    := $(VENV)/.system-packages
 
 .PHONY: run test venv units lint typecheck clean system-packages bench bench-quick postgres postgres-stop
@@ -22,7 +23,7 @@ $(SYSTEM_STAMP): $(BIN)/python
 		echo "installing $$missing"; \
 		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null && touch $@; \
-	else echo "note: missing Debian packages ($$missing): run 'sudo apt-get install $$missing'; the map-browser and annex tests will be skipped"; fi
+	else echo "note: missing Debian packages ($$missing): run 'sudo apt-get install $$missing'; the map-browser, annex and report-PDF tests will be skipped"; fi
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

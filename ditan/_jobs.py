@@ -191,15 +191,15 @@ def check_parcels(
 
 @dataclass
 class AnnexSheets:
-    """What ``ditan annex`` draws: six print sheets (附图) per unit.
+    """What ``ditan annex`` draws: six print sheets (附图) per unit, eight with the carbon inventory.
 
     Attributes
     ----------
     figures : dict
-        Unit id → its six sheets as matplotlib Figures, when nothing was written (``fig.savefig``
+        Unit id → its sheets as matplotlib Figures, when nothing was written (``fig.savefig``
         saves one); empty when written.
     files : dict
-        Unit id → its PDF and six PNGs, when written.
+        Unit id → its PDF and one PNG per sheet, when written.
     units : list of str
         The units drawn.
     out : Path or None
@@ -213,7 +213,10 @@ class AnnexSheets:
     out: Path | None = None
 
     def __repr__(self) -> str:
-        return f"AnnexSheets({len(self.units)} units × 6 sheets; {_written(self.out)})"
+        n = max((len(f) for f in self.figures.values()), default=0) or max(
+            (len(f) - 1 for f in self.files.values()), default=0
+        )
+        return f"AnnexSheets({len(self.units)} units × {n} sheets; {_written(self.out)})"
 
 
 def annex(
@@ -265,13 +268,13 @@ def annex(
     from matplotlib import rc_context
 
     from ditan.maps.annex import sheet_figure
-    from ditan.maps.annex_sheets import SHEETS
+    from ditan.maps.annex_sheets import sheet_numbers
 
     with rc_context(
         {"font.family": [job.font.name], "axes.unicode_minus": False, "hatch.linewidth": 0.4}
     ):
         figures = {
-            u: [sheet_figure(a.layers, u, n, paper=job.paper) for n in range(1, len(SHEETS) + 1)]
+            u: [sheet_figure(a.layers, u, n, paper=job.paper) for n in sheet_numbers(a.layers)]
             for u in a.chosen
         }
     return AnnexSheets(figures=figures, units=list(a.chosen))

@@ -1,4 +1,6 @@
-"""附图 — the printed map annex of an implementation plan: six sheets per unit (PDF and 300 dpi PNG).
+"""附图 — the printed map annex of an implementation plan: six to eight sheets per unit (PDF and 300 dpi PNG).
+
+The carbon sheets (7 屋顶光伏潜力图, 8 碳排放强度图) are drawn when the run has a carbon inventory and buildings.
 
 Each sheet (SHEETS) has a Chinese title with the unit name, a legend, a scale bar measured in metres, a
 north arrow, the data sources, the run date and the CRS, on an A4 or A3 page turned to the unit's shape.
@@ -10,7 +12,7 @@ drawn on Agg/PDF canvases directly (no pyplot, no interactive backend).
 
 Here each sheet is laid out on its page and the unit's sheets are written; the page furniture (paper,
 extent, scale bar, north arrow) is :mod:`ditan.maps.annex_page`, what each sheet draws
-:mod:`ditan.maps.annex_sheets`.
+:mod:`ditan.maps.annex_sheets` and :mod:`ditan.maps.annex_carbon`.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from matplotlib.font_manager import FontProperties
 from matplotlib.lines import Line2D
 from matplotlib.text import Text
 
+from ditan.maps.annex_carbon import CARBON_DRAW
 from ditan.maps.annex_page import (
     draw_north_arrow,
     draw_scale_bar,
@@ -34,19 +37,21 @@ from ditan.maps.annex_page import (
     rounded_scale,
     scale_bar,
 )
-from ditan.maps.annex_sheets import DRAW, SHEETS, AnnexLayers
+from ditan.maps.annex_sheets import DRAW, SHEETS, WHOLE_AREA, AnnexLayers, sheet_numbers
 from ditan.maps.fonts import CjkFont, truetype_subset
 
 __all__ = ["sheet_figure", "draw_unit"]
 
 UNIT_LINE = {"color": "#d0021b", "linewidth": 1.6, "linestyle": (0, (6, 3))}
+#: every sheet's drawer, by key (the carbon sheets from ditan.maps.annex_carbon)
+DRAWERS = {**DRAW, **CARBON_DRAW}
 
 
 # --- pages ---------------------------------------------------------------------------------------
 
 
 def sheet_figure(L: AnnexLayers, uid: str, number: int, *, paper: str = "A4") -> Figure:
-    """One sheet (``number`` 1–6 of SHEETS) of unit ``uid`` on a page of ``paper``."""
+    """One sheet (``number`` 1 … len(SHEETS)) of unit ``uid`` on a page of ``paper``."""
     key, title = SHEETS[number - 1]
     bounds = L.units.geometry.loc[uid].bounds
     orient = orientation(bounds)
@@ -64,12 +69,13 @@ def sheet_figure(L: AnnexLayers, uid: str, number: int, *, paper: str = "A4") ->
         box = (m, m + panel + 0.15, W - 2 * m, H - 2 * m - panel - 0.15 - top + m)
         pbox = (m, m, W - 2 * m, panel)
     ax = fig.add_axes((box[0] / W, box[1] / H, box[2] / W, box[3] / H))
-    src = L.units.total_bounds if key == "location" else bounds
-    ext = map_extent(src, box[2], box[3], margin=0.04 if key == "location" else 0.12)
+    whole = key in WHOLE_AREA
+    src = L.units.total_bounds if whole else bounds
+    ext = map_extent(src, box[2], box[3], margin=0.04 if whole else 0.12)
     ax.set(xlim=(ext[0], ext[2]), ylim=(ext[1], ext[3]), xticks=[], yticks=[])
     ax.set_aspect("equal", adjustable="box")
-    handles, notes = DRAW[key](ax, L, uid, ext)
-    if key != "location":
+    handles, notes = DRAWERS[key](ax, L, uid, ext)
+    if not whole:
         L.units.boundary.plot(ax=ax, color="#7f7f7f", linewidth=0.5, zorder=11)
     gpd.GeoSeries([L.units.geometry.loc[uid]], crs=L.units.crs).boundary.plot(
         ax=ax, zorder=12, **UNIT_LINE
@@ -139,7 +145,7 @@ def draw_unit(
     png_paths: Sequence[Path],
     dpi: int = 300,
 ) -> None:
-    """Draw the six sheets of ``uid``: one PNG each at ``dpi`` and one multi-page PDF with an embedded TrueType subset."""
+    """Draw the sheets of ``uid`` (:func:`sheet_numbers`): one PNG each at ``dpi`` and one multi-page PDF with an embedded TrueType subset."""
     from matplotlib import rc_context
     from matplotlib.backends.backend_pdf import PdfPages
 
@@ -151,7 +157,7 @@ def draw_unit(
             "axes.unicode_minus": False,
         }
     ):
-        figs = [sheet_figure(L, uid, n, paper=paper) for n in range(1, len(SHEETS) + 1)]
+        figs = [sheet_figure(L, uid, n, paper=paper) for n in sheet_numbers(L)]
         for fig, png in zip(figs, png_paths, strict=True):
             fig.savefig(png, dpi=dpi, facecolor="white")
         text = "".join(t.get_text() for f in figs for t in f.findobj(Text))

@@ -1,13 +1,14 @@
-"""The six sheets of the map annex: what each draws on its map and the legend and notes beside it.
+"""The sheets of the map annex: what each draws on its map and the legend and notes beside it.
 
 Each drawer (DRAW, by sheet key) takes the axes, the AnnexLayers, the unit id and the map extent,
 draws its layers and returns (legend handles, notes); the page around it is :mod:`ditan.maps.annex`.
+The two carbon sheets (屋顶光伏潜力图, 碳排放强度图) are drawn by :mod:`ditan.maps.annex_carbon`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import geopandas as gpd
 import numpy as np
@@ -19,11 +20,15 @@ from matplotlib.patches import Patch
 from ditan.maps import style as st
 from ditan.spatial.standards import columns
 
-__all__ = ["AnnexLayers", "SHEETS", "DRAW"]
+__all__ = ["AnnexLayers", "SHEETS", "DRAW", "WHOLE_AREA", "sheet_numbers"]
 
-#: The sheets, in order: (file key, title).
+#: The sheets, in order: (file key, title). The carbon sheets (7, 8) are drawn only with a carbon inventory
+#: (AnnexLayers.skipped says why not); the number of a sheet stays its place here.
 SHEETS: tuple[tuple[str, str], ...] = (("location", "区位图"), ("landuse", "用地现状图"), ("roads", "道路系统图"), ("life_circle",
-                                       "15分钟生活圈覆盖图"), ("transit", "公交/单车500米覆盖图"), ("green", "绿地与绿化覆盖图"))  # fmt: skip
+                                       "15分钟生活圈覆盖图"), ("transit", "公交/单车500米覆盖图"), ("green", "绿地与绿化覆盖图"),
+                                       ("rooftop_pv", "屋顶光伏潜力图"), ("carbon", "碳排放强度图"))  # fmt: skip
+#: The sheets whose map shows the whole study area (the others: the unit and its surroundings).
+WHOLE_AREA: frozenset[str] = frozenset({"location", "carbon"})
 COVERED, NOT_COVERED, PARTLY = "#1a9850", "#d73027", "#fdae61"
 
 
@@ -55,6 +60,17 @@ class AnnexLayers:
     reasons: pd.DataFrame | None = (
         None  # why a value is NaN (unit_id, column, reason_zh, data_gap): shown instead of a bare dash
     )
+    #: the buildings with their installable rooftop PV (use, roof_m2, installable_m2, pv_kwp; the carbon inventory's roofs)
+    roofs: gpd.GeoDataFrame | None = None
+    #: how the rooftop potential is estimated (the factors of the run), a note of the 屋顶光伏潜力图
+    pv_method: str = ""
+    #: sheet key → why it is not drawn ('中文 / English'), e.g. the carbon sheets without a carbon inventory
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+def sheet_numbers(L: AnnexLayers) -> list[int]:
+    """The numbers (1 … len(SHEETS)) of the sheets drawn: every sheet not in ``L.skipped``."""
+    return [n for n, (key, _) in enumerate(SHEETS, start=1) if key not in L.skipped]
 
 
 # --- sheets --------------------------------------------------------------------------------------
@@ -361,6 +377,6 @@ DRAW = dict(
     zip(
         [k for k, _ in SHEETS],
         (_location, _landuse, _road_system, _life_circle, _transit, _green),
-        strict=True,
+        strict=False,  # the carbon sheets (7, 8) are drawn by ditan.maps.annex_carbon
     )
 )

@@ -12,6 +12,7 @@ import html
 import json
 import logging
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 
 import folium
 import geopandas as gpd
@@ -28,6 +29,11 @@ WGS84 = "EPSG:4326"
 COORD_DECIMALS = 6
 
 _esc, _fmt, _km2 = escaped_text, value_text, km2_text
+#: a display-only shift of the WGS 84 web coordinates ((n, 2) lon/lat → (n, 2)), set while a map on GCJ-02
+#: tiles is built (:func:`ditan.maps.basemaps.display_shift`); None: drawn as they are
+DISPLAY_SHIFT: ContextVar[Callable[[np.ndarray], np.ndarray] | None] = ContextVar(
+    "DISPLAY_SHIFT", default=None
+)
 
 
 def _col(gdf: gpd.GeoDataFrame, column: str, fmt: Callable[[object], str] = _esc) -> list[str]:
@@ -52,9 +58,14 @@ def _prep(
 def _feature_collection(gdf: gpd.GeoDataFrame, props: dict[str, pd.Series | list]) -> dict:
     """GeoJSON FeatureCollection with only ``props`` (already display-safe) and ids '0', '1' and so on.
 
-    Coordinates (WGS 84) are rounded to COORD_DECIMALS, which roughly halves the page size.
+    Coordinates (WGS 84, or shifted by DISPLAY_SHIFT for GCJ-02 tiles) are rounded to COORD_DECIMALS,
+    which roughly halves the page size.
     """
-    geom = shapely.transform(gdf.geometry.to_numpy(), lambda xy: np.round(xy, COORD_DECIMALS))
+    shift = DISPLAY_SHIFT.get()
+    geom = shapely.transform(
+        gdf.geometry.to_numpy(),
+        lambda xy: np.round(xy if shift is None else shift(xy), COORD_DECIMALS),
+    )
     shapes = json.loads(
         "[" + ",".join(shapely.to_geojson(geom)) + "]"
     )  # one parse for the whole layer

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from ditan.maps import basemaps, geojson_layer
 from ditan.maps import legend as lg
 from ditan.maps import style as st
 from ditan.maps.geojson_layer import _prep
@@ -38,11 +39,12 @@ from ditan.maps.input_layers import (
     _is_station,
 )
 from ditan.maps.offline import PageChrome, add_tools, inline_assets
+from ditan.maps.popup_chart import MAX_CHART_UNITS, popup_charts, profile_rules
 from ditan.maps.unit_layer import UNITS_LAYER, _add_units
 from ditan.spatial.crs.metric import ensure_projected
 from ditan.spatial.standards.registry import Indicator
 
-__all__ = ["build_map", "map_html"]
+__all__ = ["build_map", "map_html", "profile_rules"]
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +66,11 @@ def build_map(
     compliance: pd.DataFrame | None = None,
     key_indicators: Sequence[str] = lg.KEY_INDICATORS,
     attribution: str = "© OpenStreetMap contributors (ODbL)",
-    tiles: bool = True,
+    tiles: str | bool = "osm",
     reasons: pd.DataFrame | None = None,
+    tianditu_key: str | None = None,
+    rules: Mapping[str, object] | None = None,
+    max_charts: int = MAX_CHART_UNITS,
 ) -> folium.Map:
     """An interactive map of the units, coloured by a selectable indicator, plus the optional input layers.
 
@@ -75,7 +80,42 @@ def build_map(
     reachable_network_km, area_km2): one hidden layer per tier; ``landuse`` (lu_class) in the GB 50137
     colours; ``gaps`` (:func:`coverage_gaps`) in red. Inputs are not modified. ValueError if ``color_by``
     is not a column of ``units``.
+
+    ``tiles``: the basemap (:mod:`ditan.maps.basemaps`; ``tianditu_key`` for Tianditu); on GCJ-02 tiles (gaode)
+    every drawn coordinate is shifted for display only. ``rules`` (rule id → profile Rule, with ``compliance``):
+    each unit's popup shows a small radar of its rules as shares of their targets, up to ``max_charts`` units.
     """
+    bm = basemaps.basemap(tiles, tianditu_key)
+    with basemaps.display_shift(bm):
+        return _build(
+            units, indicators, color_by, roads, buildings, facilities, categories, stations,
+            station_radius_m, service_areas, landuse, gaps, compliance, key_indicators,
+            attribution, bm, reasons, rules, max_charts,
+        )  # fmt: skip
+
+
+def _build(
+    units: gpd.GeoDataFrame,
+    indicators: dict[str, Indicator],
+    color_by: str,
+    roads: gpd.GeoDataFrame | None,
+    buildings: gpd.GeoDataFrame | None,
+    facilities: gpd.GeoDataFrame | None,
+    categories: dict | None,
+    stations: gpd.GeoDataFrame | None,
+    station_radius_m: float,
+    service_areas: gpd.GeoDataFrame | None,
+    landuse: gpd.GeoDataFrame | None,
+    gaps: gpd.GeoDataFrame | None,
+    compliance: pd.DataFrame | None,
+    key_indicators: Sequence[str],
+    attribution: str,
+    bm: basemaps.Basemap,
+    reasons: pd.DataFrame | None,
+    rules: Mapping[str, object] | None,
+    max_charts: int,
+) -> folium.Map:
+    """build_map's page, inside the basemap's display shift."""
     if color_by not in units.columns or color_by == units.geometry.name:
         available = [c for c in units.columns if c not in (units.geometry.name, "name")]
         raise ValueError(
@@ -91,9 +131,11 @@ def build_map(
     if not np.isfinite(pd.to_numeric(u[color_by], errors="coerce").to_numpy(dtype=float)).any():
         log.warning("color_by '%s' has no numeric value; every unit is drawn as no data", color_by)
     w, s, e, n = u.total_bounds
+    shift = geojson_layer.DISPLAY_SHIFT.get()
+    if shift is not None:  # the view's bounds on the shifted drawing
+        (w, s), (e, n) = shift(np.array([[w, s], [e, n]], dtype=float))
     m = folium.Map(location=[(s + n) / 2, (w + e) / 2], tiles=None, control_scale=True)
-    if tiles:
-        folium.TileLayer("OpenStreetMap", name="OpenStreetMap", control=False).add_to(m)
+    basemaps.add_basemap(m, bm)
     swatches: dict[str, str] = {}
     toggled, legends = [], []
     if landuse is not None and not landuse.empty:
@@ -102,7 +144,12 @@ def build_map(
         swatches[LANDUSE_LAYER] = lg.fill_swatch(
             "linear-gradient(90deg,#FFFF2D 33%,#FF7FBF 33% 66%,#00C000 66%)", "#666"
         )
-    units_layer, cfg = _add_units(m, u, indicators, color_by, key_indicators, compliance, reasons)
+    charts = None
+    if compliance is not None and not compliance.empty and rules:
+        charts = popup_charts(u.index, compliance, rules, max_units=max_charts)
+    units_layer, cfg = _add_units(
+        m, u, indicators, color_by, key_indicators, compliance, reasons, charts=charts
+    )
     swatches[UNITS_LAYER] = lg.fill_swatch(
         f"linear-gradient(90deg,{','.join(st.SEQUENTIAL)})", "#333"
     )
@@ -134,14 +181,14 @@ def build_map(
     if has_stations:
         swatches |= _add_stations(m, stations)
     add_tools(m)
-    control = folium.LayerControl(collapsed=False).add_to(m)
-    cfg |= {"swatches": swatches, "legends": legends}
+    control = folium.LayerControl(collapsed=True).add_to(m)
+    cfg |= {"swatches": swatches, "legends": legends, "basemap": basemaps.legend_note(bm)}
     PageChrome(
         units_layer,
         control,
         cfg,
         toggled,
-        attribution=attribution,
+        attribution=basemaps.attribution_line(attribution, bm),
         css=lg.NODATA_CSS,
         body=lg.HATCH_SVG,
     ).add_to(m)
@@ -150,6 +197,13 @@ def build_map(
 
 
 _FOLIUM_ID = re.compile(r"(?<=_)[0-9a-f]{32}(?![0-9a-f])")
+_SERVER = re.compile(r"[a-z]+://[^/?]+/", re.IGNORECASE)
+
+
+def _server(template: str) -> str:
+    """The tile server a page may still reach: scheme and host as in the template ("https://t{s}.tianditu.gov.cn/")."""
+    found = _SERVER.match(template)
+    return found.group(0) if found else template.split("{")[0]
 
 
 def map_html(m: folium.Map) -> str:
@@ -166,5 +220,5 @@ def map_html(m: folium.Map) -> str:
     def renumber(match: re.Match) -> str:
         return ids.setdefault(match.group(0), f"{len(ids) + 1:032x}")
 
-    tiles = [c.tiles.split("{")[0] for c in m._children.values() if isinstance(c, folium.TileLayer)]
+    tiles = [_server(c.tiles) for c in m._children.values() if isinstance(c, folium.TileLayer)]
     return inline_assets(_FOLIUM_ID.sub(renumber, page), allow=tiles)

@@ -18,6 +18,7 @@ from ditan.maps.style import (
     NODATA_CLASS,
     NODATA_COLOR,
     NODATA_LABEL,
+    SEQUENTIAL,
     bilingual,
     class_breaks,
     class_colors,
@@ -56,6 +57,20 @@ _HATCH_SVG = (
 # --- interactive map: indicator choice and swatches -----------------------------------------------
 
 
+#: the carbon-inventory colourings (碳盘查), offered after the spatial indicators when the run has them
+CARBON_KEYS: tuple[str, ...] = (
+    "co2_per_floor_area_kg_per_m2",
+    "co2_per_capita_t",
+    "building_co2_t_per_year",
+    "renewable_substitution_potential_pct",
+)
+#: a legend title before the indicator's own label: carbon intensities are read as one family on the map
+SCHEME_TITLES: dict[str, str] = {
+    "co2_per_floor_area_kg_per_m2": "碳排放强度 Carbon intensity · ",
+    "co2_per_capita_t": "碳排放强度 Carbon intensity · ",
+}
+
+
 def key_indicators(tiers: Sequence[str], radius_m: float) -> list[str]:
     """Indicators the interactive map can colour the units by, in this order (those present are offered).
 
@@ -74,7 +89,7 @@ def key_indicators(tiers: Sequence[str], radius_m: float) -> list[str]:
         keys += [columns.lc_all(t), columns.lc_score(t)]
     keys += [columns.proximity("bus_stop", radius_m, m) for m in columns.METHODS]
     keys += [columns.proximity(k, radius_m, "network") for k in ("metro", "bike_rental")]
-    return keys + ["lu_mix_index"]
+    return keys + ["lu_mix_index", *CARBON_KEYS]
 
 
 #: the colourings of a run with the packaged tiers and the 500 m radius
@@ -122,23 +137,32 @@ NODATA_CSS = f"path.{NODATA_CLASS}{{fill:url(#{_HATCH_ID});}}"
 
 
 def indicator_scheme(
-    values: Sequence[float] | np.ndarray, label: str, unit: str, key: str
+    values: Sequence[float] | np.ndarray,
+    label: str,
+    unit: str,
+    key: str,
+    *,
+    palette: Sequence[str] = SEQUENTIAL,
+    nodata_label: str = NODATA_LABEL,
 ) -> tuple[dict, list[int]]:
     """Quantile classes of one indicator: the scheme (key, escaped label, colours, legend HTML) and the class per unit.
 
-    ``unit`` is shown after every class range (not for "count" and "ratio"); -1 is a unit without value.
+    ``unit`` is shown after every class range (not for "count" and "ratio"); -1 is a unit without value, shown
+    in the legend as ``nodata_label``. ``palette``: 5 sequential colours, light to dark (:func:`~ditan.maps.style.palette_of`).
     """
     v = np.asarray(values, dtype=float)
     breaks = class_breaks(v, k=5, method="quantile")
-    colors = class_colors(len(breaks) - 1)
+    colors = class_colors(len(breaks) - 1, palette)
     cls = [int(c) for c in classify(v, breaks)]
     suffix = html.escape(f" {unit}" if unit and unit not in ("count", "ratio") else "")
     rows = [
         (c, f"{number_text(lo)} – {number_text(hi)}{suffix}")
         for c, lo, hi in zip(colors, breaks, breaks[1:], strict=False)
     ]
+    if not np.isfinite(v).any():  # no class to show: a 0 – 1 range would invent values
+        rows = []
     if min(cls, default=0) < 0:
-        rows.append((NODATA_HATCH, html.escape(NODATA_LABEL)))
+        rows.append((NODATA_HATCH, html.escape(nodata_label)))
     label = html.escape(label)
     legend = f'<div class="ditan-cap">{label}</div>' + legend_rows(rows)
     return {"key": key, "label": label, "colors": colors, "legend": legend}, cls

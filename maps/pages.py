@@ -37,7 +37,7 @@ def screening_map(
     method: str,
     profile_zh: str,
     attribution: str,
-    tiles: bool = True,
+    tiles: bool | str = True,
 ) -> str:
     """HTML page of a screening: units coloured by score, the shortlist outlined in red, units not ranked uncoloured.
 
@@ -95,7 +95,7 @@ def screening_map(
 
     w, s, e, n = u.total_bounds
     m = folium.Map(location=[(s + n) / 2, (w + e) / 2], tiles=None, control_scale=True)
-    if tiles:
+    if tiles in (True, "osm"):  # map.tiles; other basemaps are drawn by build_map only
         folium.TileLayer("OpenStreetMap", name="OpenStreetMap", control=False).add_to(m)
     name = f"遴选得分 Screening score · {html.escape(profile_zh)}"
     _geojson(
@@ -133,7 +133,7 @@ def parcel_page(
     headline: str,
     reasons: Sequence[str],
     parcel_label: str,
-    tiles: bool = True,
+    tiles: bool | str = True,
 ) -> str:
     """One-page map of a parcel for sale, with a box of the title, the headline and the reasons.
 
@@ -149,7 +149,7 @@ def parcel_page(
     m = folium.Map(
         location=[c.y, c.x],
         zoom_start=16,
-        tiles="OpenStreetMap" if tiles else None,
+        tiles="OpenStreetMap" if tiles in (True, "osm") else None,
         control_scale=True,
     )
     for uid, g in zip(units.index, wgs(units.geometry), strict=True):

@@ -27,6 +27,8 @@ __all__ = [
     "class_colors",
     "class_breaks",
     "classify",
+    "palette_of",
+    "pv_class",
 ]
 
 # --- roads -------------------------------------------------------------------------------------
@@ -199,8 +201,14 @@ def service_area_names(tier: str) -> tuple[tuple[str, str], tuple[str, str]]:
 
 #: Sequential palette (ColorBrewer YlGnBu, 5 classes) for indicator choropleths.
 SEQUENTIAL: tuple[str, ...] = ("#ffffcc", "#a1dab4", "#41b6c4", "#2c7fb8", "#253494")
+#: Sequential palette (ColorBrewer YlOrRd, 5 classes) for emissions: CO₂ totals and carbon intensities.
+EMISSION_SEQUENTIAL: tuple[str, ...] = ("#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026")
+#: Sequential palette (ColorBrewer YlOrBr, 5 classes) for solar potential: rooftop PV kWp and generation.
+SOLAR_SEQUENTIAL: tuple[str, ...] = ("#ffffd4", "#fed98e", "#fe9929", "#d95f0e", "#993404")
 NODATA_COLOR = "#d9d9d9"
 NODATA_LABEL = "无数据 no data"
+#: Legend label of the units whose value is NaN with a reason (ditan.spatial.standards.reasons).
+NOT_ASSESSABLE_LABEL = "无法评估 not assessable"
 #: Leaflet path class of no-data units; the legend's CSS fills it with an SVG hatch pattern.
 NODATA_CLASS = "ditan-nodata"
 #: Style of a unit with a value (fillColor added per class) and of a unit without one.
@@ -220,14 +228,14 @@ def bilingual(names: tuple[str, str]) -> str:
     return f"{names[0]} {names[1]}"
 
 
-def class_colors(n: int) -> list[str]:
-    """``n`` colours (1 ≤ n ≤ 5) spread over the sequential palette, light to dark."""
-    if not 1 <= n <= len(SEQUENTIAL):
-        raise ValueError(f"n must be between 1 and {len(SEQUENTIAL)}, got {n}")
+def class_colors(n: int, palette: Sequence[str] = SEQUENTIAL) -> list[str]:
+    """``n`` colours (1 ≤ n ≤ 5) spread over a 5-colour sequential ``palette``, light to dark."""
+    if not 1 <= n <= len(palette):
+        raise ValueError(f"n must be between 1 and {len(palette)}, got {n}")
     if n == 1:
-        return [SEQUENTIAL[2]]
-    idx = np.round(np.linspace(0, len(SEQUENTIAL) - 1, n)).astype(int)
-    return [SEQUENTIAL[i] for i in idx]
+        return [palette[2]]
+    idx = np.round(np.linspace(0, len(palette) - 1, n)).astype(int)
+    return [palette[i] for i in idx]
 
 
 def class_breaks(
@@ -280,3 +288,27 @@ COMPLIANCE_CLASSES: tuple[tuple[str, tuple[str, str], str], ...] = (
 )
 #: Residential buildings outside the 15-minute life circle (coverage gaps).
 GAP_COLOR = "#b2182b"
+
+# --- carbon inventory (碳盘查) ------------------------------------------------------------------
+
+#: Installable rooftop PV per building (kWp), the classes of the 屋顶光伏潜力图: fixed, so that sheets of
+#: different units and study areas compare (a house of 100 m² takes about 3 kWp, a school of 5,000 m² about 300).
+PV_KWP_BREAKS: tuple[float, ...] = (0.0, 20.0, 50.0, 100.0, 300.0, math.inf)
+#: Buildings without an installable roof in any unit (outside the units) on the 屋顶光伏潜力图.
+PV_NONE_COLOR = "#eeeeee"
+
+
+def palette_of(column: str) -> tuple[str, ...]:
+    """The sequential palette a unit column is coloured with: emissions in YlOrRd, solar in YlOrBr, the rest YlGnBu."""
+    if column.startswith(("building_co2_", "co2_per_", "source_sink_ratio")):
+        return EMISSION_SEQUENTIAL
+    if column.startswith(("rooftop_pv_", "renewable_substitution_")):
+        return SOLAR_SEQUENTIAL
+    return SEQUENTIAL
+
+
+def pv_class(kwp: Sequence[float] | np.ndarray) -> np.ndarray:
+    """Class of each building's installable kWp in PV_KWP_BREAKS (0 … 4); -1 for no installable roof (≤ 0 or NaN)."""
+    v = np.asarray(kwp, dtype=float)
+    idx = np.searchsorted(np.asarray(PV_KWP_BREAKS[1:-1]), v, side="right")
+    return np.where(np.isfinite(v) & (v > 0), idx, -1)

@@ -1,7 +1,9 @@
 """The units layer of the interactive map: tooltip and popup of every indicator, and its colourings.
 
-The units can be coloured by the chosen indicator and the key indicators present (quantile classes),
-and by the binding result of a compliance profile; a NaN shows its reason in the popup.
+The units can be coloured by the chosen indicator and the key indicators present (quantile classes; emissions
+in a yellow-to-red, solar potential in a yellow-to-brown palette), and by the binding result of a compliance
+profile; a NaN shows its reason in the popup. A value with low and high bounds (the carbon inventory) is one
+popup row, "central（low – high）".
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from collections.abc import Mapping, Sequence
 
 import folium
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from ditan.maps import legend as lg
@@ -18,6 +21,10 @@ from ditan.maps.geojson_layer import MISSING, _col, _const, _esc, _fmt, _geojson
 from ditan.spatial.standards.registry import Indicator
 
 UNITS_LAYER = "分析单元 Analysis units"
+#: after the popup label of a value with low and high bounds (the carbon inventory's columns)
+RANGE_NOTE = " · 中值（下限 – 上限） central (low – high)"
+#: popup label of the unit's radar chart
+CHART_LABEL = "达标雷达图 Radar: share of each target (dashed = 100 %)"
 
 
 def _add_units(
@@ -28,27 +35,43 @@ def _add_units(
     keys: Sequence[str],
     compliance: pd.DataFrame | None,
     reasons: pd.DataFrame | None = None,
+    *,
+    charts: Sequence[str] | None = None,
 ) -> tuple[folium.GeoJson, dict]:
-    """The units layer (tooltip: key indicators; popup: every indicator, a NaN with its reason) and the colouring schemes."""
+    """The units layer (tooltip: key indicators; popup: every indicator, a NaN with its reason) and the colouring schemes.
+
+    ``charts``: per unit, markup shown in the popup under its name (the radar SVG of :mod:`ditan.maps.popup_chart`).
+    """
     ids = [_esc(i) for i in units.index]
     props: dict[str, pd.Series | list] = {
         "uid": ids,
         "name": _col(units, "name") if "name" in units.columns else ids,
     }
     cols = [c for c in indicators if c in units.columns and c not in ("name", "unit_id")]
+    # a value with low and high bounds (the carbon inventory) shows as one row: central (low – high)
+    bounded = [c for c in cols if f"{c}_low" in units.columns and f"{c}_high" in units.columns]
+    bounds = {f"{c}{s}" for c in bounded for s in ("_low", "_high")} - {color_by}
+    cols = [c for c in cols if c not in bounds]
     if color_by not in cols:
         cols.insert(0, color_by)
     popup = {"uid": "单元编号 Unit id", "name": "单元名称 Unit name"}
+    if charts is not None:
+        props["chart"] = list(charts)
+        popup["chart"] = CHART_LABEL
     why = _reason_text(reasons, units.index)
     for i, col in enumerate(cols):
         props[f"t{i}"] = _col(units, col, _fmt)
+        if col in bounded:
+            props[f"t{i}"] = _with_range(units, col, props[f"t{i}"])
         if col in why:
             text = why[col].reindex(units.index)
             props[f"t{i}"] = [
                 f"{MISSING} 无法评估：{_esc(t)}" if isinstance(t, str) else v
                 for v, t in zip(props[f"t{i}"], text, strict=True)
             ]
-        popup[f"t{i}"] = indicators[col].label if col in indicators else col
+        popup[f"t{i}"] = (indicators[col].label if col in indicators else col) + (
+            RANGE_NOTE if col in bounded else ""
+        )
     numeric = [
         c
         for c in cols
@@ -60,8 +83,15 @@ def _add_units(
     for j, col in enumerate(chosen):
         ind = indicators.get(col)
         values = pd.to_numeric(units[col], errors="coerce").to_numpy(dtype=float)
+        nan = ~np.isfinite(values)
+        explained = col in why and why[col].reindex(units.index[nan]).notna().all()
         scheme, props[f"k{j}"] = lg.indicator_scheme(
-            values, ind.label if ind else col, ind.unit if ind else "", f"k{j}"
+            values,
+            lg.SCHEME_TITLES.get(col, "") + (ind.label if ind else col),
+            ind.unit if ind else "",
+            f"k{j}",
+            palette=st.palette_of(col),
+            nodata_label=st.NOT_ASSESSABLE_LABEL if nan.any() and explained else st.NODATA_LABEL,
         )
         schemes.append(scheme)
         tooltip[f"t{cols.index(col)}"] = popup[f"t{cols.index(col)}"]
@@ -96,6 +126,15 @@ def _add_units(
         "nodata": st.NODATA_STYLE,
     }
     return layer, cfg
+
+
+def _with_range(units: gpd.GeoDataFrame, col: str, text: list[str]) -> list[str]:
+    """'central（low – high）' where the central value and both bounds are numbers; the central text otherwise."""
+    lo, hi = _col(units, f"{col}_low", _fmt), _col(units, f"{col}_high", _fmt)
+    return [
+        f"{t}（{a} – {b}）" if MISSING not in (t, a, b) else t
+        for t, a, b in zip(text, lo, hi, strict=True)
+    ]
 
 
 def _reason_text(reasons: pd.DataFrame | None, units: pd.Index) -> dict[str, pd.Series]:

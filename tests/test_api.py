@@ -622,6 +622,7 @@ def test_screen_in_memory_and_written(tmp_path):
         set(written.files)
         == {p.name for p in (tmp_path / "s").iterdir()}
         == {"screening.csv", "screening.xlsx", "screening_map.html", "compliance.csv"}
+        | {"screening_chart.png", "screening_chart.svg"}
     )
     assert (written.ranked["shortlisted"] == "yes").sum() <= 2
 
@@ -648,7 +649,8 @@ def test_annex_sheets_as_figures(beijing):
     require_or_skip(has_font, "no CJK font (apt-get install fonts-noto-cjk)")
     run, _ = beijing
     sheets = ditan.annex(CONFIG, units=["U002"], run=run)
-    assert sheets.units == ["U002"] and sheets.files == {} and len(sheets.figures["U002"]) == 6
+    assert sheets.units == ["U002"] and sheets.files == {}
+    assert len(sheets.figures["U002"]) == 8  # 6 + the carbon sheets: 屋顶光伏潜力图, 碳排放强度图
     assert all(type(f).__name__ == "Figure" for f in sheets.figures["U002"])
 
 

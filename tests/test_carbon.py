@@ -22,7 +22,11 @@ from ditan.spatial.standards.carbon import nearest_province, resolve_factors
 
 # ---- the published values, typed from the sources (GB/T 51161 表4.2.1 / 表5.2.1, the 2022 grid notice …)
 GRID = 0.558  # 北京 2022 provincial, kgCO2/kWh
-RES = (2700 / 95, 2100 / 95, 2700 / 95)  # 严寒和寒冷 residential per household ÷ 95 m², (value, low, high)
+RES = (
+    2700 / 95,
+    2100 / 95,
+    2700 / 95,
+)  # 严寒和寒冷 residential per household ÷ 95 m², (value, low, high)
 OFFICE = (65.0, 55.0, 80.0)  # A类 商业办公 constraint, guide; B类 constraint
 PUBLIC = OFFICE  # unknown use: the other-public-building intensity
 HEAT = (0.25, 0.20, 0.30)  # GJ/m², 寒冷
@@ -45,10 +49,30 @@ def case():
     ).set_index("unit_id")
     b = gdf(
         [
-            {"building": "apartments", "floors": 6.0, "residential": True, "geometry": box(10, 10, 30, 20)},
-            {"building": "office", "floors": 4.0, "residential": False, "geometry": box(50, 50, 60, 60)},
-            {"building": "industrial", "floors": 1.0, "residential": False, "geometry": box(110, 10, 130, 20)},
-            {"building": "yes", "floors": 1.0, "residential": False, "geometry": box(150, 50, 160, 60)},
+            {
+                "building": "apartments",
+                "floors": 6.0,
+                "residential": True,
+                "geometry": box(10, 10, 30, 20),
+            },
+            {
+                "building": "office",
+                "floors": 4.0,
+                "residential": False,
+                "geometry": box(50, 50, 60, 60),
+            },
+            {
+                "building": "industrial",
+                "floors": 1.0,
+                "residential": False,
+                "geometry": box(110, 10, 130, 20),
+            },
+            {
+                "building": "yes",
+                "floors": 1.0,
+                "residential": False,
+                "geometry": box(150, 50, 160, 60),
+            },
         ]
     )
     b["floors_source"] = "levels"
@@ -116,7 +140,9 @@ def test_ratios_take_opposite_bounds(case):
     pv = t["rooftop_pv_mwh_per_year"].to_numpy()
     assert t["renewable_substitution_potential_pct"].to_numpy() == pytest.approx(pv / energy * 100)
     assert t["renewable_substitution_potential_pct_low"].iat[0] == pytest.approx(
-        t["rooftop_pv_mwh_per_year_low"].iat[0] / t["building_energy_mwh_per_year_high"].iat[0] * 100
+        t["rooftop_pv_mwh_per_year_low"].iat[0]
+        / t["building_energy_mwh_per_year_high"].iat[0]
+        * 100
     )
     ratio = t["source_sink_ratio"].to_numpy()
     assert ratio[0] == pytest.approx(co2[0] / (0.2 * TREE[0]))
@@ -135,7 +161,9 @@ def test_inventory_rows_add_up(case):
         rows = inv[(inv["unit_id"] == uid) & inv["sector"].str.startswith("buildings")]
         assert rows["co2_t"].sum() == pytest.approx(t.loc[uid, "building_co2_t_per_year"])
     ind = inv[inv["sector"] == "buildings · industrial"]
-    assert len(ind) == 1 and ind["co2_t"].isna().all()  # electricity only (not heated): not estimable
+    assert (
+        len(ind) == 1 and ind["co2_t"].isna().all()
+    )  # electricity only (not heated): not estimable
     assert ind["floor_area_m2"].tolist() == [200.0]
     transport = inv[inv["sector"] == "transport"]
     assert transport["co2_t"].isna().all()
@@ -217,8 +245,10 @@ def test_config_overrides_reach_the_factors():
 
 def test_uses_from_types():
     b = pd.DataFrame(
-        {"building": ["apartments", "yes", "yes", "School", "学校", "warehouse"],
-         "residential": [False, True, False, False, False, False]}  # fmt: skip
+        {
+            "building": ["apartments", "yes", "yes", "School", "学校", "warehouse"],
+            "residential": [False, True, False, False, False, False],
+        }  # fmt: skip
     )
     assert carbon.building_uses(b).tolist() == [
         "residential", "residential", "unknown", "school", "school", "storage",
@@ -226,8 +256,11 @@ def test_uses_from_types():
 
 
 def test_tree_cover_from_a_class_raster(tmp_path, two_units):
-    """Tree cover is measured in the green pass: unit A (1 km²) has 30 of 100 pixels of WorldCover 10 and
-    10 of mangroves (95), 20 of grass (30); unit B none. Tree cover = 40 %, the sink 40 ha × 10.3 t."""
+    """Tree cover is measured in the green pass, and the sink rests on it.
+
+    Unit A (1 km²) has 30 of 100 pixels of WorldCover 10 and 10 of mangroves (95), 20 of grass (30); unit B
+    none. Tree cover = 40 %, the sink 40 ha × 10.3 t.
+    """
     from conftest import class_raster
 
     from ditan.spatial.indicators.green import green_coverage_from_raster

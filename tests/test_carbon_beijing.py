@@ -100,8 +100,10 @@ def test_disabled_leaves_no_carbon_trace(tmp_path):
 
 
 def test_non_default_factors_reach_every_column(tmp_path, out):
-    """广东 (夏热冬暖, no district heating, grid 0.4403) forced on the Beijing buildings, with a supplied
-    transport sector: the CO2 per m² of a unit follows from the base run's inventory by hand."""
+    """广东 (夏热冬暖, no district heating, grid 0.4403) forced on the Beijing buildings.
+
+    With a supplied transport sector: the CO2 of a unit follows from the base run's inventory by hand.
+    """
     alt = _run_with(
         tmp_path,
         {
@@ -118,8 +120,14 @@ def test_non_default_factors_reach_every_column(tmp_path, out):
     elec = inv[(inv["carrier"] == "electricity") & inv["sector"].str.startswith("buildings")].copy()
     elec["use"] = elec["sector"].str.replace("buildings · ", "", regex=False)
     elec = elec[elec["use"] != "industrial"]
-    expect = (elec["floor_area_m2"] * elec["use"].map(eui) / 1000 * 0.4403).groupby(elec["unit_id"]).sum()
-    assert a["building_co2_t_per_year"].reindex(expect.index).to_numpy() == pytest.approx(expect.to_numpy())
+    expect = (
+        (elec["floor_area_m2"] * elec["use"].map(eui) / 1000 * 0.4403)
+        .groupby(elec["unit_id"])
+        .sum()
+    )
+    assert a["building_co2_t_per_year"].reindex(expect.index).to_numpy() == pytest.approx(
+        expect.to_numpy()
+    )
     # residential roofs now 0.5 instead of 0.2: the potential grows
     assert (a["rooftop_pv_kwp"] >= b["rooftop_pv_kwp"] - 1e-9).all()
     assert (a["rooftop_pv_kwp"] > b["rooftop_pv_kwp"]).any()

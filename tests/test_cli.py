@@ -66,6 +66,10 @@ HELP = {
         "check-config",
         "screen",
         "check-parcels",
+        "report",
+        "init",
+        "export",
+        "--version",
         "-v",
         "--verbose",
         "-h",
@@ -79,6 +83,7 @@ HELP = {
         "--scenario",
         "default: out/<name>/",
         "beijing_haidian.yaml",
+        "--sample",
     ],
     ("screen",): [
         "config",
@@ -108,6 +113,9 @@ HELP = {
         "default: out/<name>_annex/",
         "fonts-noto-cjk",
     ],
+    ("report",): ["config", "--out", "default: out/<name>_report/", "报告.docx", "LibreOffice"],
+    ("init",): ["name", "--osm", "--units", "--out", "NAME.yaml"],
+    ("export",): ["--shapefile", "RUN_DIR_OR_GPKG", "--out", "field_map.csv", "_shapefile/"],
 }
 
 

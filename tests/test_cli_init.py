@@ -16,9 +16,12 @@ NODES = [(116.301, 39.981), (116.322, 39.999), (116.309, 40.012)]
 
 def _osm(path, nodes=NODES):
     rows = "\n".join(
-        f'  <node id="{i + 1}" version="1" lat="{lat}" lon="{lon}"/>' for i, (lon, lat) in enumerate(nodes)
+        f'  <node id="{i + 1}" version="1" lat="{lat}" lon="{lon}"/>'
+        for i, (lon, lat) in enumerate(nodes)
     )
-    path.write_text(f'<?xml version="1.0"?>\n<osm version="0.6">\n{rows}\n</osm>\n', encoding="utf-8")
+    path.write_text(
+        f'<?xml version="1.0"?>\n<osm version="0.6">\n{rows}\n</osm>\n', encoding="utf-8"
+    )
     return path
 
 
@@ -61,7 +64,17 @@ def test_init_refuses_bad_input(tmp_path, monkeypatch):
 
 def test_sample_runs_from_any_folder(tmp_path):
     r = subprocess.run(
-        [sys.executable, "-m", "ditan.pipelines.cli", "run", "--sample", "beijing", "-q", "--out", "o"],
+        [
+            sys.executable,
+            "-m",
+            "ditan.pipelines.cli",
+            "run",
+            "--sample",
+            "beijing",
+            "-q",
+            "--out",
+            "o",
+        ],
         cwd=tmp_path,
         capture_output=True,
         text=True,

@@ -127,8 +127,10 @@ def test_every_job_is_a_skeleton_job():
 
 #: which job modules a job module may import: its own parts, the skeleton, and (batch) the run it repeats
 JOB_PARTS = {
-    "run": {"skeleton", "scenario", "scenario_apply", "scenario_compare"},
+    "run": {"skeleton", "scenario", "scenario_apply", "scenario_compare", "scenario_plan"},
     "scenario": set(),
+    "scenario_plan": {"scenario", "scenario_apply", "scenario_compare"},
+    "report": {"skeleton", "run", "annex"},
     "scenario_apply": {"scenario"},
     "scenario_compare": {"scenario"},
     "screen": {"skeleton", "screen_scoring"},

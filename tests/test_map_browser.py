@@ -117,8 +117,8 @@ def test_map_in_browser(browser, page):
         == 0
     )
 
-    labels = [
-        e.text.strip()
+    labels = [  # textContent: the control is collapsed (issue 19), its rows hidden until hovered
+        e.get_attribute("textContent").strip()
         for e in browser.find_elements("css selector", ".leaflet-control-layers-overlays label")
     ]
     for name in (

@@ -54,6 +54,12 @@ MAY_DIFFER_FROM_OSM = {
     "public_service_incl_community_pct": "computed from parcels; OSM land use has no community-service class",
     "green_coverage_pct": "vegetation (trees, grass) comes only from the OSM file or a land-cover raster",
     "green_coverage_source": "as green_coverage_pct: green land polygons only, not OSM vegetation",
+    **{
+        f"{c}{s}": "the carbon sink rests on the vegetation, as green_coverage_pct"
+        for c in ("carbon_sink_t_per_year", "source_sink_ratio")
+        for s in ("", "_low", "_high")
+    },
+    "carbon_sink_basis": "as carbon_sink_t_per_year",
     "lc_middle_school_pct": "a POI layer holds points: OSM areas (schools, parks, hospitals) are reached along their outline",
     "lc_primary_school_pct": "as lc_middle_school_pct",
     "lc_kindergarten_pct": "as lc_middle_school_pct",
@@ -607,7 +613,8 @@ def test_two_runs_coexist_and_the_units_table_holds_the_indicators(beijing, db):
             ),
             [run_id],
         )
-        assert n.iloc[0, 0] == out.manifest["units"] * 9  # the profile's 9 rules of 表2 per unit
+        # the profile's 11 rules of 表2 per unit: 9 spatial ones, the CO2 reduction rate and the renewable share
+        assert n.iloc[0, 0] == out.manifest["units"] * 11
 
 
 @pytest.mark.slow

@@ -615,6 +615,9 @@ def test_pilot_guide_existing_communities_by_hand():
         "t2_promotion": ("not_assessable", "not_assessable"),
         "t2_canteen": ("pass", "not_assessable"),
         "t2_recycling": ("fail", "pass"),
+        # no plan and no inventory in the table: not assessable (binding and guiding)
+        "t2_co2_reduction": ("not_assessable", "not_assessable"),
+        "t2_renewable_substitution": ("not_assessable", "not_assessable"),
     }
     st = _status(long)
     assert set(long["rule_id"]) == set(expected)
@@ -628,8 +631,8 @@ def test_pilot_guide_existing_communities_by_hand():
         "guiding_fail",
         "guiding_na",
     ]
-    assert s.loc["u1", cols].tolist() == [2, 1, 2, 1, 1, 2]
-    assert s.loc["u2", cols].tolist() == [1, 1, 3, 1, 1, 2]
+    assert s.loc["u1", cols].tolist() == [2, 1, 3, 1, 1, 3]
+    assert s.loc["u2", cols].tolist() == [1, 1, 4, 1, 1, 3]
     assert s.loc["u1", "name"] == "老城社区" and s.loc["u1", "level"] is None
     assert long.loc[long["rule_id"] == "t2_green_coverage", "reason"].tolist() == [
         "green coverage 12.5 % ≥ 5",

@@ -27,7 +27,7 @@ from ditan.pipelines.assemble.load import load_study_area
 from ditan.pipelines.compute.indicators import compute
 from ditan.pipelines.config.params import params_from_config
 from ditan.pipelines.config.schema import load_config, parse_config
-from ditan.pipelines.jobs.run import OUTPUTS, SCENARIO_OUTPUTS, run
+from ditan.pipelines.jobs.run import CARBON_OUTPUTS, OUTPUTS, SCENARIO_OUTPUTS, run
 from ditan.pipelines.jobs.scenario import read_scenario
 from ditan.pipelines.jobs.scenario_apply import apply_scenario
 from ditan.pipelines.jobs.scenario_compare import compare, compare_wide
@@ -349,7 +349,7 @@ def test_run_writes_the_comparison_next_to_the_outputs(small, tmp_path):
     )
     out = run(cfg, tmp_path / "out", scenario=scen)
     names = sorted(p.name for p in (tmp_path / "out").iterdir())
-    assert names == sorted(OUTPUTS + SCENARIO_OUTPUTS)
+    assert names == sorted(OUTPUTS + SCENARIO_OUTPUTS + CARBON_OUTPUTS)
     raw = (tmp_path / "out" / "scenario_comparison.csv").read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")
     table = pd.read_csv(tmp_path / "out" / "scenario_comparison.csv", encoding="utf-8-sig")
@@ -394,7 +394,7 @@ def test_run_writes_the_comparison_next_to_the_outputs(small, tmp_path):
     run(
         cfg, tmp_path / "out"
     )  # a run without the scenario replaces the folder, scenario files and all
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(OUTPUTS)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(OUTPUTS + CARBON_OUTPUTS)
 
 
 def _ditan(*args: object, cwd: Path) -> subprocess.CompletedProcess:
@@ -425,7 +425,9 @@ def test_cli_run_with_a_scenario(small, tmp_path):
         "scenario_comparison.csv" in res.stderr.replace("\n", "")
         and "3 indicator values changed in 1 units" in res.stderr
     )
-    assert {p.name for p in (tmp_path / "o").iterdir()} == set(OUTPUTS + SCENARIO_OUTPUTS)
+    assert {p.name for p in (tmp_path / "o").iterdir()} == set(
+        OUTPUTS + SCENARIO_OUTPUTS + CARBON_OUTPUTS
+    )
     bad = _scenario(
         tmp / "clibad.gpkg",
         [{"action": "add", "layer": "station", "kind": "tram", "geometry": point(10, 505)}],

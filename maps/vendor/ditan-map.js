@@ -45,6 +45,9 @@
         select.appendChild(opt);
       });
       body = L.DomUtil.create("div", "ditan-body", box);
+      if (cfg.basemap) {  // e.g. GCJ-02 tiles: the features are shifted on screen only
+        L.DomUtil.create("div", "ditan-basemap-note", box).innerHTML = cfg.basemap;
+      }
       L.DomEvent.on(select, "change", function () { apply(Number(select.value)); });
       return box;
     };

@@ -59,6 +59,10 @@ def _main(argv: list[str] | None) -> int:
             path, nxt = init_config(args.name, args.osm, units=args.units, out=args.out)
             console.print(f"[green]✓[/] wrote {_escape(str(path))}; next: {_escape(nxt)}")
             return 0
+        if args.command == "export":  # of a run's outputs: no config
+            from ditan.pipelines.cli.export import export
+
+            return export(args, console)
         if getattr(args, "sample", None):
             from ditan.pipelines.cli.init_cmd import sample_config
 
@@ -88,6 +92,16 @@ def _main(argv: list[str] | None) -> int:
             return _check_parcels(cfg, args, console)
         if args.command == "annex":
             return _annex(cfg, args, console)
+        if args.command == "report":
+            from ditan.pipelines.jobs.report import run_report
+
+            folder, done = run_report(cfg, args.out)
+            console.print(
+                f"[green]✓[/] report in {_escape(str(folder))}/ ({', '.join(done.files)})"
+            )
+            if done.pdf_note:
+                console.print(f"[yellow]报告.pdf not written:[/] {_escape(done.pdf_note)}")
+            return 0
         return _run(cfg, args, console)
     except DitanError as exc:
         if args.verbose:  # -v: where it was raised

@@ -120,6 +120,7 @@ def _check_parcels(cfg, args, console) -> int:
 
 
 def _annex(cfg, args, console) -> int:
+    from ditan.maps.annex_sheets import SHEETS
     from ditan.pipelines.jobs.annex import default_out, run_annex
 
     out = args.out or default_out(cfg)
@@ -127,7 +128,7 @@ def _annex(cfg, args, console) -> int:
     with (
         warnings.catch_warnings(),
         console.status(
-            "map annex 附图: computing the indicators, then drawing six sheets per unit …"
+            "map annex 附图: computing the indicators, then drawing the sheets of each unit …"
         ),
     ):
         warnings.simplefilter("default")
@@ -136,8 +137,13 @@ def _annex(cfg, args, console) -> int:
         )  # its own Affine use
         result = run_annex(cfg, out, units=units, paper=args.paper)
     secs = result.seconds_per_unit
+    sheets = max((len(f) - 1 for f in result.files.values()), default=0)  # a PDF, a PNG a sheet
+    titles = {key: (n, title) for n, (key, title) in enumerate(SHEETS, start=1)}
+    for key, why in result.skipped.items():
+        n, title = titles[key]
+        console.print(f"[yellow]附图{n} {title} ({key}) 未绘制 not drawn:[/] {_escape(why)}")
     console.print(
-        f"附图 map annex: {len(secs)} units × 6 sheets ({result.paper}, font {_escape(result.font)}) in [bold]{out}/[/] · "
+        f"附图 map annex: {len(secs)} units × {sheets} sheets ({result.paper}, font {_escape(result.font)}) in [bold]{out}/[/] · "
         f"{sum(secs.values()):.1f} s drawing ({sum(secs.values()) / max(len(secs), 1):.1f} s per unit)"
     )
     print(out)

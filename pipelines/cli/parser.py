@@ -39,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
         nargs="?",
         type=Path,
         default=DEFAULT_CONFIG,
-        help="YAML config (default: the Beijing sample)",
+        help="YAML config (default: the Beijing sample, pipelines/configs/beijing_haidian.yaml)",
     )
     r.add_argument(
         "--sample",
@@ -207,6 +207,23 @@ def _parser() -> argparse.ArgumentParser:
     )
     _no_wait(a)
 
+    rp = sub.add_parser(
+        "report",
+        help="指标核查报告: the Word report (and PDF with LibreOffice) with tables, charts and the annex",
+        description="Compute CONFIG once and write out/<name>_report/: 报告.docx (报告.pdf when LibreOffice is "
+        "installed), 图表/ (charts, PNG and SVG), 附图/ (the annex sheets) and 数据/ (the run's tables). "
+        "report.language: zh | en | bilingual; report.template: an institute's .docx.",
+    )
+    rp.add_argument("config", type=Path, help="YAML config")
+    rp.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="output folder (default: out/<name>_report/)",
+    )
+    _no_wait(rp)
+
     i = sub.add_parser(
         "init",
         help="write a commented config for a new study area from its OSM file",
@@ -221,6 +238,28 @@ def _parser() -> argparse.ArgumentParser:
     i.add_argument(
         "--out", type=Path, default=None, metavar="FILE", help="config path (default: NAME.yaml)"
     )
+
+    e = sub.add_parser(
+        "export",
+        help="导出: write a run's communities.gpkg in another format (a Shapefile)",
+        description="Write the units of a run (RUN_DIR/communities.gpkg, or a .gpkg) as communities.shp with field names "
+        "of 10 characters at most, field_map.csv (short name → column, Chinese name, unit), a .cpg (UTF-8) and the .prj.",
+    )
+    e.add_argument(
+        "--shapefile",
+        type=Path,
+        required=True,
+        metavar="RUN_DIR_OR_GPKG",
+        help="a run's output folder (out/<name>/) or its communities.gpkg",
+    )
+    e.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="output folder (default: <run folder>_shapefile/ beside the run's folder, which a run replaces whole)",
+    )
+    _no_wait(e)
     return p
 
 

@@ -176,8 +176,8 @@ def _run(cfg, args, console) -> int:
         "network distances",
         "life circles and 500 m",
         "service areas",
-        "compliance",
         "scenario",
+        "compliance",
         "map",
         "write",
         "database",
@@ -243,5 +243,11 @@ def _run(cfg, args, console) -> int:
             f"scenario {_escape(args.scenario.name)}: {s['changed_values']} indicator values changed in "
             f"{s['changed_units']} units; comparison in [bold]{out / 'scenario_comparison.csv'}[/] and scenario.xlsx"
         )
+        rate = s.get("co2_reduction_rate_pct")
+        if rate and rate["units_assessed"]:
+            console.print(
+                f"社区二氧化碳排放下降率 CO2 reduction rate of the plan: {rate['min']:.1f}–{rate['max']:.1f} % over "
+                f"{rate['units_assessed']} units (scenario_carbon.csv)"
+            )
     print(out)
     return 0

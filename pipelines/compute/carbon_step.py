@@ -61,6 +61,8 @@ def carbon_step(
     gaps: dict[str, R.Reason] = {}
     by_reason: dict[tuple[str, str], list[str]] = {}
     for col, why in res.reasons.items():
+        if not has_buildings and why[0] == sa.absent["buildings"]:
+            continue  # the missing building layer is the run's data gap already (the columns need buildings)
         by_reason.setdefault(why, []).append(col)
     lines: list[str] = []
     for (

@@ -37,6 +37,7 @@ from ditan.spatial.indicators import (
     transit,
 )
 from ditan.spatial.indicators.carbon import CarbonResult
+from ditan.spatial.indicators.carbon_plan import no_plan_columns
 from ditan.spatial.io.validate import Ledger
 from ditan.spatial.standards import columns
 from ditan.spatial.standards import reasons as R
@@ -300,6 +301,9 @@ def compute(
                 ledger=ledger,
             )
             parts.append(carbon_res.table)
+            parts.append(
+                no_plan_columns(idx)
+            )  # the plan's reduction rate: a scenario with measures fills it
             ev.gaps.update(carbon_gaps)
             gap_lines = [*gap_lines, *carbon_lines]
     with timer.stage("service areas"):

@@ -34,6 +34,7 @@ from ditan.pipelines.config.options import (
     UnitsOptions,
 )
 from ditan.pipelines.config.osm_source import OsmSource
+from ditan.pipelines.config.report_options import ReportOptions
 from ditan.pipelines.config.sources import Inputs
 from ditan.spatial.errors import ConfigError, format_validation_errors
 
@@ -67,6 +68,10 @@ class Config(_Options):
     compliance: ComplianceOptions = ComplianceOptions()
     screening: ScreeningOptions = ScreeningOptions()
     map: MapOptions = MapOptions()
+    report: ReportOptions = Field(
+        ReportOptions(),
+        description="The 指标核查报告 of `ditan report` (language, template, annex, PDF)",
+    )
     land_sale: LandSaleOptions | None = Field(
         None, description="Parcels about to be sold, for `ditan check-parcels`"
     )

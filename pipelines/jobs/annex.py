@@ -1,8 +1,10 @@
-"""`ditan annex`: the map annex (附图) of an implementation plan — six printed sheets per unit.
+"""`ditan annex`: the map annex (附图) of an implementation plan — six printed sheets per unit, eight with carbon.
 
 The indicators are computed once for the whole study area (the walking network and the life
-circles need every unit); then, per unit, ditan.maps.annex draws the sheets into ``<unit>.pdf`` (six
-pages) and ``<unit>_<n>_<sheet>.png`` (300 dpi). Everything is written into a staging folder that
+circles need every unit); then, per unit, ditan.maps.annex draws the sheets into ``<unit>.pdf`` (one
+page each) and ``<unit>_<n>_<sheet>.png`` (300 dpi). The carbon sheets (7 屋顶光伏潜力图, 8 碳排放强度图) need
+the carbon inventory and the buildings: without them they are skipped, and the reason is logged, printed
+and kept in annex.json (``skipped_sheets``). Everything is written into a staging folder that
 replaces the output folder (default ``out/<name>_annex/``, beside the ``ditan run`` folder) whole.
 """
 
@@ -21,7 +23,7 @@ import shapely
 
 from ditan.maps.annex import draw_unit
 from ditan.maps.annex_page import PAPER_MM
-from ditan.maps.annex_sheets import SHEETS, AnnexLayers
+from ditan.maps.annex_sheets import SHEETS, AnnexLayers, sheet_numbers
 from ditan.maps.fonts import find_cjk_font
 from ditan.pipelines.assemble.load import load_study_area
 from ditan.pipelines.compute.indicators import (
@@ -57,6 +59,8 @@ class AnnexOutput:
     seconds_per_unit: dict[str, float]
     font: str
     paper: str
+    #: sheet key → why it was not drawn ('中文 / English'), e.g. the carbon sheets without a carbon inventory
+    skipped: dict[str, str] = field(default_factory=dict)
 
 
 def default_out(cfg: Config) -> Path:
@@ -73,10 +77,14 @@ def unit_stems(uids: list[str]) -> dict[str, str]:
     return file_stems(uids, fallback="unit")
 
 
-def file_names(uid: str, stem: str | None = None) -> list[str]:
-    """The PDF, then one PNG per sheet, of a unit (``stem``: its stem among the annex's units, from :func:`unit_stems`)."""
+def file_names(uid: str, stem: str | None = None, numbers: list[int] | None = None) -> list[str]:
+    """The PDF, then one PNG per sheet, of a unit (``stem``: its stem among the annex's units, from :func:`unit_stems`).
+
+    ``numbers``: the sheets drawn (:func:`ditan.maps.annex_sheets.sheet_numbers`); default every sheet of SHEETS.
+    """
     stem = stem or safe_name(uid)
-    return [f"{stem}.pdf", *(f"{stem}_{n}_{key}.png" for n, (key, _) in enumerate(SHEETS, start=1))]
+    drawn = range(1, len(SHEETS) + 1) if numbers is None else numbers
+    return [f"{stem}.pdf", *(f"{stem}_{n}_{SHEETS[n - 1][0]}.png" for n in drawn)]
 
 
 def pick_units(sa: StudyArea, wanted: list[str] | None) -> list[str]:
@@ -188,6 +196,45 @@ def raster_reader(lc: RasterInput, crs):
     return read
 
 
+CARBON_SHEETS = ("rooftop_pv", "carbon")
+
+
+def carbon_sheets(
+    sa: StudyArea, res: RunResult
+) -> tuple[gpd.GeoDataFrame | None, str, dict[str, str]]:
+    """The roofs with their installable kWp, the note on the method, and the carbon sheets skipped with the reason.
+
+    The 屋顶光伏潜力图 and 碳排放强度图 need the carbon inventory (``carbon.enabled``) and the building footprints.
+    """
+    why = ""
+    if res.carbon is None or res.carbon_factors is None:
+        why = "碳盘查未启用（carbon.enabled: false） / no carbon inventory (carbon.enabled: false)"
+    elif "buildings" in sa.absent or sa.buildings.empty or res.carbon.roofs.empty:
+        en = sa.absent.get("buildings", "the building layer has no footprint")
+        why = f"无建筑数据，屋顶面积与建筑面积未知 / no buildings: {en}"
+    if why:
+        return None, "", dict.fromkeys(CARBON_SHEETS, why)
+    f = res.carbon_factors
+    roofs = sa.buildings[["geometry"]].join(res.carbon.roofs, how="inner")
+    share = f.install_share
+    ghi = (
+        f"× 年水平面总辐照量 {f.ghi_kwh_per_m2.value:,.0f} kWh/m² × 系统效率 {f.performance_ratio.value:g}（GB 50797）"
+        if f.ghi_kwh_per_m2 is not None
+        else "（无当地辐照量：年发电量无法估算）"
+    )
+    method = "\n".join(
+        (
+            "潜力估算，非已装机：建筑轮廓屋顶面积（重叠只计一次）× 可安装比例 × "
+            f"{f.kwp_per_m2.value:g} kWp/m²",
+            f"可安装比例（整县屋顶分布式光伏试点）：党政机关 {share['government']:.0%}、"
+            f"学校医院等公共建筑 {share['school']:.0%}、工商业 {share['commercial']:.0%}、"
+            f"居民 {share['residential']:.0%}",
+            f"年发电量 = 装机容量 {ghi}",
+        )
+    )
+    return roofs, method, {}
+
+
 def annex_layers(sa: StudyArea, res: RunResult, cfg: Config, date: str) -> AnnexLayers:
     """What the sheets draw, from the study area and the computed result."""
     tiers = sa.catalogue.tiers
@@ -198,6 +245,7 @@ def annex_layers(sa: StudyArea, res: RunResult, cfg: Config, date: str) -> Annex
     )
     areas = res.service_areas
     radius = cfg.transit.radius_m
+    roofs, pv_method, skipped = carbon_sheets(sa, res)
     return AnnexLayers(
         units=res.units[["name", "geometry"]],
         indicators=res.indicators,
@@ -226,6 +274,9 @@ def annex_layers(sa: StudyArea, res: RunResult, cfg: Config, date: str) -> Annex
         vegetation_raster=raster_reader(sa.landcover, sa.crs) if sa.landcover is not None else None,
         tier=tier,
         reasons=res.reasons,
+        roofs=roofs,
+        pv_method=pv_method,
+        skipped=skipped,
     )
 
 
@@ -238,12 +289,12 @@ class AnnexDrawing:
     stems: dict[str, str] = field(default_factory=dict)
 
     def files(self, uid: str) -> list[str]:
-        """The PDF, then the PNGs, of unit ``uid``."""
-        return file_names(uid, self.stems.get(uid))
+        """The PDF, then the PNGs of the sheets drawn, of unit ``uid``."""
+        return file_names(uid, self.stems.get(uid), sheet_numbers(self.layers))
 
 
 class AnnexJob(Job[StudyArea, AnnexDrawing]):
-    """``ditan annex``: compute once, then draw the six sheets of each unit (all, or ``units``); manifest annex.json.
+    """``ditan annex``: compute once, then draw the sheets of each unit (all, or ``units``); manifest annex.json.
 
     ``computed``: the study area and result of a run of the same config (``RunOutput.study``, ``.result``), to draw
     without loading and computing again.
@@ -292,6 +343,9 @@ class AnnexJob(Job[StudyArea, AnnexDrawing]):
     def write(self, a: AnnexDrawing, stage: Path, ctx: Context) -> list[str]:
         """The drawing itself: each unit's PDF and PNGs, straight into the staging folder."""
         names: list[str] = []
+        for key, why in a.layers.skipped.items():
+            n = next(i for i, (k, _) in enumerate(SHEETS, start=1) if k == key)
+            log.warning("annex: sheet %d %s (%s) not drawn: %s", n, SHEETS[n - 1][1], key, why)
         with ctx.timer.stage("annex"):
             for uid in a.chosen:
                 t0 = time.perf_counter()
@@ -307,7 +361,7 @@ class AnnexJob(Job[StudyArea, AnnexDrawing]):
                 )
                 self.seconds[uid] = round(time.perf_counter() - t0, 2)
                 names += mine
-                log.info("annex %s: %d sheets in %.1f s", uid, len(SHEETS), self.seconds[uid])
+                log.info("annex %s: %d sheets in %.1f s", uid, len(mine) - 1, self.seconds[uid])
         return names
 
     def manifest(self, a: AnnexDrawing, base: dict, ctx: Context) -> dict:
@@ -322,6 +376,11 @@ class AnnexJob(Job[StudyArea, AnnexDrawing]):
             "attribution": a.layers.attribution,
             "crs": a.layers.crs_name,
             "units": {u: a.files(u) for u in a.chosen},
+            # the sheets not drawn for any unit, with the reason (the carbon sheets without a carbon inventory)
+            "skipped_sheets": {
+                key: {"title": dict(SHEETS)[key], "reason": why}
+                for key, why in a.layers.skipped.items()
+            },
             # each file with the unit id it holds (names are made safe and unique: BJ/01 → BJ_01_acb1f774.pdf)
             "file_ids": {name: u for u in a.chosen for name in a.files(u)},
             "seconds_per_unit": self.seconds,
@@ -339,7 +398,7 @@ def run_annex(
     timer: Timer | None = None,
     computed: tuple[StudyArea, RunResult] | None = None,
 ) -> AnnexOutput:
-    """Compute once, then draw the six sheets of each unit (all, or ``units``) into ``out_dir`` (replaced whole).
+    """Compute once, then draw the sheets of each unit (all, or ``units``) into ``out_dir`` (replaced whole).
 
     ``computed``: the study area and result of a run of the same config (``RunOutput.study``, ``.result``), to draw without
     computing again.
@@ -355,4 +414,5 @@ def run_annex(
         seconds_per_unit=job.seconds,
         font=job.font.name,
         paper=job.paper,
+        skipped=dict(done.computed.layers.skipped),
     )

@@ -112,7 +112,13 @@ def page_names(parcel_ids) -> dict[str, str]:
 
 
 def parcel_map(
-    r: pd.Series, info: dict, summary: pd.Series, sa: StudyArea, *, radius_m: float, tiles: bool
+    r: pd.Series,
+    info: dict,
+    summary: pd.Series,
+    sa: StudyArea,
+    *,
+    radius_m: float,
+    tiles: bool | str,
 ) -> str:
     """A one-page map of one parcel: what to show (units, nearest stations, reached and missing facilities, reasons)."""
     from ditan.maps.pages import parcel_page  # rendering stays out of the computation

@@ -12,16 +12,22 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from ditan.maps.basemaps import manifest_entry as basemap_manifest
 from ditan.pipelines.assemble.load import load_study_area
 from ditan.pipelines.compute.indicators import RunResult, Timer, compute, gap_free_categories
 from ditan.pipelines.config.params import params_from_config
 from ditan.pipelines.config.schema import Config
-from ditan.pipelines.jobs.scenario import Scenario, read_scenario
-from ditan.pipelines.jobs.scenario_apply import apply_scenario
-from ditan.pipelines.jobs.scenario_compare import compare, write_scenario_xlsx
+from ditan.pipelines.jobs import scenario_plan as plans
+from ditan.pipelines.jobs.scenario import Scenario
+from ditan.pipelines.jobs.scenario_compare import (
+    PLAN_OUTPUTS,
+    SCENARIO_OUTPUTS,
+    write_scenario_files,
+)
 from ditan.pipelines.jobs.skeleton import Context, Job
 from ditan.pipelines.outputs import files as write
 from ditan.pipelines.outputs import postgis as db_write
+from ditan.pipelines.outputs import qgis_styles
 from ditan.pipelines.outputs.manifest import (
     attribution,
     carbon_manifest,
@@ -29,6 +35,7 @@ from ditan.pipelines.outputs.manifest import (
     osm_fetch_entry,
     versions,
 )
+from ditan.spatial.indicators.carbon_plan import PlanCarbon
 from ditan.spatial.indicators.roads import classify_roads
 from ditan.spatial.standards import columns
 from ditan.spatial.standards.compliance import evaluate, summarize
@@ -45,14 +52,12 @@ OUTPUTS = (
     "data_quality.csv",
     "manifest.json",
 )
-#: written besides OUTPUTS by a run with a scenario (``ditan run --scenario FILE``)
-SCENARIO_OUTPUTS = ("scenario_comparison.csv", "scenario.xlsx", "scenario_indicators.csv")
 #: written besides OUTPUTS when the config names a programme profile (compliance.profile)
 COMPLIANCE_OUTPUTS = ("compliance.csv", "compliance_summary.csv")
 #: written besides OUTPUTS when the carbon inventory is computed (carbon.enabled, the default)
 CARBON_OUTPUTS = ("carbon_inventory.csv", "carbon_factors.csv")
 #: every name a run may leave in its output folder
-ALLOWED = frozenset(OUTPUTS + SCENARIO_OUTPUTS + COMPLIANCE_OUTPUTS + CARBON_OUTPUTS)
+ALLOWED = frozenset(OUTPUTS + SCENARIO_OUTPUTS + PLAN_OUTPUTS + COMPLIANCE_OUTPUTS + CARBON_OUTPUTS)
 
 
 @dataclass
@@ -196,6 +201,7 @@ class WhatIf:
     plan: Scenario
     result: RunResult  # the changed study area's
     comparison: pd.DataFrame  # scenario_comparison.csv
+    carbon: PlanCarbon | None = None  # a plan's measures: the reduction rate (scenario_carbon.csv)
 
 
 class RunJob(Job[RunInputs, RunComputed]):
@@ -216,10 +222,10 @@ class RunJob(Job[RunInputs, RunComputed]):
         return name in ALLOWED
 
     def load(self, ctx: Context) -> RunInputs:
+        # a plan file's keys and measures are checked before the study area is loaded
+        plan_file = plans.check_plan_file(self.scenario, carbon=self.cfg.carbon.enabled)
         sa = load_study_area(self.cfg)
-        plan = (
-            read_scenario(self.scenario, sa) if self.scenario is not None else None
-        )  # a bad scenario stops here
+        plan = plans.read_any(self.scenario, plan_file, sa)  # a bad scenario stops here
         profile = (
             load_profile(self.cfg.compliance.profile) if self.cfg.compliance.profile else None
         )  # so does a bad profile
@@ -237,15 +243,18 @@ class RunJob(Job[RunInputs, RunComputed]):
         finally:
             gc.unfreeze()
         out = RunComputed(sa, res, sa.ledger.merged(res.ledger).to_frame())
+        if plan is not None:  # before compliance, which checks the plan's reduction rate
+            with timer.stage("scenario"):
+                kind = self.cfg.compliance.kind
+                out.what_if = WhatIf(plan, *plans.run_plan(sa, plan, res, self.params, radii, kind))
         if profile is not None:
             with timer.stage("compliance"):
                 kind = sa.units["kind"] if "kind" in sa.units else self.cfg.compliance.kind
-                checks = evaluate(res.indicators, profile, kind=kind, reasons=res.reasons)
+                table, why = res.indicators, res.reasons
+                if out.what_if is not None and out.what_if.carbon is not None:
+                    table, why = plans.with_plan_rates(table, why, out.what_if.result)
+                checks = evaluate(table, profile, kind=kind, reasons=why)
                 out.compliance = RunCompliance(profile, checks, summarize(checks, profile))
-        if plan is not None:
-            with timer.stage("scenario"):
-                scen = compute(apply_scenario(sa, plan), self.params, Timer(), extra_radii_m=radii)
-                out.what_if = WhatIf(plan, scen, compare(res, scen))
         with timer.stage("map"):
             out.html = run_map(self.cfg, sa, res, out.compliance.checks if out.compliance else None)
         return out
@@ -266,8 +275,13 @@ class RunJob(Job[RunInputs, RunComputed]):
             }
 
         def geopackages() -> None:  # one after the other: GDAL's fixed date is process-wide
-            write.write_gpkg(stage / "communities.gpkg", {"communities": res.units})
-            write.write_gpkg(stage / "service_areas.gpkg", service_area_layers(res.service_areas))
+            # QGIS styles (the map's colourings, map.color_by the default) and Chinese field aliases
+            keys = [self.cfg.map.color_by, *key_indicators(res, self.cfg.transit.radius_m)]
+            units = {"communities": qgis_styles.communities(res.columns, keys)}
+            write.write_gpkg(stage / "communities.gpkg", {"communities": res.units}, dress=units)
+            areas = service_area_layers(res.service_areas)
+            dress = dict.fromkeys(areas, qgis_styles.service_areas(c.sa.catalogue))
+            write.write_gpkg(stage / "service_areas.gpkg", areas, dress=dress)
 
         # the GeoPackages (GDAL, mostly outside the GIL) are written beside the tables (Python, openpyxl)
         with ctx.timer.stage("write"), ThreadPoolExecutor(1) as beside:
@@ -292,14 +306,10 @@ class RunJob(Job[RunInputs, RunComputed]):
                 write.write_csv(stage / "compliance_summary.csv", comp.summary)
                 names += COMPLIANCE_OUTPUTS
             if what_if is not None:
-                write.write_csv(
-                    stage / "scenario_comparison.csv", what_if.comparison.set_index("unit_id")
+                w = what_if
+                names += write_scenario_files(
+                    stage, w.comparison, w.plan, res.columns, w.result, w.carbon
                 )
-                write_scenario_xlsx(
-                    stage / "scenario.xlsx", what_if.comparison, what_if.plan, res.columns
-                )
-                write.write_csv(stage / "scenario_indicators.csv", what_if.result.indicators)
-                names += SCENARIO_OUTPUTS
             gpkgs.result()  # their error, if any, is the run's
         return names
 
@@ -326,6 +336,7 @@ class RunJob(Job[RunInputs, RunComputed]):
             "outputs": base["outputs"],
             "output_sha256": base["output_sha256"],
             "attribution": attribution(cfg),
+            **basemap_manifest(cfg.map.tiles, cfg.map.tianditu_key),
         }
         if c.compliance is not None:
             prof, checks = c.compliance.profile, c.compliance.checks
@@ -341,6 +352,7 @@ class RunJob(Job[RunInputs, RunComputed]):
                 "changed_values": int(cmp["changed"].sum()),
                 "changed_units": int(cmp.loc[cmp["changed"], "unit_id"].nunique()),
             }
+            manifest["scenario"] |= plans.plan_summary(c.what_if.carbon)
         return manifest
 
     def publish(self, c: RunComputed, manifest: dict | None, ctx: Context) -> None:
@@ -364,7 +376,7 @@ class RunJob(Job[RunInputs, RunComputed]):
 
 def run_map(cfg: Config, sa: StudyArea, res: RunResult, checks: pd.DataFrame | None) -> str:
     """map.html of a run: the units coloured by their indicators, the detail layers small enough for a browser."""
-    from ditan.maps.interactive import build_map, map_html  # rendering stays out of the computation
+    from ditan.maps.interactive import build_map, map_html, profile_rules  # rendering stays apart
     from ditan.maps.life_circle_gaps import coverage_gaps
 
     cats = {c.id: (c.zh, c.en) for c in sa.catalogue.categories.values()}
@@ -409,6 +421,8 @@ def run_map(cfg: Config, sa: StudyArea, res: RunResult, checks: pd.DataFrame | N
             compliance=checks,
             attribution=attribution(cfg) + (f" · {left_out}" if left_out else ""),
             tiles=cfg.map.tiles,
+            tianditu_key=cfg.map.tianditu_key,
+            rules=profile_rules(cfg.compliance.profile) if checks is not None else None,
             key_indicators=keys,
             reasons=res.reasons,
             **layers,

@@ -17,7 +17,8 @@ Geometry: a point for facilities and stations, a polygon for an added parcel. A 
 with a category removes that category of the feature only; without, the feature in all its categories.
 
 This module reads and validates the file; ditan.pipelines.jobs.scenario_apply applies it to a study
-area and ditan.pipelines.jobs.scenario_compare compares the indicators.
+area and ditan.pipelines.jobs.scenario_compare compares the indicators. A YAML plan file (``--scenario plan.yaml``:
+carbon ``measures:`` and an optional ``changes:`` feature file) is read by ditan.pipelines.jobs.scenario_plan.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from ditan.spatial.crs.metric import to_metric
 from ditan.spatial.errors import ConfigError
 from ditan.spatial.io.vector import read_vector
 from ditan.spatial.landuse.codes import CODE_SYSTEMS, classify_codes
+from ditan.spatial.standards.carbon_measures import PlanMeasures
 from ditan.spatial.standards.catalogue import Category, value_lookup
 from ditan.spatial.study_area.model import StudyArea
 
@@ -107,9 +109,13 @@ class Change:
 
 @dataclass
 class Scenario:
-    path: Path
+    path: Path  # the scenario file: a feature file of changes, or a plan file (ditan.pipelines.jobs.scenario_plan)
     sha256: str
     changes: list[Change]
+    #: a plan file's carbon measures (its ``measures:`` section); None: a feature file alone, no reduction rate
+    measures: PlanMeasures | None = None
+    changes_file: Path | None = None  # a plan file's ``changes:`` feature file
+    changes_sha256: str = ""
 
     def table(self) -> pd.DataFrame:
         """One row per change: row, action, layer, what, name, matched, x, y (study CRS)."""
@@ -140,12 +146,17 @@ class Scenario:
         counts = (
             pd.Series([f"{c.action} {c.layer}" for c in self.changes]).value_counts().sort_index()
         )
-        return {
+        out = {
             "file": str(self.path),
             "sha256": self.sha256,
             "rows": len(self.changes),
             "changes": {k: int(v) for k, v in counts.items()},
         }
+        if self.changes_file is not None:
+            out["changes_file"] = {"file": str(self.changes_file), "sha256": self.changes_sha256}
+        if self.measures is not None:
+            out["measures"] = {r["measure"]: r["value"] for r in self.measures.table()}
+        return out
 
 
 def _text(v: object) -> str:

@@ -13,7 +13,33 @@ from ditan.pipelines.compute.indicators import RunResult
 from ditan.pipelines.jobs.scenario import Scenario
 from ditan.pipelines.outputs import files as write
 from ditan.pipelines.outputs import staging
+from ditan.spatial.indicators.carbon_plan import PlanCarbon
 from ditan.spatial.standards.registry import Indicator
+
+#: written besides a run's outputs with a scenario (``ditan run --scenario FILE``)
+SCENARIO_OUTPUTS = ("scenario_comparison.csv", "scenario.xlsx", "scenario_indicators.csv")
+#: written besides SCENARIO_OUTPUTS when the scenario is a plan file with carbon measures (measures:)
+PLAN_OUTPUTS = ("scenario_carbon.csv",)
+
+
+def write_scenario_files(
+    stage: Path,
+    comparison: pd.DataFrame,
+    scenario: Scenario,
+    columns: dict[str, Indicator],
+    result: RunResult,
+    plan_carbon: PlanCarbon | None,
+) -> tuple[str, ...]:
+    """SCENARIO_OUTPUTS (and PLAN_OUTPUTS with a plan's reduction) into ``stage``; the names written."""
+    write.write_csv(stage / "scenario_comparison.csv", comparison.set_index("unit_id"))
+    write_scenario_xlsx(
+        stage / "scenario.xlsx", comparison, scenario, columns, plan_carbon=plan_carbon
+    )
+    write.write_csv(stage / "scenario_indicators.csv", result.indicators)
+    if plan_carbon is None:
+        return SCENARIO_OUTPUTS
+    write.write_csv(stage / "scenario_carbon.csv", plan_carbon_table(plan_carbon))
+    return SCENARIO_OUTPUTS + PLAN_OUTPUTS
 
 
 def compare(base: RunResult, scen: RunResult) -> pd.DataFrame:
@@ -71,10 +97,24 @@ def compare_wide(long: pd.DataFrame, *, changed_only: bool = True) -> pd.DataFra
     return wide.reindex(pd.MultiIndex.from_frame(units))
 
 
+def plan_carbon_table(plan: PlanCarbon) -> pd.DataFrame:
+    """scenario_carbon.csv: per unit, the plan's baseline, its CO₂ after the measures and the reduction rate."""
+    return plan.table.rename_axis("unit_id")
+
+
 def write_scenario_xlsx(
-    path: Path, long: pd.DataFrame, scenario: Scenario, columns: dict[str, Indicator]
+    path: Path,
+    long: pd.DataFrame,
+    scenario: Scenario,
+    columns: dict[str, Indicator],
+    *,
+    plan_carbon: PlanCarbon | None = None,
 ) -> None:
-    """Sheets: the changed indicators per unit (wide), every unit × indicator (long), the scenario rows, the columns."""
+    """Sheets: the changed indicators per unit (wide), every unit × indicator (long), the scenario rows, the columns.
+
+    A plan file adds its measures (措施 measures) and, with an inventory, the reduction per unit (减排测算 plan carbon)
+    and the added parcels' floor area (新增地块 added parcels).
+    """
     wb = Workbook()
     ws = wb.active
     ws.title = "方案对比 comparison"
@@ -113,6 +153,31 @@ def write_scenario_xlsx(
         sc.append(write.xlsx_row(sc, row))
     sc.append([])
     sc.append(write.xlsx_row(sc, [f"{scenario.path.name} sha256 {scenario.sha256}"]))
+    if scenario.changes_file is not None:
+        sc.append(
+            write.xlsx_row(sc, [f"{scenario.changes_file.name} sha256 {scenario.changes_sha256}"])
+        )
+    if scenario.measures is not None:
+        ms = wb.create_sheet("措施 measures")
+        rows = pd.DataFrame(scenario.measures.table())
+        ms.append(["措施", "值", "单位", "来源"])
+        ms.append(list(rows.columns))
+        for row in rows.itertuples(index=False):
+            ms.append(write.xlsx_row(ms, row))
+        for cell in (*ms[1], *ms[2]):
+            cell.font = Font(bold=True)
+    if plan_carbon is not None:
+        pc = wb.create_sheet("减排测算 plan carbon")
+        t = plan_carbon_table(plan_carbon).reset_index()
+        pc.append(list(t.columns))
+        for row in t.round(write.CSV_DECIMALS).itertuples(index=False):
+            pc.append(write.xlsx_row(pc, row))
+        pc.freeze_panes = "B2"
+        if len(plan_carbon.parcels):
+            pa = wb.create_sheet("新增地块 added parcels")
+            pa.append(list(plan_carbon.parcels.columns))
+            for row in plan_carbon.parcels.round(2).itertuples(index=False):
+                pa.append(write.xlsx_row(pa, row))
     for sheet in (ws, al):
         for cell in (*sheet[1], *sheet[2]):
             cell.font = Font(bold=True)

@@ -33,7 +33,14 @@ DEFAULT_PROFILE = "lowcarbon_pilot_2015"
 DEFAULT_KIND = "existing"
 
 
-OUTPUTS = ("screening.csv", "screening.xlsx", "screening_map.html", "compliance.csv")
+OUTPUTS = (
+    "screening.csv",
+    "screening.xlsx",
+    "screening_map.html",
+    "compliance.csv",
+    "screening_chart.png",
+    "screening_chart.svg",
+)
 
 
 def method_text(scr: Screening, weights: dict[str, float] | None = None) -> list[tuple[str, str]]:
@@ -223,7 +230,28 @@ class ScreenJob(Job[StudyArea, Screened]):
             )
             write.write_text(stage / "screening_map.html", s.page)
             write.write_csv(stage / "compliance.csv", scr.long.set_index("unit_id"))
+            _chart(scr, stage / "screening_chart")
         return list(OUTPUTS)
+
+
+def _chart(scr: Screening, stem: Path) -> None:
+    """The score distribution and the ranked candidates with the shortlist (PNG and SVG)."""
+    from ditan.maps import charts
+    from ditan.maps.fonts import FontMissingError, find_cjk_font
+
+    try:
+        font: str | None = find_cjk_font().path
+    except FontMissingError:
+        font = None  # the chart is drawn; its Chinese labels need the font
+    t = scr.table
+    fig = charts.screening_figure(
+        t["name"].astype(str).tolist(),
+        t["score"].to_numpy(dtype=float),
+        (t["shortlisted"] == "yes").to_numpy(),
+        title=f"试点遴选得分 Screening scores — {scr.profile.zh}",
+        font_path=font,
+    )
+    charts.save_figure(fig, stem)
 
 
 def run_screening(

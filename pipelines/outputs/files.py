@@ -15,7 +15,7 @@ import hashlib
 import json
 import math
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -25,6 +25,8 @@ import pandas as pd
 from openpyxl.cell.cell import Cell
 from openpyxl.worksheet.worksheet import Worksheet
 
+from ditan.pipelines.outputs import qgis_styles
+from ditan.pipelines.outputs import xlsx_style as style
 from ditan.pipelines.outputs.staging import atomic_path
 from ditan.spatial.io.inert import csv_frame, xlsx_cell
 from ditan.spatial.standards.registry import Indicator
@@ -84,7 +86,8 @@ def write_xlsx(
 
     Written with XlsxWriter, rows streamed to the file (a city's table of a million cells in a few seconds): every
     text a string cell (never a formula or a link, without its control characters: ditan.spatial.io.inert.xlsx_cell),
-    NaN an empty cell.
+    NaN an empty cell. Styled (ditan.pipelines.outputs.xlsx_style): a number format per unit, widths, frozen headers,
+    a filter, 达标/未达标/无法评估 colours; every other sheet has one bilingual header row (``中文 english_name``).
     """
     import xlsxwriter
 
@@ -103,55 +106,68 @@ def write_xlsx(
         wb.set_properties(
             {"created": FIXED_TIME}
         )  # no run time inside a table (the manifest has it)
-        bold = wb.add_format({"bold": True})
+        styles = style.Styles(wb)
         ws = wb.add_worksheet("指标 indicators")
-        ws.freeze_panes(2, 2)
-        _xlsx_rows(ws, [[h.zh for h in heads]], bold)
-        _xlsx_rows(
-            ws,
-            [
-                [
-                    f"{h.en} ({h.unit})" if h.unit and h.unit not in ("count", "ratio") else h.en
-                    for h in heads
-                ]
-            ],
-            bold,
-            first=1,
+        zh = [h.zh for h in heads]
+        en = [
+            f"{h.en} ({h.unit})" if h.unit and h.unit not in ("count", "ratio") else h.en
+            for h in heads
+        ]
+        frame = table.round(CSV_DECIMALS)
+        style.layout(ws, styles, frame, [zh, en], columns, freeze_cols=2)
+        _xlsx_rows(ws, [zh, en], styles.header)
+        _xlsx_frame(ws, frame, first=2)
+        notes = pd.DataFrame(
+            [[i.id, i.zh, i.en, i.unit, i.method, i.source] for i in columns.values()],
+            columns=["id", "name_zh", "name_en", "unit", "method", "source"],
         )
-        _xlsx_frame(ws, table.round(CSV_DECIMALS), first=2)
-        q = wb.add_worksheet("数据质量 data quality")
-        _xlsx_rows(q, [list(quality.columns)])
-        _xlsx_frame(q, quality, first=1)
-        doc = wb.add_worksheet("指标说明 columns")
-        _xlsx_rows(
-            doc,
-            [["id", "中文名", "English", "unit", "method", "source"]]
-            + [[i.id, i.zh, i.en, i.unit, i.method, i.source] for i in columns.values()],
-        )
-        for title, frame in (extra_sheets or {}).items():
-            sheet = wb.add_worksheet(title[:31])  # Excel's limit on sheet names
-            frame = frame.reset_index(drop=frame.index.name is None)
-            _xlsx_rows(sheet, [list(frame.columns)], bold)
-            _xlsx_frame(sheet, frame, first=1)
+        sheets = {"数据质量 data quality": quality, "指标说明 columns": notes}
+        sheets |= extra_sheets or {}
+        for title, sheet in sheets.items():
+            if title not in ("数据质量 data quality", "指标说明 columns"):
+                sheet = sheet.reset_index(drop=sheet.index.name is None)
+            _xlsx_sheet(wb.add_worksheet(title[:31]), sheet, columns, styles)  # 31: Excel's limit
         wb.close()
-        fix_zip_times(tmp)
+        redate_zip(tmp)  # XlsxWriter dates its save time with "created" already
 
 
-def _xlsx_rows(ws, rows: Iterable[Iterable[object]], fmt=None, *, first: int = 0) -> None:
-    """Rows of Python values from row ``first``: str a string cell, a number a number, None / NaN nothing."""
+def _xlsx_sheet(ws, frame: pd.DataFrame, columns: dict[str, Indicator], styles) -> None:
+    """A sheet of one bilingual header row (``中文 english_name``), styled, then the rows."""
+    head = [style.bilingual(str(c), columns) for c in frame.columns]
+    style.layout(ws, styles, frame, [head], columns, freeze_cols=1)
+    style.colour_rules(ws, styles, frame, first=1)
+    _xlsx_rows(ws, [head], styles.header)
+    rows = frame.astype(object).to_numpy().tolist()
+    _xlsx_rows(ws, rows, first=1, row_formats=style.row_formats(frame, styles))
+
+
+def _xlsx_rows(
+    ws,
+    rows: Iterable[Iterable[object]],
+    fmt=None,
+    *,
+    first: int = 0,
+    row_formats: list[dict[int, object]] | None = None,
+) -> None:
+    """Rows of Python values from row ``first``: str a string cell, a number a number, None / NaN nothing.
+
+    ``fmt``: every cell's format (None: its column's); ``row_formats``: per row, formats of some columns.
+    """
     for r, values in enumerate(rows, first):
+        fmts = row_formats[r - first] if row_formats is not None else None
         for c, v in enumerate(values):
+            f = fmts.get(c, fmt) if fmts else fmt
             if isinstance(v, np.generic):
                 v = v.item()
             if isinstance(v, str):
-                ws.write_string(r, c, xlsx_cell(v), fmt)
+                ws.write_string(r, c, xlsx_cell(v), f)
             elif isinstance(v, bool):
-                ws.write_boolean(r, c, v, fmt)
+                ws.write_boolean(r, c, v, f)
             elif isinstance(v, int | float):
                 if v == v and abs(v) != float("inf"):
-                    ws.write_number(r, c, v, fmt)
+                    ws.write_number(r, c, v, f)
             elif v is not None and not (isinstance(v, float) and v != v) and v is not pd.NA:
-                ws.write_string(r, c, xlsx_cell(str(v)), fmt)
+                ws.write_string(r, c, xlsx_cell(str(v)), f)
 
 
 def _xlsx_frame(ws, frame: pd.DataFrame, *, first: int) -> None:
@@ -187,6 +203,47 @@ def fix_zip_times(path: Path) -> None:
             dst.writestr(fixed, data)
 
 
+def redate_zip(path: Path) -> None:
+    """Date every entry of a zip FIXED_TIME in place, nothing recompressed (a city's workbook: ms, not a second).
+
+    The DOS time and date of each local header and central directory entry are overwritten.
+
+    For a zip whose content holds no time (XlsxWriter's, given ``created``); :func:`fix_zip_times` rewrites content too.
+    """
+    import struct
+    import zipfile
+
+    t = FIXED_TIME
+    stamp = struct.pack(
+        "<HH",
+        (t.hour << 11) | (t.minute << 5) | (t.second // 2),
+        ((t.year - 1980) << 9) | (t.month << 5) | t.day,
+    )
+    with zipfile.ZipFile(path) as z:
+        offsets = [i.header_offset for i in z.infolist()]
+        start_dir = getattr(z, "start_dir", None)
+    if start_dir is None:  # not this zipfile's layout: the slow way
+        fix_zip_times(path)
+        return
+    with open(path, "r+b") as f:
+        for at in offsets:  # local file header: PK\3\4, version, flags, method, then time and date
+            f.seek(at)
+            if f.read(4) != b"PK\x03\x04":
+                raise ValueError(f"{path}: no local file header at {at}")
+            f.seek(at + 10)
+            f.write(stamp)
+        f.seek(start_dir)
+        # central directory entry: PK\1\2, made by, version, flags, method, then time and date
+        for _ in offsets:
+            head = f.read(46)
+            if head[:4] != b"PK\x01\x02":
+                raise ValueError(f"{path}: no central directory entry at {f.tell() - 46}")
+            f.seek(-34, 1)
+            f.write(stamp)
+            name, extra, comment = struct.unpack("<HHH", head[28:34])
+            f.seek(30 + name + extra + comment, 1)
+
+
 @contextmanager
 def _gdal_date(when: dt.datetime) -> Iterator[None]:
     """GDAL's GeoPackage driver stamps gpkg_contents.last_change with OGR_CURRENT_DATE when set."""
@@ -201,17 +258,29 @@ def _gdal_date(when: dt.datetime) -> Iterator[None]:
             os.environ["OGR_CURRENT_DATE"] = old
 
 
-def write_gpkg(path: Path, layers: dict[str, gpd.GeoDataFrame]) -> None:
+def write_gpkg(
+    path: Path,
+    layers: dict[str, gpd.GeoDataFrame],
+    *,
+    dress: dict[str, Callable[[gpd.GeoDataFrame], qgis_styles.Dress]] | None = None,
+) -> None:
     """One GeoPackage with a layer per entry, written atomically; a named index is written as a column.
 
+    ``dress``: layer → a function of the frame written giving its QGIS styles and Chinese field aliases
+    (ditan.pipelines.outputs.qgis_styles), written into ``layer_styles`` and ``gpkg_data_columns`` before the rename.
     Not from two threads at once: GDAL reads the fixed date from the process environment.
     """
     with atomic_path(path) as tmp, _gdal_date(FIXED_TIME):
+        dressed = {}
         for i, (name, gdf) in enumerate(layers.items()):
             frame = gdf.reset_index() if gdf.index.name is not None else gdf
             frame.to_file(
                 tmp, layer=name, driver="GPKG", engine="pyogrio", mode="w" if i == 0 else "a"
             )
+            if dress and name in dress:
+                dressed[name] = dress[name](frame)
+        if dressed:
+            qgis_styles.dress_gpkg(tmp, dressed, when=FIXED_TIME.strftime("%Y-%m-%dT%H:%M:%S.000Z"))
 
 
 def json_safe(value: object) -> object:

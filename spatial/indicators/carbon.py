@@ -275,7 +275,7 @@ _DEPENDS = {
 }
 
 
-def _propagate(reasons: dict[str, str]) -> None:
+def _propagate(reasons: dict[str, tuple[str, str]]) -> None:
     for _ in range(3):
         for col, deps in _DEPENDS.items():
             for d in deps:

@@ -137,7 +137,7 @@ def green_coverage_from_raster(
         shares = raster_cover_shares(
             units,
             raster_path,
-            classes={
+            classes={  # type: ignore[arg-type]  # list[int] is a Sequence[int]
                 "green": list(vegetation_classes or ()),
                 "impervious": list(impervious_classes or ()),
             }

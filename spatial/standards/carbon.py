@@ -187,6 +187,7 @@ def resolve_factors(
         )
 
     # ---- where
+    province: str | None
     if "province" in o:
         province, how = str(o["province"]), "config: carbon.province"
     else:
@@ -234,8 +235,8 @@ def resolve_factors(
     user_eui = o.get("eui_kwh_per_m2", {})
     for use in USES:
         if use in user_eui:
-            eui[use] = Range.of(user_eui[use])
-            add(f"EUI {use}", "kWh/(m²·a)", eui[use], {}, "eui_kwh_per_m2")
+            given = eui[use] = Range.of(user_eui[use])
+            add(f"EUI {use}", "kWh/(m²·a)", given, {}, "eui_kwh_per_m2")
             continue
         entry = e["uses"].get("public" if use == "unknown" else use)
         if entry is None:

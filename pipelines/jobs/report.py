@@ -1,0 +1,386 @@
+"""`ditan report CONFIG`: the 指标核查报告 a planner hands in — Word (报告.docx), PDF with LibreOffice, charts.
+
+One computation of the run (indicators, compliance, carbon), then into one output folder (default
+``out/<name>_report/``, replaced whole like every ditan output):
+
+- ``报告.docx`` (and ``报告.pdf`` when LibreOffice's ``soffice`` is installed): cover, study area and data
+  sources with their dates and the data-quality table, the method and the standards cited, each unit's
+  indicator table with targets and 达标 / 未达标 / 无法评估 and its radar chart, the data gaps, the bars of each
+  indicator across the units, the carbon inventory, and the annex sheets;
+- ``图表/``: the charts as PNG and SVG; ``附图/``: the annex sheets (``report.annex``, needs a CJK font);
+- ``数据/``: the run's own outputs (indicators.csv/.xlsx, compliance.csv, carbon_inventory.csv, map.html …).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from ditan.maps import charts
+from ditan.pipelines.config.schema import Config
+from ditan.pipelines.jobs.run import RunComputed, RunInputs, RunJob
+from ditan.pipelines.jobs.skeleton import Context, Job
+from ditan.pipelines.outputs import files as write
+from ditan.pipelines.outputs.manifest import base_entries, versions
+from ditan.pipelines.outputs.names import file_stems
+from ditan.pipelines.outputs.report_docx import ReportContent, UnitSection, build_docx
+
+log = logging.getLogger(__name__)
+DOCX, PDF = "报告.docx", "报告.pdf"
+CHARTS, ANNEX, DATA = "图表", "附图", "数据"
+#: the method of the main indicators, in brief, with the standard each follows (the report's section 二)
+METHODS_ZH = {
+    "road_density_km_per_km2": "城市道路（快速路、主干路、次干路、支路）总长度 ÷ 单元面积；分隔式道路双幅各计一半"
+    "（GB/T 51328-2018；低碳社区试点建设指南 表1）",
+    "intersection_density_per_km2": "三条及以上道路相交的交叉口数 ÷ 单元面积；相距 30 米内的节点合并为一个交叉口",
+    "far_ratio": "总建筑面积（基底面积 × 层数，重叠部分只计一次；有地块数据时用地块建筑面积）÷ 单元面积",
+    "building_density_pct": "建筑基底面积（重叠只计一次）÷ 单元面积",
+    "green_space_ratio_pct": "绿地（公园绿地、防护绿地、附属绿地）面积 ÷ 单元面积（低碳社区试点建设指南 表1/表2）",
+    "green_coverage_pct": "植被垂直投影面积（土地覆盖栅格或植被面）÷ 单元面积（CJJ/T 85；低碳社区试点建设指南 表2）",
+    "lc_15min_score_pct": "沿步行路网计算各住宅到各类设施的最短距离，按 GB 50180-2018 的 5/10/15 分钟生活圈步行距离"
+    "（300/500/1000 米）判断可达，按居住建筑面积加权",
+    "bus_stop_500m_network_pct": "公交站点 500 米覆盖率：半径法（直线距离）与路网法（步行路网距离）",
+    "building_co2_t_per_year": "建筑面积 × GB/T 51161 能耗指标 × 2022 年电网排放因子，严寒、寒冷地区加集中供热；"
+    "屋顶光伏潜力按整县屋顶分布式光伏试点可安装比例估算（见第六节）",
+}
+#: how long LibreOffice may take to convert the report
+PDF_TIMEOUT_S = 300
+
+
+def default_out(cfg: Config) -> Path:
+    return Path("out") / f"{cfg.name}_report"
+
+
+@dataclass
+class ReportComputed:
+    run: RunComputed
+    pdf_note: str = ""  # why no PDF was written ("" when it was)
+    files: list[str] = field(default_factory=list)
+
+
+class ReportJob(Job[RunInputs, ReportComputed]):
+    """Compute the run once; write its data, the charts, the annex and the report."""
+
+    def __init__(self, cfg: Config) -> None:
+        self.cfg = cfg
+        self.runjob = RunJob(cfg)
+
+    def allowed(self, name: str) -> bool:
+        return name in (DOCX, PDF, CHARTS, ANNEX, DATA, "manifest.json")
+
+    def load(self, ctx: Context) -> RunInputs:
+        return self.runjob.load(ctx)
+
+    def compute(self, loaded: RunInputs, ctx: Context) -> ReportComputed:
+        return ReportComputed(self.runjob.compute(loaded, ctx))
+
+    def write(self, c: ReportComputed, stage: Path, ctx: Context) -> list[str]:
+        cfg, run = self.cfg, c.run
+        names = [DATA, CHARTS]
+        (stage / DATA).mkdir()
+        data_names = self.runjob.write(run, stage / DATA, ctx)
+        base = base_entries(
+            ctx.started, {n: stage / DATA / n for n in data_names}, ctx.timer.seconds
+        )
+        write.write_json(stage / DATA / "manifest.json", self.runjob.manifest(run, base, ctx))
+        with ctx.timer.stage("charts"):
+            radars, bars = _charts(run, stage / CHARTS, _font_path())
+        annex: dict[str, list[Path]] = {}
+        if cfg.report.annex:
+            annex = _annex(cfg, run, stage / ANNEX, ctx)
+            if annex:
+                names.append(ANNEX)
+        with ctx.timer.stage("report"), tempfile.TemporaryDirectory() as small:
+            # the sheets go into the document at print size (about 150 dpi), not at the annex's 300 dpi
+            annex = {u: [_reduced(p, Path(small)) for p in pngs] for u, pngs in annex.items()}
+            content = _content(cfg, run, radars, bars, annex, ctx.started.astimezone().date())
+            build_docx(content, stage / DOCX, cfg.report.template)
+            names.append(DOCX)
+            if cfg.report.pdf:
+                c.pdf_note = _pdf(stage / DOCX)
+                if not c.pdf_note:
+                    names.append(PDF)
+                else:
+                    log.warning("报告.pdf not written: %s", c.pdf_note)
+        c.files = names
+        return names
+
+    def manifest(self, c: ReportComputed, base: dict, ctx: Context) -> dict:
+        return {
+            **base,
+            "config_file": str(self.cfg.source_path),
+            "language": self.cfg.report.language,
+            "template": str(self.cfg.report.template) if self.cfg.report.template else None,
+            "pdf": c.pdf_note or "written",
+            "packages": versions(),
+        }
+
+
+def _font_path() -> str | None:
+    from ditan.maps.fonts import FontMissingError, find_cjk_font
+
+    try:
+        return find_cjk_font().path
+    except FontMissingError:
+        log.warning(
+            "no CJK font: the charts' Chinese labels will not show (apt-get install fonts-noto-cjk)"
+        )
+        return None
+
+
+def _charts(
+    run: RunComputed, folder: Path, font: str | None
+) -> tuple[dict[str, Path], list[tuple[str, Path]]]:
+    """Radar per unit (with a profile) and bars per indicator of the profile's rules; PNG and SVG into ``folder``."""
+    folder.mkdir()
+    ind = run.res.indicators
+    stems = file_stems([str(u) for u in ind.index])
+    radars: dict[str, Path] = {}
+    bars: list[tuple[str, Path]] = []
+    comp = run.compliance
+    if comp is None:
+        return radars, bars
+    rules = {r.id: r for r in comp.profile.rules}
+    checks = comp.checks
+    for uid, rows in checks.groupby("unit_id", sort=False):
+        name = str(ind.at[uid, "name"]) if uid in ind.index else str(uid)
+        fig = charts.radar_figure(f"{name}（{uid}）", charts.spokes_of(rows, rules), font_path=font)
+        png, _ = charts.save_figure(fig, folder / f"radar_{stems[str(uid)]}")
+        radars[str(uid)] = png
+    # one bar chart per indicator the profile checks with a numeric target (its rule for the units' kind)
+    seen: set[str] = set()
+    for r in comp.profile.rules:
+        if r.indicator in seen or r.target is None or r.indicator not in ind.columns:
+            continue
+        if not pd.api.types.is_numeric_dtype(ind[r.indicator]) or ind[r.indicator].dtype == bool:
+            continue
+        applies = checks[(checks["rule_id"] == r.id)]
+        if applies.empty:
+            continue
+        seen.add(r.indicator)
+        reg = run.res.columns.get(r.indicator)
+        label = f"{r.zh}" + (f"（{reg.unit}）" if reg and reg.unit else "")
+        fig = charts.bars_figure(
+            label,
+            ind["name"].astype(str).tolist(),
+            ind[r.indicator].to_numpy(dtype=float),
+            unit=reg.unit if reg else "",
+            target=r.target,
+            target_max=r.target_max,
+            font_path=font,
+        )
+        png, _ = charts.save_figure(fig, folder / f"bars_{r.indicator}")
+        bars.append((label, png))
+    return radars, bars
+
+
+def _annex(cfg: Config, run: RunComputed, folder: Path, ctx: Context) -> dict[str, list[Path]]:
+    """The annex sheets (PNG) of every unit, drawn into ``folder``; none without a CJK font (said so)."""
+    from ditan.maps.fonts import FontMissingError
+    from ditan.pipelines.jobs.annex import AnnexJob
+
+    try:
+        job = AnnexJob(cfg, units=cfg.report.annex_units, computed=(run.sa, run.res))
+        drawing = job.compute(run.sa, ctx)
+        folder.mkdir()
+        with ctx.timer.stage("annex"):
+            job.write(drawing, folder, ctx)
+    except FontMissingError as exc:
+        log.warning("附图 not drawn: %s", exc)
+        return {}
+    out: dict[str, list[Path]] = {}
+    for uid in drawing.chosen:
+        out[str(uid)] = sorted(
+            (folder / n for n in drawing.files(uid) if n.endswith(".png")),
+            key=lambda p: p.name,
+        )
+    return out
+
+
+#: the annex sheets in the report: this many pixels across (15 cm at about 230 dpi)
+REPORT_IMAGE_PX = 1400
+
+
+def _reduced(png: Path, folder: Path) -> Path:
+    """A JPEG copy of an annex sheet ``REPORT_IMAGE_PX`` wide, for the document (the PNG stays in 附图/)."""
+    from PIL import Image
+
+    out = folder / f"{png.stem}.jpg"
+    with Image.open(png) as im:
+        w, h = im.size
+        k = min(1.0, REPORT_IMAGE_PX / w)
+        im.convert("RGB").resize((max(1, round(w * k)), max(1, round(h * k))), Image.LANCZOS).save(
+            out, "JPEG", quality=85, optimize=True
+        )
+    return out
+
+
+def _pdf(docx: Path) -> str:
+    """Convert with LibreOffice; "" when written, else why not."""
+    soffice = shutil.which("soffice") or shutil.which("libreoffice")
+    if soffice is None:
+        return "LibreOffice is not installed (apt-get install libreoffice-writer-nogui)"
+    with (
+        tempfile.TemporaryDirectory() as profile
+    ):  # its own profile: concurrent conversions do not collide
+        try:
+            r = subprocess.run(
+                [soffice, f"-env:UserInstallation={Path(profile).as_uri()}", "--headless", "--convert-to", "pdf",
+                 "--outdir", str(docx.parent), str(docx)],
+                capture_output=True, text=True, timeout=PDF_TIMEOUT_S,
+            )  # fmt: skip
+        except subprocess.TimeoutExpired:
+            return f"LibreOffice took longer than {PDF_TIMEOUT_S} s"
+    if r.returncode != 0 or not docx.with_suffix(".pdf").is_file():
+        return f"LibreOffice failed: {(r.stderr or r.stdout).strip()[:200]}"
+    return ""
+
+
+def _content(
+    cfg: Config,
+    run: RunComputed,
+    radars: dict[str, Path],
+    bars: list[tuple[str, Path]],
+    annex: dict[str, list[Path]],
+    date: dt.date,
+) -> ReportContent:
+    from ditan.pipelines.outputs.manifest import input_files
+
+    res, sa = run.res, run.sa
+    ind = res.indicators
+    lang = cfg.report.language
+    area_km2 = float(ind["area_km2"].sum())
+    scope = [
+        f"研究范围：{cfg.title or cfg.name}，共 {len(ind)} 个评价单元，总面积 {area_km2:.2f} 平方公里；"
+        f"坐标系 {sa.crs.name}（EPSG:{sa.crs.to_epsg()}）。",
+    ]
+    if lang != "zh":
+        scope.append(
+            f"Study area: {cfg.title or cfg.name}, {len(ind)} units, {area_km2:.2f} km² in all; CRS {sa.crs.name}."
+        )
+    from ditan.pipelines.outputs.manifest import attribution
+
+    scope.append(f"数据来源 Data: {attribution(cfg)}")
+    files = [Path(p) for p in input_files(cfg)]
+    sources = pd.DataFrame(
+        {
+            "file": [p.name for p in files],
+            "modified": [
+                dt.datetime.fromtimestamp(p.stat().st_mtime).date().isoformat()
+                if p.exists()
+                else "—"
+                for p in files
+            ],
+        }
+    )
+    methods = [
+        (res.columns[col].zh, zh if lang != "en" else f"{res.columns[col].method}")
+        for col, zh in METHODS_ZH.items()
+        if col in res.columns
+    ]
+    comp = run.compliance
+    units: list[UnitSection] = []
+    for uid in ind.index:
+        rows = comp.checks[comp.checks["unit_id"] == uid] if comp is not None else pd.DataFrame()
+        kind = str(rows["kind"].iat[0]) if len(rows) and "kind" in rows else ""
+        key_values = []
+        if comp is None:
+            for col in ("road_density_km_per_km2", "far_ratio", "green_space_ratio_pct",
+                        "green_coverage_pct", "lc_15min_score_pct"):  # fmt: skip
+                if col in ind.columns and col in res.columns:
+                    v = ind.at[uid, col]
+                    key_values.append(
+                        (res.columns[col].label, "—" if pd.isna(v) else f"{float(v):.2f}")
+                    )
+        units.append(
+            UnitSection(
+                uid=str(uid),
+                name=str(ind.at[uid, "name"]),
+                kind=kind,
+                checks=rows,
+                radar=radars.get(str(uid)),
+                annex=annex.get(str(uid), []),
+                key_values=key_values,
+            )
+        )
+    why = res.reasons
+    na = (
+        why.groupby("column")
+        .agg(n=("unit_id", "size"), reason=("reason_zh", "first"))
+        .reset_index()
+        .assign(
+            column=lambda t: t["column"].map(lambda c: res.columns[c].zh if c in res.columns else c)
+        )
+        if len(why)
+        else pd.DataFrame(columns=["column", "n", "reason"])
+    )
+    carbon = None
+    notes: list[str] = []
+    if res.carbon is not None:
+        cols = {
+            "name": "单元",
+            "floor_area_m2": "建筑面积(m²)",
+            "building_energy_mwh_per_year": "建筑能耗(MWh/a)",
+            "building_co2_t_per_year": "CO₂(t/a)",
+            "co2_per_floor_area_kg_per_m2": "单位面积(kg/m²·a)",
+            "carbon_sink_t_per_year": "碳汇(t/a)",
+            "rooftop_pv_kwp": "光伏潜力(kWp)",
+            "renewable_substitution_potential_pct": "替代率潜力(%)",
+        }
+        t = ind[[c for c in cols if c in ind.columns]].copy()
+        for c in t.columns[1:]:
+            lo, hi = f"{c}_low", f"{c}_high"
+            if lo in ind.columns:
+                t[c] = [
+                    "—"
+                    if pd.isna(v)
+                    else f"{v:,.0f}（{a:,.0f}–{b:,.0f}）"
+                    if abs(v) >= 100
+                    else f"{v:.1f}（{a:.1f}–{b:.1f}）"
+                    for v, a, b in zip(ind[c], ind[lo], ind[hi], strict=True)
+                ]
+            else:
+                t[c] = ["—" if pd.isna(v) else f"{v:,.0f}" for v in ind[c]]
+        carbon = t.rename(columns=cols)
+        f = res.carbon_factors
+        if f is not None:
+            notes.append(
+                f"计算地点：{f.province or '—'}，气候区 {f.climate_zone or '—'}（{f.province_how}）；"
+                f"电网排放因子 {f.grid_kg_per_kwh:g} kgCO₂/kWh。括号内为因子取值范围对应的下限–上限。"
+            )
+        notes.append(
+            "说明：建筑能耗按 GB/T 51161 能耗指标估算，非实测；交通、废弃物、水资源及居民行为排放无法由空间数据评估"
+            "（可通过 carbon.other_sectors 补充）。各因子来源见 数据/carbon_factors.csv。"
+        )
+    return ReportContent(
+        title=cfg.title or cfg.name,
+        author=cfg.report.author,
+        profile=comp.profile.zh if comp is not None else None,
+        profile_source=comp.profile.source if comp is not None else None,
+        date=date,
+        version=versions()["ditan"],
+        scope_lines=scope,
+        sources=sources,
+        quality=run.quality,
+        methods=methods,
+        units=units,
+        gaps=list(res.gaps),
+        not_assessable=na,
+        bars=bars,
+        carbon=carbon,
+        carbon_notes=notes,
+        language=lang,
+    )
+
+
+def run_report(cfg: Config, out_dir: Path | None = None) -> tuple[Path, ReportComputed]:
+    """Write the report folder; returns it and what was computed."""
+    done = ReportJob(cfg).run(out_dir or default_out(cfg))
+    return done.out_dir, done.computed

@@ -1,0 +1,330 @@
+"""The reduction a plan would bring (社区二氧化碳排放下降率): the scenario's inventory with its measures, against a baseline.
+
+低碳社区试点建设指南 附件 名词解释 1: the rate is the reduction the community's low-carbon measures bring ÷ its baseline
+emission. The baseline of a new urban community (城市新建社区, 表1 比照基准情景) is the emission of the same community
+without low-carbon measures, built to the current standards: here the plan's floor area at the inventory's central
+(constraint) values. That of an existing urban (表2) or rural (表3) community is its emission in the base year before
+the pilot (比照试点前基准年): here the base run's inventory, as measured.
+
+Per unit, for each of the factors' central, low and high values (``b``):
+
+- energy of the scenario's buildings by use (the inventory: electricity MWh, district heat GJ) + the floor area of the
+  parcels the plan adds × the intensity of their use (``carbon_measures.yaml`` maps their land-use class to a use);
+- green buildings: the *new* floor area's energy × ``green_building_share`` × ``green_building_saving_pct`` is saved.
+  New floor area is the added parcels' and, in a new community, all of it;
+- heat pumps: ``district_heating_to_heat_pump_share`` of the remaining district heat is supplied by heat pumps, whose
+  electricity is heat ÷ 3.6 ÷ COP;
+- plan CO₂ = electricity × grid factor + district heat × heat factor − rooftop PV generation × grid factor, the PV
+  being ``rooftop_pv_share`` of the installable roof area of each use (of the inventory's generation potential);
+- rate = (baseline − plan) ÷ baseline × 100.
+
+``co2_reduction_rate_pct`` is the rate at the central values; ``_low`` and ``_high`` the smaller and the larger of the
+rates at the low and the high values (baseline and plan take the same factors: the bounds show how far the factors
+move the rate, not the gap between a low plan and a high baseline). The added parcels' roofs are not counted for PV
+(no footprint). A NaN has its reason (:attr:`PlanCarbon.reasons`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from ditan.spatial.indicators.carbon import BOUNDS, CarbonResult
+from ditan.spatial.standards import reasons as R
+from ditan.spatial.standards.carbon import USES, CarbonFactors
+from ditan.spatial.standards.carbon_measures import PlanMeasures, use_of_landuse_class
+
+__all__ = [
+    "RATE",
+    "RATE_COLUMNS",
+    "PlanCarbon",
+    "added_floor_by_unit",
+    "no_plan_columns",
+    "plan_carbon",
+]
+
+RATE = "co2_reduction_rate_pct"
+_SUFFIX = {"value": "", "low": "_low", "high": "_high"}
+RATE_COLUMNS = tuple(RATE + s for s in _SUFFIX.values())
+#: the pilot kinds whose baseline is the plan at the constraint values (the others: the base year as measured)
+SCENARIO_BASELINE_KINDS = ("new",)
+BASELINE_KINDS = ("new", "existing", "rural")
+
+
+def no_plan_columns(index: pd.Index) -> pd.DataFrame:
+    """The rate columns of a run without a plan: NaN (the registry's reason: no plan)."""
+    return pd.DataFrame({c: np.full(len(index), np.nan) for c in RATE_COLUMNS}, index=index)
+
+
+@dataclass
+class PlanCarbon:
+    """The plan's inventory per unit and the rate."""
+
+    #: per unit (scenario_carbon.csv): kind, baseline basis, floor areas, CO₂ by bound, the rate
+    table: pd.DataFrame
+    #: per added parcel: row, lu_class, use, floor_area_m2, share inside the units, note
+    parcels: pd.DataFrame
+    #: (unit, column, reason) of each NaN rate
+    reasons: list[tuple[object, str, R.Reason]] = field(default_factory=list)
+
+    @property
+    def rates(self) -> pd.DataFrame:
+        return self.table[list(RATE_COLUMNS)]
+
+
+def added_floor_by_unit(
+    units: gpd.GeoDataFrame, parcels: pd.DataFrame
+) -> tuple[np.ndarray, pd.DataFrame]:
+    """The added parcels' floor area by unit and use ((n units, len(USES)) m²) and one row per parcel.
+
+    ``parcels``: ``row``, ``geometry`` (study CRS), ``lu_class``, ``floor_area_m2`` and ``far`` (NaN: not given). The
+    floor area is ``floor_area_m2``, else ``far`` × the parcel's area; it is split between the units by the share of
+    the parcel's area inside each. A parcel of a class without buildings (``carbon_measures.yaml``), without a floor
+    area or FAR, or outside every unit adds nothing, and its row says so.
+    """
+    n, k = len(units), len(USES)
+    floor = np.zeros((n, k))
+    if parcels is None or len(parcels) == 0:
+        return floor, pd.DataFrame(
+            columns=["row", "lu_class", "use", "floor_area_m2", "in_units_pct", "note"]
+        )
+    geoms = np.asarray(parcels["geometry"], dtype=object)
+    area = shapely.area(geoms)
+    given = parcels["floor_area_m2"].to_numpy(dtype=float)
+    far = parcels["far"].to_numpy(dtype=float)
+    fa = np.where(np.isfinite(given), given, far * area)
+    uses = [use_of_landuse_class(c) for c in parcels["lu_class"]]
+    tree = shapely.STRtree(units.geometry.to_numpy())
+    pi, ui = tree.query(geoms, predicate="intersects")
+    share = np.zeros(len(pi))
+    if len(pi):
+        inter = shapely.area(shapely.intersection(geoms[pi], units.geometry.to_numpy()[ui]))
+        share = np.where(area[pi] > 0, inter / np.where(area[pi] > 0, area[pi], 1.0), 0.0)
+    inside = np.bincount(pi, weights=share, minlength=len(geoms))
+    counted = np.array(
+        [u is not None and np.isfinite(f) and f > 0 for u, f in zip(uses, fa, strict=True)]
+    )
+    use_idx = np.array([USES.index(u) if u is not None else 0 for u in uses], dtype=np.int64)
+    w = counted[pi]
+    np.add.at(floor, (ui[w], use_idx[pi][w]), fa[pi][w] * share[w])
+    notes = []
+    for u, f, c, s in zip(uses, fa, parcels["lu_class"], inside, strict=True):
+        if u is None:
+            notes.append(
+                f"land-use class {c}: no building floor area counted (carbon_measures.yaml)"
+            )
+        elif not np.isfinite(f):
+            notes.append("no floor_area or far given: no floor area counted")
+        elif s <= 0:
+            notes.append("outside every unit: not counted")
+        elif u == "industrial":
+            notes.append(
+                "industrial: process energy not estimable, left out of the totals (as in the inventory)"
+            )
+        elif s < 0.999:
+            notes.append(f"{s * 100:.1f} % inside the units: the rest is not counted")
+        else:
+            notes.append("")
+    table = pd.DataFrame(
+        {
+            "row": parcels["row"].to_numpy(),
+            "lu_class": parcels["lu_class"].to_numpy(),
+            "use": uses,
+            "floor_area_m2": fa,
+            "in_units_pct": inside * 100.0,
+            "note": notes,
+        }
+    )
+    return floor, table
+
+
+def _energy_by_use(inv: pd.DataFrame, ids: pd.Index) -> dict[str, dict[str, np.ndarray]]:
+    """From the inventory's building rows: {carrier: {bound: (n, len(USES)) amounts}} (NaN amounts, industry: 0)."""
+    n, k = len(ids), len(USES)
+    out = {c: {b: np.zeros((n, k)) for b in BOUNDS} for c in ("electricity", "district heat")}
+    rows = inv[inv["sector"].astype(str).str.startswith("buildings · ")] if len(inv) else inv
+    if not len(rows):
+        return out
+    ui = ids.get_indexer(rows["unit_id"])
+    use = rows["sector"].str.removeprefix("buildings · ").map({u: i for i, u in enumerate(USES)})
+    ok = (ui >= 0) & use.notna().to_numpy()
+    for carrier, per in out.items():
+        sel = ok & (rows["carrier"] == carrier).to_numpy()
+        for b in BOUNDS:
+            amount = rows[f"energy_amount{_SUFFIX[b]}"].to_numpy(dtype=float)[sel]
+            np.add.at(
+                per[b], (ui[sel], use.to_numpy()[sel].astype(np.int64)), np.nan_to_num(amount)
+            )
+    return out
+
+
+def plan_carbon(
+    scen: CarbonResult,
+    factors: CarbonFactors,
+    measures: PlanMeasures,
+    *,
+    index: pd.Index,
+    kinds: list[str | None],
+    added_floor: np.ndarray,
+    base_co2: dict[str, np.ndarray],
+    parcels: pd.DataFrame | None = None,
+) -> PlanCarbon:
+    """The plan's CO₂ and the rate per unit (see the module's method).
+
+    ``scen``: the scenario's inventory (its buildings after the plan's changes); ``index``: the unit ids in the
+    inventory's order; ``kinds``: each unit's pilot kind (new / existing / rural, None: unknown); ``added_floor``:
+    :func:`added_floor_by_unit`; ``base_co2``: the base run's ``building_co2_t_per_year`` by bound (value/low/high).
+    """
+    n, k = len(index), len(USES)
+    grid, hf = factors.grid_kg_per_kwh, factors.heat_t_per_gj  # tCO2/MWh, tCO2/GJ
+    energy = _energy_by_use(scen.inventory, index)
+    estimable = np.array([factors.eui_kwh_per_m2[u] is not None for u in USES])
+    heated = np.array([u in factors.heated_uses for u in USES])
+    kind = np.array([kd if kd in BASELINE_KINDS else "" for kd in kinds], dtype=object)
+    all_new = np.isin(kind, SCENARIO_BASELINE_KINDS)[:, None]
+    green = measures.green_building_share * measures.green_building_saving_pct / 100.0
+    d = measures.heat_pump_share
+    pv_share = np.array([measures.rooftop_pv_share[u] for u in USES])
+    inst = (
+        scen.installable_by_use if scen.installable_by_use is not None else np.full((n, k), np.nan)
+    )
+    with np.errstate(invalid="ignore", divide="ignore"):
+        inst_total = inst.sum(axis=1)
+        pv_fraction = np.where(inst_total > 0, (inst * pv_share).sum(axis=1) / inst_total, 0.0)
+    out = pd.DataFrame(index=index)
+    out["kind"] = kind
+    out["baseline"] = np.where(
+        np.isin(kind, SCENARIO_BASELINE_KINDS),
+        "基准情景 plan floor area at the constraint values, no measures",
+        np.where(kind == "", "unknown", "试点前基准年 base year as measured (base run)"),
+    )
+    added = added_floor * estimable
+    out["added_floor_area_m2"] = added_floor.sum(axis=1)
+    new_floor = np.zeros(n)  # filled below (the inventory's floor areas in a new community)
+    out["pv_share_of_installable_pct"] = pv_fraction * 100.0
+    rates = {}
+    for b in BOUNDS:
+        s = _SUFFIX[b]
+        eui = np.array(
+            [
+                getattr(factors.eui_kwh_per_m2[u], b) if factors.eui_kwh_per_m2[u] else 0.0
+                for u in USES
+            ]
+        )
+        h = getattr(factors.heating_gj_per_m2, b) if factors.heating_gj_per_m2 else 0.0
+        e_add = added * eui / 1000.0  # MWh
+        h_add = added * heated * h  # GJ
+        e_all = energy["electricity"][b] + e_add
+        h_all = energy["district heat"][b] + h_add
+        e_new = np.where(all_new, e_all, e_add)
+        h_new = np.where(all_new, h_all, h_add)
+        e1 = (e_all - green * e_new).sum(axis=1)
+        h1 = (h_all - green * h_new).sum(axis=1)
+        cop = getattr(measures.heat_pump_cop, b)
+        hp_mwh = d * h1 / 3.6 / cop
+        h2 = (1.0 - d) * h1
+        building = (e1 + hp_mwh) * grid + h2 * hf
+        pv_mwh = scen.table[f"rooftop_pv_mwh_per_year{s}"].to_numpy(dtype=float) * pv_fraction
+        pv_mwh = np.where(pv_fraction > 0, pv_mwh, 0.0)
+        plan = building - pv_mwh * grid
+        scenario_baseline = e_all.sum(axis=1) * grid + h_all.sum(axis=1) * hf
+        baseline = np.where(
+            np.isin(kind, SCENARIO_BASELINE_KINDS),
+            scenario_baseline,
+            np.where(kind == "", np.nan, np.asarray(base_co2[b], dtype=float)),
+        )
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rate = np.where(baseline > 0, (baseline - plan) / baseline * 100.0, np.nan)
+        if b == "value":
+            new_floor = np.where(
+                all_new[:, 0],
+                _floor_by_unit(scen.inventory, index).sum(axis=1) + added_floor.sum(axis=1),
+                added_floor.sum(axis=1),
+            )
+        out[f"baseline_co2_t{s}"] = baseline
+        out[f"green_building_saving_mwh{s}"] = green * (e_new.sum(axis=1) + h_new.sum(axis=1) / 3.6)
+        out[f"heat_pump_electricity_mwh{s}"] = hp_mwh
+        out[f"building_co2_t{s}"] = building
+        out[f"pv_mwh{s}"] = pv_mwh
+        out[f"plan_co2_t{s}"] = plan
+        with np.errstate(invalid="ignore", divide="ignore"):
+            plan_energy = e1 + hp_mwh + h2 / 3.6
+            out[f"pv_substitution_pct{s}"] = np.where(
+                plan_energy > 0, pv_mwh / plan_energy * 100.0, np.nan
+            )
+        rates[b] = rate
+    out.insert(3, "new_floor_area_m2", new_floor)
+    stack = np.vstack([rates[b] for b in BOUNDS])
+    with np.errstate(invalid="ignore"):
+        out[RATE] = rates["value"]
+        finite = np.isfinite(stack).all(axis=0)
+        out[RATE + "_low"] = np.where(
+            finite, np.nanmin(np.where(finite, stack, 0.0), axis=0), np.nan
+        )
+        out[RATE + "_high"] = np.where(
+            finite, np.nanmax(np.where(finite, stack, 0.0), axis=0), np.nan
+        )
+    head = [
+        "kind",
+        "baseline",
+        "added_floor_area_m2",
+        "new_floor_area_m2",
+        "pv_share_of_installable_pct",
+    ]
+    quantities = ["baseline_co2_t", "green_building_saving_mwh", "heat_pump_electricity_mwh", "building_co2_t",
+                  "pv_mwh", "plan_co2_t", "pv_substitution_pct"]  # fmt: skip
+    out = out[head + [q + s for q in quantities for s in _SUFFIX.values()] + list(RATE_COLUMNS)]
+    reasons = _reasons(out, scen, kind, pv_fraction, index)
+    for uid, col, _ in reasons:
+        out.loc[uid, col] = np.nan
+    return PlanCarbon(out, parcels if parcels is not None else pd.DataFrame(), reasons)
+
+
+def _floor_by_unit(inv: pd.DataFrame, ids: pd.Index) -> np.ndarray:
+    """Floor area of the scenario's buildings by unit and use (the inventory's electricity rows)."""
+    n, k = len(ids), len(USES)
+    out = np.zeros((n, k))
+    if not len(inv):
+        return out
+    rows = inv[
+        inv["sector"].astype(str).str.startswith("buildings · ") & (inv["carrier"] == "electricity")
+    ]
+    ui = ids.get_indexer(rows["unit_id"])
+    use = rows["sector"].str.removeprefix("buildings · ").map({u: i for i, u in enumerate(USES)})
+    ok = (ui >= 0) & use.notna().to_numpy()
+    np.add.at(
+        out,
+        (ui[ok], use.to_numpy()[ok].astype(np.int64)),
+        np.nan_to_num(rows["floor_area_m2"].to_numpy(dtype=float)[ok]),
+    )
+    return out
+
+
+def _reasons(
+    out: pd.DataFrame,
+    scen: CarbonResult,
+    kind: np.ndarray,
+    pv_fraction: np.ndarray,
+    index: pd.Index,
+) -> list[tuple[object, str, R.Reason]]:
+    """Why each unit's rate is NaN, in order of precedence: a whole-run factor gap, the kind, the PV, the baseline."""
+    rows: list[tuple[object, str, R.Reason]] = []
+    whole = scen.reasons.get("building_co2_t_per_year")
+    pv_why = scen.reasons.get("rooftop_pv_mwh_per_year")
+    for i, uid in enumerate(index):
+        reason: R.Reason | None = None
+        if whole is not None:
+            reason = R.CARBON_FACTOR.format(why=whole[0], why_zh=whole[1])
+        elif kind[i] == "":
+            reason = R.NO_PILOT_KIND
+        elif pv_fraction[i] > 0 and pv_why is not None:
+            reason = R.CARBON_FACTOR.format(why=pv_why[0], why_zh=pv_why[1])
+        elif not np.isfinite(out[RATE].iloc[i]):
+            reason = R.NO_BASELINE
+        if reason is not None:
+            rows += [(uid, c, reason) for c in RATE_COLUMNS]
+    return rows
