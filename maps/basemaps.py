@@ -193,6 +193,11 @@ def _gcj02_xy(xy: np.ndarray) -> np.ndarray:
     return np.column_stack([lon, lat])
 
 
+def shift_of(bm: Basemap) -> Callable[[np.ndarray], np.ndarray] | None:
+    """The display shift of web coordinates ((n, 2) lon/lat) on ``bm``: to GCJ-02 for GCJ-02 tiles, else None."""
+    return _gcj02_xy if bm.gcj02 else None
+
+
 @contextmanager
 def display_shift(bm: Basemap) -> Iterator[Callable[[np.ndarray], np.ndarray] | None]:
     """While a map is built on ``bm``: every web coordinate drawn is shifted to GCJ-02 when its tiles are.
@@ -202,7 +207,7 @@ def display_shift(bm: Basemap) -> Iterator[Callable[[np.ndarray], np.ndarray] | 
     """
     from ditan.maps import geojson_layer
 
-    shift = _gcj02_xy if bm.gcj02 else None
+    shift = shift_of(bm)
     token = geojson_layer.DISPLAY_SHIFT.set(shift)
     try:
         yield shift

@@ -14,6 +14,7 @@ import pandas as pd
 import shapely
 from branca.colormap import StepColormap
 
+from ditan.maps import basemaps
 from ditan.maps import style as st
 from ditan.maps.geojson_layer import _esc, _geojson, _prep
 from ditan.maps.geojson_layer import _fmt as fmt
@@ -38,6 +39,7 @@ def screening_map(
     profile_zh: str,
     attribution: str,
     tiles: bool | str = True,
+    tianditu_key: str | None = None,
 ) -> str:
     """HTML page of a screening: units coloured by score, the shortlist outlined in red, units not ranked uncoloured.
 
@@ -94,27 +96,29 @@ def screening_map(
         return {**base, "color": "#d7191c", "weight": 4.0, "dashArray": None} if p["s"] else base
 
     w, s, e, n = u.total_bounds
+    # map.tiles, as on the run's map (GCJ-02 tiles: the units drawn shifted to them)
+    bm = basemaps.basemap(tiles, tianditu_key)
     m = folium.Map(location=[(s + n) / 2, (w + e) / 2], tiles=None, control_scale=True)
-    if tiles in (True, "osm"):  # map.tiles; other basemaps are drawn by build_map only
-        folium.TileLayer("OpenStreetMap", name="OpenStreetMap", control=False).add_to(m)
+    basemaps.add_basemap(m, bm)
     name = f"遴选得分 Screening score · {html.escape(profile_zh)}"
-    _geojson(
-        m,
-        u,
-        props,
-        style,
-        tip,
-        name=name,
-        highlight_function=lambda _f: {"weight": 5, "color": "#000000"},
-    )
+    with basemaps.display_shift(bm):
+        _geojson(
+            m,
+            u,
+            props,
+            style,
+            tip,
+            name=name,
+            highlight_function=lambda _f: {"weight": 5, "color": "#000000"},
+        )
     StepColormap(
         colors, index=breaks, vmin=breaks[0], vmax=breaks[-1], caption=f"得分 Score ({method})"
     ).add_to(m)
-    extras = _Extras([], attribution)
+    extras = _Extras([], basemaps.attribution_line(attribution, bm))
     row = '<div><span class="ditan-sw" style="border:3px solid #d7191c;background:none"></span>入围 Shortlisted</div>'
     if pd.isna(u["rank"]).any():
         row += f'<div><span class="ditan-sw" style="background:{st.NODATA_COLOR}"></span>未参与排序 Not ranked</div>'
-    extras.body = extras.body.removesuffix("</div>") + row + "</div>"
+    extras.body = extras.body.removesuffix("</div>") + row + basemaps.legend_note(bm) + "</div>"
     extras.add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
     m.fit_bounds([[s, w], [n, e]])
@@ -134,24 +138,27 @@ def parcel_page(
     reasons: Sequence[str],
     parcel_label: str,
     tiles: bool | str = True,
+    tianditu_key: str | None = None,
 ) -> str:
     """One-page map of a parcel for sale, with a box of the title, the headline and the reasons.
 
     Shows the parcel (green if it passes, red if not), its units, the radius ring from its edge, and ``marks``
     (point, colour, tooltip): nearest stations, facilities reached and missing. Geometries are in the metric ``crs``.
     """
+    # map.tiles, as on the run's map; on GCJ-02 tiles everything is drawn shifted to them (on the page only)
+    bm = basemaps.basemap(tiles, tianditu_key)
+    shift = basemaps.shift_of(bm)
 
     def wgs(geoms):
-        return gpd.GeoSeries(list(geoms), crs=crs).to_crs(4326)
+        g = gpd.GeoSeries(list(geoms), crs=crs).to_crs(4326)
+        return (
+            g if shift is None else gpd.GeoSeries(shapely.transform(g.to_numpy(), shift), crs=4326)
+        )
 
     esc = html.escape
     c = wgs([parcel.centroid]).iloc[0]
-    m = folium.Map(
-        location=[c.y, c.x],
-        zoom_start=16,
-        tiles="OpenStreetMap" if tiles in (True, "osm") else None,
-        control_scale=True,
-    )
+    m = folium.Map(location=[c.y, c.x], zoom_start=16, tiles=None, control_scale=True)
+    basemaps.add_basemap(m, bm)
     for uid, g in zip(units.index, wgs(units.geometry), strict=True):
         folium.GeoJson(
             shapely.geometry.mapping(g),

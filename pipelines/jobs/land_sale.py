@@ -119,6 +119,7 @@ def parcel_map(
     *,
     radius_m: float,
     tiles: bool | str,
+    tianditu_key: str | None = None,
 ) -> str:
     """A one-page map of one parcel: what to show (units, nearest stations, reached and missing facilities, reasons)."""
     from ditan.maps.pages import parcel_page  # rendering stays out of the computation
@@ -159,6 +160,7 @@ def parcel_map(
         reasons=str(summary["main_reasons"]).split(" | "),
         parcel_label=f"地块 parcel {r['parcel_id']} {r['name']} ({r['tag']})",
         tiles=tiles,
+        tianditu_key=tianditu_key,
     )
 
 
@@ -238,7 +240,13 @@ class ParcelCheckJob(Job[SaleInputs, ParcelChecks]):
         (stage / "parcels").mkdir()
         for (_, r), info, (_, s) in zip(p.iterrows(), c.reached, c.summary.iterrows(), strict=True):
             page = parcel_map(
-                r, info, s, sa, radius_m=self.params.transit.radius_m, tiles=self.cfg.map.tiles
+                r,
+                info,
+                s,
+                sa,
+                radius_m=self.params.transit.radius_m,
+                tiles=self.cfg.map.tiles,
+                tianditu_key=self.cfg.map.tianditu_key,
             )
             write.write_text(stage / c.pages[r["parcel_id"]], page)
         return list(OUTPUTS)

@@ -214,6 +214,7 @@ class ScreenJob(Job[StudyArea, Screened]):
                 profile_zh=scr.profile.zh,
                 attribution=attribution(cfg),
                 tiles=cfg.map.tiles,
+                tianditu_key=cfg.map.tianditu_key,
             )
         return Screened(scr, unit_kind, page)
 

@@ -1,0 +1,103 @@
+"""The screening and parcel pages draw the basemap map.tiles names, as the run's map does (GCJ-02: shifted)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import CRS, box
+
+from ditan.maps.pages import parcel_page, screening_map
+
+A, EE = 6378245.0, 0.00669342162296594323  # the GCJ-02 ellipsoid
+
+
+def _gcj02(lon: float, lat: float) -> tuple[float, float]:
+    """The published WGS 84 → GCJ-02 forward formula, written out here (independent of ditan's)."""
+    x, y = lon - 105.0, lat - 35.0
+    dlat = -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * np.sqrt(abs(x))
+    dlat += (20.0 * np.sin(6.0 * x * np.pi) + 20.0 * np.sin(2.0 * x * np.pi)) * 2.0 / 3.0
+    dlat += (20.0 * np.sin(y * np.pi) + 40.0 * np.sin(y / 3.0 * np.pi)) * 2.0 / 3.0
+    dlat += (160.0 * np.sin(y / 12.0 * np.pi) + 320 * np.sin(y * np.pi / 30.0)) * 2.0 / 3.0
+    dlon = 300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * np.sqrt(abs(x))
+    dlon += (20.0 * np.sin(6.0 * x * np.pi) + 20.0 * np.sin(2.0 * x * np.pi)) * 2.0 / 3.0
+    dlon += (20.0 * np.sin(x * np.pi) + 40.0 * np.sin(x / 3.0 * np.pi)) * 2.0 / 3.0
+    dlon += (150.0 * np.sin(x / 12.0 * np.pi) + 300.0 * np.sin(x / 30.0 * np.pi)) * 2.0 / 3.0
+    rad = lat / 180.0 * np.pi
+    magic = 1 - EE * np.sin(rad) ** 2
+    sq = np.sqrt(magic)
+    dlat = (dlat * 180.0) / ((A * (1 - EE)) / (magic * sq) * np.pi)
+    dlon = (dlon * 180.0) / (A / sq * np.cos(rad) * np.pi)
+    return lon + dlon, lat + dlat
+
+
+def _units():
+    u = gpd.GeoDataFrame(
+        {"unit_id": ["A", "B"], "name": ["甲", "乙"]},
+        geometry=[box(0, 0, 500, 500), box(500, 0, 1000, 500)],
+        crs=CRS,
+    ).set_index("unit_id")
+    return u
+
+
+def _screening(tiles, key=None):
+    t = pd.DataFrame(
+        {
+            "unit_id": ["A", "B"],
+            "name": ["甲", "乙"],
+            "rank": [1, 2],
+            "score": [80.0, 40.0],
+            "rules_assessed": ["2/2", "2/2"],
+            "binding_met": [1, 0],
+            "binding_assessable": [1, 1],
+            "level": ["", ""],
+            "level_zh": ["", ""],
+            "shortlisted": ["yes", ""],
+            "not_ranked": ["", ""],
+            "reasons_met": ["", ""],
+            "reasons_missed": ["", ""],
+        }  # fmt: skip
+    )
+    return screening_map(_units(), t, method="rules", profile_zh="测试", attribution="data",
+                         tiles=tiles, tianditu_key=key)  # fmt: skip
+
+
+def test_screening_page_on_tianditu_and_gaode():
+    page = _screening("tianditu", "KEY123")
+    assert "tianditu.gov.cn" in page and "tk=KEY123" in page
+    osm = _screening("osm")
+    wgs = _units().to_crs(4326)
+    lon, lat = np.asarray(wgs.geometry.iat[0].exterior.coords)[0]
+    gd = _screening("gaode")
+    assert "autonavi.com" in gd and "GCJ-02" in gd
+    # the first unit's first vertex: as is on OSM, shifted by the formula on Gaode (to the page's 1e-6 degrees)
+    glon, glat = _gcj02(lon, lat)
+    nums = [tuple(map(float, m)) for m in re.findall(r"\[(1\d\d\.\d+), (\d\d\.\d+)\]", gd)]
+    assert any(abs(a - glon) < 2e-6 and abs(b - glat) < 2e-6 for a, b in nums)
+    nums_osm = [tuple(map(float, m)) for m in re.findall(r"\[(1\d\d\.\d+), (\d\d\.\d+)\]", osm)]
+    assert any(abs(a - lon) < 2e-6 and abs(b - lat) < 2e-6 for a, b in nums_osm)
+    assert not any(abs(a - lon) < 2e-6 and abs(b - lat) < 2e-6 for a, b in nums)
+
+
+def test_parcel_page_shifted_on_gaode(monkeypatch):
+    monkeypatch.delenv("TIANDITU_KEY", raising=False)
+    parcel = box(100, 100, 200, 200)
+    kw = dict(crs=CRS, units=_units(), radius_m=500.0, marks=[], ok=True, title="t", headline="h",
+              reasons=["r"], parcel_label="p")  # fmt: skip
+    page = parcel_page(parcel, tiles="gaode", **kw)
+    wgs = gpd.GeoSeries([parcel], crs=CRS).to_crs(4326).iat[0]
+    lon, lat = np.asarray(wgs.exterior.coords)[0]
+    glon, glat = _gcj02(lon, lat)
+    coords = [
+        c for f in re.findall(r'"coordinates": (\[\[\[.*?\]\]\])', page) for c in json.loads(f)[0]
+    ]
+    assert any(abs(a - glon) < 1e-9 and abs(b - glat) < 1e-9 for a, b in coords)
+    assert "autonavi.com" in page
+    none = parcel_page(parcel, tiles="none", **kw)
+    assert "tile.openstreetmap.org" not in none and "autonavi" not in none
+    with pytest.raises(ValueError, match="map.tianditu_key"):
+        parcel_page(parcel, tiles="tianditu", **kw)
