@@ -10,29 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import CRS, box
+from test_map_basemaps import gcj02 as _gcj02  # the independent formula, written out once
 
 from ditan.maps.pages import parcel_page, screening_map
-
-A, EE = 6378245.0, 0.00669342162296594323  # the GCJ-02 ellipsoid
-
-
-def _gcj02(lon: float, lat: float) -> tuple[float, float]:
-    """The published WGS 84 → GCJ-02 forward formula, written out here (independent of ditan's)."""
-    x, y = lon - 105.0, lat - 35.0
-    dlat = -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * np.sqrt(abs(x))
-    dlat += (20.0 * np.sin(6.0 * x * np.pi) + 20.0 * np.sin(2.0 * x * np.pi)) * 2.0 / 3.0
-    dlat += (20.0 * np.sin(y * np.pi) + 40.0 * np.sin(y / 3.0 * np.pi)) * 2.0 / 3.0
-    dlat += (160.0 * np.sin(y / 12.0 * np.pi) + 320 * np.sin(y * np.pi / 30.0)) * 2.0 / 3.0
-    dlon = 300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * np.sqrt(abs(x))
-    dlon += (20.0 * np.sin(6.0 * x * np.pi) + 20.0 * np.sin(2.0 * x * np.pi)) * 2.0 / 3.0
-    dlon += (20.0 * np.sin(x * np.pi) + 40.0 * np.sin(x / 3.0 * np.pi)) * 2.0 / 3.0
-    dlon += (150.0 * np.sin(x / 12.0 * np.pi) + 300.0 * np.sin(x / 30.0 * np.pi)) * 2.0 / 3.0
-    rad = lat / 180.0 * np.pi
-    magic = 1 - EE * np.sin(rad) ** 2
-    sq = np.sqrt(magic)
-    dlat = (dlat * 180.0) / ((A * (1 - EE)) / (magic * sq) * np.pi)
-    dlon = (dlon * 180.0) / (A / sq * np.cos(rad) * np.pi)
-    return lon + dlon, lat + dlat
 
 
 def _units():
