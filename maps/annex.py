@@ -28,6 +28,7 @@ from matplotlib.lines import Line2D
 from matplotlib.text import Text
 
 from ditan.maps.annex_carbon import CARBON_DRAW
+from ditan.maps.annex_context import PRINT_DPI, draw_context
 from ditan.maps.annex_page import (
     draw_north_arrow,
     draw_scale_bar,
@@ -74,8 +75,20 @@ def sheet_figure(L: AnnexLayers, uid: str, number: int, *, paper: str = "A4") ->
     ext = map_extent(src, box[2], box[3], margin=0.04 if whole else 0.12)
     ax.set(xlim=(ext[0], ext[2]), ylim=(ext[1], ext[3]), xticks=[], yticks=[])
     ax.set_aspect("equal", adjustable="box")
+    # beneath the sheet's own content: the basemap (tile cache) and the vector context
+    context_notes: list[str] = []
+    if L.context is not None:
+        context_notes = draw_context(
+            ax,
+            L.context,
+            uid,
+            key,
+            ext,
+            ground_m_per_px=(ext[2] - ext[0]) / (box[2] * PRINT_DPI),
+            neighbours=not whole,  # the whole-area sheets draw every unit
+        )
     handles, notes = DRAWERS[key](ax, L, uid, ext)
-    if not whole:
+    if not whole and L.context is None:
         L.units.boundary.plot(ax=ax, color="#7f7f7f", linewidth=0.5, zorder=11)
     gpd.GeoSeries([L.units.geometry.loc[uid]], crs=L.units.crs).boundary.plot(
         ax=ax, zorder=12, **UNIT_LINE
@@ -109,6 +122,7 @@ def sheet_figure(L: AnnexLayers, uid: str, number: int, *, paper: str = "A4") ->
     )
     info = [
         *notes,
+        *context_notes,
         f"比例尺 1:{rounded_scale(bar.scale):,}（{paper} 打印）",
         f"坐标系：{L.crs_name}",
         f"数据来源：{L.attribution}",

@@ -18,6 +18,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from ditan.maps import style as st
+from ditan.maps.annex_context import AnnexContext
 from ditan.spatial.standards import columns
 
 __all__ = ["AnnexLayers", "SHEETS", "DRAW", "WHOLE_AREA", "sheet_numbers"]
@@ -66,6 +67,8 @@ class AnnexLayers:
     pv_method: str = ""
     #: sheet key → why it is not drawn ('中文 / English'), e.g. the carbon sheets without a carbon inventory
     skipped: dict[str, str] = field(default_factory=dict)
+    #: the light context drawn beneath every sheet (roads, water, buildings, neighbours; a basemap from a tile cache)
+    context: AnnexContext | None = None
 
 
 def sheet_numbers(L: AnnexLayers) -> list[int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import ConfigDict, Field, field_serializer, field_validator, model_validator
@@ -9,6 +10,7 @@ from pydantic import ConfigDict, Field, field_serializer, field_validator, model
 from ditan.maps import basemaps
 from ditan.pipelines.config.base import _Options, _refuse
 from ditan.pipelines.config.life_circle import LifeCircleOptions
+from ditan.pipelines.config.model import _existing
 
 
 def colourable_columns(life_circle: LifeCircleOptions | None, radius_m: float | None) -> list[str]:
@@ -46,6 +48,12 @@ def colourable_columns(life_circle: LifeCircleOptions | None, radius_m: float | 
     return out
 
 
+#: the tile caches an annex sheet can draw on: Web Mercator tiles aligned to WGS 84
+TILE_CACHE_SCHEMES = ("osm", "tianditu", "tianditu_img", "xyz")
+#: GCJ-02 tile sources, refused for the annex
+GCJ02_SCHEMES = ("gaode", "amap", "autonavi", "gcj02", "gcj-02", "gaode_img", "tencent")
+
+
 class MapOptions(_Options):
     # a job or test setting map.tiles = False (the old boolean) gets "none", as from YAML
     model_config = ConfigDict(**_Options.model_config, validate_assignment=True)
@@ -67,12 +75,50 @@ class MapOptions(_Options):
     paper: Literal["A4", "A3"] = Field(
         "A4", description="Paper of the map annex sheets (ditan annex); --paper overrides it"
     )
+    tile_cache: Path | None = Field(
+        None,
+        description="Offline tile folder {z}/{x}/{y}.png (e.g. made by a tile downloader) drawn lightly beneath the annex "
+        "sheets; Web Mercator (EPSG:3857) tiles aligned to WGS 84, see tile_cache_scheme. Never downloaded: a sheet "
+        "the cache does not cover is drawn over the vector context with the note 底图缺失 basemap tiles missing",
+    )
+    tile_cache_scheme: str = Field(
+        "osm",
+        description="What the tile cache holds: osm | tianditu (天地图 vec_w) | tianditu_img (img_w) | xyz (another "
+        "WGS 84-aligned Web Mercator source). GCJ-02 tiles (gaode 高德, amap) are refused: the printed sheet must not "
+        "shift the data",
+    )
     max_vertices_per_layer: int = Field(
         100_000,
         gt=0,
         description="A detail layer (buildings, roads, land use, service areas …) with more vertices is left out of "
         "map.html, with a note on the map; a browser stalls on a whole city's footprints (they stay in communities.gpkg)",
     )
+
+    _check_tile_cache = field_validator("tile_cache", mode="before")(_existing)
+
+    @field_validator("tile_cache")
+    @classmethod
+    def _tile_dir(cls, v: Path | None) -> Path | None:
+        if v is not None and not v.is_dir():
+            raise ValueError(
+                f"{v}: a tile cache is a folder of {{z}}/{{x}}/{{y}}.png tiles, not a file"
+            )
+        return v
+
+    @field_validator("tile_cache_scheme", mode="before")
+    @classmethod
+    def _tile_scheme(cls, v: object) -> object:
+        s = str(v).strip().lower()
+        if s in GCJ02_SCHEMES:
+            raise ValueError(
+                f"'{v}' tiles are GCJ-02 (offset a few hundred metres from WGS 84) and cannot underlie a printed annex "
+                "sheet, which must not shift the data: use osm, tianditu or tianditu_img tiles (Web Mercator, WGS 84)"
+            )
+        if s not in TILE_CACHE_SCHEMES:
+            raise ValueError(
+                f"unknown tile cache scheme '{v}': one of {', '.join(TILE_CACHE_SCHEMES)} (WGS 84-aligned Web Mercator)"
+            )
+        return s
 
     @field_validator("tiles", mode="before")
     @classmethod

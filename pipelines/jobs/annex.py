@@ -22,6 +22,7 @@ import pandas as pd
 import shapely
 
 from ditan.maps.annex import draw_unit
+from ditan.maps.annex_context import AnnexContext, TileCache
 from ditan.maps.annex_page import PAPER_MM
 from ditan.maps.annex_sheets import SHEETS, AnnexLayers, sheet_numbers
 from ditan.maps.fonts import find_cjk_font
@@ -246,11 +247,22 @@ def annex_layers(sa: StudyArea, res: RunResult, cfg: Config, date: str) -> Annex
     areas = res.service_areas
     radius = cfg.transit.radius_m
     roofs, pv_method, skipped = carbon_sheets(sa, res)
+    faces = landuse_faces(with_unknown_parcels(sa.landuse, sa.parcels))
+    units = res.units[["name", "geometry"]]
+    tiles = cfg.map.tile_cache
+    context = AnnexContext.build(
+        roads=roads,
+        landuse=faces,
+        buildings=sa.buildings[["geometry"]],
+        units=units,
+        crs=sa.crs,
+        tiles=TileCache(tiles, cfg.map.tile_cache_scheme) if tiles is not None else None,
+    )
     return AnnexLayers(
-        units=res.units[["name", "geometry"]],
+        units=units,
         indicators=res.indicators,
         roads=roads,
-        landuse=landuse_faces(with_unknown_parcels(sa.landuse, sa.parcels)),
+        landuse=faces,
         buildings=building_flags(
             sa,
             res,
@@ -277,7 +289,23 @@ def annex_layers(sa: StudyArea, res: RunResult, cfg: Config, date: str) -> Annex
         roofs=roofs,
         pv_method=pv_method,
         skipped=skipped,
+        context=context,
     )
+
+
+def basemap_entry(cfg: Config, L: AnnexLayers) -> dict:
+    """annex.json's basemap: the vector context always; with map.tile_cache, the sheets drawn on tiles and those missing them."""
+    ctx = L.context
+    tiles = cfg.map.tile_cache
+    drawn = ctx.basemap if ctx is not None else {}
+    layers = ["roads", "water", "buildings", "neighbour_units"]
+    return {
+        "vector_context": layers if ctx is not None else [],
+        "tile_cache": str(tiles) if tiles is not None else None,
+        "tile_scheme": cfg.map.tile_cache_scheme if tiles is not None else None,
+        "sheets_with_basemap": {u: [k for k, ok in d.items() if ok] for u, d in drawn.items()},
+        "sheets_missing_tiles": {u: [k for k, ok in d.items() if not ok] for u, d in drawn.items()},
+    }
 
 
 @dataclass
@@ -383,6 +411,7 @@ class AnnexJob(Job[StudyArea, AnnexDrawing]):
             },
             # each file with the unit id it holds (names are made safe and unique: BJ/01 → BJ_01_acb1f774.pdf)
             "file_ids": {name: u for u in a.chosen for name in a.files(u)},
+            "basemap": basemap_entry(self.cfg, a.layers),
             "seconds_per_unit": self.seconds,
             "timings_s": base["timings_s"],
             "output_sha256": base["output_sha256"],
