@@ -163,3 +163,23 @@ def test_bad_template_refused(tmp_path):
     (tmp_path / "t.dotx").write_bytes(b"x")
     with pytest.raises(ConfigError, match=r"report.template: .*a Word template is a .docx"):
         _cfg(template=str(tmp_path / "t.dotx"))
+
+
+@pytest.mark.parametrize(
+    "report, why",
+    [
+        ({"annex_max_units": 5}, "15 units > report.annex_max_units 5"),
+        ({"annex_units": []}, "report.annex_units: []"),
+    ],
+)
+def test_annex_left_out_of_a_large_or_empty_selection(tmp_path, report, why):
+    import json
+
+    done = ReportJob(_cfg(pdf=False, **report)).run(tmp_path / "r")
+    assert not (done.out_dir / "附图").exists()
+    doc = _doc(done.out_dir / "报告.docx")
+    text = "\n".join(p.text for p in doc.paragraphs)
+    assert "七、附图" in text and f"附图未收入本报告：{why}" in text
+    assert len(doc.inline_shapes) == len(list((done.out_dir / "图表").glob("*.png")))
+    m = json.loads((done.out_dir / "manifest.json").read_text(encoding="utf-8"))
+    assert m["annex"].startswith(why)

@@ -24,7 +24,13 @@ class ReportOptions(_Options):
         True, description="Draw the annex sheets (附图) into the report (needs a CJK font)"
     )
     annex_units: list[str] | None = Field(
-        None, description="Units whose annex sheets the report holds (default: every unit)"
+        None,
+        description="Units whose annex sheets the report holds ([]: none; default: every unit, up to annex_max_units)",
+    )
+    annex_max_units: int = Field(
+        20,
+        ge=0,
+        description="Without annex_units, the annex is drawn for at most this many units (a city's would be hundreds of pages)",
     )
     pdf: bool = Field(
         True, description="Also write 报告.pdf when LibreOffice (soffice) is installed"

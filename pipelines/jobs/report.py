@@ -62,6 +62,7 @@ def default_out(cfg: Config) -> Path:
 class ReportComputed:
     run: RunComputed
     pdf_note: str = ""  # why no PDF was written ("" when it was)
+    annex_note: str = ""  # why the annex sheets are not in the report ("" when they are)
     files: list[str] = field(default_factory=list)
 
 
@@ -93,7 +94,10 @@ class ReportJob(Job[RunInputs, ReportComputed]):
         with ctx.timer.stage("charts"):
             radars, bars = _charts(run, stage / CHARTS, _font_path())
         annex: dict[str, list[Path]] = {}
-        if cfg.report.annex:
+        c.annex_note = _annex_left_out(cfg, len(run.res.indicators))
+        if c.annex_note:
+            log.warning("附图 not in the report: %s", c.annex_note)
+        else:
             annex = _annex(cfg, run, stage / ANNEX, ctx)
             if annex:
                 names.append(ANNEX)
@@ -101,6 +105,7 @@ class ReportJob(Job[RunInputs, ReportComputed]):
             # the sheets go into the document at print size (about 150 dpi), not at the annex's 300 dpi
             annex = {u: [_reduced(p, Path(small)) for p in pngs] for u, pngs in annex.items()}
             content = _content(cfg, run, radars, bars, annex, ctx.started.astimezone().date())
+            content.annex_note = c.annex_note
             build_docx(content, stage / DOCX, cfg.report.template)
             names.append(DOCX)
             if cfg.report.pdf:
@@ -119,6 +124,7 @@ class ReportJob(Job[RunInputs, ReportComputed]):
             "language": self.cfg.report.language,
             "template": str(self.cfg.report.template) if self.cfg.report.template else None,
             "pdf": c.pdf_note or "written",
+            "annex": c.annex_note or "in the report",
             "packages": versions(),
         }
 
@@ -179,6 +185,21 @@ def _charts(
         png, _ = charts.save_figure(fig, folder / f"bars_{r.indicator}")
         bars.append((label, png))
     return radars, bars
+
+
+def _annex_left_out(cfg: Config, n_units: int) -> str:
+    """Why the report holds no annex sheets ("" when it does)."""
+    r = cfg.report
+    if not r.annex:
+        return "report.annex: false"
+    if r.annex_units is not None and not r.annex_units:
+        return "report.annex_units: [] (no unit listed)"
+    if r.annex_units is None and n_units > r.annex_max_units:
+        return (
+            f"{n_units} units > report.annex_max_units {r.annex_max_units}: list the units in report.annex_units, "
+            "or draw them all with ditan annex"
+        )
+    return ""
 
 
 def _annex(cfg: Config, run: RunComputed, folder: Path, ctx: Context) -> dict[str, list[Path]]:

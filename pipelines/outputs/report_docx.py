@@ -95,6 +95,7 @@ class ReportContent:
     carbon: pd.DataFrame | None  # per unit (Chinese headers)
     carbon_notes: list[str]
     language: str = "zh"
+    annex_note: str = ""  # why the annex sheets are not in the report
 
 
 def _fonts(doc) -> None:
@@ -274,6 +275,13 @@ def build_docx(c: ReportContent, path: Path, template: Path | None = None) -> No
         for note in c.carbon_notes:
             doc.add_paragraph(note)
     # ---- 7 annex
+    if c.annex_note and (c.annex_note != "report.annex: false"):
+        doc.add_heading(tr("annex", lang), level=1)
+        doc.add_paragraph(
+            f"附图未收入本报告：{c.annex_note}"
+            if lang != "en"
+            else f"The annex sheets are not in this report: {c.annex_note}"
+        )
     if any(u.annex for u in c.units):
         doc.add_heading(tr("annex", lang), level=1)
         for u in c.units:
