@@ -8,7 +8,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import shapely
 
@@ -35,6 +34,13 @@ from ditan.pipelines.outputs.manifest import (
     osm_fetch_entry,
     versions,
 )
+from ditan.pipelines.outputs.sheets import (
+    NOT_ASSESSABLE_CSV,
+    SHEET_MAX_ROWS,
+    capped_sheet,
+    carbon_sheets,
+    not_assessable_sheet,
+)
 from ditan.spatial.indicators.carbon_plan import PlanCarbon
 from ditan.spatial.indicators.roads import classify_roads
 from ditan.spatial.standards import columns
@@ -57,7 +63,9 @@ COMPLIANCE_OUTPUTS = ("compliance.csv", "compliance_summary.csv")
 #: written besides OUTPUTS when the carbon inventory is computed (carbon.enabled, the default)
 CARBON_OUTPUTS = ("carbon_inventory.csv", "carbon_factors.csv")
 #: every name a run may leave in its output folder
-ALLOWED = frozenset(OUTPUTS + SCENARIO_OUTPUTS + PLAN_OUTPUTS + COMPLIANCE_OUTPUTS + CARBON_OUTPUTS)
+ALLOWED = frozenset(
+    OUTPUTS + SCENARIO_OUTPUTS + PLAN_OUTPUTS + COMPLIANCE_OUTPUTS + CARBON_OUTPUTS
+) | {NOT_ASSESSABLE_CSV}
 
 
 @dataclass
@@ -151,27 +159,6 @@ def key_indicators(res: RunResult, radius_m: float) -> list[str]:
     return [k for k in keys(run_tiers(res), radius_m) if k in res.columns]
 
 
-def not_assessable_sheet(res: RunResult) -> pd.DataFrame:
-    """One row per NaN value: unit, column with its names, the reason in Chinese and English, data gap or not."""
-    r = res.reasons
-    names = res.indicators["name"].reindex(r["unit_id"]).to_numpy() if len(r) else []
-    ind = [res.columns.get(c) for c in r["column"]]
-    return pd.DataFrame(
-        {
-            "单元 unit_id": r["unit_id"].to_numpy(),
-            "名称 name": names,
-            "指标 column": r["column"].to_numpy(),
-            "指标名称 indicator": [
-                f"{i.zh} {i.en}" if i else c for i, c in zip(ind, r["column"], strict=True)
-            ],
-            "原因 reason (中文)": r["reason_zh"].to_numpy(),
-            "reason (English)": r["reason_en"].to_numpy(),
-            "数据缺失 data gap": np.where(r["data_gap"].to_numpy(dtype=bool), "是 yes", "否 no"),
-            "code": r["reason"].to_numpy(),
-        }
-    )
-
-
 @dataclass
 class RunInputs:
     sa: StudyArea
@@ -262,15 +249,15 @@ class RunJob(Job[RunInputs, RunComputed]):
     def write(self, c: RunComputed, stage: Path, ctx: Context) -> list[str]:
         res, quality, comp, what_if = c.res, c.quality, c.compliance, c.what_if
         names = [n for n in OUTPUTS if n != self.manifest_name]
-        sheets = {"无法评估 not_assessable": not_assessable_sheet(res)}
-        if res.carbon is not None and res.carbon_factors is not None:
-            sheets |= {
-                "碳盘查 carbon_inventory": res.carbon.inventory,
-                "碳排放因子 carbon_factors": pd.DataFrame(res.carbon_factors.table()),
-            }
+        na = not_assessable_sheet(res)  # a city's: in not_assessable.csv, the sheet says so
+        sheets = {"无法评估 not_assessable": capped_sheet(na, NOT_ASSESSABLE_CSV)}
+        if (
+            res.carbon is not None and res.carbon_factors is not None
+        ):  # a city's inventory: in the CSV only
+            sheets |= carbon_sheets(res.carbon.inventory, res.carbon_factors.table())
         if comp is not None:
             sheets |= {
-                "达标核查 compliance": comp.checks,
+                "达标核查 compliance": capped_sheet(comp.checks, "compliance.csv"),
                 "达标汇总 compliance summary": comp.summary,
             }
 
@@ -282,8 +269,13 @@ class RunJob(Job[RunInputs, RunComputed]):
             areas = service_area_layers(res.service_areas)
             dress = dict.fromkeys(areas, qgis_styles.service_areas(c.sa.catalogue))
             write.write_gpkg(stage / "service_areas.gpkg", areas, dress=dress)
+            if len(na) > SHEET_MAX_ROWS:  # the long CSVs too: the workbook is the longer task
+                write.write_csv(stage / NOT_ASSESSABLE_CSV, na.set_index("单元 unit_id"))
+            if res.carbon is not None:
+                inventory = res.carbon.inventory.set_index("unit_id")
+                write.write_csv(stage / "carbon_inventory.csv", inventory)
 
-        # the GeoPackages (GDAL, mostly outside the GIL) are written beside the tables (Python, openpyxl)
+        # the GeoPackages (GDAL, mostly outside the GIL) are written beside the tables (Python, XlsxWriter)
         with ctx.timer.stage("write"), ThreadPoolExecutor(1) as beside:
             gpkgs = beside.submit(geopackages)
             write.write_csv(stage / "indicators.csv", res.indicators)
@@ -292,10 +284,9 @@ class RunJob(Job[RunInputs, RunComputed]):
             )
             write.write_text(stage / "map.html", c.html)
             write.write_csv(stage / "data_quality.csv", quality.set_index("layer"))
+            if len(na) > SHEET_MAX_ROWS:
+                names.append(NOT_ASSESSABLE_CSV)
             if res.carbon is not None and res.carbon_factors is not None:
-                write.write_csv(
-                    stage / "carbon_inventory.csv", res.carbon.inventory.set_index("unit_id")
-                )
                 write.write_csv(
                     stage / "carbon_factors.csv",
                     pd.DataFrame(res.carbon_factors.table()).set_index("factor"),
