@@ -81,8 +81,15 @@ def radar_figure(title: str, spokes: Sequence[Spoke], *, font_path: str | None =
         ax.set_yticklabels(["50%", "100%", "150%", "≥200%"], fontsize=6)
     else:
         ax.set_axis_off()
-        ax.text(0.5, 0.5, "可评估指标不足三项 fewer than three assessable rules", ha="center",
-                transform=ax.transAxes, fontproperties=fp, fontsize=9)  # fmt: skip
+        ax.text(
+            0.5,
+            0.5,
+            "可评估指标不足三项 fewer than three assessable rules",
+            ha="center",
+            transform=ax.transAxes,
+            fontproperties=fp,
+            fontsize=9,
+        )
     ax.set_title(title, fontproperties=fp, fontsize=11, pad=18)
     missing = [s.label for s in spokes if not math.isfinite(s.share)]
     note = "虚线：目标值 (100%)；绿点达标，红点未达标"
@@ -124,8 +131,16 @@ def bars_figure(
     for t, style in ((target, "--"), (target_max, ":")):
         if t is not None:
             ax.axhline(t, color="#c62828", linestyle=style, linewidth=1.2)
-            ax.text(n - 0.5, t, f" 目标 {t:g}", color="#c62828", va="bottom", ha="right",
-                    fontproperties=fp, fontsize=7)  # fmt: skip
+            ax.text(
+                n - 0.5,
+                t,
+                f" 目标 {t:g}",
+                color="#c62828",
+                va="bottom",
+                ha="right",
+                fontproperties=fp,
+                fontsize=7,
+            )
     ax.set_xticks(x)
     ax.set_xticklabels(
         [str(s)[:12] for s in names], rotation=60, ha="right", fontproperties=fp, fontsize=6

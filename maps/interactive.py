@@ -88,10 +88,26 @@ def build_map(
     bm = basemaps.basemap(tiles, tianditu_key)
     with basemaps.display_shift(bm):
         return _build(
-            units, indicators, color_by, roads, buildings, facilities, categories, stations,
-            station_radius_m, service_areas, landuse, gaps, compliance, key_indicators,
-            attribution, bm, reasons, rules, max_charts,
-        )  # fmt: skip
+            units,
+            indicators,
+            color_by,
+            roads,
+            buildings,
+            facilities,
+            categories,
+            stations,
+            station_radius_m,
+            service_areas,
+            landuse,
+            gaps,
+            compliance,
+            key_indicators,
+            attribution,
+            bm,
+            reasons,
+            rules,
+            max_charts,
+        )
 
 
 def _build(

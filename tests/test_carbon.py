@@ -207,9 +207,14 @@ def test_no_buildings(case):
     units, _, _ = case
     f = resolve_factors(BEIJING)
     res = carbon.carbon_inventory(
-        units, None, None, f, population=np.full(2, np.nan), tree_m2=np.array([100.0, 0.0]),
+        units,
+        None,
+        None,
+        f,
+        population=np.full(2, np.nan),
+        tree_m2=np.array([100.0, 0.0]),
         buildings_missing="no building source",
-    )  # fmt: skip
+    )
     assert res.table["rooftop_pv_kwp"].isna().all()
     assert res.reasons["rooftop_pv_kwp"][0] == "no building source"
     assert res.table["carbon_sink_t_per_year"].iat[0] == pytest.approx(0.01 * TREE[0])
@@ -275,7 +280,12 @@ def test_tree_cover_from_a_class_raster(tmp_path, two_units):
     assert g["green_coverage_pct"].to_numpy() == pytest.approx([60.0, 0.0])
     area = two_units.geometry.area.to_numpy()
     res = carbon.carbon_inventory(
-        two_units, None, None, resolve_factors(BEIJING), population=np.full(2, np.nan),
-        tree_m2=g["tree_cover_pct"].to_numpy() / 100 * area, buildings_missing="none",
-    )  # fmt: skip
+        two_units,
+        None,
+        None,
+        resolve_factors(BEIJING),
+        population=np.full(2, np.nan),
+        tree_m2=g["tree_cover_pct"].to_numpy() / 100 * area,
+        buildings_missing="none",
+    )
     assert res.table["carbon_sink_t_per_year"].to_numpy() == pytest.approx([40 * 10.3, 0.0])

@@ -179,8 +179,13 @@ def browser():
 
     opts = Options()
     opts.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1400,900",
-                "--disable-dev-shm-usage"):  # fmt: skip
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--window-size=1400,900",
+        "--disable-dev-shm-usage",
+    ):
         opts.add_argument(arg)
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     # "eager": the inline scripts have run; tiles that cannot load offline are not awaited
@@ -286,9 +291,11 @@ def test_gaode_shifts_the_drawing_only(browser, gaode_run):
     wgs = units.to_crs(4326)
     checked = 0
     for uid, pts in drawn[:3]:
-        ring = np.asarray(wgs.geometry[uid].geoms[0].exterior.coords if
-                          wgs.geometry[uid].geom_type == "MultiPolygon"
-                          else wgs.geometry[uid].exterior.coords)  # fmt: skip
+        ring = np.asarray(
+            wgs.geometry[uid].geoms[0].exterior.coords
+            if wgs.geometry[uid].geom_type == "MultiPolygon"
+            else wgs.geometry[uid].exterior.coords
+        )
         for (lon, lat), (x, y) in zip(pts, ring[: len(pts)], strict=True):
             gx, gy = gcj02(x, y)
             assert lon == pytest.approx(gx, abs=1e-6) and lat == pytest.approx(gy, abs=1e-6)

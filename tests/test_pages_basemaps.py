@@ -42,8 +42,15 @@ def _screening(tiles, key=None):
             "reasons_missed": ["", ""],
         }  # fmt: skip
     )
-    return screening_map(_units(), t, method="rules", profile_zh="测试", attribution="data",
-                         tiles=tiles, tianditu_key=key)  # fmt: skip
+    return screening_map(
+        _units(),
+        t,
+        method="rules",
+        profile_zh="测试",
+        attribution="data",
+        tiles=tiles,
+        tianditu_key=key,
+    )
 
 
 def test_screening_page_on_tianditu_and_gaode():
@@ -66,8 +73,17 @@ def test_screening_page_on_tianditu_and_gaode():
 def test_parcel_page_shifted_on_gaode(monkeypatch):
     monkeypatch.delenv("TIANDITU_KEY", raising=False)
     parcel = box(100, 100, 200, 200)
-    kw = dict(crs=CRS, units=_units(), radius_m=500.0, marks=[], ok=True, title="t", headline="h",
-              reasons=["r"], parcel_label="p")  # fmt: skip
+    kw = dict(
+        crs=CRS,
+        units=_units(),
+        radius_m=500.0,
+        marks=[],
+        ok=True,
+        title="t",
+        headline="h",
+        reasons=["r"],
+        parcel_label="p",
+    )
     page = parcel_page(parcel, tiles="gaode", **kw)
     wgs = gpd.GeoSeries([parcel], crs=CRS).to_crs(4326).iat[0]
     lon, lat = np.asarray(wgs.exterior.coords)[0]

@@ -180,7 +180,10 @@ def test_service_area_simplify_m_refuses_a_negative_tolerance():
 
     with pytest.raises(ConfigError, match="service_area_simplify_m"):
         parse_config(
-            {"name": "x", "inputs": {"osm": {"path": "map.osm.pbf"}},
-             "life_circle": {"service_area_simplify_m": -1}},
+            {
+                "name": "x",
+                "inputs": {"osm": {"path": "map.osm.pbf"}},
+                "life_circle": {"service_area_simplify_m": -1},
+            },
             base_dir=ROOT / "data" / "beijing_haidian_tsinghua",
-        )  # fmt: skip
+        )

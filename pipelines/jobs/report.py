@@ -253,10 +253,20 @@ def _pdf(docx: Path) -> str:
     ):  # its own profile: concurrent conversions do not collide
         try:
             r = subprocess.run(
-                [soffice, f"-env:UserInstallation={Path(profile).as_uri()}", "--headless", "--convert-to", "pdf",
-                 "--outdir", str(docx.parent), str(docx)],
-                capture_output=True, text=True, timeout=PDF_TIMEOUT_S,
-            )  # fmt: skip
+                [
+                    soffice,
+                    f"-env:UserInstallation={Path(profile).as_uri()}",
+                    "--headless",
+                    "--convert-to",
+                    "pdf",
+                    "--outdir",
+                    str(docx.parent),
+                    str(docx),
+                ],
+                capture_output=True,
+                text=True,
+                timeout=PDF_TIMEOUT_S,
+            )
         except subprocess.TimeoutExpired:
             return f"LibreOffice took longer than {PDF_TIMEOUT_S} s"
     if r.returncode != 0 or not docx.with_suffix(".pdf").is_file():
@@ -313,8 +323,13 @@ def _content(
         kind = str(rows["kind"].iat[0]) if len(rows) and "kind" in rows else ""
         key_values = []
         if comp is None:
-            for col in ("road_density_km_per_km2", "far_ratio", "green_space_ratio_pct",
-                        "green_coverage_pct", "lc_15min_score_pct"):  # fmt: skip
+            for col in (
+                "road_density_km_per_km2",
+                "far_ratio",
+                "green_space_ratio_pct",
+                "green_coverage_pct",
+                "lc_15min_score_pct",
+            ):
                 if col in ind.columns and col in res.columns:
                     v = ind.at[uid, col]
                     key_values.append(

@@ -361,8 +361,21 @@ def nearest_source_distances(
         for t in share:
             a, b = n_bounds[t], n_bounds[t + 1]
             c, d = s_bounds[t], s_bounds[t + 1]
-            _tile(indptr, indices, weights, n_items[a:b], core[a:b], s_items[c:d], nodes, dists,
-                  group_end, limits, buckets, loc, out)  # fmt: skip
+            _tile(
+                indptr,
+                indices,
+                weights,
+                n_items[a:b],
+                core[a:b],
+                s_items[c:d],
+                nodes,
+                dists,
+                group_end,
+                limits,
+                buckets,
+                loc,
+                out,
+            )
 
     _map(work, shares, threads)
     # check the edges between tiles, and search on from wherever a neighbouring tile offers a shorter path
@@ -387,8 +400,21 @@ def warm_up() -> None:
     nearest_source_distances(indptr, indices, weights, nodes, nodes, dists, limits)
     bounds, items, home = _assign(xy, xy[0], 1.0, (2, 1), 0.0)
     out = np.empty((1, 2))
-    _tile(indptr, indices, weights, items, np.ones(2, bool), items[:1], nodes, dists, np.ones(1, np.int64),
-          limits, np.full(1, 2, np.int64), np.full(2, -1, np.int32), out)  # fmt: skip
+    _tile(
+        indptr,
+        indices,
+        weights,
+        items,
+        np.ones(2, bool),
+        items[:1],
+        nodes,
+        dists,
+        np.ones(1, np.int64),
+        limits,
+        np.full(1, 2, np.int64),
+        np.full(2, -1, np.int32),
+        out,
+    )
     cu, cv, cw = _cross(indptr, indices, weights, home)
     _violations(cu, cv, cw, limits[0], out[0])
 

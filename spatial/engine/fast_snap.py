@@ -172,8 +172,22 @@ def nearest_segments(
 
     def run(i: int) -> None:
         s = slice(cuts[i], cuts[i + 1])
-        _query(px[s], py[s], grid.ends, grid.lo[0], grid.lo[1], grid.cell_m, nx, ny,
-               grid.start, grid.items, float(reach_m), best[s], best_d[s], second_d[s])  # fmt: skip
+        _query(
+            px[s],
+            py[s],
+            grid.ends,
+            grid.lo[0],
+            grid.lo[1],
+            grid.cell_m,
+            nx,
+            ny,
+            grid.start,
+            grid.items,
+            float(reach_m),
+            best[s],
+            best_d[s],
+            second_d[s],
+        )
 
     if threads == 1:
         run(0)

@@ -174,10 +174,17 @@ def snap_points(net: Network, points: np.ndarray, *, max_distance_m: float) -> S
             # GEOS's distance and position, on two threads (shapely releases the GIL)
             dist, proj = np.empty(len(pi)), np.empty(len(pi))
             with ThreadPoolExecutor(2) as pool:
-                list(pool.map(lambda f: f(), [
-                    lambda: shapely.distance(points[pi], net.edge_line[ei], out=dist),
-                    lambda: shapely.line_locate_point(net.edge_line[ei], points[pi], out=proj),
-                ]))  # fmt: skip
+                list(
+                    pool.map(
+                        lambda f: f(),
+                        [
+                            lambda: shapely.distance(points[pi], net.edge_line[ei], out=dist),
+                            lambda: shapely.line_locate_point(
+                                net.edge_line[ei], points[pi], out=proj
+                            ),
+                        ],
+                    )
+                )
         else:
             (pi, ei), dist = net.strtree().query_nearest(
                 points, max_distance=max_distance_m, return_distance=True, all_matches=False
