@@ -16,7 +16,6 @@ self-contained otherwise, see :mod:`ditan.maps.offline`).
 
 from __future__ import annotations
 
-import html
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -27,6 +26,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
+from ditan.maps.display_text import inert_html
 from ditan.spatial.crs.china import wgs84_to_gcj02
 
 if TYPE_CHECKING:
@@ -237,4 +237,4 @@ def manifest_entry(tiles: str | bool, key: str | None = None) -> dict:
 
 def legend_note(bm: Basemap) -> str:
     """The basemap line of the legend, escaped ('' when nothing needs saying)."""
-    return f'<div class="ditan-basemap">{html.escape(bm.note)}</div>' if bm.note else ""
+    return f'<div class="ditan-basemap">{inert_html(bm.note)}</div>' if bm.note else ""

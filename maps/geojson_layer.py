@@ -8,7 +8,6 @@ because Leaflet tooltips, popups and the layer control insert strings as HTML.
 
 from __future__ import annotations
 
-import html
 import json
 import logging
 from collections.abc import Callable, Mapping
@@ -19,8 +18,16 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from folium.utilities import get_obj_in_upper_tree
 
-from ditan.maps.display_text import MISSING, escaped_text, km2_text, value_text
+from ditan.maps.display_text import (
+    MISSING,
+    escaped_text,
+    inert_html,
+    km2_text,
+    value_text,
+    value_texts,
+)
 
 log = logging.getLogger("ditan.maps.interactive")
 
@@ -36,9 +43,16 @@ DISPLAY_SHIFT: ContextVar[Callable[[np.ndarray], np.ndarray] | None] = ContextVa
 )
 
 
+#: formatters that have a column-at-once form
+_MANY: dict[Callable[[object], str], Callable[[pd.Series], list[str]]] = {value_text: value_texts}
+
+
 def _col(gdf: gpd.GeoDataFrame, column: str, fmt: Callable[[object], str] = _esc) -> list[str]:
     """Display text of one column (all "—" when the column is absent)."""
-    return list(gdf[column].map(fmt)) if column in gdf.columns else [MISSING] * len(gdf)
+    if column not in gdf.columns:
+        return [MISSING] * len(gdf)
+    many = _MANY.get(fmt)
+    return many(gdf[column]) if many else [fmt(v) for v in gdf[column].tolist()]
 
 
 def _prep(
@@ -69,10 +83,11 @@ def _feature_collection(gdf: gpd.GeoDataFrame, props: dict[str, pd.Series | list
     shapes = json.loads(
         "[" + ",".join(shapely.to_geojson(geom)) + "]"
     )  # one parse for the whole layer
-    rows = pd.DataFrame({k: list(v) for k, v in props.items()}, index=range(len(geom))).astype(
-        object
-    )
-    rows = rows.where(rows.notna(), None).to_dict("records")
+    keys = list(props)
+    rows = [
+        dict(zip(keys, values, strict=True))
+        for values in zip(*(_json_values(v, len(geom)) for v in props.values()), strict=True)
+    ] or [{} for _ in range(len(geom))]
     return {
         "type": "FeatureCollection",
         "features": [
@@ -80,6 +95,79 @@ def _feature_collection(gdf: gpd.GeoDataFrame, props: dict[str, pd.Series | list
             for i, (p, g) in enumerate(zip(rows, shapes, strict=True))
         ],
     }
+
+
+def _json_values(values: pd.Series | list, n: int) -> list:
+    """A property column as JSON values: numbers as Python numbers, a missing value as None."""
+    s = values if isinstance(values, pd.Series) else pd.Series(list(values), dtype=object)
+    if len(s) != n:
+        raise ValueError(f"a property has {len(s)} values for {n} features")
+    if s.dtype.kind in "iub":
+        return s.tolist()
+    s = s.astype(object)
+    return s.where(s.notna(), None).tolist()
+
+
+class InlineGeoJson(folium.GeoJson):
+    """folium.GeoJson whose data are written into the page by :func:`embed_data` after rendering.
+
+    folium renders a layer's script with its data, and branca compiles that output once more as a
+    Jinja template: at city scale, seconds of lexing tens of megabytes, and text from data read as
+    template code. Here the script is rendered around a stand-in (the first feature, its properties
+    blanked, and a serial number), and the page's data replace it afterwards, serialised as folium's
+    ``tojson`` does (sorted keys; ``<``, ``>``, ``&`` and ``'`` escaped, so no text ends the script).
+    """
+
+    def render(self, **kwargs: object) -> None:
+        """The style maps of the whole data (as folium.GeoJson.render makes them), then the script."""
+        self.parent_map = get_obj_in_upper_tree(self, folium.Map)
+        if (self.style or self.highlight) and self.data["features"]:
+            mapper = folium.features.GeoJsonStyleMapper(self.data, self.feature_identifier, self)
+            if self.style:
+                self.style_map = mapper.get_style_map(self.style_function)
+            if self.highlight:
+                self.highlight_map = mapper.get_highlight_map(self.highlight_function)
+        data = self.data
+        store = _data_store(self.get_root())
+        first = [
+            {**f, "properties": dict.fromkeys(f.get("properties") or {})}
+            for f in data["features"][:1]
+        ]
+        self.data = {**data, "features": first, "ditan_data": len(store)}
+        store[_tojson(self.data)] = data
+        try:  # folium.GeoJson's parent: the layer and its script, tooltip and popup
+            super(folium.GeoJson, self).render(**kwargs)
+        finally:
+            self.data = data
+
+
+def _tojson(value: object) -> str:
+    """JSON as folium's templates write it (Jinja's ``tojson``: sorted keys, ``<>&'`` as \\u escapes)."""
+    return (
+        json.dumps(value, sort_keys=True)
+        .replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+        .replace("'", "\\u0027")
+    )
+
+
+def _data_store(root: object) -> dict[str, object]:
+    """Stand-in JSON → the layer's data, kept on the page's root element."""
+    store = getattr(root, "_ditan_geojson_data", None)
+    if store is None:
+        store = {}
+        setattr(root, "_ditan_geojson_data", store)  # noqa: B010 - an attribute of folium's Figure
+    return store
+
+
+def embed_data(root: object, page: str) -> str:
+    """``page`` (rendered from ``root``) with every InlineGeoJson's data in place of its stand-in."""
+    for stand_in, data in _data_store(root).items():
+        if page.count(stand_in) != 1:
+            raise RuntimeError("a map layer's data placeholder is not once in the page")
+        page = page.replace(stand_in, _tojson(data))
+    return page
 
 
 def _const(style: dict) -> Callable[[dict], dict]:
@@ -111,14 +199,14 @@ def _geojson(
     tip = pop = None
     if tooltip:
         tip = folium.GeoJsonTooltip(
-            fields=list(tooltip), aliases=[html.escape(a) for a in tooltip.values()], sticky=True
+            fields=list(tooltip), aliases=[inert_html(a) for a in tooltip.values()], sticky=True
         )
     if popup:
         pop = folium.GeoJsonPopup(
-            fields=list(popup), aliases=[html.escape(a) for a in popup.values()], max_width=420
+            fields=list(popup), aliases=[inert_html(a) for a in popup.values()], max_width=420
         )
     style_function = None if style is None else style if callable(style) else _const(style)
-    return folium.GeoJson(
+    return InlineGeoJson(
         _feature_collection(gdf, props),
         style_function=style_function,
         tooltip=tip,

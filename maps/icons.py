@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 
+from ditan.maps.display_text import inert_html
 from ditan.maps.style import OTHER_STATION_COLOR, STATION_COLORS
 
 __all__ = ["marker_svg", "facility_icons", "station_icon"]
@@ -49,7 +49,7 @@ def marker_svg(shape: str, color: str, glyph: str = "", size: int = 16) -> str:
     if glyph:
         body += (
             f'<text x="8" y="12" text-anchor="middle" font-family="Arial,sans-serif" font-size="10" font-weight="bold" '
-            f'fill="#fff">{html.escape(glyph)}</text>'
+            f'fill="#fff">{inert_html(glyph)}</text>'
         )
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" viewBox="0 0 16 16" '

@@ -6,7 +6,6 @@ service areas (one layer per tier).
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping
 
 import folium
@@ -17,6 +16,7 @@ import shapely
 
 from ditan.maps import legend as lg
 from ditan.maps import style as st
+from ditan.maps.display_text import inert_html
 from ditan.maps.geojson_layer import WGS84, _col, _const, _fmt, _geojson, _km2, _prep, log
 from ditan.maps.icons import station_icon
 from ditan.spatial.indicators.landuse import landuse_faces
@@ -52,7 +52,7 @@ def _add_by_class(
     names = {}
     for c, label in labels.items():
         sub = gdf[(cls == c).to_numpy()]
-        names[c] = name = html.escape(label)
+        names[c] = name = inert_html(label)
         cols = [k for k in tooltip if k != "cls"]
         props = {"cls": [name] * len(sub)} | {f"p{i}": _col(sub, col) for i, col in enumerate(cols)}
         tip = {"cls": tooltip["cls"]} | {f"p{i}": tooltip[col] for i, col in enumerate(cols)}
@@ -125,7 +125,7 @@ def _add_buildings(m: folium.Map, buildings: gpd.GeoDataFrame) -> None:
     tip = {"kind": "类别 Class", "type": "建筑类型 Building", "floors": "层数 Floors"}
     for key, sel in (("residential", res), ("other", ~res)):
         sub, color = b[sel], st.BUILDING_COLORS[key]
-        kind = [html.escape(st.bilingual(st.BUILDING_NAMES[key]))] * len(sub)
+        kind = [inert_html(st.bilingual(st.BUILDING_NAMES[key]))] * len(sub)
         props = {"kind": kind, "type": _col(sub, "building"), "floors": _col(sub, "floors", _fmt)}
         style = {"color": color, "weight": 0.5, "fillColor": color, "fillOpacity": 0.6}
         if sel.any():
@@ -151,19 +151,17 @@ def _add_landuse(
     for c in order:
         sub = faces[(cls == c).to_numpy()]
         color = st.LANDUSE_COLOURS.get(c, st.LANDUSE_COLOURS["other"])
-        name = html.escape(st.bilingual(st.LANDUSE_CLASSES.get(c, ("其他用地", "Other"))))
+        name = inert_html(st.bilingual(st.LANDUSE_CLASSES.get(c, ("其他用地", "Other"))))
         style = {"color": "#666666", "weight": 0.4, "fillColor": color, "fillOpacity": 0.55}
         _geojson(group, sub, {"cls": [name] * len(sub)}, style, {"cls": "用地 Land use"})
         rows.append((color, name))
-    return group, f'<div class="ditan-cap">{html.escape(LANDUSE_LAYER)}</div>' + lg.legend_rows(
-        rows
-    )
+    return group, f'<div class="ditan-cap">{inert_html(LANDUSE_LAYER)}</div>' + lg.legend_rows(rows)
 
 
 def _add_gaps(m: folium.Map, gaps: gpd.GeoDataFrame) -> str:
     """Residential buildings outside the life circle, outlined in red; returns the layer name."""
     _, (zh, en) = st.service_area_names(str(gaps.attrs.get("tier", "15min")))
-    name = html.escape(f"{zh}未覆盖的居住建筑 Residential buildings outside the {en}")
+    name = inert_html(f"{zh}未覆盖的居住建筑 Residential buildings outside the {en}")
     group = folium.FeatureGroup(name=name).add_to(m)
     props = {
         "missing": _col(gaps, "missing"),
@@ -268,7 +266,7 @@ def _add_service_areas(
     hover = _const({"weight": 2.5, "fillOpacity": 0.3})
     for t in tiers.sort_values(["station", "dist"], kind="stable").index:
         group_names, tier_names = st.service_area_names(t)
-        group = folium.FeatureGroup(name=html.escape(st.bilingual(group_names)), show=False).add_to(
+        group = folium.FeatureGroup(name=inert_html(st.bilingual(group_names)), show=False).add_to(
             m
         )
         in_tier = a[a["tier"] == t].sort_values("size", ascending=False, kind="stable")
@@ -278,8 +276,8 @@ def _add_service_areas(
             color = st.STATION_COLORS[c] if _is_station(c, categories) else colors[c]
             n = len(sub)
             label, tier_label = (
-                html.escape(st.bilingual(names) if names else c),
-                html.escape(st.bilingual(tier_names)),
+                inert_html(st.bilingual(names) if names else c),
+                inert_html(st.bilingual(tier_names)),
             )
             props = {
                 "cls": [label] * n,

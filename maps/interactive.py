@@ -229,6 +229,8 @@ def map_html(m: folium.Map) -> str:
     order of appearance so that two runs on the same data give the same bytes. Every script and
     stylesheet is then inlined from maps/vendor (:func:`ditan.maps.offline.inline_assets`); only the tile
     server of an online basemap stays external. Raises ditan.maps.offline.OfflineError otherwise.
+    The layers' GeoJSON data go in last (:class:`ditan.maps.geojson_layer.InlineGeoJson`): the
+    page's markup and scripts are checked, the data are JSON and never a template.
     """
     page = m.get_root().render()
     ids: dict[str, str] = {}
@@ -237,4 +239,5 @@ def map_html(m: folium.Map) -> str:
         return ids.setdefault(match.group(0), f"{len(ids) + 1:032x}")
 
     tiles = [_server(c.tiles) for c in m._children.values() if isinstance(c, folium.TileLayer)]
-    return inline_assets(_FOLIUM_ID.sub(renumber, page), allow=tiles)
+    page = inline_assets(_FOLIUM_ID.sub(renumber, page), allow=tiles)
+    return geojson_layer.embed_data(m.get_root(), page)

@@ -6,13 +6,13 @@ swatches, and per-indicator (quantile) and compliance colourings with their lege
 
 from __future__ import annotations
 
-import html
 import math
 from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
 
+from ditan.maps.display_text import inert_html
 from ditan.maps.style import (
     COMPLIANCE_CLASSES,
     NODATA_CLASS,
@@ -154,7 +154,7 @@ def indicator_scheme(
     breaks = class_breaks(v, k=5, method="quantile")
     colors = class_colors(len(breaks) - 1, palette)
     cls = [int(c) for c in classify(v, breaks)]
-    suffix = html.escape(f" {unit}" if unit and unit not in ("count", "ratio") else "")
+    suffix = inert_html(f" {unit}" if unit and unit not in ("count", "ratio") else "")
     rows = [
         (c, f"{number_text(lo)} – {number_text(hi)}{suffix}")
         for c, lo, hi in zip(colors, breaks, breaks[1:], strict=False)
@@ -162,8 +162,8 @@ def indicator_scheme(
     if not np.isfinite(v).any():  # no class to show: a 0 – 1 range would invent values
         rows = []
     if min(cls, default=0) < 0:
-        rows.append((NODATA_HATCH, html.escape(nodata_label)))
-    label = html.escape(label)
+        rows.append((NODATA_HATCH, inert_html(nodata_label)))
+    label = inert_html(label)
     legend = f'<div class="ditan-cap">{label}</div>' + legend_rows(rows)
     return {"key": key, "label": label, "colors": colors, "legend": legend}, cls
 
@@ -201,9 +201,9 @@ def compliance_scheme(
         props["cg"].append(" / ".join(map(str, g)))
         names = [str(z) for z in rows.loc[rows["status"] == "fail", "zh"]]
         props["cf"].append(
-            html.escape("；".join(names[:8]) + ("…" if len(names) > 8 else "")) or "—"
+            inert_html("；".join(names[:8]) + ("…" if len(names) > 8 else "")) or "—"
         )
-    rows = [(color, html.escape(bilingual(names))) for _, names, color in COMPLIANCE_CLASSES]
+    rows = [(color, inert_html(bilingual(names))) for _, names, color in COMPLIANCE_CLASSES]
     if min(props["kc"], default=0) < 0:
         rows.append((NODATA_HATCH, "无约束性规则 No binding rule"))
     label = "达标情况（约束性） Compliance (binding rules)"

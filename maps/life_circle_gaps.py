@@ -52,9 +52,16 @@ def coverage_gaps(
     g = gpd.GeoDataFrame(
         buildings.loc[gap, keep], geometry=buildings.geometry[gap].to_numpy(), crs=buildings.crs
     )
-    g["missing"] = [
-        "、".join(c.zh for c, o in zip(cats, row, strict=True) if o) for row in out[gap]
-    ]
-    g["n_missing"] = out[gap].sum(axis=1)
+    rows = out[gap]
+    # one text per pattern of categories out of reach, not one per building
+    key = np.packbits(rows, axis=1, bitorder="little")  # a row's pattern as bytes
+    key = np.ascontiguousarray(key).view(f"V{key.shape[1]}").reshape(-1)
+    _, first, which = np.unique(key, return_index=True, return_inverse=True)
+    texts = np.array(
+        ["、".join(c.zh for c, o in zip(cats, rows[i], strict=True) if o) for i in first],
+        dtype=object,
+    )
+    g["missing"] = texts[which.reshape(-1)] if len(rows) else np.array([], dtype=object)
+    g["n_missing"] = rows.sum(axis=1)
     g.attrs["tier"] = tier
     return g

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import base64
 import functools
-import html
 import json
 import re
 from collections.abc import Iterable
@@ -25,6 +24,8 @@ from pathlib import Path
 from branca.element import Element, MacroElement
 from folium.plugins import Fullscreen, MeasureControl
 from folium.template import Template
+
+from ditan.maps.display_text import inert_html
 
 __all__ = [
     "OfflineError",
@@ -183,8 +184,14 @@ def vendored_files() -> list[Path]:
 
 
 def script_json(value: object) -> str:
-    """JSON to embed in a <script>: no '<' (so no '</script>'), key order kept."""
-    return json.dumps(value, ensure_ascii=False).replace("<", "\\u003c")
+    """JSON to embed in a <script>: no '<' (so no '</script>'), key order kept.
+
+    A "{" before "{", "%" or "#" (only ever inside a string: JSON's own braces are followed by a quote
+    or a brace's closing) is written ``\\u007b``, so the JSON holds no Jinja tag when branca compiles
+    the element's output (see :func:`ditan.maps.display_text.inert_html`).
+    """
+    text = json.dumps(value, ensure_ascii=False).replace("<", "\\u003c")
+    return re.sub(r"\{(?=[{%#])", r"\\u007b", text)
 
 
 class PageChrome(MacroElement):
@@ -229,7 +236,7 @@ class PageChrome(MacroElement):
         self.js = asset_text("ditan-map.js")
         self.css = asset_text("ditan-map.css") + css
         self.body = body
-        self.attribution = json.dumps(html.escape(attribution), ensure_ascii=False)
+        self.attribution = json.dumps(inert_html(attribution), ensure_ascii=False)
 
 
 class Extras(MacroElement):
@@ -258,18 +265,18 @@ class Extras(MacroElement):
         super().__init__()
         self._name = "DitanExtras"
         rows = [
-            f'<div><span class="ditan-sw" style="background:{lg.NODATA_HATCH}"></span>{html.escape(st.NODATA_LABEL)}</div>'
+            f'<div><span class="ditan-sw" style="background:{lg.NODATA_HATCH}"></span>{inert_html(st.NODATA_LABEL)}</div>'
         ]
         rows += ["<div><b>道路 Roads</b></div>"] if road_classes else []
         for cls in road_classes:
             s = st.ROAD_STYLE.get(cls, st.OTHER_ROAD_STYLE)
-            name = html.escape(st.bilingual(st.ROAD_CLASSES.get(cls, st.OTHER_ROAD)))
+            name = inert_html(st.bilingual(st.ROAD_CLASSES.get(cls, st.OTHER_ROAD)))
             rows.append(f"<div>{lg.line_swatch(str(s['color']), float(s['weight']))}{name}</div>")
         self.body = (
             lg.HATCH_SVG + '<div class="ditan-legend ditan-fixed">' + "".join(rows) + "</div>"
         )
         self.css = asset_text("ditan-map.css") + lg.NODATA_CSS
-        self.attribution = json.dumps(html.escape(attribution), ensure_ascii=False)
+        self.attribution = json.dumps(inert_html(attribution), ensure_ascii=False)
 
 
 def add_tools(m: Element) -> None:

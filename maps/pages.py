@@ -5,7 +5,6 @@ Rendering only: the callers in ``pipelines`` decide what to show; every text fro
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 
 import folium
@@ -16,6 +15,7 @@ from branca.colormap import StepColormap
 
 from ditan.maps import basemaps
 from ditan.maps import style as st
+from ditan.maps.display_text import inert_html
 from ditan.maps.geojson_layer import _esc, _geojson, _prep
 from ditan.maps.geojson_layer import _fmt as fmt
 from ditan.maps.interactive import map_html
@@ -100,7 +100,7 @@ def screening_map(
     bm = basemaps.basemap(tiles, tianditu_key)
     m = folium.Map(location=[(s + n) / 2, (w + e) / 2], tiles=None, control_scale=True)
     basemaps.add_basemap(m, bm)
-    name = f"遴选得分 Screening score · {html.escape(profile_zh)}"
+    name = f"遴选得分 Screening score · {inert_html(profile_zh)}"
     with basemaps.display_shift(bm):
         _geojson(
             m,
@@ -155,7 +155,7 @@ def parcel_page(
             g if shift is None else gpd.GeoSeries(shapely.transform(g.to_numpy(), shift), crs=4326)
         )
 
-    esc = html.escape
+    esc = inert_html
     c = wgs([parcel.centroid]).iloc[0]
     m = folium.Map(location=[c.y, c.x], zoom_start=16, tiles=None, control_scale=True)
     basemaps.add_basemap(m, bm)

@@ -8,13 +8,13 @@ map.html stays small; above :data:`MAX_CHART_UNITS` units the popups say the cha
 
 from __future__ import annotations
 
-import html
 import math
 from collections.abc import Iterable, Mapping
 
 import pandas as pd
 
 from ditan.maps.charts import MAX_SHARE, Spoke, spokes_of
+from ditan.maps.display_text import inert_html
 
 __all__ = ["MAX_CHART_UNITS", "radar_svg", "popup_charts", "profile_rules", "TOO_MANY", "TOO_FEW"]
 
@@ -37,9 +37,9 @@ def radar_svg(spokes: Iterable[Spoke]) -> str:
     """The radar as an <svg> element (labels escaped); a short note instead when fewer than three spokes have a value."""
     shown = [s for s in spokes if math.isfinite(s.share)]
     if not shown:
-        return html.escape(NO_RULES)
+        return inert_html(NO_RULES)
     if len(shown) < 3:
-        return html.escape(TOO_FEW)
+        return inert_html(TOO_FEW)
     n, c = len(shown), _SIZE / 2
     pts = [_xy(s.share, k, n) for k, s in enumerate(shown)]
     parts = [
@@ -54,8 +54,8 @@ def radar_svg(spokes: Iterable[Spoke]) -> str:
     for k, (s, (x, y)) in enumerate(zip(shown, pts, strict=True)):
         lx, ly = _xy(MAX_SHARE * 1.12, k, n)
         anchor = "middle" if abs(lx - c) < 8 else ("start" if lx > c else "end")
-        label = html.escape(s.label[:6] + ("…" if len(s.label) > 6 else ""))
-        tip = html.escape(f"{s.label}: {s.share:.0%}")
+        label = inert_html(s.label[:6] + ("…" if len(s.label) > 6 else ""))
+        tip = inert_html(f"{s.label}: {s.share:.0%}")
         colour = _PASS if s.status == "pass" else _FAIL
         parts.append(
             f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{colour}"><title>{tip}</title></circle>'
@@ -80,7 +80,7 @@ def popup_charts(
     """
     ids = [str(i) for i in unit_ids]
     if len(ids) > max_units:
-        return [html.escape(TOO_MANY.format(n=max_units))] * len(ids)
+        return [inert_html(TOO_MANY.format(n=max_units))] * len(ids)
     by_unit = dict(tuple(checks.groupby(checks["unit_id"].astype(str), sort=False)))
     empty = checks.iloc[:0]
     return [radar_svg(spokes_of(by_unit.get(i, empty), dict(rules))) for i in ids]

@@ -171,6 +171,33 @@ def test_data_text_is_escaped(layers):
     assert "&lt;script&gt;x&lt;/script&gt;" in seen
 
 
+#: Jinja code that would print INJECTED if anything compiled it as a template
+JINJA = '{{ "INJ" ~ "ECTED" }}{% if true %}{{ "ran" ~ "_if" }}{% endif %}{# gone #}'
+
+
+def test_text_from_data_and_config_never_runs_as_a_template(layers):
+    """folium/branca compile each element's output once more: data and config text stay text."""
+    layers["units"].loc["u1", "name"] = JINJA
+    layers["facilities"].loc[0, "name"] = JINJA
+    layers["roads"].loc[0, "name"] = JINJA
+    cats = {**CATEGORIES, "kindergarten": (JINJA, "Kindergarten " + JINJA)}
+    page = map_html(_build(layers, categories=cats, attribution="OSM " + JINJA))
+    seen = _decode(page)
+    assert "INJECTED" not in seen and "ran_if" not in seen and "gone" in seen
+    assert "&#123;&#123; &quot;INJ&quot; ~ &quot;ECTED&quot; &#125;&#125;" in seen
+
+
+def test_page_data_equal_the_layers(layers):
+    """The units layer's GeoJSON, put in after rendering, parses to one feature per unit with its text."""
+    page = map_html(_build(layers))
+    found = re.search(r"_add\((\{\"features\": .*?\"type\": \"FeatureCollection\"\})\);", page)
+    assert found is not None
+    data = json.loads(found.group(1))
+    names = {f["properties"].get("name") for f in data["features"]}
+    assert {"和平社区", "&lt;img src=x onerror=alert(1)&gt;"} <= names
+    assert "ditan_data" not in data and len(data["features"]) == 2
+
+
 def _chrome(m: folium.Map) -> PageChrome:
     return next(e for e in _walk(m) if isinstance(e, PageChrome))
 
@@ -363,6 +390,35 @@ def test_coverage_gaps_from_origin_distances(layers):
     assert g["missing"].tolist() == ["医院、中学"] and g["n_missing"].tolist() == [2]
     with pytest.raises(ValueError, match="building"):
         coverage_gaps(b, dist.iloc[:2], cat)
+
+
+def test_coverage_gaps_text_equals_a_row_by_row_join():
+    """The categories out of reach, named once per pattern, equal a join of each building's own row."""
+    import pandas as pd
+
+    from ditan.spatial.standards.catalogue import Catalogue, Category, Tier
+
+    rng = np.random.default_rng(5)
+    ids = [f"c{i}" for i in range(11)]  # more than 8 categories: the pattern spans two bytes
+    cat = Catalogue(
+        tiers={"15min": Tier("15min", 1000.0, "15分钟", "15 min")},
+        categories={c: Category(c, "15min", f"设施{c}", c, ()) for c in ids},
+        stations={},
+    )
+    n = 3000
+    b = gpd.GeoDataFrame(
+        {"residential": rng.random(n) < 0.8},
+        geometry=[Point(X0 + i, Y0) for i in range(n)],
+        crs=CRS,
+    )
+    dist = pd.DataFrame({c: np.where(rng.random(n) < 0.15, 2000.0, 10.0) for c in ids})
+    g = coverage_gaps(b, dist, cat)
+    expect = [
+        "、".join(f"设施{c}" for c in ids if dist.at[i, c] > 1000)
+        for i in range(n)
+        if b.at[i, "residential"] and (dist.loc[i] > 1000).any()
+    ]
+    assert g["missing"].tolist() == expect and len(set(expect)) > 50
 
 
 @pytest.mark.parametrize("station_crs", [CRS, "EPSG:4326"])
@@ -628,3 +684,30 @@ def test_landuse_colour_for_every_class():
         assert re.fullmatch(r"#[0-9A-Fa-f]{6}", colour), cls
     assert len(set(style.LANDUSE_COLOURS.values())) == len(style.LANDUSE_COLOURS)
     assert style.LANDUSE_COLOURS["residential"] == "#FFFF2D"  # GB 50137 R yellow
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [0.0, -0.0, 1.0, 2.5, -3.14159, 1e15, 1e16, 123456.789, np.nan, np.inf, -np.inf, 0.005],
+        [1, 2, 3_000_000, -7],
+        [True, False, True],
+        ["a", "<b>", None, 3.0, "{{ x }}"],
+    ],
+)
+def test_value_texts_equal_value_text_one_by_one(values):
+    import pandas as pd
+
+    from ditan.maps.display_text import value_text, value_texts
+
+    for s in (pd.Series(values), pd.Series(values, dtype=object)):
+        assert value_texts(s) == [value_text(v) for v in s.tolist()]
+
+
+def test_value_texts_of_a_nullable_integer_column():
+    import pandas as pd
+
+    from ditan.maps.display_text import value_texts
+
+    s = pd.Series([1, 3_000_000, None], dtype="Int64")
+    assert value_texts(s) == ["1", "3,000,000", "—"]
