@@ -93,6 +93,42 @@ def test_precedence_outside_then_gap_then_residents_then_own_nan():
     assert len(why) == 3  # nothing else is NaN
 
 
+def test_own_reason_names_each_units_land_use_code_system():
+    """A reason about the code system says which one, per unit; no "{system}" reaches a table."""
+    t = pd.DataFrame(
+        {
+            "public_service_incl_community_pct": [np.nan, 12.0, np.nan, np.nan],
+            "lu_code_system": ["osm", "gb50137", "overture", None],
+        },
+        index=pd.Index(["A", "B", "C", "D"], name="unit_id"),
+    )
+    cols = {
+        "public_service_incl_community_pct": Indicator(
+            "public_service_incl_community_pct", "公服", "Public", nan="no_community_codes"
+        )
+    }
+    why = apply_evidence(t, cols, Evidence()).set_index("unit_id")
+    assert why.loc["A", "reason_en"] == (
+        "the land-use code system (osm) cannot tell community-service land apart"
+    )
+    assert why.loc["C", "reason_zh"] == "所用用地分类（overture）无法区分社区服务设施用地"
+    assert "—" in why.loc["D", "reason_en"] and "B" not in why.index
+    assert not why["reason_en"].str.contains("{", regex=False).any()
+
+
+def test_every_columns_own_reason_has_its_fields_filled():
+    """A column's ``nan:`` reason with a field must be one apply_evidence fills (only "{system}" today)."""
+    from ditan.spatial.standards.registry import registry
+
+    by_code = {r.code: r for r in vars(R).values() if isinstance(r, R.Reason)}
+    fields = {
+        ind.nan: by_code[ind.nan].en
+        for ind in registry().values()
+        if ind.nan and "{" in by_code[ind.nan].en
+    }
+    assert all("{system}" in en and en.count("{") == 1 for en in fields.values()), fields
+
+
 def test_category_gap_beats_residents():
     t, cols = _table()
     ev = Evidence(

@@ -86,6 +86,27 @@ def _outside(need: str) -> R.Reason:
 _REASON_BY_CODE = {r.code: r for r in vars(R).values() if isinstance(r, R.Reason)}
 
 
+def _own_reasons(
+    table: pd.DataFrame, own: np.ndarray, reason: R.Reason
+) -> list[tuple[np.ndarray, R.Reason]]:
+    """The reason of a computation's own NaN, its fields filled from the unit's row.
+
+    A reason that names the land-use code system ("{system}") is filled per unit from
+    ``lu_code_system`` (the system the unit's land use was read in).
+    """
+    if "{system}" not in reason.en or not own.any():
+        return [(own, reason)]
+    systems = (
+        table["lu_code_system"].astype(object).where(table["lu_code_system"].notna(), "—")
+        if "lu_code_system" in table.columns
+        else pd.Series("—", index=table.index, dtype=object)
+    ).to_numpy(dtype=object)
+    return [
+        (own & (systems == system), reason.format(system=system))
+        for system in pd.unique(systems[own])
+    ]
+
+
 def apply_evidence(
     table: pd.DataFrame, columns: dict[str, Indicator], ev: Evidence
 ) -> pd.DataFrame:
@@ -136,7 +157,8 @@ def apply_evidence(
             done |= hit
         values = table[col].to_numpy(dtype=float, na_value=np.nan)
         own = ~np.isfinite(values) & ~done  # 5. the computation's own NaN
-        add(col, own, _REASON_BY_CODE.get(ind.nan, R.OTHER))
+        for mask, reason in _own_reasons(table, own, _REASON_BY_CODE.get(ind.nan, R.OTHER)):
+            add(col, mask, reason)
         blocked[col] = done
         if done.any():
             values = values.copy()
