@@ -75,6 +75,22 @@ LANDUSE_COLOURS: dict[str, str] = {
     "agriculture": "#BFFF7F",  # E2 农林用地
     "other": "#F2F2F2",  # 其他用地
 }
+#: The GB 50137-2011 class each internal land-use class stands for (the legend's code column).
+LANDUSE_GB50137: dict[str, str] = {
+    "residential": "R",
+    "community_service": "R12/R22/R32",
+    "public_service": "A",
+    "commercial": "B",
+    "industrial": "M/W",
+    "transport": "S",
+    "utilities": "U",
+    "park": "G1",
+    "green": "G2",
+    "plaza": "G3",
+    "water": "E1",
+    "agriculture": "E2",
+    "other": "H/E9",
+}
 #: Land no parcel or land-use polygon covers (the lu_no_data_pct share).
 LANDUSE_UNKNOWN: tuple[str, str] = ("无用地信息", "No land-use information")
 LANDUSE_UNKNOWN_COLOUR = "#FFFFFF"

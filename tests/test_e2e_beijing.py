@@ -136,7 +136,12 @@ def test_communities_gpkg(out, cfg):
 
     path = out.out_dir / "communities.gpkg"
     # layer_styles: the QGIS styles table (tests/test_styled_outputs.py)
-    assert [name for name, _ in pyogrio.list_layers(path)] == ["communities", "layer_styles"]
+    # landuse: the land use the shares were computed from, in GB 50137 colours
+    assert [name for name, _ in pyogrio.list_layers(path)] == [
+        "communities",
+        "landuse",
+        "layer_styles",
+    ]
     areas_file = out.out_dir / "service_areas.gpkg"
     assert [name for name, _ in pyogrio.list_layers(areas_file)] == [
         "service_areas_15min",

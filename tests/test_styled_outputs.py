@@ -68,8 +68,8 @@ def test_a_default_style_per_main_layer(out, cfg):
         communities,
         "SELECT f_table_name, f_geometry_column, styleName, useAsDefault, styleQML FROM layer_styles",
     )
-    assert {s[0] for s in styles} == {"communities"} and len(styles) >= 5
-    default = [s for s in styles if s[3] == 1]
+    assert {s[0] for s in styles} == {"communities", "landuse"} and len(styles) >= 6
+    default = [s for s in styles if s[3] == 1 and s[0] == "communities"]
     assert len(default) == 1 and cfg.map.color_by in default[0][2]
     assert (
         ET.fromstring(default[0][4]).find("renderer-v2").get("attr")
@@ -99,11 +99,57 @@ def test_a_default_style_per_main_layer(out, cfg):
                     "styleQML", "styleSLD", "useAsDefault", "description", "owner", "ui", "update_time"]  # fmt: skip
 
 
+#: GB 50137-2011 classes and the colours customary in Chinese plans, written out by hand
+GB50137_COLOURS = {
+    "residential": ("R", "#FFFF2D"), "public_service": ("A", "#FF7FBF"), "commercial": ("B", "#FF0000"),
+    "industrial": ("M/W", "#996633"), "transport": ("S", "#A6A6A6"), "utilities": ("U", "#0070C0"),
+    "park": ("G1", "#00C000"), "green": ("G2", "#007F3F"), "plaza": ("G3", "#D9D9D9"),
+    "water": ("E1", "#7FDFFF"), "agriculture": ("E2", "#BFFF7F"),
+}  # fmt: skip
+
+
+def test_land_use_layer_in_gb50137_colours(out):
+    """communities.gpkg's landuse layer: the land use the shares were computed from, one class colour each."""
+    path = out.out_dir / "communities.gpkg"
+    lu = gpd.read_file(path, layer="landuse")
+    assert len(lu) == len(out.study.landuse) and set(lu["lu_class"]) == set(
+        out.study.landuse["lu_class"]
+    )
+    assert np.allclose(lu["area_m2"], out.study.landuse.geometry.area, rtol=1e-9)
+    assert np.allclose(lu.geometry.area, lu["area_m2"], rtol=1e-9)
+    for cls, (code, _) in GB50137_COLOURS.items():
+        assert set(lu.loc[lu["lu_class"] == cls, "gb50137"]) <= {code}
+    [(qml, sld)] = _rows(
+        path, "SELECT styleQML, styleSLD FROM layer_styles WHERE f_table_name = 'landuse'"
+    )
+    r = ET.fromstring(qml).find("renderer-v2")
+    assert r.get("type") == "categorizedSymbol" and r.get("attr") == "lu_class"
+    symbols = {s.get("name"): s for s in r.iter("symbol")}
+    seen = {}
+    for c in r.iter("category"):
+        colour = next(
+            o.get("value")
+            for o in symbols[c.get("symbol")].iter("Option")
+            if o.get("name") == "color"
+        )
+        seen[c.get("value")] = colour
+        assert CJK.search(c.get("label")), c.get("label")
+    assert set(seen) == set(lu["lu_class"])
+    for cls, rgba in seen.items():
+        if cls in GB50137_COLOURS:
+            h = GB50137_COLOURS[cls][1].lstrip("#")
+            assert rgba.split(",")[:3] == [str(int(h[i : i + 2], 16)) for i in (0, 2, 4)], cls
+    assert "#FFFF2D".lower() in sld.lower() or "residential" not in seen
+
+
 def test_graduated_classes_are_quantiles_of_the_unit_values(out):
     path = out.out_dir / "communities.gpkg"
     units = gpd.read_file(path, layer="communities")
     checked = 0
-    for name, qml, sld in _rows(path, "SELECT styleName, styleQML, styleSLD FROM layer_styles"):
+    for name, qml, sld in _rows(
+        path,
+        "SELECT styleName, styleQML, styleSLD FROM layer_styles WHERE f_table_name = 'communities'",
+    ):
         root = ET.fromstring(qml)  # the DOCTYPE line included
         assert root.tag == "qgis"
         ET.fromstring(sld)

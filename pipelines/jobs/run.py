@@ -27,6 +27,13 @@ from ditan.pipelines.jobs.skeleton import Context, Job
 from ditan.pipelines.outputs import files as write
 from ditan.pipelines.outputs import postgis as db_write
 from ditan.pipelines.outputs import qgis_styles
+from ditan.pipelines.outputs.gpkg_layers import (
+    LANDUSE_LAYER,
+    landuse_dress,
+    landuse_layer,
+    service_area_layers,
+    service_areas_dress,
+)
 from ditan.pipelines.outputs.manifest import (
     attribution,
     carbon_manifest,
@@ -78,14 +85,6 @@ class RunOutput:
     quality: (
         pd.DataFrame
     )  # data_quality.csv: the study area's ledger with the computation's rows merged in
-
-
-def service_area_layers(areas) -> dict:
-    """One GeoPackage layer per tier (service_areas_5min …, service_areas_500m), one row per category."""
-    return {
-        f"service_areas_{tier}": grp.reset_index(drop=True)
-        for tier, grp in areas.groupby("tier", sort=False)
-    }
 
 
 #: map layer → its name on the map (for the note on layers left out)
@@ -265,9 +264,13 @@ class RunJob(Job[RunInputs, RunComputed]):
             # QGIS styles (the map's colourings, map.color_by the default) and Chinese field aliases
             keys = [self.cfg.map.color_by, *key_indicators(res, self.cfg.transit.radius_m)]
             units = {"communities": qgis_styles.communities(res.columns, keys)}
-            write.write_gpkg(stage / "communities.gpkg", {"communities": res.units}, dress=units)
+            layers = {"communities": res.units}
+            landuse = landuse_layer(c.sa.landuse)  # in GB 50137 colours
+            if landuse is not None:
+                layers[LANDUSE_LAYER], units[LANDUSE_LAYER] = landuse, landuse_dress
+            write.write_gpkg(stage / "communities.gpkg", layers, dress=units)
             areas = service_area_layers(res.service_areas)
-            dress = dict.fromkeys(areas, qgis_styles.service_areas(c.sa.catalogue))
+            dress = dict.fromkeys(areas, service_areas_dress(c.sa.catalogue))
             write.write_gpkg(stage / "service_areas.gpkg", areas, dress=dress)
             if len(na) > SHEET_MAX_ROWS:  # the long CSVs too: the workbook is the longer task
                 write.write_csv(stage / NOT_ASSESSABLE_CSV, na.set_index("单元 unit_id"))

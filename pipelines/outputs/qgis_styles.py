@@ -5,8 +5,8 @@
   graduated renderer per main indicator (the run's ``map.color_by`` is the default): five classes of equal counts
   (quantiles of the unit values, :func:`quantile_breaks`) in the web map's palettes, and a grey dashed class
   无法评估 not assessable for a unit whose value is NaN (QGIS draws nothing for NULL in a graduated renderer, so the
-  renderer classifies ``coalesce("column", NOT_ASSESSABLE_VALUE)``). Each service-area layer gets a categorised
-  renderer on ``category``.
+  renderer classifies ``coalesce("column", NOT_ASSESSABLE_VALUE)``). The other layers (service areas by facility
+  category, land use in GB 50137 colours) get a categorised renderer (:mod:`ditan.pipelines.outputs.gpkg_layers`).
 - **Aliases** (GeoPackage Schema extension, ``gpkg_schema``): a row per field in ``gpkg_data_columns`` — ``name`` the
   alias QGIS shows (Chinese name and unit, unique in the table as the standard requires), ``title`` the Chinese name,
   ``description`` the English name and method. GDAL (≥ 3.3) reads ``name`` as the field's alternative name, which QGIS
@@ -28,7 +28,6 @@ import numpy as np
 import pandas as pd
 
 from ditan.pipelines.outputs import qgis_sld, xlsx_style
-from ditan.spatial.standards.catalogue import Catalogue
 from ditan.spatial.standards.registry import Indicator
 
 #: the value a NaN (NULL) unit is classified by: below every indicator's range
@@ -45,23 +44,6 @@ QUALITATIVE = (
     "#1f78b4", "#33a02c", "#e31a1c", "#ff7f00", "#6a3d9a", "#b15928",
     "#a6cee3", "#b2df8a", "#fb9a99", "#fdbf6f", "#cab2d6", "#ffff99",
 )  # fmt: skip
-#: Chinese names of the service-area layers' fields
-SERVICE_AREA_ZH = {
-    "category": "设施类别",
-    "tier": "生活圈层级",
-    "distance_m": "服务距离",
-    "reachable_network_km": "可达路网长度",
-    "area_km2": "服务范围面积",
-    "form": "服务范围形式",
-}
-SERVICE_AREA_EN = {
-    "category": "Facility category (or station kind)",
-    "tier": "Life-circle tier (or the station radius)",
-    "distance_m": "Walking distance along the network",
-    "reachable_network_km": "Length of the network within reach",
-    "area_km2": "Area of the exact service area (the stored polygon is simplified)",
-    "form": "How the area was drawn",
-}
 QGIS_VERSION = "3.34.0-Prizren"
 DOCTYPE = "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>"
 NO_UNIT = ("", "count", "ratio", "yes/no")
@@ -294,9 +276,17 @@ def categorized(
     alias_map: dict[str, Alias],
     *,
     default: bool,
+    colours: dict[str, str] | None = None,
+    alpha: int = 77,
+    outline: str | None = None,
 ) -> Style:
-    """A categorised style of a text column: a translucent fill and a solid outline in one colour per value."""
-    cats = sorted({str(v) for v in values if isinstance(v, str)})
+    """A categorised style of a text column: a fill (``alpha`` of 255) and an outline in one colour per value.
+
+    ``colours``: value → colour, in that order (values it lacks follow, sorted, in QUALITATIVE colours);
+    ``outline``: one outline colour for every class (default: the class's own).
+    """
+    present = {str(v) for v in values if isinstance(v, str)}
+    cats = [v for v in (colours or {}) if v in present] + sorted(present - set(colours or {}))
     r = ET.Element(
         "renderer-v2",
         type="categorizedSymbol",
@@ -307,18 +297,18 @@ def categorized(
     )
     categories = ET.SubElement(r, "categories")
     symbols = ET.SubElement(r, "symbols")
-    for i, v in enumerate(cats):
-        colour = QUALITATIVE[i % len(QUALITATIVE)]
+    fill = [(colours or {}).get(v, QUALITATIVE[i % len(QUALITATIVE)]) for i, v in enumerate(cats)]
+    for i, (v, colour) in enumerate(zip(cats, fill, strict=True)):
         label = f"{labels[v]} {v}" if v in labels else v
         ET.SubElement(categories, "category", value=v, symbol=str(i), label=label, render="true")
-        _fill_symbol(symbols, str(i), colour, outline=colour, width=0.4, alpha=77)
+        _fill_symbol(symbols, str(i), colour, outline=outline or colour, width=0.4, alpha=alpha)
     a = alias_map.get(column)
     return Style(
         name=f"{a.title if a else column} {column}",
         qml=_qml(r, alias_map),
         sld=qgis_sld.categorized(
             column,
-            [(v, labels.get(v, v), QUALITATIVE[i % len(QUALITATIVE)]) for i, v in enumerate(cats)],
+            [(v, labels.get(v, v), c) for v, c in zip(cats, fill, strict=True)],
         ),
         default=default,
         description=f"按{a.title if a else column}分类 by {column}",
@@ -350,23 +340,6 @@ def communities(columns: dict[str, Indicator], styled: Sequence[str]) -> Dresser
                 if s is not None:
                     out.styles.append(s)
         return out
-
-    return dress
-
-
-def service_areas(catalogue: Catalogue) -> Dresser:
-    """A service-area layer's dress: aliases and one style, categorised by facility category (named from ``catalogue``)."""
-    cats = (*catalogue.categories.values(), *catalogue.stations.values())
-    labels = {c.id: c.zh for c in cats}
-
-    def dress(frame: gpd.GeoDataFrame) -> Dress:
-        al = aliases(frame, {}, SERVICE_AREA_ZH, SERVICE_AREA_EN)
-        return Dress(
-            al,
-            [categorized("category", frame["category"].tolist(), labels, al, default=True)]
-            if "category" in frame
-            else [],
-        )
 
     return dress
 
