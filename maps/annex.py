@@ -1,6 +1,7 @@
-"""附图 — the printed map annex of an implementation plan: six to eight sheets per unit (PDF and 300 dpi PNG).
+"""附图 — the printed map annex of an implementation plan: six to nine sheets per unit (PDF and 300 dpi PNG).
 
-The carbon sheets (7 屋顶光伏潜力图, 8 碳排放强度图) are drawn when the run has a carbon inventory and buildings.
+The carbon sheets (7 屋顶光伏潜力图, 8 碳排放强度图) are drawn when the run has a carbon inventory and buildings,
+the 指标达标图 (9, a chart: :mod:`ditan.maps.annex_targets`) when it has a compliance profile.
 
 Each sheet (SHEETS) has a Chinese title with the unit name, a legend, a scale bar measured in metres, a
 north arrow, the data sources, the run date and the CRS, on an A4 or A3 page turned to the unit's shape.
@@ -22,9 +23,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import geopandas as gpd
+import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 from matplotlib.lines import Line2D
+from matplotlib.table import Table
 from matplotlib.text import Text
 
 from ditan.maps.annex_carbon import CARBON_DRAW
@@ -39,6 +42,7 @@ from ditan.maps.annex_page import (
     scale_bar,
 )
 from ditan.maps.annex_sheets import DRAW, SHEETS, WHOLE_AREA, AnnexLayers, sheet_numbers
+from ditan.maps.annex_targets import TARGETS_SHEET, targets_figure
 from ditan.maps.fonts import CjkFont, truetype_subset
 
 __all__ = ["sheet_figure", "draw_unit"]
@@ -54,6 +58,8 @@ DRAWERS = {**DRAW, **CARBON_DRAW}
 def sheet_figure(L: AnnexLayers, uid: str, number: int, *, paper: str = "A4") -> Figure:
     """One sheet (``number`` 1 … len(SHEETS)) of unit ``uid`` on a page of ``paper``."""
     key, title = SHEETS[number - 1]
+    if key == TARGETS_SHEET:
+        return _targets_sheet(L, uid, number, paper)
     bounds = L.units.geometry.loc[uid].bounds
     orient = orientation(bounds)
     W, H = page_inches(paper, orient)
@@ -142,11 +148,31 @@ def sheet_figure(L: AnnexLayers, uid: str, number: int, *, paper: str = "A4") ->
     return fig
 
 
+def _targets_sheet(L: AnnexLayers, uid: str, number: int, paper: str) -> Figure:
+    """附图9: the unit's rules against the profile's targets (a chart, no map)."""
+    name = str(L.units.at[uid, "name"]) if "name" in L.units.columns else uid
+    checks = L.checks if L.checks is not None else pd.DataFrame({"unit_id": []})
+    return targets_figure(
+        checks[checks["unit_id"].astype(str) == str(uid)],
+        L.rules,
+        title=f"附图{number} {SHEETS[number - 1][1]} — {name}",
+        subtitle=f"单元 {uid} · 达标核查标准：{L.profile_name}",
+        info=[f"数据来源：{L.attribution}", f"制图日期：{L.date} · ditan"],
+        paper=paper,
+        orient=orientation(L.units.geometry.loc[uid].bounds),
+    )
+
+
+def _texts(fig: Figure) -> list[Text]:
+    """Every text of a figure, the cells of its tables included (findobj does not reach them)."""
+    cells = [c.get_text() for t in fig.findobj(Table) for c in t.get_celld().values()]
+    return [t for t in [*fig.findobj(Text), *cells] if t.get_text()]
+
+
 def _use_font(figs: Sequence[Figure], path: str) -> None:
     for fig in figs:
-        for t in fig.findobj(Text):
-            if t.get_text():
-                t.set_fontproperties(FontProperties(fname=path, size=t.get_fontsize()))
+        for t in _texts(fig):
+            t.set_fontproperties(FontProperties(fname=path, size=t.get_fontsize()))
 
 
 def draw_unit(
@@ -169,12 +195,13 @@ def draw_unit(
             "pdf.fonttype": 42,
             "hatch.linewidth": 0.4,
             "axes.unicode_minus": False,
+            "text.parse_math": False,  # a "$" in a name is text, not mathtext
         }
     ):
         figs = [sheet_figure(L, uid, n, paper=paper) for n in sheet_numbers(L)]
         for fig, png in zip(figs, png_paths, strict=True):
             fig.savefig(png, dpi=dpi, facecolor="white")
-        text = "".join(t.get_text() for f in figs for t in f.findobj(Text))
+        text = "".join(t.get_text() for f in figs for t in _texts(f))
         with tempfile.TemporaryDirectory(prefix="ditan-font-") as tmp:
             _use_font(figs, str(truetype_subset(font, text, Path(tmp))))
             with PdfPages(

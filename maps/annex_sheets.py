@@ -23,11 +23,13 @@ from ditan.spatial.standards import columns
 
 __all__ = ["AnnexLayers", "SHEETS", "DRAW", "WHOLE_AREA", "sheet_numbers"]
 
-#: The sheets, in order: (file key, title). The carbon sheets (7, 8) are drawn only with a carbon inventory
-#: (AnnexLayers.skipped says why not); the number of a sheet stays its place here.
+#: The sheets, in order: (file key, title). The carbon sheets (7, 8) are drawn only with a carbon inventory, the
+#: 指标达标图 (9, a chart: :mod:`ditan.maps.annex_targets`) only with a compliance profile (AnnexLayers.skipped
+#: says why not); the number of a sheet stays its place here.
 SHEETS: tuple[tuple[str, str], ...] = (("location", "区位图"), ("landuse", "用地现状图"), ("roads", "道路系统图"), ("life_circle",
                                        "15分钟生活圈覆盖图"), ("transit", "公交/单车500米覆盖图"), ("green", "绿地与绿化覆盖图"),
-                                       ("rooftop_pv", "屋顶光伏潜力图"), ("carbon", "碳排放强度图"))  # fmt: skip
+                                       ("rooftop_pv", "屋顶光伏潜力图"), ("carbon", "碳排放强度图"),
+                                       ("targets", "指标达标图"))  # fmt: skip
 #: The sheets whose map shows the whole study area (the others: the unit and its surroundings).
 WHOLE_AREA: frozenset[str] = frozenset({"location", "carbon"})
 COVERED, NOT_COVERED, PARTLY = "#1a9850", "#d73027", "#fdae61"
@@ -69,6 +71,10 @@ class AnnexLayers:
     skipped: dict[str, str] = field(default_factory=dict)
     #: the light context drawn beneath every sheet (roads, water, buildings, neighbours; a basemap from a tile cache)
     context: AnnexContext | None = None
+    #: the compliance rows of the units drawn (the 指标达标图), the profile's rules by id and its name
+    checks: pd.DataFrame | None = None
+    rules: dict = field(default_factory=dict)
+    profile_name: str = ""
 
 
 def sheet_numbers(L: AnnexLayers) -> list[int]:

@@ -10,18 +10,46 @@ target met, capped at 200 %): what is met lies on or outside the target circle. 
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["Spoke", "target_share", "radar_figure", "bars_figure", "save_figure"]
+__all__ = [
+    "Spoke",
+    "target_share",
+    "radar_figure",
+    "draw_radar",
+    "radar_note",
+    "bars_figure",
+    "save_figure",
+]
 
 #: a spoke is drawn up to this share of its target
 MAX_SHARE = 2.0
+#: text from data set as written: a "$" in a unit's name is not matplotlib's mathtext
+PLAIN_TEXT = {"text.parse_math": False}
+
+
+F = TypeVar("F", bound=Callable)
+
+
+def plain_text(fn: F) -> F:
+    """Draw inside ``rc_context(PLAIN_TEXT)``: the labels made there keep every "$" as text."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        import matplotlib
+
+        with matplotlib.rc_context(PLAIN_TEXT):
+            return fn(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -54,6 +82,7 @@ def _font(font_path: str | None):
     return FontProperties(fname=font_path) if font_path else None
 
 
+@plain_text
 def radar_figure(title: str, spokes: Sequence[Spoke], *, font_path: str | None = None):
     """A radar of the unit's rules as shares of their targets (the target circle at 100 %)."""
     import matplotlib
@@ -62,9 +91,20 @@ def radar_figure(title: str, spokes: Sequence[Spoke], *, font_path: str | None =
     from matplotlib.figure import Figure
 
     fp = _font(font_path)
-    shown = [s for s in spokes if math.isfinite(s.share)]
     fig = Figure(figsize=(6.0, 6.4), dpi=150)
     ax = fig.add_subplot(projection="polar")
+    draw_radar(ax, spokes, fp)
+    ax.set_title(title, fontproperties=fp, fontsize=11, pad=18)
+    fig.text(0.5, 0.02, radar_note(spokes), ha="center", fontproperties=fp, fontsize=7, wrap=True)
+    return fig
+
+
+def draw_radar(ax, spokes: Sequence[Spoke], fp=None, *, label_size: float = 7) -> None:
+    """The radar on a polar ``ax``: the shares reached (capped at MAX_SHARE), the target circle dashed.
+
+    Fewer than three assessable rules make no polygon: the axes say so instead.
+    """
+    shown = [s for s in spokes if math.isfinite(s.share)]
     if len(shown) >= 3:
         ang = np.linspace(0, 2 * np.pi, len(shown), endpoint=False)
         r = np.minimum([s.share for s in shown], MAX_SHARE)
@@ -75,10 +115,10 @@ def radar_figure(title: str, spokes: Sequence[Spoke], *, font_path: str | None =
         ax.scatter(ang, r, c=colours, s=22, zorder=3)
         ax.plot(np.linspace(0, 2 * np.pi, 200), np.ones(200), "--", color="#555555", linewidth=1.0)
         ax.set_xticks(ang)
-        ax.set_xticklabels([s.label for s in shown], fontproperties=fp, fontsize=7)
+        ax.set_xticklabels([s.label for s in shown], fontproperties=fp, fontsize=label_size)
         ax.set_ylim(0, MAX_SHARE)
         ax.set_yticks([0.5, 1.0, 1.5, 2.0])
-        ax.set_yticklabels(["50%", "100%", "150%", "≥200%"], fontsize=6)
+        ax.set_yticklabels(["50%", "100%", "150%", "≥200%"], fontsize=label_size - 1)
     else:
         ax.set_axis_off()
         ax.text(
@@ -90,17 +130,20 @@ def radar_figure(title: str, spokes: Sequence[Spoke], *, font_path: str | None =
             fontproperties=fp,
             fontsize=9,
         )
-    ax.set_title(title, fontproperties=fp, fontsize=11, pad=18)
+
+
+def radar_note(spokes: Sequence[Spoke]) -> str:
+    """The radar's key, and the rules left off it for want of a value."""
     missing = [s.label for s in spokes if not math.isfinite(s.share)]
     note = "虚线：目标值 (100%)；绿点达标，红点未达标"
     if missing:
         note += f"\n无法评估 not assessable: {'、'.join(missing[:8])}" + (
             "…" if len(missing) > 8 else ""
         )
-    fig.text(0.5, 0.02, note, ha="center", fontproperties=fp, fontsize=7, wrap=True)
-    return fig
+    return note
 
 
+@plain_text
 def bars_figure(
     title: str,
     names: Sequence[str],
@@ -180,6 +223,7 @@ def spokes_of(checks: pd.DataFrame, rules: dict) -> list[Spoke]:
     return out
 
 
+@plain_text
 def screening_figure(
     names: Sequence[str],
     scores: Sequence[float],

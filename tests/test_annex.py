@@ -7,23 +7,28 @@ tests that draw are skipped with the reason, and fail under CI=true.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 import shutil
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 from pypdf import PdfReader
 
-from ditan.maps import annex, annex_page, annex_sheets, fonts
+from ditan.maps import annex, annex_page, annex_sheets, annex_targets, fonts
 from ditan.pipelines.assemble.load import load_study_area
 from ditan.pipelines.cli import main
 from ditan.pipelines.compute.indicators import compute
 from ditan.pipelines.config.params import params_from_config
 from ditan.pipelines.config.schema import load_config
 from ditan.pipelines.jobs.annex import annex_layers, file_names, raster_reader, run_annex
+from ditan.spatial.standards.compliance import evaluate
+from ditan.spatial.standards.profiles import load_profile
 from ditan.spatial.study_area.model import RasterInput
 from tests.conftest import require_or_skip
 
@@ -69,7 +74,7 @@ def test_every_file_is_written(drawn):
     for uid in UNITS:
         names = file_names(uid)
         assert names[0] == f"{uid}.pdf" and names[2] == f"{uid}_2_landuse.png"
-        assert len(names) == len(annex_sheets.SHEETS) + 1  # with the 2 carbon sheets
+        assert len(names) == len(annex_sheets.SHEETS) + 1  # with the 2 carbon sheets and 指标达标图
         for name in names:
             assert (drawn.out_dir / name).stat().st_size > 10_000, name
     assert (drawn.out_dir / "annex.json").exists()
@@ -79,7 +84,7 @@ def test_every_file_is_written(drawn):
 @pytest.mark.parametrize("uid", list(UNITS))
 def test_pdf_has_six_a4_pages_turned_to_the_unit(drawn, uid):
     reader = PdfReader(drawn.out_dir / f"{uid}.pdf")
-    assert len(reader.pages) == len(annex_sheets.SHEETS)  # 6 + the 2 carbon sheets
+    assert len(reader.pages) == len(annex_sheets.SHEETS)  # 6 + the 2 carbon sheets + 指标达标图
     w, h = A4_PT if UNITS[uid][0] == "portrait" else A4_PT[::-1]
     for page in reader.pages:
         assert float(page.mediabox.width) == pytest.approx(w, abs=1)
@@ -134,8 +139,11 @@ def test_pdf_embeds_a_truetype_cjk_font(drawn, uid):
 @pytest.mark.parametrize("uid", list(UNITS))
 def test_pdf_text_holds_the_chinese_titles_and_unit_name(drawn, uid):
     pages = [p.extract_text() for p in PdfReader(drawn.out_dir / f"{uid}.pdf").pages]
-    for n, ((_, title), text) in enumerate(zip(annex_sheets.SHEETS, pages, strict=True), start=1):
+    for n, ((key, title), text) in enumerate(zip(annex_sheets.SHEETS, pages, strict=True), start=1):
         assert f"附图{n} {title} — {UNITS[uid][1]}" in text, text[:200]
+        if key == "targets":  # a chart: no scale, no CRS
+            assert "达标核查标准：低碳社区试点建设指南" in text and "制图日期" in text
+            continue
         assert (
             "比例尺 1:" in text
             and "制图日期" in text
@@ -143,6 +151,68 @@ def test_pdf_text_holds_the_chinese_titles_and_unit_name(drawn, uid):
             and "OpenStreetMap" in text
         )
     assert "km/km²" in pages[2] and "绿地率" in pages[5] and "绿化覆盖率" in pages[5]
+
+
+def test_targets_sheet_lists_each_rule_of_the_unit(drawn, beijing):
+    """附图9: every compliance rule of the unit with its result, as ditan run's compliance.csv has it."""
+    cfg, sa, res = beijing
+    checks = evaluate(
+        res.indicators, load_profile(cfg.compliance.profile), kind=cfg.compliance.kind,
+        reasons=res.reasons,
+    )  # fmt: skip
+    text = PdfReader(drawn.out_dir / "U003.pdf").pages[-1].extract_text()
+    mine = checks[checks["unit_id"] == "U003"]
+    assert len(mine) >= 5
+    words = {"pass": "达标", "fail": "未达标", "not_assessable": "无法评估"}
+    for row in mine.itertuples():
+        assert row.zh in text.replace("\n", ""), row.zh
+    assert text.count("未达标") >= (mine["status"] == "fail").sum()
+    assert text.count("无法评估") >= (mine["status"] == "not_assessable").sum()
+    assert set(mine["status"]) <= set(words)
+
+
+def test_rule_rows_by_hand():
+    rows = pd.DataFrame(
+        {
+            "zh": ["绿地率", "公交分担率", "充电站"],
+            "measured": [31.456, np.nan, 2.0],
+            "unit": ["%", "%", "count"],
+            "target": ["≥ 30", "≥ 60", "present"],
+            "status": ["pass", "not_assessable", "pass"],
+            "binding": ["guiding", "binding", "binding"],
+            "binding_zh": ["引导性", "约束性", "约束性"],
+        }
+    )
+    assert annex_targets.rule_rows(rows) == [
+        ("公交分担率", "—", "≥ 60", "无法评估", "约束性", "not_assessable"),
+        ("充电站", "2", "应具备", "达标", "约束性", "pass"),
+        ("绿地率", "31.46 %", "≥ 30", "达标", "引导性", "pass"),
+    ]
+
+
+def test_without_a_profile_the_targets_sheet_is_skipped(beijing, font, tmp_path):
+    cfg, sa, res = beijing
+    cfg = cfg.model_copy(update={"compliance": cfg.compliance.model_copy(update={"profile": None})})
+    out = run_annex(cfg, tmp_path / "a", units=["U003"], paper="A4", computed=(sa, res))
+    manifest = json.loads((out.out_dir / "annex.json").read_text(encoding="utf-8"))
+    assert "compliance.profile" in manifest["skipped_sheets"]["targets"]["reason"]
+    assert not (out.out_dir / "U003_9_targets.png").exists()
+
+
+def test_names_with_dollar_signs_are_drawn_as_text(beijing, font, tmp_path):
+    """A "$" in a unit's name is not matplotlib's mathtext (an unbalanced one would stop the drawing)."""
+    cfg, sa, res = beijing
+    name = "社区 $\\frac{a 100$"
+    units = sa.units.copy()
+    units.loc["U003", "name"] = name
+    res_units = res.units.copy()
+    res_units.loc["U003", "name"] = name
+    out = run_annex(
+        cfg, tmp_path / "a", units=["U003"], paper="A4",
+        computed=(dataclasses.replace(sa, units=units), dataclasses.replace(res, units=res_units)),
+    )  # fmt: skip
+    text = PdfReader(out.out_dir / "U003.pdf").pages[0].extract_text()
+    assert "$\\frac{a 100$" in text
 
 
 def test_artifact_landuse_sheet(drawn):

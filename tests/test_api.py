@@ -650,7 +650,8 @@ def test_annex_sheets_as_figures(beijing):
     run, _ = beijing
     sheets = ditan.annex(CONFIG, units=["U002"], run=run)
     assert sheets.units == ["U002"] and sheets.files == {}
-    assert len(sheets.figures["U002"]) == 8  # 6 + the carbon sheets: 屋顶光伏潜力图, 碳排放强度图
+    # 6 + the carbon sheets (屋顶光伏潜力图, 碳排放强度图) + the 指标达标图 (the sample has a profile)
+    assert len(sheets.figures["U002"]) == 9
     assert all(type(f).__name__ == "Figure" for f in sheets.figures["U002"])
 
 

@@ -346,9 +346,9 @@ def test_annex_writes_the_carbon_sheets(beijing, font, tmp_path):
     cfg, sa, res = beijing
     out = run_annex(cfg, tmp_path / "annex", units=["U003"], computed=(sa, res))
     names = [p.name for p in out.files["U003"]]
-    assert names[-2:] == ["U003_7_rooftop_pv.png", "U003_8_carbon.png"] and not out.skipped
+    assert names[-3:-1] == ["U003_7_rooftop_pv.png", "U003_8_carbon.png"] and not out.skipped
     pages = [p.extract_text() for p in PdfReader(out.out_dir / "U003.pdf").pages]
-    assert len(pages) == 8
+    assert len(pages) == 9  # and the 指标达标图
     assert "附图7 屋顶光伏潜力图" in pages[6] and "附图8 碳排放强度图" in pages[7]
     assert "kgCO2/m²·a" in pages[7] and "交通、废弃物与行为无法由空间数据评估" in pages[7]
     manifest = json.loads((out.out_dir / "annex.json").read_text("utf-8"))
@@ -365,13 +365,13 @@ def test_without_buildings_the_carbon_sheets_are_skipped_with_the_reason(beijing
     res = compute(bare, params_from_config(cfg))
     out = run_annex(cfg, tmp_path / "annex", units=["U003"], computed=(bare, res))
     names = [p.name for p in out.files["U003"]]
-    assert len(names) == 7 and not [n for n in names if "rooftop" in n or "_8_" in n]
+    assert len(names) == 8 and not [n for n in names if "rooftop" in n or "_8_" in n]
     why = out.skipped["rooftop_pv"]
     assert "无建筑数据" in why and "no building layer in this test" in why
     manifest = json.loads((out.out_dir / "annex.json").read_text("utf-8"))
     assert manifest["skipped_sheets"]["rooftop_pv"] == {"title": "屋顶光伏潜力图", "reason": why}
     assert set(manifest["skipped_sheets"]) == {"rooftop_pv", "carbon"}
-    assert len(PdfReader(out.out_dir / "U003.pdf").pages) == 6
+    assert len(PdfReader(out.out_dir / "U003.pdf").pages) == 7  # 6 maps and the 指标达标图
 
 
 def test_cli_prints_why_the_carbon_sheets_are_skipped(tmp_path, font, capsys, monkeypatch):
@@ -383,5 +383,5 @@ def test_cli_prints_why_the_carbon_sheets_are_skipped(tmp_path, font, capsys, mo
     assert main(["annex", str(cfg), "--units", "U014", "--out", str(out)]) == 0
     said = "".join(capsys.readouterr())  # the console writes to stderr, the folder to stdout
     assert "附图7 屋顶光伏潜力图 (rooftop_pv) 未绘制 not drawn" in said
-    assert "carbon.enabled: false" in said and "× 6 sheets" in said
+    assert "carbon.enabled: false" in said and "× 7 sheets" in said
     assert not list(out.glob("*_7_rooftop_pv.png"))

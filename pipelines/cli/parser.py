@@ -179,9 +179,10 @@ def _parser() -> argparse.ArgumentParser:
 
     a = sub.add_parser(
         "annex",
-        help="附图: print the map annex of an implementation plan (six to eight sheets per unit, PDF and PNG)",
+        help="附图: print the map annex of an implementation plan (six to nine sheets per unit, PDF and PNG)",
         description="Compute the indicators of CONFIG once, then draw the sheets of each unit (区位图, 用地现状图, 道路系统图, "
-        "15分钟生活圈覆盖图, 公交/单车500米覆盖图, 绿地与绿化覆盖图, and with the carbon inventory 屋顶光伏潜力图 and 碳排放强度图) "
+        "15分钟生活圈覆盖图, 公交/单车500米覆盖图, 绿地与绿化覆盖图, with the carbon inventory 屋顶光伏潜力图 and 碳排放强度图, "
+        "and with a compliance profile the chart 指标达标图) "
         "over a light context of roads, water, buildings and neighbouring units (and map.tile_cache tiles when set), "
         "with legend, scale bar, north arrow, sources, date and CRS; "
         "write <unit>.pdf (one page per sheet) and <unit>_<n>_<sheet>.png (300 dpi). "

@@ -1,9 +1,10 @@
-"""`ditan annex`: the map annex (附图) of an implementation plan — six printed sheets per unit, eight with carbon.
+"""`ditan annex`: the map annex (附图) of an implementation plan — six printed sheets per unit, up to nine.
 
 The indicators are computed once for the whole study area (the walking network and the life
 circles need every unit); then, per unit, ditan.maps.annex draws the sheets into ``<unit>.pdf`` (one
 page each) and ``<unit>_<n>_<sheet>.png`` (300 dpi). The carbon sheets (7 屋顶光伏潜力图, 8 碳排放强度图) need
-the carbon inventory and the buildings: without them they are skipped, and the reason is logged, printed
+the carbon inventory and the buildings, the 指标达标图 (9) a compliance profile (:mod:`ditan.pipelines.jobs.annex_sheets`):
+without them they are skipped, and the reason is logged, printed
 and kept in annex.json (``skipped_sheets``). Everything is written into a staging folder that
 replaces the output folder (default ``out/<name>_annex/``, beside the ``ditan run`` folder) whole.
 """
@@ -36,6 +37,7 @@ from ditan.pipelines.compute.indicators import (
 )
 from ditan.pipelines.config.params import params_from_config
 from ditan.pipelines.config.schema import Config
+from ditan.pipelines.jobs.annex_sheets import carbon_sheets, targets_checks
 from ditan.pipelines.jobs.skeleton import Context, Job
 from ditan.pipelines.outputs.manifest import attribution
 from ditan.pipelines.outputs.names import file_stems, slug
@@ -197,45 +199,6 @@ def raster_reader(lc: RasterInput, crs):
     return read
 
 
-CARBON_SHEETS = ("rooftop_pv", "carbon")
-
-
-def carbon_sheets(
-    sa: StudyArea, res: RunResult
-) -> tuple[gpd.GeoDataFrame | None, str, dict[str, str]]:
-    """The roofs with their installable kWp, the note on the method, and the carbon sheets skipped with the reason.
-
-    The 屋顶光伏潜力图 and 碳排放强度图 need the carbon inventory (``carbon.enabled``) and the building footprints.
-    """
-    why = ""
-    if res.carbon is None or res.carbon_factors is None:
-        why = "碳盘查未启用（carbon.enabled: false） / no carbon inventory (carbon.enabled: false)"
-    elif "buildings" in sa.absent or sa.buildings.empty or res.carbon.roofs.empty:
-        en = sa.absent.get("buildings", "the building layer has no footprint")
-        why = f"无建筑数据，屋顶面积与建筑面积未知 / no buildings: {en}"
-    if why:
-        return None, "", dict.fromkeys(CARBON_SHEETS, why)
-    f = res.carbon_factors
-    roofs = sa.buildings[["geometry"]].join(res.carbon.roofs, how="inner")
-    share = f.install_share
-    ghi = (
-        f"× 年水平面总辐照量 {f.ghi_kwh_per_m2.value:,.0f} kWh/m² × 系统效率 {f.performance_ratio.value:g}（GB 50797）"
-        if f.ghi_kwh_per_m2 is not None
-        else "（无当地辐照量：年发电量无法估算）"
-    )
-    method = "\n".join(
-        (
-            "潜力估算，非已装机：建筑轮廓屋顶面积（重叠只计一次）× 可安装比例 × "
-            f"{f.kwp_per_m2.value:g} kWp/m²",
-            f"可安装比例（整县屋顶分布式光伏试点）：党政机关 {share['government']:.0%}、"
-            f"学校医院等公共建筑 {share['school']:.0%}、工商业 {share['commercial']:.0%}、"
-            f"居民 {share['residential']:.0%}",
-            f"年发电量 = 装机容量 {ghi}",
-        )
-    )
-    return roofs, method, {}
-
-
 def annex_layers(sa: StudyArea, res: RunResult, cfg: Config, date: str) -> AnnexLayers:
     """What the sheets draw, from the study area and the computed result."""
     tiers = sa.catalogue.tiers
@@ -247,6 +210,8 @@ def annex_layers(sa: StudyArea, res: RunResult, cfg: Config, date: str) -> Annex
     areas = res.service_areas
     radius = cfg.transit.radius_m
     roofs, pv_method, skipped = carbon_sheets(sa, res)
+    checks, rules, profile_name, why = targets_checks(sa, res, cfg)
+    skipped |= why
     faces = landuse_faces(with_unknown_parcels(sa.landuse, sa.parcels))
     units = res.units[["name", "geometry"]]
     tiles = cfg.map.tile_cache
@@ -289,6 +254,9 @@ def annex_layers(sa: StudyArea, res: RunResult, cfg: Config, date: str) -> Annex
         roofs=roofs,
         pv_method=pv_method,
         skipped=skipped,
+        checks=checks,
+        rules=rules,
+        profile_name=profile_name,
         context=context,
     )
 

@@ -204,6 +204,7 @@ def _annex_left_out(cfg: Config, n_units: int) -> str:
 
 def _annex(cfg: Config, run: RunComputed, folder: Path, ctx: Context) -> dict[str, list[Path]]:
     """The annex sheets (PNG) of every unit, drawn into ``folder``; none without a CJK font (said so)."""
+    from ditan.maps.annex_targets import TARGETS_SHEET
     from ditan.maps.fonts import FontMissingError
     from ditan.pipelines.jobs.annex import AnnexJob
 
@@ -217,9 +218,14 @@ def _annex(cfg: Config, run: RunComputed, folder: Path, ctx: Context) -> dict[st
         log.warning("附图 not drawn: %s", exc)
         return {}
     out: dict[str, list[Path]] = {}
+    chart = f"_{TARGETS_SHEET}.png"  # the 指标达标图: its radar is in the unit's section already
     for uid in drawing.chosen:
         out[str(uid)] = sorted(
-            (folder / n for n in drawing.files(uid) if n.endswith(".png")),
+            (
+                folder / n
+                for n in drawing.files(uid)
+                if n.endswith(".png") and not n.endswith(chart)
+            ),
             key=lambda p: p.name,
         )
     return out
