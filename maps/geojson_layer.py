@@ -119,7 +119,14 @@ class InlineGeoJson(folium.GeoJson):
     """
 
     def render(self, **kwargs: object) -> None:
-        """The style maps of the whole data (as folium.GeoJson.render makes them), then the script."""
+        """The style maps of the whole data (as folium.GeoJson.render makes them), then the script.
+
+        Only when the page is rendered by :func:`ditan.maps.interactive.map_html` (which embeds the data
+        afterwards); rendered any other way (folium's ``save``, a notebook) it is a plain folium.GeoJson.
+        """
+        if not getattr(self.get_root(), EMBED_LATER, False):
+            super().render(**kwargs)
+            return
         self.parent_map = get_obj_in_upper_tree(self, folium.Map)
         if (self.style or self.highlight) and self.data["features"]:
             mapper = folium.features.GeoJsonStyleMapper(self.data, self.feature_identifier, self)
@@ -139,6 +146,10 @@ class InlineGeoJson(folium.GeoJson):
             super(folium.GeoJson, self).render(**kwargs)
         finally:
             self.data = data
+
+
+#: set on the page's root element by map_html: the layers' data are embedded after rendering
+EMBED_LATER = "_ditan_embed_data_later"
 
 
 def _tojson(value: object) -> str:
@@ -161,7 +172,21 @@ def _data_store(root: object) -> dict[str, object]:
     return store
 
 
-def embed_data(root: object, page: str) -> str:
+def render_with_data(root: object, fix: Callable[[str], str]) -> str:
+    """The page of ``root`` rendered with its layers' data as stand-ins, passed through ``fix``, then the data put in.
+
+    ``fix`` sees the page's markup and scripts without the (possibly large) data.
+    """
+    setattr(root, EMBED_LATER, True)  # noqa: B010 - an attribute of folium's Figure
+    try:
+        _data_store(root).clear()
+        page = fix(root.render())  # type: ignore[attr-defined]
+    finally:
+        setattr(root, EMBED_LATER, False)  # noqa: B010
+    return _embed_data(root, page)
+
+
+def _embed_data(root: object, page: str) -> str:
     """``page`` (rendered from ``root``) with every InlineGeoJson's data in place of its stand-in."""
     for stand_in, data in _data_store(root).items():
         if page.count(stand_in) != 1:

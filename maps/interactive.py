@@ -232,12 +232,12 @@ def map_html(m: folium.Map) -> str:
     The layers' GeoJSON data go in last (:class:`ditan.maps.geojson_layer.InlineGeoJson`): the
     page's markup and scripts are checked, the data are JSON and never a template.
     """
-    page = m.get_root().render()
     ids: dict[str, str] = {}
 
     def renumber(match: re.Match) -> str:
         return ids.setdefault(match.group(0), f"{len(ids) + 1:032x}")
 
     tiles = [_server(c.tiles) for c in m._children.values() if isinstance(c, folium.TileLayer)]
-    page = inline_assets(_FOLIUM_ID.sub(renumber, page), allow=tiles)
-    return geojson_layer.embed_data(m.get_root(), page)
+    return geojson_layer.render_with_data(
+        m.get_root(), lambda page: inline_assets(_FOLIUM_ID.sub(renumber, page), allow=tiles)
+    )

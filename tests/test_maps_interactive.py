@@ -198,6 +198,14 @@ def test_page_data_equal_the_layers(layers):
     assert "ditan_data" not in data and len(data["features"]) == 2
 
 
+def test_a_map_rendered_by_folium_itself_keeps_its_data(layers):
+    """Saved with folium (a notebook, m.save) the layers carry their data, as they do in map_html's page."""
+    plain = _decode(_build(layers).get_root().render())
+    assert "和平社区" in plain and "ditan_data" not in plain
+    page = _decode(map_html(_build(layers)))
+    assert "和平社区" in page and "ditan_data" not in page
+
+
 def _chrome(m: folium.Map) -> PageChrome:
     return next(e for e in _walk(m) if isinstance(e, PageChrome))
 
