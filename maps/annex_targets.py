@@ -9,13 +9,12 @@ the reason in annex.json.
 
 from __future__ import annotations
 
-import math
-
 import pandas as pd
 from matplotlib.figure import Figure
 
 from ditan.maps.annex_page import page_inches
 from ditan.maps.charts import draw_radar, radar_note, spokes_of
+from ditan.maps.display_text import MISSING, value_text
 
 __all__ = ["TARGETS_SHEET", "targets_figure", "rule_rows"]
 
@@ -34,12 +33,11 @@ TARGET_TEXT = {"present": "应具备"}
 
 
 def _measured(row: pd.Series) -> str:
-    v = pd.to_numeric(pd.Series([row.get("measured")]), errors="coerce").iloc[0]
-    if not (isinstance(v, float) and math.isfinite(v)):
-        return "—"
+    """The measured value as the map's popups write it (value_text), with its unit."""
+    text = value_text(pd.to_numeric(row.get("measured"), errors="coerce"))
     unit = str(row.get("unit") or "")
-    text = f"{v:,.0f}" if float(v).is_integer() else f"{v:,.2f}"
-    return f"{text} {unit}" if unit and unit not in ("ratio", "count") else text
+    keep = text != MISSING and unit and unit not in ("ratio", "count")
+    return f"{text} {unit}" if keep else text
 
 
 def rule_rows(checks: pd.DataFrame) -> list[tuple[str, str, str, str, str, str]]:

@@ -27,6 +27,7 @@ from ditan.pipelines.compute.indicators import compute
 from ditan.pipelines.config.params import params_from_config
 from ditan.pipelines.config.schema import load_config
 from ditan.pipelines.jobs.annex import annex_layers, file_names, raster_reader, run_annex
+from ditan.pipelines.jobs.annex_sheets import targets_checks
 from ditan.spatial.standards.compliance import evaluate
 from ditan.spatial.standards.profiles import load_profile
 from ditan.spatial.study_area.model import RasterInput
@@ -188,6 +189,27 @@ def test_rule_rows_by_hand():
         ("充电站", "2", "应具备", "达标", "约束性", "pass"),
         ("绿地率", "31.46 %", "≥ 30", "达标", "引导性", "pass"),
     ]
+
+
+@pytest.mark.parametrize(
+    "profile, kind", [("gb50180_life_circle", "existing"), ("chongqing_carbon_peak", "city")]
+)
+def test_targets_sheet_of_another_profile(beijing, profile, kind):
+    """Any profile: the drawn units' rows are those evaluate gives, and the table shows each of them."""
+    cfg, sa, res = beijing
+    cfg = cfg.model_copy(
+        update={"compliance": cfg.compliance.model_copy(update={"profile": profile, "kind": kind})}
+    )
+    checks, rules, name, skipped = targets_checks(sa, res, cfg, ["U003"])
+    assert not skipped and name == load_profile(profile).zh
+    every = evaluate(res.indicators, load_profile(profile), kind=kind, reasons=res.reasons)
+    mine = every[every["unit_id"] == "U003"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(checks.reset_index(drop=True), mine)
+    fig = annex_targets.targets_figure(checks, rules, title="t", subtitle="s", info=[])
+    [table] = [t for ax in fig.axes for t in ax.tables]
+    shown = min(len(mine), annex_targets.MAX_ROWS)
+    assert max(r for r, _ in table.get_celld()) == shown
+    assert {table[i, 0].get_text().get_text() for i in range(1, shown + 1)} <= set(mine["zh"])
 
 
 def test_without_a_profile_the_targets_sheet_is_skipped(beijing, font, tmp_path):

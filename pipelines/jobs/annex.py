@@ -199,8 +199,10 @@ def raster_reader(lc: RasterInput, crs):
     return read
 
 
-def annex_layers(sa: StudyArea, res: RunResult, cfg: Config, date: str) -> AnnexLayers:
-    """What the sheets draw, from the study area and the computed result."""
+def annex_layers(
+    sa: StudyArea, res: RunResult, cfg: Config, date: str, units: list[str] | None = None
+) -> AnnexLayers:
+    """What the sheets draw, from the study area and the computed result (``units``: those drawn, default all)."""
     tiers = sa.catalogue.tiers
     tier = "15min" if "15min" in tiers else max(tiers, key=lambda t: tiers[t].distance_m)
     cats = {c.id: (c.zh, c.en) for c in sa.catalogue.categories.values() if c.tier == tier}
@@ -210,7 +212,7 @@ def annex_layers(sa: StudyArea, res: RunResult, cfg: Config, date: str) -> Annex
     areas = res.service_areas
     radius = cfg.transit.radius_m
     roofs, pv_method, skipped = carbon_sheets(sa, res)
-    checks, rules, profile_name, why = targets_checks(sa, res, cfg)
+    checks, rules, profile_name, why = targets_checks(sa, res, cfg, units)
     skipped |= why
     faces = landuse_faces(with_unknown_parcels(sa.landuse, sa.parcels))
     units = res.units[["name", "geometry"]]
@@ -332,7 +334,9 @@ class AnnexJob(Job[StudyArea, AnnexDrawing]):
         return AnnexDrawing(
             sa,
             chosen,
-            annex_layers(sa, res, self.cfg, ctx.started.astimezone().date().isoformat()),
+            annex_layers(
+                sa, res, self.cfg, ctx.started.astimezone().date().isoformat(), units=chosen
+            ),
             unit_stems(chosen),
         )
 

@@ -60,9 +60,9 @@ def carbon_sheets(
 
 
 def targets_checks(
-    sa: StudyArea, res: RunResult, cfg: Config
+    sa: StudyArea, res: RunResult, cfg: Config, units: list[str] | None = None
 ) -> tuple[pd.DataFrame | None, dict, str, dict[str, str]]:
-    """The compliance rows of every unit, the profile's rules by id, its name, and the sheet skipped with the reason."""
+    """Compliance rows of ``units`` (default: all), the rules by id, the profile's name, the sheet skipped and why."""
     profile_id = cfg.compliance.profile
     if not profile_id:
         why = (
@@ -71,5 +71,8 @@ def targets_checks(
         return None, {}, "", {"targets": why}
     profile = load_profile(profile_id)
     kind = sa.units["kind"] if "kind" in sa.units else cfg.compliance.kind
-    checks = evaluate(res.indicators, profile, kind=kind, reasons=res.reasons)
+    table = res.indicators
+    if units is not None:  # only the units drawn: a city's annex is of a few of them
+        table = table[table.index.astype(str).isin([str(u) for u in units])]
+    checks = evaluate(table, profile, kind=kind, reasons=res.reasons)
     return checks, {r.id: r for r in profile.rules}, f"{profile.zh}", {}
