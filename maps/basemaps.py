@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -196,6 +196,15 @@ def _gcj02_xy(xy: np.ndarray) -> np.ndarray:
 def shift_of(bm: Basemap) -> Callable[[np.ndarray], np.ndarray] | None:
     """The display shift of web coordinates ((n, 2) lon/lat) on ``bm``: to GCJ-02 for GCJ-02 tiles, else None."""
     return _gcj02_xy if bm.gcj02 else None
+
+
+def display_bounds(bm: Basemap, bounds: Sequence[float]) -> tuple[float, float, float, float]:
+    """WGS 84 ``bounds`` (west, south, east, north) as drawn on ``bm``: shifted to GCJ-02 for GCJ-02 tiles."""
+    w, s, e, n = (float(v) for v in bounds)
+    shift = shift_of(bm)
+    if shift is not None:
+        (w, s), (e, n) = shift(np.array([[w, s], [e, n]], dtype=float))
+    return float(w), float(s), float(e), float(n)
 
 
 @contextmanager

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 
@@ -18,7 +19,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from folium.template import Environment as _FoliumEnvironment
 from folium.utilities import get_obj_in_upper_tree
+from jinja2.utils import htmlsafe_json_dumps
 
 from ditan.maps.display_text import (
     MISSING,
@@ -148,18 +151,19 @@ class InlineGeoJson(folium.GeoJson):
             self.data = data
 
 
+#: the Jinja environment folium's templates render in (its JSON policies)
+_FOLIUM_ENV = _FoliumEnvironment()
 #: set on the page's root element by map_html: the layers' data are embedded after rendering
 EMBED_LATER = "_ditan_embed_data_later"
 
 
 def _tojson(value: object) -> str:
-    """JSON as folium's templates write it (Jinja's ``tojson``: sorted keys, ``<>&'`` as \\u escapes)."""
-    return (
-        json.dumps(value, sort_keys=True)
-        .replace("<", "\\u003c")
-        .replace(">", "\\u003e")
-        .replace("&", "\\u0026")
-        .replace("'", "\\u0027")
+    """JSON as folium's templates write it: Jinja's ``tojson`` with the policies of folium's environment."""
+    policies = _FOLIUM_ENV.policies
+    return str(
+        htmlsafe_json_dumps(
+            value, dumps=policies["json.dumps_function"], **policies["json.dumps_kwargs"]
+        )
     )
 
 
@@ -187,12 +191,19 @@ def render_with_data(root: object, fix: Callable[[str], str]) -> str:
 
 
 def _embed_data(root: object, page: str) -> str:
-    """``page`` (rendered from ``root``) with every InlineGeoJson's data in place of its stand-in."""
-    for stand_in, data in _data_store(root).items():
-        if page.count(stand_in) != 1:
-            raise RuntimeError("a map layer's data placeholder is not once in the page")
-        page = page.replace(stand_in, _tojson(data))
-    return page
+    """``page`` (rendered from ``root``) with every InlineGeoJson's data in place of its stand-in (one pass)."""
+    store = _data_store(root)
+    if not store:
+        return page
+    found = re.compile("|".join(map(re.escape, store)))
+    parts, seen, at = [], [], 0
+    for m in found.finditer(page):
+        parts += [page[at : m.start()], _tojson(store[m.group(0)])]
+        seen.append(m.group(0))
+        at = m.end()
+    if sorted(seen) != sorted(store):
+        raise RuntimeError("a map layer's data placeholder is not once in the page")
+    return "".join([*parts, page[at:]])
 
 
 def _const(style: dict) -> Callable[[dict], dict]:

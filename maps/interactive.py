@@ -39,12 +39,12 @@ from ditan.maps.input_layers import (
     _is_station,
 )
 from ditan.maps.offline import PageChrome, add_tools, inline_assets
-from ditan.maps.popup_chart import MAX_CHART_UNITS, popup_charts, profile_rules
+from ditan.maps.popup_chart import MAX_CHART_UNITS, TOO_MANY, popup_charts
 from ditan.maps.unit_layer import UNITS_LAYER, _add_units
 from ditan.spatial.crs.metric import ensure_projected
 from ditan.spatial.standards.registry import Indicator
 
-__all__ = ["build_map", "map_html", "profile_rules"]
+__all__ = ["build_map", "map_html"]
 
 log = logging.getLogger(__name__)
 
@@ -146,10 +146,7 @@ def _build(
         raise ValueError("units has no geometries to map")
     if not np.isfinite(pd.to_numeric(u[color_by], errors="coerce").to_numpy(dtype=float)).any():
         log.warning("color_by '%s' has no numeric value; every unit is drawn as no data", color_by)
-    w, s, e, n = u.total_bounds
-    shift = geojson_layer.DISPLAY_SHIFT.get()
-    if shift is not None:  # the view's bounds on the shifted drawing
-        (w, s), (e, n) = shift(np.array([[w, s], [e, n]], dtype=float))
+    w, s, e, n = basemaps.display_bounds(bm, u.total_bounds)  # the view on the drawing
     m = folium.Map(location=[(s + n) / 2, (w + e) / 2], tiles=None, control_scale=True)
     basemaps.add_basemap(m, bm)
     swatches: dict[str, str] = {}
@@ -163,6 +160,8 @@ def _build(
     charts = None
     if compliance is not None and not compliance.empty and rules:
         charts = popup_charts(u.index, compliance, rules, max_units=max_charts)
+        if charts is None:  # said once, beside the layers left out for their size
+            attribution += " · " + TOO_MANY.format(n=max_charts)
     units_layer, cfg = _add_units(
         m, u, indicators, color_by, key_indicators, compliance, reasons, charts=charts
     )

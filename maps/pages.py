@@ -95,9 +95,9 @@ def screening_map(
         )
         return {**base, "color": "#d7191c", "weight": 4.0, "dashArray": None} if p["s"] else base
 
-    w, s, e, n = u.total_bounds
-    # map.tiles, as on the run's map (GCJ-02 tiles: the units drawn shifted to them)
+    # map.tiles, as on the run's map (GCJ-02 tiles: the units drawn, and the view, shifted to them)
     bm = basemaps.basemap(tiles, tianditu_key)
+    w, s, e, n = basemaps.display_bounds(bm, u.total_bounds)
     m = folium.Map(location=[(s + n) / 2, (w + e) / 2], tiles=None, control_scale=True)
     basemaps.add_basemap(m, bm)
     name = f"遴选得分 Screening score · {inert_html(profile_zh)}"

@@ -3,7 +3,7 @@
 The shares are the report's (:func:`ditan.maps.charts.spokes_of`: ``measured ÷ target`` for ≥, ``target ÷
 measured`` for ≤, capped at 200 %); the dashed circle is the target (100 %), a green dot a rule met, a red dot
 one missed. A few hundred bytes per unit, written by hand rather than by matplotlib (whose SVG is ~30 kB), so
-map.html stays small; above :data:`MAX_CHART_UNITS` units the popups say the charts are left out.
+map.html stays small; above :data:`MAX_CHART_UNITS` units the page says once that the charts are left out.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pandas as pd
 from ditan.maps.charts import MAX_SHARE, Spoke, spokes_of
 from ditan.maps.display_text import inert_html
 
-__all__ = ["MAX_CHART_UNITS", "radar_svg", "popup_charts", "profile_rules", "TOO_MANY", "TOO_FEW"]
+__all__ = ["MAX_CHART_UNITS", "radar_svg", "popup_charts", "TOO_MANY", "TOO_FEW"]
 
 #: above this many units the popups carry no chart (map.html would grow by ~1 kB per unit)
 MAX_CHART_UNITS = 300
@@ -35,10 +35,11 @@ def _xy(share: float, k: int, n: int) -> tuple[float, float]:
 
 def radar_svg(spokes: Iterable[Spoke]) -> str:
     """The radar as an <svg> element (labels escaped); a short note instead when fewer than three spokes have a value."""
+    spokes = list(spokes)
     shown = [s for s in spokes if math.isfinite(s.share)]
-    if not shown:
+    if not spokes:
         return inert_html(NO_RULES)
-    if len(shown) < 3:
+    if len(shown) < 3:  # none or too few with a value
         return inert_html(TOO_FEW)
     n, c = len(shown), _SIZE / 2
     pts = [_xy(s.share, k, n) for k, s in enumerate(shown)]
@@ -72,24 +73,17 @@ def popup_charts(
     rules: Mapping[str, object],
     *,
     max_units: int = MAX_CHART_UNITS,
-) -> list[str]:
+) -> list[str] | None:
     """One popup cell per unit (in ``unit_ids`` order): its radar SVG, or the note why there is none.
+
+    None above ``max_units`` units: the page then says once (:data:`TOO_MANY`) that the charts are left out.
 
     ``checks``: the compliance long table (unit_id, rule_id, zh, measured, status); ``rules``: rule id →
     the profile's Rule (comparator, target, target_max).
     """
     ids = [str(i) for i in unit_ids]
     if len(ids) > max_units:
-        return [inert_html(TOO_MANY.format(n=max_units))] * len(ids)
+        return None
     by_unit = dict(tuple(checks.groupby(checks["unit_id"].astype(str), sort=False)))
     empty = checks.iloc[:0]
     return [radar_svg(spokes_of(by_unit.get(i, empty), dict(rules))) for i in ids]
-
-
-def profile_rules(profile: str | None) -> dict[str, object] | None:
-    """Rule id → Rule of a compliance profile (id or YAML path), for :func:`popup_charts`; None without a profile."""
-    if not profile:
-        return None
-    from ditan.spatial.standards.profiles import load_profile
-
-    return {r.id: r for r in load_profile(profile).rules}

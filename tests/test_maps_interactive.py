@@ -719,3 +719,36 @@ def test_value_texts_of_a_nullable_integer_column():
 
     s = pd.Series([1, 3_000_000, None], dtype="Int64")
     assert value_texts(s) == ["1", "3,000,000", "—"]
+
+
+def test_layer_data_are_written_as_folium_writes_them():
+    """The data put in after rendering equal what folium's own ``tojson`` filter writes."""
+    from folium.template import Template
+
+    from ditan.maps.geojson_layer import _tojson
+
+    value = {"b": "<script>'x' & \"y\"</script> 中文 {{ 1 }}", "a": [1, 2.5, None, True]}
+    assert _tojson(value) == Template("{{ v|tojson }}").render(v=value)
+
+
+def test_popup_radar_of_rules_none_assessable_says_so():
+    from ditan.maps.charts import Spoke
+    from ditan.maps.popup_chart import NO_RULES, TOO_FEW, radar_svg
+
+    nan = float("nan")
+    assert radar_svg([]) == NO_RULES.replace("&", "&amp;")
+    none = [Spoke("绿地率", nan, "not_assessable"), Spoke("容积率", nan, "not_assessable")]
+    assert radar_svg(none) == TOO_FEW
+
+
+def test_over_the_chart_limit_the_page_says_it_once(layers):
+    from ditan.maps.popup_chart import TOO_MANY
+    from ditan.spatial.standards.compliance import evaluate
+    from ditan.spatial.standards.profiles import load_profile
+
+    profile = load_profile("lowcarbon_pilot_2015")
+    rules = {r.id: r for r in profile.rules}
+    checks = evaluate(layers["units"].drop(columns="geometry"), profile, kind="existing")
+    page = _decode(map_html(_build(layers, compliance=checks, rules=rules, max_charts=1)))
+    note = TOO_MANY.format(n=1)
+    assert page.count(note) == 1

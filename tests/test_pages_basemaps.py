@@ -10,9 +10,16 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import CRS, box
-from test_map_basemaps import gcj02 as _gcj02  # the independent formula, written out once
 
 from ditan.maps.pages import parcel_page, screening_map
+
+#: the independent GCJ-02 forward transform (public domain, independent of ditan.spatial.crs.china)
+prcoords = pytest.importorskip("prcoords")  # the test extra (pyproject.toml)
+
+
+def _gcj02(lon: float, lat: float) -> tuple[float, float]:
+    g = prcoords.wgs_gcj((lat, lon))
+    return g.lon, g.lat
 
 
 def _units():
@@ -68,6 +75,19 @@ def test_screening_page_on_tianditu_and_gaode():
     nums_osm = [tuple(map(float, m)) for m in re.findall(r"\[(1\d\d\.\d+), (\d\d\.\d+)\]", osm)]
     assert any(abs(a - lon) < 2e-6 and abs(b - lat) < 2e-6 for a, b in nums_osm)
     assert not any(abs(a - lon) < 2e-6 and abs(b - lat) < 2e-6 for a, b in nums)
+
+
+def test_screening_view_follows_the_shifted_drawing():
+    """On Gaode the page's view is the units' bounds shifted to GCJ-02 (else it is off by the offset)."""
+    w, so, e, n = _units().to_crs(4326).total_bounds
+    for tiles, (a, b, c, d) in (
+        ("osm", (w, so, e, n)),
+        ("gaode", (*_gcj02(w, so), *_gcj02(e, n))),
+    ):
+        page = _screening(tiles)
+        [fit] = re.findall(r"\.fitBounds\(\s*(\[\[[^\]]*\], \[[^\]]*\]\])", page)
+        (s0, w0), (n0, e0) = json.loads(fit)
+        assert np.allclose([w0, s0, e0, n0], [a, b, c, d], atol=1e-9), tiles
 
 
 def test_parcel_page_shifted_on_gaode(monkeypatch):

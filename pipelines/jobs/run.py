@@ -242,7 +242,7 @@ class RunJob(Job[RunInputs, RunComputed]):
                 checks = evaluate(table, profile, kind=kind, reasons=why)
                 out.compliance = RunCompliance(profile, checks, summarize(checks, profile))
         with timer.stage("map"):
-            out.html = run_map(self.cfg, sa, res, out.compliance.checks if out.compliance else None)
+            out.html = run_map(self.cfg, sa, res, out.compliance)
         return out
 
     def write(self, c: RunComputed, stage: Path, ctx: Context) -> list[str]:
@@ -368,9 +368,9 @@ class RunJob(Job[RunInputs, RunComputed]):
             )
 
 
-def run_map(cfg: Config, sa: StudyArea, res: RunResult, checks: pd.DataFrame | None) -> str:
+def run_map(cfg: Config, sa: StudyArea, res: RunResult, comp: RunCompliance | None) -> str:
     """map.html of a run: the units coloured by their indicators, the detail layers small enough for a browser."""
-    from ditan.maps.interactive import build_map, map_html, profile_rules  # rendering stays apart
+    from ditan.maps.interactive import build_map, map_html  # rendering stays apart
     from ditan.maps.life_circle_gaps import coverage_gaps
 
     cats = {c.id: (c.zh, c.en) for c in sa.catalogue.categories.values()}
@@ -412,11 +412,11 @@ def run_map(cfg: Config, sa: StudyArea, res: RunResult, checks: pd.DataFrame | N
             color_by=color_by,
             categories=cats,
             station_radius_m=cfg.transit.radius_m,
-            compliance=checks,
+            compliance=comp.checks if comp is not None else None,
             attribution=attribution(cfg) + (f" · {left_out}" if left_out else ""),
             tiles=cfg.map.tiles,
             tianditu_key=cfg.map.tianditu_key,
-            rules=profile_rules(cfg.compliance.profile) if checks is not None else None,
+            rules={r.id: r for r in comp.profile.rules} if comp is not None else None,
             key_indicators=keys,
             reasons=res.reasons,
             **layers,
