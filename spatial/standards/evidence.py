@@ -16,6 +16,7 @@ met and records why in the long reasons table, in this order of precedence:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from string import Formatter
 
 import geopandas as gpd
 import numpy as np
@@ -91,20 +92,29 @@ def _own_reasons(
 ) -> list[tuple[np.ndarray, R.Reason]]:
     """The reason of a computation's own NaN, its fields filled from the unit's row.
 
-    A reason that names the land-use code system ("{system}") is filled per unit from
-    ``lu_code_system`` (the system the unit's land use was read in).
+    A field of the reason's text names a column of the table (``{lu_code_system}``: the system the
+    unit's land use was read in); units are grouped by those values, one reason per group. A field
+    the table lacks, or a missing value, reads "—".
     """
-    if "{system}" not in reason.en or not own.any():
+    fields = sorted({f for _, f, _, _ in Formatter().parse(reason.en + reason.zh) if f})
+    if not fields or not own.any():
         return [(own, reason)]
-    systems = (
-        table["lu_code_system"].astype(object).where(table["lu_code_system"].notna(), "—")
-        if "lu_code_system" in table.columns
-        else pd.Series("—", index=table.index, dtype=object)
-    ).to_numpy(dtype=object)
-    return [
-        (own & (systems == system), reason.format(system=system))
-        for system in pd.unique(systems[own])
-    ]
+    values = pd.DataFrame(
+        {
+            f: table[f].astype(object).where(table[f].notna(), "—") if f in table.columns else "—"
+            for f in fields
+        },
+        index=table.index,
+    )[own]
+    groups = values.groupby(fields, sort=False).indices
+    at = np.flatnonzero(own)
+    out = []
+    for key, rows in groups.items():
+        mask = np.zeros(len(own), dtype=bool)
+        mask[at[rows]] = True
+        key = key if isinstance(key, tuple) else (key,)
+        out.append((mask, reason.format(**dict(zip(fields, map(str, key), strict=True)))))
+    return out
 
 
 def apply_evidence(

@@ -88,8 +88,8 @@ NO_POPULATION = Reason(
 )
 NO_COMMUNITY_CODES = Reason(
     "no_community_codes",
-    "the land-use code system ({system}) cannot tell community-service land apart",
-    "所用用地分类（{system}）无法区分社区服务设施用地",
+    "the land-use code system ({lu_code_system}) cannot tell community-service land apart",
+    "所用用地分类（{lu_code_system}）无法区分社区服务设施用地",
     True,
 )
 NO_CLASSIFIED_LAND = Reason(
