@@ -5,20 +5,22 @@ Without a tile cache (and always on top of its basemap) the sheet draws a vector
 a unit does not float on white.
 
 Each layer is clipped once per map extent (an STRtree query, then ``shapely.clip_by_rect`` on the hits; the result
-is kept for the unit's other sheets of the same extent) and drawn as one collection (gid ``context-<layer>``), all
-below the sheets' own symbology (zorder < 2).
+is kept for the unit's other sheets of the same extent, and the whole area's for every unit) and drawn as one
+collection (gid ``context-<layer>``), all below the sheets' own symbology (zorder < 2). A sheet leaves out the layers
+it draws itself; building outlines are left out where a printed pixel is more than a few metres on the ground (a
+whole city on one page).
 
 The basemap (``map.tile_cache``): a folder of XYZ tiles ``{z}/{x}/{y}.png`` in Web Mercator (EPSG:3857), aligned to
 WGS 84 (OpenStreetMap, 天地图 ``_w``); GCJ-02 tiles (高德 Gaode) are refused by the config, since the printed sheet
 must not shift the data. The zoom is chosen from the sheet's scale (a tile pixel ≈ a printed pixel), falling back
 to the nearest zoom the cache holds in full for the extent; the tiles are mosaicked (PIL), warped to the sheet's
-metric CRS (rasterio.warp) and drawn at half opacity. Nothing is ever downloaded.
+metric CRS (rasterio.warp) once per extent and drawn at half opacity. Nothing is ever downloaded.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,12 +40,15 @@ __all__ = [
     "BASEMAP_MISSING",
     "TileCache",
     "draw_context",
-    "tile_index",
     "ideal_zoom",
 ]
 
 #: the data-source note of a sheet drawn over the vector context
 CONTEXT_NOTE = "底图要素：道路、水系、建筑轮廓与相邻单元（研究范围数据，浅色）"
+#: the note of a sheet whose scale is too small for building outlines (BUILDINGS_MAX_M_PER_PX)
+CONTEXT_NOTE_COARSE = (
+    "底图要素：道路、水系与相邻单元（研究范围数据，浅色；此比例尺下建筑轮廓过小，未绘制）"
+)
 #: the note of a sheet whose extent the tile cache does not cover
 BASEMAP_MISSING = "底图缺失 basemap tiles missing"
 #: half the Web Mercator world (metres)
@@ -56,27 +61,25 @@ BUILDING_FACE, BUILDING_EDGE, UNIT_EDGE = (0.957, 0.957, 0.957, 0.6), "#d9d9d9",
 ROAD_WIDTH = {cls: 0.25 + 0.12 * float(st.ROAD_STYLE[cls]["weight"]) for cls in st.ROAD_CLASSES}
 OTHER_ROAD_WIDTH = 0.2
 BASEMAP_ALPHA = 0.5
-#: the context layers a sheet leaves out because it draws them itself (sheet key → layers)
+#: the context layers a sheet leaves out because it draws them itself (sheet key → layers); the
+#: whole-area sheets (区位图, 碳排放强度图) draw their own city roads
 OWN_LAYERS: dict[str, frozenset[str]] = {
+    "location": frozenset({"roads"}),
     "landuse": frozenset({"water"}),
     "roads": frozenset({"roads"}),
     "life_circle": frozenset({"buildings"}),
     "transit": frozenset({"buildings"}),
     "rooftop_pv": frozenset({"buildings"}),
+    "carbon": frozenset({"roads"}),
 }
+#: the coarsest print pixel (ground metres at PRINT_DPI) building outlines are drawn at: beyond it a
+#: typical footprint (10–20 m across) is 2–4 printed pixels, which its 0.25 pt (≈ 1 px) outline fills,
+#: so the layer prints as grey noise while costing every building of the area (a city: 500k polygons)
+BUILDINGS_MAX_M_PER_PX = 5.0
 #: the print resolution the basemap zoom is chosen for (the annex PNGs' dpi)
 PRINT_DPI = 300
 #: the largest mosaic (tiles) drawn for one sheet; a finer zoom needing more is not used
 MAX_TILES = 144
-
-
-def tile_index(lon: float, lat: float, z: int) -> tuple[int, int]:
-    """The slippy-map tile (x, y) holding a WGS 84 point at zoom ``z``."""
-    n = 2**z
-    x = int((lon + 180.0) / 360.0 * n)
-    lat_r = math.radians(lat)
-    y = int((1.0 - math.asinh(math.tan(lat_r)) / math.pi) / 2.0 * n)
-    return min(max(x, 0), n - 1), min(max(y, 0), n - 1)
 
 
 def ideal_zoom(ground_m_per_px: float, lat: float) -> int:
@@ -137,13 +140,34 @@ class TileCache:
 class _Layer:
     geoms: np.ndarray
     tree: shapely.STRtree
-    values: np.ndarray | None = None  # per geometry (road class)
+    values: np.ndarray | None = None  # per geometry (road class, unit id)
 
 
 def _layer(geoms: np.ndarray, values: np.ndarray | None = None) -> _Layer:
     ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     g = geoms[ok]
     return _Layer(g, shapely.STRtree(g), None if values is None else values[ok])
+
+
+#: the context layers, as clipped per extent ("units": the units' outlines, drawn for the neighbours)
+LAYERS = ("roads", "water", "buildings", "units")
+#: the extents whose clipped layers and basemap are kept (a unit's own and the whole area, and spare)
+CACHE_EXTENTS = 5
+
+
+def _ext_key(ext: Sequence[float]) -> tuple[float, ...]:
+    return tuple(round(float(v), 3) for v in ext)
+
+
+def _cached(cache: dict, key: tuple, make: Callable[[], object]):
+    """``cache[key]``, made on a miss; the least recently used entry goes beyond CACHE_EXTENTS."""
+    if key in cache:
+        cache[key] = cache.pop(key)  # now the most recently used
+    else:
+        if len(cache) >= CACHE_EXTENTS:
+            cache.pop(next(iter(cache)))
+        cache[key] = make()
+    return cache[key]
 
 
 @dataclass
@@ -153,14 +177,18 @@ class AnnexContext:
     roads: _Layer
     water: _Layer
     buildings: _Layer
-    units: gpd.GeoDataFrame
+    #: the units' outlines (boundaries), valued by unit id
+    units: _Layer
     crs: object
     tiles: TileCache | None = None
     #: unit id → sheet key → True (basemap drawn) / False (tiles missing); filled while drawing
     basemap: dict[str, dict[str, bool]] = field(default_factory=dict)
+    #: extent → layer → (clipped geometries, their values); least recently used first
     _clipped: dict[tuple, dict[str, tuple[np.ndarray, np.ndarray | None]]] = field(
         default_factory=dict
     )
+    #: (extent, print pixel, tile folder) → the basemap warped to the extent (None: tiles missing)
+    _warped: dict[tuple, np.ndarray | None] = field(default_factory=dict)
 
     @classmethod
     def build(
@@ -179,35 +207,35 @@ class AnnexContext:
             roads=_layer(roads.geometry.to_numpy(), roads["road_class"].to_numpy(dtype=object)),
             water=_layer(water.geometry.to_numpy()),
             buildings=_layer(buildings.geometry.to_numpy()),
-            units=units,
+            units=_layer(shapely.boundary(units.geometry.to_numpy()), units.index.to_numpy(object)),
             crs=crs,
             tiles=tiles,
         )
 
-    def clipped(self, ext: Sequence[float]) -> dict[str, tuple[np.ndarray, np.ndarray | None]]:
-        """Each layer's geometries clipped to the rectangle ``ext`` (and their values), computed once per extent."""
-        key = tuple(round(float(v), 3) for v in ext)
-        if key not in self._clipped:
-            if (
-                len(self._clipped) > 4
-            ):  # the extents of one unit (its own, the whole area): keep a few
-                self._clipped.pop(next(iter(self._clipped)))
-            box = shapely.box(*ext)
-            out = {}
-            for name in ("roads", "water", "buildings"):
+    def clipped(
+        self, ext: Sequence[float], names: Sequence[str] = LAYERS
+    ) -> dict[str, tuple[np.ndarray, np.ndarray | None]]:
+        """The layers ``names`` (of :data:`LAYERS`) clipped to the rectangle ``ext``, and their values.
+
+        Each is computed once per extent, when first asked for.
+        """
+        got = _cached(self._clipped, _ext_key(ext), dict)
+        for name in names:
+            if name not in got:
                 lay: _Layer = getattr(self, name)
-                idx = lay.tree.query(box, predicate="intersects")
+                idx = lay.tree.query(shapely.box(*ext), predicate="intersects")
+                if name == "units":  # neighbours share edges: drawn in the units' order
+                    idx = np.sort(idx)
                 g = shapely.clip_by_rect(lay.geoms[idx], *ext)
                 keep = ~shapely.is_empty(g)
-                out[name] = (g[keep], None if lay.values is None else lay.values[idx][keep])
-            self._clipped[key] = out
-        return self._clipped[key]
+                got[name] = (g[keep], None if lay.values is None else lay.values[idx][keep])
+        return {name: got[name] for name in names}
 
 
 def _line_segments(geoms: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
     """The vertex arrays of every line part of ``geoms`` and the index of the geometry each comes from."""
     parts, src = shapely.get_parts(geoms, return_index=True)
-    lines = shapely.is_valid_input(parts) & np.isin(
+    lines = np.isin(
         shapely.get_type_id(parts),
         (shapely.GeometryType.LINESTRING, shapely.GeometryType.LINEARRING),
     )
@@ -235,8 +263,8 @@ def _polygon_path(geoms: np.ndarray) -> MplPath | None:
     return MplPath(xy, codes)
 
 
-def _basemap(ax, ctx: AnnexContext, ext: Sequence[float], dpi_px_m: float) -> bool:
-    """Draw the tile cache's basemap over ``ext``; False when the cache does not cover it."""
+def _warp(ctx: AnnexContext, ext: Sequence[float], dpi_px_m: float) -> np.ndarray | None:
+    """The tile cache's basemap warped to ``ext`` (RGB, rows × columns × 3); None if not covered."""
     import rasterio.transform
     import rasterio.warp
     from rasterio.enums import Resampling
@@ -269,17 +297,39 @@ def _basemap(ax, ctx: AnnexContext, ext: Sequence[float], dpi_px_m: float) -> bo
             dst_crs=ctx.crs,
             resampling=Resampling.bilinear,
         )
-        ax.imshow(
-            np.moveaxis(out, 0, 2),
-            extent=(ext[0], ext[2], ext[1], ext[3]),
-            origin="upper",
-            alpha=BASEMAP_ALPHA,
-            interpolation="bilinear",
-            zorder=0.1,
-            gid="context-basemap",
-        )
-        return True
-    return False
+        return np.moveaxis(out, 0, 2)
+    return None
+
+
+def _basemap(ax, ctx: AnnexContext, ext: Sequence[float], dpi_px_m: float) -> bool:
+    """Draw the tile cache's basemap over ``ext`` (warped once per extent); False if not covered."""
+    assert ctx.tiles is not None
+    key = (_ext_key(ext), round(float(dpi_px_m), 6), str(ctx.tiles.root))
+    img = _cached(ctx._warped, key, lambda: _warp(ctx, ext, dpi_px_m))
+    if img is None:
+        return False
+    ax.imshow(
+        img,
+        extent=(ext[0], ext[2], ext[1], ext[3]),
+        origin="upper",
+        alpha=BASEMAP_ALPHA,
+        interpolation="bilinear",
+        zorder=0.1,
+        gid="context-basemap",
+    )
+    return True
+
+
+#: the polygon layers of the context and how they are drawn (one PathPatch each)
+POLYGON_STYLE = {
+    "water": {"facecolor": WATER_FACE, "edgecolor": WATER_EDGE, "linewidth": 0.3, "zorder": 0.6},
+    "buildings": {
+        "facecolor": BUILDING_FACE,
+        "edgecolor": BUILDING_EDGE,
+        "linewidth": 0.25,
+        "zorder": 0.8,
+    },
+}
 
 
 def draw_context(
@@ -294,11 +344,14 @@ def draw_context(
 ) -> list[str]:
     """Draw the basemap (with a tile cache) and the vector context of sheet ``key`` of ``uid``; returns its notes.
 
-    The layers the sheet draws itself (:data:`OWN_LAYERS`) are left out; ``neighbours``: False on a sheet that
-    draws every unit.
+    The layers the sheet draws itself (:data:`OWN_LAYERS`) are left out, and the building outlines
+    on a sheet whose print pixel is coarser than :data:`BUILDINGS_MAX_M_PER_PX` (the note says so);
+    ``neighbours``: False on a sheet that draws every unit.
     """
     own = OWN_LAYERS.get(key, frozenset())
-    notes = [CONTEXT_NOTE]
+    coarse = "buildings" not in own and ground_m_per_px > BUILDINGS_MAX_M_PER_PX
+    left_out = own | ({"buildings"} if coarse else set()) | (set() if neighbours else {"units"})
+    notes = [CONTEXT_NOTE_COARSE if coarse else CONTEXT_NOTE]
     if ctx.tiles is not None:
         drawn = _basemap(ax, ctx, ext, ground_m_per_px)
         ctx.basemap.setdefault(uid, {})[key] = drawn
@@ -307,32 +360,11 @@ def draw_context(
             if drawn
             else BASEMAP_MISSING
         )
-    c = ctx.clipped(ext)
-    g, _ = c["water"]
-    if "water" not in own and (path := _polygon_path(g)) is not None:
-        ax.add_patch(
-            PathPatch(
-                path,
-                facecolor=WATER_FACE,
-                edgecolor=WATER_EDGE,
-                linewidth=0.3,
-                zorder=0.6,
-                gid="context-water",
-            )
-        )
-    g, _ = c["buildings"]
-    if "buildings" not in own and (path := _polygon_path(g)) is not None:
-        ax.add_patch(
-            PathPatch(
-                path,
-                facecolor=BUILDING_FACE,
-                edgecolor=BUILDING_EDGE,
-                linewidth=0.25,
-                zorder=0.8,
-                gid="context-buildings",
-            )
-        )
-    if "roads" not in own:
+    c = ctx.clipped(ext, [name for name in LAYERS if name not in left_out])
+    for name, style in POLYGON_STYLE.items():
+        if name in c and (path := _polygon_path(c[name][0])) is not None:
+            ax.add_patch(PathPatch(path, gid=f"context-{name}", **style))
+    if "roads" in c:
         g, cls = c["roads"]
         segs, src = _line_segments(g)
         if segs:
@@ -344,10 +376,9 @@ def draw_context(
                 ),
                 autolim=False,
             )
-    if neighbours:
-        others = ctx.units.geometry[ctx.units.index != uid].to_numpy()
-        b = shapely.clip_by_rect(shapely.boundary(others), *ext)
-        segs, _ = _line_segments(b[~shapely.is_empty(b)])
+    if "units" in c:
+        g, ids = c["units"]
+        segs, _ = _line_segments(g[ids != uid])
         if segs:
             ax.add_collection(
                 LineCollection(

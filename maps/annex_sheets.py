@@ -382,10 +382,12 @@ def _green(ax, L, uid, ext):
     return handles, notes
 
 
-DRAW = dict(
-    zip(
-        [k for k, _ in SHEETS],
-        (_location, _landuse, _road_system, _life_circle, _transit, _green),
-        strict=False,  # the carbon sheets (7, 8) are drawn by ditan.maps.annex_carbon
-    )
-)
+#: the drawer of each map sheet by key (the carbon sheets: ditan.maps.annex_carbon; 指标达标图: annex_targets)
+DRAW = {
+    "location": _location,
+    "landuse": _landuse,
+    "roads": _road_system,
+    "life_circle": _life_circle,
+    "transit": _transit,
+    "green": _green,
+}

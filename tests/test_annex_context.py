@@ -1,7 +1,9 @@
 """Tests of the annex sheets' context (ditan.maps.annex_context): vector context, tile-cache basemap, GCJ-02 refusal.
 
-The vector context is clipped to the sheet; a basemap comes from an offline tile cache (Web Mercator, WGS 84);
-GCJ-02 tiles are refused; without a cache there is no basemap.
+The vector context is clipped to the sheet and leaves out what the sheet draws itself (the whole-area sheets' roads
+and units; building outlines where a printed pixel is coarser than a few metres); a basemap comes from an offline
+tile cache (Web Mercator, WGS 84), warped once per extent; GCJ-02 tiles are refused; without a cache (or with
+``tile_cache: null``) there is no basemap.
 
 The Beijing sample is computed once for the module; unit U001 is drawn, one sheet at a time, at low dpi.
 """
@@ -15,15 +17,25 @@ import numpy as np
 import pytest
 import shapely
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 from matplotlib.text import Text
 from PIL import Image
 from pyproj import Transformer
 
-from ditan.maps import annex
-from ditan.maps.annex_context import BASEMAP_MISSING, CONTEXT_NOTE, TileCache
+from ditan.maps import annex, annex_context
+from ditan.maps.annex_context import (
+    BASEMAP_MISSING,
+    CONTEXT_NOTE,
+    CONTEXT_NOTE_COARSE,
+    TileCache,
+    draw_context,
+)
+from ditan.maps.annex_sheets import SHEETS
+from ditan.maps.annex_targets import TARGETS_SHEET
 from ditan.pipelines.assemble.load import load_study_area
 from ditan.pipelines.cli import main
 from ditan.pipelines.compute.indicators import compute
+from ditan.pipelines.config.map_options import MapOptions
 from ditan.pipelines.config.params import params_from_config
 from ditan.pipelines.config.schema import load_config
 from ditan.pipelines.jobs.annex import annex_layers, basemap_entry
@@ -31,7 +43,8 @@ from ditan.pipelines.jobs.annex import annex_layers, basemap_entry
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "pipelines" / "configs" / "beijing_haidian.yaml"
 UID = "U001"
-ROADS_SHEET, GREEN_SHEET = 3, 6  # 道路系统图 (no context roads: its own), 绿地与绿化覆盖图
+LOCATION_SHEET, LANDUSE_SHEET, ROADS_SHEET, GREEN_SHEET = 1, 2, 3, 6  # 道路系统图: its own roads
+CARBON_SHEET = 8  # 碳排放强度图, like 区位图 a whole-area sheet
 ZOOM = 13
 COLOURS = [
     (230, 20, 20),
@@ -124,6 +137,51 @@ def test_the_roads_sheet_keeps_its_own_roads(layers):
     assert not _by_gid(fig, "context-roads") and _by_gid(fig, "context-buildings")
 
 
+def test_every_sheet_has_its_drawer():
+    assert set(annex.DRAWERS) | {TARGETS_SHEET} == {k for k, _ in SHEETS}
+    assert len(annex.DRAWERS) == len(SHEETS) - 1
+
+
+@pytest.mark.parametrize("number", [LOCATION_SHEET, CARBON_SHEET])
+def test_whole_area_sheets_leave_roads_and_units_to_the_sheet(layers, number):
+    # the sample's whole area, ~2 km wide on ~8 inches at 300 dpi: ~1.3 m a printed pixel, buildings drawn
+    assert SHEETS[number - 1][0] not in layers.skipped
+    fig = annex.sheet_figure(layers, UID, number)
+    assert not _by_gid(fig, "context-roads") and not _by_gid(fig, "context-units")
+    assert _by_gid(fig, "context-buildings") and CONTEXT_NOTE in _texts(fig)
+
+
+@pytest.mark.parametrize(
+    ("key", "m_per_px", "buildings", "roads"),
+    [
+        ("location", 6.0, False, False),  # a city on one page: 6 m a printed pixel
+        ("location", 4.0, True, False),
+        ("green", 6.0, False, True),
+        ("rooftop_pv", 6.0, False, True),  # its own buildings: no outline, no note about them
+    ],
+)
+def test_building_outlines_left_out_at_a_coarse_scale(layers, key, m_per_px, buildings, roads):
+    ax = Figure().add_axes((0, 0, 1, 1))
+    ext = tuple(layers.units.total_bounds)
+    notes = draw_context(ax, layers.context, UID, key, ext, ground_m_per_px=m_per_px)
+    gids = {a.get_gid() for a in ax.get_children()}
+    assert ("context-buildings" in gids) is buildings and ("context-roads" in gids) is roads
+    coarse = not buildings and key != "rooftop_pv"
+    assert notes == [CONTEXT_NOTE_COARSE if coarse else CONTEXT_NOTE]
+    assert "context-water" in gids and "context-units" in gids  # the neighbours: not a sheet's own
+
+
+def test_the_whole_area_clip_stays_cached_while_units_come_and_go(layers):
+    ctx = layers.context
+    whole = tuple(layers.units.total_bounds)
+    first = ctx.clipped(whole, ["water"])["water"][0]
+    for i in range(2 * annex_context.CACHE_EXTENTS):  # more unit extents than the cache holds
+        x0, y0 = whole[0] + 10.0 * (i + 1), whole[1]
+        ctx.clipped((x0, y0, x0 + 300.0, y0 + 300.0), ["water"])
+        assert ctx.clipped(whole, ["water"])["water"][0] is first  # not clipped again
+    assert len(ctx._clipped) == annex_context.CACHE_EXTENTS
+
+
 # --- (b) a tiny tile cache: the sheet shows the tile's colour where nothing else is drawn ---------
 
 
@@ -195,14 +253,13 @@ def test_tile_cache_basemap_under_the_sheet(beijing, layers, tmp_path):
     assert checked >= 20
 
 
-def test_tiles_missing_leave_the_vector_context_with_a_note(beijing, layers, tmp_path):
-    cfg, _, _ = beijing
+def test_tiles_missing_leave_the_vector_context_with_a_note(layers, tmp_path):
     (tmp_path / "tiles" / "15").mkdir(parents=True)
     layers.context.tiles = TileCache(tmp_path / "tiles", "osm")
     fig = annex.sheet_figure(layers, UID, GREEN_SHEET)
     assert not _by_gid(fig, "context-basemap") and _by_gid(fig, "context-buildings")
     assert BASEMAP_MISSING in _texts(fig)
-    entry = basemap_entry(cfg, layers)
+    entry = basemap_entry(layers)
     assert entry["sheets_missing_tiles"] == {UID: ["green"]} and entry["sheets_with_basemap"] == {
         UID: []
     }
@@ -240,6 +297,34 @@ def test_wgs84_tile_cache_is_accepted(tmp_path, capsys):
     assert load_config(cfg).map.tile_cache == tmp_path / "tiles"
 
 
+def test_null_tile_cache_is_no_cache(tmp_path, capsys):
+    cfg = _config_with(tmp_path, "  tile_cache: null\n")
+    assert main(["check-config", str(cfg)]) == 0, capsys.readouterr().err
+    assert load_config(cfg).map.tile_cache is None
+    assert MapOptions(tile_cache=None).tile_cache is None
+
+
+def test_configured_tile_cache_reaches_the_sheets_and_annex_json(beijing, tmp_path, monkeypatch):
+    _, sa, res = beijing
+    (tmp_path / "tiles" / "15").mkdir(parents=True)  # a zoom without the tiles of the sample
+    cfg = load_config(
+        _config_with(
+            tmp_path, f"  tile_cache: {tmp_path / 'tiles'}\n  tile_cache_scheme: tianditu\n"
+        )
+    )
+    layers = annex_layers(sa, res, cfg, "2025-01-01")
+    warps = []
+    warp = annex_context._warp
+    monkeypatch.setattr(annex_context, "_warp", lambda *a: warps.append(a[1]) or warp(*a))
+    for number in (LANDUSE_SHEET, GREEN_SHEET):  # one extent: the unit's
+        fig = annex.sheet_figure(layers, UID, number)
+        assert BASEMAP_MISSING in _texts(fig)
+    assert len(warps) == 1  # the tiles are looked up once for the extent the two sheets share
+    entry = basemap_entry(layers)
+    assert entry["tile_cache"] == str(tmp_path / "tiles") and entry["tile_scheme"] == "tianditu"
+    assert entry["sheets_missing_tiles"] == {UID: ["landuse", "green"]}
+
+
 # --- (d) no cache: no basemap, no note, no error ------------------------------------------------------
 
 
@@ -248,6 +333,6 @@ def test_without_a_cache_no_basemap(beijing, layers):
     assert cfg.map.tile_cache is None and layers.context.tiles is None
     fig = annex.sheet_figure(layers, UID, GREEN_SHEET)
     assert not _by_gid(fig, "context-basemap") and BASEMAP_MISSING not in _texts(fig)
-    entry = basemap_entry(cfg, layers)
+    entry = basemap_entry(layers)
     assert entry["tile_cache"] is None and entry["sheets_with_basemap"] == {}
     assert entry["vector_context"] == ["roads", "water", "buildings", "neighbour_units"]

@@ -2,8 +2,8 @@
 
 * The interactive map colours the units by carbon intensity (co2_per_floor_area_kg_per_m2, co2_per_capita_t) in a
   yellow-to-red scale, under the legend title 碳排放强度; a NaN unit is hatched as 无法评估 not assessable and its
-  popup gives the reason; a value with bounds shows "central（low – high）". The class breaks are recomputed here
-  from the column values (quantiles at 20/40/60/80 %, rounded to a tenth of the class width).
+  popup gives the reason; a value with bounds shows "central（low – high）". The legend's class breaks are
+  those of ``style.class_breaks`` (quantiles at 20/40/60/80 %; checked by hand in test_maps_interactive).
 * ``ditan annex`` draws 附图7 屋顶光伏潜力图: the roofs coloured by installable kWp, whose class is checked on the
   rendered pixels for buildings whose kWp is computed here from the footprint (shapely area) × the pilot share of
   the building's type (read from carbon_factors.yaml with yaml) × 0.15 kWp/m²; without buildings (or with
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import re
 from pathlib import Path
 
@@ -31,6 +30,7 @@ from pypdf import PdfReader
 from shapely.geometry import box
 
 from ditan.maps import annex, fonts
+from ditan.maps import style as st
 from ditan.maps.interactive import build_map
 from ditan.maps.offline import PageChrome
 from ditan.pipelines.assemble.load import load_study_area
@@ -78,19 +78,6 @@ def _units_layer(m: folium.Map) -> tuple[list[dict], dict[str, str]]:
     return [f["properties"] for f in layer.data["features"]], dict(
         zip(popup.aliases, popup.fields, strict=True)
     )
-
-
-def _quantile_breaks(values: np.ndarray) -> list[float]:
-    """The legend's class breaks, worked out from the values: min, the 20/40/60/80 % quantiles, max.
-
-    Inner breaks are rounded to about a tenth of the class width (decimals = 1 − floor(log10(range / 5))),
-    repeated or outer ones dropped.
-    """
-    v = values[np.isfinite(values)]
-    lo, hi = float(v.min()), float(v.max())
-    decimals = max(0, 1 - math.floor(math.log10((hi - lo) / 5)))
-    inner = sorted({round(float(q), decimals) for q in np.quantile(v, [0.2, 0.4, 0.6, 0.8])})
-    return [lo, *[b for b in inner if lo < b < hi], hi]
 
 
 def _legend_ranges(legend: str) -> list[tuple[float, float]]:
@@ -218,7 +205,8 @@ def test_beijing_map_colours_units_by_carbon_intensity(beijing, beijing_map):
     )
     values = res.indicators[INTENSITY].reindex(res.units.index).to_numpy(dtype=float)
     assert np.isfinite(values).all()  # every unit of the sample has buildings
-    breaks = _quantile_breaks(values)
+    # a wiring test: the map uses style.class_breaks (checked by hand in test_maps_interactive)
+    breaks = st.class_breaks(values, k=5, method="quantile")
     got = _legend_ranges(scheme["legend"])
     assert len(got) == len(breaks) - 1
     for (a, b), lo, hi in zip(got, breaks, breaks[1:], strict=False):
@@ -261,7 +249,7 @@ def test_beijing_popup_shows_central_value_with_range(beijing, beijing_map):
 def test_run_map_html_holds_the_carbon_colouring(beijing):
     cfg, sa, res = beijing
     cfg = cfg.model_copy(update={"map": cfg.map.model_copy(update={"color_by": INTENSITY})})
-    page = run_map(cfg, sa, res, None)
+    page = run_map(cfg, sa, res, None)  # no compliance: no popup radar
     assert "碳排放强度 Carbon intensity · 单位建筑面积二氧化碳排放量" in page
     assert YLORRD[-1] in page and "kgCO₂/m²·a" in page
 

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import ConfigDict, Field, field_serializer, field_validator, model_validator
+from pydantic import (
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
 from ditan.maps import basemaps
 from ditan.pipelines.config.base import _Options, _refuse
@@ -94,7 +101,10 @@ class MapOptions(_Options):
         "map.html, with a note on the map; a browser stalls on a whole city's footprints (they stay in communities.gpkg)",
     )
 
-    _check_tile_cache = field_validator("tile_cache", mode="before")(_existing)
+    @field_validator("tile_cache", mode="before")
+    @classmethod
+    def _check_tile_cache(cls, v: Any, info: ValidationInfo) -> Path | None:
+        return None if v is None else _existing(v, info)
 
     @field_validator("tile_cache")
     @classmethod

@@ -263,16 +263,16 @@ def annex_layers(
     )
 
 
-def basemap_entry(cfg: Config, L: AnnexLayers) -> dict:
+def basemap_entry(L: AnnexLayers) -> dict:
     """annex.json's basemap: the vector context always; with map.tile_cache, the sheets drawn on tiles and those missing them."""
     ctx = L.context
-    tiles = cfg.map.tile_cache
+    tiles = ctx.tiles if ctx is not None else None  # the cache the sheets were drawn on
     drawn = ctx.basemap if ctx is not None else {}
     layers = ["roads", "water", "buildings", "neighbour_units"]
     return {
         "vector_context": layers if ctx is not None else [],
-        "tile_cache": str(tiles) if tiles is not None else None,
-        "tile_scheme": cfg.map.tile_cache_scheme if tiles is not None else None,
+        "tile_cache": str(tiles.root) if tiles is not None else None,
+        "tile_scheme": tiles.scheme if tiles is not None else None,
         "sheets_with_basemap": {u: [k for k, ok in d.items() if ok] for u, d in drawn.items()},
         "sheets_missing_tiles": {u: [k for k, ok in d.items() if not ok] for u, d in drawn.items()},
     }
@@ -383,7 +383,7 @@ class AnnexJob(Job[StudyArea, AnnexDrawing]):
             },
             # each file with the unit id it holds (names are made safe and unique: BJ/01 → BJ_01_acb1f774.pdf)
             "file_ids": {name: u for u in a.chosen for name in a.files(u)},
-            "basemap": basemap_entry(self.cfg, a.layers),
+            "basemap": basemap_entry(a.layers),
             "seconds_per_unit": self.seconds,
             "timings_s": base["timings_s"],
             "output_sha256": base["output_sha256"],
