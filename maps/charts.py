@@ -32,6 +32,10 @@ __all__ = [
 
 #: a spoke is drawn up to this share of its target
 MAX_SHARE = 2.0
+#: the mark of a screening candidate without a score (NaN)
+NOT_RANKED = "未参与排序 not ranked"
+#: the screening chart's bars: at most this many candidates, in rank order
+SCREENING_MAX_BARS = 60
 #: text from data set as written: a "$" in a unit's name is not matplotlib's mathtext
 PLAIN_TEXT = {"text.parse_math": False}
 
@@ -232,9 +236,10 @@ def screening_figure(
     title: str = "试点遴选得分 Screening scores",
     font_path: str | None = None,
 ):
-    """The distribution of the candidates' scores, and every candidate's score with the shortlist highlighted.
+    """The distribution of the candidates' scores, and the first SCREENING_MAX_BARS by rank with the shortlist highlighted.
 
-    ``names``, ``scores`` and ``shortlisted`` are in rank order.
+    ``names``, ``scores`` and ``shortlisted`` are in rank order; a candidate without a score (NaN) is
+    marked NOT_RANKED, never drawn as a score of 0.
     """
     import matplotlib
 
@@ -242,25 +247,42 @@ def screening_figure(
     from matplotlib.figure import Figure
 
     fp = _font(font_path)
-    s = np.asarray(scores, dtype=float)
-    short = np.asarray(shortlisted, dtype=bool)
+    every = np.asarray(scores, dtype=float)
+    finite = every[np.isfinite(every)]
+    # a city's candidates: the bars show the first SCREENING_MAX_BARS by rank (the histogram has them all)
+    s = every[:SCREENING_MAX_BARS]
+    short = np.asarray(shortlisted, dtype=bool)[:SCREENING_MAX_BARS]
+    names = list(names)[:SCREENING_MAX_BARS]
     n = len(s)
     fig = Figure(figsize=(max(7.0, 0.35 * n + 4.0), 4.2), dpi=150)
     ax1, ax2 = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, max(1.5, n / 8)]})
-    finite = s[np.isfinite(s)]
     ax1.hist(
-        finite, bins=min(10, max(3, len(finite) // 2 or 1)), color="#1f6f8b", edgecolor="white"
+        finite, bins=min(20, max(3, len(finite) // 2 or 1)), color="#1f6f8b", edgecolor="white"
     )
     ax1.set_title("得分分布 distribution", fontproperties=fp, fontsize=9)
     ax1.set_xlabel("得分 score", fontproperties=fp, fontsize=8)
     ax1.set_ylabel("单元数 units", fontproperties=fp, fontsize=8)
     x = np.arange(n)
-    ax2.bar(x, np.nan_to_num(s), color=np.where(short, "#c62828", "#9e9e9e"))
+    na = np.isnan(s)  # no score (NaN): marked, never a bar of 0
+    ax2.bar(
+        x, np.nan_to_num(s), color=np.where(na, "#dddddd", np.where(short, "#c62828", "#9e9e9e"))
+    )
+    for i in np.flatnonzero(na):
+        ax2.text(
+            i, 0, NOT_RANKED, rotation=90, ha="center", va="bottom", fontproperties=fp, fontsize=6
+        )
     ax2.set_xticks(x)
     ax2.set_xticklabels(
         [str(t)[:12] for t in names], rotation=60, ha="right", fontproperties=fp, fontsize=6
     )
-    ax2.set_title("按排名：红色为入围 by rank, shortlist in red", fontproperties=fp, fontsize=9)
+    shown = (
+        ""
+        if len(every) <= SCREENING_MAX_BARS
+        else f"（前 {n} 名，共 {len(every):,} 个 first {n} of {len(every):,}）"
+    )
+    ax2.set_title(
+        f"按排名：红色为入围 by rank, shortlist in red{shown}", fontproperties=fp, fontsize=9
+    )
     for ax in (ax1, ax2):
         ax.spines[["top", "right"]].set_visible(False)
     fig.suptitle(title, fontproperties=fp, fontsize=11)

@@ -71,3 +71,31 @@ def test_screening_chart(tmp_path):
     assert red[0] == red[1] != red[2]  # the shortlist stands out
     png, svg = charts.save_figure(fig, tmp_path / "s")
     assert png.is_file() and svg.is_file()
+
+
+def test_screening_chart_marks_a_candidate_without_score(tmp_path):
+    fig = charts.screening_figure(
+        ["甲", "乙", "丙"], [80.0, np.nan, 0.0], [True, False, False], font_path=FONT
+    )
+    ax = fig.axes[1]
+    bars = list(ax.patches)
+    # 乙 has no score: marked 未参与排序, in a colour of its own; 丙's 0 is a score, unmarked
+    marks = [(t.get_position()[0], t.get_text()) for t in ax.texts]
+    assert marks == [(1, "未参与排序 not ranked")]
+    colours = [b.get_facecolor()[:3] for b in bars]
+    assert colours[1] != colours[2] and colours[1] != colours[0]
+    assert [b.get_height() for b in bars] == [80.0, 0.0, 0.0]
+
+
+def test_screening_chart_of_a_city_shows_the_first_bars_and_every_score():
+    """8,835 candidates: the histogram counts all of them, the bars are the first 60 by rank."""
+    n = 8835
+    scores = np.linspace(100.0, 0.0, n)
+    fig = charts.screening_figure(
+        [f"U{i}" for i in range(n)], scores, np.arange(n) < 20, font_path=FONT
+    )
+    hist, bars = fig.axes[0].patches, fig.axes[1].patches
+    assert sum(p.get_height() for p in hist) == n
+    assert [b.get_height() for b in bars] == list(scores[: charts.SCREENING_MAX_BARS])
+    assert "共 8,835 个" in fig.axes[1].get_title()
+    assert fig.get_size_inches()[0] < 30

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from importlib import metadata
+from pathlib import Path
 
 import pytest
 import yaml
@@ -90,3 +91,29 @@ def test_sample_runs_from_any_folder(tmp_path):
         timeout=120,
     )
     assert bad.returncode == 2 and "samples: beijing" in bad.stderr
+
+
+def test_init_with_your_units_file(tmp_path, monkeypatch):
+    from ditan.pipelines.cli import init_cmd
+    from ditan.spatial.errors import ConfigError
+
+    monkeypatch.chdir(tmp_path)
+    osm = _osm(tmp_path / "area.osm")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "blocks.gpkg").write_bytes(b"")  # init only names the file
+    args = ["init", "hd", "--osm", str(osm), "--units", "data/blocks.gpkg"]
+    assert main([*args, "--out", "cfg/hd.yaml"]) == 0
+    text = (tmp_path / "cfg" / "hd.yaml").read_text(encoding="utf-8")
+    cfg = yaml.safe_load(text)
+    # the template's --units branch: your file, relative to the config's folder; nothing to derive
+    assert cfg["inputs"]["units"]["path"] == "../data/blocks.gpkg"
+    assert "# the units you gave" in text and "ditan units" not in text
+
+    # a missing units file is refused before the OSM file is scanned
+    def scan(path):
+        raise AssertionError("the OSM file was scanned")
+
+    monkeypatch.setattr(init_cmd, "osm_bounds", scan)
+    with pytest.raises(ConfigError, match=r"--units nope.gpkg: file not found"):
+        init_cmd.init_config("hd2", osm, units=Path("nope.gpkg"))
+    assert not (tmp_path / "hd2.yaml").exists()

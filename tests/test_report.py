@@ -167,15 +167,22 @@ def test_bad_template_refused(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "report, why",
+    "report, why, detailed, bars_max",
     [
-        ({"annex_max_units": 5}, "15 units > report.annex_max_units 5"),
-        ({"annex_units": []}, "report.annex_units: []"),
+        # 15 units > 5: the first five detailed (the rest in compliance.csv); bars ≤ 10: none
+        ({"annex_max_units": 5}, "15 units > report.annex_max_units 5", 5, 10),
+        ({"annex_units": []}, "report.annex_units: []", 15, None),  # 15 ≤ 20: every unit, every bar
     ],
 )
-def test_annex_left_out_of_a_large_or_empty_selection(tmp_path, report, why):
+def test_annex_left_out_of_a_large_or_empty_selection(
+    tmp_path, monkeypatch, report, why, detailed, bars_max
+):
     import json
 
+    from ditan.pipelines.jobs import report as report_job
+
+    if bars_max is not None:
+        monkeypatch.setattr(report_job, "BARS_MAX_UNITS", bars_max)
     done = ReportJob(_cfg(pdf=False, **report)).run(tmp_path / "r")
     assert not (done.out_dir / "附图").exists()
     doc = _doc(done.out_dir / "报告.docx")
@@ -184,3 +191,87 @@ def test_annex_left_out_of_a_large_or_empty_selection(tmp_path, report, why):
     assert len(doc.inline_shapes) == len(list((done.out_dir / "图表").glob("*.png")))
     m = json.loads((done.out_dir / "manifest.json").read_text(encoding="utf-8"))
     assert m["annex"].startswith(why)
+    # the units detailed (table and radar): the first `detailed` of the run, said so when not all
+    ind = done.computed.run.res.indicators
+    heads = [p.text for p in doc.paragraphs if p.style.name.startswith("Heading 2")]
+    names = list(ind["name"].items())[:detailed]
+    assert heads == [f"3.{i} {n}（{u}）" for i, (u, n) in enumerate(names, start=1)]
+    radars = list((done.out_dir / "图表").glob("radar_*.png"))
+    assert len(radars) == detailed
+    said = "本节详列 5 个单元（共 15 个，按 report.annex_max_units 5 选取）；全部单元的结果见 数据/compliance.csv。"
+    assert (said in text) == (detailed < len(ind))
+    bars = list((done.out_dir / "图表").glob("bars_*.png"))
+    no_bars = "单元数 15 超过 10，未绘制逐单元对比图；各单元指标值见 数据/indicators.csv。"
+    assert (not bars and no_bars in text) if bars_max else (bars and "未绘制" not in text)
+
+
+def test_no_cjk_font_says_why_and_the_docx_is_dated_fixed(tmp_path, monkeypatch):
+    import json
+    import zipfile
+
+    from ditan.maps import fonts
+    from ditan.pipelines.jobs import annex
+
+    def missing():
+        raise fonts.FontMissingError("no font with Chinese glyphs")
+
+    monkeypatch.setattr(annex, "find_cjk_font", missing)  # the annex's (the charts keep theirs)
+    done = ReportJob(_cfg(pdf=False, annex_units=["U003"])).run(tmp_path / "r")
+    assert not (done.out_dir / "附图").exists()
+    m = json.loads((done.out_dir / "manifest.json").read_text(encoding="utf-8"))
+    assert "no CJK font" in m["annex"] and "apt-get install fonts-noto-cjk" in m["annex"]
+    doc = _doc(done.out_dir / "报告.docx")
+    text = "\n".join(p.text for p in doc.paragraphs)
+    assert f"附图未收入本报告：{m['annex']}" in text
+    # every zip entry of the document dated 2000-01-01 00:00 (python-docx dates them at saving)
+    with zipfile.ZipFile(done.out_dir / "报告.docx") as z:
+        assert {i.date_time for i in z.infolist()} == {(2000, 1, 1, 0, 0, 0)}
+
+
+def _content(**kw):
+    import datetime as dt
+
+    from ditan.pipelines.outputs.report_docx import ReportContent
+
+    empty = pd.DataFrame()
+    return ReportContent(
+        **{"title": "甲", "author": None, "profile": None, "profile_source": None,
+           "date": dt.date(2024, 5, 1), "version": "0", "scope_lines": ["范围"], "sources": empty,
+           "quality": empty, "methods": [], "units": [], "gaps": [], "not_assessable": empty,
+           "bars": [], "carbon": None, "carbon_notes": [], **kw}
+    )  # fmt: skip
+
+
+def test_docx_byte_identical_and_annex_section_by_flag(tmp_path):
+    from ditan.pipelines.outputs.report_docx import build_docx
+
+    build_docx(_content(), tmp_path / "a.docx")
+    build_docx(_content(), tmp_path / "b.docx")
+    assert (tmp_path / "a.docx").read_bytes() == (tmp_path / "b.docx").read_bytes()
+    # the annex section: its note when the sheets were wanted, nothing when report.annex is false
+    for wanted in (True, False):
+        build_docx(_content(annex_note="为何 why", annex_wanted=wanted), tmp_path / "c.docx")
+        text = "\n".join(p.text for p in _doc(tmp_path / "c.docx").paragraphs)
+        assert ("七、附图" in text and "附图未收入本报告：为何 why" in text) == wanted
+        assert ("七、附图" in text) == wanted
+
+
+def test_not_assessable_counts_each_reason_by_hand():
+    from types import SimpleNamespace
+
+    from ditan.pipelines.outputs.report_docx import na_table
+
+    reasons = pd.DataFrame(
+        {
+            "unit_id": ["U1", "U2", "U3", "U1"],
+            "column": ["far_ratio", "far_ratio", "far_ratio", "green_x"],
+            "reason_zh": ["无建筑数据", "无建筑数据", "单元无住宅", "无绿地数据"],
+        }
+    )
+    got = na_table(reasons, {"far_ratio": SimpleNamespace(zh="容积率")})
+    # far_ratio: 2 units without buildings, 1 without housing (not 3 under the first reason)
+    assert sorted(got.itertuples(index=False, name=None)) == sorted(
+        [("容积率", 2, "无建筑数据"), ("容积率", 1, "单元无住宅"), ("green_x", 1, "无绿地数据")]
+    )
+    assert list(got.columns) == ["column", "n", "reason"]
+    assert na_table(reasons.iloc[:0], {}).empty

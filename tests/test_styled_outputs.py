@@ -140,6 +140,24 @@ def test_land_use_layer_in_gb50137_colours(out):
             h = GB50137_COLOURS[cls][1].lstrip("#")
             assert rgba.split(",")[:3] == [str(int(h[i : i + 2], 16)) for i in (0, 2, 4)], cls
     assert "#FFFF2D".lower() in sld.lower() or "residential" not in seen
+    # the SLD twin draws as the QML does: fill opacity the QML's alpha ÷ 255, stroke its outline
+    qml_of = {}
+    for c in r.iter("category"):
+        opts = {o.get("name"): o.get("value") for o in symbols[c.get("symbol")].iter("Option")}
+        rgba = [int(x) for x in opts["color"].split(",")]
+        outline = "#" + "".join(f"{int(x):02x}" for x in opts["outline_color"].split(",")[:3])
+        qml_of[c.get("value")] = (rgba[3] / 255, outline)
+    sld_of = {}
+    for rule in ET.fromstring(sld).iter("{http://www.opengis.net/se}Rule"):
+        value = rule.find(".//{http://www.opengis.net/ogc}Literal").text
+        p = {x.get("name"): x.text for x in rule.iter("{http://www.opengis.net/se}SvgParameter")}
+        sld_of[value] = (float(p["fill-opacity"]), p["stroke"].lower())
+    assert set(sld_of) == set(qml_of)
+    for v, (opacity, stroke) in sld_of.items():
+        assert opacity == pytest.approx(qml_of[v][0], abs=1e-6) and stroke == qml_of[v][1], v
+    # land use: 200 of 255 opaque (0.784), outlined grey #666666 (not 0.3 and the fill's colour)
+    assert {round(o, 3) for o, _ in sld_of.values()} == {0.784}
+    assert {s for _, s in sld_of.values()} == {"#666666"}
 
 
 def test_graduated_classes_are_quantiles_of_the_unit_values(out):

@@ -7,6 +7,7 @@ config are written relative to the config's folder, as ditan reads them. Nothing
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -51,18 +52,15 @@ def osm_bounds(path: Path) -> tuple[float, float, float, float]:
     box = _osm_header_box(path)
     if box is not None:
         return box
-    lo = [180.0, 90.0]
-    hi = [-180.0, -90.0]
-    seen = False
-    for n in osmium.FileProcessor(str(path), osmium.osm.NODE):
-        if n.location.valid():
-            x, y = n.location.lon, n.location.lat
-            lo = [min(lo[0], x), min(lo[1], y)]
-            hi = [max(hi[0], x), max(hi[1], y)]
-            seen = True
-    if not seen:
+    w, s, e, n = math.inf, math.inf, -math.inf, -math.inf  # four scalars: no list per node
+    for node in osmium.FileProcessor(str(path), osmium.osm.NODE):
+        loc = node.location
+        if loc.valid():
+            x, y = loc.lon, loc.lat
+            w, e, s, n = min(w, x), max(e, x), min(s, y), max(n, y)
+    if w > e:
         raise ConfigError(f"{path}: no node with coordinates; is it an OSM file (.osm, .osm.pbf)?")
-    return (lo[0], lo[1], hi[0], hi[1])
+    return (w, s, e, n)
 
 
 def _rel(target: Path, folder: Path) -> str:
@@ -84,6 +82,8 @@ def init_config(
         )
     if not osm.is_file():
         raise ConfigError(f"--osm {osm}: file not found")
+    if units is not None and not units.is_file():  # before the OSM file's scan
+        raise ConfigError(f"--units {units}: file not found")
     path = out or Path(f"{name}.yaml")
     if path.exists():
         raise ConfigError(
@@ -95,8 +95,6 @@ def init_config(
     province, km = nearest_province(lon, lat)
     folder = path.parent if str(path.parent) else Path(".")
     units_path = units if units is not None else folder / f"{name}_units.gpkg"
-    if units is not None and not units.is_file():
-        raise ConfigError(f"--units {units}: file not found")
     text = _TEMPLATE.format(
         name=name,
         osm=_rel(osm, folder),

@@ -47,7 +47,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="run a packaged sample instead of CONFIG: beijing, hongkong, beijing_land_sale, batch",
     )
-    r.add_argument("--out", type=Path, default=None, help="output folder (default: out/<name>/)")
+    _out(r, "output folder (default: out/<name>/)", None)
     _no_wait(r)
     r.add_argument(
         "-q", "--quiet", action="store_true", help="no progress display or summary table"
@@ -93,12 +93,11 @@ def _parser() -> argparse.ArgumentParser:
         "you can edit and name in inputs.units.",
     )
     u.add_argument("config", type=Path, help="YAML config")
-    u.add_argument(
-        "--out",
-        type=Path,
-        default=None,
-        help="file to write (.gpkg or .geojson; default: out/<name>_units.gpkg, beside the run's folder "
+    _out(
+        u,
+        "file to write (.gpkg or .geojson; default: out/<name>_units.gpkg, beside the run's folder "
         "out/<name>/, which a run replaces whole)",
+        None,
     )
     u.add_argument(
         "--min-area-m2",
@@ -148,9 +147,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="shortlist size (default: config screening.top, 10)",
     )
-    s.add_argument(
-        "--out", type=Path, default=None, help="output folder (default: out/<name>_screening/)"
-    )
+    _out(s, "output folder (default: out/<name>_screening/)", None)
     _no_wait(s)
 
     k = sub.add_parser(
@@ -168,13 +165,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="parcel layer to check instead of land_sale.parcels.path (same columns)",
     )
-    k.add_argument(
-        "--out",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="output folder (default: out/<name>_land_sale/)",
-    )
+    _out(k, "output folder (default: out/<name>_land_sale/)")
     _no_wait(k)
 
     a = sub.add_parser(
@@ -201,13 +192,7 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="paper size (default: A4); portrait or landscape follows each unit's shape",
     )
-    a.add_argument(
-        "--out",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="output folder (default: out/<name>_annex/)",
-    )
+    _out(a, "output folder (default: out/<name>_annex/)")
     _no_wait(a)
 
     rp = sub.add_parser(
@@ -218,13 +203,7 @@ def _parser() -> argparse.ArgumentParser:
         "report.language: zh | en | bilingual; report.template: an institute's .docx.",
     )
     rp.add_argument("config", type=Path, help="YAML config")
-    rp.add_argument(
-        "--out",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="output folder (default: out/<name>_report/)",
-    )
+    _out(rp, "output folder (default: out/<name>_report/)")
     _no_wait(rp)
 
     i = sub.add_parser(
@@ -238,9 +217,7 @@ def _parser() -> argparse.ArgumentParser:
         "--osm", type=Path, required=True, metavar="FILE", help="OSM extract (.osm.pbf or .osm)"
     )
     i.add_argument("--units", type=Path, default=None, metavar="FILE", help="your units (optional)")
-    i.add_argument(
-        "--out", type=Path, default=None, metavar="FILE", help="config path (default: NAME.yaml)"
-    )
+    _out(i, "config path (default: NAME.yaml)", "FILE")
 
     e = sub.add_parser(
         "export",
@@ -255,15 +232,18 @@ def _parser() -> argparse.ArgumentParser:
         metavar="RUN_DIR_OR_GPKG",
         help="a run's output folder (out/<name>/) or its communities.gpkg",
     )
-    e.add_argument(
-        "--out",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="output folder (default: <run folder>_shapefile/ beside the run's folder, which a run replaces whole)",
+    _out(
+        e,
+        "output folder (default: <run folder>_shapefile/ beside the run's folder, which a run "
+        "replaces whole)",
     )
     _no_wait(e)
     return p
+
+
+def _out(sub: argparse.ArgumentParser, help: str, metavar: str | None = "DIR") -> None:
+    """``--out``: where the command writes (``metavar`` None: argparse's own, OUT)."""
+    sub.add_argument("--out", type=Path, default=None, metavar=metavar, help=help)
 
 
 def _no_wait(sub: argparse.ArgumentParser) -> None:

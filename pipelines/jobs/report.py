@@ -30,7 +30,7 @@ from ditan.pipelines.jobs.skeleton import Context, Job
 from ditan.pipelines.outputs import files as write
 from ditan.pipelines.outputs.manifest import base_entries, versions
 from ditan.pipelines.outputs.names import file_stems
-from ditan.pipelines.outputs.report_docx import ReportContent, UnitSection, build_docx
+from ditan.pipelines.outputs.report_docx import ReportContent, UnitSection, build_docx, na_table
 
 log = logging.getLogger(__name__)
 DOCX, PDF = "报告.docx", "报告.pdf"
@@ -52,6 +52,10 @@ METHODS_ZH = {
 }
 #: how long LibreOffice may take to convert the report
 PDF_TIMEOUT_S = 300
+#: bar charts of every unit up to this many units (a city's 8,835 bars: a figure too wide to save)
+BARS_MAX_UNITS = 60
+#: the annex's note when no CJK font is installed
+NO_CJK_FONT = "no CJK font for the sheets (apt-get install fonts-noto-cjk)"
 
 
 def default_out(cfg: Config) -> Path:
@@ -91,21 +95,26 @@ class ReportJob(Job[RunInputs, ReportComputed]):
             ctx.started, {n: stage / DATA / n for n in data_names}, ctx.timer.seconds
         )
         write.write_json(stage / DATA / "manifest.json", self.runjob.manifest(run, base, ctx))
+        n = len(run.res.indicators)
+        detailed, chosen_by = _detailed(cfg, run.res.indicators.index)
         with ctx.timer.stage("charts"):
-            radars, bars = _charts(run, stage / CHARTS, _font_path())
+            radars, bars = _charts(run, stage / CHARTS, _font_path(), detailed)
         annex: dict[str, list[Path]] = {}
-        c.annex_note = _annex_left_out(cfg, len(run.res.indicators))
+        c.annex_note = _annex_left_out(cfg, n)
+        if not c.annex_note:
+            annex, c.annex_note = _annex(cfg, run, stage / ANNEX, ctx)
         if c.annex_note:
             log.warning("附图 not in the report: %s", c.annex_note)
-        else:
-            annex = _annex(cfg, run, stage / ANNEX, ctx)
-            if annex:
-                names.append(ANNEX)
+        elif annex:
+            names.append(ANNEX)
         with ctx.timer.stage("report"), tempfile.TemporaryDirectory() as small:
             # the sheets go into the document at print size (about 150 dpi), not at the annex's 300 dpi
             annex = {u: [_reduced(p, Path(small)) for p in pngs] for u, pngs in annex.items()}
-            content = _content(cfg, run, radars, bars, annex, ctx.started.astimezone().date())
-            content.annex_note = c.annex_note
+            date = ctx.started.astimezone().date()
+            content = _content(cfg, run, radars, bars, annex, date, detailed)
+            content.annex_note, content.annex_wanted = c.annex_note, cfg.report.annex
+            content.units_total, content.units_chosen_by = n, chosen_by
+            content.bars_max_units = BARS_MAX_UNITS if n > BARS_MAX_UNITS else None
             build_docx(content, stage / DOCX, cfg.report.template)
             names.append(DOCX)
             if cfg.report.pdf:
@@ -141,10 +150,24 @@ def _font_path() -> str | None:
         return None
 
 
+def _detailed(cfg: Config, ids: pd.Index) -> tuple[pd.Index, str]:
+    """The units whose table and radar the report holds, and the setting that chose them.
+
+    Every unit up to report.annex_max_units (""); above, those of report.annex_units (the annex's),
+    else the first annex_max_units. Every unit's results stay in 数据/compliance.csv (said so).
+    """
+    r = cfg.report
+    if len(ids) <= r.annex_max_units:
+        return ids, ""
+    if r.annex_units:
+        return ids[ids.astype(str).isin(r.annex_units)], "report.annex_units"
+    return ids[: r.annex_max_units], f"report.annex_max_units {r.annex_max_units}"
+
+
 def _charts(
-    run: RunComputed, folder: Path, font: str | None
+    run: RunComputed, folder: Path, font: str | None, detailed: pd.Index
 ) -> tuple[dict[str, Path], list[tuple[str, Path]]]:
-    """Radar per unit (with a profile) and bars per indicator of the profile's rules; PNG and SVG into ``folder``."""
+    """Radars of the ``detailed`` units, bars per profile indicator (≤ BARS_MAX_UNITS units)."""
     folder.mkdir()
     ind = run.res.indicators
     stems = file_stems([str(u) for u in ind.index])
@@ -155,20 +178,22 @@ def _charts(
         return radars, bars
     rules = {r.id: r for r in comp.profile.rules}
     checks = comp.checks
-    for uid, rows in checks.groupby("unit_id", sort=False):
+    for uid, rows in checks[checks["unit_id"].isin(detailed)].groupby("unit_id", sort=False):
         name = str(ind.at[uid, "name"]) if uid in ind.index else str(uid)
         fig = charts.radar_figure(f"{name}（{uid}）", charts.spokes_of(rows, rules), font_path=font)
         png, _ = charts.save_figure(fig, folder / f"radar_{stems[str(uid)]}")
         radars[str(uid)] = png
+    if len(ind) > BARS_MAX_UNITS:
+        return radars, bars
     # one bar chart per indicator the profile checks with a numeric target (its rule for the units' kind)
     seen: set[str] = set()
+    ruled = set(checks["rule_id"])
     for r in comp.profile.rules:
         if r.indicator in seen or r.target is None or r.indicator not in ind.columns:
             continue
         if not pd.api.types.is_numeric_dtype(ind[r.indicator]) or ind[r.indicator].dtype == bool:
             continue
-        applies = checks[(checks["rule_id"] == r.id)]
-        if applies.empty:
+        if r.id not in ruled:
             continue
         seen.add(r.indicator)
         reg = run.res.columns.get(r.indicator)
@@ -202,8 +227,10 @@ def _annex_left_out(cfg: Config, n_units: int) -> str:
     return ""
 
 
-def _annex(cfg: Config, run: RunComputed, folder: Path, ctx: Context) -> dict[str, list[Path]]:
-    """The annex sheets (PNG) of every unit, drawn into ``folder``; none without a CJK font (said so)."""
+def _annex(
+    cfg: Config, run: RunComputed, folder: Path, ctx: Context
+) -> tuple[dict[str, list[Path]], str]:
+    """The annex sheets (PNG) of every unit, drawn into ``folder``, and why there are none, or ""."""
     from ditan.maps.annex_targets import TARGETS_SHEET
     from ditan.maps.fonts import FontMissingError
     from ditan.pipelines.jobs.annex import AnnexJob
@@ -216,7 +243,7 @@ def _annex(cfg: Config, run: RunComputed, folder: Path, ctx: Context) -> dict[st
             job.write(drawing, folder, ctx)
     except FontMissingError as exc:
         log.warning("附图 not drawn: %s", exc)
-        return {}
+        return {}, NO_CJK_FONT
     out: dict[str, list[Path]] = {}
     chart = f"_{TARGETS_SHEET}.png"  # the 指标达标图: its radar is in the unit's section already
     for uid in drawing.chosen:
@@ -228,7 +255,7 @@ def _annex(cfg: Config, run: RunComputed, folder: Path, ctx: Context) -> dict[st
             ),
             key=lambda p: p.name,
         )
-    return out
+    return out, ""
 
 
 #: the annex sheets in the report: this many pixels across (15 cm at about 230 dpi)
@@ -254,9 +281,8 @@ def _pdf(docx: Path) -> str:
     soffice = shutil.which("soffice") or shutil.which("libreoffice")
     if soffice is None:
         return "LibreOffice is not installed (apt-get install libreoffice-writer-nogui)"
-    with (
-        tempfile.TemporaryDirectory() as profile
-    ):  # its own profile: concurrent conversions do not collide
+    # its own profile: concurrent conversions do not collide
+    with tempfile.TemporaryDirectory() as profile:
         try:
             r = subprocess.run(
                 [
@@ -287,6 +313,7 @@ def _content(
     bars: list[tuple[str, Path]],
     annex: dict[str, list[Path]],
     date: dt.date,
+    detailed: pd.Index,
 ) -> ReportContent:
     from ditan.pipelines.outputs.manifest import input_files
 
@@ -324,8 +351,10 @@ def _content(
     ]
     comp = run.compliance
     units: list[UnitSection] = []
-    for uid in ind.index:
-        rows = comp.checks[comp.checks["unit_id"] == uid] if comp is not None else pd.DataFrame()
+    checks = comp.checks if comp is not None else pd.DataFrame({"unit_id": []})
+    per_unit = dict(tuple(checks[checks["unit_id"].isin(detailed)].groupby("unit_id", sort=False)))
+    for uid in detailed:
+        rows = per_unit.get(uid, checks.iloc[:0])
         kind = str(rows["kind"].iat[0]) if len(rows) and "kind" in rows else ""
         key_values = []
         if comp is None:
@@ -352,17 +381,7 @@ def _content(
                 key_values=key_values,
             )
         )
-    why = res.reasons
-    na = (
-        why.groupby("column")
-        .agg(n=("unit_id", "size"), reason=("reason_zh", "first"))
-        .reset_index()
-        .assign(
-            column=lambda t: t["column"].map(lambda c: res.columns[c].zh if c in res.columns else c)
-        )
-        if len(why)
-        else pd.DataFrame(columns=["column", "n", "reason"])
-    )
+    na = na_table(res.reasons, res.columns)
     carbon = None
     notes: list[str] = []
     if res.carbon is not None:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-NOT_ASSESSABLE_LABEL = "无法评估 not assessable"
-NODATA_COLOUR = "#d9d9d9"
+from ditan.maps.style import NODATA_COLOR, NOT_ASSESSABLE_LABEL
 
 SLD = "http://www.opengis.net/sld"
 SE = "http://www.opengis.net/se"
@@ -51,14 +50,21 @@ def graduated(column: str, rules: list[tuple[float, float, str, str]]) -> str:
     nodata = ET.Element(f"{{{OGC}}}Filter")
     isnull = ET.SubElement(nodata, f"{{{OGC}}}PropertyIsNull")
     ET.SubElement(isnull, f"{{{OGC}}}PropertyName").text = column
-    out.append((NOT_ASSESSABLE_LABEL, nodata, NODATA_COLOUR, "#555555", 1.0))
+    out.append((NOT_ASSESSABLE_LABEL, nodata, NODATA_COLOR, "#555555", 1.0))
     return _sld(out)
 
 
-def categorized(column: str, cats: list[tuple[str, str, str]]) -> str:
+def categorized(
+    column: str, cats: list[tuple[str, str, str]], *, opacity: float, outline: str | None = None
+) -> str:
+    """A rule per (value, label, colour), drawn as the QML draws it.
+
+    The fill at ``opacity`` (0–1: the QML's alpha ÷ 255), the stroke ``outline`` (default: the
+    class's own colour).
+    """
     out: list[tuple[str, ET.Element | None, str, str, float]] = []
     for value, label, colour in cats:
         filt = ET.Element(f"{{{OGC}}}Filter")
         filt.append(_compare("PropertyIsEqualTo", column, value))
-        out.append((label, filt, colour, colour, 0.3))
+        out.append((label, filt, colour, outline or colour, opacity))
     return _sld(out)

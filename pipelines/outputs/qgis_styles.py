@@ -27,18 +27,14 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+# the web map's palettes (YlGnBu; YlOrRd emissions, YlOrBr solar), its no-data grey and label
+from ditan.maps.style import NODATA_COLOR, NOT_ASSESSABLE_LABEL, class_colors, palette_of
 from ditan.pipelines.outputs import qgis_sld, xlsx_style
 from ditan.spatial.standards.registry import Indicator
 
 #: the value a NaN (NULL) unit is classified by: below every indicator's range
 NOT_ASSESSABLE_VALUE = -1_000_000_000
-NOT_ASSESSABLE_LABEL = qgis_sld.NOT_ASSESSABLE_LABEL
 CLASSES = 5
-#: ColorBrewer YlGnBu, YlOrRd (emissions), YlOrBr (solar) — the web map's palettes (ditan.maps.style)
-SEQUENTIAL = ("#ffffcc", "#a1dab4", "#41b6c4", "#2c7fb8", "#253494")
-EMISSION = ("#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026")
-SOLAR = ("#ffffd4", "#fed98e", "#fe9929", "#d95f0e", "#993404")
-NODATA_COLOUR = qgis_sld.NODATA_COLOUR
 #: categories of the service areas: ColorBrewer Paired (12), repeated past twelve
 QUALITATIVE = (
     "#1f78b4", "#33a02c", "#e31a1c", "#ff7f00", "#6a3d9a", "#b15928",
@@ -167,22 +163,6 @@ def _qml(renderer: ET.Element, alias_map: dict[str, Alias]) -> str:
     return DOCTYPE + "\n" + ET.tostring(root, encoding="unicode") + "\n"
 
 
-def palette(column: str) -> tuple[str, ...]:
-    """The web map's palette of a column: emissions in YlOrRd, solar in YlOrBr, the rest YlGnBu."""
-    if column.startswith(("building_co2_", "co2_per_", "source_sink_ratio")):
-        return EMISSION
-    if column.startswith(("rooftop_pv_", "renewable_substitution_")):
-        return SOLAR
-    return SEQUENTIAL
-
-
-def class_colours(n: int, colours: Sequence[str]) -> list[str]:
-    """``n`` colours spread over a sequential palette, light to dark."""
-    if n == 1:
-        return [colours[len(colours) // 2]]
-    return [colours[i] for i in np.round(np.linspace(0, len(colours) - 1, n)).astype(int)]
-
-
 def _decimals(unit: str) -> int:
     code = xlsx_style.number_format(unit) or "0.00"
     return len(code.split(".")[1]) if "." in code else 0
@@ -196,7 +176,9 @@ def graduated(
     if not breaks:
         return None
     n = len(breaks) - 1
-    colours = class_colours(n, palette(column))
+    colours = class_colors(
+        n, palette_of(column)
+    )  # n ≤ CLASSES: quantile_breaks gives at most 6 breaks
     p = _decimals(unit)
     suffix = "" if unit in NO_UNIT else f" {unit}"
     labels = [
@@ -223,7 +205,7 @@ def graduated(
         label=NOT_ASSESSABLE_LABEL,
         render="true",
     )
-    _fill_symbol(symbols, "0", NODATA_COLOUR, outline="#555555", width=0.3, dashed=True)
+    _fill_symbol(symbols, "0", NODATA_COLOR, outline="#555555", width=0.3, dashed=True)
     for i, (lo, hi, label, colour) in enumerate(
         zip(breaks[:-1], breaks[1:], labels, colours, strict=True), start=1
     ):
@@ -309,6 +291,8 @@ def categorized(
         sld=qgis_sld.categorized(
             column,
             [(v, labels.get(v, v), c) for v, c in zip(cats, fill, strict=True)],
+            opacity=alpha / 255,
+            outline=outline,
         ),
         default=default,
         description=f"按{a.title if a else column}分类 by {column}",

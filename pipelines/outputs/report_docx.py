@@ -15,7 +15,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["ReportContent", "UnitSection", "build_docx", "T"]
+from ditan.spatial.standards.compliance import STATUS_ZH
+
+__all__ = ["ReportContent", "UnitSection", "build_docx", "na_table", "T"]
 
 #: the report's fixed texts: key → (中文, English)
 T = {
@@ -48,17 +50,15 @@ T = {
     ),
     "radar": ("各指标达标程度（实测值/目标值）", "Share of each target reached"),
 }
-VERDICT = {
-    "pass": ("达标", "pass"),
-    "fail": ("未达标", "fail"),
-    "not_assessable": ("无法评估", "not assessable"),
-    "not_applicable": ("不适用", "not applicable"),
-}
+
+
+def say(zh: str, en: str, language: str) -> str:
+    """The text in the report's language: Chinese, English, or both (Chinese first)."""
+    return zh if language == "zh" else en if language == "en" else f"{zh} {en}"
 
 
 def tr(key: str, language: str) -> str:
-    zh, en = T[key]
-    return zh if language == "zh" else en if language == "en" else f"{zh} {en}"
+    return say(*T[key], language)
 
 
 @dataclass
@@ -96,6 +96,10 @@ class ReportContent:
     carbon_notes: list[str]
     language: str = "zh"
     annex_note: str = ""  # why the annex sheets are not in the report
+    annex_wanted: bool = True  # report.annex: say why the sheets are missing only if wanted
+    units_total: int = 0  # units of the run; more than len(units): a chosen few are detailed
+    units_chosen_by: str = ""  # the setting that chose them (report.annex_units …)
+    bars_max_units: int | None = None  # set when the bars were left out: more units than this
 
 
 def _fonts(doc) -> None:
@@ -145,6 +149,24 @@ def _fmt(v: object, digits: int = 2) -> str:
     if isinstance(v, (float, np.floating)):
         return f"{float(v):,.{digits}f}"
     return str(v)
+
+
+def na_table(reasons: pd.DataFrame, columns: dict) -> pd.DataFrame:
+    """Section 四's table: units not assessable per indicator and reason (column, n, reason).
+
+    ``reasons``: the run's long reasons table (a row per unit and column); ``columns``: the
+    registry entries. Each reason counts its own units: NaN for two reasons gives two rows.
+    """
+    if not len(reasons):
+        return pd.DataFrame(columns=["column", "n", "reason"])
+    t = reasons.groupby(["column", "reason_zh"], dropna=False).size().reset_index(name="n")
+    return pd.DataFrame(
+        {
+            "column": [columns[c].zh if c in columns else c for c in t["column"]],
+            "n": t["n"],
+            "reason": t["reason_zh"].fillna("—"),
+        }
+    )
 
 
 def build_docx(c: ReportContent, path: Path, template: Path | None = None) -> None:
@@ -214,6 +236,17 @@ def build_docx(c: ReportContent, path: Path, template: Path | None = None) -> No
     doc.add_heading(tr("units", lang), level=1)
     if not c.profile:
         doc.add_paragraph(tr("no_profile", lang))
+    if c.units_total > len(c.units):
+        where = "数据/compliance.csv" if c.profile else "数据/indicators.csv"
+        doc.add_paragraph(
+            say(
+                f"本节详列 {len(c.units)} 个单元（共 {c.units_total} 个，按 {c.units_chosen_by} 选取）；"
+                f"全部单元的结果见 {where}。",
+                f"This section details {len(c.units)} of the {c.units_total} units (chosen by "
+                f"{c.units_chosen_by}); every unit's results are in {where}.",
+                lang,
+            )
+        )
     for i, u in enumerate(c.units, start=1):
         doc.add_heading(f"3.{i} {u.name}（{u.uid}）", level=2)
         if u.kind:
@@ -221,8 +254,8 @@ def build_docx(c: ReportContent, path: Path, template: Path | None = None) -> No
         if len(u.checks):
             rows = []
             for r in u.checks.itertuples(index=False):
-                zh, en = VERDICT.get(str(r.status), (str(r.status), str(r.status)))
-                verdict = zh if lang == "zh" else en if lang == "en" else f"{zh} {en}"
+                status = str(r.status)
+                verdict = say(STATUS_ZH.get(status, status), status.replace("_", " "), lang)
                 value = _fmt(r.measured) + (
                     f" {r.unit}"
                     if isinstance(r.unit, str) and r.unit and pd.notna(r.measured)
@@ -264,6 +297,16 @@ def build_docx(c: ReportContent, path: Path, template: Path | None = None) -> No
         )
     # ---- 5 charts
     doc.add_heading(tr("charts", lang), level=1)
+    if c.bars_max_units is not None:
+        doc.add_paragraph(
+            say(
+                f"单元数 {c.units_total} 超过 {c.bars_max_units}，未绘制逐单元对比图；"
+                "各单元指标值见 数据/indicators.csv。",
+                f"{c.units_total} units, more than {c.bars_max_units}: no bar chart of every unit; "
+                "every unit's values are in 数据/indicators.csv.",
+                lang,
+            )
+        )
     for k, (caption, png) in enumerate(c.bars, start=1):
         doc.add_picture(str(png), width=Cm(15))
         cap = doc.add_paragraph(f"图 5.{k} {caption}")
@@ -275,7 +318,7 @@ def build_docx(c: ReportContent, path: Path, template: Path | None = None) -> No
         for note in c.carbon_notes:
             doc.add_paragraph(note)
     # ---- 7 annex
-    if c.annex_note and (c.annex_note != "report.annex: false"):
+    if c.annex_note and c.annex_wanted:
         doc.add_heading(tr("annex", lang), level=1)
         doc.add_paragraph(
             f"附图未收入本报告：{c.annex_note}"
@@ -291,6 +334,9 @@ def build_docx(c: ReportContent, path: Path, template: Path | None = None) -> No
                 cap.alignment = WD_ALIGN_PARAGRAPH.CENTER
     doc.core_properties.title = f"{c.title} {T['report'][0]}"
     doc.core_properties.author = c.author or "ditan"
-    fixed = dt.datetime(2000, 1, 1)  # the same file for the same inputs: no creation time inside
-    doc.core_properties.created = doc.core_properties.modified = fixed
+    from ditan.pipelines.outputs.files import FIXED_TIME, redate_zip
+
+    # the same file for the same inputs: no time inside, in the properties or on the zip entries
+    doc.core_properties.created = doc.core_properties.modified = FIXED_TIME
     doc.save(str(path))
+    redate_zip(path)

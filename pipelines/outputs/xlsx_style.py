@@ -22,6 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from ditan.spatial.standards.compliance import STATUS_ZH
 from ditan.spatial.standards.registry import Indicator
 
 #: unit (as in the registry) → Excel number format
@@ -161,15 +162,8 @@ PASS, FAIL, NOT_ASSESSABLE = (
     {"bg_color": "#FFC7CE", "font_color": "#9C0006"},
     {"bg_color": "#FFEB9C", "font_color": "#9C5700"},
 )
-#: the status values of compliance.csv (ditan.spatial.standards.compliance.STATUS_ZH) → colour
-STATUS_COLOURS = {
-    "pass": PASS,
-    "达标": PASS,
-    "fail": FAIL,
-    "未达标": FAIL,
-    "not_assessable": NOT_ASSESSABLE,
-    "无法评估": NOT_ASSESSABLE,
-}
+#: the status values of compliance.csv → colour (their Chinese, status_zh: compliance.STATUS_ZH)
+STATUS_COLOURS = {"pass": PASS, "fail": FAIL, "not_assessable": NOT_ASSESSABLE}
 HEADER = {"bold": True, "text_wrap": True, "valign": "top", "bg_color": "#F2F2F2", "bottom": 1}
 MIN_WIDTH, MAX_WIDTH, NUMBER_WIDTH = 6.0, 40.0, 10.0
 WIDTH_SAMPLE = 200  # rows read to size a text column
@@ -247,9 +241,7 @@ class Styles:
         self.wb = wb
         self.header = wb.add_format(HEADER)
         self._numbers: dict[str, object] = {}
-        self.colours = {
-            k: wb.add_format(v) for k, v in (("pass", PASS), ("fail", FAIL), ("na", NOT_ASSESSABLE))
-        }
+        self.colours = {k: wb.add_format(v) for k, v in STATUS_COLOURS.items()}  # keyed by status
 
     def number(self, unit: str):
         """The format of a number in ``unit`` (None: General)."""
@@ -259,10 +251,6 @@ class Styles:
         if code not in self._numbers:
             self._numbers[code] = self.wb.add_format({"num_format": code})
         return self._numbers[code]
-
-    def status(self, value: str):
-        colour = STATUS_COLOURS[value]
-        return self.colours["pass" if colour is PASS else "fail" if colour is FAIL else "na"]
 
 
 def quick_style_index(ws) -> None:
@@ -329,12 +317,7 @@ def colour_rules(ws, styles: Styles, frame: pd.DataFrame, *, first: int) -> None
     for c, col in enumerate(frame.columns):
         col = str(col)
         if col in ("status", "status_zh"):
-            values = (
-                ("pass", "fail", "not_assessable")
-                if col == "status"
-                else ("达标", "未达标", "无法评估")
-            )
-            for v in values:
+            for status, zh in STATUS_ZH.items():
                 ws.conditional_format(
                     first,
                     c,
@@ -343,12 +326,18 @@ def colour_rules(ws, styles: Styles, frame: pd.DataFrame, *, first: int) -> None
                     {
                         "type": "cell",
                         "criteria": "==",
-                        "value": f'"{v}"',
-                        "format": styles.status(v),
+                        "value": f'"{status if col == "status" else zh}"',
+                        "format": styles.colours[status],
                     },
                 )
         elif col.endswith(("_pass", "_fail", "_na", "_gap")) and col in COLUMN_UNITS:
-            key = "pass" if col.endswith("_pass") else "fail" if col.endswith("_fail") else "na"
+            key = (
+                "pass"
+                if col.endswith("_pass")
+                else "fail"
+                if col.endswith("_fail")
+                else "not_assessable"
+            )
             ws.conditional_format(
                 first,
                 c,
@@ -362,7 +351,12 @@ def colour_rules(ws, styles: Styles, frame: pd.DataFrame, *, first: int) -> None
                 c,
                 last,
                 c,
-                {"type": "cell", "criteria": ">", "value": 0, "format": styles.colours["na"]},
+                {
+                    "type": "cell",
+                    "criteria": ">",
+                    "value": 0,
+                    "format": styles.colours["not_assessable"],
+                },
             )
         elif col == "balanced":
             ws.conditional_format(
@@ -384,5 +378,10 @@ def colour_rules(ws, styles: Styles, frame: pd.DataFrame, *, first: int) -> None
                     c,
                     last,
                     c,
-                    {"type": "cell", "criteria": "==", "value": v, "format": styles.colours["na"]},
+                    {
+                        "type": "cell",
+                        "criteria": "==",
+                        "value": v,
+                        "format": styles.colours["not_assessable"],
+                    },
                 )
