@@ -18,6 +18,7 @@ __all__ = [
     "GeometryError",
     "ConfigError",
     "DependencyError",
+    "did_you_mean",
     "feature_list",
     "require",
     "format_validation_errors",
@@ -89,6 +90,12 @@ def feature_list(ids: Sequence[object], *, first: int = 5) -> str:
     if len(ids) > first:
         return f"{shown} … ({len(ids)} in all)"
     return f"{shown} ({len(ids)} in all)"
+
+
+def did_you_mean(value: object, known: Sequence[str], what: str) -> str:
+    """An unknown value's hint: "did you mean 'x'? <what>: a, b, c" (x: the closest known one)."""
+    close = difflib.get_close_matches(str(value), list(known), n=1, cutoff=0.6)
+    return (f"did you mean '{close[0]}'? " if close else "") + f"{what}: {', '.join(known)}"
 
 
 #: parts of a pydantic error location that are no key of the file (validator and union-member names)

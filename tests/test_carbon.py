@@ -258,6 +258,108 @@ def test_uses_from_types():
     assert carbon.building_uses(b).tolist() == [
         "residential", "residential", "unknown", "school", "school", "storage",
     ]  # fmt: skip
+    # codes: the uses' positions in USES (residential 0, office 1, school 5, storage 8, unknown 10);
+    # a missing type reads as "yes", case and spaces do not count
+    b = pd.DataFrame(
+        {
+            "building": ["apartments", None, np.nan, " SCHOOL ", "Office", "warehouse", "学校"],
+            "residential": [False, True, False, False, False, False, True],
+        }
+    )
+    assert carbon.building_use_codes(b).tolist() == [0, 0, 10, 5, 1, 8, 5]
+    expect = ["residential", "residential", "unknown", "school", "office", "storage", "school"]
+    assert carbon.building_uses(b).tolist() == expect
+
+
+# ---- through the run's carbon step: the study area's absent layers and the config's overrides
+
+
+def _step(case, green: dict, *, absent=None, vegetation=None, carbon_cfg=None):
+    from ditan.pipelines.compute.carbon_step import carbon_step
+    from ditan.pipelines.config.params import CarbonParams
+    from ditan.spatial.io.validate import Ledger
+    from ditan.spatial.study_area.model import StudyArea
+
+    units, b, pieces = case
+    no_layer = dict.fromkeys(("bounds", "roads", "landuse", "facilities", "stations", "catalogue"))
+    sa = StudyArea(
+        crs=units.crs,
+        units=units,
+        buildings=b,
+        vegetation=units.iloc[:0] if vegetation is None else vegetation,
+        ledger=Ledger(),
+        absent=absent or {},
+        **no_layer,  # not read by the carbon step
+    )
+    params = CarbonParams(overrides=CarbonOptions.model_validate(carbon_cfg or {}).overrides())
+    ledger = Ledger()
+    green_part = pd.DataFrame(green, index=units.index)
+    out = carbon_step(sa, params, pieces, green_part, np.array([50.0, np.nan]), ledger=ledger)
+    return (*out, ledger)
+
+
+NO_SINK_ZH, NO_SINK_EN = "无土地覆盖栅格、植被或绿地数据：碳汇未知", "sink unknown"
+
+
+@pytest.mark.parametrize(
+    "absent", [{"vegetation": "neither inputs.osm nor inputs.landcover is set"}, {}]
+)  # absent from every source; or a layer none of whose features is left in the study area
+def test_no_vegetation_source_leaves_the_sink_rows_nan_with_the_reason(case, absent):
+    res, _, gaps, lines, ledger = _step(case, {"green_coverage_pct": [0.0, 0.0]}, absent=absent)
+    sink = res.inventory[res.inventory["sector"].str.startswith("sink")]
+    assert sink["unit_id"].tolist() == ["A", "B"]
+    for c in ("co2_t", "co2_t_low", "co2_t_high"):
+        assert sink[c].isna().all(), c  # nothing measured the green: not -0.0
+    assert (
+        sink["note"].str.contains(NO_SINK_ZH).all() and sink["note"].str.contains(NO_SINK_EN).all()
+    )
+    assert res.table["carbon_sink_t_per_year"].isna().all()
+    assert res.table["source_sink_ratio"].isna().all()
+    assert NO_SINK_EN in res.reasons["carbon_sink_t_per_year"][0]
+    sink_gaps = {c: r for c, r in gaps.items() if c.startswith(("carbon_sink", "source_sink"))}
+    if absent:  # the run's evidence names the absent vegetation (the sink columns need it)
+        assert not sink_gaps and not [ln for ln in lines if NO_SINK_EN in ln] and not ledger.gaps
+    else:  # a layer the evidence may still count (parcels' green ratios): the step names the gap
+        assert len(sink_gaps) == 6 and {r.code for r in sink_gaps.values()} == {"carbon_factor"}
+        assert [ln for ln in lines if NO_SINK_ZH in ln and NO_SINK_EN in ln]
+    # the building rows are measured all the same
+    assert res.table["building_co2_t_per_year"].notna().all()
+
+
+def test_a_vegetation_layer_measures_the_sink_and_its_zero(case):
+    veg = gdf([{"geometry": box(0, 0, 50, 40)}])
+    res, *_ = _step(case, {"green_coverage_pct": [20.0, 0.0]}, vegetation=veg)
+    sink = res.inventory[res.inventory["sector"] == "sink · green land"].set_index("unit_id")
+    # A: 20 % of 1 ha = 0.2 ha × 5 tCO2/ha (green land); B: no green, measured: 0
+    assert sink["co2_t"].to_numpy() == pytest.approx([-1.0, 0.0])
+    assert (sink["note"] == "removal (negative); not subtracted from the building total").all()
+
+
+def test_config_heat_factor_and_tree_sink_reach_the_inventory(case):
+    """carbon.heat_t_per_gj 0.2 (default 0.11), carbon.sink_tree_t_per_ha 8 (6–9; default 10.3)."""
+    cfg = {"heat_t_per_gj": 0.2, "sink_tree_t_per_ha": {"value": 8.0, "low": 6.0, "high": 9.0}}
+    green = {"tree_cover_pct": [20.0, 0.0], "green_coverage_pct": [20.0, 0.0]}
+    res, f, *_ = _step(case, green, carbon_cfg=cfg)
+    inv = res.inventory
+    heat = inv[inv["carrier"] == "district heat"].set_index(["unit_id", "sector"])
+    # district heat: floor area × 0.25 GJ/m² (0.20 low, 0.30 high) × 0.2 tCO2/GJ
+    res_a = heat.loc[("A", "buildings · residential")]
+    assert res_a["energy_amount"] == pytest.approx(300.0)  # 1200 m² × 0.25
+    assert (res_a["co2_t"], res_a["co2_t_low"], res_a["co2_t_high"]) == pytest.approx(
+        (60.0, 48.0, 72.0)
+    )
+    assert heat.loc[("A", "buildings · office"), "co2_t"] == pytest.approx(20.0)  # 400 × 0.25 × 0.2
+    assert heat.loc[("B", "buildings · unknown"), "co2_t"] == pytest.approx(5.0)  # 100 × 0.25 × 0.2
+    elec_a = 1200 * RES[0] / 1000 + 400 * OFFICE[0] / 1000
+    assert res.table["building_co2_t_per_year"].iat[0] == pytest.approx(elec_a * GRID + 80.0)
+    # the sink: 0.2 ha of trees in A × 8 t (the low removal takes the high rate)
+    sink = inv[inv["sector"] == "sink · tree cover"].set_index("unit_id")
+    assert (sink.loc["A", "co2_t"], sink.loc["A", "co2_t_low"], sink.loc["A", "co2_t_high"]) == (
+        pytest.approx((-1.6, -1.8, -1.2))
+    )
+    assert sink.loc["B", "co2_t"] == 0.0  # tree cover measured: none
+    assert res.table["carbon_sink_t_per_year"].to_numpy() == pytest.approx([1.6, 0.0])
+    assert f.heat_t_per_gj == 0.2
 
 
 def test_tree_cover_from_a_class_raster(tmp_path, two_units):

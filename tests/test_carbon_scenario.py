@@ -151,6 +151,50 @@ def test_the_rate_in_the_comparison_compliance_and_without_a_plan(beijing_pv):
     assert out.manifest["scenario"]["measures"]["rooftop_pv_share"] == 0.3
 
 
+def test_a_plan_of_measures_only_is_not_computed_again(beijing_pv, monkeypatch, tmp_path):
+    """No changes: the base run's result, copied, with the plan's rate; as computed again."""
+    from geopandas.testing import assert_geodataframe_equal
+
+    from ditan.pipelines.compute.indicators import Timer, compute
+    from ditan.pipelines.config.params import params_from_config
+    from ditan.pipelines.jobs import scenario_plan
+    from ditan.pipelines.jobs.run import profile_radii
+    from ditan.pipelines.jobs.scenario_apply import apply_scenario
+    from ditan.pipelines.jobs.scenario_compare import compare
+
+    sa, base = beijing_pv.study, beijing_pv.result
+    cfg = load_config(BEIJING_CFG)
+    params, kind = params_from_config(cfg), cfg.compliance.kind
+    radii = profile_radii(load_profile(cfg.compliance.profile))
+    plan_file = tmp_path / "pv30.yaml"
+    plan_file.write_text("measures:\n  rooftop_pv_share: 0.3\n", encoding="utf-8")
+    scenario = read_plan(read_plan_file(plan_file), sa)
+    assert not scenario.changes
+    # the study area changed by nothing and computed again (what run_plan did before)
+    again = compute(apply_scenario(sa, scenario), params, Timer(), extra_radii_m=radii)
+    plan_again = scenario_plan.plan_reduction(
+        base, again, scenario, sa, scenario_plan.unit_kinds(sa, kind)
+    )
+    scenario_plan.apply_plan(again, plan_again)
+
+    def computed(*args, **kw):
+        raise AssertionError("a plan of measures only computed the study area again")
+
+    monkeypatch.setattr(scenario_plan, "compute", computed)
+    scen, comparison, plan = scenario_plan.run_plan(sa, scenario, base, params, radii, kind)
+    pd.testing.assert_frame_equal(scen.indicators, again.indicators)
+    pd.testing.assert_frame_equal(scen.reasons, again.reasons)
+    assert_geodataframe_equal(scen.units, again.units)
+    pd.testing.assert_frame_equal(comparison, compare(base, again))
+    pd.testing.assert_frame_equal(plan.table, plan_again.table)
+    # the plan's rate went into the copies, not into the base run
+    assert scen.indicators["co2_reduction_rate_pct"].notna().all()
+    assert base.indicators["co2_reduction_rate_pct"].isna().all()
+    assert set(base.reasons.loc[base.reasons["column"] == "co2_reduction_rate_pct", "reason"]) == {
+        "no_plan"
+    }
+
+
 # ---- (b), (c) a hand fixture: green buildings, heat pumps, added parcels -------------------------------------------
 
 # factors of the fixture (the config's overrides): residential 30 kWh/m², district heat 0.25 GJ/m², grid 0.5
@@ -263,6 +307,144 @@ def test_a_unit_without_a_pilot_kind_has_no_rate(blocks):
     # B: rural, the base year: PV on half the residential roof (20 % of 1000 m² installable)
     pv = 1000 * 0.2 * 0.5 * 0.15 * 1450 * 0.8 / 1000  # MWh, 北京 factors
     assert p.table.loc["B", "co2_reduction_rate_pct"] == pytest.approx(pv * GRID / 425.0 * 100)
+
+
+def test_rooftop_pv_by_use_by_hand():
+    """rooftop_pv_share {residential: 0.2, school: 0.6} on an existing unit with both uses.
+
+    Roofs: a residential block 20 × 50 m (1000 m², 10 floors) and a school 20 × 20 m (400 m²,
+    2 floors). Installable (整县光伏 shares): 1000 × 0.2 = 200 m² and 400 × 0.4 = 160 m², 360 m² in
+    all. PV fitted: 0.2 × 200 + 0.6 × 160 = 136 m² (37.8 % of the installable) → 136 × 0.15 kWp =
+    20.4 kWp × 1450 kWh/m² × 0.8 = 23.664 MWh. The base year: residential 10,000 m² × (30 kWh × 0.5
+    + 0.25 GJ × 0.11) = 425 t; school 800 m² × (40 kWh × 0.5 + 0.0275) = 38 t.
+    """
+    units = gdf([{"unit_id": "A", "name": "既有", "geometry": box(0, 0, 200, 200)}]).set_index(
+        "unit_id"
+    )
+    b = gdf(
+        [
+            {
+                "building": "apartments",
+                "floors": 10.0,
+                "residential": True,
+                "geometry": box(20, 20, 40, 70),
+            },
+            {
+                "building": "school",
+                "floors": 2.0,
+                "residential": False,
+                "geometry": box(100, 20, 120, 40),
+            },
+        ]
+    )
+    b["floors_source"] = "levels"
+    over = OVERRIDES | {"eui_kwh_per_m2": {"residential": EUI, "school": 40.0}}
+    f = resolve_factors((116.35, 40.0), over)
+    inv = carbon.carbon_inventory(
+        units, b, building_pieces(units, b), f, population=np.array([300.0])
+    )
+    base = 10_000 * (EUI / 1000 * GRID + HEAT * HEAT_T) + 800 * (40 / 1000 * GRID + HEAT * HEAT_T)
+    assert base == pytest.approx(463.0)
+    assert inv.table["building_co2_t_per_year"].iat[0] == pytest.approx(base)
+    p = plan_carbon(
+        inv,
+        f,
+        parse_measures({"rooftop_pv_share": {"residential": 0.2, "school": 0.6}}),
+        index=units.index,
+        kinds=["existing"],
+        added_floor=np.zeros((1, len(carbon.USES))),
+        base_co2={"value": np.array([base]), "low": np.array([base]), "high": np.array([base])},
+    ).table
+    assert p.loc["A", "pv_share_of_installable_pct"] == pytest.approx(136 / 360 * 100)
+    assert p.loc["A", "pv_mwh"] == pytest.approx(23.664)
+    assert p.loc["A", "pv_mwh_low"] == pytest.approx(136 * 0.10 * 1350 * 0.75 / 1000)  # 13.77
+    assert p.loc["A", "pv_mwh_high"] == pytest.approx(136 * 0.20 * 1550 * 0.85 / 1000)  # 35.836
+    assert p.loc["A", "plan_co2_t"] == pytest.approx(463.0 - 23.664 * 0.5)
+    assert p.loc["A", "co2_reduction_rate_pct"] == pytest.approx(11.832 / 463.0 * 100)
+
+
+def _reasons_unit_by_unit(table: pd.DataFrame, scen_reasons: dict) -> list:
+    """The reasons as given before vectorising: one unit at a time, in order of precedence."""
+    from ditan.spatial.standards import reasons as R
+
+    rate_columns = [
+        "co2_reduction_rate_pct",
+        "co2_reduction_rate_pct_low",
+        "co2_reduction_rate_pct_high",
+    ]
+    rows = []
+    whole = scen_reasons.get("building_co2_t_per_year")
+    pv_why = scen_reasons.get("rooftop_pv_mwh_per_year")
+    for uid in table.index:
+        kind, pv = table.loc[uid, "kind"], table.loc[uid, "pv_share_of_installable_pct"]
+        reason = None
+        if whole is not None:
+            reason = R.CARBON_FACTOR.format(why=whole[0], why_zh=whole[1])
+        elif kind == "":
+            reason = R.NO_PILOT_KIND
+        elif pv > 0 and pv_why is not None:
+            reason = R.CARBON_FACTOR.format(why=pv_why[0], why_zh=pv_why[1])
+        elif not np.isfinite(table.loc[uid, "co2_reduction_rate_pct"]):
+            reason = R.NO_BASELINE
+        if reason is not None:
+            rows += [(uid, c, reason) for c in rate_columns]
+    return rows
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_rate_reasons_on_random_units_as_unit_by_unit(seed):
+    """Random kinds, roofs, baselines and whole-run gaps: the reasons and rates as unit by unit."""
+    rng = np.random.default_rng(seed)
+    n, k, grid = 300, len(carbon.USES), 0.558  # 北京
+    index = pd.Index([f"U{i:04d}" for i in rng.permutation(n)], name="unit_id")
+    inst = rng.uniform(0, 50, (n, k)) * (rng.random((n, k)) < 0.3)
+    inst[rng.random(n) < 0.2] = 0.0  # no roof: no PV
+    pv, energy = rng.uniform(0, 10, n), rng.uniform(0, 100, n)
+    why = {}
+    if seed % 3 == 0:
+        why["rooftop_pv_mwh_per_year"] = ("no irradiation", "无辐照")
+    if seed == 4:
+        why["building_co2_t_per_year"] = ("no grid factor", "无电网因子")
+    inv = pd.DataFrame(
+        {
+            "unit_id": index,
+            "sector": "buildings · residential",
+            "carrier": "electricity",
+            "floor_area_m2": 1000.0,
+        }
+        | {f"energy_amount{s}": energy for s in ("", "_low", "_high")}
+    )
+    table = pd.DataFrame({f"rooftop_pv_mwh_per_year{s}": pv for s in ("", "_low", "_high")}, index)
+    scen = carbon.CarbonResult(table, inv, pd.DataFrame(), why, installable_by_use=inst)
+    kinds = list(rng.choice(np.array(["new", "existing", "rural", "town", None], dtype=object), n))
+    co2 = np.where(rng.random(n) < 0.2, rng.choice([0.0, np.nan], n), rng.uniform(1, 500, n))
+    p = plan_carbon(
+        scen,
+        resolve_factors((116.35, 40.0)),
+        parse_measures({"rooftop_pv_share": 0.3}),
+        index=index,
+        kinds=kinds,
+        added_floor=np.zeros((n, k)),
+        base_co2={"value": co2, "low": co2, "high": co2},
+    )
+    expect = _reasons_unit_by_unit(p.table, why)
+    assert p.reasons == expect and len(expect) > 0
+    # the rate by hand: plan = building CO2 − 30 % of the PV potential (with a roof) × grid;
+    # baseline: a new community's plan without measures, else the base year; NaN where a reason is
+    building = energy * grid
+    plan = building - pv * 0.3 * grid * (inst.sum(axis=1) > 0)
+    kind = np.array([x if x in ("new", "existing", "rural") else "" for x in kinds], dtype=object)
+    baseline = np.where(kind == "new", building, np.where(kind == "", np.nan, co2))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = np.where(baseline > 0, (baseline - plan) / baseline * 100, np.nan)
+    nan_units = index.isin([u for u, _, _ in expect])
+    rate[nan_units] = np.nan
+    for c in (
+        "co2_reduction_rate_pct",
+        "co2_reduction_rate_pct_low",
+        "co2_reduction_rate_pct_high",
+    ):
+        assert p.table[c].to_numpy() == pytest.approx(rate, nan_ok=True), c
 
 
 def test_added_parcels_raise_the_floor_area_and_the_baseline_of_a_new_community(blocks):

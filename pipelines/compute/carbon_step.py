@@ -18,7 +18,7 @@ from ditan.spatial.standards import reasons as R
 from ditan.spatial.standards.carbon import CarbonFactors, resolve_factors
 from ditan.spatial.study_area.model import StudyArea
 
-__all__ = ["carbon_step", "study_area_centre_lonlat"]
+__all__ = ["carbon_step", "study_area_centre_lonlat", "vegetation_absent"]
 
 
 def study_area_centre_lonlat(sa: StudyArea) -> tuple[float, float]:
@@ -27,6 +27,22 @@ def study_area_centre_lonlat(sa: StudyArea) -> tuple[float, float]:
     to_wgs = Transformer.from_crs(sa.crs, "EPSG:4326", always_xy=True)
     lon, lat = to_wgs.transform((x0 + x1) / 2.0, (y0 + y1) / 2.0)
     return float(lon), float(lat)
+
+
+def vegetation_absent(sa: StudyArea, green_part: pd.DataFrame) -> bool:
+    """No source of green at all: vegetation absent from the study area (no raster, no polygons).
+
+    Also, as the evidence's ``absent_layers`` has it, a vegetation layer with no feature left in the
+    study area and no green land in any unit (read there from the land-use shares; here from the
+    green part, which measures the same green land).
+    """
+    if "vegetation" in sa.absent:
+        return True
+    return (
+        sa.landcover is None
+        and sa.vegetation.empty
+        and not green_part["green_coverage_pct"].gt(0).any()
+    )
 
 
 def carbon_step(
@@ -43,10 +59,12 @@ def carbon_step(
     factors = resolve_factors(study_area_centre_lonlat(sa), params.overrides)
     area_m2 = units.geometry.area.to_numpy()
     tree_m2 = green_m2 = None
+    no_vegetation = vegetation_absent(sa, green_part)
     if "tree_cover_pct" in green_part:
         tree_m2 = green_part["tree_cover_pct"].to_numpy(dtype=float) / 100.0 * area_m2
-    else:  # vegetation polygons and green land, or a continuous (NDVI) raster: no tree classes
+    elif not no_vegetation:  # vegetation polygons and green land, or a continuous (NDVI) raster
         green_m2 = green_part["green_coverage_pct"].to_numpy(dtype=float) / 100.0 * area_m2
+    # else: nothing measured the green, the sink is unknown (NaN with its reason), not 0
     has_buildings = "buildings" not in sa.absent
     res = carbon.carbon_inventory(
         units,
@@ -60,9 +78,13 @@ def carbon_step(
     )
     gaps: dict[str, R.Reason] = {}
     by_reason: dict[tuple[str, str], list[str]] = {}
+    # a vegetation layer absent from every source is the run's data gap already (the sink columns need it)
+    sink_why = res.reasons.get("carbon_sink_t_per_year") if "vegetation" in sa.absent else None
     for col, why in res.reasons.items():
         if not has_buildings and why[0] == sa.absent["buildings"]:
             continue  # the missing building layer is the run's data gap already (the columns need buildings)
+        if why == sink_why:
+            continue
         by_reason.setdefault(why, []).append(col)
     lines: list[str] = []
     for (

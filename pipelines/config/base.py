@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import difflib
 from typing import Annotated
 
 from pydantic import ConfigDict, Field, ValidationError, ValidationInfo
 from pydantic_core import PydanticCustomError
 
 from ditan.pipelines.config.model import _existing, _Model
+from ditan.spatial.errors import did_you_mean as _did_you_mean  # noqa: F401 (the config models')
 
 
 class _Options(_Model):
@@ -35,12 +35,6 @@ def _refuse(problems: list[tuple[tuple, str]], title: str = "Config") -> None:
                 for loc, why in problems
             ],
         )
-
-
-def _did_you_mean(value: str, known: list[str], what: str) -> str:
-    """'— did you mean 'x'? <what>: a, b, c' for an unknown value."""
-    close = difflib.get_close_matches(value, known, n=1, cutoff=0.6)
-    return (f"did you mean '{close[0]}'? " if close else "") + f"{what}: {', '.join(known)}"
 
 
 def _profile_ref(v: str | None, info: ValidationInfo) -> str | None:

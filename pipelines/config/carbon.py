@@ -11,7 +11,8 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from ditan.pipelines.config.base import Positive, _did_you_mean, _Options, _refuse
+from ditan.pipelines.config.base import Positive, _Options, _refuse
+from ditan.spatial.errors import did_you_mean
 from ditan.spatial.standards.carbon import USES, ZONES, factor_tables
 
 
@@ -102,7 +103,7 @@ class CarbonOptions(_Options):
             return v
         known = list(factor_tables()["capitals"]["points"])
         if v not in known:
-            raise ValueError(f"unknown province '{v}' — {_did_you_mean(v, known, 'known')}")
+            raise ValueError(f"unknown province '{v}' — {did_you_mean(v, known, 'known')}")
         return v
 
     @model_validator(mode="after")
@@ -114,7 +115,7 @@ class CarbonOptions(_Options):
                     problems.append(
                         (
                             (key, use),
-                            f"unknown use '{use}' — {_did_you_mean(use, list(USES), 'uses')}",
+                            f"unknown use '{use}' — {did_you_mean(use, list(USES), 'uses')}",
                         )
                     )
         for use, share in self.install_share.items():

@@ -23,8 +23,7 @@ the scenario run, and :func:`apply_plan` writes it into the scenario's indicator
 
 from __future__ import annotations
 
-import difflib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +36,7 @@ from ditan.pipelines.jobs.scenario import Scenario, read_scenario
 from ditan.pipelines.jobs.scenario_apply import apply_scenario
 from ditan.pipelines.jobs.scenario_compare import compare
 from ditan.pipelines.outputs import files as write
-from ditan.spatial.errors import ConfigError
+from ditan.spatial.errors import ConfigError, did_you_mean
 from ditan.spatial.indicators.carbon_plan import (
     RATE_COLUMNS,
     PlanCarbon,
@@ -107,12 +106,8 @@ def read_plan_file(path: str | Path) -> PlanFile:
     unknown = [k for k in data if k not in PLAN_KEYS]
     if unknown:
         k = str(unknown[0])
-        close = difflib.get_close_matches(k, PLAN_KEYS, n=1, cutoff=0.6)
-        raise ConfigError(
-            f"scenario plan {path.name}: {k}: unknown key; "
-            + (f"did you mean '{close[0]}'? " if close else "")
-            + f"the keys are {', '.join(PLAN_KEYS)}"
-        )
+        hint = did_you_mean(k, PLAN_KEYS, "known keys")
+        raise ConfigError(f"scenario plan {path.name}: {k}: unknown key; {hint}")
     if "measures" not in data and "changes" not in data:
         raise ConfigError(
             f"scenario plan {path.name}: neither measures: nor changes:; give the carbon measures (measures:) and/or "
@@ -175,13 +170,30 @@ def run_plan(
     """The changed study area computed, its reduction rate (a plan's measures) and its comparison with ``base``.
 
     ``kind``: compliance.kind (each unit's pilot kind, unless inputs.units.kind_column gives them).
+    A plan of measures only (no changes) leaves the study area as it is: its result is a copy of
+    ``base``, not computed again.
     """
-    changed = apply_scenario(sa, scenario)
-    scen = compute(changed, params, Timer(), extra_radii_m=radii)
+    if scenario.changes:
+        changed = apply_scenario(sa, scenario)
+        scen = compute(changed, params, Timer(), extra_radii_m=radii)
+    else:
+        changed, scen = sa, _copy_of(base)
     plan = plan_reduction(base, scen, scenario, changed, unit_kinds(sa, kind))
     if plan is not None:
         apply_plan(scen, plan)
     return scen, compare(base, scen), plan
+
+
+def _copy_of(res: RunResult) -> RunResult:
+    """``res`` with its own indicators, units and reasons (:func:`apply_plan` writes into them)."""
+    return replace(
+        res,
+        indicators=res.indicators.copy(),
+        units=res.units.copy(),
+        reasons=res.reasons.copy(),
+        gaps=list(res.gaps),
+        stats=dict(res.stats),
+    )
 
 
 def plan_summary(plan: PlanCarbon | None) -> dict:

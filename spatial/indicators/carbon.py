@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from ditan.spatial.crs.metric import ensure_projected
-from ditan.spatial.standards.carbon import USE_NAMES, USES, CarbonFactors, use_of_types
+from ditan.spatial.standards.carbon import USE_NAMES, USES, CarbonFactors, use_codes_of_types
 
 __all__ = ["BOUNDS", "CarbonResult", "carbon_inventory", "building_uses"]
 
@@ -67,8 +67,17 @@ class CarbonResult:
     installable_by_use: np.ndarray | None = None
 
 
+#: the uses by code (a building's use code indexes it)
+_USE_OF_CODE = np.asarray(USES, dtype=object)
+
+
 def building_uses(buildings: gpd.GeoDataFrame) -> np.ndarray:
     """Each building's use (:data:`~ditan.spatial.standards.carbon.USES`) from ``building`` and ``residential``."""
+    return _USE_OF_CODE[building_use_codes(buildings)]
+
+
+def building_use_codes(buildings: gpd.GeoDataFrame) -> np.ndarray:
+    """Each building's use as its position in :data:`USES` (int64); each type looked up once."""
     types = (
         buildings["building"]
         if "building" in buildings
@@ -79,12 +88,7 @@ def building_uses(buildings: gpd.GeoDataFrame) -> np.ndarray:
         if "residential" in buildings
         else np.zeros(len(buildings), dtype=bool)
     )
-    return use_of_types(types.fillna("yes").astype(str).to_numpy(), res)
-
-
-def use_codes(uses: np.ndarray) -> np.ndarray:
-    """Each building's use as its position in :data:`USES` (int64), without a Python loop over buildings."""
-    return pd.Categorical(uses, categories=list(USES)).codes.astype(np.int64)
+    return use_codes_of_types(types, res)
 
 
 def _per_unit_use(unit: np.ndarray, use_idx: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
@@ -123,16 +127,16 @@ def carbon_inventory(
             "无建筑数据：建筑面积和屋顶面积未知",
         )
         floor = roof = np.full((n, k), np.nan)
-        uses = np.zeros(0, dtype=object)
+        codes = np.zeros(0, dtype=np.int64)
         for c in COLUMNS:
             if c not in ("carbon_sink_t_per_year",):
                 reasons[c] = why
     else:
         ensure_projected(buildings, "buildings")
-        uses = building_uses(buildings)
+        codes = building_use_codes(buildings)
         b = pieces["building"].to_numpy()
         u = pieces["unit"].to_numpy()
-        ui = use_codes(uses)[b]
+        ui = codes[b]
         floor = _per_unit_use(u, ui, pieces["floor_area_m2"].to_numpy(dtype=float), n)
         roof = _per_unit_use(u, ui, pieces["footprint_m2"].to_numpy(dtype=float), n)
 
@@ -256,8 +260,11 @@ def carbon_inventory(
     for c in reasons:
         for s in _SUFFIX.values():
             table[f"{c}{s}"] = np.nan
-    inventory = _inventory_rows(units, floor, elec, heat, factors, pop, sink_c, what, table)
-    roofs = _roofs(buildings, pieces, uses, factors) if len(uses) else pd.DataFrame()
+    sink_why = reasons.get("carbon_sink_t_per_year") if not what else None
+    inventory = _inventory_rows(
+        units, floor, elec, heat, factors, pop, sink_c, what, table, sink_why
+    )
+    roofs = _roofs(buildings, pieces, codes, factors) if len(codes) else pd.DataFrame()
     return CarbonResult(table, inventory, roofs, reasons, installable_by_use=installable)
 
 
@@ -293,8 +300,12 @@ def _inventory_rows(
     sink: np.ndarray,
     sink_basis: str,
     table: pd.DataFrame,
+    sink_why: tuple[str, str] | None = None,
 ) -> pd.DataFrame:
-    """carbon_inventory.csv: one row per unit × sector × energy carrier, then the sink, solar and other sectors."""
+    """carbon_inventory.csv: one row per unit × sector × energy carrier, then the sink, solar and other sectors.
+
+    ``sink_why``: why the sink is unknown (no vegetation source): NaN rows, their note says why.
+    """
     n = len(units)
     ids = units.index.to_numpy()
     frames = []
@@ -342,7 +353,9 @@ def _inventory_rows(
                 "co2_t": -sink,
                 "co2_t_low": -t["carbon_sink_t_per_year_high"].to_numpy(),
                 "co2_t_high": -t["carbon_sink_t_per_year_low"].to_numpy(),
-                "note": "removal (negative); not subtracted from the building total",
+                "note": "removal (negative); not subtracted from the building total"
+                if sink_why is None
+                else f"{sink_why[1]} / {sink_why[0]}",
             }
         )
     )
@@ -392,18 +405,18 @@ def _inventory_rows(
 
 
 def _roofs(
-    buildings: gpd.GeoDataFrame, pieces: pd.DataFrame, uses: np.ndarray, f: CarbonFactors
+    buildings: gpd.GeoDataFrame, pieces: pd.DataFrame, codes: np.ndarray, f: CarbonFactors
 ) -> pd.DataFrame:
     """Per building: use, roof area (overlaps once), installable area and kWp (the 屋顶光伏潜力图)."""
     b = pieces["building"].to_numpy()
     roof = np.bincount(
         b, weights=pieces["footprint_m2"].to_numpy(dtype=float), minlength=len(buildings)
     )
-    share = np.array([f.install_share[x] for x in USES])[use_codes(uses)]
+    share = np.array([f.install_share[x] for x in USES])[codes]
     installable = roof * share
     return pd.DataFrame(
         {
-            "use": uses,
+            "use": _USE_OF_CODE[codes],
             "roof_m2": roof,
             "installable_m2": installable,
             "pv_kwp": installable * f.kwp_per_m2.value,

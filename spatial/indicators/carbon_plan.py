@@ -278,9 +278,10 @@ def plan_carbon(
     quantities = ["baseline_co2_t", "green_building_saving_mwh", "heat_pump_electricity_mwh", "building_co2_t",
                   "pv_mwh", "plan_co2_t", "pv_substitution_pct"]  # fmt: skip
     out = out[head + [q + s for q in quantities for s in _SUFFIX.values()] + list(RATE_COLUMNS)]
-    reasons = _reasons(out, scen, kind, pv_fraction, index)
-    for uid, col, _ in reasons:
-        out.loc[uid, col] = np.nan
+    which, reason_of = _why_no_rate(out, scen, kind, pv_fraction)
+    nan_units = np.flatnonzero(which >= 0)
+    out.iloc[nan_units, [out.columns.get_loc(c) for c in RATE_COLUMNS]] = np.nan
+    reasons = _reason_rows(index, which, reason_of)
     return PlanCarbon(out, parcels if parcels is not None else pd.DataFrame(), reasons)
 
 
@@ -304,27 +305,41 @@ def _floor_by_unit(inv: pd.DataFrame, ids: pd.Index) -> np.ndarray:
     return out
 
 
-def _reasons(
-    out: pd.DataFrame,
-    scen: CarbonResult,
-    kind: np.ndarray,
-    pv_fraction: np.ndarray,
-    index: pd.Index,
-) -> list[tuple[object, str, R.Reason]]:
-    """Why each unit's rate is NaN, in order of precedence: a whole-run factor gap, the kind, the PV, the baseline."""
-    rows: list[tuple[object, str, R.Reason]] = []
+def _why_no_rate(
+    out: pd.DataFrame, scen: CarbonResult, kind: np.ndarray, pv_fraction: np.ndarray
+) -> tuple[np.ndarray, list[R.Reason]]:
+    """Why each unit's rate is NaN: a whole-run factor gap, else the kind, the PV, the baseline.
+
+    Per unit the position of its reason in the list returned beside (-1: the rate is a number).
+    """
     whole = scen.reasons.get("building_co2_t_per_year")
+    if whole is not None:
+        return np.zeros(len(out), dtype=np.int64), [
+            R.CARBON_FACTOR.format(why=whole[0], why_zh=whole[1])
+        ]
     pv_why = scen.reasons.get("rooftop_pv_mwh_per_year")
-    for i, uid in enumerate(index):
-        reason: R.Reason | None = None
-        if whole is not None:
-            reason = R.CARBON_FACTOR.format(why=whole[0], why_zh=whole[1])
-        elif kind[i] == "":
-            reason = R.NO_PILOT_KIND
-        elif pv_fraction[i] > 0 and pv_why is not None:
-            reason = R.CARBON_FACTOR.format(why=pv_why[0], why_zh=pv_why[1])
-        elif not np.isfinite(out[RATE].iloc[i]):
-            reason = R.NO_BASELINE
-        if reason is not None:
-            rows += [(uid, c, reason) for c in RATE_COLUMNS]
-    return rows
+    no_pv = np.zeros(len(out), dtype=bool)
+    reason_of = [R.NO_PILOT_KIND, R.NO_BASELINE]
+    if pv_why is not None:
+        no_pv = np.asarray(pv_fraction, dtype=float) > 0
+        reason_of.append(R.CARBON_FACTOR.format(why=pv_why[0], why_zh=pv_why[1]))
+    which = np.select(
+        [kind == "", no_pv, ~np.isfinite(out[RATE].to_numpy(dtype=float))], [0, 2, 1], default=-1
+    )
+    return which.astype(np.int64), reason_of
+
+
+def _reason_rows(
+    index: pd.Index, which: np.ndarray, reason_of: list[R.Reason]
+) -> list[tuple[object, str, R.Reason]]:
+    """(unit, column, reason) of the rate columns of each unit with a reason, in units' order."""
+    pos = np.flatnonzero(which >= 0)
+    k = len(RATE_COLUMNS)
+    return list(
+        zip(
+            index[pos].repeat(k).tolist(),
+            RATE_COLUMNS * len(pos),
+            map(reason_of.__getitem__, np.repeat(which[pos], k).tolist()),
+            strict=True,
+        )
+    )

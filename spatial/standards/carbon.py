@@ -17,6 +17,7 @@ from importlib import resources
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import yaml
 
 from ditan.spatial.errors import ConfigError
@@ -349,15 +350,36 @@ def use_of_types(types: np.ndarray, residential: np.ndarray) -> np.ndarray:
     A type listed in ``uses_of_types`` gives its use; otherwise a building marked residential (by its type
     or the land use under it) is residential, and the rest is ``unknown``.
     """
-    lookup = {
-        str(v).strip().lower(): use
+    return np.asarray(USES, dtype=object)[use_codes_of_types(types, residential)]
+
+
+def use_codes_of_types(types: np.ndarray | pd.Series, residential: np.ndarray) -> np.ndarray:
+    """Each building's use as its position in :data:`USES` (int64): :func:`use_of_types` as codes.
+
+    The types are factorized first: only the distinct ones are normalised (stripped, lower case) and
+    looked up.
+    A missing type (None, NaN) reads as ``yes``.
+    """
+    if not isinstance(types, pd.Series):
+        types = np.asarray(types, dtype=object)
+    codes, uniq = pd.factorize(types)
+    lookup = _use_index_of_types()
+    # the use of each distinct type (-1: not listed), then a missing type's (code -1: the last)
+    listed = np.array(
+        [lookup.get(str(v).strip().lower(), -1) for v in uniq] + [lookup.get("yes", -1)],
+        dtype=np.int64,
+    )[codes]
+    fallback = np.where(
+        np.asarray(residential, dtype=bool), USES.index("residential"), USES.index("unknown")
+    )
+    return np.where(listed >= 0, listed, fallback).astype(np.int64)
+
+
+@cache
+def _use_index_of_types() -> dict[str, int]:
+    """``uses_of_types`` as normalised type → position of its use in :data:`USES`."""
+    return {
+        str(v).strip().lower(): USES.index(use)
         for use, values in factor_tables()["uses_of_types"].items()
         for v in values
     }
-    keys = np.char.lower(np.char.strip(np.asarray(types, dtype=str)))
-    uniq, inv = np.unique(keys, return_inverse=True)
-    mapped = np.array([lookup.get(k, "") for k in uniq], dtype=object)[inv.reshape(-1)]
-    out = np.where(
-        mapped == "", np.where(np.asarray(residential, bool), "residential", "unknown"), mapped
-    )
-    return out.astype(object)

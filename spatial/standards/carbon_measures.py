@@ -17,7 +17,6 @@ parcels a plan adds, each with its source.
 
 from __future__ import annotations
 
-import difflib
 import math
 from dataclasses import dataclass, field
 from functools import cache
@@ -26,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from ditan.spatial.errors import ConfigError
+from ditan.spatial.errors import ConfigError, did_you_mean
 from ditan.spatial.landuse.classes import LANDUSE_CLASSES
 from ditan.spatial.standards.carbon import USES, Range
 
@@ -156,12 +155,8 @@ def parse_measures(raw: Any, where: str = "measures") -> PlanMeasures:
     problems: list[str] = []
     for key in raw:
         if key not in MEASURES:
-            close = difflib.get_close_matches(str(key), list(MEASURES), n=1, cutoff=0.6)
-            problems.append(
-                f"{where}.{key}: unknown measure; "
-                + (f"did you mean '{close[0]}'? " if close else "")
-                + f"the measures are {', '.join(MEASURES)}"
-            )
+            hint = did_you_mean(key, list(MEASURES), "known measures")
+            problems.append(f"{where}.{key}: unknown measure; {hint}")
     # ---- rooftop PV, one share or by use
     pv = dict.fromkeys(USES, 0.0)
     hint_pv = "give the share of the installable roof area fitted with PV (0.3 = 30 %)"
@@ -169,11 +164,9 @@ def parse_measures(raw: Any, where: str = "measures") -> PlanMeasures:
     if isinstance(v, dict):
         for use, share in v.items():
             if use not in USES:
-                close = difflib.get_close_matches(str(use), list(USES), n=1, cutoff=0.6)
                 problems.append(
                     f"{where}.rooftop_pv_share.{use}: unknown building use; "
-                    + (f"did you mean '{close[0]}'? " if close else "")
-                    + f"the uses are {', '.join(USES)}"
+                    + did_you_mean(use, USES, "known uses")
                 )
                 continue
             pv[use] = _share(share, f"{where}.rooftop_pv_share.{use}", problems, hint_pv)
