@@ -249,11 +249,12 @@ class RunJob(Job[RunInputs, RunComputed]):
         res, quality, comp, what_if = c.res, c.quality, c.compliance, c.what_if
         names = [n for n in OUTPUTS if n != self.manifest_name]
         na = not_assessable_sheet(res)  # a city's: in not_assessable.csv, the sheet says so
+        na_csv = len(na) > SHEET_MAX_ROWS
         sheets = {"无法评估 not_assessable": capped_sheet(na, NOT_ASSESSABLE_CSV)}
-        if (
-            res.carbon is not None and res.carbon_factors is not None
-        ):  # a city's inventory: in the CSV only
-            sheets |= carbon_sheets(res.carbon.inventory, res.carbon_factors.table())
+        carbon = res.carbon if res.carbon_factors is not None else None
+        factors = pd.DataFrame(res.carbon_factors.table()) if carbon is not None else None
+        if carbon is not None and factors is not None:  # a city's inventory: in the CSV only
+            sheets |= carbon_sheets(carbon.inventory, factors)
         if comp is not None:
             sheets |= {
                 "达标核查 compliance": capped_sheet(comp.checks, "compliance.csv"),
@@ -272,10 +273,10 @@ class RunJob(Job[RunInputs, RunComputed]):
             areas = service_area_layers(res.service_areas)
             dress = dict.fromkeys(areas, service_areas_dress(c.sa.catalogue))
             write.write_gpkg(stage / "service_areas.gpkg", areas, dress=dress)
-            if len(na) > SHEET_MAX_ROWS:  # the long CSVs too: the workbook is the longer task
+            if na_csv:  # the long CSVs too: the workbook is the longer task
                 write.write_csv(stage / NOT_ASSESSABLE_CSV, na.set_index("单元 unit_id"))
-            if res.carbon is not None:
-                inventory = res.carbon.inventory.set_index("unit_id")
+            if carbon is not None:
+                inventory = carbon.inventory.set_index("unit_id")
                 write.write_csv(stage / "carbon_inventory.csv", inventory)
 
         # the GeoPackages (GDAL, mostly outside the GIL) are written beside the tables (Python, XlsxWriter)
@@ -287,13 +288,10 @@ class RunJob(Job[RunInputs, RunComputed]):
             )
             write.write_text(stage / "map.html", c.html)
             write.write_csv(stage / "data_quality.csv", quality.set_index("layer"))
-            if len(na) > SHEET_MAX_ROWS:
+            if na_csv:
                 names.append(NOT_ASSESSABLE_CSV)
-            if res.carbon is not None and res.carbon_factors is not None:
-                write.write_csv(
-                    stage / "carbon_factors.csv",
-                    pd.DataFrame(res.carbon_factors.table()).set_index("factor"),
-                )
+            if factors is not None:
+                write.write_csv(stage / "carbon_factors.csv", factors.set_index("factor"))
                 names += CARBON_OUTPUTS
             if comp is not None:
                 write.write_csv(stage / "compliance.csv", comp.checks.set_index("unit_id"))

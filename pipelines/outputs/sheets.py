@@ -39,11 +39,11 @@ def capped_sheet(frame: pd.DataFrame, csv_name: str) -> pd.DataFrame:
     )
 
 
-def carbon_sheets(inventory: pd.DataFrame, factor_rows: list[dict]) -> dict[str, pd.DataFrame]:
+def carbon_sheets(inventory: pd.DataFrame, factors: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """The sheets 碳盘查 carbon_inventory and 碳排放因子 carbon_factors of indicators.xlsx."""
     return {
         "碳盘查 carbon_inventory": capped_sheet(inventory, "carbon_inventory.csv"),
-        "碳排放因子 carbon_factors": pd.DataFrame(factor_rows),
+        "碳排放因子 carbon_factors": factors,
     }
 
 
