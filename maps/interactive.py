@@ -86,129 +86,86 @@ def build_map(
     each unit's popup shows a small radar of its rules as shares of their targets, up to ``max_charts`` units.
     """
     bm = basemaps.basemap(tiles, tianditu_key)
-    with basemaps.display_shift(bm):
-        return _build(
-            units,
-            indicators,
-            color_by,
-            roads,
-            buildings,
-            facilities,
-            categories,
-            stations,
-            station_radius_m,
-            service_areas,
-            landuse,
-            gaps,
-            compliance,
-            key_indicators,
-            attribution,
-            bm,
-            reasons,
-            rules,
-            max_charts,
+    with basemaps.display_shift(bm):  # the page is built inside the basemap's display shift
+        if color_by not in units.columns or color_by == units.geometry.name:
+            available = [c for c in units.columns if c not in (units.geometry.name, "name")]
+            raise ValueError(
+                f"color_by '{color_by}' is not a column of units; available: {', '.join(available)}"
+            )
+        ensure_projected(units, "units")
+        missing = [k for k in indicators if k not in units.columns]
+        if missing:
+            log.warning("indicators not in units, left out of the tooltip: %s", ", ".join(missing))
+        u = _prep(units, "units")
+        if u.empty:
+            raise ValueError("units has no geometries to map")
+        if not np.isfinite(pd.to_numeric(u[color_by], errors="coerce").to_numpy(dtype=float)).any():
+            log.warning(
+                "color_by '%s' has no numeric value; every unit is drawn as no data", color_by
+            )
+        w, s, e, n = basemaps.display_bounds(bm, u.total_bounds)  # the view on the drawing
+        m = folium.Map(location=[(s + n) / 2, (w + e) / 2], tiles=None, control_scale=True)
+        basemaps.add_basemap(m, bm)
+        swatches: dict[str, str] = {}
+        toggled, legends = [], []
+        if landuse is not None and not landuse.empty:
+            group, legend = _add_landuse(m, landuse, units.crs)
+            toggled, legends = [group], [legend]
+            swatches[LANDUSE_LAYER] = lg.fill_swatch(
+                "linear-gradient(90deg,#FFFF2D 33%,#FF7FBF 33% 66%,#00C000 66%)", "#666"
+            )
+        charts = None
+        if compliance is not None and not compliance.empty and rules:
+            charts = popup_charts(u.index, compliance, rules, max_units=max_charts)
+            if charts is None:  # said once, beside the layers left out for their size
+                attribution += " · " + TOO_MANY.format(n=max_charts)
+        units_layer, cfg = _add_units(
+            m, u, indicators, color_by, key_indicators, compliance, reasons, charts=charts
         )
-
-
-def _build(
-    units: gpd.GeoDataFrame,
-    indicators: dict[str, Indicator],
-    color_by: str,
-    roads: gpd.GeoDataFrame | None,
-    buildings: gpd.GeoDataFrame | None,
-    facilities: gpd.GeoDataFrame | None,
-    categories: dict | None,
-    stations: gpd.GeoDataFrame | None,
-    station_radius_m: float,
-    service_areas: gpd.GeoDataFrame | None,
-    landuse: gpd.GeoDataFrame | None,
-    gaps: gpd.GeoDataFrame | None,
-    compliance: pd.DataFrame | None,
-    key_indicators: Sequence[str],
-    attribution: str,
-    bm: basemaps.Basemap,
-    reasons: pd.DataFrame | None,
-    rules: Mapping[str, object] | None,
-    max_charts: int,
-) -> folium.Map:
-    """build_map's page, inside the basemap's display shift."""
-    if color_by not in units.columns or color_by == units.geometry.name:
-        available = [c for c in units.columns if c not in (units.geometry.name, "name")]
-        raise ValueError(
-            f"color_by '{color_by}' is not a column of units; available: {', '.join(available)}"
+        swatches[UNITS_LAYER] = lg.fill_swatch(
+            f"linear-gradient(90deg,{','.join(st.SEQUENTIAL)})", "#333"
         )
-    ensure_projected(units, "units")
-    missing = [k for k in indicators if k not in units.columns]
-    if missing:
-        log.warning("indicators not in units, left out of the tooltip: %s", ", ".join(missing))
-    u = _prep(units, "units")
-    if u.empty:
-        raise ValueError("units has no geometries to map")
-    if not np.isfinite(pd.to_numeric(u[color_by], errors="coerce").to_numpy(dtype=float)).any():
-        log.warning("color_by '%s' has no numeric value; every unit is drawn as no data", color_by)
-    w, s, e, n = basemaps.display_bounds(bm, u.total_bounds)  # the view on the drawing
-    m = folium.Map(location=[(s + n) / 2, (w + e) / 2], tiles=None, control_scale=True)
-    basemaps.add_basemap(m, bm)
-    swatches: dict[str, str] = {}
-    toggled, legends = [], []
-    if landuse is not None and not landuse.empty:
-        group, legend = _add_landuse(m, landuse, units.crs)
-        toggled, legends = [group], [legend]
-        swatches[LANDUSE_LAYER] = lg.fill_swatch(
-            "linear-gradient(90deg,#FFFF2D 33%,#FF7FBF 33% 66%,#00C000 66%)", "#666"
-        )
-    charts = None
-    if compliance is not None and not compliance.empty and rules:
-        charts = popup_charts(u.index, compliance, rules, max_units=max_charts)
-        if charts is None:  # said once, beside the layers left out for their size
-            attribution += " · " + TOO_MANY.format(n=max_charts)
-    units_layer, cfg = _add_units(
-        m, u, indicators, color_by, key_indicators, compliance, reasons, charts=charts
-    )
-    swatches[UNITS_LAYER] = lg.fill_swatch(
-        f"linear-gradient(90deg,{','.join(st.SEQUENTIAL)})", "#333"
-    )
-    categories = categories or {}
-    has_facilities = facilities is not None and not facilities.empty
-    present = set(st.facility_categories(facilities)) if has_facilities else set()
-    areas = _drawn_areas(service_areas) if service_areas is not None else None
-    if areas is not None:
-        present |= {c for c in areas["category"].astype(str) if not _is_station(c, categories)}
-    order = st.category_order(present, categories)
-    colors = st.category_colors(order)
-    if areas is not None and not areas.empty:
-        _add_service_areas(m, areas, categories, colors, units.crs)
-    if buildings is not None and not buildings.empty:
-        _add_buildings(m, buildings)
-        swatches["建筑 Buildings"] = lg.fill_swatch(
-            st.BUILDING_COLORS["residential"], st.BUILDING_COLORS["other"]
-        )
-    if gaps is not None:
-        swatches[_add_gaps(m, gaps)] = lg.fill_swatch(st.GAP_COLOR)
-    has_stations = stations is not None and not stations.empty
-    if has_stations:
-        name = _add_station_circles(m, stations, units.crs, station_radius_m)
-        swatches[name] = lg.fill_swatch("rgba(21,101,192,.12)", st.STATION_COLORS["bus_stop"])
-    if roads is not None and not roads.empty:
-        swatches |= _add_roads(m, roads)
-    if has_facilities:
-        swatches |= _add_facilities(m, facilities, categories, facility_icons(order, colors))
-    if has_stations:
-        swatches |= _add_stations(m, stations)
-    add_tools(m)
-    control = folium.LayerControl(collapsed=True).add_to(m)
-    cfg |= {"swatches": swatches, "legends": legends, "basemap": basemaps.legend_note(bm)}
-    PageChrome(
-        units_layer,
-        control,
-        cfg,
-        toggled,
-        attribution=basemaps.attribution_line(attribution, bm),
-        css=lg.NODATA_CSS,
-        body=lg.HATCH_SVG,
-    ).add_to(m)
-    m.fit_bounds([[s, w], [n, e]])
-    return m
+        categories = categories or {}
+        has_facilities = facilities is not None and not facilities.empty
+        present = set(st.facility_categories(facilities)) if has_facilities else set()
+        areas = _drawn_areas(service_areas) if service_areas is not None else None
+        if areas is not None:
+            present |= {c for c in areas["category"].astype(str) if not _is_station(c, categories)}
+        order = st.category_order(present, categories)
+        colors = st.category_colors(order)
+        if areas is not None and not areas.empty:
+            _add_service_areas(m, areas, categories, colors, units.crs)
+        if buildings is not None and not buildings.empty:
+            _add_buildings(m, buildings)
+            swatches["建筑 Buildings"] = lg.fill_swatch(
+                st.BUILDING_COLORS["residential"], st.BUILDING_COLORS["other"]
+            )
+        if gaps is not None:
+            swatches[_add_gaps(m, gaps)] = lg.fill_swatch(st.GAP_COLOR)
+        has_stations = stations is not None and not stations.empty
+        if has_stations:
+            name = _add_station_circles(m, stations, units.crs, station_radius_m)
+            swatches[name] = lg.fill_swatch("rgba(21,101,192,.12)", st.STATION_COLORS["bus_stop"])
+        if roads is not None and not roads.empty:
+            swatches |= _add_roads(m, roads)
+        if has_facilities:
+            swatches |= _add_facilities(m, facilities, categories, facility_icons(order, colors))
+        if has_stations:
+            swatches |= _add_stations(m, stations)
+        add_tools(m)
+        control = folium.LayerControl(collapsed=True).add_to(m)
+        cfg |= {"swatches": swatches, "legends": legends, "basemap": basemaps.legend_note(bm)}
+        PageChrome(
+            units_layer,
+            control,
+            cfg,
+            toggled,
+            attribution=basemaps.attribution_line(attribution, bm),
+            css=lg.NODATA_CSS,
+            body=lg.HATCH_SVG,
+        ).add_to(m)
+        m.fit_bounds([[s, w], [n, e]])
+        return m
 
 
 _FOLIUM_ID = re.compile(r"(?<=_)[0-9a-f]{32}(?![0-9a-f])")
