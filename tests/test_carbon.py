@@ -172,6 +172,30 @@ def test_inventory_rows_add_up(case):
     assert res.roofs["installable_m2"].tolist() == pytest.approx([40.0, 30.0, 60.0, 40.0])
 
 
+@pytest.mark.parametrize("b_i, bound", [(0, "value"), (1, "low"), (2, "high")])
+def test_the_result_keeps_floor_and_energy_by_use(case, b_i, bound):
+    """Floor area, electricity and district heat by unit × use, as plan measures read them."""
+    res = _run(case)
+    use = {u: i for i, u in enumerate(carbon.USES)}
+    floor = np.zeros((2, len(carbon.USES)))
+    floor[0, [use["residential"], use["office"]]] = [1200.0, 400.0]  # 20×10×6, 10×10×4
+    floor[1, [use["industrial"], use["unknown"]]] = [200.0, 100.0]
+    assert res.floor_by_use == pytest.approx(floor)
+    elec, heat = np.zeros_like(floor), np.zeros_like(floor)
+    elec[0, use["residential"]], heat[0, use["residential"]] = 1.2 * RES[b_i], 1200 * HEAT[b_i]
+    elec[0, use["office"]], heat[0, use["office"]] = 0.4 * OFFICE[b_i], 400 * HEAT[b_i]
+    elec[1, use["unknown"]], heat[1, use["unknown"]] = 0.1 * PUBLIC[b_i], 100 * HEAT[b_i]
+    # industry: process energy, not estimable: 0 (left out of the totals)
+    assert res.electricity_by_use[bound] == pytest.approx(elec)
+    assert res.heat_by_use[bound] == pytest.approx(heat)
+    # the CarbonFactors method gives the same for any floor area: 10 m² of each use
+    e10, h10 = resolve_factors(BEIJING).energy_of_floor(np.full((1, len(carbon.USES)), 10.0), bound)
+    assert e10[0, use["office"]] == pytest.approx(0.01 * OFFICE[b_i])
+    assert e10[0, use["industrial"]] == 0.0 and h10[0, use["industrial"]] == 0.0
+    assert h10[0, use["storage"]] == 0.0  # not heated by the network
+    assert h10[0, use["school"]] == pytest.approx(10 * HEAT[b_i])
+
+
 def test_overrides_and_other_sectors(case):
     units, b, pieces = case
     f = resolve_factors(
@@ -218,6 +242,8 @@ def test_no_buildings(case):
     assert res.table["rooftop_pv_kwp"].isna().all()
     assert res.reasons["rooftop_pv_kwp"][0] == "no building source"
     assert res.table["carbon_sink_t_per_year"].iat[0] == pytest.approx(0.01 * TREE[0])
+    # no floor area known: NaN by use, not 0
+    assert np.isnan(res.floor_by_use).all() and np.isnan(res.electricity_by_use["low"]).all()
 
 
 @pytest.mark.parametrize(
@@ -391,3 +417,23 @@ def test_tree_cover_from_a_class_raster(tmp_path, two_units):
         buildings_missing="none",
     )
     assert res.table["carbon_sink_t_per_year"].to_numpy() == pytest.approx([40 * 10.3, 0.0])
+
+
+def test_packaged_tables_are_read_once_and_left_as_read():
+    """carbon_factors.yaml, carbon_measures.yaml and the registry's tables: one cached reader."""
+    import sys
+
+    from ditan.spatial.standards import packaged_yaml
+    from ditan.spatial.standards.carbon import factor_tables
+    from ditan.spatial.standards.carbon_measures import measure_tables
+
+    assert factor_tables() is packaged_yaml("carbon_factors.yaml")
+    assert measure_tables() is packaged_yaml("carbon_measures.yaml")
+    assert factor_tables()["heating"]["factor_t_per_gj"]["value"] == HEAT_T
+    reg = sys.modules["ditan.spatial.standards.registry"]
+    reg._static.cache_clear()
+    ids = reg._static()
+    # building the registry keeps the table's bounds flags: built again, the same _low/_high entries
+    assert any(d.get("bounds") for d in packaged_yaml("indicators.yaml"))
+    reg._static.cache_clear()
+    assert list(reg._static()) == list(ids) and "building_co2_t_per_year_low" in ids

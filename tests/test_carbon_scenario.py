@@ -309,6 +309,29 @@ def test_a_unit_without_a_pilot_kind_has_no_rate(blocks):
     assert p.table.loc["B", "co2_reduction_rate_pct"] == pytest.approx(pv * GRID / 425.0 * 100)
 
 
+def test_without_buildings_the_plan_quantities_are_nan_not_0(blocks):
+    """No building layer: floor area and energy are unknown, so the plan's quantities are NaN, not 0."""
+    units, f, _ = blocks
+    inv = carbon.carbon_inventory(
+        units, None, None, f, population=np.full(2, np.nan), buildings_missing="no building source"
+    )
+    nan2 = np.full(2, np.nan)
+    p = plan_carbon(
+        inv,
+        f,
+        parse_measures(
+            {"green_building_share": 0.5, "green_building_saving_pct": 20, "rooftop_pv_share": 0.5}
+        ),
+        index=units.index,
+        kinds=["new", "existing"],
+        added_floor=np.zeros((2, len(carbon.USES))),
+        base_co2={"value": nan2, "low": nan2, "high": nan2},
+    ).table
+    for col in ("new_floor_area_m2", "building_co2_t", "plan_co2_t", "green_building_saving_mwh",
+                "heat_pump_electricity_mwh", "baseline_co2_t", "co2_reduction_rate_pct"):  # fmt: skip
+        assert p[col].isna().all(), col
+
+
 def test_rooftop_pv_by_use_by_hand():
     """rooftop_pv_share {residential: 0.2, school: 0.6} on an existing unit with both uses.
 
@@ -405,17 +428,20 @@ def test_rate_reasons_on_random_units_as_unit_by_unit(seed):
         why["rooftop_pv_mwh_per_year"] = ("no irradiation", "无辐照")
     if seed == 4:
         why["building_co2_t_per_year"] = ("no grid factor", "无电网因子")
-    inv = pd.DataFrame(
-        {
-            "unit_id": index,
-            "sector": "buildings · residential",
-            "carrier": "electricity",
-            "floor_area_m2": 1000.0,
-        }
-        | {f"energy_amount{s}": energy for s in ("", "_low", "_high")}
-    )
+    # every unit: 1000 m² residential, its electricity ``energy`` MWh, no district heat
+    res = np.arange(k) == carbon.USES.index("residential")
+    elec = {b: energy[:, None] * res for b in BOUNDS}
     table = pd.DataFrame({f"rooftop_pv_mwh_per_year{s}": pv for s in ("", "_low", "_high")}, index)
-    scen = carbon.CarbonResult(table, inv, pd.DataFrame(), why, installable_by_use=inst)
+    scen = carbon.CarbonResult(
+        table,
+        pd.DataFrame(),
+        pd.DataFrame(),
+        why,
+        installable_by_use=inst,
+        floor_by_use=1000.0 * res * np.ones((n, 1)),
+        electricity_by_use=elec,
+        heat_by_use={b: np.zeros((n, k)) for b in BOUNDS},
+    )
     kinds = list(rng.choice(np.array(["new", "existing", "rural", "town", None], dtype=object), n))
     co2 = np.where(rng.random(n) < 0.2, rng.choice([0.0, np.nan], n), rng.uniform(1, 500, n))
     p = plan_carbon(

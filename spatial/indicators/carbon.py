@@ -63,8 +63,14 @@ class CarbonResult:
     reasons: dict[
         str, tuple[str, str]
     ]  # column → why it is NaN for every unit (English, Chinese): a data gap
-    #: installable roof area (m²) by unit (rows, the units' order) and use (columns, USES): for plan measures
+    #: by unit (rows, the units' order) and use (columns, USES), for plan measures; NaN without a building
+    #: layer. Installable roof area (m²):
     installable_by_use: np.ndarray | None = None
+    #: floor area (m², overlaps once)
+    floor_by_use: np.ndarray | None = None
+    #: electricity (MWh) and district heat (GJ) by bound (value / low / high); 0 where not estimable
+    electricity_by_use: dict[str, np.ndarray] | None = None
+    heat_by_use: dict[str, np.ndarray] | None = None
 
 
 #: the uses by code (a building's use code indexes it)
@@ -142,7 +148,6 @@ def carbon_inventory(
 
     # ---- energy and CO2 by use
     estimable = np.array([factors.eui_kwh_per_m2[x] is not None for x in USES])
-    heated = np.array([x in factors.heated_uses for x in USES])
     total_floor = floor.sum(axis=1)
     covered_floor = (floor * estimable).sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -152,18 +157,10 @@ def carbon_inventory(
         table["carbon_use_unknown_pct"] = np.where(
             total_floor > 0, floor[:, USES.index("unknown")] / total_floor * 100.0, np.nan
         )
-    elec: dict[str, np.ndarray] = {}
-    heat: dict[str, np.ndarray] = {}
+    elec: dict[str, np.ndarray] = {}  # MWh by unit and use
+    heat: dict[str, np.ndarray] = {}  # GJ
     for bound in BOUNDS:
-        eui = np.array(
-            [
-                getattr(factors.eui_kwh_per_m2[x], bound) if factors.eui_kwh_per_m2[x] else 0.0
-                for x in USES
-            ]
-        )
-        elec[bound] = floor * eui / 1000.0  # MWh by unit and use
-        h = getattr(factors.heating_gj_per_m2, bound) if factors.heating_gj_per_m2 else 0.0
-        heat[bound] = floor * heated * estimable * h  # GJ
+        elec[bound], heat[bound] = factors.energy_of_floor(floor, bound)
     grid = factors.grid_kg_per_kwh  # = tCO2/MWh
     no_zone = factors.climate_zone is None and not estimable[USES.index("residential")]
     for bound in BOUNDS:
@@ -265,7 +262,16 @@ def carbon_inventory(
         units, floor, elec, heat, factors, pop, sink_c, what, table, sink_why
     )
     roofs = _roofs(buildings, pieces, codes, factors) if len(codes) else pd.DataFrame()
-    return CarbonResult(table, inventory, roofs, reasons, installable_by_use=installable)
+    return CarbonResult(
+        table,
+        inventory,
+        roofs,
+        reasons,
+        installable_by_use=installable,
+        floor_by_use=floor,
+        electricity_by_use=elec,
+        heat_by_use=heat,
+    )
 
 
 #: what each column is computed from (a reason for the source is a reason for the column)

@@ -142,26 +142,6 @@ def added_floor_by_unit(
     return floor, table
 
 
-def _energy_by_use(inv: pd.DataFrame, ids: pd.Index) -> dict[str, dict[str, np.ndarray]]:
-    """From the inventory's building rows: {carrier: {bound: (n, len(USES)) amounts}} (NaN amounts, industry: 0)."""
-    n, k = len(ids), len(USES)
-    out = {c: {b: np.zeros((n, k)) for b in BOUNDS} for c in ("electricity", "district heat")}
-    rows = inv[inv["sector"].astype(str).str.startswith("buildings · ")] if len(inv) else inv
-    if not len(rows):
-        return out
-    ui = ids.get_indexer(rows["unit_id"])
-    use = rows["sector"].str.removeprefix("buildings · ").map({u: i for i, u in enumerate(USES)})
-    ok = (ui >= 0) & use.notna().to_numpy()
-    for carrier, per in out.items():
-        sel = ok & (rows["carrier"] == carrier).to_numpy()
-        for b in BOUNDS:
-            amount = rows[f"energy_amount{_SUFFIX[b]}"].to_numpy(dtype=float)[sel]
-            np.add.at(
-                per[b], (ui[sel], use.to_numpy()[sel].astype(np.int64)), np.nan_to_num(amount)
-            )
-    return out
-
-
 def plan_carbon(
     scen: CarbonResult,
     factors: CarbonFactors,
@@ -181,9 +161,9 @@ def plan_carbon(
     """
     n, k = len(index), len(USES)
     grid, hf = factors.grid_kg_per_kwh, factors.heat_t_per_gj  # tCO2/MWh, tCO2/GJ
-    energy = _energy_by_use(scen.inventory, index)
-    estimable = np.array([factors.eui_kwh_per_m2[u] is not None for u in USES])
-    heated = np.array([u in factors.heated_uses for u in USES])
+    floor, elec, heat = _by_use(scen, n)
+    # no building data behind a unit (no building layer): its quantities are not measured, NaN below
+    unmeasured = ~np.isfinite(scen.floor_by_use).all(axis=1)
     kind = np.array([kd if kd in BASELINE_KINDS else "" for kd in kinds], dtype=object)
     all_new = np.isin(kind, SCENARIO_BASELINE_KINDS)[:, None]
     green = measures.green_building_share * measures.green_building_saving_pct / 100.0
@@ -202,24 +182,15 @@ def plan_carbon(
         "基准情景 plan floor area at the constraint values, no measures",
         np.where(kind == "", "unknown", "试点前基准年 base year as measured (base run)"),
     )
-    added = added_floor * estimable
     out["added_floor_area_m2"] = added_floor.sum(axis=1)
     new_floor = np.zeros(n)  # filled below (the inventory's floor areas in a new community)
     out["pv_share_of_installable_pct"] = pv_fraction * 100.0
     rates = {}
     for b in BOUNDS:
         s = _SUFFIX[b]
-        eui = np.array(
-            [
-                getattr(factors.eui_kwh_per_m2[u], b) if factors.eui_kwh_per_m2[u] else 0.0
-                for u in USES
-            ]
-        )
-        h = getattr(factors.heating_gj_per_m2, b) if factors.heating_gj_per_m2 else 0.0
-        e_add = added * eui / 1000.0  # MWh
-        h_add = added * heated * h  # GJ
-        e_all = energy["electricity"][b] + e_add
-        h_all = energy["district heat"][b] + h_add
+        e_add, h_add = factors.energy_of_floor(added_floor, b)  # MWh, GJ (0: not estimable)
+        e_all = elec[b] + e_add
+        h_all = heat[b] + h_add
         e_new = np.where(all_new, e_all, e_add)
         h_new = np.where(all_new, h_all, h_add)
         e1 = (e_all - green * e_new).sum(axis=1)
@@ -242,7 +213,7 @@ def plan_carbon(
         if b == "value":
             new_floor = np.where(
                 all_new[:, 0],
-                _floor_by_unit(scen.inventory, index).sum(axis=1) + added_floor.sum(axis=1),
+                floor.sum(axis=1) + added_floor.sum(axis=1),
                 added_floor.sum(axis=1),
             )
         out[f"baseline_co2_t{s}"] = baseline
@@ -278,6 +249,14 @@ def plan_carbon(
     quantities = ["baseline_co2_t", "green_building_saving_mwh", "heat_pump_electricity_mwh", "building_co2_t",
                   "pv_mwh", "plan_co2_t", "pv_substitution_pct"]  # fmt: skip
     out = out[head + [q + s for q in quantities for s in _SUFFIX.values()] + list(RATE_COLUMNS)]
+    if unmeasured.any():
+        measured_cols = [
+            "new_floor_area_m2",
+            *(q + s for q in quantities for s in _SUFFIX.values()),
+        ]
+        out.iloc[np.flatnonzero(unmeasured), [out.columns.get_loc(c) for c in measured_cols]] = (
+            np.nan
+        )
     which, reason_of = _why_no_rate(out, scen, kind, pv_fraction)
     nan_units = np.flatnonzero(which >= 0)
     out.iloc[nan_units, [out.columns.get_loc(c) for c in RATE_COLUMNS]] = np.nan
@@ -285,24 +264,25 @@ def plan_carbon(
     return PlanCarbon(out, parcels if parcels is not None else pd.DataFrame(), reasons)
 
 
-def _floor_by_unit(inv: pd.DataFrame, ids: pd.Index) -> np.ndarray:
-    """Floor area of the scenario's buildings by unit and use (the inventory's electricity rows)."""
-    n, k = len(ids), len(USES)
-    out = np.zeros((n, k))
-    if not len(inv):
-        return out
-    rows = inv[
-        inv["sector"].astype(str).str.startswith("buildings · ") & (inv["carrier"] == "electricity")
-    ]
-    ui = ids.get_indexer(rows["unit_id"])
-    use = rows["sector"].str.removeprefix("buildings · ").map({u: i for i, u in enumerate(USES)})
-    ok = (ui >= 0) & use.notna().to_numpy()
-    np.add.at(
-        out,
-        (ui[ok], use.to_numpy()[ok].astype(np.int64)),
-        np.nan_to_num(rows["floor_area_m2"].to_numpy(dtype=float)[ok]),
+def _by_use(
+    scen: CarbonResult, n: int
+) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The scenario's floor area (m²), electricity (MWh) and district heat (GJ) by unit and use, by bound.
+
+    NaN (no building layer) reads as 0 in the arithmetic; plan_carbon sets those units' quantities to NaN
+    (the run's reason for building CO₂ leaves their rates NaN).
+    """
+    if scen.floor_by_use is None or scen.electricity_by_use is None or scen.heat_by_use is None:
+        raise ValueError("plan_carbon: scen has no floor and energy by use (from carbon_inventory)")
+    if scen.floor_by_use.shape != (n, len(USES)):
+        raise ValueError(
+            f"plan_carbon: the inventory has {scen.floor_by_use.shape[0]} units, the index {n}"
+        )
+    return (
+        np.nan_to_num(scen.floor_by_use),
+        {b: np.nan_to_num(scen.electricity_by_use[b]) for b in BOUNDS},
+        {b: np.nan_to_num(scen.heat_by_use[b]) for b in BOUNDS},
     )
-    return out
 
 
 def _why_no_rate(

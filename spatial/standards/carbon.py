@@ -13,14 +13,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from functools import cache
-from importlib import resources
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from ditan.spatial.errors import ConfigError
+from ditan.spatial.standards import packaged_yaml
 
 __all__ = [
     "USES",
@@ -128,16 +127,29 @@ class CarbonFactors:
         """Every factor used, as rows (factor, unit, value, low, high, source, clause, unconfirmed, overridden)."""
         return [r.__dict__.copy() for r in self.rows]
 
+    def energy_of_floor(self, floor: np.ndarray, bound: str) -> tuple[np.ndarray, np.ndarray]:
+        """Electricity (MWh) and district heat (GJ) of ``floor`` (m², columns :data:`USES`) at ``bound``.
 
-@cache
+        ``bound``: value, low or high. Electricity: floor area × the use's non-heating EUI; heat: floor area ×
+        heat delivered per m², for the heated uses whose energy is estimable. A use without an EUI (industry)
+        and a place without district heating give 0 (the inventory leaves them out of the totals).
+        """
+        eui = np.array(
+            [
+                getattr(self.eui_kwh_per_m2[u], bound) if self.eui_kwh_per_m2[u] else 0.0
+                for u in USES
+            ]
+        )
+        h = getattr(self.heating_gj_per_m2, bound) if self.heating_gj_per_m2 else 0.0
+        heated = np.array(
+            [u in self.heated_uses and self.eui_kwh_per_m2[u] is not None for u in USES]
+        )
+        return floor * eui / 1000.0, floor * (heated * h)
+
+
 def factor_tables() -> dict:
     """The published tables (``carbon_factors.yaml``), read once."""
-    text = (
-        resources.files("ditan.spatial.standards")
-        .joinpath("carbon_factors.yaml")
-        .read_text("utf-8")
-    )
-    return yaml.safe_load(text)
+    return packaged_yaml("carbon_factors.yaml")
 
 
 def nearest_province(lon: float, lat: float) -> tuple[str | None, float]:

@@ -19,14 +19,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from functools import cache
-from importlib import resources
 from typing import Any
-
-import yaml
 
 from ditan.spatial.errors import ConfigError, did_you_mean
 from ditan.spatial.landuse.classes import LANDUSE_CLASSES
+from ditan.spatial.standards import packaged_yaml
 from ditan.spatial.standards.carbon import USES, Range
 
 __all__ = [
@@ -48,15 +45,9 @@ MEASURES = {
 }
 
 
-@cache
 def measure_tables() -> dict:
     """``carbon_measures.yaml``, read once."""
-    text = (
-        resources.files("ditan.spatial.standards")
-        .joinpath("carbon_measures.yaml")
-        .read_text("utf-8")
-    )
-    return yaml.safe_load(text)
+    return packaged_yaml("carbon_measures.yaml")
 
 
 def use_of_landuse_class(lu_class: str | None) -> str | None:

@@ -11,9 +11,8 @@ import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 
-import yaml
+from ditan.spatial.standards import packaged_yaml
 
 __all__ = ["LandcoverProduct", "products", "product", "default_name", "unknown_message", "fitting"]
 
@@ -37,14 +36,8 @@ class LandcoverProduct:
         return f"{self.name_zh} / {self.name_en}"
 
 
-@cache
 def _table() -> dict:
-    text = (
-        resources.files("ditan.spatial.standards")
-        .joinpath("landcover_products.yaml")
-        .read_text("utf-8")
-    )
-    return yaml.safe_load(text)
+    return packaged_yaml("landcover_products.yaml")
 
 
 @cache

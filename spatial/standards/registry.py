@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 
-import yaml
-
-from ditan.spatial.standards import columns
+from ditan.spatial.standards import columns, packaged_yaml
 
 __all__ = [
     "Indicator",
@@ -42,12 +39,7 @@ class Indicator:
 
 
 def _read(name: str) -> list[dict]:
-    return (
-        yaml.safe_load(
-            resources.files("ditan.spatial.standards").joinpath(name).read_text(encoding="utf-8")
-        )
-        or []
-    )
+    return packaged_yaml(name) or []
 
 
 @lru_cache(maxsize=1)
@@ -59,7 +51,8 @@ def _static() -> dict[str, Indicator]:
     """
     out = {}
     for d in _read("indicators.yaml"):
-        bounds = d.pop("bounds", False)
+        bounds = d.get("bounds", False)
+        d = {k: v for k, v in d.items() if k != "bounds"}  # the packaged table stays as read
         out[d["id"]] = Indicator(**{**d, "needs": tuple(d.get("needs", ()))})
         if bounds:  # the low and high estimates beside the central one (the carbon inventory)
             for suffix, zh, en in (
