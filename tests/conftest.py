@@ -101,6 +101,124 @@ def class_raster(path, codes) -> None:
         dst.write(codes.astype("uint8"), 1)
 
 
+# --- the Beijing sample, computed once for the session ------------------------------------------
+
+BEIJING_CONFIG = ROOT / "pipelines" / "configs" / "beijing_haidian.yaml"
+
+
+def _digest(*objs) -> dict[str, int]:
+    """A hash of each table (DataFrame) field of the dataclasses ``objs``: shows a change in place."""
+    import dataclasses
+
+    import pandas as pd
+
+    out = {}
+    for k, obj in enumerate(objs):
+        for f in dataclasses.fields(obj):
+            v = getattr(obj, f.name)
+            if isinstance(v, pd.DataFrame):
+                v = v.to_wkb() if isinstance(v, gpd.GeoDataFrame) else v
+                out[f"{k}.{f.name}"] = int(pd.util.hash_pandas_object(v).sum())
+    return out
+
+
+def _unchanged(what: str, before: dict, after: dict) -> None:
+    changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+    if changed:
+        pytest.fail(f"a test changed the shared {what} in place ({changed}): copy it first")
+
+
+@pytest.fixture(scope="session")
+def beijing_study():
+    """(cfg, study area) of the Beijing sample, loaded once for the session: read only.
+
+    A test that changes one copies it first (``dataclasses.replace``, ``.copy()``, ``model_copy``).
+    """
+    from ditan.pipelines.assemble.load import load_study_area
+    from ditan.pipelines.config.schema import load_config
+
+    cfg = load_config(BEIJING_CONFIG)
+    sa = load_study_area(cfg)
+    before = _digest(sa)
+    yield cfg, sa
+    _unchanged("Beijing study area", before, _digest(sa))
+
+
+@pytest.fixture(scope="session")
+def beijing(beijing_study):
+    """(cfg, sa, ``compute(sa, params_from_config(cfg))``) of the Beijing sample, once: read only."""
+    from ditan.pipelines.compute.indicators import compute
+    from ditan.pipelines.config.params import params_from_config
+
+    cfg, sa = beijing_study
+    res = compute(sa, params_from_config(cfg))
+    before = _digest(res)
+    yield cfg, sa, res
+    _unchanged("Beijing result", before, _digest(res))
+
+
+@pytest.fixture(scope="session")
+def beijing_run(tmp_path_factory):
+    """``run(cfg, out)`` of the Beijing sample, once: its folder and result are read only."""
+    from ditan.pipelines.config.schema import load_config
+    from ditan.pipelines.jobs.run import run
+
+    out = run(load_config(BEIJING_CONFIG), tmp_path_factory.mktemp("beijing_run"))
+
+    def files() -> dict[str, tuple[int, int]]:
+        return {p.name: (p.stat().st_size, p.stat().st_mtime_ns) for p in out.out_dir.iterdir()}
+
+    before = files(), _digest(out.result, out.study)
+    yield out
+    _unchanged("Beijing run folder", before[0], files())
+    _unchanged("Beijing run result", before[1], _digest(out.result, out.study))
+
+
+# --- a headless Chromium (selenium) --------------------------------------------------------------
+
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+
+
+def chromium_fixture(page_load_strategy: str = "normal"):
+    """A module-scoped fixture: a headless Chromium webdriver that keeps the browser console.
+
+    Skipped without chromium or chromedriver (failed under CI=true). ``page_load_strategy`` "eager":
+    ``get`` returns once the inline scripts have run, not waiting for tiles.
+    """
+
+    @pytest.fixture(scope="module")
+    def browser():
+        require_or_skip(
+            Path(CHROMIUM).is_file(), "chromium is not installed (apt install chromium)"
+        )
+        require_or_skip(
+            Path(CHROMEDRIVER).is_file(),
+            "chromedriver is not installed (apt install chromium-driver)",
+        )
+        from selenium import webdriver
+        from selenium.webdriver.chrome.options import Options
+        from selenium.webdriver.chrome.service import Service
+
+        opts = Options()
+        opts.binary_location = CHROMIUM
+        for arg in (
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--window-size=1400,900",
+            "--disable-dev-shm-usage",
+        ):
+            opts.add_argument(arg)
+        opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+        opts.page_load_strategy = page_load_strategy
+        driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+        driver.set_page_load_timeout(30)
+        yield driver
+        driver.quit()
+
+    return browser
+
+
 #: the PostGIS test server (`make postgres`; `make test` names it in DITAN_TEST_DATABASE_URL)
 POSTGIS_URL = (
     os.environ.get("DITAN_TEST_DATABASE_URL") or "postgresql://postgres@127.0.0.1:55432/ditan_test"

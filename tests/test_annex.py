@@ -1,8 +1,8 @@
 """Tests of the map annex (`ditan annex`, ditan.maps.annex): pages, paper, resolution, embedded CJK font, scale bar.
 
-The Beijing sample is computed once for the module; two units are drawn (U001 is wider than
-tall, U003 taller than wide). Rendering needs a CJK font (Debian fonts-noto-cjk): without one the
-tests that draw are skipped with the reason, and fail under CI=true.
+The Beijing sample is computed once for the session (``beijing`` in conftest.py); two units are
+drawn (U001 is wider than tall, U003 taller than wide). Rendering needs a CJK font (Debian
+fonts-noto-cjk): without one the tests that draw are skipped with the reason, and fail under CI=true.
 """
 
 from __future__ import annotations
@@ -21,11 +21,7 @@ from PIL import Image
 from pypdf import PdfReader
 
 from ditan.maps import annex, annex_page, annex_sheets, annex_targets, fonts
-from ditan.pipelines.assemble.load import load_study_area
 from ditan.pipelines.cli import main
-from ditan.pipelines.compute.indicators import compute
-from ditan.pipelines.config.params import params_from_config
-from ditan.pipelines.config.schema import load_config
 from ditan.pipelines.jobs.annex import annex_layers, file_names, raster_reader, run_annex
 from ditan.pipelines.jobs.annex_sheets import targets_checks
 from ditan.spatial.standards.compliance import evaluate
@@ -51,13 +47,6 @@ def font():
         return fonts.find_cjk_font()
     except fonts.FontMissingError as exc:
         require_or_skip(False, f"no CJK font for the map annex ({exc})")
-
-
-@pytest.fixture(scope="module")
-def beijing():
-    cfg = load_config(CONFIG)
-    sa = load_study_area(cfg)
-    return cfg, sa, compute(sa, params_from_config(cfg))
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,8 @@ and units; building outlines where a printed pixel is coarser than a few metres)
 tile cache (Web Mercator, WGS 84), warped once per extent; GCJ-02 tiles are refused; without a cache (or with
 ``tile_cache: null``) there is no basemap.
 
-The Beijing sample is computed once for the module; unit U001 is drawn, one sheet at a time, at low dpi.
+The Beijing sample is computed once for the session (``beijing`` in conftest.py); unit U001 is
+drawn, one sheet at a time, at low dpi.
 """
 
 from __future__ import annotations
@@ -32,11 +33,8 @@ from ditan.maps.annex_context import (
 )
 from ditan.maps.annex_sheets import SHEETS
 from ditan.maps.annex_targets import TARGETS_SHEET
-from ditan.pipelines.assemble.load import load_study_area
 from ditan.pipelines.cli import main
-from ditan.pipelines.compute.indicators import compute
 from ditan.pipelines.config.map_options import MapOptions
-from ditan.pipelines.config.params import params_from_config
 from ditan.pipelines.config.schema import load_config
 from ditan.pipelines.jobs.annex import annex_layers, basemap_entry
 
@@ -52,13 +50,6 @@ COLOURS = [
     (20, 180, 20),
     (200, 20, 200),
 ]  # tiles (x0,y0) (x1,y0) (x0,y1) (x1,y1)
-
-
-@pytest.fixture(scope="module")
-def beijing():
-    cfg = load_config(CONFIG)
-    sa = load_study_area(cfg)
-    return cfg, sa, compute(sa, params_from_config(cfg))
 
 
 @pytest.fixture

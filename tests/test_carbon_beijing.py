@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 from conftest import ROOT
 
-from ditan.pipelines.config.schema import load_config
 from ditan.pipelines.jobs.run import run
 
 CONFIG = ROOT / "pipelines/configs/beijing_haidian.yaml"
@@ -22,8 +21,9 @@ COLUMNS = [b + s for b in BASES for s in ("", "_low", "_high")]
 
 
 @pytest.fixture(scope="module")
-def out(tmp_path_factory):
-    return run(load_config(CONFIG), tmp_path_factory.mktemp("carbon"))
+def out(beijing_run):
+    """The run of the sample (once for the session, conftest.py): read only."""
+    return beijing_run
 
 
 def test_every_value_has_a_source_or_a_reason(out):

@@ -9,7 +9,7 @@
   the building's type (read from carbon_factors.yaml with yaml) × 0.15 kWp/m²; without buildings (or with
   carbon.enabled: false) the carbon sheets are skipped and the reason printed and kept in annex.json.
 
-The Beijing sample is loaded and computed once for the module.
+The Beijing sample is loaded and computed once for the session (``beijing`` in conftest.py).
 """
 
 from __future__ import annotations
@@ -33,11 +33,9 @@ from ditan.maps import annex, fonts
 from ditan.maps import style as st
 from ditan.maps.interactive import build_map
 from ditan.maps.offline import PageChrome
-from ditan.pipelines.assemble.load import load_study_area
 from ditan.pipelines.cli import main
 from ditan.pipelines.compute.indicators import compute
 from ditan.pipelines.config.params import params_from_config
-from ditan.pipelines.config.schema import load_config
 from ditan.pipelines.jobs.annex import annex_layers, run_annex
 from ditan.pipelines.jobs.run import key_indicators, run_map
 from ditan.spatial.standards.registry import Indicator, registry
@@ -88,13 +86,6 @@ def _legend_ranges(legend: str) -> list[tuple[float, float]]:
 
 
 # --- fixtures ------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def beijing():
-    cfg = load_config(CONFIG)
-    sa = load_study_area(cfg)
-    return cfg, sa, compute(sa, params_from_config(cfg))
 
 
 @pytest.fixture(scope="module")

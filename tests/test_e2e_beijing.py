@@ -1,7 +1,7 @@
 """End-to-end run of ``ditan run`` on the embedded Beijing (Tsinghua / Wudaokou) OSM sample.
 
-The pipeline runs once per module; its outputs are checked for completeness and internal
-consistency, and two numbers are recomputed independently of ditan:
+The pipeline runs once per session (``beijing_run`` in conftest.py); its outputs are checked for
+completeness and internal consistency, and two numbers are recomputed independently of ditan:
 
 * the total city-road length inside the units, from map.osm parsed by osmnx (the XML twin of
   the PBF ditan reads), projected with geopandas and clipped with shapely;
@@ -60,8 +60,9 @@ def cfg():
 
 
 @pytest.fixture(scope="module")
-def out(cfg, tmp_path_factory):
-    return run(cfg, tmp_path_factory.mktemp("out"))
+def out(beijing_run):
+    """The run of the sample (once for the session, conftest.py): read only."""
+    return beijing_run
 
 
 @pytest.fixture(scope="module")

@@ -26,12 +26,11 @@ from ditan.maps.charts import Spoke
 from ditan.maps.popup_chart import popup_charts, radar_svg
 from ditan.pipelines.cli import main
 from ditan.pipelines.config.map_options import MapOptions
-from tests.conftest import require_or_skip
+from tests.conftest import chromium_fixture
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "pipelines" / "configs" / "beijing_haidian.yaml"
 SAMPLE = ROOT / "data" / "beijing_haidian_tsinghua"
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 KEY = "k3y0123456789abcdef"
 FIND = """
 const map = window[document.querySelector('.folium-map').id];
@@ -138,33 +137,8 @@ def test_popup_charts_left_out_above_the_limit():
 # --- pages in headless Chromium -------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def browser():
-    require_or_skip(Path(CHROMIUM).is_file(), "chromium is not installed (apt install chromium)")
-    require_or_skip(
-        Path(CHROMEDRIVER).is_file(), "chromedriver is not installed (apt install chromium-driver)"
-    )
-    from selenium import webdriver
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-
-    opts = Options()
-    opts.binary_location = CHROMIUM
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--window-size=1400,900",
-        "--disable-dev-shm-usage",
-    ):
-        opts.add_argument(arg)
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    # "eager": the inline scripts have run; tiles that cannot load offline are not awaited
-    opts.page_load_strategy = "eager"
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
-    driver.set_page_load_timeout(30)
-    yield driver
-    driver.quit()
+# "eager": the inline scripts have run; tiles that cannot load offline are not awaited
+browser = chromium_fixture("eager")
 
 
 @pytest.fixture(scope="module")
@@ -247,11 +221,8 @@ def test_tianditu_layers_carry_the_key(browser, gaode_run, tmp_path):
     assert "天地图" in text and text.count("OpenStreetMap") == 1
 
 
-def test_gaode_shifts_the_drawing_only(browser, gaode_run):
+def test_gaode_shifts_the_drawing_only(browser, gaode_run, beijing_study):
     prcoords = pytest.importorskip("prcoords")  # the test extra (pyproject.toml)
-    from ditan.pipelines.assemble.load import load_study_area
-    from ditan.pipelines.config.schema import load_config
-
     assert not _js_errors(_open(browser, gaode_run / "map.html"))
     assert basemaps.GCJ02_NOTE in browser.find_element("css selector", ".ditan-legend").text
     assert "高德" in browser.find_element("css selector", ".leaflet-control-attribution").text
@@ -275,7 +246,7 @@ def test_gaode_shifts_the_drawing_only(browser, gaode_run):
             checked += 1
     assert checked >= 6
     # the files keep the study area's geometry: communities.gpkg in its metric CRS, unshifted
-    sa = load_study_area(load_config(CONFIG))
+    _, sa = beijing_study
     assert units.crs == sa.units.crs and units.crs.is_projected
     same = units.geometry.geom_equals_exact(sa.units.geometry.reindex(units.index), tolerance=1e-6)
     assert same.all()

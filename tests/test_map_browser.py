@@ -5,9 +5,10 @@ SEVERE console entry, the Leaflet map exists, the layer control lists the overla
 clicking a unit shows its values, a unit named with an HTML payload runs nothing, and a screenshot
 is saved to test-artifacts/map_beijing.png.
 
-Tiles on but offline: a tile that cannot load is a *network* error in the console (source
-"network", "Failed to load resource"), not a JS error. That page is opened once and only
-JS errors (any other SEVERE source) fail it.
+Tiles on but offline (the session's run of the sample, conftest.py: its map.tiles is osm): a tile
+that cannot load is a *network* error in the console (source "network", "Failed to load
+resource"), not a JS error. That page is opened once and only JS errors (any other SEVERE source)
+fail it.
 """
 
 from __future__ import annotations
@@ -17,14 +18,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import require_or_skip
+from tests.conftest import chromium_fixture
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "pipelines" / "configs" / "beijing_haidian.yaml"
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 XSS = '<img src=x onerror="window.__xss=1">'
 #: finds folium's map object (its div id is the variable name) and the units layer in it
 FIND = """
@@ -34,31 +34,7 @@ const units = Object.values(map._layers).find(l => l.feature === undefined && l.
 """
 
 
-@pytest.fixture(scope="module")
-def browser():
-    require_or_skip(Path(CHROMIUM).is_file(), "chromium is not installed (apt install chromium)")
-    require_or_skip(
-        Path(CHROMEDRIVER).is_file(), "chromedriver is not installed (apt install chromium-driver)"
-    )
-    from selenium import webdriver
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-
-    opts = Options()
-    opts.binary_location = CHROMIUM
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--window-size=1400,900",
-        "--disable-dev-shm-usage",
-    ):
-        opts.add_argument(arg)
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
-    driver.set_page_load_timeout(30)
-    yield driver
-    driver.quit()
+browser = chromium_fixture()
 
 
 def _run(tmp: Path, tiles: bool, rename: dict[str, str] | None = None) -> Path:
@@ -189,11 +165,8 @@ def test_map_in_browser(browser, page):
     assert time.perf_counter() - started < 30
 
 
-def test_unit_name_runs_no_script(browser, tmp_path):
-    from ditan.pipelines.assemble.load import load_study_area
-    from ditan.pipelines.config.schema import load_config
-
-    first = load_study_area(load_config(CONFIG)).units.index[0]
+def test_unit_name_runs_no_script(browser, beijing_study, tmp_path):
+    first = beijing_study[1].units.index[0]
     path = _run(tmp_path, tiles=False, rename={first: XSS})
     logs = _open(browser, path)
     assert not [e for e in logs if e["level"] == "SEVERE"], logs
@@ -215,8 +188,13 @@ def test_unit_name_runs_no_script(browser, tmp_path):
     )
 
 
-def test_tiles_on_offline_only_network_errors(browser, tmp_path):
-    path = _run(tmp_path, tiles=True)
+def test_tiles_on_offline_only_network_errors(browser, beijing_run):
+    from ditan.pipelines.config.map_options import MapOptions
+    from ditan.pipelines.config.schema import load_config
+
+    # the sample's own run: its config's map.tiles is osm, what tiles: true means
+    assert load_config(CONFIG).map.tiles == MapOptions(tiles=True).tiles == "osm"
+    path = beijing_run.files["map.html"]
     logs = _open(browser, path)
     js_errors = [e for e in logs if e["level"] == "SEVERE" and e.get("source") != "network"]
     assert not js_errors, js_errors

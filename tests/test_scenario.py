@@ -26,7 +26,7 @@ import yaml
 from ditan.pipelines.assemble.load import load_study_area
 from ditan.pipelines.compute.indicators import compute
 from ditan.pipelines.config.params import params_from_config
-from ditan.pipelines.config.schema import load_config, parse_config
+from ditan.pipelines.config.schema import parse_config
 from ditan.pipelines.jobs.run import CARBON_OUTPUTS, OUTPUTS, SCENARIO_OUTPUTS, run
 from ditan.pipelines.jobs.scenario import read_scenario
 from ditan.pipelines.jobs.scenario_apply import apply_scenario
@@ -38,7 +38,6 @@ from ditan.spatial.standards.catalogue import load_catalogue
 from tests.conftest import CRS, box, gdf, line, point
 
 ROOT = Path(__file__).resolve().parents[1]
-BEIJING = ROOT / "pipelines" / "configs" / "beijing_haidian.yaml"
 _SCRIPT = Path(sys.executable).with_name("ditan")
 DITAN = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "ditan.pipelines.cli"]
 #: floor areas of the two homes: 40 m × 30 m × 6 floors at x 100–140, 40 m × 30 m × 3 floors at x 500–540
@@ -478,10 +477,8 @@ def _network_distances_from(
 
 
 @pytest.mark.slow
-def test_a_new_kindergarten_in_beijing_matches_networkx(tmp_path):
-    cfg = load_config(BEIJING)
-    sa = load_study_area(cfg)
-    base = compute(sa, params_from_config(cfg))
+def test_a_new_kindergarten_in_beijing_matches_networkx(beijing, tmp_path):
+    cfg, sa, base = beijing  # the session's (conftest.py): apply_scenario leaves sa as it is
     new_pt = shapely.Point(NEW_KG)
     path = tmp_path / "kg.geojson"
     gpd.GeoDataFrame(

@@ -25,7 +25,6 @@ import pytest
 from shapely.geometry import box
 
 from ditan.pipelines.config.schema import load_config
-from ditan.pipelines.jobs.run import run
 from ditan.pipelines.outputs import files as write
 from ditan.pipelines.outputs import qgis_styles
 from ditan.pipelines.outputs.shapefile import export_shapefile, short_names
@@ -43,8 +42,9 @@ def cfg():
 
 
 @pytest.fixture(scope="module")
-def out(cfg, tmp_path_factory):
-    return run(cfg, tmp_path_factory.mktemp("styled"))
+def out(beijing_run):
+    """The run of the sample (once for the session, conftest.py): read only."""
+    return beijing_run
 
 
 def _rows(path: Path, sql: str, *args) -> list[tuple]:
