@@ -129,6 +129,17 @@ def _unchanged(what: str, before: dict, after: dict) -> None:
 
 
 @pytest.fixture(scope="session")
+def font():
+    """The CJK font the annex draws with (Debian fonts-noto-cjk); skipped without one (a failure under CI=true)."""
+    from ditan.maps import fonts
+
+    try:
+        return fonts.find_cjk_font()
+    except fonts.FontMissingError as exc:
+        require_or_skip(False, f"no CJK font for the map annex ({exc})")
+
+
+@pytest.fixture(scope="session")
 def beijing_study():
     """(cfg, study area) of the Beijing sample, loaded once for the session: read only.
 

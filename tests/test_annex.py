@@ -27,7 +27,6 @@ from ditan.pipelines.jobs.annex_sheets import targets_checks
 from ditan.spatial.standards.compliance import evaluate
 from ditan.spatial.standards.profiles import load_profile
 from ditan.spatial.study_area.model import RasterInput
-from tests.conftest import require_or_skip
 
 pytestmark = pytest.mark.slow
 
@@ -39,14 +38,6 @@ UNITS = {
 }
 A4_PT = (595.28, 841.89)
 ARTIFACTS = ROOT / "test-artifacts"
-
-
-@pytest.fixture(scope="module")
-def font():
-    try:
-        return fonts.find_cjk_font()
-    except fonts.FontMissingError as exc:
-        require_or_skip(False, f"no CJK font for the map annex ({exc})")
 
 
 @pytest.fixture(scope="module")

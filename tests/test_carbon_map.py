@@ -29,7 +29,7 @@ import yaml
 from pypdf import PdfReader
 from shapely.geometry import box
 
-from ditan.maps import annex, fonts
+from ditan.maps import annex
 from ditan.maps import style as st
 from ditan.maps.interactive import build_map
 from ditan.maps.offline import PageChrome
@@ -39,7 +39,6 @@ from ditan.pipelines.config.params import params_from_config
 from ditan.pipelines.jobs.annex import annex_layers, run_annex
 from ditan.pipelines.jobs.run import key_indicators, run_map
 from ditan.spatial.standards.registry import Indicator, registry
-from tests.conftest import require_or_skip
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "pipelines" / "configs" / "beijing_haidian.yaml"
@@ -100,14 +99,6 @@ def beijing_map(beijing):
         reasons=res.reasons,
         tiles=False,
     )
-
-
-@pytest.fixture(scope="module")
-def font():
-    try:
-        return fonts.find_cjk_font()
-    except fonts.FontMissingError as exc:
-        require_or_skip(False, f"no CJK font for the map annex ({exc})")
 
 
 # --- the interactive map: a hand-made fixture ----------------------------------------------------

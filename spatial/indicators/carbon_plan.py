@@ -163,7 +163,7 @@ def plan_carbon(
     grid, hf = factors.grid_kg_per_kwh, factors.heat_t_per_gj  # tCO2/MWh, tCO2/GJ
     floor, elec, heat = _by_use(scen, n)
     # no building data behind a unit (no building layer): its quantities are not measured, NaN below
-    unmeasured = ~np.isfinite(scen.floor_by_use).all(axis=1)
+    unmeasured = ~np.isfinite(np.asarray(scen.floor_by_use, dtype=float)).all(axis=1)
     kind = np.array([kd if kd in BASELINE_KINDS else "" for kd in kinds], dtype=object)
     all_new = np.isin(kind, SCENARIO_BASELINE_KINDS)[:, None]
     green = measures.green_building_share * measures.green_building_saving_pct / 100.0
